@@ -1,0 +1,44 @@
+#!/bin/sh
+# Idempotent set-up of everything NES needs on this machine:
+#   1. npm packages (the root devDependency `node@24` puts Node 24 in node_modules/.bin, which
+#      npm scripts put first on PATH, so a machine with an older Node still runs NES on 24);
+#   2. a project-local Python environment (.tools/py) with Jupyter Server and kernels.
+# Each step is skipped when its inputs have not changed since it last succeeded.
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+STAMPS="$ROOT/.tools/stamps"
+mkdir -p "$STAMPS"
+
+# A stamp records a checksum of the files that drive a step.
+checksum() { cat "$@" 2>/dev/null | cksum | cut -d' ' -f1; }
+fresh() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
+
+NPM_INPUTS="package.json package-lock.json $(ls packages/*/package.json services/*/package.json apps/*/package.json test/package.json 2>/dev/null)"
+NPM_SUM=$(checksum $NPM_INPUTS)
+if ! fresh npm "$NPM_SUM" || [ ! -x node_modules/.bin/node ]; then
+  echo "setup: installing npm packages" >&2
+  # `npm install` rather than `npm ci`: npm leaves other platforms' optional binaries (biome's)
+  # out of the lock file, which `npm ci` then rejects. The lock file still pins every version.
+  npm install --no-audit --no-fund --loglevel=error
+  echo "$NPM_SUM" > "$STAMPS/npm"
+fi
+
+PY_SUM=$(checksum services/runner/python/requirements.txt scripts/setup.sh)
+if ! fresh python "$PY_SUM" || [ ! -x .tools/py/bin/jupyter-server ]; then
+  echo "setup: creating the Python kernel environment in .tools/py" >&2
+  python3 -m venv .tools/py
+  # The machine's pip has an unreachable default index besides the local mirror: never retry.
+  PIP_RETRIES=0 .tools/py/bin/pip install --retries 0 --disable-pip-version-check -q \
+    -r services/runner/python/requirements.txt 2>&1 | grep -v "is ignored: it is neither" >&2 || true
+  .tools/py/bin/python -c "import jupyter_server, ipykernel" || { echo "setup: Python environment is incomplete" >&2; exit 1; }
+  echo "$PY_SUM" > "$STAMPS/python"
+fi
+
+# Kernels that NES ships besides python3: tslab (TypeScript/JavaScript), registered inside the
+# project environment so nothing leaks into the user's ~/.local/share/jupyter.
+if [ -x node_modules/.bin/tslab ] && [ ! -d .tools/py/share/jupyter/kernels/tslab ]; then
+  echo "setup: registering the TypeScript/JavaScript kernels (tslab)" >&2
+  node_modules/.bin/tslab install --prefix "$ROOT/.tools/py" --python "$ROOT/.tools/py/bin/python" \
+    --binary "$ROOT/node_modules/.bin/tslab" >&2
+fi

@@ -1,0 +1,13 @@
+#!/bin/sh
+# Every test of the project: static checks first (types, lint), then the suites on real kernels.
+# Node's test runner prints the summary CI reads (`ℹ pass N`, `ℹ fail N`) as its closing lines.
+set -eu
+cd "$(dirname "$0")/.."
+echo "test: typecheck" >&2
+# tslab bundles an old TypeScript that also claims the `tsc` bin name: call ours by path.
+node node_modules/typescript/bin/tsc -p tsconfig.json
+echo "test: lint" >&2
+biome check --diagnostic-level=error .
+echo "test: suites" >&2
+exec node --test --test-reporter=spec --test-concurrency=2 --test-timeout=300000 \
+  'packages/*/test/**/*.test.ts' 'services/*/test/**/*.test.ts' 'test/**/*.test.ts'

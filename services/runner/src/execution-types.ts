@@ -1,0 +1,120 @@
+/**
+ * The runner's public contract: what a caller (the nes-run CLI, the local executor, a pod
+ * entry point) gives `executeNotebook`, what it gets back, and the events it can observe.
+ */
+import type { Notebook } from '@nes/notebook';
+
+/** Why a run did not succeed. Shared with the API, the executors and the operators. */
+export type FailureClass =
+  | 'cell_error'
+  | 'timeout'
+  | 'kernel_died'
+  | 'oom'
+  | 'cancelled'
+  | 'source'
+  | 'infra';
+
+export type RunStatus = 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
+
+export interface RunError {
+  class: FailureClass;
+  /** Exception name as the kernel reported it (`ZeroDivisionError`), or a runner-side name. */
+  ename: string;
+  evalue: string;
+  /** Index in the output notebook's cells of the cell that failed, when one did. */
+  cellIndex: number | null;
+}
+
+/** Where the notebook goes while and after it runs. Implementations must write atomically. */
+export interface NotebookSink {
+  /** Human-readable location, e.g. a path or a gs:// URI. */
+  readonly uri: string;
+  write(notebook: Notebook, reason: 'autosave' | 'final'): Promise<void>;
+}
+
+export interface OutputLimits {
+  /** Bytes one output may hold before it is truncated with a visible note. */
+  perOutputBytes: number;
+  /** Bytes all outputs of the notebook may hold; later outputs are replaced by a note. */
+  perNotebookBytes: number;
+}
+
+export interface AutosavePolicy {
+  /** Minimum time between two autosaves; never below 1000 (GCS allows one write/s/object). */
+  minIntervalMs: number;
+  /** papermill's --request-save-on-cell-execute: autosave after cells complete at all. */
+  onCellComplete: boolean;
+  /** papermill's --autosave-cell-every: also save a long-running cell every N seconds (0 = off). */
+  longCellEverySeconds: number;
+}
+
+export interface JupyterServerTarget {
+  /** Base URL of an existing Jupyter Server (remote kernels, gateways). Absent: start a private one. */
+  url?: string;
+  token?: string;
+}
+
+export interface ExecuteOptions {
+  /** The notebook to run, already parameterized (see @nes/notebook `parameterize`). */
+  notebook: Notebook;
+  /** Where to save; autosaves and the final save go here. */
+  sink: NotebookSink;
+  /** Kernel name override; default is the notebook's kernelspec name. */
+  kernelName?: string;
+  /** Working directory of the kernel. */
+  cwd?: string;
+  jupyter?: JupyterServerTarget;
+  /** Time allowed for the server and kernel to become ready. */
+  startTimeoutMs?: number;
+  /** Time one cell may run (papermill's --execution-timeout). Absent: no limit. */
+  cellTimeoutMs?: number;
+  /** Time the whole run may take, start included. Absent: no limit. */
+  deadlineMs?: number;
+  autosave?: Partial<AutosavePolicy>;
+  limits?: Partial<OutputLimits>;
+  /** papermill report mode: hide inputs (`metadata.jupyter.source_hidden`). */
+  reportMode?: boolean;
+  /** Aborting cancels the run: interrupt, shut the kernel down, save as cancelled. */
+  signal?: AbortSignal;
+  /** Observe progress. Must not throw; must not block. */
+  onEvent?: (event: RunEvent) => void;
+  /** Receives cell output text as it arrives (papermill's --log-output). */
+  onOutputText?: (text: string, stream: 'stdout' | 'stderr') => void;
+  /** Extra environment for a private server's kernels. */
+  env?: Record<string, string>;
+}
+
+export interface RunSummary {
+  status: RunStatus;
+  error: RunError | null;
+  cellsTotal: number;
+  cellsDone: number;
+  durationMs: number;
+  saves: number;
+}
+
+export interface ExecuteResult extends RunSummary {
+  notebook: Notebook;
+}
+
+/** Machine-readable progress, one JSON object per line on the events channel. */
+export type RunEvent =
+  | { type: 'started'; time: string; kernel: string; cellsTotal: number }
+  | { type: 'cell_started'; time: string; cellIndex: number; codeCellNumber: number }
+  | {
+      type: 'cell_finished';
+      time: string;
+      cellIndex: number;
+      status: 'completed' | 'failed';
+      durationMs: number;
+    }
+  | { type: 'saved'; time: string; reason: 'autosave' | 'final'; uri: string; durationMs: number }
+  | {
+      type: 'save_failed';
+      time: string;
+      reason: 'autosave' | 'final';
+      uri: string;
+      message: string;
+    }
+  | { type: 'log'; time: string; level: 'info' | 'warn' | 'error'; message: string }
+  | { type: 'finished'; time: string; summary: RunSummary };
