@@ -1,1 +1,2 @@
 export type * from './nbformat.ts';
+export * from './translators/index.ts';

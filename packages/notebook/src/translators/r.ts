@@ -1,0 +1,26 @@
+/** R (also the `sparkrkernel` kernel). Lists and named lists are both R `list(...)`. */
+import {
+  baseSyntax,
+  floatWithSpecials,
+  type LanguageTranslator,
+  lineComment,
+  type ValueSyntax,
+} from './translator.ts';
+
+const rSyntax: ValueSyntax = {
+  ...baseSyntax,
+  none: () => 'NULL',
+  bool: (value) => (value ? 'TRUE' : 'FALSE'),
+  float: floatWithSpecials({ nan: 'NaN', infinity: 'Inf', negativeInfinity: '-Inf' }),
+  list: (items) => `list(${items.join(', ')})`,
+  dict: (entries) =>
+    `list(${entries.map(([key, value]) => `${rSyntax.string(key)} = ${value}`).join(', ')})`,
+};
+
+export const rTranslator: LanguageTranslator = {
+  name: 'R',
+  syntax: rSyntax,
+  comment: (text) => lineComment('#', text),
+  // A leading '_' is not legal in an R name, so papermill drops them.
+  assign: (name, valueText) => `${name.replace(/^_+/, '')} = ${valueText}`,
+};
