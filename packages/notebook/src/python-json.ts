@@ -1,0 +1,106 @@
+/**
+ * The two pieces of Python that decide nbformat's bytes on disk, reproduced exactly:
+ * `str.splitlines(keepends=True)` and `json.dumps(obj, sort_keys=True, indent=1,
+ * separators=(",", ": "), ensure_ascii=False)`.
+ *
+ * Known, unavoidable difference: JavaScript has one number type, so a float with an integral
+ * value (Python `1.0`, `1e+20`) is written as an integer (`1`, `100000000000000000000`), and
+ * integers beyond 2^53 lose precision when parsed. Non-integral floats match Python's `repr`.
+ * Lone UTF-16 surrogates are written escaped (`\ud800`); Python would fail to encode them.
+ */
+
+/** Python's line boundaries: \n, \r, \r\n, \v, \f, \x1c, \x1d, \x1e, \x85, \u2028, \u2029. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are Python's line boundaries.
+const LINE_BOUNDARY = /\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/g;
+
+/** `text.splitlines(True)`: lines with their terminators; '' gives []. */
+export function splitLines(text: string): string[] {
+  const lines: string[] = [];
+  let start = 0;
+  for (const match of text.matchAll(LINE_BOUNDARY)) {
+    const end = match.index + match[0].length;
+    lines.push(text.slice(start, end));
+    start = end;
+  }
+  if (start < text.length) lines.push(text.slice(start));
+  return lines;
+}
+
+/** `json.dumps(value, sort_keys=True, indent=1, ensure_ascii=False)`. Skips undefined members. */
+export function pythonJsonDumps(value: unknown): string {
+  return dump(value, '');
+}
+
+function dump(value: unknown, indent: string): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+      // JSON.stringify escapes exactly what Python's encoder does with ensure_ascii=False:
+      // '"', '\\', \b \f \n \r \t, other controls as lowercase \u00XX, nothing above U+001F.
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      return pythonNumber(value);
+    case 'object':
+      break;
+    default:
+      throw new TypeError(`cannot write a ${typeof value} as JSON`);
+  }
+  const inner = `${indent} `;
+  if (Array.isArray(value)) {
+    if (value.length === 0) return '[]';
+    const items = value.map((item) => `${inner}${dump(item ?? null, inner)}`);
+    return `[\n${items.join(',\n')}\n${indent}]`;
+  }
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, member]) => member !== undefined)
+    .sort(([a], [b]) => compareCodePoints(a, b));
+  if (entries.length === 0) return '{}';
+  const members = entries.map(
+    ([name, member]) => `${inner}${JSON.stringify(name)}: ${dump(member, inner)}`,
+  );
+  return `{\n${members.join(',\n')}\n${indent}}`;
+}
+
+/** Python sorts str by code point; JS compares UTF-16 units. They differ only past U+D7FF. */
+export function compareCodePoints(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+/** Moves surrogates (which encode U+10000 and above) after U+E000-U+FFFF. */
+function codePointRank(unit: number): number {
+  if (unit >= 0xd800 && unit <= 0xdfff) return unit + 0x2000;
+  if (unit >= 0xe000) return unit - 0x800;
+  return unit;
+}
+
+/** Integral values as Python ints; others as Python's `float.__repr__`. */
+function pythonNumber(value: number): string {
+  if (!Number.isFinite(value)) {
+    // Python writes NaN/Infinity (invalid JSON); nbformat documents never hold them.
+    throw new TypeError(`cannot write ${value} as JSON`);
+  }
+  if (Number.isInteger(value)) return BigInt(value).toString();
+  // toExponential() gives the shortest round-trip digits, as Python's repr does.
+  const [mantissa = '', exponentText = '0'] = value.toExponential().split('e');
+  const exponent = Number(exponentText);
+  if (exponent >= -4 && exponent < 16) {
+    const negative = mantissa.startsWith('-');
+    const digits = mantissa.replace('-', '').replace('.', '');
+    const point = exponent + 1;
+    let text: string;
+    if (point <= 0) text = `0.${'0'.repeat(-point)}${digits}`;
+    else if (point >= digits.length) text = `${digits}${'0'.repeat(point - digits.length)}.0`;
+    else text = `${digits.slice(0, point)}.${digits.slice(point)}`;
+    return negative ? `-${text}` : text;
+  }
+  const sign = exponent < 0 ? '-' : '+';
+  return `${mantissa}e${sign}${String(Math.abs(exponent)).padStart(2, '0')}`;
+}
