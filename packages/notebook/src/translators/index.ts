@@ -11,6 +11,7 @@ export {
   pythonFloat,
   UnsupportedParameterValueError,
 } from './parameter-values.ts';
+export { parseParametersJson, stringifyParametersJson } from './parameters-json.ts';
 export { pythonFloatRepr } from './python-float-repr.ts';
 export {
   findTranslator,

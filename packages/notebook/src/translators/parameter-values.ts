@@ -13,14 +13,25 @@
  *   fraction or an exponent.
  */
 
+import { pythonFloatRepr } from './python-float-repr.ts';
+
+// JSON.rawJSON (Node 21+) is not in the TypeScript lib this repository targets.
+const rawJson = (JSON as unknown as { rawJSON: (text: string) => unknown }).rawJSON;
+
 /** A number that must be rendered as a float even when it is integral (`1.0`, not `1`). */
 export class FloatValue {
   readonly value: number;
   constructor(value: number) {
     this.value = value;
   }
-  toJSON(): number {
-    return this.value;
+  /**
+   * Serialize as a JSON number that keeps its float-ness (`1.0`, not `1`), so a stored run's
+   * parameters read back with `parseParametersJson` render the same. Non-finite values become
+   * `null`, as JSON.stringify does for plain numbers.
+   */
+  toJSON(): unknown {
+    if (!Number.isFinite(this.value)) return null;
+    return rawJson(pythonFloatRepr(this.value));
   }
 }
 
