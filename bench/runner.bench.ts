@@ -1,0 +1,271 @@
+/**
+ * Runner benchmark: nes-run against `jupyter nbconvert --to notebook --execute` (the anchor) on
+ * the same generated notebooks, same machine. Wall time of the whole command (server and kernel
+ * start included), median of N runs each; plus the peak RSS of the runner process itself (not
+ * its Jupyter server or kernel) on a notebook that prints 1 GB.
+ *
+ *   node bench/runner.bench.ts [--runs N] [--cases empty,cells50,...] [--no-write]
+ *
+ * Writes bench/RESULTS.md unless --no-write. Generated notebooks live in bench/.work/.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const WORK = join(ROOT, 'bench/.work');
+const NES_RUN = join(ROOT, 'services/runner/bin/nes-run.ts');
+const JUPYTER = join(ROOT, '.tools/py/bin/jupyter');
+
+interface Case {
+  name: string;
+  title: string;
+  cells: string[];
+  /** Extra nes-run flags. */
+  nesArgs?: string[];
+  /** Measure peak RSS (one run each) instead of timing. */
+  rss?: boolean;
+  target?: { ratio?: number; rssMb?: number };
+}
+
+const CASES: Case[] = [
+  { name: 'empty', title: 'empty notebook', cells: [] },
+  {
+    name: 'cells50',
+    title: '50 trivial cells',
+    cells: Array.from({ length: 50 }, (_, i) => `x = ${i}`),
+    target: { ratio: 1.0 },
+  },
+  {
+    name: 'cells500',
+    title: '500 trivial cells (nes-run autosave on)',
+    cells: Array.from({ length: 500 }, (_, i) => `x = ${i}`),
+    nesArgs: ['--request-save-on-cell-execute'],
+    target: { ratio: 0.8 },
+  },
+  {
+    name: 'print10mb',
+    title: 'one cell printing 10 MB',
+    cells: ["print('x' * (10 * 1024 * 1024 - 1))"],
+    // Same work as nbconvert: keep the whole output (nes-run caps outputs by default).
+    nesArgs: ['--max-output-bytes', '64M'],
+  },
+  {
+    name: 'matplotlib',
+    title: 'a matplotlib figure',
+    cells: [
+      '%matplotlib inline\nimport matplotlib.pyplot as plt',
+      'fig, ax = plt.subplots()\nax.plot(range(100), [i * i for i in range(100)])\nplt.show()',
+    ],
+  },
+  {
+    name: 'rss1gb',
+    title: 'peak RSS, notebook printing 1 GB',
+    cells: ["chunk = 'x' * (1024 * 1024 - 1)\nfor _ in range(1024):\n    print(chunk)"],
+    rss: true,
+    target: { rssMb: 300 },
+  },
+];
+
+function notebook(cells: string[]): string {
+  return `${JSON.stringify(
+    {
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: {
+        kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' },
+        language_info: { name: 'python' },
+      },
+      cells: cells.map((source, i) => ({
+        cell_type: 'code',
+        id: `c${i}`,
+        metadata: {},
+        execution_count: null,
+        outputs: [],
+        source,
+      })),
+    },
+    null,
+    1,
+  )}\n`;
+}
+
+interface Measure {
+  seconds: number;
+  exitCode: number | null;
+  peakRssMb: number;
+}
+
+/** Runs a command; samples the process's own VmHWM from /proc until it exits. */
+function measure(command: string, args: string[]): Promise<Measure> {
+  return new Promise((done, fail) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    let peakKb = 0;
+    const sample = () => {
+      try {
+        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+        const m = /VmHWM:\s+(\d+)/.exec(status);
+        if (m) peakKb = Math.max(peakKb, Number(m[1]));
+      } catch {
+        // exited
+      }
+    };
+    const timer = setInterval(sample, 20);
+    child.on('error', fail);
+    child.on('exit', (code) => {
+      clearInterval(timer);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (code !== 0) process.stderr.write(`  ${command} exited ${code}:\n${stderr}\n`);
+      done({ seconds, exitCode: code, peakRssMb: peakKb / 1024 });
+    });
+  });
+}
+
+function nesRun(input: string, output: string, extra: string[] = []): [string, string[]] {
+  return [
+    process.execPath,
+    [NES_RUN, input, output, '--no-progress-bar', '--log-level', 'ERROR', ...extra],
+  ];
+}
+
+function nbconvert(input: string, output: string): [string, string[]] {
+  return [
+    JUPYTER,
+    [
+      'nbconvert',
+      '--to',
+      'notebook',
+      '--execute',
+      input,
+      '--output',
+      output,
+      '--log-level',
+      'ERROR',
+    ],
+  ];
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+interface Row {
+  c: Case;
+  nes: number;
+  nbc: number;
+  nesRuns: number[];
+  nbcRuns: number[];
+  failures: number;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '5' },
+      cases: { type: 'string' },
+      'no-write': { type: 'boolean', default: false },
+    },
+  });
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs takes a positive integer');
+  const wanted = values.cases?.split(',').map((s) => s.trim());
+  const unknown = wanted?.filter((w) => !CASES.some((c) => c.name === w)) ?? [];
+  if (unknown.length) {
+    throw new Error(
+      `unknown case(s) ${unknown.join(', ')}; cases: ${CASES.map((c) => c.name).join(', ')}`,
+    );
+  }
+  const cases = CASES.filter((c) => !wanted || wanted.includes(c.name));
+  mkdirSync(WORK, { recursive: true });
+
+  const rows: Row[] = [];
+  for (const c of cases) {
+    const input = join(WORK, `${c.name}.ipynb`);
+    writeFileSync(input, notebook(c.cells));
+    const nesOut = join(WORK, `${c.name}.nes-out.ipynb`);
+    const nbcOut = join(WORK, `${c.name}.nbconvert-out.ipynb`);
+    const n = c.rss ? 1 : runs;
+    const row: Row = { c, nes: 0, nbc: 0, nesRuns: [], nbcRuns: [], failures: 0 };
+    process.stderr.write(`${c.name}: ${n} run(s) each `);
+    // Warm-up (file caches, Python bytecode), not counted.
+    if (!c.rss) {
+      await measure(...nesRun(input, nesOut, c.nesArgs));
+      await measure(...nbconvert(input, nbcOut));
+    }
+    for (let i = 0; i < n; i++) {
+      // Alternate the tools so drift on the machine hits both alike.
+      const a = await measure(...nesRun(input, nesOut, c.nesArgs));
+      const b = await measure(...nbconvert(input, nbcOut));
+      if (a.exitCode !== 0 || b.exitCode !== 0) row.failures += 1;
+      row.nesRuns.push(c.rss ? a.peakRssMb : a.seconds);
+      row.nbcRuns.push(c.rss ? b.peakRssMb : b.seconds);
+      process.stderr.write('.');
+    }
+    process.stderr.write('\n');
+    row.nes = median(row.nesRuns);
+    row.nbc = median(row.nbcRuns);
+    rows.push(row);
+    if (c.rss) {
+      rmSync(nesOut, { force: true });
+      rmSync(nbcOut, { force: true });
+    }
+  }
+
+  const table = renderTable(rows, runs);
+  process.stdout.write(`${table}\n`);
+  if (!values['no-write']) {
+    writeFileSync(join(ROOT, 'bench/RESULTS.md'), renderResults(table, runs));
+    process.stderr.write('wrote bench/RESULTS.md\n');
+  }
+}
+
+function renderTable(rows: Row[], runs: number): string {
+  const lines = [
+    '| case | nes-run median | nbconvert median | ratio | target |',
+    '| --- | --- | --- | --- | --- |',
+  ];
+  for (const r of rows) {
+    const unit = r.c.rss ? ' MB' : ' s';
+    const fmt = (v: number) => (r.c.rss ? v.toFixed(0) : v.toFixed(2)) + unit;
+    const ratio = r.nbc > 0 ? r.nes / r.nbc : Number.NaN;
+    let target = '';
+    if (r.c.target?.ratio !== undefined) {
+      target = `<= ${r.c.target.ratio.toFixed(1)}x: ${ratio <= r.c.target.ratio ? 'met' : 'MISSED'}`;
+    } else if (r.c.target?.rssMb !== undefined) {
+      target = `< ${r.c.target.rssMb} MB: ${r.nes < r.c.target.rssMb ? 'met' : 'MISSED'}`;
+    }
+    const failed = r.failures ? ` (${r.failures} failed run(s))` : '';
+    const title = r.c.rss ? `${r.c.title} (1 run)` : `${r.c.title} (${runs} runs)`;
+    lines.push(
+      `| ${title}${failed} | ${fmt(r.nes)} | ${fmt(r.nbc)} | ${ratio.toFixed(2)}x | ${target} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function renderResults(table: string, runs: number): string {
+  const cpu = cpus();
+  return `# Runner benchmark results
+
+Measured by \`npm run bench\` (bench/runner.bench.ts) on ${new Date().toISOString().slice(0, 10)}.
+
+- Machine: ${cpu.length} CPU(s), ${cpu[0]?.model ?? 'unknown model'}, ${(totalmem() / 1024 ** 3).toFixed(1)} GiB RAM
+- Node ${process.version}; anchor: \`jupyter nbconvert --to notebook --execute\` from .tools/py
+- Wall time of the whole command (Jupyter Server and kernel start included), median of ${runs}
+  runs after one warm-up, tools alternated run by run. RSS: peak VmHWM of the runner process
+  itself (node for nes-run, python for nbconvert), sampled every 20 ms; kernels excluded.
+
+${table}
+`;
+}
+
+await main();

@@ -1,0 +1,167 @@
+/**
+ * Parameters from the command line, merged as papermill's CLI merges them: each source in a fixed
+ * order, later sources overriding earlier ones whatever their order on the command line:
+ *   --inject-* paths < -b base64 YAML < -f YAML files < -y YAML strings < -p guessed < -r raw.
+ */
+import { readFileSync } from 'node:fs';
+import { FloatValue, pythonFloat } from '@nes/notebook';
+import { parse as parseYaml, type Tags } from 'yaml';
+import { usageError } from './exit-codes.ts';
+
+/**
+ * Parameter values as @nes/notebook's translators take them: JSON-like values, where an integer
+ * too large for a JS number is a `bigint` and a float is a `FloatValue` (so `1.0` stays `1.0`).
+ */
+export type ParameterValues = Record<string, unknown>;
+
+export interface ParameterSources {
+  inputPath: string;
+  outputPath: string;
+  injectInputPath: boolean;
+  injectOutputPath: boolean;
+  base64: string[];
+  files: string[];
+  yaml: string[];
+  /** `-p NAME VALUE` pairs, values type-guessed. */
+  guessed: Array<[string, string]>;
+  /** `-r NAME VALUE` pairs, values kept as strings. */
+  raw: Array<[string, string]>;
+}
+
+export function collectParameters(src: ParameterSources): ParameterValues {
+  const params: ParameterValues = {};
+  if (src.injectInputPath) params.PAPERMILL_INPUT_PATH = src.inputPath;
+  if (src.injectOutputPath) params.PAPERMILL_OUTPUT_PATH = src.outputPath;
+  for (const encoded of src.base64) {
+    Object.assign(params, yamlMapping(decodeBase64(encoded), '-b/--parameters_base64'));
+  }
+  for (const file of src.files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw usageError(`cannot read parameters file ${file}: ${(err as Error).message}`);
+    }
+    Object.assign(params, yamlMapping(text, `parameters file ${file}`));
+  }
+  for (const text of src.yaml) Object.assign(params, yamlMapping(text, '-y/--parameters_yaml'));
+  for (const [name, value] of src.guessed) params[name] = guessParameterType(value);
+  for (const [name, value] of src.raw) params[name] = value;
+  return params;
+}
+
+function decodeBase64(encoded: string): string {
+  const compact = encoded.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(compact) || compact.length % 4 === 1) {
+    throw usageError('-b/--parameters_base64: the value is not base64');
+  }
+  return Buffer.from(compact, 'base64').toString('utf8');
+}
+
+/**
+ * YAML as papermill reads it: YAML 1.1 (PyYAML's safe loader: yes/no/on/off are booleans,
+ * 010 is octal) with timestamps left as strings (papermill's NoDatesSafeLoader). An empty
+ * document is no parameters; anything but a mapping is a usage error.
+ */
+export function yamlMapping(text: string, what: string): ParameterValues {
+  let value: unknown;
+  try {
+    value = parseYaml(text, { version: '1.1', intAsBigInt: true, customTags: pythonTags });
+  } catch (err) {
+    const first = ((err as Error).message.split('\n')[0] ?? '').trim();
+    throw usageError(`${what}: invalid YAML: ${first}`);
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw usageError(
+      `${what}: expected a mapping of parameter names to values, got ${kindOf(value)}`,
+    );
+  }
+  return toJson(value, what, '') as ParameterValues;
+}
+
+const TIMESTAMP = 'tag:yaml.org,2002:timestamp';
+const FLOAT = 'tag:yaml.org,2002:float';
+
+/** No timestamps; floats marked as floats (YAML `1.0` is Python float 1.0, not int 1). */
+function pythonTags(tags: Tags): Tags {
+  const out: Tags = [];
+  for (const tag of tags) {
+    if (typeof tag === 'string' || tag.tag === TIMESTAMP) continue;
+    const resolve = tag.resolve;
+    if (tag.tag === FLOAT && resolve !== undefined && !('collection' in tag && tag.collection)) {
+      out.push({
+        ...tag,
+        resolve: (...args: unknown[]) => {
+          const r = (resolve as (...a: unknown[]) => unknown)(...args);
+          const n =
+            typeof r === 'object' && r !== null && 'value' in r ? Number(r.value) : Number(r);
+          return pythonFloat(n);
+        },
+      } as typeof tag);
+    } else {
+      out.push(tag);
+    }
+  }
+  return out;
+}
+
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  return `a ${typeof value} (${JSON.stringify(value)})`;
+}
+
+function toJson(value: unknown, what: string, path: string): unknown {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number' || value instanceof FloatValue) return value;
+  if (typeof value === 'bigint') {
+    return value >= Number.MIN_SAFE_INTEGER && value <= Number.MAX_SAFE_INTEGER
+      ? Number(value)
+      : value;
+  }
+  if (Array.isArray(value)) return value.map((item, i) => toJson(item, what, `${path}[${i}]`));
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = toJson(v, what, path ? `${path}.${k}` : k);
+    return out;
+  }
+  throw usageError(
+    `${what}: value at ${path || 'top level'} is not a plain YAML scalar, list or mapping`,
+  );
+}
+
+/* papermill's `_resolve_type`: True/False/None, then whatever Python's int() accepts, then
+   whatever float() accepts, else the string itself. Python's int()/float() strip whitespace and
+   accept single underscores between digits; float() accepts inf, infinity and nan in any case. */
+const PY_INT = /^[+-]?\d+(_\d+)*$/;
+const DIGITS = String.raw`\d+(?:_\d+)*`;
+const PY_FLOAT = new RegExp(
+  String.raw`^[+-]?(?:(?:${DIGITS}(?:\.(?:${DIGITS})?)?|\.${DIGITS})(?:[eE][+-]?${DIGITS})?|inf|infinity|nan)$`,
+  'i',
+);
+
+/**
+ * Guesses a `-p` value's type as papermill does: booleans, null, integers (a `bigint` beyond
+ * 2^53), floats as `FloatValue` (so `-p x 1.0` injects `x = 1.0`), else the string.
+ */
+export function guessParameterType(value: string): unknown {
+  if (value === 'True') return true;
+  if (value === 'False') return false;
+  if (value === 'None') return null;
+  const trimmed = value.trim();
+  if (PY_INT.test(trimmed)) {
+    const n = BigInt(trimmed.replaceAll('_', ''));
+    return n >= Number.MIN_SAFE_INTEGER && n <= Number.MAX_SAFE_INTEGER ? Number(n) : n;
+  }
+  if (PY_FLOAT.test(trimmed)) {
+    const lower = trimmed.toLowerCase().replace(/^\+/, '');
+    if (lower === 'nan' || lower === '-nan') return pythonFloat(Number.NaN);
+    if (/^-?inf(inity)?$/.test(lower)) {
+      return pythonFloat(
+        lower.startsWith('-') ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
+      );
+    }
+    return pythonFloat(Number(trimmed.replaceAll('_', '')));
+  }
+  return value;
+}
