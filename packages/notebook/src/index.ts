@@ -1,6 +1,31 @@
+export type { BuiltinParameterSources, PapermillBuiltins } from './builtin-parameters.ts';
+export { addBuiltinParameters, PythonDateTime } from './builtin-parameters.ts';
 export { deterministicCellId, ensureCellIds, upgradeToCurrentMinor } from './cell-ids.ts';
+export {
+  addErrorMarkers,
+  ERROR_ANCHOR_MARKDOWN,
+  ERROR_MARKER_TAG,
+  errorMessageMarkdown,
+  removeErrorMarkers,
+} from './error-markers.ts';
 export { NotebookFormatError } from './format-error.ts';
 export type * from './nbformat.ts';
+export type { ParameterizeOptions, ParameterizeResult } from './parameterize.ts';
+export {
+  hasTag,
+  INJECTED_PARAMETERS_TAG,
+  notebookKernelName,
+  notebookLanguage,
+  PARAMETERS_TAG,
+  parameterize,
+} from './parameterize.ts';
+export {
+  MissingParameterError,
+  PathTemplateError,
+  parameterizePath,
+  pythonRepr,
+  pythonStr,
+} from './path-template.ts';
 export { parseNotebook, readNotebook } from './read.ts';
 export * from './translators/index.ts';
 export type { IdPolicy } from './validate.ts';

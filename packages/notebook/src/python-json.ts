@@ -4,10 +4,14 @@
  * separators=(",", ": "), ensure_ascii=False)`.
  *
  * Known, unavoidable difference: JavaScript has one number type, so a float with an integral
- * value (Python `1.0`, `1e+20`) is written as an integer (`1`, `100000000000000000000`), and
- * integers beyond 2^53 lose precision when parsed. Non-integral floats match Python's `repr`.
+ * value read from a notebook (Python `1.0`, `1e+20`) is written as an integer (`1`,
+ * `100000000000000000000`), and integers beyond 2^53 lose precision when parsed. Non-integral
+ * floats match Python's `repr`. Parameter values keep their Python type where the translators'
+ * model says so: a `FloatValue` is written as a float (`1.0`), a `bigint` as an exact int.
  * Lone UTF-16 surrogates are written escaped (`\ud800`); Python would fail to encode them.
  */
+
+import { FloatValue, pythonFloatRepr } from './translators/index.ts';
 
 /** Python's line boundaries: \n, \r, \r\n, \v, \f, \x1c, \x1d, \x1e, \x85, \u2028, \u2029. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are Python's line boundaries.
@@ -42,7 +46,10 @@ function dump(value: unknown, indent: string): string {
       return value ? 'true' : 'false';
     case 'number':
       return pythonNumber(value);
+    case 'bigint':
+      return value.toString();
     case 'object':
+      if (value instanceof FloatValue) return floatValueJson(value.value);
       break;
     default:
       throw new TypeError(`cannot write a ${typeof value} as JSON`);
@@ -88,19 +95,10 @@ function pythonNumber(value: number): string {
     throw new TypeError(`cannot write ${value} as JSON`);
   }
   if (Number.isInteger(value)) return BigInt(value).toString();
-  // toExponential() gives the shortest round-trip digits, as Python's repr does.
-  const [mantissa = '', exponentText = '0'] = value.toExponential().split('e');
-  const exponent = Number(exponentText);
-  if (exponent >= -4 && exponent < 16) {
-    const negative = mantissa.startsWith('-');
-    const digits = mantissa.replace('-', '').replace('.', '');
-    const point = exponent + 1;
-    let text: string;
-    if (point <= 0) text = `0.${'0'.repeat(-point)}${digits}`;
-    else if (point >= digits.length) text = `${digits}${'0'.repeat(point - digits.length)}.0`;
-    else text = `${digits.slice(0, point)}.${digits.slice(point)}`;
-    return negative ? `-${text}` : text;
-  }
-  const sign = exponent < 0 ? '-' : '+';
-  return `${mantissa}e${sign}${String(Math.abs(exponent)).padStart(2, '0')}`;
+  return pythonFloatRepr(value);
+}
+
+/** A float parameter; non-finite ones become null, as FloatValue's own toJSON does. */
+function floatValueJson(value: number): string {
+  return Number.isFinite(value) ? pythonFloatRepr(value) : 'null';
 }

@@ -6,6 +6,7 @@
  */
 import { ensureCellIds } from './cell-ids.ts';
 import { NotebookFormatError } from './format-error.ts';
+import { findJsonSyntaxProblem } from './json-syntax.ts';
 import type { Attachments, Cell, MimeBundle, Notebook, Output } from './nbformat.ts';
 import { isJsonMimeType, validateNotebook } from './validate.ts';
 
@@ -87,14 +88,11 @@ function joinLines(value: unknown): string {
 }
 
 function syntaxError(text: string, message: string): NotebookFormatError {
-  // V8 reports "... in JSON at position N (line L column C)"; compute both from the offset so
-  // the answer does not depend on the message wording. No offset means the text ended early.
-  const position = /position (\d+)/.exec(message);
-  const offset = position ? Number(position[1]) : text.length;
-  const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  const column = offset - (before.lastIndexOf('\n') + 1) + 1;
-  const reason = message.replace(/\s*(in JSON )?at position \d+.*$/, '').replace(/\.$/, '');
+  const problem = findJsonSyntaxProblem(text);
+  // JSON.parse and the scanner disagree only on inputs neither should see; keep V8's words.
+  const line = problem?.line ?? 1;
+  const column = problem?.column ?? 1;
+  const reason = problem?.reason ?? message;
   return new NotebookFormatError({
     path: '',
     expected: 'valid JSON',

@@ -29,8 +29,9 @@ const CODE_CELL_KEYS = ['cell_type', 'execution_count', 'id', 'metadata', 'outpu
 const TEXT_CELL_KEYS = ['attachments', 'cell_type', 'id', 'metadata', 'source'];
 const OUTPUT_KEYS: Record<(typeof OUTPUT_TYPES)[number], string[]> = {
   stream: ['name', 'output_type', 'text'],
-  display_data: ['data', 'metadata', 'output_type', 'transient'],
-  execute_result: ['data', 'execution_count', 'metadata', 'output_type', 'transient'],
+  // `transient` belongs to the kernel protocol only: the schema rejects it in a file.
+  display_data: ['data', 'metadata', 'output_type'],
+  execute_result: ['data', 'execution_count', 'metadata', 'output_type'],
   error: ['ename', 'evalue', 'output_type', 'traceback'],
 };
 
@@ -196,8 +197,6 @@ function validateOutput(value: unknown, path: string): void {
 function validateDisplay(output: Obj, path: string): void {
   validateMimeBundle(output.data, `${path}.data`);
   expectObject(output.metadata, `${path}.metadata`, 'an object');
-  if (output.transient !== undefined)
-    expectObject(output.transient, `${path}.transient`, 'an object');
 }
 
 /** JSON MIME types (`application/json`, `application/*+json`) hold any JSON; others text. */

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parseNotebook, readNotebook } from '../src/read.ts';
+import { serializeNotebook } from '../src/write.ts';
+import { WRITER_FIXTURES } from './fixtures.ts';
+import { askNbformat, nbformatAvailable } from './nbformat-reference.ts';
+
+describe('serializeNotebook', () => {
+  test('matches nbformat.write byte for byte and validates with nbformat', {
+    skip: !nbformatAvailable && 'no nbformat venv',
+  }, () => {
+    const names = Object.keys(WRITER_FIXTURES);
+    const inputs = names.map((name) => JSON.stringify(WRITER_FIXTURES[name]));
+    const ours = inputs.map((text) => serializeNotebook(parseNotebook(text)));
+    const answers = askNbformat([
+      ...inputs.map((text) => ({ op: 'rewrite' as const, text })),
+      ...ours.map((text) => ({ op: 'validate' as const, text })),
+    ]);
+    names.forEach((name, index) => {
+      const reference = answers[index];
+      assert.ok(reference?.ok, `${name}: nbformat could not read it: ${reference?.error}`);
+      assert.equal(ours[index], reference.text, `${name}: bytes differ from nbformat`);
+      const validation = answers[names.length + index];
+      assert.ok(validation?.ok, `${name}: nbformat rejects our output: ${validation?.error}`);
+    });
+  });
+
+  test('round-trips: read(write(nb)) equals nb', () => {
+    for (const [name, fixture] of Object.entries(WRITER_FIXTURES)) {
+      const nb = readNotebook(fixture);
+      assert.deepEqual(parseNotebook(serializeNotebook(nb)), nb, name);
+    }
+  });
+
+  test('splits multiline text the way nbformat does', () => {
+    const nb = readNotebook(WRITER_FIXTURES.outputs_of_every_type);
+    const disk = JSON.parse(serializeNotebook(nb));
+    const result = disk.cells[0].outputs[1].data;
+    assert.deepEqual(result['text/plain'], ['1\n', '2']);
+    assert.deepEqual(result['image/svg+xml'], ['<svg>\n', '</svg>']);
+    assert.equal(result['image/png'], 'iVBOR\nw0K', 'base64 images stay one string');
+    assert.deepEqual(result['application/json'], { a: ['x\ny'] }, 'JSON data is left alone');
+    assert.deepEqual(disk.cells[0].source, ['import x\n', 'x']);
+  });
+
+  test('drops transient keys, as nbformat strip_transient does', () => {
+    const nb = readNotebook(WRITER_FIXTURES.empty_notebook);
+    nb.metadata.orig_nbformat = 3;
+    nb.metadata.signature = 'sha256:x';
+    const disk = JSON.parse(serializeNotebook(nb));
+    assert.equal(disk.metadata.orig_nbformat, undefined);
+    assert.equal(disk.metadata.signature, undefined);
+  });
+
+  test('ends with one newline and uses one-space indent', () => {
+    const text = serializeNotebook(readNotebook(WRITER_FIXTURES.empty_notebook));
+    assert.ok(text.endsWith('}\n'));
+    assert.ok(text.startsWith('{\n "cells": [],\n "metadata": {\n  "kernelspec"'));
+  });
+});
