@@ -283,12 +283,23 @@ function parser(argv: string[]) {
     .wrap(100)
     .exitProcess(false)
     .fail((message, error) => {
-      throw usageError(clarify(message ?? error?.message ?? 'invalid command line'));
+      throw usageError(clarify(message ?? error?.message ?? 'invalid command line', argv));
     });
 }
 
 /** yargs's messages, in the words of nes-run's flags. */
-function clarify(message: string): string {
+function clarify(message: string, argv: string[]): string {
+  const unknown = /^Unknown arguments?: (.*)$/.exec(message);
+  if (unknown?.[1]) {
+    // Name each unknown flag as it was typed (yargs reports --no-foo as "foo").
+    const names = unknown[1].split(', ').map((name) => {
+      const typed = argv.find((w) =>
+        [`--${name}`, `-${name}`, `--no-${name}`].includes(w.split('=')[0] ?? ''),
+      );
+      return typed?.split('=')[0] ?? name;
+    });
+    return `unknown option${names.length > 1 ? 's' : ''}: ${names.join(', ')}`;
+  }
   const m = /^Not enough arguments following: (\S+)/.exec(message);
   if (m?.[1] === 'p' || m?.[1] === 'parameters')
     return '-p/--parameters takes two values: NAME VALUE';

@@ -5,7 +5,7 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 const PROJECT_ROOT = resolve(import.meta.dirname, '../../../..');
 
@@ -14,6 +14,12 @@ export function kernelSearchPath(env: NodeJS.ProcessEnv = process.env): string[]
   for (const p of (env.JUPYTER_PATH ?? '').split(':')) if (p) dirs.push(join(p, 'kernels'));
   dirs.push(join(env.JUPYTER_DATA_DIR ?? join(homedir(), '.local/share/jupyter'), 'kernels'));
   if (env.VIRTUAL_ENV) dirs.push(join(env.VIRTUAL_ENV, 'share/jupyter/kernels'));
+  // The engine's NES_JUPYTER_BIN: a bin directory, or the jupyter-server executable inside one.
+  const bin = env.NES_JUPYTER_BIN;
+  if (bin) {
+    const binDir = basename(bin).startsWith('jupyter') ? dirname(bin) : bin;
+    dirs.push(join(dirname(binDir), 'share/jupyter/kernels'));
+  }
   dirs.push(join(PROJECT_ROOT, '.tools/py/share/jupyter/kernels'));
   dirs.push('/usr/local/share/jupyter/kernels', '/usr/share/jupyter/kernels');
   return dirs;

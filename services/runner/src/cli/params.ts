@@ -82,14 +82,30 @@ export function yamlMapping(text: string, what: string): ParameterValues {
 
 const TIMESTAMP = 'tag:yaml.org,2002:timestamp';
 const FLOAT = 'tag:yaml.org,2002:float';
+const BOOL = 'tag:yaml.org,2002:bool';
+// PyYAML's booleans: YAML 1.1's, without the single letters y/Y/n/N.
+const PY_TRUE = /^(?:[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/;
+const PY_FALSE = /^(?:[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/;
 
-/** No timestamps; floats marked as floats (YAML `1.0` is Python float 1.0, not int 1). */
+/**
+ * PyYAML's reading: no timestamps, no y/n booleans, and floats marked as floats (YAML `1.0` is
+ * Python float 1.0, not int 1).
+ */
 function pythonTags(tags: Tags): Tags {
   const out: Tags = [];
   for (const tag of tags) {
     if (typeof tag === 'string' || tag.tag === TIMESTAMP) continue;
     const resolve = tag.resolve;
-    if (tag.tag === FLOAT && resolve !== undefined && !('collection' in tag && tag.collection)) {
+    if (tag.tag === BOOL && 'test' in tag && tag.test instanceof RegExp) {
+      out.push({
+        ...tag,
+        test: tag.test.source.includes('rue') ? PY_TRUE : PY_FALSE,
+      } as typeof tag);
+    } else if (
+      tag.tag === FLOAT &&
+      resolve !== undefined &&
+      !('collection' in tag && tag.collection)
+    ) {
       out.push({
         ...tag,
         resolve: (...args: unknown[]) => {
