@@ -31,3 +31,4 @@ export * from './translators/index.ts';
 export type { IdPolicy } from './validate.ts';
 export { validateNotebook } from './validate.ts';
 export { serializeNotebook } from './write.ts';
+export * from './inspect/index.ts';

@@ -5,6 +5,7 @@
 import { findTranslator } from './registry.ts';
 import { codify } from './translator.ts';
 
+export { guessParameterType } from './guess-parameter-type.ts';
 export {
   type ClassifiedValue,
   FloatValue,
