@@ -2,7 +2,7 @@
  * The runner's public contract: what a caller (the nes-run CLI, the local executor, a pod
  * entry point) gives `executeNotebook`, what it gets back, and the events it can observe.
  */
-import type { Notebook } from '@nes/notebook';
+import type { Notebook, PapermillNotebookMetadata } from '@nes/notebook';
 
 /** Why a run did not succeed. Shared with the API, the executors and the operators. */
 export type FailureClass =
@@ -25,7 +25,11 @@ export interface RunError {
   cellIndex: number | null;
 }
 
-/** Where the notebook goes while and after it runs. Implementations must write atomically. */
+/**
+ * Where the notebook goes while and after it runs. Implementations must write atomically.
+ * The runner calls `write` one at a time and never changes a notebook it passed to `write`
+ * (autosaves get a snapshot), so an implementation may serialize it at leisure.
+ */
 export interface NotebookSink {
   /** Human-readable location, e.g. a path or a gs:// URI. */
   readonly uri: string;
@@ -52,6 +56,11 @@ export interface JupyterServerTarget {
   /** Base URL of an existing Jupyter Server (remote kernels, gateways). Absent: start a private one. */
   url?: string;
   token?: string;
+  /**
+   * With `url`: the server's root directory when it runs on this machine, so that `cwd` can be
+   * sent relative to it. Without it, `cwd` must already be relative to the server's root.
+   */
+  rootDir?: string;
 }
 
 export interface ExecuteOptions {
@@ -61,7 +70,7 @@ export interface ExecuteOptions {
   sink: NotebookSink;
   /** Kernel name override; default is the notebook's kernelspec name. */
   kernelName?: string;
-  /** Working directory of the kernel. */
+  /** Working directory of the kernel. Default: this process's working directory. */
   cwd?: string;
   jupyter?: JupyterServerTarget;
   /** Time allowed for the server and kernel to become ready. */
@@ -82,12 +91,20 @@ export interface ExecuteOptions {
   onOutputText?: (text: string, stream: 'stdout' | 'stderr') => void;
   /** Extra environment for a private server's kernels. */
   env?: Record<string, string>;
+  /**
+   * What papermill records about the run under `metadata.papermill`, written as given:
+   * input_path, output_path, parameters, default_parameters, environment_variables, version.
+   * The runner adds start_time, end_time, duration and exception.
+   */
+  record?: PapermillNotebookMetadata;
 }
 
 export interface RunSummary {
   status: RunStatus;
   error: RunError | null;
+  /** Code cells in the notebook. */
   cellsTotal: number;
+  /** Code cells that ran to an end (completed or failed). */
   cellsDone: number;
   durationMs: number;
   saves: number;
@@ -100,6 +117,7 @@ export interface ExecuteResult extends RunSummary {
 /** Machine-readable progress, one JSON object per line on the events channel. */
 export type RunEvent =
   | { type: 'started'; time: string; kernel: string; cellsTotal: number }
+  /** Cell events are for code cells; cellIndex is the cell's index in the input notebook. */
   | { type: 'cell_started'; time: string; cellIndex: number; codeCellNumber: number }
   | {
       type: 'cell_finished';

@@ -1,0 +1,95 @@
+/**
+ * Running one cell's code on the kernel and waiting for whichever comes first: the reply, the
+ * kernel's death, the cell timeout, the run's deadline, or cancellation. For the last three the
+ * kernel is interrupted and given a moment to report (its KeyboardInterrupt lands in the cell).
+ */
+import type { KernelMessage } from '@jupyterlab/services';
+import type { KernelDeath, KernelSession } from './kernel-session.ts';
+
+export type CellOutcome =
+  | { kind: 'reply'; reply: KernelMessage.IExecuteReplyMsg }
+  | { kind: 'died'; death: KernelDeath }
+  | { kind: 'timeout' }
+  | { kind: 'stopped' }
+  | { kind: 'lost'; message: string };
+
+export interface ExecuteCodeOptions {
+  /** The cell may raise (the `raises-exception` tag): do not abort queued requests. */
+  allowErrors: boolean;
+  timeoutMs?: number | undefined;
+  /** Aborted when the run must stop (cancelled, or past its deadline). */
+  stop: AbortSignal;
+  /** Called synchronously with the execute request's msg_id, before any reply can arrive. */
+  onRequest: (msgId: string) => void;
+}
+
+/** How long an interrupted kernel gets to finish the cell before the run moves on. */
+export const INTERRUPT_GRACE_MS = 3000;
+
+export async function executeCode(
+  session: KernelSession,
+  code: string,
+  options: ExecuteCodeOptions,
+): Promise<CellOutcome> {
+  if (session.death) return { kind: 'died', death: session.death };
+  const future = session.kernel.requestExecute(
+    {
+      code,
+      silent: false,
+      store_history: true,
+      // No front end can answer input(): the kernel raises at once instead of waiting forever.
+      allow_stdin: false,
+      stop_on_error: !options.allowErrors,
+    },
+    true,
+  );
+  options.onRequest(future.msg.header.msg_id);
+
+  const cleanups: Array<() => void> = [];
+  const settled = future.done.then(
+    (reply): CellOutcome => ({ kind: 'reply', reply: reply as KernelMessage.IExecuteReplyMsg }),
+    (error: unknown): CellOutcome => ({
+      kind: 'lost',
+      message: error instanceof Error ? error.message : String(error),
+    }),
+  );
+  const died = session.died.then((death): CellOutcome => ({ kind: 'died', death }));
+  const racers: Array<Promise<CellOutcome>> = [settled, died];
+  if (options.timeoutMs !== undefined) {
+    const ms = options.timeoutMs;
+    racers.push(
+      new Promise((resolve) => {
+        const timer = setTimeout(() => resolve({ kind: 'timeout' }), ms);
+        cleanups.push(() => clearTimeout(timer));
+      }),
+    );
+  }
+  racers.push(
+    new Promise((resolve) => {
+      if (options.stop.aborted) return resolve({ kind: 'stopped' });
+      const onStop = () => resolve({ kind: 'stopped' });
+      options.stop.addEventListener('abort', onStop, { once: true });
+      cleanups.push(() => options.stop.removeEventListener('abort', onStop));
+    }),
+  );
+
+  try {
+    let outcome = await Promise.race(racers);
+    if (outcome.kind === 'lost') {
+      // The future is cancelled when the kernel restarts; the restart notice may trail it.
+      outcome = await Promise.race([died, delay(1000, outcome)]);
+    }
+    if (outcome.kind === 'timeout' || outcome.kind === 'stopped') {
+      await session.interrupt().catch(() => undefined);
+      await Promise.race([settled, died, delay(INTERRUPT_GRACE_MS, null)]);
+    }
+    return outcome;
+  } finally {
+    for (const cleanup of cleanups) cleanup();
+  }
+}
+
+/** A timer that does not keep the process alive on its own. */
+function delay<T>(ms: number, value: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());
+}

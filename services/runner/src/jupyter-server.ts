@@ -1,0 +1,218 @@
+/**
+ * The runner's private Jupyter Server: loopback only, a free port, a random token, the tunings of
+ * python/jupyter_server_config.py. It is stopped when the run ends, when this process exits, and
+ * (by the config file) when this process dies without a chance to stop it.
+ *
+ * Which `jupyter-server`: `NES_JUPYTER_BIN` names the executable itself or the bin directory of
+ * the Python environment that holds it; otherwise the repository's `.tools/py/bin` (made by
+ * `npm run setup`); otherwise `jupyter-server` on PATH.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getStatus, JupyterApiError, type ServerEndpoint } from './jupyter-api.ts';
+
+export const CONFIG_FILE = fileURLToPath(
+  new URL('../python/jupyter_server_config.py', import.meta.url),
+);
+const REPOSITORY_BIN_DIR = fileURLToPath(new URL('../../../.tools/py/bin', import.meta.url));
+
+export interface JupyterServerCommand {
+  command: string;
+  /** Directory of the Python environment's executables, put on the kernels' PATH. */
+  binDir: string | null;
+}
+
+/**
+ * Starts the server the way `jupyter-server` does, minus one import: jsonschema loads
+ * `rfc3987_syntax` when present, which builds a grammar at import time (2 s of a 3 s start on
+ * these machines) for a URI format Jupyter's event schemas never need checked.
+ */
+const FAST_START =
+  "import sys; sys.modules['rfc3987_syntax'] = None; " +
+  'from jupyter_server.serverapp import main; sys.exit(main())';
+
+function launchArgs(server: JupyterServerCommand): { file: string; args: string[] } {
+  const python = server.binDir ? join(server.binDir, 'python') : null;
+  if (python && existsSync(python)) return { file: python, args: ['-c', FAST_START] };
+  return { file: server.command, args: [] };
+}
+
+export function locateJupyterServer(env: NodeJS.ProcessEnv = process.env): JupyterServerCommand {
+  const configured = env.NES_JUPYTER_BIN;
+  if (configured) {
+    const isDir = existsSync(configured) && statSync(configured).isDirectory();
+    const command = isDir ? join(configured, 'jupyter-server') : configured;
+    if (!existsSync(command)) {
+      throw new Error(`NES_JUPYTER_BIN=${configured}: no jupyter-server executable at ${command}`);
+    }
+    return { command, binDir: dirname(command) };
+  }
+  const local = join(REPOSITORY_BIN_DIR, 'jupyter-server');
+  if (existsSync(local)) return { command: local, binDir: REPOSITORY_BIN_DIR };
+  return { command: 'jupyter-server', binDir: null };
+}
+
+export interface StartServerOptions {
+  /** The server's root: kernels start in directories below it. Default `/`. */
+  rootDir?: string;
+  /** Extra environment for the server and so for its kernels. */
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface PrivateJupyterServer extends ServerEndpoint {
+  readonly rootDir: string;
+  readonly pid: number;
+  /** Stops the server (SIGTERM, then SIGKILL after a grace period). Idempotent. */
+  stop(): Promise<void>;
+}
+
+export class ServerStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ServerStartError';
+  }
+}
+
+const STDERR_TAIL_BYTES = 8192;
+const STOP_GRACE_MS = 5000;
+const POLL_MS = 25;
+
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function killAllOnExit(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const child of running) child.kill('SIGTERM');
+  });
+}
+
+async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startJupyterServer(
+  options: StartServerOptions = {},
+): Promise<PrivateJupyterServer> {
+  // A free port can be taken between our probe and the server's bind: try a few.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startOnce(options, await freePort());
+    } catch (error) {
+      const portTaken =
+        error instanceof ServerStartError && /address already in use/i.test(error.message);
+      if (!portTaken || attempt >= 3) throw error;
+    }
+  }
+}
+
+async function startOnce(options: StartServerOptions, port: number): Promise<PrivateJupyterServer> {
+  const located = locateJupyterServer();
+  const { command, binDir } = located;
+  const launch = launchArgs(located);
+  const token = randomBytes(24).toString('hex');
+  const rootDir = options.rootDir ?? '/';
+  const pathEntries = [dirname(process.execPath), binDir, process.env.PATH].filter(Boolean);
+  const child = spawn(
+    launch.file,
+    [
+      ...launch.args,
+      `--config=${CONFIG_FILE}`,
+      '--ServerApp.ip=127.0.0.1',
+      `--ServerApp.port=${port}`,
+      `--ServerApp.root_dir=${rootDir}`,
+    ],
+    {
+      env: {
+        ...process.env,
+        ...options.env,
+        PATH: pathEntries.join(delimiter),
+        // Read and removed by the config file: kernels never see them.
+        NES_JUPYTER_TOKEN: token,
+        NES_PARENT_PID: String(process.pid),
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      // Its own process group: a terminal's Ctrl-C reaches the runner, which stops it in order.
+      detached: true,
+    },
+  );
+  let stderrTail = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
+  });
+  const exited = new Promise<string>((resolve) => {
+    child.once('error', (error) => resolve(`could not start ${command}: ${error.message}`));
+    child.once('exit', (code, signal) => resolve(`exited with ${signal ?? `code ${code}`}`));
+  });
+  let hasExited = false;
+  void exited.then(() => {
+    hasExited = true;
+    running.delete(child);
+  });
+  running.add(child);
+  killAllOnExit();
+  child.unref();
+  (child.stderr as { unref?: () => void } | null)?.unref?.();
+
+  const endpoint: ServerEndpoint = { url: `http://127.0.0.1:${port}/`, token };
+  const stop = async (): Promise<void> => {
+    if (hasExited) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const giveUpAt = performance.now() + timeoutMs;
+  try {
+    for (;;) {
+      options.signal?.throwIfAborted();
+      if (hasExited) {
+        throw new ServerStartError(
+          `Jupyter Server (${command}) ${await exited} before it was ready${tail(stderrTail)}`,
+        );
+      }
+      try {
+        await getStatus(endpoint, AbortSignal.timeout(2000));
+        break;
+      } catch (error) {
+        if (error instanceof JupyterApiError) {
+          throw new ServerStartError(`Jupyter Server answered ${error.message}`);
+        }
+      }
+      if (performance.now() > giveUpAt) {
+        throw new ServerStartError(
+          `Jupyter Server did not become ready within ${timeoutMs} ms${tail(stderrTail)}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { ...endpoint, rootDir, pid: child.pid ?? -1, stop };
+}
+
+function tail(stderr: string): string {
+  const text = stderr.trim();
+  return text ? `:\n${text.split('\n').slice(-20).join('\n')}` : '';
+}

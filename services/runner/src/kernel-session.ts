@@ -1,0 +1,194 @@
+/**
+ * One kernel on a Jupyter Server, driven through @jupyterlab/services over a websocket.
+ *
+ * - The kernel is started by REST in the run's working directory, after checking its name
+ *   against /api/kernelspecs (the server answers an unknown name with a bare 500).
+ * - The websocket is `ws` with `maxPayload` raised to 256 MiB: at the default 100 MiB a large
+ *   output drops the socket, services reconnects, and the execute future never settles.
+ * - `died` resolves the moment the kernel can no longer be trusted: it died, the server
+ *   restarted it (a fresh kernel has lost the notebook's state), or the connection dropped
+ *   (messages may be lost). Whatever the cause, the run stops there.
+ */
+import {
+  type Kernel,
+  KernelConnection,
+  type KernelMessage,
+  ServerConnection,
+} from '@jupyterlab/services';
+import WebSocket from 'ws';
+import {
+  type KernelModel,
+  listKernelSpecs,
+  type ServerEndpoint,
+  shutdownKernel,
+  startKernel,
+} from './jupyter-api.ts';
+
+export const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+
+export interface KernelDeath {
+  reason: 'dead' | 'restarted' | 'connection_lost';
+  detail: string;
+}
+
+export class NoSuchKernelError extends Error {
+  readonly available: string[];
+  constructor(name: string, available: string[]) {
+    super(
+      `No kernel named '${name}' on the Jupyter Server; available kernels: ${available.join(', ') || '(none)'}`,
+    );
+    this.name = 'NoSuchKernelError';
+    this.available = available;
+  }
+}
+
+export interface StartKernelOptions {
+  kernelName: string;
+  /** Directory relative to the server's root where the kernel starts ('' = the root). */
+  path: string;
+  signal?: AbortSignal;
+}
+
+/** A `ws` WebSocket with a large message cap that reports why it closed. */
+function webSocketClass(
+  onClose: (code: number, reason: string) => void,
+): typeof globalThis.WebSocket {
+  class LargeMessageWebSocket extends WebSocket {
+    constructor(url: string, protocols?: string | string[]) {
+      super(url, protocols, { maxPayload: MAX_MESSAGE_BYTES });
+      this.on('close', (code: number, reason: Buffer) => onClose(code, reason.toString()));
+    }
+  }
+  return LargeMessageWebSocket as unknown as typeof globalThis.WebSocket;
+}
+
+function closeExplanation(code: number, reason: string): string {
+  if (code === 1009) {
+    return `a kernel message exceeded the ${MAX_MESSAGE_BYTES / 1024 / 1024} MiB limit (websocket close 1009)`;
+  }
+  return `websocket closed with code ${code}${reason ? ` (${reason})` : ''}`;
+}
+
+export class KernelSession {
+  readonly kernel: Kernel.IKernelConnection;
+  readonly model: KernelModel;
+  readonly died: Promise<KernelDeath>;
+  readonly #endpoint: ServerEndpoint;
+  #death: KernelDeath | null = null;
+  #resolveDied!: (death: KernelDeath) => void;
+  #ready = false;
+  #closing = false;
+  #lastClose = '';
+
+  private constructor(endpoint: ServerEndpoint, model: KernelModel) {
+    this.#endpoint = endpoint;
+    this.model = model;
+    this.died = new Promise((resolve) => {
+      this.#resolveDied = resolve;
+    });
+    const serverSettings = ServerConnection.makeSettings({
+      baseUrl: endpoint.url,
+      token: endpoint.token,
+      appendToken: true,
+      init: {},
+      WebSocket: webSocketClass((code, reason) => {
+        this.#lastClose = closeExplanation(code, reason);
+      }),
+    });
+    // handleComms false: the runner is not a widget front end; comm messages are ignored, as
+    // nbclient does, instead of being answered with comm_close.
+    this.kernel = new KernelConnection({ model, serverSettings, handleComms: false });
+    this.kernel.statusChanged.connect((_, status) => {
+      if (status === 'dead') this.#die('dead', 'the kernel died');
+      if (status === 'restarting' || status === 'autorestarting') {
+        this.#die('restarted', 'the kernel died and the server restarted it');
+      }
+    });
+    this.kernel.connectionStatusChanged.connect((_, status) => {
+      if (status !== 'connected' && this.#ready) {
+        this.#die(
+          'connection_lost',
+          `lost the connection to the kernel: ${this.#lastClose || status}`,
+        );
+      }
+    });
+  }
+
+  static async start(
+    endpoint: ServerEndpoint,
+    options: StartKernelOptions,
+  ): Promise<KernelSession> {
+    const specs = await listKernelSpecs(endpoint, options.signal);
+    if (!specs.names.includes(options.kernelName)) {
+      throw new NoSuchKernelError(options.kernelName, specs.names);
+    }
+    const model = await startKernel(endpoint, options.kernelName, options.path, options.signal);
+    const session = new KernelSession(endpoint, model);
+    try {
+      await raceAbort(
+        Promise.race([
+          session.kernel.info,
+          session.died.then((death) => {
+            throw new Error(`kernel '${options.kernelName}' failed to start: ${death.detail}`);
+          }),
+        ]),
+        options.signal,
+      );
+    } catch (error) {
+      await session.shutdown();
+      throw error;
+    }
+    session.#ready = true;
+    return session;
+  }
+
+  /** Why the kernel can no longer be used, once that has happened. */
+  get death(): KernelDeath | null {
+    return this.#death;
+  }
+
+  get info(): Promise<KernelMessage.IInfoReply> {
+    return this.kernel.info;
+  }
+
+  #die(reason: KernelDeath['reason'], detail: string): void {
+    if (this.#death || this.#closing) return;
+    this.#death = { reason, detail };
+    this.#resolveDied(this.#death);
+  }
+
+  onIOPub(handler: (msg: KernelMessage.IIOPubMessage) => void): void {
+    this.kernel.iopubMessage.connect((_, msg) => handler(msg));
+  }
+
+  async interrupt(): Promise<void> {
+    await this.kernel.interrupt();
+  }
+
+  /** Shuts the kernel down on the server and closes the connection. Never throws. */
+  async shutdown(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    try {
+      await shutdownKernel(this.#endpoint, this.model.id);
+    } catch {
+      // Already gone (dead, or the server stopped): nothing left to shut down.
+    }
+    this.kernel.dispose();
+  }
+}
+
+async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return await promise;
+  signal.throwIfAborted();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * IOPub messages -> nbformat outputs, with nbclient's semantics:
+ * - stream: consecutive text of the same stream is merged into one output (as Jupyter front
+ *   ends and nbformat's coalescing do);
+ * - display_data / execute_result: appended; a `transient.display_id` is remembered, and a
+ *   later display or update_display_data with that id replaces the data and metadata of every
+ *   output that carries it, in any cell;
+ * - clear_output: clears the cell at once, or with wait=True just before its next output;
+ * - error: appended.
+ * The OutputBudget decides what is kept; dropped output leaves a visible note.
+ */
+import { KernelMessage } from '@jupyterlab/services';
+import type {
+  CodeCell,
+  DisplayDataOutput,
+  ExecuteResultOutput,
+  JsonObject,
+  MimeBundle,
+  Output,
+  StreamOutput,
+} from '@nes/notebook';
+import { type OutputBudget, truncationNote } from './output-limits.ts';
+
+type RichOutput = DisplayDataOutput | ExecuteResultOutput;
+
+interface DisplayRef {
+  cell: CodeCell;
+  output: RichOutput;
+}
+
+interface NotebookNote {
+  cell: CodeCell;
+  output: StreamOutput;
+  dropped: number;
+}
+
+export class OutputCollector {
+  readonly #budget: OutputBudget;
+  readonly #onText: ((text: string, stream: 'stdout' | 'stderr') => void) | undefined;
+  readonly #displays = new Map<string, DisplayRef[]>();
+  /** Runner notes: never merged with user text. */
+  readonly #notes = new WeakSet<Output>();
+  #cell: CodeCell | null = null;
+  #clearPending = false;
+  #notebookNote: NotebookNote | null = null;
+
+  constructor(budget: OutputBudget, onText?: (text: string, stream: 'stdout' | 'stderr') => void) {
+    this.#budget = budget;
+    this.#onText = onText;
+  }
+
+  /** Outputs of the following messages go to `cell`. */
+  beginCell(cell: CodeCell): void {
+    this.#cell = cell;
+    this.#clearPending = false;
+  }
+
+  /** Handles an IOPub message whose parent is the current cell's execute request. */
+  handle(msg: KernelMessage.IIOPubMessage): void {
+    const cell = this.#cell;
+    if (!cell) return;
+    if (KernelMessage.isExecuteInputMsg(msg)) {
+      cell.execution_count = msg.content.execution_count;
+    } else if (KernelMessage.isClearOutputMsg(msg)) {
+      if (msg.content.wait) this.#clearPending = true;
+      else this.#clear(cell);
+    } else if (KernelMessage.isStreamMsg(msg)) {
+      this.#takePendingClear(cell);
+      this.#onText?.(msg.content.text, msg.content.name);
+      this.#appendStream(cell, msg.content.name, msg.content.text);
+    } else if (KernelMessage.isDisplayDataMsg(msg)) {
+      const output: DisplayDataOutput = {
+        output_type: 'display_data',
+        data: asBundle(msg.content.data),
+        metadata: asObject(msg.content.metadata),
+      };
+      this.#appendRich(cell, output, displayIdOf(msg.content));
+    } else if (KernelMessage.isExecuteResultMsg(msg)) {
+      const output: ExecuteResultOutput = {
+        output_type: 'execute_result',
+        execution_count: msg.content.execution_count,
+        data: asBundle(msg.content.data),
+        metadata: asObject(msg.content.metadata),
+      };
+      this.#appendRich(cell, output, displayIdOf(msg.content));
+    } else if (KernelMessage.isErrorMsg(msg)) {
+      this.#takePendingClear(cell);
+      this.addError(cell, msg.content.ename, msg.content.evalue, msg.content.traceback);
+    } else if (KernelMessage.isUpdateDisplayDataMsg(msg)) {
+      this.handleDisplayUpdate(msg);
+    }
+  }
+
+  /** update_display_data may come from any request (a background thread, a later cell). */
+  handleDisplayUpdate(msg: KernelMessage.IIOPubMessage): void {
+    if (!KernelMessage.isUpdateDisplayDataMsg(msg)) return;
+    const id = displayIdOf(msg.content);
+    if (id) this.#updateDisplays(id, asBundle(msg.content.data), asObject(msg.content.metadata));
+  }
+
+  /** Appends an error output (from the kernel, or the runner's own account of a failure). */
+  addError(cell: CodeCell, ename: string, evalue: string, traceback: string[]): void {
+    const output: Output = { output_type: 'error', ename, evalue, traceback };
+    this.#budget.admit(output);
+    cell.outputs.push(output);
+  }
+
+  #takePendingClear(cell: CodeCell): void {
+    if (this.#clearPending) {
+      this.#clearPending = false;
+      this.#clear(cell);
+    }
+  }
+
+  #clear(cell: CodeCell): void {
+    this.#budget.release(cell.outputs);
+    cell.outputs = [];
+    if (this.#notebookNote?.cell === cell) this.#notebookNote = null;
+    for (const [id, refs] of this.#displays) {
+      const kept = refs.filter((ref) => ref.cell !== cell);
+      if (kept.length === 0) this.#displays.delete(id);
+      else this.#displays.set(id, kept);
+    }
+  }
+
+  #appendStream(cell: CodeCell, name: 'stdout' | 'stderr', text: string): void {
+    const last = cell.outputs.at(-1);
+    if (last?.output_type === 'stream' && last.name === name && !this.#notes.has(last)) {
+      this.#budget.appendStream(last, text);
+      return;
+    }
+    if (this.#budget.notebookFull) {
+      this.#dropForNotebook(cell, text.length === 0 ? 0 : Buffer.byteLength(text));
+      return;
+    }
+    const output: StreamOutput = { output_type: 'stream', name, text: '' };
+    cell.outputs.push(output);
+    this.#budget.appendStream(output, text);
+  }
+
+  #appendRich(cell: CodeCell, output: RichOutput, displayId: string | null): void {
+    // nbclient: a new display with a known id first updates the earlier ones.
+    if (displayId) this.#updateDisplays(displayId, output.data, output.metadata);
+    this.#takePendingClear(cell);
+    const verdict = this.#budget.admit(output);
+    if (!verdict.ok) {
+      if (verdict.reason === 'notebook') {
+        this.#dropForNotebook(cell, verdict.bytes);
+      } else {
+        const note: StreamOutput = {
+          output_type: 'stream',
+          name: 'stderr',
+          text: truncationNote(verdict.bytes, 'output').trimStart(),
+        };
+        this.#notes.add(note);
+        cell.outputs.push(note);
+      }
+      return;
+    }
+    if (displayId) {
+      const refs = this.#displays.get(displayId) ?? [];
+      refs.push({ cell, output });
+      this.#displays.set(displayId, refs);
+    }
+    cell.outputs.push(output);
+  }
+
+  #updateDisplays(id: string, data: MimeBundle, metadata: JsonObject): void {
+    for (const { output } of this.#displays.get(id) ?? []) {
+      if (this.#budget.replaceData(output, data)) {
+        output.data = data;
+        output.metadata = metadata;
+      } else {
+        output.data = { 'text/plain': truncationNote(0, 'output').trim() };
+        output.metadata = {};
+        this.#budget.replaceData(output, output.data);
+      }
+    }
+  }
+
+  /** Past the notebook cap, one note per cell counts everything dropped in it. */
+  #dropForNotebook(cell: CodeCell, bytes: number): void {
+    let note = this.#notebookNote;
+    if (note?.cell !== cell || !cell.outputs.includes(note.output)) {
+      const output: StreamOutput = { output_type: 'stream', name: 'stderr', text: '' };
+      this.#notes.add(output);
+      cell.outputs.push(output);
+      note = { cell, output, dropped: 0 };
+      this.#notebookNote = note;
+    }
+    note.dropped += bytes;
+    note.output.text = truncationNote(note.dropped, 'notebook').trimStart();
+  }
+}
+
+function displayIdOf(content: { transient?: JsonObject | object }): string | null {
+  const transient = content.transient as { display_id?: unknown } | undefined;
+  return typeof transient?.display_id === 'string' ? transient.display_id : null;
+}
+
+function asBundle(data: unknown): MimeBundle {
+  return (data ?? {}) as MimeBundle;
+}
+
+function asObject(metadata: unknown): JsonObject {
+  return (metadata ?? {}) as JsonObject;
+}
