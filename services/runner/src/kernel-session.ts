@@ -86,6 +86,7 @@ export class KernelSession {
     this.died = new Promise((resolve) => {
       this.#resolveDied = resolve;
     });
+    const defaults = ServerConnection.makeSettings();
     const serverSettings = ServerConnection.makeSettings({
       baseUrl: endpoint.url,
       token: endpoint.token,
@@ -94,6 +95,13 @@ export class KernelSession {
       WebSocket: webSocketClass((code, reason) => {
         this.#lastClose = closeExplanation(code, reason);
       }),
+      serializer: {
+        serialize: defaults.serializer.serialize,
+        deserialize: (data, protocol) => {
+          const msg = defaults.serializer.deserialize(data, protocol);
+          return this.#interceptRestart(msg);
+        },
+      },
     });
     // handleComms false: the runner is not a widget front end; comm messages are ignored, as
     // nbclient does, instead of being answered with comm_close.
@@ -155,6 +163,20 @@ export class KernelSession {
     if (this.#death || this.#closing) return;
     this.#death = { reason, detail };
     this.#resolveDied(this.#death);
+  }
+
+  /**
+   * The server announces an automatic restart with an IOPub status `restarting`. services would
+   * then reconnect to the fresh kernel, and reject a promise nobody can catch once the connection
+   * is closed. The run never uses a restarted kernel: note the death and hand services `dead`
+   * instead, which makes it close the connection for good.
+   */
+  #interceptRestart(msg: KernelMessage.IMessage): KernelMessage.IMessage {
+    if (msg.channel !== 'iopub' || msg.header.msg_type !== 'status') return msg;
+    const content = msg.content as { execution_state?: string };
+    if (content.execution_state !== 'restarting') return msg;
+    this.#die('restarted', 'the kernel died and the server restarted it');
+    return { ...msg, content: { ...content, execution_state: 'dead' } } as KernelMessage.IMessage;
   }
 
   onIOPub(handler: (msg: KernelMessage.IIOPubMessage) => void): void {

@@ -180,7 +180,7 @@ describe('cell errors', () => {
     });
     const cell = codeCell(saved, 1);
     assert.deepEqual(cell.metadata.jupyter, { source_hidden: true });
-    assert.equal((saved.cells[0]?.metadata as CellMetadata).jupyter, undefined);
+    assert.equal(saved.cells[0]?.metadata.jupyter, undefined);
     const papermill = saved.metadata.papermill ?? {};
     for (const [key, value] of Object.entries(record)) assert.deepEqual(papermill[key], value);
     assert.equal(papermill.exception, null);
