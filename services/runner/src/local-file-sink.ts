@@ -18,7 +18,7 @@ export class LocalFileSink implements NotebookSink {
     this.#serialize = options.serialize ?? serializeNotebook;
   }
 
-  async write(notebook: Notebook): Promise<void> {
+  async write(notebook: Notebook, _reason?: 'autosave' | 'final'): Promise<void> {
     const text = this.#serialize(notebook);
     const dir = dirname(this.uri);
     await mkdir(dir, { recursive: true });
