@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { FloatValue, pythonFloat } from '@nes/notebook';
+import { pythonFloat } from '@nes/notebook';
 import { parseCommandLine } from '../src/cli/args.ts';
 import { EXIT_CODE_BY_CLASS, exitCodeForSummary } from '../src/cli/exit-codes.ts';
 import { collectParameters, guessParameterType, yamlMapping } from '../src/cli/params.ts';
@@ -29,12 +29,12 @@ describe('papermill type guessing (-p)', () => {
     ['007', 7],
     ['99999999999999999999', 99999999999999999999n],
     ['1.0', pythonFloat(1)],
-    ['1.5', pythonFloat(1.5)],
-    ['.5', pythonFloat(0.5)],
+    ['1.5', 1.5],
+    ['.5', 0.5],
     ['1e3', pythonFloat(1000)],
-    ['-2.5E-3', pythonFloat(-0.0025)],
-    ['inf', pythonFloat(Number.POSITIVE_INFINITY)],
-    ['-Infinity', pythonFloat(Number.NEGATIVE_INFINITY)],
+    ['-2.5E-3', -0.0025],
+    ['inf', Number.POSITIVE_INFINITY],
+    ['-Infinity', Number.NEGATIVE_INFINITY],
     ['1_0', 10],
     ['1__0', '1__0'],
     ['0x10', '0x10'],
@@ -46,10 +46,7 @@ describe('papermill type guessing (-p)', () => {
   for (const [input, expected] of table) {
     test(JSON.stringify(input), () => assert.deepEqual(guessParameterType(input), expected));
   }
-  test('nan is a float', () => {
-    const v = guessParameterType('nan');
-    assert.ok(v instanceof FloatValue && Number.isNaN(v.value));
-  });
+  test('nan is a float', () => assert.ok(Number.isNaN(guessParameterType('nan'))));
 });
 
 describe('parameter sources', () => {

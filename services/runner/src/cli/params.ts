@@ -4,7 +4,7 @@
  *   --inject-* paths < -b base64 YAML < -f YAML files < -y YAML strings < -p guessed < -r raw.
  */
 import { readFileSync } from 'node:fs';
-import { FloatValue, pythonFloat } from '@nes/notebook';
+import { FloatValue, guessParameterType, pythonFloat } from '@nes/notebook';
 import { parse as parseYaml, type Tags } from 'yaml';
 import { usageError } from './exit-codes.ts';
 
@@ -13,6 +13,9 @@ import { usageError } from './exit-codes.ts';
  * too large for a JS number is a `bigint` and a float is a `FloatValue` (so `1.0` stays `1.0`).
  */
 export type ParameterValues = Record<string, unknown>;
+
+/** papermill's `_resolve_type` for `-p`, from @nes/notebook. */
+export { guessParameterType };
 
 export interface ParameterSources {
   inputPath: string;
@@ -144,40 +147,4 @@ function toJson(value: unknown, what: string, path: string): unknown {
   throw usageError(
     `${what}: value at ${path || 'top level'} is not a plain YAML scalar, list or mapping`,
   );
-}
-
-/* papermill's `_resolve_type`: True/False/None, then whatever Python's int() accepts, then
-   whatever float() accepts, else the string itself. Python's int()/float() strip whitespace and
-   accept single underscores between digits; float() accepts inf, infinity and nan in any case. */
-const PY_INT = /^[+-]?\d+(_\d+)*$/;
-const DIGITS = String.raw`\d+(?:_\d+)*`;
-const PY_FLOAT = new RegExp(
-  String.raw`^[+-]?(?:(?:${DIGITS}(?:\.(?:${DIGITS})?)?|\.${DIGITS})(?:[eE][+-]?${DIGITS})?|inf|infinity|nan)$`,
-  'i',
-);
-
-/**
- * Guesses a `-p` value's type as papermill does: booleans, null, integers (a `bigint` beyond
- * 2^53), floats as `FloatValue` (so `-p x 1.0` injects `x = 1.0`), else the string.
- */
-export function guessParameterType(value: string): unknown {
-  if (value === 'True') return true;
-  if (value === 'False') return false;
-  if (value === 'None') return null;
-  const trimmed = value.trim();
-  if (PY_INT.test(trimmed)) {
-    const n = BigInt(trimmed.replaceAll('_', ''));
-    return n >= Number.MIN_SAFE_INTEGER && n <= Number.MAX_SAFE_INTEGER ? Number(n) : n;
-  }
-  if (PY_FLOAT.test(trimmed)) {
-    const lower = trimmed.toLowerCase().replace(/^\+/, '');
-    if (lower === 'nan' || lower === '-nan') return pythonFloat(Number.NaN);
-    if (/^-?inf(inity)?$/.test(lower)) {
-      return pythonFloat(
-        lower.startsWith('-') ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY,
-      );
-    }
-    return pythonFloat(Number(trimmed.replaceAll('_', '')));
-  }
-  return value;
 }
