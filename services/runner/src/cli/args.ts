@@ -7,6 +7,7 @@
  */
 import { fstatSync } from 'node:fs';
 import yargs from 'yargs';
+import { DEFAULT_OUTPUT_LIMITS } from '../output-limits.ts';
 import { usageError } from './exit-codes.ts';
 
 export const LOG_LEVELS = ['NOTSET', 'DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'] as const;
@@ -60,7 +61,7 @@ cell after the one tagged "parameters", every code cell runs in order, and the o
 
 INPUT and OUTPUT are local paths, or "-" for stdin / stdout. Piped stdin with one path given
 reads the notebook from stdin; a missing OUTPUT with stdout piped writes the notebook to stdout.
-OUTPUT is templated with the parameters like papermill: out/{name}-{pm.run_uuid}.ipynb.
+OUTPUT is templated with the parameters like papermill: out/{name}-{pm[run_uuid]}.ipynb.
 
 Exit codes: 0 succeeded, 1 cell error, 2 usage, 3 source (notebook missing or invalid),
 4 timeout, 5 kernel died, 6 out of memory, 7 infrastructure, 130 cancelled (SIGINT/SIGTERM).
@@ -271,11 +272,11 @@ function parser(argv: string[]) {
     })
     .option('max-output-bytes', {
       type: 'string',
-      describe: 'Cap on one output (e.g. 10M); beyond it the output is truncated with a note.',
+      describe: `Cap on one output (e.g. 10M); beyond it the output is truncated with a note. Default ${mib(DEFAULT_OUTPUT_LIMITS.perOutputBytes)}.`,
     })
     .option('max-notebook-output-bytes', {
       type: 'string',
-      describe: 'Cap on all outputs of the notebook (e.g. 500M).',
+      describe: `Cap on all outputs of the notebook (e.g. 500M); later outputs are replaced by a note. Default ${mib(DEFAULT_OUTPUT_LIMITS.perNotebookBytes)}.`,
     })
     .option('help', { alias: 'h', type: 'boolean', describe: 'Show this message and exit.' })
     .option('version', { type: 'boolean', describe: 'Show the version and exit.' })
@@ -425,6 +426,10 @@ export async function parseCommandLine(
     throw usageError(`--jupyter-url ${options.jupyterUrl}: expected an http(s):// URL`);
   }
   return { kind: 'run', options };
+}
+
+function mib(bytes: number): string {
+  return `${bytes / 1024 ** 2}M`;
 }
 
 function list(value: unknown): string[] {

@@ -6,7 +6,7 @@
  * Every check that can fail runs before anything is written: a usage or source error leaves no
  * output behind.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import {
@@ -135,6 +135,7 @@ async function run(
       return EXIT_SUCCEEDED;
     }
     if (!options.jupyterUrl) checkKernel(kernelName);
+    checkPlaces(options, outputPath);
     // The engine loads Jupyter's client libraries: only a run pays for them.
     const { executeNotebook, LocalFileSink } = await import('../index.ts');
     const sink: NotebookSink = toStdout
@@ -263,6 +264,24 @@ function checkKernel(kernelName: string | undefined): void {
   const kernels = availableKernels();
   if (kernels.length > 0 && !kernels.includes(kernelName.toLowerCase())) {
     throw usageError(`no such kernel: ${kernelName}; available kernels: ${kernels.join(', ')}`);
+  }
+}
+
+/** Mistakes the engine would only find after starting a server, found before anything starts. */
+function checkPlaces(options: CliOptions, outputPath: string): void {
+  if (options.cwd !== undefined && !options.jupyterUrl && !isDirectory(options.cwd)) {
+    throw usageError(`--cwd ${options.cwd}: no such directory`);
+  }
+  if (outputPath !== '-' && isDirectory(outputPath)) {
+    throw usageError(`OUTPUT ${outputPath} is a directory: name the notebook file to write`);
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }
 
