@@ -75,10 +75,13 @@ export class Autosaver {
     this.#request();
   }
 
-  /** A cell finished (papermill's request_save_on_cell_execute). */
+  /**
+   * A cell finished (papermill's request_save_on_cell_execute). The save waits a turn of the
+   * event loop: when that cell was the last, the final save comes first and this one is dropped.
+   */
   cellCompleted(): void {
     this.stopLongCellTimer();
-    if (this.#options.policy.onCellComplete) this.#request();
+    if (this.#options.policy.onCellComplete) setImmediate(() => this.#request());
   }
 
   /** A cell started: save every `longCellEverySeconds` while it runs (0 = never). */

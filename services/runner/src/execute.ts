@@ -29,13 +29,13 @@ import { oomKilledSince, readOomKillCount } from './oom.ts';
 import { OutputBudget, resolveOutputLimits } from './output-limits.ts';
 import { OutputCollector } from './outputs.ts';
 import {
-  insertErrorBanner,
   markCellComplete,
   markCellFailed,
   markCellRunning,
   markNotebookComplete,
   nowMicros,
   prepareNotebook,
+  withErrorBanner,
 } from './papermill.ts';
 import { quietServicesDebug } from './quiet-console.ts';
 
@@ -82,7 +82,7 @@ class NotebookRun {
   readonly #options: ExecuteOptions;
   readonly #startedAt = performance.now();
   readonly #startMicros = nowMicros();
-  readonly #nb: Notebook;
+  #nb: Notebook;
   readonly #autosaver: Autosaver;
   readonly #collector: OutputCollector;
   /** Aborted when the run must stop: cancelled by the caller, or past its deadline. */
@@ -412,7 +412,9 @@ class NotebookRun {
     if (error && error.cellIndex !== null && error.class !== 'cancelled') {
       const failed = this.#nb.cells[error.cellIndex];
       const count = failed?.cell_type === 'code' ? failed.execution_count : null;
-      result = { ...error, cellIndex: insertErrorBanner(this.#nb, error.cellIndex, count) };
+      const marked = withErrorBanner(this.#nb, error.cellIndex, count);
+      this.#nb = marked.notebook;
+      result = { ...error, cellIndex: marked.cellIndex };
     }
     const saveError = await this.#autosaver.saveFinal(this.#nb);
     if (saveError) {

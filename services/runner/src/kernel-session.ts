@@ -9,6 +9,9 @@
  *   restarted it (a fresh kernel has lost the notebook's state), or the connection dropped
  *   (messages may be lost). Whatever the cause, the run stops there.
  */
+
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import {
   type Kernel,
   KernelConnection,
@@ -24,7 +27,18 @@ import {
   startKernel,
 } from './jupyter-api.ts';
 
-export const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+/**
+ * The largest kernel message accepted. A message is held whole (bytes, text, parsed object: about
+ * three copies) while it is handled, so this bounds the runner's memory. ipykernel's streams are
+ * cut into 1 MiB messages (python/stream_chunking.py); a single rich output over this size ends
+ * the run with a clear error rather than exhausting memory.
+ */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+const STREAM_CHUNKING = readFileSync(
+  fileURLToPath(new URL('../python/stream_chunking.py', import.meta.url)),
+  'utf8',
+);
 
 export interface KernelDeath {
   reason: 'dead' | 'restarted' | 'connection_lost';
@@ -52,11 +66,13 @@ export interface StartKernelOptions {
 /** A `ws` WebSocket with a large message cap that reports why it closed. */
 function webSocketClass(
   onClose: (code: number, reason: string) => void,
+  onError: (error: Error & { code?: string }) => void,
 ): typeof globalThis.WebSocket {
   class LargeMessageWebSocket extends WebSocket {
     constructor(url: string, protocols?: string | string[]) {
       super(url, protocols, { maxPayload: MAX_MESSAGE_BYTES });
       this.on('close', (code: number, reason: Buffer) => onClose(code, reason.toString()));
+      this.on('error', (error: Error & { code?: string }) => onError(error));
     }
   }
   return LargeMessageWebSocket as unknown as typeof globalThis.WebSocket;
@@ -92,9 +108,17 @@ export class KernelSession {
       token: endpoint.token,
       appendToken: true,
       init: {},
-      WebSocket: webSocketClass((code, reason) => {
-        this.#lastClose = closeExplanation(code, reason);
-      }),
+      WebSocket: webSocketClass(
+        (code, reason) => {
+          this.#lastClose ||= closeExplanation(code, reason);
+        },
+        (error) => {
+          this.#lastClose =
+            error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
+              ? closeExplanation(1009, '')
+              : `websocket error: ${error.message}`;
+        },
+      ),
       serializer: {
         serialize: defaults.serializer.serialize,
         deserialize: (data, protocol) => {
@@ -147,7 +171,19 @@ export class KernelSession {
       throw error;
     }
     session.#ready = true;
+    await session.#chunkPythonStreams();
     return session;
+  }
+
+  /** Python kernels: keep stream messages small (python/stream_chunking.py). Best effort. */
+  async #chunkPythonStreams(): Promise<void> {
+    const info = await this.kernel.info;
+    if (info.implementation !== 'ipython' && info.language_info.name !== 'python') return;
+    const future = this.kernel.requestExecute(
+      { code: STREAM_CHUNKING, silent: true, store_history: false, allow_stdin: false },
+      true,
+    );
+    await Promise.race([future.done.catch(() => undefined), this.died]);
   }
 
   /** Why the kernel can no longer be used, once that has happened. */

@@ -2,9 +2,10 @@
  * Output caps. A notebook that prints without end must neither fill the output store nor the
  * runner's memory: past a cap, output is counted and dropped, and a visible note says how much.
  *
- * Defaults: 20 MiB per output (a 10 MB log or a large image fits) and 100 MiB per notebook
- * (notebook viewers struggle long before that). Together with the 256 MiB websocket message cap
- * (kernel-session.ts) they keep the runner's resident memory to a few hundred MB at most.
+ * Defaults: 10 MiB per output (a 10 MB log or a large image fits) and 50 MiB per notebook
+ * (notebook viewers struggle long before that). Memory follows from them: saving a notebook costs
+ * a few times its size while it is serialized, so a notebook printing 1 GB keeps the runner
+ * under 300 MB resident; the 64 MiB message cap (kernel-session.ts) bounds a single message.
  */
 import type { MimeBundle, Output, StreamOutput } from '@nes/notebook';
 import type { OutputLimits } from './execution-types.ts';
@@ -12,8 +13,8 @@ import type { OutputLimits } from './execution-types.ts';
 export const MiB = 1024 * 1024;
 
 export const DEFAULT_OUTPUT_LIMITS: OutputLimits = {
-  perOutputBytes: 20 * MiB,
-  perNotebookBytes: 100 * MiB,
+  perOutputBytes: 10 * MiB,
+  perNotebookBytes: 50 * MiB,
 };
 
 export function resolveOutputLimits(limits: Partial<OutputLimits> | undefined): OutputLimits {

@@ -10,28 +10,15 @@
  *   to `#papermill-error-cell`, one anchor just before the failed cell;
  * - report mode hides code inputs (`metadata.jupyter.source_hidden`).
  */
-import { randomBytes } from 'node:crypto';
-import type {
-  Cell,
-  CellMetadata,
-  JsonObject,
-  MarkdownCell,
-  Notebook,
-  PapermillCellMetadata,
-  PapermillNotebookMetadata,
+import {
+  addErrorMarkers,
+  type Cell,
+  type JsonObject,
+  type Notebook,
+  type PapermillCellMetadata,
+  type PapermillNotebookMetadata,
+  removeErrorMarkers,
 } from '@nes/notebook';
-
-export const ERROR_MARKER_TAG = 'papermill-error-cell-tag';
-const ERROR_STYLE =
-  'style="color:red; font-family:Helvetica Neue, Helvetica, Arial, sans-serif; font-size:2em;"';
-
-/** The top banner's text for a failure at execution count `executionCount`. */
-export function errorBannerText(executionCount: number | null): string {
-  const count = executionCount === null ? 'None' : String(executionCount);
-  return `<span ${ERROR_STYLE}>An Exception was encountered at '<a href="#papermill-error-cell">In [${count}]</a>'.</span>`;
-}
-
-export const ERROR_ANCHOR_TEXT = `<span id="papermill-error-cell" ${ERROR_STYLE}>Execution using papermill encountered an exception here and stopped:</span>`;
 
 /** Wall-clock time in whole microseconds since the epoch (papermill records microseconds). */
 export function nowMicros(): number {
@@ -78,8 +65,7 @@ export interface PrepareOptions {
  * notebook_start).
  */
 export function prepareNotebook(input: Notebook, options: PrepareOptions): Notebook {
-  const nb = structuredClone(input);
-  nb.cells = nb.cells.filter((cell) => !cell.metadata.tags?.includes(ERROR_MARKER_TAG));
+  const nb = structuredClone(removeErrorMarkers(input));
   const record = notebookRecord(nb);
   Object.assign(record, options.record ?? {});
   record.start_time = papermillTimestamp(options.startMicros);
@@ -127,24 +113,14 @@ export function markNotebookComplete(nb: Notebook, startMicros: number, endMicro
   record.duration = durationSeconds(startMicros, endMicros);
 }
 
-function bannerCell(nb: Notebook, source: string): MarkdownCell {
-  const metadata: CellMetadata = { tags: [ERROR_MARKER_TAG] };
-  const cell: MarkdownCell = { cell_type: 'markdown', metadata, source };
-  // nbformat gives new cells an id from 4.5 on; earlier versions forbid the field.
-  if (nb.nbformat_minor >= 5) cell.id = randomBytes(4).toString('hex');
-  return cell;
-}
-
 /**
- * Inserts papermill's two banner cells for a failure in `nb.cells[cellIndex]` and returns the
- * failed cell's new index.
+ * papermill's two banner cells (@nes/notebook's addErrorMarkers) for a failure in
+ * `nb.cells[cellIndex]`: the notebook with them, and the failed cell's new index.
  */
-export function insertErrorBanner(
+export function withErrorBanner(
   nb: Notebook,
   cellIndex: number,
   executionCount: number | null,
-): number {
-  nb.cells.splice(cellIndex, 0, bannerCell(nb, ERROR_ANCHOR_TEXT));
-  nb.cells.unshift(bannerCell(nb, errorBannerText(executionCount)));
-  return cellIndex + 2;
+): { notebook: Notebook; cellIndex: number } {
+  return { notebook: addErrorMarkers(nb, { cellIndex, executionCount }), cellIndex: cellIndex + 2 };
 }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CellMetadata, Notebook } from '@nes/notebook';
-import { ERROR_ANCHOR_TEXT, ERROR_MARKER_TAG, errorBannerText } from '../src/papermill.ts';
+import { ERROR_ANCHOR_MARKDOWN, ERROR_MARKER_TAG, errorMessageMarkdown } from '@nes/notebook';
 import { code, markdown } from './support/notebooks.ts';
 import { codeCell, joined, runCells } from './support/run.ts';
 import { sharedServer } from './support/server.ts';
@@ -43,13 +43,13 @@ describe('cell errors', () => {
       cell_type: 'markdown',
       id: saved.cells[0]?.id,
       metadata: { tags: [ERROR_MARKER_TAG] },
-      source: [errorBannerText(2)],
+      source: [errorMessageMarkdown(2)],
     });
     assert.equal(
       joined(saved.cells[0]?.source ?? ''),
       `<span style="color:red; font-family:Helvetica Neue, Helvetica, Arial, sans-serif; font-size:2em;">An Exception was encountered at '<a href="#papermill-error-cell">In [2]</a>'.</span>`,
     );
-    assert.equal(joined(saved.cells[3]?.source ?? ''), ERROR_ANCHOR_TEXT);
+    assert.equal(joined(saved.cells[3]?.source ?? ''), ERROR_ANCHOR_MARKDOWN);
     assert.deepEqual(saved.cells[3]?.metadata, { tags: [ERROR_MARKER_TAG] });
 
     const failed = codeCell(saved, 4);
@@ -136,7 +136,7 @@ describe('cell errors', () => {
       evalue: '1',
       cellIndex: 2,
     });
-    assert.equal(joined(one.saved.cells[0]?.source ?? ''), errorBannerText(1));
+    assert.equal(joined(one.saved.cells[0]?.source ?? ''), errorMessageMarkdown(1));
     assert.equal(codeCell(one.saved, 3).execution_count, null);
   });
 

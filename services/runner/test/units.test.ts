@@ -15,9 +15,9 @@ import { OutputBudget, utf8Prefix } from '../src/output-limits.ts';
 import { OutputCollector } from '../src/outputs.ts';
 import {
   durationSeconds,
-  insertErrorBanner,
   papermillTimestamp,
   prepareNotebook,
+  withErrorBanner,
 } from '../src/papermill.ts';
 import { validateWithNbformat } from './support/nbformat-validate.ts';
 import { code, MemorySink, markdown, notebook } from './support/notebooks.ts';
@@ -67,15 +67,15 @@ describe('papermill records', () => {
     assert.equal((nb.cells[0] as CodeCell).execution_count, null);
     assert.equal(nb.metadata.papermill?.start_time, '1970-01-01T00:00:00');
     assert.equal((input.cells[1] as CodeCell).execution_count, 9, 'the input is not modified');
-    const moved = insertErrorBanner(nb, 2, 5);
-    assert.equal(moved, 4);
+    const marked = withErrorBanner(nb, 2, 5);
+    assert.equal(marked.cellIndex, 4);
     assert.deepEqual(
-      nb.cells.map((c) => c.cell_type),
+      marked.notebook.cells.map((c) => c.cell_type),
       ['markdown', 'code', 'markdown', 'markdown', 'code'],
     );
-    assert.match(nb.cells[0]?.source ?? '', /In \[5\]/);
-    assert.match(nb.cells[3]?.source ?? '', /id="papermill-error-cell"/);
-    validateWithNbformat(JSON.stringify(nb));
+    assert.match(marked.notebook.cells[0]?.source ?? '', /In \[5\]/);
+    assert.match(marked.notebook.cells[3]?.source ?? '', /id="papermill-error-cell"/);
+    validateWithNbformat(JSON.stringify(marked.notebook));
   });
 
   test('snapshots do not change when the run goes on', () => {
