@@ -226,6 +226,12 @@ class NotebookRun {
       if (target?.url) {
         endpoint = { url: normalizeBaseUrl(target.url), token: target.token ?? '' };
         rootDir = target.rootDir;
+        if (this.#options.env) {
+          this.#log(
+            'warn',
+            'env is ignored with an existing Jupyter Server: its kernels keep theirs',
+          );
+        }
       } else {
         const t0 = performance.now();
         const server = await startJupyterServer({

@@ -42,4 +42,20 @@ describe('kernels and scale', () => {
     assert.equal(result.saves, sink.writes.length);
     assert.equal(events.filter((e) => e.type === 'saved').length, sink.writes.length);
   });
+
+  test('a long cell is saved while it runs, with its output so far', async () => {
+    const { result, sink } = await runCells(
+      [code("import time\nprint('halfway', flush=True)\ntime.sleep(2.5)\nprint('done')")],
+      { server: server(), autosave: { minIntervalMs: 1000, longCellEverySeconds: 1 } },
+    );
+    assert.equal(result.status, 'succeeded');
+    const during = sink.writes
+      .filter((write) => write.reason === 'autosave')
+      .map((write) => JSON.parse(write.text))
+      .filter((nb) => nb.cells[0].metadata.papermill.status === 'running');
+    assert.ok(during.length >= 1, `${during.length} saves while the cell ran`);
+    assert.deepEqual(during.at(-1).cells[0].outputs, [
+      { output_type: 'stream', name: 'stdout', text: ['halfway\n'] },
+    ]);
+  });
 });
