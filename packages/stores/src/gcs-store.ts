@@ -31,7 +31,6 @@ import {
   type File,
   type FileMetadata,
   IdempotencyStrategy,
-  type RetryOptions,
   Storage,
   type StorageOptions,
 } from '@google-cloud/storage';
@@ -109,7 +108,7 @@ export class GcsStore implements ObjectStore {
     this.prefix = normalizePrefix(options.prefix ?? '');
     this.uri = `gs://${this.bucket}/${this.prefix}`;
     const retry = options.retry ?? {};
-    const retryOptions: RetryOptions = {
+    const retryOptions: NonNullable<StorageOptions['retryOptions']> = {
       autoRetry: true,
       maxRetries: retry.maxRetries ?? 5,
       retryDelayMultiplier: retry.delayMultiplier ?? 2,

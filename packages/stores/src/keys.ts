@@ -49,7 +49,8 @@ function keyProblem(key: string): string | null {
     if (segment.startsWith(RESERVED_SEGMENT_PREFIX)) {
       return `segments starting with "${RESERVED_SEGMENT_PREFIX}" are reserved`;
     }
-    if (Buffer.byteLength(segment) > MAX_SEGMENT_BYTES) return `a segment is longer than ${MAX_SEGMENT_BYTES} bytes`;
+    if (Buffer.byteLength(segment) > MAX_SEGMENT_BYTES)
+      return `a segment is longer than ${MAX_SEGMENT_BYTES} bytes`;
   }
   return null;
 }

@@ -181,7 +181,11 @@ export class LocalStore implements ObjectStore {
         if (name.startsWith(RESERVED_SEGMENT_PREFIX) || !name.startsWith(filter)) continue;
         const key = keyPrefix + name;
         const path = join(dirPath, name);
-        let kind: 'file' | 'dir' | null = entry.isFile() ? 'file' : entry.isDirectory() ? 'dir' : null;
+        let kind: 'file' | 'dir' | null = entry.isFile()
+          ? 'file'
+          : entry.isDirectory()
+            ? 'dir'
+            : null;
         if (entry.isSymbolicLink()) kind = await this.#confinedKind(path);
         if (kind === 'dir') {
           if (delimiter === '/') result.prefixes.push(`${key}/`);
@@ -260,7 +264,11 @@ export class LocalStore implements ObjectStore {
     return join(this.root, ...key.split('/'));
   }
 
-  #info(key: string, stats: Stats | { size: number; ino: number; mtime: Date; mtimeMs: number }, sidecar: Sidecar | null): ObjectInfo {
+  #info(
+    key: string,
+    stats: Stats | { size: number; ino: number; mtime: Date; mtimeMs: number },
+    sidecar: Sidecar | null,
+  ): ObjectInfo {
     return {
       key,
       size: stats.size,
@@ -297,7 +305,10 @@ export class LocalStore implements ObjectStore {
     await this.#realRootPath();
     try {
       if (!(await this.#isInsideRoot(dir))) {
-        throw new StoreError('invalid_key', `${pathToFileURL(dir).href}: leads out of the store root`);
+        throw new StoreError(
+          'invalid_key',
+          `${pathToFileURL(dir).href}: leads out of the store root`,
+        );
       }
       return (await stat(dir)).isDirectory();
     } catch (error) {
@@ -385,17 +396,25 @@ export class LocalStore implements ObjectStore {
     if (error instanceof StoreError) return error;
     const code = errnoCode(error);
     const where = `${this.uri}${key}`;
-    if (code === 'ENOENT') return new StoreError('not_found', `${where}: not found`, { key, cause: error });
+    if (code === 'ENOENT')
+      return new StoreError('not_found', `${where}: not found`, { key, cause: error });
     if (code === 'EACCES' || code === 'EPERM') {
       return new StoreError('forbidden', `${where}: permission denied`, { key, cause: error });
     }
     if (code === 'ENOTDIR' || code === 'EISDIR' || code === 'ENAMETOOLONG') {
-      return new StoreError('invalid_key', `${where}: not a valid file path (${code})`, { key, cause: error });
+      return new StoreError('invalid_key', `${where}: not a valid file path (${code})`, {
+        key,
+        cause: error,
+      });
     }
-    return new StoreError('store_unavailable', `${where}: ${code ?? 'error'} (${errorText(error)})`, {
-      key,
-      cause: error,
-    });
+    return new StoreError(
+      'store_unavailable',
+      `${where}: ${code ?? 'error'} (${errorText(error)})`,
+      {
+        key,
+        cause: error,
+      },
+    );
   }
 }
 

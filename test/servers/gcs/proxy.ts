@@ -60,18 +60,27 @@ export function failNext(
   };
 }
 
-export async function startGcsProxy(target: string, options: GcsProxyOptions = {}): Promise<GcsProxy> {
+export async function startGcsProxy(
+  target: string,
+  options: GcsProxyOptions = {},
+): Promise<GcsProxy> {
   const targetUrl = new URL(target);
   let fault = options.fault ?? null;
   const requests: RecordedRequest[] = [];
 
   const server: Server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
-    const base = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers };
+    const base = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: url.searchParams,
+      headers: req.headers,
+    };
     const record: RecordedRequest = { ...base, bodyBytes: 0, status: 0, injected: false };
     requests.push(record);
     let answer = fault?.(base) ?? null;
-    if (answer === null && options.enforcePreconditions) answer = await checkPrecondition(targetUrl, base);
+    if (answer === null && options.enforcePreconditions)
+      answer = await checkPrecondition(targetUrl, base);
     if (answer !== null) {
       for await (const chunk of req) record.bodyBytes += (chunk as Buffer).length;
       record.status = answer.status;
@@ -126,14 +135,17 @@ async function checkPrecondition(
 ): Promise<Fault | null> {
   const wanted = r.query.get('ifGenerationMatch');
   const upload = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(r.path);
-  if (wanted === null || upload === null || r.method !== 'POST' || r.query.has('upload_id')) return null;
+  if (wanted === null || upload === null || r.method !== 'POST' || r.query.has('upload_id'))
+    return null;
   const name = r.query.get('name');
   if (name === null) return null; // multipart uploads name the object in the body: see README
   const bucket = upload[1] ?? '';
   const response = await fetch(
     new URL(`/storage/v1/b/${bucket}/o/${encodeURIComponent(name)}`, target),
   );
-  const live = response.ok ? String(((await response.json()) as { generation?: unknown }).generation) : null;
+  const live = response.ok
+    ? String(((await response.json()) as { generation?: unknown }).generation)
+    : null;
   if (!response.ok) await response.body?.cancel();
   const met = wanted === '0' ? live === null : live === wanted;
   return met ? null : { status: 412, body: gcsError(412) };
@@ -144,7 +156,10 @@ function gcsError(status: number): unknown {
     403: ['forbidden', 'Access denied.'],
     404: ['notFound', 'No such object.'],
     412: ['conditionNotMet', 'At least one of the pre-conditions you specified did not hold.'],
-    429: ['rateLimitExceeded', 'The object exceeded the rate limit for object mutation operations.'],
+    429: [
+      'rateLimitExceeded',
+      'The object exceeded the rate limit for object mutation operations.',
+    ],
     503: ['backendError', 'Backend Error'],
   };
   const [reason, message] = reasons[status] ?? ['error', `HTTP ${status}`];
