@@ -1,0 +1,31 @@
+export { isSourceError, redact, SourceError, type SourceErrorCode, type SourceErrorOptions } from './errors.ts';
+export { type GitHubRepository, GitHubClient } from './github.ts';
+export {
+  DEFAULT_GITHUB_API_URL,
+  DEFAULT_MAX_CONTEXT_BYTES,
+  DEFAULT_MAX_NOTEBOOK_BYTES,
+  type GcsObjectReader,
+  type SourceOptions,
+  sourceOptionsFromEnv,
+} from './options.ts';
+export {
+  type ContextOptions,
+  fetchRepositoryContext,
+  type RepositoryContext,
+  type ResolvedSource,
+  type ResolveOptions,
+  resolveSource,
+  type SourceRecord,
+} from './resolve.ts';
+export { backoffDelay, defaultRetryPolicy, type RetryPolicy, withRetry } from './retry.ts';
+export { type ExtractOptions, type ExtractResult, extractTarball } from './tarball.ts';
+export {
+  type GcsLocation,
+  type GitHubLocation,
+  type HttpsLocation,
+  type LocalLocation,
+  parseSourceUri,
+  safeUri,
+  type SourceKind,
+  type SourceLocation,
+} from './uri.ts';
