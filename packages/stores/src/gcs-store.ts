@@ -35,7 +35,7 @@ import {
   type StorageOptions,
 } from '@google-cloud/storage';
 import { StoreError } from './errors.ts';
-import { checkKey, checkPrefix, guessContentType, normalizePrefix } from './keys.ts';
+import { checkKey, checkPrefix, compareKeys, guessContentType, normalizePrefix } from './keys.ts';
 import type {
   ListOptions,
   ListResult,
@@ -99,6 +99,7 @@ export class GcsStore implements ObjectStore {
   readonly #once: Storage;
   readonly #resumableThreshold: number;
   readonly #pageSize: number;
+  readonly #backoff: { maxRetries: number; multiplier: number; maxDelayMs: number };
 
   constructor(options: GcsStoreOptions) {
     if (!/^[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]$/.test(options.bucket)) {
@@ -108,8 +109,14 @@ export class GcsStore implements ObjectStore {
     this.prefix = normalizePrefix(options.prefix ?? '');
     this.uri = `gs://${this.bucket}/${this.prefix}`;
     const retry = options.retry ?? {};
+    this.#backoff = {
+      maxRetries: retry.maxRetries ?? 5,
+      multiplier: retry.delayMultiplier ?? 2,
+      maxDelayMs: (retry.maxDelaySeconds ?? 32) * 1000,
+    };
     const retryOptions: NonNullable<StorageOptions['retryOptions']> = {
-      autoRetry: true,
+      // The client reads maxRetries 0 as "default (3)": turn retries off instead.
+      autoRetry: (retry.maxRetries ?? 5) > 0,
       maxRetries: retry.maxRetries ?? 5,
       retryDelayMultiplier: retry.delayMultiplier ?? 2,
       maxRetryDelay: retry.maxDelaySeconds ?? 32,
@@ -169,23 +176,57 @@ export class GcsStore implements ObjectStore {
     return this.#info(key, file.metadata);
   }
 
+  /**
+   * Downloads go through the non-retrying client with our own retry loop: the library's retries
+   * of a download stream fail after a 5xx ("Cannot pipe to a closed or destroyed stream",
+   * @google-cloud/storage 8.4). A whole-object read is safe to repeat.
+   */
   async get(key: string): Promise<Buffer> {
     checkKey(key);
-    try {
-      const [contents] = await this.#file(key).download();
+    return this.#withRetries(key, 'read', async () => {
+      const [contents] = await this.#file(key, this.#once).download();
       return contents;
-    } catch (error) {
-      throw this.#mapError(error, key, 'read');
-    }
+    });
   }
 
+  /**
+   * Opening is retried (until the response headers arrive); once bytes flow, an error ends the
+   * stream: the consumer has seen part of the object and only it can decide what to do.
+   */
   async getStream(key: string): Promise<Readable> {
     checkKey(key);
-    const out = new PassThrough();
-    const source = this.#file(key).createReadStream();
-    source.on('error', (error) => out.destroy(this.#mapError(error, key, 'read')));
-    source.pipe(out);
-    return out;
+    return this.#withRetries(key, 'read', async () => {
+      const source = this.#file(key, this.#once).createReadStream();
+      const out = new PassThrough();
+      await new Promise<void>((resolve, reject) => {
+        const early = (error: unknown) => reject(error);
+        source.once('error', early);
+        source.once('response', () => {
+          source.off('error', early);
+          source.on('error', (error) => out.destroy(this.#mapError(error, key, 'read')));
+          resolve();
+        });
+        source.pipe(out);
+      });
+      return out;
+    });
+  }
+
+  async #withRetries<T>(key: string, action: string, attempt: () => Promise<T>): Promise<T> {
+    for (let retry = 0; ; retry += 1) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (retry >= this.#backoff.maxRetries || !isRetryableGcsError(error)) {
+          throw this.#mapError(error, key, action);
+        }
+        const delay = Math.min(
+          this.#backoff.maxDelayMs,
+          this.#backoff.multiplier ** (retry + 1) * 1000 + Math.random() * 1000,
+        );
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 
   async stat(key: string): Promise<ObjectInfo | null> {
@@ -200,6 +241,8 @@ export class GcsStore implements ObjectStore {
     const result: ListResult = { objects: [], prefixes: [] };
     const bucket = this.#retrying.bucket(this.bucket);
     let pageToken: string | undefined;
+    // A prefix can come back on several pages (the emulator repeats them on every page).
+    const seenPrefixes = new Set<string>();
     try {
       do {
         const [files, next, response] = await bucket.getFiles({
@@ -214,12 +257,14 @@ export class GcsStore implements ObjectStore {
           if (key !== '' && !key.endsWith('/')) result.objects.push(this.#info(key, file.metadata));
         }
         const prefixes = (response as { prefixes?: string[] } | undefined)?.prefixes ?? [];
-        for (const p of prefixes) result.prefixes.push(p.slice(this.prefix.length));
+        for (const p of prefixes) seenPrefixes.add(p.slice(this.prefix.length));
         pageToken = (next as { pageToken?: string } | null | undefined)?.pageToken;
       } while (pageToken);
     } catch (error) {
       throw this.#mapError(error, prefix, 'list');
     }
+    result.prefixes = [...seenPrefixes].sort(compareKeys);
+    result.objects.sort((a, b) => compareKeys(a.key, b.key));
     return result;
   }
 

@@ -84,3 +84,8 @@ export function normalizePrefix(prefix: string): string {
   checkKey(trimmed);
   return `${trimmed}/`;
 }
+
+/** GCS lists in UTF-8 byte order; so do we. */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}

@@ -43,7 +43,13 @@ import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { StoreError } from './errors.ts';
-import { checkKey, checkPrefix, guessContentType, RESERVED_SEGMENT_PREFIX } from './keys.ts';
+import {
+  checkKey,
+  checkPrefix,
+  compareKeys,
+  guessContentType,
+  RESERVED_SEGMENT_PREFIX,
+} from './keys.ts';
 import type {
   ListOptions,
   ListResult,
@@ -487,11 +493,6 @@ async function syncDirectory(dir: string): Promise<void> {
   } catch {
     // unsupported here; the rename itself still holds
   }
-}
-
-/** GCS lists in UTF-8 byte order; so do we. */
-export function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 function errnoCode(error: unknown): string | undefined {
