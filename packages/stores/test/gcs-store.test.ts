@@ -148,7 +148,8 @@ describe('GCS store on the emulator', () => {
     for (let i = 0; i < 50; i += 1) {
       const chunk = Buffer.alloc(1024 * 1024, i);
       hash.update(chunk);
-      if (!out.write(chunk)) await new Promise((resolve) => out.once('drain', resolve));
+      if (!out.write(chunk))
+        await new Promise<void>((resolve) => out.once('drain', () => resolve()));
     }
     await new Promise<void>((resolve) => out.end(() => resolve()));
     const store = makeStore();
