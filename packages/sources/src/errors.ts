@@ -67,7 +67,8 @@ export function isSourceError(error: unknown): error is SourceError {
 export function redact(text: string, secrets: readonly (string | undefined)[]): string {
   let result = text;
   for (const secret of secrets) {
-    if (secret !== undefined && secret.length >= 4) result = result.split(secret).join('[REDACTED]');
+    if (secret !== undefined && secret.length >= 4)
+      result = result.split(secret).join('[REDACTED]');
   }
   return result;
 }

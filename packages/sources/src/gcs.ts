@@ -25,7 +25,10 @@ export const storesGcsReader: GcsObjectReader = {
       if (info.size > maxBytes) throw tooLarge(where, info.size, maxBytes);
       const bytes = await store.get(object);
       if (bytes.byteLength > maxBytes) throw tooLarge(where, bytes.byteLength, maxBytes);
-      return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), generation: info.generation };
+      return {
+        bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+        generation: info.generation,
+      };
     } catch (error) {
       if (error instanceof SourceError) throw error;
       if (isStoreError(error, 'not_found')) throw notFound(where);
@@ -40,11 +43,16 @@ export const storesGcsReader: GcsObjectReader = {
         throw new SourceError('invalid_source', `${where}: ${error.message}`);
       }
       const message = error instanceof Error ? error.message : String(error);
-      throw new SourceError('source_unavailable', `${where} cannot be read (${message})`, { transient: true });
+      throw new SourceError('source_unavailable', `${where} cannot be read (${message})`, {
+        transient: true,
+      });
     }
   },
 };
 
 function notFound(where: string): SourceError {
-  return new SourceError('path_not_found', `${where} does not exist: check the bucket and object name`);
+  return new SourceError(
+    'path_not_found',
+    `${where} does not exist: check the bucket and object name`,
+  );
 }

@@ -5,7 +5,7 @@
  * else; every HTTP error becomes a SourceError whose code says what to fix.
  */
 import { Octokit } from '@octokit/rest';
-import { SourceError, type SourceErrorCode, redact } from './errors.ts';
+import { redact, SourceError, type SourceErrorCode } from './errors.ts';
 import { DEFAULT_GITHUB_API_URL, retryPolicy, type SourceOptions } from './options.ts';
 import { readCapped } from './read-capped.ts';
 import { isTransientNetworkError, RetriesExhausted, type RetryPolicy, withRetry } from './retry.ts';
@@ -55,8 +55,10 @@ export class GitHubClient {
   }
 
   async getRepository(owner: string, repo: string): Promise<GitHubRepository> {
-    const { data } = await this.#call(`reading repository ${owner}/${repo}`, { owner, repo }, (signal) =>
-      this.octokit.rest.repos.get({ owner, repo, request: { signal } }),
+    const { data } = await this.#call(
+      `reading repository ${owner}/${repo}`,
+      { owner, repo },
+      (signal) => this.octokit.rest.repos.get({ owner, repo, request: { signal } }),
     );
     return {
       owner,
@@ -84,16 +86,28 @@ export class GitHubClient {
     const raw = data as unknown;
     const sha = typeof raw === 'string' ? raw.trim() : (raw as { sha?: unknown }).sha;
     if (typeof sha !== 'string' || !/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(sha)) {
-      throw new SourceError('source_unavailable', `GitHub answered ref "${ref}" with no commit SHA`);
+      throw new SourceError(
+        'source_unavailable',
+        `GitHub answered ref "${ref}" with no commit SHA`,
+      );
     }
     return sha;
   }
 
   /** The notebook file's bytes at a commit: contents API, then the blob when over 1 MB. */
-  async readFile(owner: string, repo: string, path: string, sha: string, maxBytes: number): Promise<Uint8Array> {
+  async readFile(
+    owner: string,
+    repo: string,
+    path: string,
+    sha: string,
+    maxBytes: number,
+  ): Promise<Uint8Array> {
     const where = { owner, repo, path, commitSha: sha };
-    const { data } = await this.#call(`reading ${path} in ${owner}/${repo} at ${sha}`, where, (signal) =>
-      this.octokit.rest.repos.getContent({ owner, repo, path, ref: sha, request: { signal } }),
+    const { data } = await this.#call(
+      `reading ${path} in ${owner}/${repo} at ${sha}`,
+      where,
+      (signal) =>
+        this.octokit.rest.repos.getContent({ owner, repo, path, ref: sha, request: { signal } }),
     );
     if (Array.isArray(data)) {
       throw new SourceError(
@@ -103,7 +117,8 @@ export class GitHubClient {
       );
     }
     if (data.type !== 'file') {
-      const target = data.type === 'symlink' && 'target' in data ? ` to ${String(data.target)}` : '';
+      const target =
+        data.type === 'symlink' && 'target' in data ? ` to ${String(data.target)}` : '';
       throw new SourceError(
         'not_a_notebook',
         `${path} in ${owner}/${repo} at ${sha.slice(0, 12)} is a ${data.type}${target}, not a notebook file; point at the file itself`,
@@ -113,72 +128,107 @@ export class GitHubClient {
     if (data.size > maxBytes) throw tooLarge(`${path} in ${owner}/${repo}`, data.size, maxBytes);
     const encoding = 'encoding' in data ? data.encoding : undefined;
     const content = 'content' in data ? data.content : undefined;
-    if (encoding === 'base64' && typeof content === 'string' && (content !== '' || data.size === 0)) {
+    if (
+      encoding === 'base64' &&
+      typeof content === 'string' &&
+      (content !== '' || data.size === 0)
+    ) {
       return new Uint8Array(Buffer.from(content, 'base64'));
     }
     // Over 1 MB the contents API answers encoding "none" and no content: read the git blob raw.
     return this.readBlob(owner, repo, data.sha, maxBytes, `${path} in ${owner}/${repo}`);
   }
 
-  async readBlob(owner: string, repo: string, blobSha: string, maxBytes: number, label: string): Promise<Uint8Array> {
-    return this.#call(`reading blob ${blobSha} of ${label}`, { owner, repo, blobSha }, async (signal) => {
-      const response = await this.octokit.rest.git.getBlob({
-        owner,
-        repo,
-        file_sha: blobSha,
-        mediaType: { format: 'raw' },
-        request: { signal, parseSuccessResponseBody: false },
-      });
-      return readCapped(response.data as unknown as ReadableStream<Uint8Array> | null, maxBytes, label);
-    });
+  async readBlob(
+    owner: string,
+    repo: string,
+    blobSha: string,
+    maxBytes: number,
+    label: string,
+  ): Promise<Uint8Array> {
+    return this.#call(
+      `reading blob ${blobSha} of ${label}`,
+      { owner, repo, blobSha },
+      async (signal) => {
+        const response = await this.octokit.rest.git.getBlob({
+          owner,
+          repo,
+          file_sha: blobSha,
+          mediaType: { format: 'raw' },
+          request: { signal, parseSuccessResponseBody: false },
+        });
+        return readCapped(
+          response.data as unknown as ReadableStream<Uint8Array> | null,
+          maxBytes,
+          label,
+        );
+      },
+    );
   }
 
   /**
    * Opens the repository tarball at a commit: the API answers 302 to a download URL (which may
    * carry a short-lived token in its query: it never reaches a message). Returns the body stream.
    */
-  async openTarball(owner: string, repo: string, sha: string, timeoutMs: number): Promise<ReadableStream<Uint8Array>> {
+  async openTarball(
+    owner: string,
+    repo: string,
+    sha: string,
+    timeoutMs: number,
+  ): Promise<ReadableStream<Uint8Array>> {
     const signal = AbortSignal.timeout(timeoutMs);
-    return this.#call(`downloading the tarball of ${owner}/${repo} at ${sha}`, { owner, repo }, async () => {
-      const response = await this.octokit.request('GET /repos/{owner}/{repo}/tarball/{ref}', {
-        owner,
-        repo,
-        ref: sha,
-        request: { signal, redirect: 'manual', parseSuccessResponseBody: false },
-      });
-      const body = response.data as unknown as ReadableStream<Uint8Array> | null;
-      const status = response.status as number;
-      if (status === 200 && body !== null) return body;
-      await body?.cancel().catch(() => {});
-      const location = response.headers.location;
-      if (status < 300 || status >= 400 || typeof location !== 'string') {
-        throw new SourceError(
-          'source_unavailable',
-          `GitHub answered ${status} without a download location for the tarball of ${owner}/${repo}`,
-        );
-      }
-      const target = new URL(location, this.apiUrl);
-      // The token goes only back to the API's own origin (GitHub Enterprise serves downloads there).
-      const headers: Record<string, string> = { 'user-agent': 'nes-sources' };
-      if (target.origin === new URL(this.apiUrl).origin && this.#token !== undefined) {
-        headers.authorization = `token ${this.#token}`;
-      }
-      let download: Response;
-      try {
-        download = await this.#fetch(target, { headers, signal, redirect: 'follow' });
-      } catch (error) {
-        throw new HttpCallError({ status: 500, headers: {}, githubMessage: describeNetwork(error) });
-      }
-      if (download.status !== 200 || download.body === null) {
-        await download.body?.cancel().catch(() => {});
-        const headersOut: Record<string, string> = {};
-        download.headers.forEach((value, key) => {
-          headersOut[key] = value;
+    return this.#call(
+      `downloading the tarball of ${owner}/${repo} at ${sha}`,
+      { owner, repo },
+      async () => {
+        const response = await this.octokit.request('GET /repos/{owner}/{repo}/tarball/{ref}', {
+          owner,
+          repo,
+          ref: sha,
+          request: { signal, redirect: 'manual', parseSuccessResponseBody: false },
         });
-        throw new HttpCallError({ status: download.status, headers: headersOut, githubMessage: 'tarball download' });
-      }
-      return download.body;
-    });
+        const body = response.data as unknown as ReadableStream<Uint8Array> | null;
+        const status = response.status as number;
+        if (status === 200 && body !== null) return body;
+        await body?.cancel().catch(() => {});
+        const location = response.headers.location;
+        if (status < 300 || status >= 400 || typeof location !== 'string') {
+          throw new SourceError(
+            'source_unavailable',
+            `GitHub answered ${status} without a download location for the tarball of ${owner}/${repo}`,
+          );
+        }
+        const target = new URL(location, this.apiUrl);
+        // The token goes only back to the API's own origin (GitHub Enterprise serves downloads there).
+        const headers: Record<string, string> = { 'user-agent': 'nes-sources' };
+        if (target.origin === new URL(this.apiUrl).origin && this.#token !== undefined) {
+          headers.authorization = `token ${this.#token}`;
+        }
+        let download: Response;
+        try {
+          download = await this.#fetch(target, { headers, signal, redirect: 'follow' });
+        } catch (error) {
+          throw new HttpCallError({
+            status: 500,
+            headers: {},
+            githubMessage: describeNetwork(error),
+          });
+        }
+        if (download.status !== 200 || download.body === null) {
+          await download.body?.cancel().catch(() => {});
+          const headersOut: Record<string, string> = {};
+          download.headers.forEach((value, key) => {
+            headersOut[key] = value;
+          });
+          throw new HttpCallError({
+            status: download.status,
+            headers: headersOut,
+            githubMessage: 'tarball download',
+          });
+        }
+        return download.body;
+      },
+    );
   }
 
   /** Runs one call with retries, mapping failures to SourceErrors. */
@@ -200,8 +250,13 @@ export class GitHubClient {
         const cause = failure === undefined ? describeNetwork(error.last) : describeStatus(failure);
         throw new SourceError(
           'source_unavailable',
-          this.#redact(`GitHub failed while ${what} after ${error.attempts} attempts (${cause}); try again later`),
-          { transient: true, details: { ...where, attempts: error.attempts, status: failure?.status } },
+          this.#redact(
+            `GitHub failed while ${what} after ${error.attempts} attempts (${cause}); try again later`,
+          ),
+          {
+            transient: true,
+            details: { ...where, attempts: error.attempts, status: failure?.status },
+          },
         );
       }
       const failure = failureOf(error);
@@ -213,7 +268,8 @@ export class GitHubClient {
   #mapFailure(failure: HttpFailure, what: string, where: Record<string, string>): SourceError {
     const { status } = failure;
     const repoName = `${where.owner}/${where.repo}`;
-    const said = failure.githubMessage === undefined ? '' : ` (GitHub said: ${failure.githubMessage})`;
+    const said =
+      failure.githubMessage === undefined ? '' : ` (GitHub said: ${failure.githubMessage})`;
     const details: Record<string, unknown> = { ...where, status };
     const make = (code: SourceErrorCode, message: string, transient = false) =>
       new SourceError(code, this.#redact(message), { details, transient });
@@ -240,7 +296,12 @@ export class GitHubClient {
         `GitHub refused access while ${what} (403${said}): give the token read access to ${repoName}'s contents (for fine-grained tokens, "Contents: read")`,
       );
     }
-    if (status === 404 && where.ref === undefined && where.path === undefined && where.blobSha === undefined) {
+    if (
+      status === 404 &&
+      where.ref === undefined &&
+      where.path === undefined &&
+      where.blobSha === undefined
+    ) {
       const hint = this.hasToken
         ? 'check the owner and name, and that the token can read it'
         : 'check the owner and name; for a private repository set NES_GITHUB_TOKEN';
@@ -261,7 +322,11 @@ export class GitHubClient {
         `${where.path} not found in ${repoName} at commit ${where.commitSha ?? '?'}: check the path (it is case-sensitive and relative to the repository root)`,
       );
     }
-    return make('source_unavailable', `GitHub answered ${describeStatus(failure)} while ${what}`, status >= 500);
+    return make(
+      'source_unavailable',
+      `GitHub answered ${describeStatus(failure)} while ${what}`,
+      status >= 500,
+    );
   }
 
   #redact(text: string): string {
@@ -280,14 +345,17 @@ class HttpCallError extends Error {
 /** An octokit RequestError (duck-typed: it is a transitive dependency) or our own. */
 function failureOf(error: unknown): HttpFailure | undefined {
   if (error instanceof HttpCallError) return error.failure;
-  if (!(error instanceof Error) || typeof (error as { status?: unknown }).status !== 'number') return undefined;
+  if (!(error instanceof Error) || typeof (error as { status?: unknown }).status !== 'number')
+    return undefined;
   const e = error as Error & {
     status: number;
     response?: { headers?: Record<string, string | number | undefined>; data?: unknown };
   };
   const data = e.response?.data;
   const githubMessage =
-    typeof data === 'object' && data !== null && typeof (data as { message?: unknown }).message === 'string'
+    typeof data === 'object' &&
+    data !== null &&
+    typeof (data as { message?: unknown }).message === 'string'
       ? (data as { message: string }).message
       : e.response === undefined
         ? describeNetwork(error)
@@ -301,24 +369,36 @@ function isTransient(failure: HttpFailure | undefined, error: unknown): boolean 
   return failure.status >= 500;
 }
 
-function rateLimit(failure: HttpFailure): { resetAt: string | undefined; retryAfterSeconds?: number } | undefined {
+function rateLimit(
+  failure: HttpFailure,
+): { resetAt: string | undefined; retryAfterSeconds?: number } | undefined {
   const { status, headers } = failure;
   if (status !== 403 && status !== 429) return undefined;
   const remaining = headers['x-ratelimit-remaining'];
   const retryAfter = headers['retry-after'];
   const limited =
-    String(remaining) === '0' || retryAfter !== undefined || status === 429 || /rate limit/i.test(failure.githubMessage ?? '');
+    String(remaining) === '0' ||
+    retryAfter !== undefined ||
+    status === 429 ||
+    /rate limit/i.test(failure.githubMessage ?? '');
   if (!limited) return undefined;
   if (retryAfter !== undefined && Number.isFinite(Number(retryAfter))) {
     const seconds = Number(retryAfter);
-    return { resetAt: new Date(Date.now() + seconds * 1000).toISOString(), retryAfterSeconds: seconds };
+    return {
+      resetAt: new Date(Date.now() + seconds * 1000).toISOString(),
+      retryAfterSeconds: seconds,
+    };
   }
   const reset = Number(headers['x-ratelimit-reset']);
-  return { resetAt: Number.isFinite(reset) && reset > 0 ? new Date(reset * 1000).toISOString() : undefined };
+  return {
+    resetAt: Number.isFinite(reset) && reset > 0 ? new Date(reset * 1000).toISOString() : undefined,
+  };
 }
 
 function describeStatus(failure: HttpFailure): string {
-  return failure.githubMessage === undefined ? `HTTP ${failure.status}` : `HTTP ${failure.status}: ${failure.githubMessage}`;
+  return failure.githubMessage === undefined
+    ? `HTTP ${failure.status}`
+    : `HTTP ${failure.status}: ${failure.githubMessage}`;
 }
 
 function describeNetwork(error: unknown): string {

@@ -29,7 +29,10 @@ export async function readHttpsNotebook(url: string, options: SourceOptions): Pr
   const shown = safeUri(url);
   const parsed = new URL(url);
   if (parsed.protocol === 'http:' && options.allowHttp !== true) {
-    throw new SourceError('unsupported_source', `plain http:// notebooks are not allowed (${shown}): use https://`);
+    throw new SourceError(
+      'unsupported_source',
+      `plain http:// notebooks are not allowed (${shown}): use https://`,
+    );
   }
   const maxBytes = options.maxNotebookBytes ?? DEFAULT_MAX_NOTEBOOK_BYTES;
   const timeoutMs = options.requestTimeoutMs ?? 30_000;
@@ -40,7 +43,10 @@ export async function readHttpsNotebook(url: string, options: SourceOptions): Pr
         const response = await doFetch(url, {
           signal: AbortSignal.timeout(timeoutMs),
           redirect: 'follow',
-          headers: { accept: 'application/x-ipynb+json, application/json;q=0.9, */*;q=0.5', 'user-agent': 'nes-sources' },
+          headers: {
+            accept: 'application/x-ipynb+json, application/json;q=0.9, */*;q=0.5',
+            'user-agent': 'nes-sources',
+          },
         });
         if (response.status !== 200) {
           await response.body?.cancel().catch(() => {});
@@ -52,7 +58,11 @@ export async function readHttpsNotebook(url: string, options: SourceOptions): Pr
           throw tooLarge(shown, length, maxBytes);
         }
         const bytes = await readCapped(response.body, maxBytes, shown);
-        return { bytes, etag: response.headers.get('etag'), lastModified: response.headers.get('last-modified') };
+        return {
+          bytes,
+          etag: response.headers.get('etag'),
+          lastModified: response.headers.get('last-modified'),
+        };
       },
       (error) =>
         error instanceof HttpStatusError
@@ -72,16 +82,23 @@ export async function readHttpsNotebook(url: string, options: SourceOptions): Pr
     }
     if (error instanceof HttpStatusError) throw statusError(error, shown);
     const message = error instanceof Error ? error.message : String(error);
-    throw new SourceError('source_unavailable', `${shown} cannot be fetched (${message.replace(/\?\S*/g, '?…')})`);
+    throw new SourceError(
+      'source_unavailable',
+      `${shown} cannot be fetched (${message.replace(/\?\S*/g, '?…')})`,
+    );
   }
 }
 
 function statusError(error: HttpStatusError, shown: string): SourceError {
   const details = { status: error.status };
   if (error.status === 404 || error.status === 410) {
-    return new SourceError('path_not_found', `${shown} answered ${error.status}: no notebook there; check the URL`, {
-      details,
-    });
+    return new SourceError(
+      'path_not_found',
+      `${shown} answered ${error.status}: no notebook there; check the URL`,
+      {
+        details,
+      },
+    );
   }
   if (error.status === 401 || error.status === 403) {
     return new SourceError(
@@ -92,11 +109,19 @@ function statusError(error: HttpStatusError, shown: string): SourceError {
   }
   if (error.status === 429) {
     const seconds = Number(error.retryAfter);
-    const resetAt = Number.isFinite(seconds) ? new Date(Date.now() + seconds * 1000).toISOString() : undefined;
-    return new SourceError('rate_limited', `${shown} answered 429 (too many requests); retry after ${resetAt ?? 'a while'}`, {
-      details: { ...details, resetAt },
-      transient: true,
-    });
+    const resetAt = Number.isFinite(seconds)
+      ? new Date(Date.now() + seconds * 1000).toISOString()
+      : undefined;
+    return new SourceError(
+      'rate_limited',
+      `${shown} answered 429 (too many requests); retry after ${resetAt ?? 'a while'}`,
+      {
+        details: { ...details, resetAt },
+        transient: true,
+      },
+    );
   }
-  return new SourceError('source_unavailable', `${shown} answered HTTP ${error.status}`, { details });
+  return new SourceError('source_unavailable', `${shown} answered HTTP ${error.status}`, {
+    details,
+  });
 }

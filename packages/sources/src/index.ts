@@ -1,5 +1,11 @@
-export { isSourceError, redact, SourceError, type SourceErrorCode, type SourceErrorOptions } from './errors.ts';
-export { type GitHubRepository, GitHubClient } from './github.ts';
+export {
+  isSourceError,
+  redact,
+  SourceError,
+  type SourceErrorCode,
+  type SourceErrorOptions,
+} from './errors.ts';
+export { GitHubClient, type GitHubRepository } from './github.ts';
 export {
   DEFAULT_GITHUB_API_URL,
   DEFAULT_MAX_CONTEXT_BYTES,
@@ -25,7 +31,7 @@ export {
   type HttpsLocation,
   type LocalLocation,
   parseSourceUri,
-  safeUri,
   type SourceKind,
   type SourceLocation,
+  safeUri,
 } from './uri.ts';

@@ -28,16 +28,19 @@ export async function readLocalNotebook(path: string, options: SourceOptions): P
     );
   }
   const absolute = resolve(options.cwd ?? process.cwd(), path);
-  const realRoots = (await Promise.all(roots.map((root) => realpath(root).catch(() => undefined)))).filter(
-    (root): root is string => root !== undefined,
-  );
+  const realRoots = (
+    await Promise.all(roots.map((root) => realpath(root).catch(() => undefined)))
+  ).filter((root): root is string => root !== undefined);
   const outside = (why: string) =>
     new SourceError(
       'local_path_outside_roots',
       `local notebook ${path} refused: ${why}; notebooks must be under ${roots.join(', ')} (NES_NOTEBOOK_ROOTS)`,
       { details: { path, roots } },
     );
-  if (!roots.some((root) => isInside(root, absolute)) && !realRoots.some((root) => isInside(root, absolute))) {
+  if (
+    !roots.some((root) => isInside(root, absolute)) &&
+    !realRoots.some((root) => isInside(root, absolute))
+  ) {
     throw outside('it is outside every notebook root');
   }
   let real: string;
@@ -59,15 +62,22 @@ export async function readLocalNotebook(path: string, options: SourceOptions): P
   try {
     const stat = await handle.stat();
     if (stat.isDirectory()) {
-      throw new SourceError('not_a_notebook', `${path} is a directory, not a notebook file`, { details: { path } });
+      throw new SourceError('not_a_notebook', `${path} is a directory, not a notebook file`, {
+        details: { path },
+      });
     }
     if (!stat.isFile()) {
-      throw new SourceError('not_a_notebook', `${path} is not a regular file`, { details: { path } });
+      throw new SourceError('not_a_notebook', `${path} is not a regular file`, {
+        details: { path },
+      });
     }
     if (stat.size > maxBytes) throw tooLarge(path, stat.size, maxBytes);
     const bytes = await handle.readFile();
     if (bytes.byteLength > maxBytes) throw tooLarge(path, bytes.byteLength, maxBytes);
-    return { realPath: real, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+    return {
+      realPath: real,
+      bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    };
   } finally {
     await handle.close();
   }
@@ -76,19 +86,33 @@ export async function readLocalNotebook(path: string, options: SourceOptions): P
 function fsError(error: unknown, path: string): SourceError {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || code === 'ENOTDIR') {
-    return new SourceError('path_not_found', `local notebook ${path} does not exist`, { details: { path } });
+    return new SourceError('path_not_found', `local notebook ${path} does not exist`, {
+      details: { path },
+    });
   }
   if (code === 'EACCES' || code === 'EPERM') {
-    return new SourceError('access_denied', `local notebook ${path} cannot be read (permission denied)`, {
-      details: { path },
-    });
+    return new SourceError(
+      'access_denied',
+      `local notebook ${path} cannot be read (permission denied)`,
+      {
+        details: { path },
+      },
+    );
   }
   if (code === 'ELOOP') {
-    return new SourceError('local_path_outside_roots', `local notebook ${path} is a symbolic link loop`, {
-      details: { path },
-    });
+    return new SourceError(
+      'local_path_outside_roots',
+      `local notebook ${path} is a symbolic link loop`,
+      {
+        details: { path },
+      },
+    );
   }
-  return new SourceError('source_unavailable', `local notebook ${path} cannot be read (${code ?? String(error)})`, {
-    details: { path },
-  });
+  return new SourceError(
+    'source_unavailable',
+    `local notebook ${path} cannot be read (${code ?? String(error)})`,
+    {
+      details: { path },
+    },
+  );
 }

@@ -14,9 +14,13 @@ export async function readCapped(
     total += chunk.byteLength;
     if (total > maxBytes) {
       // Leaving the loop cancels the stream (the iterator's return()).
-      throw new SourceError('too_large', `${label} is too large (more than the ${maxBytes}-byte limit)`, {
-        details: { maxBytes },
-      });
+      throw new SourceError(
+        'too_large',
+        `${label} is too large (more than the ${maxBytes}-byte limit)`,
+        {
+          details: { maxBytes },
+        },
+      );
     }
     chunks.push(chunk);
   }

@@ -63,8 +63,14 @@ export interface ResolveOptions extends SourceOptions {
   ref?: string | undefined;
 }
 
-export async function resolveSource(uri: string, options: ResolveOptions = {}): Promise<ResolvedSource> {
-  const location = parseSourceUri(uri, { ref: options.ref, githubWebHosts: githubWebHosts(options) });
+export async function resolveSource(
+  uri: string,
+  options: ResolveOptions = {},
+): Promise<ResolvedSource> {
+  const location = parseSourceUri(uri, {
+    ref: options.ref,
+    githubWebHosts: githubWebHosts(options),
+  });
   const maxBytes = options.maxNotebookBytes ?? DEFAULT_MAX_NOTEBOOK_BYTES;
   let base: Omit<SourceRecord, 'size' | 'sha256'>;
   let bytes: Uint8Array;
@@ -98,14 +104,29 @@ export async function resolveSource(uri: string, options: ResolveOptions = {}): 
     case 'https': {
       const read = await readHttpsNotebook(location.url, options);
       bytes = read.bytes;
-      base = { uri, kind: 'https', ref: null, commitSha: null, path: location.url, pinnedUri: location.url, etag: read.etag };
+      base = {
+        uri,
+        kind: 'https',
+        ref: null,
+        commitSha: null,
+        path: location.url,
+        pinnedUri: location.url,
+        etag: read.etag,
+      };
       break;
     }
     case 'local': {
       const read = await readLocalNotebook(location.path, options);
       bytes = read.bytes;
       localDirectory = dirname(read.realPath);
-      base = { uri, kind: 'local', ref: null, commitSha: null, path: read.realPath, pinnedUri: read.realPath };
+      base = {
+        uri,
+        kind: 'local',
+        ref: null,
+        commitSha: null,
+        path: read.realPath,
+        pinnedUri: read.realPath,
+      };
       break;
     }
   }
@@ -173,7 +194,10 @@ async function firstExistingRef(
 }
 
 function parse(bytes: Uint8Array, record: SourceRecord): Notebook {
-  const where = record.kind === 'github' ? `${record.repository}/${record.path} at ${record.commitSha?.slice(0, 12)}` : record.path;
+  const where =
+    record.kind === 'github'
+      ? `${record.repository}/${record.path} at ${record.commitSha?.slice(0, 12)}`
+      : record.path;
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -187,9 +211,19 @@ function parse(bytes: Uint8Array, record: SourceRecord): Notebook {
   } catch (error) {
     if (!(error instanceof NotebookFormatError)) throw error;
     const at = error.path === '' ? '' : ` at ${error.path}`;
-    throw new SourceError('not_a_notebook', `${where} is not a valid notebook${at}: ${error.message}`, {
-      details: { path: error.path, expected: error.expected, got: error.got, line: error.line, column: error.column },
-    });
+    throw new SourceError(
+      'not_a_notebook',
+      `${where} is not a valid notebook${at}: ${error.message}`,
+      {
+        details: {
+          path: error.path,
+          expected: error.expected,
+          got: error.got,
+          line: error.line,
+          column: error.column,
+        },
+      },
+    );
   }
 }
 
@@ -226,7 +260,12 @@ export async function fetchRepositoryContext(
   try {
     const result = await withRetry(
       async () => {
-        const body = await client.openTarball(owner, repo, sha, options.contextTimeoutMs ?? 600_000);
+        const body = await client.openTarball(
+          owner,
+          repo,
+          sha,
+          options.contextTimeoutMs ?? 600_000,
+        );
         return extractTarball(body as AsyncIterable<Uint8Array>, dir, {
           maxArchiveBytes: maxBytes,
           maxExtractedBytes: maxBytes,

@@ -11,7 +11,17 @@
  */
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, symlink, unlink } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  readdir,
+  realpath,
+  rename,
+  rm,
+  rmdir,
+  symlink,
+  unlink,
+} from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
@@ -51,7 +61,10 @@ export async function extractTarball(
   const label = options.label ?? 'the archive';
   await ensureEmptyOrAbsent(dir);
   await mkdir(dirname(dir), { recursive: true });
-  const staging = join(dirname(dir), `.${basename(dir)}.partial-${process.pid}-${Date.now().toString(36)}`);
+  const staging = join(
+    dirname(dir),
+    `.${basename(dir)}.partial-${process.pid}-${Date.now().toString(36)}`,
+  );
   await mkdir(staging);
   try {
     const result = await extractInto(source, staging, options, label);
@@ -100,7 +113,12 @@ async function extractInto(
       if (rel.reason !== '') skipped.push({ path: entry.path, reason: rel.reason });
       return;
     }
-    if (include !== undefined && rel !== include && !rel.startsWith(`${include}/`) && !include.startsWith(`${rel}/`)) {
+    if (
+      include !== undefined &&
+      rel !== include &&
+      !rel.startsWith(`${include}/`) &&
+      !include.startsWith(`${rel}/`)
+    ) {
       return entry.resume();
     }
     switch (entry.type) {
@@ -111,7 +129,7 @@ async function extractInto(
       case 'File':
       case 'OldFile':
       case 'ContiguousFile': {
-        if (include !== undefined && include.startsWith(`${rel}/`)) return entry.resume();
+        if (include?.startsWith(`${rel}/`)) return entry.resume();
         bytes += entry.size;
         if (bytes > options.maxExtractedBytes) {
           entry.resume();
@@ -141,9 +159,11 @@ async function extractInto(
       if (failure !== undefined) break;
       archiveBytes += chunk.byteLength;
       if (archiveBytes > options.maxArchiveBytes) {
-        fail(tooLarge(`${label} is over the ${options.maxArchiveBytes}-byte download limit`, {
-          maxBytes: options.maxArchiveBytes,
-        }));
+        fail(
+          tooLarge(`${label} is over the ${options.maxArchiveBytes}-byte download limit`, {
+            maxBytes: options.maxArchiveBytes,
+          }),
+        );
         break;
       }
       if (!parser.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))) {
@@ -180,7 +200,10 @@ async function extractInto(
       symlinks--;
       skipped.push({
         path: link.rel,
-        reason: real === undefined ? 'symbolic link target does not exist' : 'symbolic link leads outside the directory',
+        reason:
+          real === undefined
+            ? 'symbolic link target does not exist'
+            : 'symbolic link leads outside the directory',
       });
     }
   }
@@ -201,7 +224,8 @@ async function createLink(root: string, rel: string, target: string): Promise<st
     return `symbolic link to an absolute path (${target})`;
   }
   const resolved = posix.normalize(posix.join(posix.dirname(rel), target));
-  if (resolved === '..' || resolved.startsWith('../')) return `symbolic link leads outside the directory (${target})`;
+  if (resolved === '..' || resolved.startsWith('../'))
+    return `symbolic link leads outside the directory (${target})`;
   // The link's own directory must already be a real directory inside the root, not reached
   // through a link (nothing is created here but the link itself).
   const parent = join(root, dirname(rel));
@@ -221,7 +245,8 @@ async function createLink(root: string, rel: string, target: string): Promise<st
 /** The repository-relative path of an entry, or why it is skipped ('' = silently: the top folder). */
 function safeRelative(raw: string, strip: number): string | { reason: string } {
   if (raw.includes('\0')) return { reason: 'path contains a NUL byte' };
-  if (raw.startsWith('/') || /^[a-zA-Z]:[\\/]/.test(raw) || raw.startsWith('\\')) return { reason: 'absolute path' };
+  if (raw.startsWith('/') || /^[a-zA-Z]:[\\/]/.test(raw) || raw.startsWith('\\'))
+    return { reason: 'absolute path' };
   const parts = raw.split(/[\\/]/).filter((p) => p !== '' && p !== '.');
   if (parts.includes('..')) return { reason: 'path with ".." segments' };
   const rest = parts.slice(strip);

@@ -91,14 +91,23 @@ export function parseSourceUri(uri: string, options: ParseOptions = {}): SourceL
       throw invalid(uri, `a ref ("${options.ref}") only applies to GitHub notebooks`);
     }
     if (location.ref !== null && location.ref !== options.ref) {
-      throw invalid(uri, `the ref "${options.ref}" conflicts with the ref in the URI ("${location.ref}")`);
+      throw invalid(
+        uri,
+        `the ref "${options.ref}" conflicts with the ref in the URI ("${location.ref}")`,
+      );
     }
     if (location.candidates !== undefined) {
       const match = location.candidates.find((c) => c.ref === options.ref);
       if (match === undefined) {
         throw invalid(uri, `the ref "${options.ref}" does not match the ref in the URL`);
       }
-      return { kind: 'github', owner: location.owner, repo: location.repo, ref: match.ref, path: match.path };
+      return {
+        kind: 'github',
+        owner: location.owner,
+        repo: location.repo,
+        ref: match.ref,
+        path: match.path,
+      };
     }
     location.ref = options.ref;
   }
@@ -119,7 +128,13 @@ function parseGithubScheme(uri: string): GitHubLocation {
   for (const key of url.searchParams.keys()) {
     if (key !== 'ref') throw invalid(uri, `unknown parameter "${key}" (only ?ref= is understood)`);
   }
-  return { kind: 'github', owner, repo: stripGit(repo), ref: refParam === '' ? null : refParam, path };
+  return {
+    kind: 'github',
+    owner,
+    repo: stripGit(repo),
+    ref: refParam === '' ? null : refParam,
+    path,
+  };
 }
 
 function parseGithubBlob(uri: string, url: URL): GitHubLocation {
@@ -137,10 +152,14 @@ function parseGithubBlob(uri: string, url: URL): GitHubLocation {
   checkRepoPath(uri, rest);
   const candidates: { ref: string; path: string }[] = [];
   for (let refLength = rest.length - 1; refLength >= 1; refLength--) {
-    candidates.push({ ref: rest.slice(0, refLength).join('/'), path: rest.slice(refLength).join('/') });
+    candidates.push({
+      ref: rest.slice(0, refLength).join('/'),
+      path: rest.slice(refLength).join('/'),
+    });
   }
   const first = candidates[candidates.length - 1] as { ref: string; path: string };
-  if (candidates.length === 1) return { kind: 'github', owner, repo, ref: first.ref, path: first.path };
+  if (candidates.length === 1)
+    return { kind: 'github', owner, repo, ref: first.ref, path: first.path };
   return { kind: 'github', owner, repo, ref: null, path: first.path, candidates };
 }
 
@@ -148,18 +167,26 @@ function parseGcs(uri: string): GcsLocation {
   const match = /^gs:\/\/([^/?#]+)\/([^?#]+)(?:\?(.*))?$/i.exec(uri);
   const bucket = match?.[1];
   const object = match?.[2];
-  if (bucket === undefined || object === undefined || !/^[a-z0-9][a-z0-9._-]{1,220}$/.test(bucket)) {
+  if (
+    bucket === undefined ||
+    object === undefined ||
+    !/^[a-z0-9][a-z0-9._-]{1,220}$/.test(bucket)
+  ) {
     throw invalid(uri, 'expected gs://bucket/path/to/notebook.ipynb');
   }
   const params = new URLSearchParams(match?.[3] ?? '');
   const generation = params.get('generation');
-  if (generation !== null && !/^\d+$/.test(generation)) throw invalid(uri, 'generation must be a number');
+  if (generation !== null && !/^\d+$/.test(generation))
+    throw invalid(uri, 'generation must be a number');
   return { kind: 'gcs', bucket, object: decode(object), generation };
 }
 
 function checkRepoPath(uri: string, parts: string[]): string {
   if (parts.length === 0 || parts.some((p) => p === '' || p === '.' || p === '..')) {
-    throw invalid(uri, 'the path inside the repository is missing or has empty, "." or ".." segments');
+    throw invalid(
+      uri,
+      'the path inside the repository is missing or has empty, "." or ".." segments',
+    );
   }
   return parts.join('/');
 }
@@ -195,8 +222,10 @@ export function safeUri(uri: string): string {
     if (url.protocol === 'http:' || url.protocol === 'https:') {
       url.username = '';
       url.password = '';
-      url.search = url.search === '' ? '' : '?…';
-      return url.href;
+      const hadQuery = url.search !== '';
+      url.search = '';
+      url.hash = '';
+      return hadQuery ? `${url.href}?…` : url.href;
     }
   } catch {
     // not a URL: a path or a custom scheme

@@ -5,11 +5,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { GitRepository } from '../../../test/servers/github/git.ts';
-import { type GitHubTestServer, startGitHubTestServer } from '../../../test/servers/github/server.ts';
 import {
+  type GitHubTestServer,
+  startGitHubTestServer,
+} from '../../../test/servers/github/server.ts';
+import {
+  type ContextOptions,
   fetchRepositoryContext,
-  resolveSource,
   type ResolveOptions,
+  resolveSource,
   SourceError,
   type SourceErrorCode,
   sourceOptionsFromEnv,
@@ -36,7 +40,12 @@ before(async () => {
       'nb/hello.ipynb': hello,
       'nb/helper.py': 'def greet():\n    return "hi"\n',
       'nb/broken.ipynb': '{"cells": [\n  1,\n',
-      'nb/invalid.ipynb': JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [{ cell_type: 'bogus' }] }),
+      'nb/invalid.ipynb': JSON.stringify({
+        nbformat: 4,
+        nbformat_minor: 5,
+        metadata: {},
+        cells: [{ cell_type: 'bogus' }],
+      }),
       'nb/big.ipynb': notebookText([`x = "${'a'.repeat(1_500_000)}"`]),
       'nb/data.csv': { symlink: '../data/table.csv' },
       'data/table.csv': 'a,b\n1,2\n',
@@ -47,7 +56,10 @@ before(async () => {
   await repo.tag('v1');
   tagSha = firstSha;
   await repo.checkout('feature/x', true);
-  featureSha = await repo.commit({ 'nb/hello.ipynb': notebookText(['print("feature")']) }, 'feature');
+  featureSha = await repo.commit(
+    { 'nb/hello.ipynb': notebookText(['print("feature")']) },
+    'feature',
+  );
   await repo.checkout('main');
   await repo.commit({ 'nb/hello.ipynb': notebookText(['print("main v2")']) }, 'second');
   secret = await GitRepository.create(join(work, 'secret'));
@@ -71,7 +83,7 @@ beforeEach(() => {
   server.requests.length = 0;
 });
 
-function options(extra: ResolveOptions = {}): ResolveOptions {
+function options(extra: ResolveOptions & ContextOptions = {}): ResolveOptions & ContextOptions {
   return { githubApiUrl: server.url, githubToken: TOKEN, retry: fastRetry, ...extra };
 }
 
@@ -116,9 +128,24 @@ describe('ref resolution', () => {
   test('branch, tag, full and short SHA, and the ref option', async () => {
     const cases: [string, ResolveOptions, string, string][] = [
       ['github://acme/notebooks/nb/hello.ipynb?ref=feature/x', {}, featureSha, 'print("feature")'],
-      ['github://acme/notebooks/nb/hello.ipynb?ref=v1', {}, tagSha, 'import helper\nprint(helper.greet())'],
-      [`github://acme/notebooks/nb/hello.ipynb?ref=${firstSha}`, {}, firstSha, 'import helper\nprint(helper.greet())'],
-      ['github://acme/notebooks/nb/hello.ipynb', { ref: firstSha.slice(0, 8) }, firstSha, 'import helper\nprint(helper.greet())'],
+      [
+        'github://acme/notebooks/nb/hello.ipynb?ref=v1',
+        {},
+        tagSha,
+        'import helper\nprint(helper.greet())',
+      ],
+      [
+        `github://acme/notebooks/nb/hello.ipynb?ref=${firstSha}`,
+        {},
+        firstSha,
+        'import helper\nprint(helper.greet())',
+      ],
+      [
+        'github://acme/notebooks/nb/hello.ipynb',
+        { ref: firstSha.slice(0, 8) },
+        firstSha,
+        'import helper\nprint(helper.greet())',
+      ],
     ];
     for (const [uri, extra, sha, source] of cases) {
       const resolved = await resolveSource(uri, options(extra));
@@ -138,7 +165,10 @@ describe('ref resolution', () => {
       }
       return response;
     };
-    const source = await resolveSource('github://acme/notebooks/nb/hello.ipynb', options({ fetch: movingFetch }));
+    const source = await resolveSource(
+      'github://acme/notebooks/nb/hello.ipynb',
+      options({ fetch: movingFetch }),
+    );
     assert.notEqual(moved, '');
     assert.equal(source.record.commitSha, before);
     assert.equal(source.notebook.cells[0]?.source, 'print("main v2")');
@@ -146,14 +176,21 @@ describe('ref resolution', () => {
     const again = await resolveSource(source.record.pinnedUri, options());
     assert.equal(again.record.commitSha, before);
     assert.equal(again.notebook.cells[0]?.source, 'print("main v2")');
-    const context = await fetchRepositoryContext(source.record, join(work, 'moved-context'), options());
+    const context = await fetchRepositoryContext(
+      source.record,
+      join(work, 'moved-context'),
+      options(),
+    );
     assert.match(await readFile(join(context.workingDirectory, 'hello.ipynb'), 'utf8'), /main v2/);
     await repo.git('reset', '-q', '--hard', before);
   });
 
   test('github.com blob URLs: the longest existing ref wins when the ref has slashes', async () => {
     const web = server.url;
-    const source = await resolveSource(`${web}/acme/notebooks/blob/feature/x/nb/hello.ipynb`, options());
+    const source = await resolveSource(
+      `${web}/acme/notebooks/blob/feature/x/nb/hello.ipynb`,
+      options(),
+    );
     assert.equal(source.record.ref, 'feature/x');
     assert.equal(source.record.path, 'nb/hello.ipynb');
     assert.equal(source.record.commitSha, featureSha);
@@ -186,19 +223,32 @@ describe('content', () => {
   test('token from NES_GITHUB_TOKEN_FILE (trimmed) reads a private repository', async () => {
     const file = join(work, 'token');
     await writeFile(file, `  ${TOKEN}\n`);
-    const env = { NES_GITHUB_API_URL: server.url, NES_GITHUB_TOKEN_FILE: file, NES_NOTEBOOK_ROOTS: '/a:/b' };
+    const env = {
+      NES_GITHUB_API_URL: server.url,
+      NES_GITHUB_TOKEN_FILE: file,
+      NES_NOTEBOOK_ROOTS: '/a:/b',
+    };
     const fromEnv = sourceOptionsFromEnv(env);
     assert.equal(fromEnv.githubToken, TOKEN);
     assert.deepEqual(fromEnv.localRoots, ['/a', '/b']);
-    const source = await resolveSource('github://acme/secret/a.ipynb', { ...fromEnv, retry: fastRetry });
+    const source = await resolveSource('github://acme/secret/a.ipynb', {
+      ...fromEnv,
+      retry: fastRetry,
+    });
     assert.equal(source.record.ref, 'main');
-    assert.throws(() => sourceOptionsFromEnv({ NES_GITHUB_TOKEN_FILE: join(work, 'missing') }), /NES_GITHUB_TOKEN_FILE/);
+    assert.throws(
+      () => sourceOptionsFromEnv({ NES_GITHUB_TOKEN_FILE: join(work, 'missing') }),
+      /NES_GITHUB_TOKEN_FILE/,
+    );
   });
 });
 
 describe('errors', () => {
   test('repository_not_found: unknown, or private without access', async () => {
-    let error = await expectCode(resolveSource('github://acme/nope/nb.ipynb', options()), 'repository_not_found');
+    let error = await expectCode(
+      resolveSource('github://acme/nope/nb.ipynb', options()),
+      'repository_not_found',
+    );
     assert.match(error.message, /acme\/nope not found, or no access/);
     error = await expectCode(
       resolveSource('github://acme/secret/a.ipynb', options({ githubToken: undefined })),
@@ -221,7 +271,10 @@ describe('errors', () => {
 
   test('github_forbidden: a 403 that is not a rate limit', async () => {
     server.faults.status = 403;
-    const error = await expectCode(resolveSource('github://acme/notebooks/nb/hello.ipynb', options()), 'github_forbidden');
+    const error = await expectCode(
+      resolveSource('github://acme/notebooks/nb/hello.ipynb', options()),
+      'github_forbidden',
+    );
     assert.match(error.message, /read access/);
     assert.equal(apiCalls(), 1);
   });
@@ -229,14 +282,20 @@ describe('errors', () => {
   test('rate_limited: primary (x-ratelimit-reset) and secondary (retry-after), not retried', async () => {
     const reset = Math.floor(Date.now() / 1000) + 1234;
     server.faults.rateLimitResetAt = reset;
-    let error = await expectCode(resolveSource('github://acme/notebooks/nb/hello.ipynb', options()), 'rate_limited');
+    let error = await expectCode(
+      resolveSource('github://acme/notebooks/nb/hello.ipynb', options()),
+      'rate_limited',
+    );
     assert.equal(error.details.resetAt, new Date(reset * 1000).toISOString());
     assert.ok(error.message.includes(new Date(reset * 1000).toISOString()));
     assert.equal(error.transient, true);
     assert.equal(apiCalls(), 1);
     server.resetFaults();
     server.faults.secondaryRetryAfter = 60;
-    error = await expectCode(resolveSource('github://acme/notebooks/nb/hello.ipynb', options()), 'rate_limited');
+    error = await expectCode(
+      resolveSource('github://acme/notebooks/nb/hello.ipynb', options()),
+      'rate_limited',
+    );
     assert.equal(error.details.retryAfterSeconds, 60);
   });
 
@@ -246,25 +305,46 @@ describe('errors', () => {
       'ref_not_found',
     );
     assert.match(error.message, /"no-such-branch"/);
-    error = await expectCode(resolveSource('github://acme/notebooks/nb/missing.ipynb', options()), 'path_not_found');
-    assert.match(error.message, /nb\/missing\.ipynb not found in acme\/notebooks at commit [0-9a-f]{40}/);
+    error = await expectCode(
+      resolveSource('github://acme/notebooks/nb/missing.ipynb', options()),
+      'path_not_found',
+    );
+    assert.match(
+      error.message,
+      /nb\/missing\.ipynb not found in acme\/notebooks at commit [0-9a-f]{40}/,
+    );
   });
 
   test('not_a_notebook: invalid JSON (line, column), invalid nbformat (JSON path), a directory', async () => {
-    let error = await expectCode(resolveSource('github://acme/notebooks/nb/broken.ipynb', options()), 'not_a_notebook');
+    let error = await expectCode(
+      resolveSource('github://acme/notebooks/nb/broken.ipynb', options()),
+      'not_a_notebook',
+    );
     assert.equal(error.details.line, 3);
-    error = await expectCode(resolveSource('github://acme/notebooks/nb/invalid.ipynb', options()), 'not_a_notebook');
+    error = await expectCode(
+      resolveSource('github://acme/notebooks/nb/invalid.ipynb', options()),
+      'not_a_notebook',
+    );
     assert.equal(error.details.path, 'cells[0].cell_type');
     assert.match(error.message, /at cells\[0\]\.cell_type/);
-    error = await expectCode(resolveSource('github://acme/notebooks/nb', options()), 'not_a_notebook');
+    error = await expectCode(
+      resolveSource('github://acme/notebooks/nb', options()),
+      'not_a_notebook',
+    );
     assert.match(error.message, /directory/);
-    error = await expectCode(resolveSource('github://acme/notebooks/nb/data.csv?ref=v1', options()), 'not_a_notebook');
+    error = await expectCode(
+      resolveSource('github://acme/notebooks/nb/data.csv?ref=v1', options()),
+      'not_a_notebook',
+    );
     assert.match(error.message, /symlink to \.\.\/data\/table\.csv/);
   });
 
   test('too_large: over the notebook cap, from the size GitHub reports', async () => {
     const error = await expectCode(
-      resolveSource('github://acme/notebooks/nb/big.ipynb?ref=v1', options({ maxNotebookBytes: 1_000_000 })),
+      resolveSource(
+        'github://acme/notebooks/nb/big.ipynb?ref=v1',
+        options({ maxNotebookBytes: 1_000_000 }),
+      ),
       'too_large',
     );
     assert.equal(error.details.maxBytes, 1_000_000);
@@ -287,7 +367,10 @@ describe('retries', () => {
   test('bounded: after 4 attempts, source_unavailable', async () => {
     server.faults.serverErrors = 100;
     server.faults.serverErrorStatus = 502;
-    const error = await expectCode(resolveSource('github://acme/notebooks/nb/hello.ipynb', options()), 'source_unavailable');
+    const error = await expectCode(
+      resolveSource('github://acme/notebooks/nb/hello.ipynb', options()),
+      'source_unavailable',
+    );
     assert.equal(error.details.attempts, 4);
     assert.equal(error.transient, true);
     assert.equal(apiCalls(), 4);
@@ -300,7 +383,10 @@ describe('repository context', () => {
     const dir = join(work, 'context-v1');
     const context = await fetchRepositoryContext(source.record, dir, options());
     assert.equal(context.workingDirectory, join(dir, 'nb'));
-    assert.equal(await readFile(join(context.workingDirectory, 'helper.py'), 'utf8'), 'def greet():\n    return "hi"\n');
+    assert.equal(
+      await readFile(join(context.workingDirectory, 'helper.py'), 'utf8'),
+      'def greet():\n    return "hi"\n',
+    );
     assert.equal(await readFile(join(context.workingDirectory, 'data.csv'), 'utf8'), 'a,b\n1,2\n');
     assert.deepEqual(context.skipped, []);
     const tarball = server.requests.find((r) => r.path.includes('/tarball/'));
@@ -327,7 +413,11 @@ describe('repository context', () => {
     const source = await resolveSource('github://acme/notebooks/nb/hello.ipynb?ref=v1', options());
     server.faults.only = /^\/_codeload\//;
     server.faults.resetConnections = 1;
-    const retried = await fetchRepositoryContext(source.record, join(work, 'context-retry'), options());
+    const retried = await fetchRepositoryContext(
+      source.record,
+      join(work, 'context-retry'),
+      options(),
+    );
     assert.equal(retried.files > 0, true);
     assert.equal(server.requests.filter((r) => r.path.startsWith('/_codeload/')).length, 2);
 
@@ -341,20 +431,35 @@ describe('repository context', () => {
     const crafted = await fetchRepositoryContext(source.record, dir, options());
     assert.deepEqual(await readdir(dir), ['ok.py']);
     assert.deepEqual(await readdir(dirname(dir)), ['ctx']);
-    assert.deepEqual(crafted.skipped.map((s) => s.path).sort(), ['acme-notebooks-abc/../../evil.txt', 'link']);
+    assert.deepEqual(crafted.skipped.map((s) => s.path).sort(), [
+      'acme-notebooks-abc/../../evil.txt',
+      'link',
+    ]);
   });
 
   test('too_large while streaming', async () => {
     const source = await resolveSource('github://acme/notebooks/nb/hello.ipynb?ref=v1', options());
     const dir = join(work, 'context-small');
-    await expectCode(fetchRepositoryContext(source.record, dir, options({ maxContextBytes: 100_000 })), 'too_large');
+    await expectCode(
+      fetchRepositoryContext(source.record, dir, options({ maxContextBytes: 100_000 })),
+      'too_large',
+    );
     await assert.rejects(readdir(dir));
   });
 
   test('only for GitHub sources', async () => {
     await expectCode(
       fetchRepositoryContext(
-        { uri: 'x', kind: 'local', ref: null, commitSha: null, path: '/x', pinnedUri: '/x', size: 0, sha256: '' },
+        {
+          uri: 'x',
+          kind: 'local',
+          ref: null,
+          commitSha: null,
+          path: '/x',
+          pinnedUri: '/x',
+          size: 0,
+          sha256: '',
+        },
         join(work, 'nope'),
       ),
       'unsupported_source',
@@ -378,30 +483,51 @@ describe('test server shapes match recorded GitHub responses (@octokit/fixtures)
       headers: { accept, authorization: `token ${TOKEN}` },
       redirect: 'manual',
     });
-    return { response, body: response.headers.get('content-type')?.includes('json') ? await response.json() : await response.text() };
+    return {
+      response,
+      body: response.headers.get('content-type')?.includes('json')
+        ? await response.json()
+        : await response.text(),
+    };
   };
 
   test('repository: every key NES reads, with the same types', async () => {
     const recorded = scenario('get-repository')[0]?.response as Record<string, unknown>;
     const { body } = await get('/repos/acme/notebooks');
     const ours = body as Record<string, unknown>;
-    for (const key of ['full_name', 'default_branch', 'private', 'name', 'owner', 'id', 'url', 'html_url']) {
+    for (const key of [
+      'full_name',
+      'default_branch',
+      'private',
+      'name',
+      'owner',
+      'id',
+      'url',
+      'html_url',
+    ]) {
       assert.ok(key in recorded, key);
       assert.equal(typeof ours[key], typeof recorded[key], key);
     }
-    for (const key of keysOf(ours)) assert.ok(key in recorded || key === 'visibility', `unknown key ${key}`);
+    for (const key of keysOf(ours))
+      assert.ok(key in recorded || key === 'visibility', `unknown key ${key}`);
   });
 
   test('contents: the entry shape, the raw media type, and a 404 error body', async () => {
     const recorded = scenario('get-content');
-    const listing = recorded.find((r) => r.path.endsWith('/contents/'))?.response as Record<string, unknown>[];
+    const listing = recorded.find((r) => r.path.endsWith('/contents/'))?.response as Record<
+      string,
+      unknown
+    >[];
     const { body: dir } = await get('/repos/acme/notebooks/contents/?ref=v1');
     const ourEntry = (dir as Record<string, unknown>[]).find((e) => e.type === 'file') ?? {};
     assert.deepEqual(keysOf(ourEntry), keysOf(listing[0]));
     const { body: file } = await get('/repos/acme/notebooks/contents/README.md?ref=v1');
     assert.deepEqual(keysOf(file), [...keysOf(listing[0]), 'content', 'encoding'].sort());
     const rawRecorded = recorded.find((r) => r.path.endsWith('README.md'));
-    const { body: raw } = await get('/repos/acme/notebooks/contents/README.md?ref=v1', 'application/vnd.github.v3.raw');
+    const { body: raw } = await get(
+      '/repos/acme/notebooks/contents/README.md?ref=v1',
+      'application/vnd.github.v3.raw',
+    );
     assert.equal(typeof raw, typeof rawRecorded?.response);
     assert.equal(raw, '# notebooks\n');
     const { response, body: missing } = await get('/repos/acme/notebooks/contents/nope?ref=v1');
@@ -417,7 +543,13 @@ describe('test server shapes match recorded GitHub responses (@octokit/fixtures)
     const { response } = await get('/repos/acme/notebooks/tarball/v1');
     assert.equal(response.status, redirect?.status);
     assert.match(response.headers.get('location') ?? '', /\/legacy\.tar\.gz\//);
-    for (const header of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'x-ratelimit-used', 'x-ratelimit-resource']) {
+    for (const header of [
+      'x-ratelimit-limit',
+      'x-ratelimit-remaining',
+      'x-ratelimit-reset',
+      'x-ratelimit-used',
+      'x-ratelimit-resource',
+    ]) {
       assert.ok(header in (redirect?.headers ?? {}), header);
       assert.ok(response.headers.get(header) !== null, header);
     }

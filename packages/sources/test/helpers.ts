@@ -4,7 +4,10 @@ import type { RetryPolicy } from '../src/index.ts';
 /** Fast retries for tests: the same attempt count as production, near-zero delays. */
 export const fastRetry: RetryPolicy = { attempts: 4, baseDelayMs: 1, maxDelayMs: 4 };
 
-export function notebookText(sources: string[], extraMetadata: Record<string, unknown> = {}): string {
+export function notebookText(
+  sources: string[],
+  extraMetadata: Record<string, unknown> = {},
+): string {
   return `${JSON.stringify(
     {
       cells: sources.map((source, i) => ({
@@ -45,7 +48,11 @@ export function craftTarball(entries: TarEntry[]): Buffer {
     header.write(type === 'dir' ? '0000755\0' : '0000644\0', 100, 'ascii');
     header.write('0000000\0', 108, 'ascii');
     header.write('0000000\0', 116, 'ascii');
-    header.write(`${(type === 'file' ? body.byteLength : 0).toString(8).padStart(11, '0')}\0`, 124, 'ascii');
+    header.write(
+      `${(type === 'file' ? body.byteLength : 0).toString(8).padStart(11, '0')}\0`,
+      124,
+      'ascii',
+    );
     header.write('00000000000\0', 136, 'ascii');
     const flag = { file: '0', hardlink: '1', symlink: '2', dir: '5', fifo: '6' }[type];
     header.write(flag, 156, 'ascii');
@@ -66,5 +73,6 @@ export function craftTarball(entries: TarEntry[]): Buffer {
 }
 
 export async function* chunks(bytes: Uint8Array, size = 4096): AsyncIterable<Uint8Array> {
-  for (let offset = 0; offset < bytes.byteLength; offset += size) yield bytes.subarray(offset, offset + size);
+  for (let offset = 0; offset < bytes.byteLength; offset += size)
+    yield bytes.subarray(offset, offset + size);
 }

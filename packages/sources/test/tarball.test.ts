@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { lstat, mkdtemp, readdir, readFile, readlink, rm, writeFile, mkdir } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -60,7 +69,10 @@ describe('extractTarball', () => {
     assert.deepEqual(await readdir(outside), ['inner']);
     await assert.rejects(lstat('/tmp/nes-absolute-escape.txt'));
     const kept = (await readdir(dir)).sort();
-    assert.ok(!kept.includes('hard') && !kept.includes('fifo') && !kept.includes('chain'), kept.join(','));
+    assert.ok(
+      !kept.includes('hard') && !kept.includes('fifo') && !kept.includes('chain'),
+      kept.join(','),
+    );
     assert.equal(await readlink(join(dir, 'self')), '.');
     // abs and up were written as real directories by the files under them, never as links.
     for (const name of ['abs', 'up']) assert.ok((await lstat(join(dir, name))).isDirectory());

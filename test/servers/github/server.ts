@@ -121,7 +121,10 @@ export async function startGitHubTestServer(
       }
       if (faults.status === 401) return reply(401, error('Bad credentials'));
       if (faults.status === 403) {
-        return reply(403, error('Resource not accessible by personal access token', `${DOCS}/repos/contents`));
+        return reply(
+          403,
+          error('Resource not accessible by personal access token', `${DOCS}/repos/contents`),
+        );
       }
       if (faults.rateLimitResetAt !== null) {
         return reply(
@@ -136,7 +139,9 @@ export async function startGitHubTestServer(
       if (faults.secondaryRetryAfter !== null) {
         return reply(
           403,
-          error('You have exceeded a secondary rate limit. Please wait a few minutes before you try again.'),
+          error(
+            'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
+          ),
           { 'retry-after': String(faults.secondaryRetryAfter) },
         );
       }
@@ -151,7 +156,9 @@ export async function startGitHubTestServer(
       authorized = true;
     }
 
-    const codeload = /^\/_codeload\/([^/]+)\/([^/]+)\/legacy\.tar\.gz\/([0-9a-f]+)$/.exec(url.pathname);
+    const codeload = /^\/_codeload\/([^/]+)\/([^/]+)\/legacy\.tar\.gz\/([0-9a-f]+)$/.exec(
+      url.pathname,
+    );
     if (codeload !== null) {
       const [, owner = '', name = '', sha = ''] = codeload;
       const repo = repos.get(`${owner}/${name}`.toLowerCase());
@@ -159,7 +166,8 @@ export async function startGitHubTestServer(
       if (repo.private === true && url.searchParams.get('token') !== codeloadTokens.get(sha)) {
         return reply(404, 'Not Found', { 'content-type': 'text/plain' });
       }
-      const body = faults.tarball ?? (await repo.git.archive(sha, `${owner}-${name}-${sha.slice(0, 7)}/`));
+      const body =
+        faults.tarball ?? (await repo.git.archive(sha, `${owner}-${name}-${sha.slice(0, 7)}/`));
       entry.status = 200;
       res.writeHead(200, {
         'content-type': 'application/x-gzip',
@@ -194,12 +202,17 @@ export async function startGitHubTestServer(
       const ref = decodeURIComponent(m[1] ?? '');
       const sha = await git.resolve(ref);
       if (sha === null) {
-        return reply(422, error(`No commit found for SHA: ${ref}`, `${DOCS}/commits/commits#get-a-commit`));
+        return reply(
+          422,
+          error(`No commit found for SHA: ${ref}`, `${DOCS}/commits/commits#get-a-commit`),
+        );
       }
       if (/vnd\.github(\.v3)?\.sha/.test(accept)) {
         return reply(200, sha, { 'content-type': 'application/vnd.github.sha; charset=utf-8' });
       }
-      const [tree = '', ...parents] = (await git.git('show', '-s', '--format=%T %P', sha)).trim().split(/\s+/);
+      const [tree = '', ...parents] = (await git.git('show', '-s', '--format=%T %P', sha))
+        .trim()
+        .split(/\s+/);
       const message = (await git.git('show', '-s', '--format=%B', sha)).trim();
       return reply(200, {
         sha,
@@ -207,16 +220,23 @@ export async function startGitHubTestServer(
         commit: { message, tree: { sha: tree, url: `${apiRepo}/git/trees/${tree}` } },
         url: `${apiRepo}/commits/${sha}`,
         html_url: `${base}/${fullName}/commit/${sha}`,
-        parents: parents.filter((p) => p !== '').map((p) => ({ sha: p, url: `${apiRepo}/commits/${p}` })),
+        parents: parents
+          .filter((p) => p !== '')
+          .map((p) => ({ sha: p, url: `${apiRepo}/commits/${p}` })),
       });
     }
 
     m = /^contents(?:\/(.*))?$/.exec(rest);
     if (m !== null) {
       const path = decodeURIComponent(m[1] ?? '').replace(/\/+$/, '');
-      const refName = url.searchParams.get('ref') ?? repo.defaultBranch ?? (await git.currentBranch());
+      const refName =
+        url.searchParams.get('ref') ?? repo.defaultBranch ?? (await git.currentBranch());
       const sha = await git.resolve(refName);
-      if (sha === null) return reply(404, error(`No commit found for the ref ${refName}`, `${DOCS}/repos/contents`));
+      if (sha === null)
+        return reply(
+          404,
+          error(`No commit found for the ref ${refName}`, `${DOCS}/repos/contents`),
+        );
       const entries = path === '' ? await git.lsTree(sha, './') : await git.lsTree(sha, path);
       const own = entries.find((e) => e.path === path);
       if (path === '' || own?.type === 'tree') {
@@ -226,10 +246,14 @@ export async function startGitHubTestServer(
           listing.map((e) => contentEntry(e, apiRepo, base, fullName, refName)),
         );
       }
-      if (own === undefined) return reply(404, error('Not Found', `${DOCS}/repos/contents#get-repository-content`));
+      if (own === undefined)
+        return reply(404, error('Not Found', `${DOCS}/repos/contents#get-repository-content`));
       const blob = (await git.catBlob(own.sha)) ?? Buffer.alloc(0);
       if (own.mode === '120000') {
-        return reply(200, { ...contentEntry(own, apiRepo, base, fullName, refName), target: blob.toString('utf8') });
+        return reply(200, {
+          ...contentEntry(own, apiRepo, base, fullName, refName),
+          target: blob.toString('utf8'),
+        });
       }
       if (raw) {
         return reply(200, blob, { 'content-type': 'application/vnd.github.raw' });
@@ -260,9 +284,16 @@ export async function startGitHubTestServer(
 
     m = /^tarball(?:\/(.+))?$/.exec(rest);
     if (m !== null) {
-      const ref = m[1] === undefined ? (repo.defaultBranch ?? (await git.currentBranch())) : decodeURIComponent(m[1]);
+      const ref =
+        m[1] === undefined
+          ? (repo.defaultBranch ?? (await git.currentBranch()))
+          : decodeURIComponent(m[1]);
       const sha = await git.resolve(ref);
-      if (sha === null) return reply(404, error('Not Found', `${DOCS}/repos/contents#download-a-repository-archive-tar`));
+      if (sha === null)
+        return reply(
+          404,
+          error('Not Found', `${DOCS}/repos/contents#download-a-repository-archive-tar`),
+        );
       let location = `${base}/_codeload/${fullName}/legacy.tar.gz/${sha}`;
       if (repo.private === true) {
         const token = codeloadTokens.get(sha) ?? `GHSAT0${randomBytes(12).toString('hex')}`;
@@ -291,7 +322,8 @@ export async function startGitHubTestServer(
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  for (const repo of options.repositories ?? []) repos.set(`${repo.owner}/${repo.name}`.toLowerCase(), repo);
+  for (const repo of options.repositories ?? [])
+    repos.set(`${repo.owner}/${repo.name}`.toLowerCase(), repo);
 
   return {
     url: base,
@@ -313,19 +345,31 @@ export async function startGitHubTestServer(
   };
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const isBytes = body instanceof Uint8Array;
   const isText = typeof body === 'string';
   const payload = isBytes ? body : Buffer.from(isText ? body : JSON.stringify(body));
   res.writeHead(status, {
-    'content-type': isBytes ? 'application/octet-stream' : isText ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8',
+    'content-type': isBytes
+      ? 'application/octet-stream'
+      : isText
+        ? 'text/plain; charset=utf-8'
+        : 'application/json; charset=utf-8',
     'content-length': String(payload.byteLength),
     ...headers,
   });
   res.end(payload);
 }
 
-function error(message: string, documentationUrl = DOCS): { message: string; documentation_url: string } {
+function error(
+  message: string,
+  documentationUrl = DOCS,
+): { message: string; documentation_url: string } {
   return { message, documentation_url: documentationUrl };
 }
 
@@ -346,7 +390,14 @@ function contentEntry(
   fullName: string,
   ref: string,
 ): Record<string, unknown> {
-  const type = e.type === 'tree' ? 'dir' : e.mode === '120000' ? 'symlink' : e.type === 'commit' ? 'submodule' : 'file';
+  const type =
+    e.type === 'tree'
+      ? 'dir'
+      : e.mode === '120000'
+        ? 'symlink'
+        : e.type === 'commit'
+          ? 'submodule'
+          : 'file';
   const name = e.path.split('/').pop() ?? e.path;
   const self = `${apiRepo}/contents/${e.path}?ref=${encodeURIComponent(ref)}`;
   const git = `${apiRepo}/git/${e.type === 'tree' ? 'trees' : 'blobs'}/${e.sha}`;
@@ -365,7 +416,11 @@ function contentEntry(
   };
 }
 
-function repositoryJson(repo: TestRepository, base: string, defaultBranch: string): Record<string, unknown> {
+function repositoryJson(
+  repo: TestRepository,
+  base: string,
+  defaultBranch: string,
+): Record<string, unknown> {
   const fullName = `${repo.owner}/${repo.name}`;
   const id = 1000 + (fullName.length % 997);
   return {
@@ -375,7 +430,13 @@ function repositoryJson(repo: TestRepository, base: string, defaultBranch: strin
     full_name: fullName,
     private: repo.private === true,
     visibility: repo.private === true ? 'private' : 'public',
-    owner: { login: repo.owner, id: 1000, node_id: nodeId(repo.owner), type: 'Organization', site_admin: false },
+    owner: {
+      login: repo.owner,
+      id: 1000,
+      node_id: nodeId(repo.owner),
+      type: 'Organization',
+      site_admin: false,
+    },
     html_url: `${base}/${fullName}`,
     description: null,
     fork: false,

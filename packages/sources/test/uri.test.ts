@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseSourceUri, SourceError } from '../src/index.ts';
+
+test('source URIs parse to locations', () => {
+  const table: [string, object][] = [
+    [
+      'github://acme/nb/a/b.ipynb',
+      { kind: 'github', owner: 'acme', repo: 'nb', ref: null, path: 'a/b.ipynb' },
+    ],
+    [
+      'github://Acme/nb.git/a.ipynb?ref=v1',
+      { kind: 'github', owner: 'Acme', repo: 'nb', ref: 'v1', path: 'a.ipynb' },
+    ],
+    [
+      'https://github.com/acme/nb/blob/main/a.ipynb',
+      { kind: 'github', owner: 'acme', repo: 'nb', ref: 'main', path: 'a.ipynb' },
+    ],
+    [
+      'gs://bucket/dir/a b.ipynb',
+      { kind: 'gcs', bucket: 'bucket', object: 'dir/a b.ipynb', generation: null },
+    ],
+    [
+      'gs://bucket/a.ipynb?generation=12',
+      { kind: 'gcs', bucket: 'bucket', object: 'a.ipynb', generation: '12' },
+    ],
+    ['https://example.org/a.ipynb', { kind: 'https', url: 'https://example.org/a.ipynb' }],
+    ['/srv/nb/a.ipynb', { kind: 'local', path: '/srv/nb/a.ipynb' }],
+    ['nb/a.ipynb', { kind: 'local', path: 'nb/a.ipynb' }],
+  ];
+  for (const [uri, expected] of table) assert.deepEqual(parseSourceUri(uri), expected, uri);
+  const slashed = parseSourceUri('https://github.com/acme/nb/blob/feature/x/a.ipynb');
+  assert.deepEqual(slashed.kind === 'github' && slashed.candidates, [
+    { ref: 'feature/x', path: 'a.ipynb' },
+    { ref: 'feature', path: 'x/a.ipynb' },
+  ]);
+  assert.deepEqual(
+    parseSourceUri('https://github.com/acme/nb/blob/feature/x/a.ipynb', { ref: 'feature' }),
+    {
+      kind: 'github',
+      owner: 'acme',
+      repo: 'nb',
+      ref: 'feature',
+      path: 'x/a.ipynb',
+    },
+  );
+  assert.deepEqual(parseSourceUri('github://acme/nb/a.ipynb', { ref: 'dev' }), {
+    kind: 'github',
+    owner: 'acme',
+    repo: 'nb',
+    ref: 'dev',
+    path: 'a.ipynb',
+  });
+});
+
+test('unsupported and malformed locations', () => {
+  const code = (uri: string, ref?: string) => {
+    try {
+      parseSourceUri(uri, { ref });
+    } catch (error) {
+      assert.ok(error instanceof SourceError);
+      return error.code;
+    }
+    return 'ok';
+  };
+  assert.equal(code('s3://bucket/a.ipynb'), 'unsupported_source');
+  assert.equal(code('ftp://host/a.ipynb'), 'unsupported_source');
+  assert.equal(code('github://acme'), 'invalid_source');
+  assert.equal(code('github://acme/nb/../x.ipynb'), 'invalid_source');
+  assert.equal(code('github://acme/nb/a.ipynb?ref=v1', 'v2'), 'invalid_source');
+  assert.equal(code('https://github.com/acme/nb/tree/main'), 'invalid_source');
+  assert.equal(code('gs://bucket'), 'invalid_source');
+  assert.equal(code('gs://b/a.ipynb', 'main'), 'invalid_source');
+  assert.equal(code(''), 'invalid_source');
+});
