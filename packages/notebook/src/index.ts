@@ -9,6 +9,7 @@ export {
   removeErrorMarkers,
 } from './error-markers.ts';
 export { NotebookFormatError } from './format-error.ts';
+export * from './inspect/index.ts';
 export type * from './nbformat.ts';
 export type { ParameterizeOptions, ParameterizeResult } from './parameterize.ts';
 export {
@@ -31,4 +32,3 @@ export * from './translators/index.ts';
 export type { IdPolicy } from './validate.ts';
 export { validateNotebook } from './validate.ts';
 export { serializeNotebook } from './write.ts';
-export * from './inspect/index.ts';
