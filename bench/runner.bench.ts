@@ -18,6 +18,9 @@ const ROOT = resolve(import.meta.dirname, '..');
 const WORK = join(ROOT, 'bench/.work');
 const NES_RUN = join(ROOT, 'services/runner/bin/nes-run.ts');
 const JUPYTER = join(ROOT, '.tools/py/bin/jupyter');
+// RESULTS.md is shared with other benchmarks: this one rewrites only its own block.
+const START = '<!-- runner-bench:start -->';
+const END = '<!-- runner-bench:end -->';
 
 interface Case {
   name: string;
@@ -62,7 +65,16 @@ const CASES: Case[] = [
   },
   {
     name: 'rss1gb',
-    title: 'peak RSS, notebook printing 1 GB',
+    title: 'peak RSS, notebook printing 1 GB (1 MB prints, flushed)',
+    cells: ["chunk = 'x' * (1024 * 1024 - 1)\nfor _ in range(1024):\n    print(chunk, flush=True)"],
+    rss: true,
+    target: { rssMb: 300 },
+  },
+  {
+    // Unflushed, ipykernel coalesces everything printed within its 0.2 s flush interval into
+    // one IOPub message: tens of MB per message.
+    name: 'rss1gb-burst',
+    title: 'peak RSS, notebook printing 1 GB (1 MB prints, unflushed)',
     cells: ["chunk = 'x' * (1024 * 1024 - 1)\nfor _ in range(1024):\n    print(chunk)"],
     rss: true,
     target: { rssMb: 300 },
@@ -96,6 +108,8 @@ interface Measure {
   seconds: number;
   exitCode: number | null;
   peakRssMb: number;
+  /** Last stderr line of a failed run. */
+  failure?: string;
 }
 
 /** Runs a command; samples the process's own VmHWM from /proc until it exits. */
@@ -122,8 +136,12 @@ function measure(command: string, args: string[]): Promise<Measure> {
     child.on('exit', (code) => {
       clearInterval(timer);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (code !== 0) process.stderr.write(`  ${command} exited ${code}:\n${stderr}\n`);
-      done({ seconds, exitCode: code, peakRssMb: peakKb / 1024 });
+      let failure: string | undefined;
+      if (code !== 0) {
+        process.stderr.write(`  ${command} exited ${code}:\n${stderr}\n`);
+        failure = `exit ${code}: ${stderr.trim().split('\n').at(-1) ?? ''}`;
+      }
+      done({ seconds, exitCode: code, peakRssMb: peakKb / 1024, ...(failure ? { failure } : {}) });
     });
   });
 }
@@ -165,6 +183,7 @@ interface Row {
   nesRuns: number[];
   nbcRuns: number[];
   failures: number;
+  notes: string[];
 }
 
 async function main(): Promise<void> {
@@ -194,7 +213,7 @@ async function main(): Promise<void> {
     const nesOut = join(WORK, `${c.name}.nes-out.ipynb`);
     const nbcOut = join(WORK, `${c.name}.nbconvert-out.ipynb`);
     const n = c.rss ? 1 : runs;
-    const row: Row = { c, nes: 0, nbc: 0, nesRuns: [], nbcRuns: [], failures: 0 };
+    const row: Row = { c, nes: 0, nbc: 0, nesRuns: [], nbcRuns: [], failures: 0, notes: [] };
     process.stderr.write(`${c.name}: ${n} run(s) each `);
     // Warm-up (file caches, Python bytecode), not counted.
     if (!c.rss) {
@@ -206,6 +225,8 @@ async function main(): Promise<void> {
       const a = await measure(...nesRun(input, nesOut, c.nesArgs));
       const b = await measure(...nbconvert(input, nbcOut));
       if (a.exitCode !== 0 || b.exitCode !== 0) row.failures += 1;
+      if (a.failure) row.notes.push(`nes-run ${a.failure}`);
+      if (b.failure) row.notes.push(`nbconvert ${b.failure}`);
       row.nesRuns.push(c.rss ? a.peakRssMb : a.seconds);
       row.nbcRuns.push(c.rss ? b.peakRssMb : b.seconds);
       process.stderr.write('.');
@@ -223,7 +244,7 @@ async function main(): Promise<void> {
   const table = renderTable(rows, runs);
   process.stdout.write(`${table}\n`);
   if (!values['no-write']) {
-    writeFileSync(join(ROOT, 'bench/RESULTS.md'), renderResults(table, runs));
+    writeResults(join(ROOT, 'bench/RESULTS.md'), renderResults(table, runs));
     process.stderr.write('wrote bench/RESULTS.md\n');
   }
 }
@@ -250,6 +271,29 @@ function renderTable(rows: Row[], runs: number): string {
     );
   }
   return lines.join('\n');
+}
+
+function writeResults(path: string, block: string): void {
+  const fenced = `${START}\n${block}${END}`;
+  let old = '';
+  try {
+    old = readFileSync(path, 'utf8');
+  } catch {
+    // first run
+  }
+  const start = old.indexOf(START);
+  const end = old.indexOf(END);
+  let text: string;
+  if (start >= 0 && end > start) {
+    text = old.slice(0, start) + fenced + old.slice(end + END.length);
+  } else if (old.startsWith('# Runner benchmark results')) {
+    // An unfenced block from before the markers: it runs up to the next fenced block.
+    const next = old.indexOf('<!--');
+    text = `${fenced}\n\n${next >= 0 ? old.slice(next) : ''}`;
+  } else {
+    text = `${fenced}\n\n${old}`;
+  }
+  writeFileSync(path, text);
 }
 
 function renderResults(table: string, runs: number): string {
