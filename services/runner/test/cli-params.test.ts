@@ -245,9 +245,7 @@ describe('command line', () => {
     await usage(['i', 'o', '--engine', 'nbclient'], /--engine is not supported/);
     await usage(['i', '-', '--json'], /--json .* use --events-file PATH/);
     await usage(
-      ['gs://b/i.ipynb', 'o'],
-      /INPUT gs:\/\/b\/i.ipynb: nes-run reads and writes local paths and - only/,
-    );
+    await usage(['s3://b/i.ipynb', 'o'], /INPUT s3:\/\/b\/i.ipynb: nes-run reads/);
     await usage(
       ['i', 'o', '--execution-timeout', 'soon'],
       /--execution-timeout soon: expected a number of seconds/,
