@@ -244,7 +244,6 @@ describe('command line', () => {
     await usage(['i', 'o', '--bogus'], /unknown option: --bogus/);
     await usage(['i', 'o', '--engine', 'nbclient'], /--engine is not supported/);
     await usage(['i', '-', '--json'], /--json .* use --events-file PATH/);
-    await usage(
     await usage(['s3://b/i.ipynb', 'o'], /INPUT s3:\/\/b\/i.ipynb: nes-run reads/);
     await usage(
       ['i', 'o', '--execution-timeout', 'soon'],
