@@ -71,18 +71,26 @@ interface Sidecar {
 export interface LocalStoreOptions {
   /** File mode of new objects. Default 0o644. */
   fileMode?: number;
+  /**
+   * Keep content type and metadata in sidecar files. Default true. False writes nothing but the
+   * objects themselves (a plain output file next to the user's own, as papermill writes it):
+   * `stat` then guesses the content type from the extension and reports no metadata.
+   */
+  sidecars?: boolean;
 }
 
 export class LocalStore implements ObjectStore {
   readonly root: string;
   readonly uri: string;
   readonly #fileMode: number;
+  readonly #sidecars: boolean;
   #realRoot: Promise<string> | null = null;
 
   constructor(root: string, options: LocalStoreOptions = {}) {
     this.root = resolve(root);
     this.uri = pathToFileURL(this.root + sep).href;
     this.#fileMode = options.fileMode ?? 0o644;
+    this.#sidecars = options.sidecars ?? true;
   }
 
   uriOf(key: string): string {
@@ -101,8 +109,10 @@ export class LocalStore implements ObjectStore {
         contentType: options.contentType ?? guessContentType(key),
         metadata: { ...options.metadata },
       };
-      sidecarPath = metaPath(path, written.ino);
-      await writeSidecar(sidecarPath, sidecar);
+      if (this.#sidecars) {
+        sidecarPath = metaPath(path, written.ino);
+        await writeSidecar(sidecarPath, sidecar);
+      }
       const previous = await lstatOrNull(path);
       if (previous?.isDirectory()) {
         throw new StoreError('invalid_key', `${this.uriOf(key)}: is a directory`, { key });
@@ -125,7 +135,7 @@ export class LocalStore implements ObjectStore {
       if (previous && previous.ino !== written.ino && !options.ifNotExists) {
         await rm(metaPath(path, previous.ino), { force: true });
       }
-      return this.#info(key, written, sidecar);
+      return this.#info(key, written, this.#sidecars ? sidecar : null);
     } catch (error) {
       await rm(temp, { force: true });
       if (sidecarPath !== null) await rm(sidecarPath, { force: true });

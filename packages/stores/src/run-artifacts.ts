@@ -38,8 +38,11 @@ export interface RunManifest {
     durationMs: number | null;
   };
   error: { class: string; ename: string; evalue: string; cellIndex: number | null } | null;
-  /** URIs (gs://... or file://...) of each artifact written. */
-  artifacts: { input: string; output: string; manifest: string; log: string };
+  /**
+   * URIs (gs://... or file://...) of each artifact written. A manifest written beside a plain
+   * output (nes-run --manifest) has no stored input copy or log: those are null there.
+   */
+  artifacts: { input: string | null; output: string | null; manifest: string; log: string | null };
   /** Anything else the writer records (image, labels, runner version...). */
   extra?: Record<string, unknown>;
 }
@@ -93,7 +96,7 @@ export class RunArtifacts {
     this.keys = runKeys(runId, options.output);
   }
 
-  get uris(): RunManifest['artifacts'] {
+  get uris(): { input: string; output: string; manifest: string; log: string } {
     return {
       input: this.store.uriOf(this.keys.input),
       output: this.store.uriOf(this.keys.output),

@@ -11,8 +11,8 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LocalStore, StoreNotebookSink } from '@nes/stores';
 import { executeNotebook } from '../src/execute.ts';
-import { LocalFileSink } from '../src/local-file-sink.ts';
 import { code, notebook } from './support/notebooks.ts';
 
 const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
@@ -23,7 +23,7 @@ async function trivial(cells: number): Promise<void> {
   const started = performance.now();
   const result = await executeNotebook({
     notebook: nb,
-    sink: new LocalFileSink(join(dir, `trivial-${cells}.ipynb`)),
+    sink: new StoreNotebookSink(new LocalStore(dir), `trivial-${cells}.ipynb`),
   });
   const ms = Math.round(performance.now() - started);
   console.log(
@@ -47,7 +47,7 @@ async function printLots(megabytes: number): Promise<void> {
   const started = performance.now();
   const result = await executeNotebook({
     notebook: nb,
-    sink: new LocalFileSink(join(dir, 'print-lots.ipynb')),
+    sink: new StoreNotebookSink(new LocalStore(dir), 'print-lots.ipynb'),
   });
   clearInterval(sampler);
   const ms = Math.round(performance.now() - started);

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { KernelMessage } from '@jupyterlab/services';
 import type { CodeCell, Notebook } from '@nes/notebook';
+import { LocalStore, StoreNotebookSink } from '@nes/stores';
 import { Autosaver, resolveAutosavePolicy } from '../src/autosave.ts';
 import { nbclientTimestamp, snapshotNotebook } from '../src/execute.ts';
 import type { RunEvent } from '../src/execution-types.ts';
-import { LocalFileSink } from '../src/local-file-sink.ts';
 import { oomKilledSince, readOomKillCount } from '../src/oom.ts';
 import { OutputBudget, utf8Prefix } from '../src/output-limits.ts';
 import { OutputCollector } from '../src/outputs.ts';
@@ -210,11 +210,12 @@ describe('autosave', () => {
   });
 });
 
-describe('local file sink', () => {
-  test('writes atomically and leaves no temporary file', async () => {
+describe('local file sink (nes-run OUTPUT)', () => {
+  test('writes atomically and leaves no temporary or sidecar file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'nes-sink-'));
     const path = join(dir, 'sub', 'out.ipynb');
-    const sink = new LocalFileSink(path);
+    const store = new LocalStore(join(dir, 'sub'), { sidecars: false });
+    const sink = new StoreNotebookSink(store, 'out.ipynb', { minIntervalMs: 0 });
     await sink.write(notebook([code('1')]), 'autosave');
     await sink.write(notebook([code('2')]), 'final');
     const text = await readFile(path, 'utf8');

@@ -14,8 +14,21 @@ export const LOG_LEVELS = ['NOTSET', 'DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITI
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface CliOptions {
+  /** A local path, "-" (stdin), or a source URI (github://, GitHub blob URL, gs://, https://). */
   input: string;
-  output: string;
+  /** A local path, "-" (stdout), or gs://bucket/object; null only with --store. */
+  output: string | null;
+  /** GitHub ref (branch, tag or SHA) for a github:// INPUT. */
+  ref: string | undefined;
+  /** Download the repository at the pinned commit as the kernel's working directory. */
+  context: boolean;
+  /** Only this repository subdirectory (implies context). */
+  contextSubdir: string | undefined;
+  /** Run layout destination: gs://bucket/prefix or a directory. */
+  store: string | undefined;
+  runId: string | undefined;
+  /** Where to write a run manifest (a local path or gs:// URI). */
+  manifest: string | undefined;
   helpNotebook: boolean;
   guessed: Array<[string, string]>;
   raw: Array<[string, string]>;
@@ -59,17 +72,29 @@ Execute one notebook on a Jupyter kernel, papermill-compatible: parameters are i
 cell after the one tagged "parameters", every code cell runs in order, and the output notebook
 (papermill's metadata, error banner on failure) is saved as the run goes.
 
-INPUT and OUTPUT are local paths, or "-" for stdin / stdout. Piped stdin with one path given
+INPUT is a local path, "-" (stdin), github://owner/repo/path.ipynb (with --ref or ?ref=),
+https://github.com/owner/repo/blob/REF/path.ipynb, gs://bucket/path.ipynb or an https:// URL.
+A GitHub ref is resolved to a commit SHA once; every read uses that commit.
+OUTPUT is a local path, gs://bucket/path.ipynb, or "-" (stdout). Piped stdin with one path given
 reads the notebook from stdin; a missing OUTPUT with stdout piped writes the notebook to stdout.
 OUTPUT is templated with the parameters like papermill: out/{name}-{pm[run_uuid]}.ipynb.
+With --store, OUTPUT is optional: the run's artifacts go to STORE/runs/RUN_ID/.
+
+Environment: NES_GITHUB_API_URL (GitHub Enterprise: https://HOST/api/v3), NES_GITHUB_TOKEN or
+NES_GITHUB_TOKEN_FILE, STORAGE_EMULATOR_HOST, GOOGLE_APPLICATION_CREDENTIALS, NES_NOTEBOOK_ROOTS
+(colon-separated: when set, local notebooks are read only from under these directories).
 
 Exit codes: 0 succeeded, 1 cell error, 2 usage, 3 source (notebook missing or invalid),
 4 timeout, 5 kernel died, 6 out of memory, 7 infrastructure, 130 cancelled (SIGINT/SIGTERM).
 
-Not supported (error if used): --engine (one engine: Jupyter Server); remote INPUT/OUTPUT
-locations (s3://, gs://, http(s)://, abs://, adl://, hdfs://, github://).`;
+Not supported (error if used): --engine (one engine: Jupyter Server); s3://, abs://, adl://,
+hdfs:// locations; OUTPUT at an http(s):// or github:// location.`;
 
-const UNSUPPORTED_SCHEMES = /^(s3|gs|https?|abs|adl|hdfs|github|file):\/\//i;
+/** Schemes papermill reads that nes-run does not. */
+const UNSUPPORTED_SCHEMES = /^(s3|abs|adl|hdfs):\/\//i;
+/** OUTPUT: a local path, file://, gs:// or "-". */
+const OUTPUT_SCHEMES = /^(gs|file):\/\//i;
+const ANY_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 function parser(argv: string[]) {
   return yargs(argv)
@@ -91,10 +116,13 @@ function parser(argv: string[]) {
     })
     .command('$0 [input] [output]', false, (y) =>
       y
-        .positional('input', { type: 'string', describe: 'Input notebook path, or - for stdin' })
+        .positional('input', {
+          type: 'string',
+          describe: 'Input notebook: path, - for stdin, github://, gs:// or https:// URI',
+        })
         .positional('output', {
           type: 'string',
-          describe: 'Output notebook path, or - for stdout',
+          describe: 'Output notebook: path, gs:// URI, or - for stdout',
         }),
     )
     .group(
@@ -238,6 +266,39 @@ function parser(argv: string[]) {
       describe: "File to write the notebook's stderr output to.",
     })
     .group(
+      ['ref', 'context', 'context-subdir', 'store', 'run-id', 'manifest'],
+      'Sources and stores (NES):',
+    )
+    .option('ref', {
+      type: 'string',
+      describe:
+        'Branch, tag or commit SHA of a github:// INPUT (default: the default branch; or ?ref= in the URI).',
+    })
+    .option('context', {
+      type: 'boolean',
+      describe:
+        "GitHub INPUT: download the repository at the pinned commit and run in the notebook's directory there (unless --cwd).",
+    })
+    .option('context-subdir', {
+      type: 'string',
+      describe: 'With --context (implied): download only this repository directory.',
+    })
+    .option('store', {
+      type: 'string',
+      describe:
+        'Write the run layout (input.ipynb, output.ipynb, manifest.json, logs/runner.log) under STORE/runs/RUN_ID/: gs://bucket/prefix or a directory. OUTPUT becomes optional (given: a copy goes there too).',
+    })
+    .option('run-id', {
+      type: 'string',
+      describe:
+        'Run id for --store / --manifest ([A-Za-z0-9][A-Za-z0-9._-]*; default: generated). Recorded in metadata.nes.runId.',
+    })
+    .option('manifest', {
+      type: 'string',
+      describe:
+        'Also write a run manifest (source, commit SHA, parameters, status, artifact URIs) to this path or gs:// URI.',
+    })
+    .group(
       [
         'timeout',
         'jupyter-url',
@@ -354,27 +415,50 @@ export async function parseCommandLine(
   if (extra.length > 0) throw usageError(`unexpected argument: ${extra.join(' ')}`);
 
   const helpNotebook = Boolean(a['help-notebook']);
+  const store = nonEmpty(a.store, '--store');
   let input = a.input as string | undefined;
-  let output = a.output as string | undefined;
-  // papermill: piped stdin and one path given means the path is the output.
-  if (tty.stdinPiped && input !== undefined && output === undefined && !helpNotebook) {
+  let output = a.output as string | undefined | null;
+  // papermill: piped stdin and one path given means the path is the output. With --store the
+  // one path is the input (executors may start nes-run with a pipe on stdin).
+  if (
+    tty.stdinPiped &&
+    input !== undefined &&
+    output === undefined &&
+    !helpNotebook &&
+    store === undefined
+  ) {
     output = input;
     input = '-';
   }
   input ??= tty.stdinPiped ? '-' : undefined;
   if (input === undefined) throw usageError("missing argument 'INPUT'");
   if (output === undefined) {
-    if (!helpNotebook && !tty.stdoutPiped) throw usageError("missing argument 'OUTPUT'");
-    output = '-';
+    if (store !== undefined) output = null;
+    else if (!helpNotebook && !tty.stdoutPiped) throw usageError("missing argument 'OUTPUT'");
+    else output = '-';
   }
-  for (const [what, path] of [
-    ['INPUT', input],
-    ['OUTPUT', output],
-  ] as const) {
-    if (UNSUPPORTED_SCHEMES.test(path)) {
-      throw usageError(`${what} ${path}: nes-run reads and writes local paths and - only`);
-    }
+  if (UNSUPPORTED_SCHEMES.test(input)) {
+    throw usageError(
+      `INPUT ${input}: nes-run reads local paths, -, github://, GitHub blob URLs, gs:// and https:// only`,
+    );
   }
+  if (output !== null && ANY_SCHEME.test(output) && !OUTPUT_SCHEMES.test(output)) {
+    throw usageError(`OUTPUT ${output}: nes-run writes local paths, gs:// URIs and - only`);
+  }
+  const manifest = nonEmpty(a.manifest, '--manifest');
+  if (manifest !== undefined && ANY_SCHEME.test(manifest) && !OUTPUT_SCHEMES.test(manifest)) {
+    throw usageError(`--manifest ${manifest}: expected a local path or a gs:// URI`);
+  }
+  if (store !== undefined && ANY_SCHEME.test(store) && !OUTPUT_SCHEMES.test(store)) {
+    throw usageError(`--store ${store}: expected gs://bucket/prefix or a directory`);
+  }
+  const runId = nonEmpty(a['run-id'], '--run-id');
+  if (runId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(runId)) {
+    throw usageError(
+      `--run-id ${runId}: expected letters, digits, ".", "_" or "-" (1 to 128, starting with a letter or digit)`,
+    );
+  }
+  const contextSubdir = nonEmpty(a['context-subdir'], '--context-subdir');
 
   const json = Boolean(a.json);
   if (json && output === '-') {
@@ -387,6 +471,12 @@ export async function parseCommandLine(
   const options: CliOptions = {
     input,
     output,
+    ref: nonEmpty(a.ref, '--ref'),
+    context: Boolean(a.context) || contextSubdir !== undefined,
+    contextSubdir,
+    store,
+    runId,
+    manifest,
     helpNotebook,
     guessed: pairs(a.parameters, '-p/--parameters'),
     raw: pairs(a.parameters_raw, '-r/--parameters_raw'),
@@ -426,6 +516,14 @@ export async function parseCommandLine(
     throw usageError(`--jupyter-url ${options.jupyterUrl}: expected an http(s):// URL`);
   }
   return { kind: 'run', options };
+}
+
+function nonEmpty(value: unknown, flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) throw usageError(`${flag} is given more than once`);
+  const text = String(value);
+  if (text.trim() === '') throw usageError(`${flag} needs a value`);
+  return text;
 }
 
 function mib(bytes: number): string {

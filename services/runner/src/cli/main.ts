@@ -6,23 +6,32 @@
  * Every check that can fail runs before anything is written: a usage or source error leaves no
  * output behind.
  */
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   addBuiltinParameters,
   inspectParameters,
   type Notebook,
-  NotebookFormatError,
   parameterize,
   parameterizePath,
-  parseNotebook,
   removeErrorMarkers,
   serializeNotebook,
   UnsupportedLanguageError,
   UnsupportedParameterValueError,
 } from '@nes/notebook';
-import type { ExecuteOptions, NotebookSink, RunSummary } from '../execution-types.ts';
+import { fetchRepositoryContext, type RepositoryContext } from '@nes/sources';
+import { isStoreError, LocalStore, RunArtifacts } from '@nes/stores';
+import type {
+  ExecuteOptions,
+  ExecuteResult,
+  NotebookSink,
+  RunError,
+  RunSummary,
+} from '../execution-types.ts';
 import { type CliOptions, parseCommandLine } from './args.ts';
 import {
   CliError,
@@ -30,12 +39,22 @@ import {
   EXIT_INFRA,
   EXIT_SUCCEEDED,
   exitCodeForSummary,
-  sourceError,
   usageError,
 } from './exit-codes.ts';
+import { cliSourceOptions, type FetchedInput, fetchInput } from './input.ts';
 import { availableKernels } from './kernels.ts';
 import { collectParameters, type ParameterValues } from './params.ts';
+import {
+  messageOf,
+  openRunStore,
+  type Place,
+  placeOf,
+  StdoutSink,
+  sinkFor,
+  TeeSink,
+} from './places.ts';
 import { Reporter } from './reporter.ts';
+import { generateRunId, LogRecorder, RunRecorder } from './run-record.ts';
 import { formatValue, maskParameters, redactText, secretValues } from './secrets.ts';
 
 export function version(): string {
@@ -59,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
     const options = command.options;
     const params = collectParameters({
       inputPath: options.input,
-      outputPath: options.output,
+      outputPath: options.output ?? '',
       injectInputPath: options.injectInputPath,
       injectOutputPath: options.injectOutputPath,
       base64: options.parameterBase64,
@@ -95,6 +114,7 @@ async function run(
   if (options.logLevel !== 'DEBUG' && options.logLevel !== 'NOTSET') console.debug = () => {};
   // papermill lowers its default log level when the notebook goes to stdout.
   const logLevel = toStdout && options.logLevel === 'INFO' ? 'ERROR' : options.logLevel;
+  const runLog = new LogRecorder();
   const reporter = new Reporter({
     stderr: process.stderr,
     logLevel,
@@ -102,20 +122,70 @@ async function run(
       options.progressBar ?? (Boolean(process.stderr.isTTY) && !options.logOutput && !toStdout),
     events: options.json ? process.stdout : options.eventsFile,
     redact,
+    ...(options.store !== undefined
+      ? { record: (level, message) => runLog.add(level, message) }
+      : {}),
   });
+  const startedAt = new Date();
+  let contextDir: string | null = null;
   try {
     // papermill templates both paths with the parameters and its `pm` built-ins.
     const pathParams = addBuiltinParameters(params);
-    const inputPath =
-      options.input === '-' ? '-' : templatePath('INPUT', options.input, pathParams);
-    const outputPath = toStdout ? '-' : templatePath('OUTPUT', options.output, pathParams);
-    reporter.log('INFO', `Input Notebook:  ${inputPath}`);
-    reporter.log('INFO', `Output Notebook: ${outputPath}`);
-    const notebook = parseInput(readInput(inputPath), inputPath);
+    const inputUri = options.input === '-' ? '-' : templatePath('INPUT', options.input, pathParams);
+    const outputPath =
+      options.output === null || toStdout
+        ? options.output
+        : templatePath('OUTPUT', options.output, pathParams);
+    const sourceOptions = cliSourceOptions();
+    if (sourceOptions.githubToken !== undefined) secrets.push(sourceOptions.githubToken);
+    const runId =
+      options.runId ??
+      (options.store !== undefined || options.manifest !== undefined ? generateRunId() : undefined);
+    // Every destination is checked before anything is fetched or run.
+    const outputPlace =
+      outputPath !== null && outputPath !== '-' ? placeOf('OUTPUT', outputPath) : null;
+    const artifacts =
+      options.store !== undefined && runId !== undefined
+        ? new RunArtifacts(openRunStore(options.store), runId)
+        : null;
+    const manifestPlace =
+      options.manifest === undefined
+        ? null
+        : placeOf('--manifest', templatePath('--manifest', options.manifest, pathParams));
+    const recorder = new RunRecorder({
+      options,
+      params,
+      runId,
+      artifacts,
+      manifestPlace,
+      outputPlace,
+      inputUri,
+      startedAt,
+      runLog,
+      reporter,
+    });
+
+    reporter.log('INFO', `Input Notebook:  ${inputUri}`);
+    reporter.log('INFO', `Output Notebook: ${outputPath ?? artifacts?.uris.output}`);
+    if (runId !== undefined) reporter.log('INFO', `Run id: ${runId}`);
+    let fetched: FetchedInput;
+    try {
+      fetched = await fetchInput(inputUri, options.ref, sourceOptions);
+    } catch (error) {
+      throw await recorder.sourceFailure(error);
+    }
+    const notebook = fetched.notebook;
+    recorder.input = fetched.record;
+    if (fetched.record.commitSha !== null) {
+      reporter.log(
+        'INFO',
+        `Source: ${fetched.record.source?.repository} at ${fetched.record.ref} = ${fetched.record.commitSha}`,
+      );
+    }
 
     if (options.helpNotebook) {
       const { formatNotebookHelp } = await import('./help-notebook.ts');
-      const help = formatNotebookHelp(notebook, inputPath, {
+      const help = formatNotebookHelp(notebook, inputUri, {
         kernelName: options.kernel,
         language: options.language,
       });
@@ -124,53 +194,172 @@ async function run(
     }
 
     const kernelName = options.kernel ?? notebook.metadata.kernelspec?.name;
+    recorder.kernel = kernelName ?? null;
     const warn = (message: string) => reporter.log('WARNING', message);
-    const prepared = prepare(notebook, params, options, kernelName, inputPath, outputPath, warn);
+    const nes: NesRecord = {
+      source: {
+        uri: fetched.record.uri,
+        ref: fetched.record.ref,
+        commitSha: fetched.record.commitSha,
+        pinnedUri: fetched.record.pinnedUri,
+      },
+      ...(runId === undefined ? {} : { runId }),
+    };
+    const recordedOutput = outputPath ?? artifacts?.uris.output ?? '-';
+    const prepared = prepare(notebook, params, options, kernelName, {
+      inputPath: fetched.record.uri,
+      outputPath: recordedOutput,
+      nes,
+      warn,
+    });
     reporter.log('DEBUG', `Parameters: ${formatValue(maskParameters(params))}`);
 
+    const sinks: NotebookSink[] = [];
+    if (artifacts) sinks.push(sinkFor(artifactPlace(artifacts), { runId }));
+    if (outputPlace) sinks.push(sinkFor(outputPlace, { runId }));
+    if (toStdout) sinks.push(new StdoutSink(writeOut));
+    const sink = sinks.length === 1 ? (sinks[0] as NotebookSink) : new TeeSink(sinks);
+
     if (options.prepareOnly) {
-      if (toStdout) await writeOut(serializeNotebook(prepared));
-      else writeFileAtomic(outputPath, serializeNotebook(prepared));
-      reporter.log('INFO', `nes-run: prepared (not executed), output ${outputPath}`);
+      try {
+        await sink.write(prepared, 'final');
+      } catch (error) {
+        reporter.log('ERROR', `nes-run: infra: ${redact(messageOf(error))}`);
+        return EXIT_INFRA;
+      }
+      reporter.log('INFO', `nes-run: prepared (not executed), output ${sink.uri}`);
       return EXIT_SUCCEEDED;
     }
     if (!options.jupyterUrl) checkKernel(kernelName);
-    checkPlaces(options, outputPath);
-    // The engine loads Jupyter's client libraries: only a run pays for them.
-    const { executeNotebook, LocalFileSink } = await import('../index.ts');
-    const sink: NotebookSink = toStdout
-      ? new StdoutSink()
-      : new LocalFileSink(ensureDir(outputPath));
+    checkPlaces(options);
 
-    return await execute(options, prepared, sink, kernelName, reporter, redact, executeNotebook);
-  } finally {
-    await reporter.close();
-  }
-}
-
-function readInput(path: string): string {
-  try {
-    return readFileSync(path === '-' ? 0 : path, 'utf8');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why =
-      e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.message;
-    throw sourceError(`cannot read input notebook ${path === '-' ? '(stdin)' : path}: ${why}`);
-  }
-}
-
-function parseInput(text: string, path: string): Notebook {
-  try {
-    return parseNotebook(text);
-  } catch (err) {
-    if (err instanceof NotebookFormatError) {
-      const where = err.line !== undefined ? ` (line ${err.line}, column ${err.column})` : '';
-      throw sourceError(
-        `${path === '-' ? '(stdin)' : path} is not a valid notebook${where}: ${err.message}`,
+    let cwd = options.cwd;
+    if (options.context) {
+      const source = fetched.record.source;
+      if (fetched.record.kind !== 'github' || source === null) {
+        throw usageError(
+          `--context needs a GitHub INPUT (github:// or a GitHub blob URL); this one is ${fetched.record.kind}`,
+        );
+      }
+      contextDir = await mkdtemp(join(tmpdir(), 'nes-context-'));
+      let context: RepositoryContext;
+      try {
+        context = await fetchRepositoryContext(source, contextDir, {
+          ...sourceOptions,
+          ...(options.contextSubdir === undefined ? {} : { subdirectory: options.contextSubdir }),
+        });
+      } catch (error) {
+        throw await recorder.sourceFailure(error);
+      }
+      cwd ??= contextWorkingDirectory(context, contextDir, options.contextSubdir);
+      reporter.log(
+        'INFO',
+        `Repository context: ${source.repository} at ${source.commitSha?.slice(0, 12)}, ${context.files} files in ${contextDir}`,
       );
     }
-    throw err;
+
+    if (artifacts) {
+      try {
+        await artifacts.writeInput(fetched.bytes);
+        recorder.inputWritten = true;
+      } catch (error) {
+        if (isStoreError(error, 'already_exists')) {
+          throw usageError(
+            `--run-id ${artifacts.runId}: ${artifacts.uris.input} already exists; a run id is used once`,
+          );
+        }
+        reporter.log(
+          'ERROR',
+          `nes-run: infra: cannot write the input notebook to ${artifacts.uris.input}: ${messageOf(error)}`,
+        );
+        return await recorder.finish(EXIT_INFRA, {
+          status: 'failed',
+          error: { class: 'infra', ename: 'StoreError', evalue: messageOf(error), cellIndex: null },
+        });
+      }
+    }
+
+    // The engine loads Jupyter's client libraries: only a run pays for them.
+    const { executeNotebook } = await import('../index.ts');
+    recorder.outputStarted = true;
+    const outcome = await execute(
+      { ...options, cwd },
+      prepared,
+      sink,
+      kernelName,
+      reporter,
+      redact,
+      executeNotebook,
+    );
+    let code = outcome.code;
+    let rescued: string | null = null;
+    if (outcome.finalSaveFailed) {
+      code = EXIT_INFRA;
+      if (outcome.notebook) rescued = rescue(outcome.notebook, runId, reporter, sink.uri);
+    }
+    return await recorder.finish(code, {
+      status: outcome.summary?.status ?? 'failed',
+      error: outcome.summary ? outcome.summary.error : outcome.error,
+      summary: outcome.summary,
+      rescued,
+    });
+  } finally {
+    await reporter.close();
+    if (contextDir !== null) await rm(contextDir, { recursive: true, force: true });
   }
+}
+
+/** metadata.nes: where the notebook came from, namespaced beside papermill's record. */
+interface NesRecord {
+  source: { uri: string; ref: string | null; commitSha: string | null; pinnedUri: string | null };
+  runId?: string;
+}
+
+function artifactPlace(artifacts: RunArtifacts): Place {
+  const uri = artifacts.store.uriOf(artifacts.keys.output);
+  const local = artifacts.store instanceof LocalStore;
+  return {
+    store: artifacts.store,
+    key: artifacts.keys.output,
+    uri,
+    shown: local ? fileURLToPath(uri) : uri,
+    local,
+  };
+}
+
+/** The notebook's own directory in the downloaded repository, or the nearest that exists. */
+function contextWorkingDirectory(
+  context: RepositoryContext,
+  dir: string,
+  subdir: string | undefined,
+): string {
+  if (isDirectory(context.workingDirectory)) return context.workingDirectory;
+  if (subdir !== undefined && isDirectory(join(dir, subdir))) return join(dir, subdir);
+  return dir;
+}
+
+/** The final save failed: the notebook is not lost, it goes to a local temporary file. */
+function rescue(
+  notebook: Notebook,
+  runId: string | undefined,
+  reporter: Reporter,
+  where: string,
+): string | null {
+  const path = join(tmpdir(), `nes-run-${runId ?? `${process.pid}-${Date.now()}`}.ipynb`);
+  try {
+    writeFileSync(path, serializeNotebook(notebook), { mode: 0o600 });
+  } catch (error) {
+    reporter.log(
+      'ERROR',
+      `nes-run: the notebook could not be kept locally either: ${messageOf(error)}`,
+    );
+    return null;
+  }
+  reporter.log(
+    'ERROR',
+    `nes-run: the notebook could not be saved to ${where}; a copy is at ${path}`,
+  );
+  return path;
 }
 
 function templatePath(what: string, path: string, pathParams: Record<string, unknown>): string {
@@ -186,10 +375,14 @@ function prepare(
   params: ParameterValues,
   options: CliOptions,
   kernelName: string | undefined,
-  inputPath: string,
-  outputPath: string,
-  warn: (message: string) => void,
+  record: {
+    inputPath: string;
+    outputPath: string;
+    nes: NesRecord;
+    warn: (message: string) => void;
+  },
 ): Notebook {
+  const { inputPath, outputPath, nes, warn } = record;
   // Error markers of a previous papermill run go first, as in papermill.
   let nb = removeErrorMarkers(notebook);
   // papermill parameterizes only when there are parameters; with none the notebook is unchanged.
@@ -235,7 +428,8 @@ function prepare(
     input_path: inputPath,
     output_path: outputPath,
   };
-  return { ...nb, cells, metadata: { ...nb.metadata, papermill } };
+  // NES's own record sits beside papermill's under its own key: papermill readers ignore it.
+  return { ...nb, cells, metadata: { ...nb.metadata, papermill, nes } };
 }
 
 /** papermill's "Passed unknown parameter" warnings, where the language can be inspected. */
@@ -268,12 +462,9 @@ function checkKernel(kernelName: string | undefined): void {
 }
 
 /** Mistakes the engine would only find after starting a server, found before anything starts. */
-function checkPlaces(options: CliOptions, outputPath: string): void {
+function checkPlaces(options: CliOptions): void {
   if (options.cwd !== undefined && !options.jupyterUrl && !isDirectory(options.cwd)) {
     throw usageError(`--cwd ${options.cwd}: no such directory`);
-  }
-  if (outputPath !== '-' && isDirectory(outputPath)) {
-    throw usageError(`OUTPUT ${outputPath} is a directory: name the notebook file to write`);
   }
 }
 
@@ -285,31 +476,6 @@ function isDirectory(path: string): boolean {
   }
 }
 
-/** OUTPUT's directory is created when missing (the start script writes into out/). */
-function ensureDir(path: string): string {
-  try {
-    mkdirSync(dirname(resolve(path)), { recursive: true });
-  } catch (err) {
-    throw usageError(`cannot create the directory of OUTPUT ${path}: ${(err as Error).message}`);
-  }
-  return path;
-}
-
-function writeFileAtomic(path: string, text: string): void {
-  ensureDir(path);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
-
-/** OUTPUT "-": the notebook goes to stdout once, at the end (papermill saves it just once). */
-class StdoutSink implements NotebookSink {
-  readonly uri = '(stdout)';
-  async write(notebook: Notebook, reason: 'autosave' | 'final'): Promise<void> {
-    if (reason === 'final') await writeOut(serializeNotebook(notebook));
-  }
-}
-
 async function execute(
   options: CliOptions,
   notebook: Notebook,
@@ -317,8 +483,8 @@ async function execute(
   kernelName: string | undefined,
   reporter: Reporter,
   redact: (text: string) => string,
-  executeNotebook: (options: ExecuteOptions) => Promise<RunSummary>,
-): Promise<number> {
+  executeNotebook: (options: ExecuteOptions) => Promise<ExecuteResult>,
+): Promise<Outcome> {
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -337,7 +503,9 @@ async function execute(
   process.on('SIGTERM', onSignal);
 
   const files = outputFiles(options);
-  const toStdout = options.output === '-';
+  // Only stdout: the notebook is written once, at the end (as papermill does).
+  const onlyStdout = options.output === '-' && options.store === undefined;
+  let finalSaveFailed = false;
   const executeOptions: ExecuteOptions = {
     notebook,
     sink,
@@ -347,8 +515,8 @@ async function execute(
     cellTimeoutMs: seconds(options.executionTimeoutSeconds),
     deadlineMs: seconds(options.timeoutSeconds),
     autosave: {
-      onCellComplete: options.requestSaveOnCellExecute && !toStdout,
-      longCellEverySeconds: toStdout ? 0 : options.autosaveCellEverySeconds,
+      onCellComplete: options.requestSaveOnCellExecute && !onlyStdout,
+      longCellEverySeconds: onlyStdout ? 0 : options.autosaveCellEverySeconds,
     },
     limits: {
       ...(options.maxOutputBytes !== undefined ? { perOutputBytes: options.maxOutputBytes } : {}),
@@ -359,7 +527,10 @@ async function execute(
     reportMode: options.reportMode,
     record: notebook.metadata.papermill ?? {},
     signal: controller.signal,
-    onEvent: (event) => reporter.event(event),
+    onEvent: (event) => {
+      if (event.type === 'save_failed' && event.reason === 'final') finalSaveFailed = true;
+      reporter.event(event);
+    },
     ...(options.jupyterUrl
       ? { jupyter: { url: options.jupyterUrl, token: options.jupyterToken } }
       : {}),
@@ -372,20 +543,42 @@ async function execute(
         }
       : {}),
   };
-  let summary: RunSummary;
+  let result: ExecuteResult;
   try {
-    summary = await executeNotebook(executeOptions);
+    result = await executeNotebook(executeOptions);
   } catch (err) {
     const e = err as Error & { class?: string };
     reporter.log('ERROR', `nes-run: ${e.class ?? 'infra'}: ${redact(e.message)}`);
-    return EXIT_INFRA;
+    const error: RunError = {
+      class: 'infra',
+      ename: e.name ?? 'Error',
+      evalue: redact(e.message ?? String(err)),
+      cellIndex: null,
+    };
+    return { code: EXIT_INFRA, summary: null, error, notebook: null, finalSaveFailed };
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     files.flush();
   }
+  const { notebook: finished, ...summary } = result;
   reporter.summary(summary, sink.uri);
-  return exitCodeForSummary(summary);
+  return {
+    code: exitCodeForSummary(summary),
+    summary,
+    error: summary.error,
+    notebook: finished,
+    finalSaveFailed,
+  };
+}
+
+interface Outcome {
+  code: number;
+  summary: RunSummary | null;
+  error: RunError | null;
+  /** The notebook as finished (null when the run could not start). */
+  notebook: Notebook | null;
+  finalSaveFailed: boolean;
 }
 
 function seconds(value: number | undefined): number | undefined {

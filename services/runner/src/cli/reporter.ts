@@ -25,6 +25,11 @@ export interface ReporterOptions {
   /** Where JSON events go: stdout, a file path, or nowhere. */
   events: Writable | string | undefined;
   redact: (text: string) => string;
+  /**
+   * Also receives every log line at INFO and above (or at --log-level, when lower), whatever
+   * stderr shows: the run's log kept with its artifacts (logs/runner.log). Already redacted.
+   */
+  record?: (level: LogLevel, message: string) => void;
 }
 
 export class Reporter {
@@ -32,6 +37,8 @@ export class Reporter {
   readonly #minRank: number;
   readonly #redact: (text: string) => string;
   readonly #wantBar: boolean;
+  readonly #record: ((level: LogLevel, message: string) => void) | undefined;
+  readonly #recordRank: number;
   #bar: cliProgress.SingleBar | undefined;
   #events: Writable | undefined;
   #ownsEvents = false;
@@ -44,6 +51,8 @@ export class Reporter {
     this.#minRank = LEVEL_RANK[options.logLevel];
     this.#redact = options.redact;
     this.#wantBar = options.progressBar;
+    this.#record = options.record;
+    this.#recordRank = Math.min(this.#minRank, LEVEL_RANK.INFO);
     if (typeof options.events === 'string') {
       this.#events = createWriteStream(options.events, { flags: 'a' });
       this.#ownsEvents = true;
@@ -54,6 +63,9 @@ export class Reporter {
 
   /** A human log line on stderr, if the level passes --log-level. */
   log(level: LogLevel, message: string): void {
+    if (this.#record && LEVEL_RANK[level] >= this.#recordRank) {
+      this.#record(level, this.#redact(message));
+    }
     if (LEVEL_RANK[level] < this.#minRank) return;
     const text = `${this.#redact(message)}\n`;
     if (this.#bar) {
