@@ -165,7 +165,7 @@ describe('nes-run errors before anything runs', { concurrency: 4 }, () => {
     assert.equal(r.code, 3);
     assert.match(
       r.stderr,
-      /nes-run: error: cannot read input notebook .*missing\.ipynb: no such file/,
+      /nes-run: error: path_not_found: local notebook .*missing\.ipynb does not exist/,
     );
     assert.equal(existsSync(out), false);
   });
@@ -183,12 +183,15 @@ describe('nes-run errors before anything runs', { concurrency: 4 }, () => {
     );
     const r = await nesRun([bad, join(dir, 'never2.ipynb')]);
     assert.equal(r.code, 3);
-    assert.match(r.stderr, /bad\.ipynb is not a valid notebook: cells\[0\]/);
+    assert.match(r.stderr, /not_a_notebook: .*bad\.ipynb is not a valid notebook at cells\[0\]/);
     const notJson = join(dir, 'notjson.ipynb');
     writeFileSync(notJson, '{"cells": [');
     const r2 = await nesRun([notJson, join(dir, 'never3.ipynb')]);
     assert.equal(r2.code, 3);
-    assert.match(r2.stderr, /notjson\.ipynb is not a valid notebook \(line 1, column \d+\)/);
+    assert.match(
+      r2.stderr,
+      /notjson\.ipynb is not a valid notebook: invalid JSON at line 1, column \d+/,
+    );
   });
 
   test('usage errors: exit 2 with the reason', async () => {

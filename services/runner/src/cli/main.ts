@@ -24,7 +24,7 @@ import {
   UnsupportedParameterValueError,
 } from '@nes/notebook';
 import { fetchRepositoryContext, type RepositoryContext } from '@nes/sources';
-import { isStoreError, LocalStore, RunArtifacts } from '@nes/stores';
+import { isStoreError, LocalStore, RunArtifacts } from '@nes/stores/local';
 import type {
   ExecuteOptions,
   ExecuteResult,
@@ -143,15 +143,15 @@ async function run(
       (options.store !== undefined || options.manifest !== undefined ? generateRunId() : undefined);
     // Every destination is checked before anything is fetched or run.
     const outputPlace =
-      outputPath !== null && outputPath !== '-' ? placeOf('OUTPUT', outputPath) : null;
+      outputPath !== null && outputPath !== '-' ? await placeOf('OUTPUT', outputPath) : null;
     const artifacts =
       options.store !== undefined && runId !== undefined
-        ? new RunArtifacts(openRunStore(options.store), runId)
+        ? new RunArtifacts(await openRunStore(options.store), runId)
         : null;
     const manifestPlace =
       options.manifest === undefined
         ? null
-        : placeOf('--manifest', templatePath('--manifest', options.manifest, pathParams));
+        : await placeOf('--manifest', templatePath('--manifest', options.manifest, pathParams));
     const recorder = new RunRecorder({
       options,
       params,

@@ -13,9 +13,8 @@ import {
   isStoreError,
   LocalStore,
   type ObjectStore,
-  openStore,
   StoreNotebookSink,
-} from '@nes/stores';
+} from '@nes/stores/local';
 import type { NotebookSink } from '../execution-types.ts';
 import { usageError } from './exit-codes.ts';
 
@@ -29,8 +28,11 @@ export interface Place {
   local: boolean;
 }
 
-/** A single object location: a local path, file:///abs/path or gs://bucket/object. */
-export function placeOf(what: string, location: string): Place {
+/**
+ * A single object location: a local path, file:///abs/path or gs://bucket/object. The GCS
+ * client library is loaded only for gs:// locations.
+ */
+export async function placeOf(what: string, location: string): Promise<Place> {
   if (/^gs:\/\//i.test(location)) {
     const match = /^gs:\/\/([^/]+)\/(.+)$/i.exec(location);
     if (!match?.[1] || !match[2]) {
@@ -42,6 +44,7 @@ export function placeOf(what: string, location: string): Place {
     } catch (error) {
       throw usageError(`${what} ${location}: ${(error as Error).message}`);
     }
+    const { openStore } = await import('@nes/stores');
     const store = openStore(`gs://${match[1]}`);
     const uri = store.uriOf(key);
     return { store, key, uri, shown: uri, local: false };
@@ -61,8 +64,12 @@ export function placeOf(what: string, location: string): Place {
 }
 
 /** A --store location: gs://bucket/prefix, file:///dir or a directory. */
-export function openRunStore(location: string): ObjectStore {
+export async function openRunStore(location: string): Promise<ObjectStore> {
   try {
+    if (!/^gs:\/\//i.test(location)) {
+      return new LocalStore(/^file:\/\//i.test(location) ? fileURLToPath(location) : location);
+    }
+    const { openStore } = await import('@nes/stores');
     return openStore(location);
   } catch (error) {
     if (isStoreError(error)) throw usageError(`--store ${location}: ${error.message}`);

@@ -10,7 +10,7 @@ import {
   type ObjectStore,
   type RunArtifacts,
   type RunManifest,
-} from '@nes/stores';
+} from '@nes/stores/local';
 import type { RunError, RunSummary } from '../execution-types.ts';
 import type { CliOptions } from './args.ts';
 import { EXIT_INFRA, EXIT_SOURCE } from './exit-codes.ts';
