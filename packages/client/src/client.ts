@@ -1,0 +1,557 @@
+/**
+ * NesClient: typed calls to the NES HTTP API (design.md, "Contract").
+ *
+ * Retries: only connection errors, 429 and 503, with exponential back-off (Retry-After honoured),
+ * and only for calls that are safe to repeat: reads, cancel, and submit/rerun when they carry an
+ * Idempotency-Key. Event streams resume with Last-Event-ID after a drop.
+ */
+import { isAbortError, NesApiError, NesConnectionError } from './errors.ts';
+import { type SseMessage, SseParser } from './sse.ts';
+import {
+  type BrowseEntry,
+  type Health,
+  type InspectResult,
+  isTerminal,
+  type ListRunsFilter,
+  type RerunRequest,
+  type Run,
+  type RunEvent,
+  type RunListEvent,
+  type RunPage,
+  type SubmitRunRequest,
+  type SubmitSweepRequest,
+  type Sweep,
+} from './types.ts';
+
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+export interface RetryPolicy {
+  /** Total attempts for a retryable call (1 = no retry). Default 4. */
+  attempts: number;
+  /** First back-off delay; doubles each attempt, with jitter. Default 250 ms. */
+  baseDelayMs: number;
+  /** Longest single delay, Retry-After included. Default 10 s. */
+  maxDelayMs: number;
+}
+
+export interface NesClientOptions {
+  /** Base URL of the API, e.g. http://127.0.0.1:8080 (a path prefix is kept). */
+  url: string;
+  token?: string | undefined;
+  fetch?: FetchLike;
+  retry?: Partial<RetryPolicy>;
+  /** Attempts to reconnect an event stream without receiving anything in between. Default 8. */
+  streamReconnects?: number;
+  userAgent?: string;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface SubmitOptions extends CallOptions {
+  /** Same key and body returns the same run; also makes the call safe to retry. */
+  idempotencyKey?: string;
+}
+
+export interface StreamOptions extends CallOptions {
+  /** Resume after this event id (sent as Last-Event-ID). */
+  lastEventId?: string;
+}
+
+interface RequestOptions extends CallOptions {
+  query?: URLSearchParams;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Safe to send again after a connection error, 429 or 503. */
+  retryable: boolean;
+  accept?: string;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 10_000 };
+
+// JSON.rawJSON (Node 21+) is not in the TypeScript lib this repository targets.
+const rawJson = (JSON as unknown as { rawJSON: (text: string) => unknown }).rawJSON;
+
+/** JSON with exact bigints; @nes/notebook's FloatValue serializes itself as `1.0`. */
+export function toJsonBody(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    typeof item === 'bigint' ? rawJson(item.toString()) : item,
+  );
+}
+
+export class NesClient {
+  readonly url: string;
+  readonly #base: string;
+  readonly #token: string | undefined;
+  readonly #fetch: FetchLike;
+  readonly #retry: RetryPolicy;
+  readonly #streamReconnects: number;
+  readonly #userAgent: string | undefined;
+
+  constructor(options: NesClientOptions) {
+    let parsed: URL;
+    try {
+      parsed = new URL(options.url);
+    } catch {
+      throw new TypeError(`invalid NES API URL: ${safeUrl(options.url)}`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new TypeError(
+        `invalid NES API URL: ${safeUrl(options.url)} (expected http:// or https://)`,
+      );
+    }
+    parsed.username = '';
+    parsed.password = '';
+    parsed.search = '';
+    parsed.hash = '';
+    this.#base = parsed.toString().replace(/\/+$/, '');
+    this.url = this.#base;
+    this.#token = options.token || undefined;
+    this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.#retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.#streamReconnects = options.streamReconnects ?? 8;
+    this.#userAgent = options.userAgent;
+  }
+
+  // Runs
+
+  async submitRun(request: SubmitRunRequest, options: SubmitOptions = {}): Promise<Run> {
+    const key = options.idempotencyKey;
+    return this.#json<Run>('POST', '/v1/runs', {
+      body: request,
+      headers: key ? { 'Idempotency-Key': key } : {},
+      retryable: Boolean(key),
+      signal: options.signal,
+    });
+  }
+
+  async getRun(id: string, options: CallOptions = {}): Promise<Run> {
+    return this.#json<Run>('GET', `/v1/runs/${seg(id)}`, { retryable: true, ...options });
+  }
+
+  /** One page of runs, newest first. */
+  async listRuns(filter: ListRunsFilter = {}, options: CallOptions = {}): Promise<RunPage> {
+    const page = await this.#json<RunPage>('GET', '/v1/runs', {
+      query: listQuery(filter),
+      retryable: true,
+      ...options,
+    });
+    return { runs: page.runs ?? [], nextCursor: page.nextCursor ?? null };
+  }
+
+  /** Every page from `filter.cursor` on. */
+  async *pages(filter: ListRunsFilter = {}, options: CallOptions = {}): AsyncGenerator<RunPage> {
+    let cursor = filter.cursor;
+    do {
+      const page = await this.listRuns({ ...filter, cursor }, options);
+      yield page;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+  }
+
+  /** Every run matching `filter`, across pages. */
+  async *runs(filter: ListRunsFilter = {}, options: CallOptions = {}): AsyncGenerator<Run> {
+    for await (const page of this.pages(filter, options)) yield* page.runs;
+  }
+
+  /** Asks the run to stop. Safe to repeat; a finished run is returned as it is. */
+  async cancelRun(id: string, options: CallOptions = {}): Promise<Run> {
+    return this.#json<Run>('POST', `/v1/runs/${seg(id)}/cancel`, { retryable: true, ...options });
+  }
+
+  /** A new run with the same notebook, commit SHA, parameters and kernel; `overrides` win. */
+  async rerun(id: string, overrides: RerunRequest = {}, options: SubmitOptions = {}): Promise<Run> {
+    const key = options.idempotencyKey;
+    return this.#json<Run>('POST', `/v1/runs/${seg(id)}/rerun`, {
+      body: overrides,
+      headers: key ? { 'Idempotency-Key': key } : {},
+      retryable: Boolean(key),
+      signal: options.signal,
+    });
+  }
+
+  /** The output notebook (the live autosaved one while the run goes). */
+  async notebook(id: string, options: CallOptions = {}): Promise<Record<string, unknown>> {
+    return this.#json('GET', `/v1/runs/${seg(id)}/notebook`, { retryable: true, ...options });
+  }
+
+  /** The input notebook as fetched at the run's commit. */
+  async input(id: string, options: CallOptions = {}): Promise<Record<string, unknown>> {
+    return this.#json('GET', `/v1/runs/${seg(id)}/input`, { retryable: true, ...options });
+  }
+
+  /**
+   * The run's log. Without `follow` it ends with what is logged so far; with it, it ends when
+   * the run finishes. Yields text as it arrives (plain text, or the `log` events of an SSE body).
+   */
+  async *logs(
+    id: string,
+    options: CallOptions & { follow?: boolean } = {},
+  ): AsyncGenerator<string> {
+    const query = new URLSearchParams();
+    if (options.follow) query.set('follow', 'true');
+    const res = await this.#send('GET', `/v1/runs/${seg(id)}/logs`, {
+      query,
+      retryable: true,
+      accept: 'text/plain, text/event-stream',
+      signal: options.signal,
+    });
+    const sse = (res.headers.get('content-type') ?? '').startsWith('text/event-stream');
+    const parser = new SseParser();
+    for await (const text of decodeBody(res)) {
+      if (!sse) {
+        yield text;
+        continue;
+      }
+      for (const message of parser.feed(text)) {
+        if (message.event === 'end') return;
+        const data = parseData(message.data);
+        const line =
+          typeof data === 'object' && data !== null && 'text' in data
+            ? String((data as { text: unknown }).text)
+            : message.data;
+        yield line.endsWith('\n') ? line : `${line}\n`;
+      }
+    }
+  }
+
+  /**
+   * The run's events as they happen, ending after the terminal status. A dropped connection is
+   * resumed with Last-Event-ID; `lastEventId` resumes an earlier stream.
+   */
+  async *runEvents(id: string, options: StreamOptions = {}): AsyncGenerator<RunEvent> {
+    const path = `/v1/runs/${seg(id)}/events`;
+    for await (const item of this.#stream(path, options, id)) {
+      const event = toRunEvent(item);
+      yield event;
+      if (event.type === 'status' && isTerminal(event.data.status)) return;
+    }
+  }
+
+  /** Changes to any run (created, status, progress), until `signal` aborts. */
+  async *listEvents(options: StreamOptions = {}): AsyncGenerator<RunListEvent> {
+    for await (const item of this.#stream('/v1/events', options, undefined)) {
+      const data = parseData(item.data);
+      if (item.event === 'run' && isObject(data)) {
+        yield { type: 'run', id: item.id || null, data: data as unknown as Run };
+      } else {
+        yield { type: 'unknown', event: item.event, id: item.id || null, data };
+      }
+    }
+  }
+
+  // Notebooks, output store, sweeps, health
+
+  /** The parameters a notebook declares, at a ref. */
+  async inspect(
+    notebook: string,
+    options: CallOptions & { ref?: string } = {},
+  ): Promise<InspectResult> {
+    const query = new URLSearchParams({ notebook });
+    if (options.ref) query.set('ref', options.ref);
+    return this.#json('GET', '/v1/inspect', { query, retryable: true, signal: options.signal });
+  }
+
+  /** A directory listing or a file of the output store (Jupyter contents model). */
+  async browse(path = '', options: CallOptions = {}): Promise<BrowseEntry> {
+    const clean = path.split('/').filter(Boolean).map(seg).join('/');
+    return this.#json('GET', `/v1/browse/${clean}`, { retryable: true, ...options });
+  }
+
+  async submitSweep(request: SubmitSweepRequest, options: SubmitOptions = {}): Promise<Sweep> {
+    const key = options.idempotencyKey;
+    return this.#json<Sweep>('POST', '/v1/sweeps', {
+      body: request,
+      headers: key ? { 'Idempotency-Key': key } : {},
+      retryable: Boolean(key),
+      signal: options.signal,
+    });
+  }
+
+  async getSweep(id: string, options: CallOptions = {}): Promise<Sweep> {
+    return this.#json<Sweep>('GET', `/v1/sweeps/${seg(id)}`, { retryable: true, ...options });
+  }
+
+  /** `GET /readyz`: never throws for an HTTP status, only when the API cannot be reached. */
+  async health(options: CallOptions = {}): Promise<Health> {
+    const res = await this.#fetchWithRetry('GET', '/readyz', { retryable: false, ...options });
+    const text = await res.text();
+    return { ok: res.ok, status: res.status, body: parseData(text) };
+  }
+
+  // Plumbing
+
+  async #json<T>(method: string, path: string, options: RequestOptions): Promise<T> {
+    const res = await this.#send(method, path, options);
+    const text = await res.text();
+    if (text === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new NesApiError({
+        status: res.status,
+        code: 'invalid_response',
+        message: `${method} ${path}: the API answered ${res.status} with a body that is not JSON`,
+        method,
+        path,
+      });
+    }
+  }
+
+  /** A request that must succeed: an error status becomes NesApiError. */
+  async #send(method: string, path: string, options: RequestOptions): Promise<Response> {
+    const res = await this.#fetchWithRetry(method, path, options);
+    if (res.ok) return res;
+    throw await this.#apiError(res, method, path);
+  }
+
+  async #fetchWithRetry(method: string, path: string, options: RequestOptions): Promise<Response> {
+    const url = `${this.#base}${path}${options.query?.size ? `?${options.query}` : ''}`;
+    const headers: Record<string, string> = {
+      accept: options.accept ?? 'application/json',
+      ...options.headers,
+    };
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    if (this.#userAgent) headers['user-agent'] = this.#userAgent;
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      body = toJsonBody(options.body);
+      headers['content-type'] = 'application/json';
+    }
+    const attempts = options.retryable ? Math.max(1, this.#retry.attempts) : 1;
+    for (let attempt = 1; ; attempt++) {
+      let res: Response;
+      try {
+        res = await this.#fetch(url, { method, headers, body, signal: options.signal });
+      } catch (err) {
+        if (isAbortError(err) || options.signal?.aborted) throw err;
+        if (attempt >= attempts) throw this.#connectionError(err);
+        await sleep(this.#delay(attempt, undefined), options.signal);
+        continue;
+      }
+      if ((res.status === 429 || res.status === 503) && attempt < attempts) {
+        const retryAfter = res.headers.get('retry-after');
+        await res.body?.cancel().catch(() => {});
+        await sleep(this.#delay(attempt, retryAfter), options.signal);
+        continue;
+      }
+      return res;
+    }
+  }
+
+  #delay(attempt: number, retryAfter: string | null | undefined): number {
+    const { baseDelayMs, maxDelayMs } = this.#retry;
+    if (retryAfter) {
+      const seconds = Number(retryAfter);
+      const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - Date.now();
+      if (Number.isFinite(ms) && ms >= 0) return Math.min(ms, maxDelayMs);
+    }
+    const exp = baseDelayMs * 2 ** (attempt - 1);
+    return Math.min(maxDelayMs, exp / 2 + Math.random() * (exp / 2));
+  }
+
+  #connectionError(err: unknown): NesConnectionError {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const errno = cause?.code ?? (err as { code?: string }).code;
+    const detail = this.#redact(cause?.message ?? (err as Error).message ?? String(err));
+    return new NesConnectionError(this.#base, errno, detail);
+  }
+
+  async #apiError(res: Response, method: string, path: string): Promise<NesApiError> {
+    const text = await res.text().catch(() => '');
+    const parsed = parseData(text);
+    const shape = isObject(parsed) && isObject(parsed.error) ? parsed.error : undefined;
+    const code = typeof shape?.code === 'string' && shape.code ? shape.code : `http_${res.status}`;
+    const message =
+      typeof shape?.message === 'string' && shape.message
+        ? shape.message
+        : `${method} ${path}: ${res.status} ${res.statusText}${text && !shape ? `: ${text.slice(0, 200)}` : ''}`;
+    return new NesApiError({
+      status: res.status,
+      code,
+      message: this.#redact(message),
+      details: shape?.details,
+      method,
+      path,
+    });
+  }
+
+  #redact(text: string): string {
+    const token = this.#token;
+    return token && token.length >= 4 ? text.split(token).join('***') : text;
+  }
+
+  /**
+   * SSE messages from `path`, reconnecting with Last-Event-ID after a drop. When `runId` is
+   * given and a connection closes having delivered nothing, the run is read: a finished run
+   * ends the stream with a synthetic `status` message instead of reconnecting forever.
+   */
+  async *#stream(
+    path: string,
+    options: StreamOptions,
+    runId: string | undefined,
+  ): AsyncGenerator<SseMessage> {
+    let lastId = options.lastEventId ?? '';
+    let failures = 0;
+    let retryMs: number | undefined;
+    for (;;) {
+      let received = 0;
+      try {
+        const res = await this.#send('GET', path, {
+          headers: lastId ? { 'Last-Event-ID': lastId } : {},
+          accept: 'text/event-stream',
+          retryable: true,
+          signal: options.signal,
+        });
+        const parser = new SseParser();
+        parser.feed(lastId ? `id: ${lastId}\n` : '');
+        for await (const text of decodeBody(res)) {
+          for (const message of parser.feed(text)) {
+            received++;
+            failures = 0;
+            lastId = message.id;
+            if (message.event === 'end') return;
+            yield message;
+          }
+          retryMs = parser.retryMs ?? retryMs;
+        }
+      } catch (err) {
+        if (isAbortError(err) || options.signal?.aborted) throw err;
+        if (err instanceof NesApiError && err.status !== 429 && err.status < 500) throw err;
+        if (
+          !(err instanceof NesApiError || err instanceof NesConnectionError || isStreamDrop(err))
+        ) {
+          throw err;
+        }
+        if (failures + 1 >= this.#streamReconnects) throw err;
+      }
+      failures++;
+      if (failures >= this.#streamReconnects) {
+        throw new NesConnectionError(
+          this.#base,
+          undefined,
+          `the event stream ${path} keeps closing`,
+        );
+      }
+      if (runId !== undefined && received === 0) {
+        const run = await this.getRun(runId, { signal: options.signal });
+        if (isTerminal(run.status)) {
+          yield {
+            event: 'status',
+            id: lastId,
+            data: JSON.stringify({
+              status: run.status,
+              error: run.error,
+              outputUri: run.outputUri,
+              run,
+            }),
+          };
+          return;
+        }
+      }
+      await sleep(retryMs ?? this.#delay(failures, undefined), options.signal);
+    }
+  }
+}
+
+function toRunEvent(message: SseMessage): RunEvent {
+  const data = parseData(message.data);
+  const id = message.id || null;
+  if (isObject(data)) {
+    switch (message.event) {
+      case 'status':
+        if (typeof data.status === 'string') {
+          return {
+            type: 'status',
+            id,
+            data: data as Extract<RunEvent, { type: 'status' }>['data'],
+          };
+        }
+        break;
+      case 'progress':
+        return {
+          type: 'progress',
+          id,
+          data: data as unknown as Extract<RunEvent, { type: 'progress' }>['data'],
+        };
+      case 'log':
+        return { type: 'log', id, data: { ...data, text: String(data.text ?? '') } };
+      case 'run':
+        return { type: 'run', id, data: data as unknown as Run };
+    }
+  }
+  return { type: 'unknown', event: message.event, id, data };
+}
+
+function listQuery(filter: ListRunsFilter): URLSearchParams {
+  const q = new URLSearchParams();
+  const statuses = filter.status === undefined ? [] : [filter.status].flat();
+  if (statuses.length > 0) q.set('status', statuses.join(','));
+  if (filter.notebook) q.set('notebook', filter.notebook);
+  for (const [k, v] of Object.entries(filter.labels ?? {})) q.append('label', `${k}=${v}`);
+  if (filter.createdAfter) q.set('createdAfter', filter.createdAfter);
+  if (filter.createdBefore) q.set('createdBefore', filter.createdBefore);
+  if (filter.sweepId) q.set('sweepId', filter.sweepId);
+  if (filter.limit !== undefined) q.set('limit', String(filter.limit));
+  if (filter.cursor) q.set('cursor', filter.cursor);
+  return q;
+}
+
+async function* decodeBody(res: Response): AsyncGenerator<string> {
+  if (!res.body) return;
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const text = decoder.decode(value, { stream: true });
+      if (text) yield text;
+    }
+    const tail = decoder.decode();
+    if (tail) yield tail;
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+}
+
+function isStreamDrop(err: unknown): boolean {
+  // undici reports a body cut short as TypeError "terminated" (cause: SocketError "other side closed").
+  return err instanceof TypeError || (err as { code?: string })?.code === 'ECONNRESET';
+}
+
+function parseData(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function seg(id: string): string {
+  return encodeURIComponent(id);
+}
+
+function safeUrl(url: string): string {
+  return url.replace(/\/\/[^/@]*@/, '//');
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,211 @@
+/**
+ * The NES HTTP API's shapes as clients see them (design.md, "Contract"). The client declares its
+ * own types instead of importing the server's: this file is the wire contract, and the server's
+ * model may carry more fields than it serves.
+ */
+
+export type RunStatus =
+  | 'queued'
+  | 'starting'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled'
+  | 'timed_out';
+
+export const TERMINAL_STATUSES: readonly RunStatus[] = [
+  'succeeded',
+  'failed',
+  'cancelled',
+  'timed_out',
+];
+
+export function isTerminal(status: RunStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export type FailureClass =
+  | 'cell_error'
+  | 'timeout'
+  | 'kernel_died'
+  | 'oom'
+  | 'cancelled'
+  | 'source'
+  | 'infra';
+
+export interface RunProgress {
+  cellsDone: number;
+  cellsTotal: number;
+  currentCell: number | null;
+}
+
+export interface RunFailure {
+  class: FailureClass;
+  ename: string;
+  evalue: string;
+  cellIndex: number | null;
+}
+
+export interface RunLinks {
+  self: string;
+  notebook: string;
+  viewer: string;
+}
+
+export interface Run {
+  id: string;
+  status: RunStatus;
+  notebook: string;
+  ref: string | null;
+  commitSha: string | null;
+  parameters: Record<string, unknown>;
+  kernel: string | null;
+  labels: Record<string, string>;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  progress: RunProgress;
+  error: RunFailure | null;
+  outputUri: string | null;
+  links: RunLinks;
+  timeoutSeconds?: number | null;
+  sweepId?: string | null;
+}
+
+/** `POST /v1/runs`. Parameter values may be bigints and @nes/notebook FloatValues (`1.0`). */
+export interface SubmitRunRequest {
+  notebook: string;
+  ref?: string;
+  parameters?: Record<string, unknown>;
+  kernel?: string;
+  labels?: Record<string, string>;
+  timeoutSeconds?: number;
+  resources?: Record<string, unknown>;
+  image?: string;
+}
+
+/** `POST /v1/runs/:id/rerun`: the run's spec is copied; these override it. */
+export interface RerunRequest {
+  parameters?: Record<string, unknown>;
+  labels?: Record<string, string>;
+  timeoutSeconds?: number;
+}
+
+export interface ListRunsFilter {
+  status?: RunStatus | RunStatus[];
+  notebook?: string;
+  /** Every label must match (`label=k=v`, repeated). */
+  labels?: Record<string, string>;
+  createdAfter?: string;
+  createdBefore?: string;
+  sweepId?: string;
+  /** Page size. */
+  limit?: number;
+  cursor?: string;
+}
+
+export interface RunPage {
+  runs: Run[];
+  nextCursor: string | null;
+}
+
+/** One parameter of a notebook's parameters cell (papermill's inspection). */
+export interface NotebookParameter {
+  name: string;
+  type: string | null;
+  default: string;
+  help: string;
+}
+
+/** `GET /v1/inspect?notebook=&ref=`. */
+export interface InspectResult {
+  notebook: string;
+  ref: string | null;
+  commitSha: string | null;
+  kernel?: string | null;
+  language?: string | null;
+  parameters: NotebookParameter[];
+  /** JSON Schema of the parameters, as submit checks them. */
+  schema?: Record<string, unknown>;
+}
+
+/** A Jupyter contents-API entry, as Commuter serves the output store (`GET /v1/browse/PATH`). */
+export interface BrowseEntry {
+  name: string;
+  path: string;
+  type: 'directory' | 'notebook' | 'file';
+  size?: number | null;
+  last_modified?: string | null;
+  mimetype?: string | null;
+  format?: 'json' | 'text' | 'base64' | null;
+  /** A directory's entries (without content), a notebook's JSON, a file's text or base64. */
+  content?: BrowseEntry[] | Record<string, unknown> | string | null;
+}
+
+export type SweepStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** `POST /v1/sweeps`: one notebook over parameter sets, a grid, or a date range. */
+export interface SubmitSweepRequest {
+  notebook: string;
+  ref?: string;
+  /** Parameters shared by every run; each set overrides them. */
+  parameters?: Record<string, unknown>;
+  /** Explicit parameter sets, one run each. */
+  parameterSets?: Record<string, unknown>[];
+  /** Cartesian product of these values, one run per combination. */
+  grid?: Record<string, unknown[]>;
+  /** A backfill: one run per date from `from` to `to` inclusive, passed as `parameter`. */
+  dates?: { from: string; to: string; parameter: string };
+  concurrency?: number;
+  kernel?: string;
+  labels?: Record<string, string>;
+  timeoutSeconds?: number;
+}
+
+export interface Sweep {
+  id: string;
+  status: SweepStatus;
+  notebook: string;
+  ref: string | null;
+  concurrency: number | null;
+  total: number;
+  /** Runs per status. */
+  counts: Partial<Record<RunStatus, number>>;
+  runIds?: string[];
+  createdAt: string;
+  finishedAt: string | null;
+  links?: { self: string; viewer?: string };
+}
+
+export interface Health {
+  ok: boolean;
+  status: number;
+  body: unknown;
+}
+
+/** Events of one run (`GET /v1/runs/:id/events`), keyed by the SSE event name. */
+export type RunEvent =
+  | {
+      type: 'status';
+      id: string | null;
+      data: {
+        status: RunStatus;
+        time?: string;
+        error?: RunFailure | null;
+        outputUri?: string | null;
+        run?: Run;
+      };
+    }
+  | { type: 'progress'; id: string | null; data: RunProgress }
+  | {
+      type: 'log';
+      id: string | null;
+      data: { time?: string; stream?: string; text: string };
+    }
+  | { type: 'run'; id: string | null; data: Run }
+  | { type: 'unknown'; event: string; id: string | null; data: unknown };
+
+/** Events of the run list (`GET /v1/events`). */
+export type RunListEvent =
+  | { type: 'run'; id: string | null; data: Run }
+  | { type: 'unknown'; event: string; id: string | null; data: unknown };
