@@ -85,6 +85,8 @@ export async function openRunStore(location: string): Promise<ObjectStore> {
 export function sinkFor(place: Place, options: { runId?: string | undefined } = {}): NotebookSink {
   const sink = new StoreNotebookSink(place.store, place.key, {
     ...(options.runId === undefined ? {} : { runId: options.runId }),
+    // The runner's Autosaver retries the final save already: retries here would multiply.
+    finalAttempts: 1,
     ...(place.local ? { minIntervalMs: 0 } : {}),
   });
   return {
