@@ -1,0 +1,144 @@
+/**
+ * Builds the NES API as a fastify instance; never listens (the `nes serve` command does).
+ * Plugins in order: validation and parsing, error handling, CORS, auth, OpenAPI, metrics, routes.
+ */
+import cors from '@fastify/cors';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { parseParametersJson } from '@nes/notebook';
+import { resolveSource } from '@nes/sources';
+import ajvFormats from 'ajv-formats';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { AppServices } from './app-services.ts';
+import { registerAuth } from './auth/auth.ts';
+import type { NesConfig } from './config.ts';
+import { ApiError, mapError } from './errors.ts';
+import { createMetrics } from './metrics.ts';
+import type { RouteContext } from './routes/context.ts';
+import { healthRoutes } from './routes/health.ts';
+import { inspectRoutes } from './routes/inspect.ts';
+import { browseRoutes } from './routes/browse.ts';
+import { runNotebookRoutes } from './routes/run-notebooks.ts';
+import { runStreamRoutes } from './routes/run-streams.ts';
+import { runRoutes } from './routes/runs.ts';
+import type { RunStore } from './runs/run-store.ts';
+
+export interface BuildAppOptions {
+  config: NesConfig;
+  store: RunStore;
+  services: AppServices;
+  /** fastify's logger option; default off. The Authorization header is always redacted. */
+  logger?: boolean | Record<string, unknown>;
+  /** Heartbeat interval of event streams (comments, and a re-read of the store). Default 15 s. */
+  heartbeatMs?: number;
+}
+
+export type App = FastifyInstance;
+
+export async function buildApp(options: BuildAppOptions): Promise<App> {
+  const { config, store, services } = options;
+  const app = Fastify({
+    logger: loggerOptions(options.logger),
+    bodyLimit: config.bodyLimit,
+    ajv: {
+      customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array' },
+      plugins: [ajvFormats as unknown as (ajv: unknown) => unknown],
+    },
+  } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
+
+  // JSON bodies keep Python's int/float distinction (`1.0` stays a float) for parameters.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, parseParametersJson(text));
+    } catch (error) {
+      done(new ApiError(400, 'invalid_json', `the body is not valid JSON: ${(error as Error).message}`), undefined);
+    }
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const mapped = mapError(error);
+    if (mapped.internal) request.log.error({ err: error }, 'request failed');
+    reply.status(mapped.status).send(mapped.body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send({
+      error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` },
+    });
+  });
+
+  await app.register(cors, {
+    origin: config.viewerOrigin === null ? false : [config.viewerOrigin],
+    credentials: false,
+    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'],
+    methods: ['GET', 'POST', 'OPTIONS'],
+  });
+
+  registerAuth(app, store);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'NES API',
+        description: 'Notebook Execution Service: run Jupyter notebooks from Git as parameterized jobs',
+        version: '1',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  const metrics = createMetrics(store, services.bus);
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpDuration.observe(
+      { method: request.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  const context: RouteContext = {
+    config,
+    store,
+    services,
+    resolve: services.resolveSource ?? resolveSource,
+    metrics,
+    heartbeatMs: options.heartbeatMs ?? 15_000,
+  };
+  await app.register(healthRoutes, context);
+  await app.register(runRoutes, context);
+  await app.register(runStreamRoutes, context);
+  await app.register(runNotebookRoutes, context);
+  await app.register(inspectRoutes, context);
+  await app.register(browseRoutes, context);
+
+  app.addHook('onClose', async () => metrics.close());
+  return app;
+}
+
+function loggerOptions(logger: BuildAppOptions['logger']): FastifyServerOptions['logger'] {
+  if (logger === undefined || logger === false) return false;
+  const base = logger === true ? {} : logger;
+  return {
+    ...base,
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[REDACTED]' },
+    serializers: {
+      req(request: { method: string; url: string; ip?: string }) {
+        return { method: request.method, url: redactUrl(request.url), remoteAddress: request.ip };
+      },
+    },
+  };
+}
+
+/** `?token=...` (event streams) never reaches a log line. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&]token=)[^&#]*/gi, '$1[REDACTED]');
+}

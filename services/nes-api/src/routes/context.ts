@@ -1,0 +1,52 @@
+/** What every route plugin receives, and the run object as the API serves it. */
+import type { AppServices, SourceResolver } from '../app-services.ts';
+import type { NesConfig } from '../config.ts';
+import { notFound } from '../errors.ts';
+import type { ApiMetrics } from '../metrics.ts';
+import type { Run } from '../runs/run-model.ts';
+import type { RunStore } from '../runs/run-store.ts';
+
+export interface RouteContext {
+  config: NesConfig;
+  store: RunStore;
+  services: AppServices;
+  resolve: SourceResolver;
+  metrics: ApiMetrics;
+  heartbeatMs: number;
+}
+
+export interface ApiRun extends Run {
+  links: { self: string; notebook: string; viewer: string };
+}
+
+// JSON.rawJSON (Node 21+) is not in the TypeScript lib this repository targets.
+const rawJson = (JSON as unknown as { rawJSON: (text: string) => unknown }).rawJSON;
+
+export function toApiRun(run: Run, publicUrl: string): ApiRun {
+  const id = encodeURIComponent(run.id);
+  return {
+    ...run,
+    parameters: jsonSafe(run.parameters) as Record<string, unknown>,
+    links: {
+      self: `${publicUrl}/v1/runs/${id}`,
+      notebook: `${publicUrl}/v1/runs/${id}/notebook`,
+      viewer: `${publicUrl}/runs/${id}`,
+    },
+  };
+}
+
+/** Exact big integers survive serialization (JSON.stringify throws on bigint). */
+function jsonSafe(value: unknown): unknown {
+  if (typeof value === 'bigint') return rawJson(value.toString());
+  if (Array.isArray(value)) return value.map(jsonSafe);
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, jsonSafe(v)]));
+  }
+  return value;
+}
+
+export async function getRunOr404(store: RunStore, id: string): Promise<Run> {
+  const run = await store.getRun(id);
+  if (run === null) throw notFound('run', id);
+  return run;
+}
