@@ -5,10 +5,13 @@
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import {
+  registerAjvFormats,
+  type TypeBoxTypeProvider,
+  TypeBoxValidatorCompiler,
+} from '@fastify/type-provider-typebox';
 import { parseParametersJson } from '@nes/notebook';
 import { resolveSource } from '@nes/sources';
-import ajvFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { AppServices } from './app-services.ts';
 import { registerAuth } from './auth/auth.ts';
@@ -41,14 +44,14 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   const app = Fastify({
     logger: loggerOptions(options.logger),
     bodyLimit: config.bodyLimit,
-    ajv: {
-      customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array' },
-      plugins: [ajvFormats as unknown as (ajv: unknown) => unknown],
-    },
-  } as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  // TypeBox's own checker: bodies exactly as sent (no coercion, unknown fields refused);
+  // querystrings, params and headers converted from text.
+  registerAjvFormats();
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
   // JSON bodies keep Python's int/float distinction (`1.0` stays a float) for parameters.
-  app.removeContentTypeParser('application/json');
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);

@@ -139,12 +139,16 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ct
     '/v1/runs/:id/rerun',
     {
       config: { scope: 'submit' },
+      // No body means no overrides.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
       schema: {
         summary: 'Run again with the same commit, parameters and kernel (optional overrides)',
         tags: ['runs'],
         params: RunIdParams,
         headers: IdempotencyHeaders,
-        body: Type.Optional(RerunBodySchema),
+        body: RerunBodySchema,
         response: {
           200: RunSchema,
           201: RunSchema,
@@ -160,7 +164,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ct
     },
     async (request, reply) => {
       const original = await getRunOr404(ctx.store, request.params.id);
-      const overrides = request.body ?? {};
+      const overrides = request.body;
       const key = checkIdempotencyKey(request.headers['idempotency-key']);
       const hash = requestHash({ rerun: original.id, ...overrides });
       const { run, created } = await submitter.submit(key, hash, async () => {
