@@ -24,7 +24,7 @@ import type {
 } from './execution-types.ts';
 import { normalizeBaseUrl, type ServerEndpoint } from './jupyter-api.ts';
 import { type PrivateJupyterServer, startJupyterServer } from './jupyter-server.ts';
-import { KernelSession, NoSuchKernelError } from './kernel-session.ts';
+import { KernelNotFoundError, KernelSession, NoSuchKernelError } from './kernel-session.ts';
 import { oomKilledSince, readOomKillCount } from './oom.ts';
 import { OutputBudget, resolveOutputLimits } from './output-limits.ts';
 import { OutputCollector } from './outputs.ts';
@@ -244,6 +244,18 @@ class NotebookRun {
         rootDir = server.rootDir;
         this.#log('info', `Jupyter Server ready in ${Math.round(performance.now() - t0)} ms`);
       }
+      if (target?.url && target.kernelId) {
+        const t1 = performance.now();
+        const session = await KernelSession.attach(endpoint, target.kernelId, {
+          kernelName,
+          signal,
+        });
+        this.#log(
+          'info',
+          `Kernel ${kernelName} (${target.kernelId}) attached in ${Math.round(performance.now() - t1)} ms`,
+        );
+        return await this.#withLanguageInfo(session);
+      }
       const path = rootDir ? relative(rootDir, cwd) : (this.#options.cwd ?? '');
       if (path.startsWith('..')) {
         throw new RunFailure(
@@ -253,10 +265,7 @@ class NotebookRun {
       const t1 = performance.now();
       const session = await KernelSession.start(endpoint, { kernelName, path, signal });
       this.#log('info', `Kernel ${kernelName} ready in ${Math.round(performance.now() - t1)} ms`);
-      const info = await session.info;
-      const languageInfo = info.language_info as unknown as JsonObject | undefined;
-      if (languageInfo) this.#nb.metadata.language_info = { name: '', ...languageInfo };
-      return session;
+      return await this.#withLanguageInfo(session);
     } catch (error) {
       if (startTimeout.aborted && !this.#stopReason) {
         throw new RunFailure(
@@ -271,11 +280,21 @@ class NotebookRun {
     }
   }
 
+  async #withLanguageInfo(session: KernelSession): Promise<KernelSession> {
+    const info = await session.info;
+    const languageInfo = info.language_info as unknown as JsonObject | undefined;
+    if (languageInfo) this.#nb.metadata.language_info = { name: '', ...languageInfo };
+    return session;
+  }
+
   #startFailure(caught: unknown): RunError {
     if (caught instanceof RunFailure) return caught.failure;
     if (this.#stopReason) return this.#stopFailure(null);
     if (caught instanceof NoSuchKernelError) {
       return failure('source', 'NoSuchKernel', caught.message);
+    }
+    if (caught instanceof KernelNotFoundError) {
+      return failure('infra', 'KernelNotFound', caught.message);
     }
     const name = caught instanceof Error ? caught.name : 'Error';
     return failure('infra', name, errorMessage(caught));

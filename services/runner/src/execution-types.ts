@@ -61,6 +61,12 @@ export interface JupyterServerTarget {
    * sent relative to it. Without it, `cwd` must already be relative to the server's root.
    */
   rootDir?: string;
+  /**
+   * With `url`: run on this kernel, already started on the server (a warm pool), instead of
+   * starting one. The run owns it from then on and shuts it down at the end; its working
+   * directory is the one it was started in (`cwd` does not apply).
+   */
+  kernelId?: string;
 }
 
 export interface ExecuteOptions {

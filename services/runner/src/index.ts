@@ -1,6 +1,29 @@
+import { fileURLToPath } from 'node:url';
+
 export { DEFAULT_AUTOSAVE_POLICY } from './autosave.ts';
 export { DEFAULT_START_TIMEOUT_MS, executeNotebook } from './execute.ts';
 export type * from './execution-types.ts';
+export {
+  getKernel,
+  JupyterApiError,
+  type KernelModel,
+  listKernelSpecs,
+  type ServerEndpoint,
+  shutdownKernel,
+  startKernel,
+} from './jupyter-api.ts';
 export type { PrivateJupyterServer, StartServerOptions } from './jupyter-server.ts';
 export { locateJupyterServer, startJupyterServer } from './jupyter-server.ts';
+export { KernelNotFoundError } from './kernel-session.ts';
 export { DEFAULT_OUTPUT_LIMITS } from './output-limits.ts';
+export type {
+  ParentMessage,
+  WorkerMessage,
+  WorkerResult,
+  WorkerRunSpec,
+} from './worker/protocol.ts';
+export { MAX_FORWARDED_OUTPUT_BYTES } from './worker/protocol.ts';
+/** The runner worker's entry module, for `node WORKER_ENTRY` with an IPC channel. */
+export const WORKER_ENTRY = fileURLToPath(new URL('./worker/main.ts', import.meta.url));
+export { EXIT_CODE_BY_CLASS } from './cli/exit-codes.ts';
+export { oomKilledSince, readOomKillCount } from './oom.ts';

@@ -92,6 +92,21 @@ export async function startKernel(
   return (await response.json()) as KernelModel;
 }
 
+/** The model of a running kernel; a JupyterApiError with status 404 when there is none. */
+export async function getKernel(
+  endpoint: ServerEndpoint,
+  id: string,
+  signal?: AbortSignal,
+): Promise<KernelModel> {
+  const response = await call(
+    endpoint,
+    'GET',
+    `api/kernels/${encodeURIComponent(id)}`,
+    signal ? { signal } : {},
+  );
+  return (await response.json()) as KernelModel;
+}
+
 export async function shutdownKernel(endpoint: ServerEndpoint, id: string): Promise<void> {
   const response = await call(endpoint, 'DELETE', `api/kernels/${encodeURIComponent(id)}`);
   await response.body?.cancel();

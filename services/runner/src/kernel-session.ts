@@ -20,6 +20,8 @@ import {
 } from '@jupyterlab/services';
 import WebSocket from 'ws';
 import {
+  getKernel,
+  JupyterApiError,
   type KernelModel,
   listKernelSpecs,
   type ServerEndpoint,
@@ -54,6 +56,20 @@ export class NoSuchKernelError extends Error {
     this.name = 'NoSuchKernelError';
     this.available = available;
   }
+}
+
+/** The kernel to attach to is not (or no longer) on the server. */
+export class KernelNotFoundError extends Error {
+  constructor(id: string) {
+    super(`No kernel with id ${id} on the Jupyter Server`);
+    this.name = 'KernelNotFoundError';
+  }
+}
+
+export interface AttachKernelOptions {
+  /** When given, the kernel must be of this kernelspec. */
+  kernelName?: string;
+  signal?: AbortSignal;
 }
 
 export interface StartKernelOptions {
@@ -155,16 +171,53 @@ export class KernelSession {
       throw new NoSuchKernelError(options.kernelName, specs.names);
     }
     const model = await startKernel(endpoint, options.kernelName, options.path, options.signal);
+    return await KernelSession.#connect(endpoint, model, options.signal);
+  }
+
+  /**
+   * Takes over a kernel already running on the server (a warm pool's pre-started kernel). From
+   * here the session owns it: `shutdown` ends it on the server, as for a kernel it started.
+   */
+  static async attach(
+    endpoint: ServerEndpoint,
+    kernelId: string,
+    options: AttachKernelOptions = {},
+  ): Promise<KernelSession> {
+    let model: KernelModel;
+    try {
+      model = await getKernel(endpoint, kernelId, options.signal);
+    } catch (error) {
+      if (error instanceof JupyterApiError && error.status === 404) {
+        throw new KernelNotFoundError(kernelId);
+      }
+      throw error;
+    }
+    if (options.kernelName !== undefined && model.name !== options.kernelName) {
+      await shutdownKernel(endpoint, model.id).catch(() => undefined);
+      throw new NoSuchKernelError(options.kernelName, [model.name]);
+    }
+    if (model.execution_state === 'dead') {
+      await shutdownKernel(endpoint, model.id).catch(() => undefined);
+      throw new Error(`kernel ${kernelId} is dead`);
+    }
+    return await KernelSession.#connect(endpoint, model, options.signal);
+  }
+
+  static async #connect(
+    endpoint: ServerEndpoint,
+    model: KernelModel,
+    signal: AbortSignal | undefined,
+  ): Promise<KernelSession> {
     const session = new KernelSession(endpoint, model);
     try {
       await raceAbort(
         Promise.race([
           session.kernel.info,
           session.died.then((death) => {
-            throw new Error(`kernel '${options.kernelName}' failed to start: ${death.detail}`);
+            throw new Error(`kernel '${model.name}' failed to start: ${death.detail}`);
           }),
         ]),
-        options.signal,
+        signal,
       );
     } catch (error) {
       await session.shutdown();

@@ -1,0 +1,82 @@
+/**
+ * The runner worker process: `node services/runner/src/worker/main.ts`, spawned by the local
+ * executor with an IPC channel (protocol.ts). It loads everything a run needs first and says
+ * 'ready', so an executor can keep one warm and hand it a run with no start-up cost; then it
+ * runs exactly one run and exits with nes-run's exit code for the outcome.
+ */
+import { EXIT_INFRA } from '../cli/exit-codes.ts';
+import { quietServicesDebug } from '../quiet-console.ts';
+import type { ParentMessage, WorkerMessage } from './protocol.ts';
+import { runWorkerSpec } from './run.ts';
+
+function send(message: WorkerMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) {
+      resolve();
+      return;
+    }
+    process.send(message, undefined, {}, () => resolve());
+  });
+}
+
+async function main(): Promise<number> {
+  if (!process.send) {
+    process.stderr.write('nes-runner-worker: start me with an IPC channel (the local executor)\n');
+    return 2;
+  }
+  quietServicesDebug();
+  // A warm worker loads now what its run will need: the GCS client only for a gs:// store.
+  if (process.env.NES_STORE?.startsWith('gs://')) await import('@nes/stores');
+  const stop = new AbortController();
+  const parentPid = process.ppid;
+  let running = false;
+  let kernelReply: ((id: string | null) => void) | null = null;
+  const parentGone = (why: string) => {
+    if (!running) process.exit(0);
+    stop.abort(new Error(why));
+    kernelReply?.(null);
+  };
+  process.on('disconnect', () => parentGone('the executor went away'));
+  // Backstop for an IPC channel that outlives its parent (it should not).
+  const watch = setInterval(() => {
+    if (process.ppid !== parentPid) parentGone('the executor process died');
+  }, 1000);
+  watch.unref();
+  // A terminal's Ctrl-C or a SIGTERM: cancel and save, as nes-run does.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => stop.abort(new Error(`cancelled by ${signal}`)));
+  }
+
+  const spec = await new Promise<Extract<ParentMessage, { type: 'run' }>['spec']>((resolve) => {
+    process.on('message', (raw) => {
+      const message = raw as ParentMessage;
+      if (message.type === 'run') resolve(message.spec);
+      else if (message.type === 'cancel') stop.abort(new Error('cancelled'));
+      else if (message.type === 'kernel') kernelReply?.(message.kernelId);
+    });
+    void send({ type: 'ready' });
+  });
+  running = true;
+  try {
+    const outcome = await runWorkerSpec(spec, {
+      send: (message) => void send(message),
+      requestKernel: (kernelName) =>
+        new Promise((resolve) => {
+          kernelReply = (id) => {
+            kernelReply = null;
+            resolve(id);
+          };
+          void send({ type: 'need_kernel', kernelName });
+        }),
+      signal: stop.signal,
+    });
+    await send({ type: 'result', result: outcome.result });
+    return outcome.exitCode;
+  } catch (error) {
+    process.stderr.write(`nes-runner-worker: ${(error as Error)?.stack ?? String(error)}\n`);
+    return EXIT_INFRA;
+  }
+}
+
+const code = await main();
+process.exit(code);

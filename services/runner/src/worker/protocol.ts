@@ -1,0 +1,70 @@
+/**
+ * The runner worker's protocol: how an executor on the same machine drives one run in a child
+ * process (`node services/runner/src/worker/main.ts`, see WORKER_ENTRY).
+ *
+ * The channel is Node's IPC pipe (stdio 'ipc'): only the parent that spawned the child can read or
+ * write it, so no token is needed; stdout and stderr stay free for people. A Kubernetes pod has
+ * no such private channel: there the same messages need a per-run token (see the executor).
+ *
+ *   child  -> parent  { type: 'ready' }                    modules loaded, waiting for a run
+ *   parent -> child   { type: 'run', spec }                one run, once
+ *   child  -> parent  { type: 'need_kernel', kernelName }  the notebook is fetched and prepared
+ *   parent -> child   { type: 'kernel', kernelId }         a pre-started kernel (null: start one)
+ *   child  -> parent  { type: 'event', event }             the engine's RunEvents, in order
+ *   child  -> parent  { type: 'output', stream, text }     cell stream output (capped)
+ *   parent -> child   { type: 'cancel' }                   stop, save as cancelled
+ *   child  -> parent  { type: 'result', result }           then the child exits with nes-run's code
+ *
+ * The parent going away (the IPC channel closes) cancels the run: the notebook is saved as
+ * cancelled and the child exits. A child that dies without a result is judged by its exit code
+ * and signal (the executor's observation).
+ */
+import type { RunError, RunEvent, RunStatus } from '../execution-types.ts';
+
+export interface WorkerRunSpec {
+  runId: string;
+  /** The notebook's source as submitted (github://, https://github.com/...blob..., gs://, a path). */
+  notebook: string;
+  ref: string | null;
+  /** The commit resolved at submit time: every GitHub read uses it. */
+  commitSha: string | null;
+  parameters: Record<string, unknown>;
+  /** Kernel name; null: the notebook's kernelspec. */
+  kernel: string | null;
+  /** The output store: `gs://bucket/prefix`, `file:///dir` or a directory (NES_STORE). */
+  store: string;
+  /** The shared Jupyter Server. */
+  jupyter: { url: string; token: string; rootDir?: string };
+  /** The whole run's deadline (fetch included). */
+  timeoutSeconds: number | null;
+  /** Directories local notebook paths may come from (NES_NOTEBOOK_ROOTS otherwise). */
+  localRoots?: string[];
+  /** Recorded in the manifest. */
+  labels?: Record<string, string>;
+  createdAt?: string;
+}
+
+export interface WorkerResult {
+  status: RunStatus;
+  error: RunError | null;
+  cellsDone: number;
+  cellsTotal: number;
+  /** Where the output notebook is (null when the run never got to write one). */
+  outputUri: string | null;
+  durationMs: number;
+}
+
+export type ParentMessage =
+  | { type: 'run'; spec: WorkerRunSpec }
+  | { type: 'kernel'; kernelId: string | null }
+  | { type: 'cancel' };
+
+export type WorkerMessage =
+  | { type: 'ready' }
+  | { type: 'need_kernel'; kernelName: string }
+  | { type: 'event'; event: RunEvent }
+  | { type: 'output'; stream: 'stdout' | 'stderr'; text: string }
+  | { type: 'result'; result: WorkerResult };
+
+/** Cell stream output forwarded per run; past it one notice is sent and the rest dropped. */
+export const MAX_FORWARDED_OUTPUT_BYTES = 1024 * 1024;

@@ -1,0 +1,326 @@
+/**
+ * One run in a worker: fetch the notebook at the pinned commit, keep a copy of the input, inject
+ * the parameters, take a kernel from the parent, execute, write the manifest and the log. The
+ * steps mirror nes-run's; the differences are where things come from (a run spec, not flags) and
+ * where they go (the run layout of the output store, events to the parent).
+ */
+
+import { fileURLToPath } from 'node:url';
+import {
+  type Notebook,
+  parameterize,
+  removeErrorMarkers,
+  UnsupportedLanguageError,
+  UnsupportedParameterValueError,
+} from '@nes/notebook';
+import {
+  isSourceError,
+  parseSourceUri,
+  type ResolvedSource,
+  resolveSource,
+  sourceOptionsFromEnv,
+} from '@nes/sources';
+import {
+  isStoreError,
+  LocalStore,
+  type ObjectStore,
+  RunArtifacts,
+  StoreNotebookSink,
+} from '@nes/stores/local';
+import { EXIT_CODE_BY_CLASS, EXIT_SUCCEEDED } from '../cli/exit-codes.ts';
+import { executeNotebook } from '../execute.ts';
+import type { NotebookSink, RunError, RunEvent } from '../execution-types.ts';
+import {
+  MAX_FORWARDED_OUTPUT_BYTES,
+  type WorkerMessage,
+  type WorkerResult,
+  type WorkerRunSpec,
+} from './protocol.ts';
+
+export interface WorkerIo {
+  send(message: WorkerMessage): void;
+  /** Asks the parent for a pre-started kernel of this name; null: start one on the server. */
+  requestKernel(kernelName: string): Promise<string | null>;
+  /** Aborted when the run must stop (cancel, or the parent went away). */
+  signal: AbortSignal;
+}
+
+export interface WorkerOutcome {
+  result: WorkerResult;
+  exitCode: number;
+}
+
+/**
+ * The location to read: a GitHub notebook is read at the commit resolved at submit time, so a
+ * branch moving between submit and run changes nothing.
+ */
+export function pinnedSource(spec: Pick<WorkerRunSpec, 'notebook' | 'ref' | 'commitSha'>): {
+  uri: string;
+  ref: string | undefined;
+} {
+  const ref = spec.ref ?? undefined;
+  if (spec.commitSha === null) return { uri: spec.notebook, ref };
+  try {
+    const location = parseSourceUri(spec.notebook, { ref });
+    if (location.kind === 'github' && location.ref !== null) {
+      const path = location.path.split('/').map(encodeURIComponent).join('/');
+      return {
+        uri: `github://${location.owner}/${location.repo}/${path}?ref=${spec.commitSha}`,
+        ref: undefined,
+      };
+    }
+  } catch {
+    // Not parseable here: resolveSource reports it with its own error.
+  }
+  return { uri: spec.notebook, ref };
+}
+
+/** The output store; the GCS client library is loaded only for gs:// (it costs ~0.8 s). */
+export async function openOutputStore(location: string): Promise<ObjectStore> {
+  if (location.startsWith('gs://')) return (await import('@nes/stores')).openStore(location);
+  return new LocalStore(location.startsWith('file://') ? fileURLToPath(location) : location);
+}
+
+function failure(cls: RunError['class'], ename: string, evalue: string): RunError {
+  return { class: cls, ename, evalue, cellIndex: null };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<WorkerOutcome> {
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const logLines: string[] = [];
+  const log = (level: 'info' | 'warn' | 'error', message: string) => {
+    logLines.push(`${new Date().toISOString()} ${level.toUpperCase()} ${message}`);
+    io.send({
+      type: 'event',
+      event: { type: 'log', time: new Date().toISOString(), level, message },
+    });
+  };
+  const artifacts = new RunArtifacts(await openOutputStore(spec.store), spec.runId);
+  const end = async (
+    result: Omit<WorkerResult, 'durationMs'>,
+    extra: { kernel: string | null; source: ResolvedSource | null },
+  ): Promise<WorkerOutcome> => {
+    const full: WorkerResult = { ...result, durationMs: Math.round(performance.now() - started) };
+    await writeRecords(artifacts, spec, full, { ...extra, startedAt, logLines });
+    return {
+      result: full,
+      exitCode: full.error ? EXIT_CODE_BY_CLASS[full.error.class] : EXIT_SUCCEEDED,
+    };
+  };
+
+  // 1. The notebook, at the pinned commit.
+  let source: ResolvedSource;
+  try {
+    const pinned = pinnedSource(spec);
+    source = await resolveSource(pinned.uri, {
+      ...sourceOptionsFromEnv(),
+      ...(spec.localRoots ? { localRoots: spec.localRoots } : {}),
+      ref: pinned.ref,
+    });
+    if (spec.commitSha !== null && source.record.commitSha !== null) {
+      if (source.record.commitSha !== spec.commitSha) {
+        log('warn', `read at ${source.record.commitSha}, not the pinned ${spec.commitSha}`);
+      }
+    }
+  } catch (error) {
+    const cls = isSourceError(error) && !error.transient ? 'source' : 'infra';
+    const ename = isSourceError(error) ? `SourceError(${error.code})` : 'SourceError';
+    log('error', `cannot read ${spec.notebook}: ${messageOf(error)}`);
+    return await end(
+      {
+        status: 'failed',
+        error: failure(cls, ename, messageOf(error)),
+        cellsDone: 0,
+        cellsTotal: 0,
+        outputUri: null,
+      },
+      { kernel: spec.kernel, source: null },
+    );
+  }
+
+  // 2. The input as fetched; a relaunched run finds its own copy already there.
+  try {
+    await artifacts.writeInput(source.bytes);
+  } catch (error) {
+    if (!isStoreError(error, 'already_exists')) {
+      log('warn', `could not keep the input notebook: ${messageOf(error)}`);
+    }
+  }
+
+  // 3. Parameters and papermill's record.
+  const kernelName = spec.kernel ?? source.notebook.metadata.kernelspec?.name ?? null;
+  let prepared: Notebook;
+  try {
+    if (kernelName === null) {
+      throw new Error('the notebook names no kernel (metadata.kernelspec.name) and none was given');
+    }
+    prepared = prepare(source, spec, kernelName, artifacts.uris.output, (m) => log('warn', m));
+  } catch (error) {
+    const known =
+      error instanceof UnsupportedLanguageError || error instanceof UnsupportedParameterValueError;
+    return await end(
+      {
+        status: 'failed',
+        error: failure(
+          'source',
+          known ? (error as Error).name : 'InvalidNotebook',
+          messageOf(error),
+        ),
+        cellsDone: 0,
+        cellsTotal: 0,
+        outputUri: null,
+      },
+      { kernel: kernelName, source },
+    );
+  }
+
+  // 4. A kernel: the parent's pre-started one when it has one.
+  let kernelId: string | null = null;
+  if (!io.signal.aborted) {
+    try {
+      kernelId = await io.requestKernel(kernelName);
+    } catch (error) {
+      log('warn', `no pre-started kernel (${messageOf(error)}): starting one`);
+    }
+  }
+
+  // 5. Execute.
+  const elapsedMs = performance.now() - started;
+  const sink = outputSink(artifacts);
+  let forwarded = 0;
+  const executed = await executeNotebook({
+    notebook: prepared,
+    sink,
+    kernelName,
+    jupyter: {
+      url: spec.jupyter.url,
+      token: spec.jupyter.token,
+      ...(spec.jupyter.rootDir !== undefined ? { rootDir: spec.jupyter.rootDir } : {}),
+      ...(kernelId !== null ? { kernelId } : {}),
+    },
+    ...(spec.timeoutSeconds !== null
+      ? { deadlineMs: Math.max(0, spec.timeoutSeconds * 1000 - elapsedMs) }
+      : {}),
+    record: prepared.metadata.papermill ?? {},
+    signal: io.signal,
+    onEvent: (event: RunEvent) => {
+      if (event.type === 'log') {
+        logLines.push(`${event.time} ${event.level.toUpperCase()} ${event.message}`);
+      }
+      io.send({ type: 'event', event });
+    },
+    onOutputText: (text, stream) => {
+      if (forwarded >= MAX_FORWARDED_OUTPUT_BYTES) return;
+      forwarded += Buffer.byteLength(text);
+      const over = forwarded >= MAX_FORWARDED_OUTPUT_BYTES;
+      io.send({
+        type: 'output',
+        stream,
+        text: over
+          ? `${text}\n[output past ${MAX_FORWARDED_OUTPUT_BYTES} bytes not logged]\n`
+          : text,
+      });
+    },
+  });
+  return await end(
+    {
+      status: executed.status,
+      error: executed.error,
+      cellsDone: executed.cellsDone,
+      cellsTotal: executed.cellsTotal,
+      outputUri: executed.saves > 0 ? sink.uri : null,
+    },
+    { kernel: kernelName, source },
+  );
+}
+
+function prepare(
+  source: ResolvedSource,
+  spec: WorkerRunSpec,
+  kernelName: string,
+  outputUri: string,
+  warn: (message: string) => void,
+): Notebook {
+  let nb = removeErrorMarkers(source.notebook);
+  if (Object.keys(spec.parameters).length > 0) {
+    const result = parameterize(nb, spec.parameters, { kernelName });
+    for (const warning of result.warnings) warn(warning);
+    nb = result.notebook;
+  }
+  const papermill = {
+    default_parameters: {},
+    parameters: {},
+    environment_variables: {},
+    ...nb.metadata.papermill,
+    input_path: source.record.uri,
+    output_path: outputUri,
+  };
+  const nes = {
+    source: {
+      uri: source.record.uri,
+      ref: source.record.ref,
+      commitSha: source.record.commitSha,
+      pinnedUri: source.record.pinnedUri,
+    },
+    runId: spec.runId,
+  };
+  return { ...nb, metadata: { ...nb.metadata, papermill, nes } };
+}
+
+/** The run layout's output notebook; the final save records the outcome on the object. */
+function outputSink(artifacts: RunArtifacts): NotebookSink {
+  const local = artifacts.store instanceof LocalStore;
+  const sink = new StoreNotebookSink(artifacts.store, artifacts.keys.output, {
+    runId: artifacts.runId,
+    ...(local ? { minIntervalMs: 0 } : {}),
+  });
+  return {
+    uri: sink.uri,
+    write: (notebook, reason) => {
+      if (reason === 'final') {
+        sink.setStatus(notebook.metadata.papermill?.exception === true ? 'failed' : 'succeeded');
+      }
+      return sink.write(notebook, reason);
+    },
+  };
+}
+
+/** The manifest and the runner log, best effort: the notebook is what matters. */
+async function writeRecords(
+  artifacts: RunArtifacts,
+  spec: WorkerRunSpec,
+  result: WorkerResult,
+  extra: {
+    kernel: string | null;
+    source: ResolvedSource | null;
+    startedAt: string;
+    logLines: string[];
+  },
+): Promise<void> {
+  await Promise.allSettled([
+    artifacts.writeManifest({
+      status: result.status,
+      source: {
+        uri: spec.notebook,
+        ref: extra.source?.record.ref ?? spec.ref,
+        commitSha: extra.source?.record.commitSha ?? spec.commitSha,
+      },
+      parameters: spec.parameters,
+      kernel: extra.kernel,
+      timings: {
+        createdAt: spec.createdAt ?? null,
+        startedAt: extra.startedAt,
+        finishedAt: new Date().toISOString(),
+        durationMs: result.durationMs,
+      },
+      error: result.error,
+      extra: { labels: spec.labels ?? {}, executor: 'local' },
+    }),
+    artifacts.writeLog(extra.logLines.length > 0 ? `${extra.logLines.join('\n')}\n` : ''),
+  ]);
+}
