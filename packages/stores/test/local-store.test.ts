@@ -87,6 +87,16 @@ describe('local store: objects', () => {
     assert.deepEqual([stat?.contentType, stat?.metadata], ['application/json', {}]);
   });
 
+  test('sidecars: false writes the object alone (a plain output file)', async () => {
+    const root = freshRoot();
+    const store = new LocalStore(root, { sidecars: false });
+    await store.put('out.ipynb', '{}', { metadata: { 'nes-run-id': 'r' } });
+    await store.put('out.ipynb', '{"a": 1}', { metadata: { 'nes-run-id': 'r' } });
+    assert.deepEqual(readdirSync(root), ['out.ipynb']);
+    const stat = await store.stat('out.ipynb');
+    assert.deepEqual([stat?.contentType, stat?.metadata], ['application/x-ipynb+json', {}]);
+  });
+
   test('streams in and out', async () => {
     const store = new LocalStore(freshRoot());
     const chunks = Array.from({ length: 64 }, (_, i) => Buffer.alloc(16 * 1024, i));

@@ -230,6 +230,40 @@ describe('command line', () => {
     assert.equal(o.maxNotebookOutputBytes, 1024 ** 3);
   });
 
+  test('sources and stores flags', async () => {
+    const o = await run(
+      ['github://o/r/nb.ipynb', '--ref', 'v1', '--context-subdir', 'lib', '--store', 'gs://b/p'],
+      { stdinPiped: true, stdoutPiped: true },
+    );
+    assert.equal(o.input, 'github://o/r/nb.ipynb', 'with --store a single path is INPUT');
+    assert.equal(o.output, null);
+    assert.equal(o.ref, 'v1');
+    assert.equal(o.context, true);
+    assert.equal(o.contextSubdir, 'lib');
+    assert.equal(o.store, 'gs://b/p');
+    const m = await run([
+      'gs://b/in.ipynb',
+      'gs://b/out.ipynb',
+      '--run-id',
+      'r-1',
+      '--manifest',
+      'm.json',
+    ]);
+    assert.deepEqual(
+      [m.input, m.output, m.runId, m.manifest],
+      ['gs://b/in.ipynb', 'gs://b/out.ipynb', 'r-1', 'm.json'],
+    );
+    await usage(
+      ['i', 'https://example.com/o.ipynb'],
+      /OUTPUT https:\/\/example\.com\/o\.ipynb: nes-run writes local paths, gs:\/\/ URIs and - only/,
+    );
+    await usage(['i', 'o', '--run-id', '../x'], /--run-id \.\.\/x: expected letters/);
+    await usage(
+      ['i', 'o', '--store', 's3://b'],
+      /--store s3:\/\/b: expected gs:\/\/bucket\/prefix or a directory/,
+    );
+  });
+
   test('stdin and stdout as papermill decides them', async () => {
     assert.deepEqual([(await run(['-', '-'])).input, (await run(['-', '-'])).output], ['-', '-']);
     const fromPipe = await run(['out.ipynb'], { stdinPiped: true, stdoutPiped: false });

@@ -225,6 +225,12 @@ describe('nes-run errors before anything runs', { concurrency: 4 }, () => {
       '--json',
       '--events-file',
       '--max-output-bytes',
+      '--ref',
+      '--context',
+      '--store',
+      '--run-id',
+      '--manifest',
+      'NES_GITHUB_TOKEN',
       'Not supported',
     ]) {
       assert.ok(r.stdout.includes(flag), flag);
