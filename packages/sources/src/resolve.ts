@@ -210,10 +210,10 @@ function parse(bytes: Uint8Array, record: SourceRecord): Notebook {
     return parseNotebook(text);
   } catch (error) {
     if (!(error instanceof NotebookFormatError)) throw error;
-    const at = error.path === '' ? '' : ` at ${error.path}`;
+    // The format error's message already starts with the JSON path.
     throw new SourceError(
       'not_a_notebook',
-      `${where} is not a valid notebook${at}: ${error.message}`,
+      `${where} is not a valid notebook: ${error.message}`,
       {
         details: {
           path: error.path,

@@ -183,7 +183,7 @@ describe('nes-run errors before anything runs', { concurrency: 4 }, () => {
     );
     const r = await nesRun([bad, join(dir, 'never2.ipynb')]);
     assert.equal(r.code, 3);
-    assert.match(r.stderr, /not_a_notebook: .*bad\.ipynb is not a valid notebook at cells\[0\]/);
+    assert.match(r.stderr, /not_a_notebook: .*bad\.ipynb is not a valid notebook: cells\[0\]/);
     const notJson = join(dir, 'notjson.ipynb');
     writeFileSync(notJson, '{"cells": [');
     const r2 = await nesRun([notJson, join(dir, 'never3.ipynb')]);
