@@ -18,10 +18,10 @@ import { registerAuth } from './auth/auth.ts';
 import type { NesConfig } from './config.ts';
 import { ApiError, mapError } from './errors.ts';
 import { createMetrics } from './metrics.ts';
+import { browseRoutes } from './routes/browse.ts';
 import type { RouteContext } from './routes/context.ts';
 import { healthRoutes } from './routes/health.ts';
 import { inspectRoutes } from './routes/inspect.ts';
-import { browseRoutes } from './routes/browse.ts';
 import { runNotebookRoutes } from './routes/run-notebooks.ts';
 import { runStreamRoutes } from './routes/run-streams.ts';
 import { runRoutes } from './routes/runs.ts';
@@ -58,18 +58,29 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     try {
       done(null, parseParametersJson(text));
     } catch (error) {
-      done(new ApiError(400, 'invalid_json', `the body is not valid JSON: ${(error as Error).message}`), undefined);
+      done(
+        new ApiError(
+          400,
+          'invalid_json',
+          `the body is not valid JSON: ${(error as Error).message}`,
+        ),
+        undefined,
+      );
     }
   });
 
   app.setErrorHandler((error, request, reply) => {
     const mapped = mapError(error);
     if (mapped.internal) request.log.error({ err: error }, 'request failed');
+    if (mapped.internal && process.env.DEBUG_NES) console.error(error);
     reply.status(mapped.status).send(mapped.body);
   });
   app.setNotFoundHandler((request, reply) => {
     reply.status(404).send({
-      error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` },
+      error: {
+        code: 'not_found',
+        message: `no route ${request.method} ${request.url.split('?')[0]}`,
+      },
     });
   });
 
@@ -87,7 +98,8 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
       openapi: '3.0.3',
       info: {
         title: 'NES API',
-        description: 'Notebook Execution Service: run Jupyter notebooks from Git as parameterized jobs',
+        description:
+          'Notebook Execution Service: run Jupyter notebooks from Git as parameterized jobs',
         version: '1',
       },
       components: {

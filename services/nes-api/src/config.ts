@@ -80,7 +80,10 @@ export function loadConfig(
     if (got === null) return fallback;
     const n = Number(got.value);
     if (!/^\d+$/.test(got.value) || n < min || n > max) {
-      throw new ConfigError(got.name, `expected an integer from ${min} to ${max}, got ${JSON.stringify(got.value)}`);
+      throw new ConfigError(
+        got.name,
+        `expected an integer from ${min} to ${max}, got ${JSON.stringify(got.value)}`,
+      );
     }
     return n;
   };
@@ -107,7 +110,10 @@ export function loadConfig(
   const executorText = read('EXECUTOR');
   const executor = (executorText?.value ?? 'local') as ExecutorKind;
   if (executor !== 'local' && executor !== 'kubernetes') {
-    throw new ConfigError(executorText?.name ?? 'NES_EXECUTOR', `expected "local" or "kubernetes", got ${JSON.stringify(executor)}`);
+    throw new ConfigError(
+      executorText?.name ?? 'NES_EXECUTOR',
+      `expected "local" or "kubernetes", got ${JSON.stringify(executor)}`,
+    );
   }
 
   const databaseUrl = read('DATABASE_URL');
@@ -126,7 +132,10 @@ export function loadConfig(
     try {
       githubToken = readFileSync(tokenFile.value, 'utf8').trim() || null;
     } catch (error) {
-      throw new ConfigError(tokenFile.name, `cannot read ${tokenFile.value} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new ConfigError(
+        tokenFile.name,
+        `cannot read ${tokenFile.value} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
   }
 
@@ -148,7 +157,9 @@ export function loadConfig(
     githubApiUrl: url('GITHUB_API_URL'),
     githubToken,
     viewerOrigin: url('VIEWER_ORIGIN', true),
-    publicUrl: url('PUBLIC_URL') ?? `http://${publicHost.includes(':') ? `[${publicHost}]` : publicHost}:${port}`,
+    publicUrl:
+      url('PUBLIC_URL') ??
+      `http://${publicHost.includes(':') ? `[${publicHost}]` : publicHost}:${port}`,
     bodyLimit: integer('BODY_LIMIT', 1024 * 1024, 1024, 64 * 1024 * 1024),
     maxParametersBytes: integer('MAX_PARAMETERS_BYTES', 256 * 1024, 16, 64 * 1024 * 1024),
     logLevel: text('LOG_LEVEL') ?? 'info',

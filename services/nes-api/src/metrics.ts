@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RunEventBus } from './events-bus.ts';
-import { TERMINAL_STATUSES, type RunStatus } from './runs/run-model.ts';
+import { type RunStatus, TERMINAL_STATUSES } from './runs/run-model.ts';
 import type { RunStore } from './runs/run-store.ts';
 
 export interface ApiMetrics {
@@ -51,7 +51,8 @@ export function createMetrics(store: RunStore, bus: RunEventBus): ApiMetrics {
     async collect() {
       this.reset();
       const counts: Partial<Record<RunStatus, number>> = { queued: 0, starting: 0, running: 0 };
-      for (const run of await store.listActive()) counts[run.status] = (counts[run.status] ?? 0) + 1;
+      for (const run of await store.listActive())
+        counts[run.status] = (counts[run.status] ?? 0) + 1;
       for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
     },
   });

@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalStore } from '@nes/stores';
 import { GitRepository } from '../../../test/servers/github/git.ts';
-import { type GitHubTestServer, startGitHubTestServer } from '../../../test/servers/github/server.ts';
+import {
+  type GitHubTestServer,
+  startGitHubTestServer,
+} from '../../../test/servers/github/server.ts';
 import { type App, buildApp } from '../src/app.ts';
 import type { RunScheduler } from '../src/app-services.ts';
 import { loadConfig } from '../src/config.ts';
@@ -17,7 +20,10 @@ import type { Run } from '../src/runs/run-model.ts';
 import type { RunStore } from '../src/runs/run-store.ts';
 import { MemoryRunStore } from './support/memory-run-store.ts';
 
-export function notebookText(sources: Array<string | { source: string; tags: string[] }>, kernel = 'python3'): string {
+export function notebookText(
+  sources: Array<string | { source: string; tags: string[] }>,
+  kernel = 'python3',
+): string {
   return `${JSON.stringify(
     {
       cells: sources.map((cell, i) => ({
@@ -38,7 +44,10 @@ export function notebookText(sources: Array<string | { source: string; tags: str
 }
 
 export const PARAMS_NOTEBOOK = notebookText([
-  { source: 'alpha: float = 0.5\nname = "world"\ncount: int = 3  # how many\nmode: str = "fast"', tags: ['parameters'] },
+  {
+    source: 'alpha: float = 0.5\nname = "world"\ncount: int = 3  # how many\nmode: str = "fast"',
+    tags: ['parameters'],
+  },
   'print(name * count)',
 ]);
 
@@ -55,7 +64,12 @@ export class FakeScheduler implements RunScheduler {
   async cancel(runId: string): Promise<Run | null> {
     const run = await this.store.getRun(runId);
     if (run === null) return null;
-    if (run.status === 'queued') return (await this.store.transition(runId, 'cancelled', { finishedAt: new Date().toISOString() })) ?? run;
+    if (run.status === 'queued')
+      return (
+        (await this.store.transition(runId, 'cancelled', {
+          finishedAt: new Date().toISOString(),
+        })) ?? run
+      );
     return (await this.store.requestCancel(runId)) ?? run;
   }
   async kernels(): Promise<string[]> {
@@ -87,7 +101,12 @@ async function createStore(dataDir: string): Promise<RunStore> {
         createRunStore?: (options: { databaseUrl?: string; dataDir: string }) => Promise<RunStore>;
       };
       if (db.createRunStore !== undefined) {
-        return await db.createRunStore({ dataDir, ...(process.env.NES_TEST_DATABASE_URL ? { databaseUrl: process.env.NES_TEST_DATABASE_URL } : {}) });
+        return await db.createRunStore({
+          dataDir,
+          ...(process.env.NES_TEST_DATABASE_URL
+            ? { databaseUrl: process.env.NES_TEST_DATABASE_URL }
+            : {}),
+        });
       }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
@@ -96,7 +115,9 @@ async function createStore(dataDir: string): Promise<RunStore> {
   return new MemoryRunStore();
 }
 
-export async function startHarness(options: { heartbeatMs?: number; env?: Record<string, string> } = {}): Promise<Harness> {
+export async function startHarness(
+  options: { heartbeatMs?: number; env?: Record<string, string> } = {},
+): Promise<Harness> {
   const work = await mkdtemp(join(tmpdir(), 'nes-api-routes-'));
   const git = await GitRepository.create(join(work, 'repo'));
   const sha = await git.commit({
@@ -105,7 +126,9 @@ export async function startHarness(options: { heartbeatMs?: number; env?: Record
     'nb/rlang.ipynb': notebookText([{ source: 'x <- 1', tags: ['parameters'] }], 'ir'),
     'README.md': 'not a notebook',
   });
-  const github = await startGitHubTestServer({ repositories: [{ owner: 'acme', name: 'notebooks', git }] });
+  const github = await startGitHubTestServer({
+    repositories: [{ owner: 'acme', name: 'notebooks', git }],
+  });
   const roots = join(work, 'roots');
   await mkdir(join(roots, 'team'), { recursive: true });
   await writeFile(join(roots, 'team', 'local.ipynb'), PARAMS_NOTEBOOK);

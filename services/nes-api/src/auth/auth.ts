@@ -54,7 +54,11 @@ export function registerAuth(app: FastifyInstance, store: RunStore): void {
     if (scope === undefined) return;
     const secret = bearer(request);
     if (secret === null) {
-      throw new ApiError(401, 'unauthenticated', 'a bearer token is required (Authorization: Bearer <token>)');
+      throw new ApiError(
+        401,
+        'unauthenticated',
+        'a bearer token is required (Authorization: Bearer <token>)',
+      );
     }
     const token = await verify(secret);
     if (token === null) throw new ApiError(401, 'unauthenticated', 'the token is not valid');

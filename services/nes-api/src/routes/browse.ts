@@ -30,7 +30,10 @@ export const browseRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
     const { objects: files, prefixes } = await objects.list(prefix, { delimiter: '/' });
     return {
       path: prefix,
-      directories: prefixes.map((p) => ({ name: p.slice(prefix.length).replace(/\/$/, ''), path: p })),
+      directories: prefixes.map((p) => ({
+        name: p.slice(prefix.length).replace(/\/$/, ''),
+        path: p,
+      })),
       files: files.map((o) => ({
         name: o.key.slice(prefix.length),
         path: o.key,
@@ -48,15 +51,19 @@ export const browseRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
       schema: {
         summary: 'Browse the output store: a directory listing (JSON) or a file (its content)',
         tags: ['browse'],
-        params: Type.Object({ '*': Type.String() }),
+        // No params schema: TypeBox's converter cannot take a property named "*".
         querystring: Type.Object({ token: Type.Optional(Type.String()) }),
         response: { 200: ListingSchema, 400: ErrorSchema, 404: ErrorSchema, ...authErrors },
       },
     },
     async (request, reply) => {
-      const path = request.params['*'];
+      const path = (request.params as { '*': string })['*'];
       if (path.split('/').some((segment) => segment === '..' || segment === '.')) {
-        throw new ApiError(400, 'invalid_path', `invalid path ${JSON.stringify(path)}: "." and ".." are not allowed`);
+        throw new ApiError(
+          400,
+          'invalid_path',
+          `invalid path ${JSON.stringify(path)}: "." and ".." are not allowed`,
+        );
       }
       if (path === '' || path.endsWith('/')) {
         return listing(path === '' ? '' : checkPrefix(path));

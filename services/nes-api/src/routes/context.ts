@@ -39,7 +39,11 @@ export function toApiRun(run: Run, publicUrl: string): ApiRun {
 function jsonSafe(value: unknown): unknown {
   if (typeof value === 'bigint') return rawJson(value.toString());
   if (Array.isArray(value)) return value.map(jsonSafe);
-  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    Object.getPrototypeOf(value) === Object.prototype
+  ) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, jsonSafe(v)]));
   }
   return value;

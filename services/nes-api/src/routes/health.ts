@@ -11,7 +11,14 @@ const READY_TIMEOUT_MS = 2000;
 export const healthRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   app.get(
     '/livez',
-    { schema: { summary: 'The process is up', tags: ['health'], security: [], response: { 200: Status } } },
+    {
+      schema: {
+        summary: 'The process is up',
+        tags: ['health'],
+        security: [],
+        response: { 200: Status },
+      },
+    },
     async () => ({ status: 'ok' }),
   );
 
@@ -35,7 +42,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
           }),
         ]);
       } catch (error) {
-        throw new ApiError(503, 'not_ready', `the run database does not answer (${(error as Error).message})`);
+        throw new ApiError(
+          503,
+          'not_ready',
+          `the run database does not answer (${(error as Error).message})`,
+        );
       } finally {
         clearTimeout(timer);
       }

@@ -40,7 +40,14 @@ export const inspectRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
           },
           { additionalProperties: false },
         ),
-        response: { 200: InspectResultSchema, 400: ErrorSchema, 413: ErrorSchema, 422: ErrorSchema, 503: ErrorSchema, ...authErrors },
+        response: {
+          200: InspectResultSchema,
+          400: ErrorSchema,
+          413: ErrorSchema,
+          422: ErrorSchema,
+          503: ErrorSchema,
+          ...authErrors,
+        },
       },
     },
     async (request) => {

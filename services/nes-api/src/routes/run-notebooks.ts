@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { isStoreError, NOTEBOOK_CONTENT_TYPE, RunArtifacts } from '@nes/stores';
 import { Type } from 'typebox';
 import { ApiError } from '../errors.ts';
-import { TERMINAL_STATUSES, type Run } from '../runs/run-model.ts';
+import { type Run, TERMINAL_STATUSES } from '../runs/run-model.ts';
 import { authErrors, ErrorSchema } from '../schemas/common.ts';
 import { RunIdParams } from '../schemas/run.ts';
 import { getRunOr404, type RouteContext } from './context.ts';
@@ -41,13 +41,21 @@ export const runNotebookRoutes: FastifyPluginAsyncTypebox<RouteContext> = async 
       const key = outputKey(run);
       const info = await objects.stat(key);
       if (info === null) {
-        throw new ApiError(404, 'notebook_not_available', `run ${run.id} has no output notebook yet (status ${run.status})`, {
-          status: run.status,
-        });
+        throw new ApiError(
+          404,
+          'notebook_not_available',
+          `run ${run.id} has no output notebook yet (status ${run.status})`,
+          {
+            status: run.status,
+          },
+        );
       }
       reply
         .type(NOTEBOOK_CONTENT_TYPE)
-        .header('cache-control', TERMINAL_STATUSES.includes(run.status) ? 'private, max-age=60' : 'no-store')
+        .header(
+          'cache-control',
+          TERMINAL_STATUSES.includes(run.status) ? 'private, max-age=60' : 'no-store',
+        )
         .header('x-nes-run-status', run.status);
       return reply.send(await objects.getStream(key));
     },

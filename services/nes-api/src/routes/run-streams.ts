@@ -5,10 +5,10 @@
  * changes made by another replica.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { RunArtifacts } from '@nes/stores';
 import { Type } from 'typebox';
 import { ApiError } from '../errors.ts';
-import { RunArtifacts } from '@nes/stores';
-import { TERMINAL_STATUSES, type RunEventRecord } from '../runs/run-model.ts';
+import { type RunEventRecord, TERMINAL_STATUSES } from '../runs/run-model.ts';
 import { authErrors, ErrorSchema } from '../schemas/common.ts';
 import { RunIdParams } from '../schemas/run.ts';
 import { getRunOr404, type RouteContext, toApiRun } from './context.ts';
@@ -28,13 +28,19 @@ const sseResponse = {
 
 export const runStreamRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   const { store, services } = ctx;
+  // Open streams end when the app closes (they would otherwise hold the server open).
+  const open = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const close of open) close();
+  });
 
   app.get(
     '/v1/runs/:id/events',
     {
       config: { scope: 'read', queryToken: true },
       schema: {
-        summary: "A run's events (SSE): run snapshot, then status/progress/log events; ends after a terminal status",
+        summary:
+          "A run's events (SSE): run snapshot, then status/progress/log events; ends after a terminal status",
         tags: ['runs'],
         params: RunIdParams,
         querystring: StreamQuery,
@@ -75,7 +81,10 @@ export const runStreamRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
         stream.comment('heartbeat');
         pump();
       }, ctx.heartbeatMs);
+      const end = () => stream.close();
+      open.add(end);
       stream.onClose(() => {
+        open.delete(end);
         unsubscribe();
         clearInterval(heartbeat);
       });
@@ -109,7 +118,10 @@ export const runStreamRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
         stream.send('run', toApiRun(message.run, ctx.config.publicUrl));
       });
       const heartbeat = setInterval(() => stream.comment('heartbeat'), ctx.heartbeatMs);
+      const end = () => stream.close();
+      open.add(end);
       stream.onClose(() => {
+        open.delete(end);
         unsubscribe();
         clearInterval(heartbeat);
       });
@@ -173,7 +185,10 @@ export const runStreamRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
       );
       const unsubscribe = services.bus.subscribeRun(run.id, () => pump());
       const heartbeat = setInterval(pump, ctx.heartbeatMs);
+      const end = () => reply.raw.end();
+      open.add(end);
       reply.raw.on('close', () => {
+        open.delete(end);
         closed = true;
         unsubscribe();
         clearInterval(heartbeat);
@@ -187,7 +202,11 @@ function lastEventId(header: unknown, query: number | undefined): number {
   if (query !== undefined) return query;
   if (header === undefined) return 0;
   if (typeof header !== 'string' || !/^\d+$/.test(header.trim())) {
-    throw new ApiError(400, 'invalid_last_event_id', 'Last-Event-ID must be an event sequence number');
+    throw new ApiError(
+      400,
+      'invalid_last_event_id',
+      'Last-Event-ID must be an event sequence number',
+    );
   }
   return Number(header.trim());
 }

@@ -177,7 +177,12 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ct
             ref: original.commitSha ?? original.ref ?? undefined,
           });
           const kernel = await checkKernel(ctx, original.kernel);
-          checkParameters(resolved.notebook, kernel, parameters, overrides.allowUnknownParameters ?? false);
+          checkParameters(
+            resolved.notebook,
+            kernel,
+            parameters,
+            overrides.allowUnknownParameters ?? false,
+          );
         }
         return {
           notebook: original.notebook,
@@ -197,4 +202,3 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ct
     },
   );
 };
-

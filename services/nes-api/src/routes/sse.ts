@@ -58,7 +58,10 @@ export function openSse(reply: FastifyReply): SseStream {
 }
 
 /** Runs `task` whenever poked, never two at once; pokes during a run cause one more run. */
-export function serialTask(task: () => Promise<void>, onError: (error: unknown) => void): () => void {
+export function serialTask(
+  task: () => Promise<void>,
+  onError: (error: unknown) => void,
+): () => void {
   let running = false;
   let again = false;
   const loop = async () => {

@@ -47,8 +47,14 @@ export function checkParametersSize(ctx: RouteContext, parameters: Record<string
 export async function prepareSpec(ctx: RouteContext, body: SubmitBody): Promise<RunSpec> {
   const parameters = body.parameters ?? {};
   checkParametersSize(ctx, parameters);
-  const resolved = await ctx.resolve(body.notebook, { ...ctx.services.sourceOptions, ref: body.ref });
-  const kernel = await checkKernel(ctx, body.kernel ?? notebookKernelName(resolved.notebook) ?? null);
+  const resolved = await ctx.resolve(body.notebook, {
+    ...ctx.services.sourceOptions,
+    ref: body.ref,
+  });
+  const kernel = await checkKernel(
+    ctx,
+    body.kernel ?? notebookKernelName(resolved.notebook) ?? null,
+  );
   checkParameters(resolved.notebook, kernel, parameters, body.allowUnknownParameters ?? false);
   return {
     notebook: body.notebook,
@@ -104,7 +110,12 @@ export function checkParameters(
   const schema = parametersJsonSchema(info, { allowUnknown });
   const [ok, errors] = Schema.Errors(schema as Schema.XSchema, plainValues(parameters)) as [
     boolean,
-    Array<{ keyword: string; instancePath: string; params: Record<string, unknown>; message: string }>,
+    Array<{
+      keyword: string;
+      instancePath: string;
+      params: Record<string, unknown>;
+      message: string;
+    }>,
   ];
   if (ok) return;
   const declared = info.parameters.map((p) => p.name);
@@ -162,12 +173,18 @@ function plainValues(value: unknown): unknown {
 
 /** Key order does not matter; `1.0` and `1` do (they inject differently). */
 export function requestHash(body: unknown): string {
-  return createHash('sha256').update(stringifyParametersJson(sortKeys(body))).digest('hex');
+  return createHash('sha256')
+    .update(stringifyParametersJson(sortKeys(body)))
+    .digest('hex');
 }
 
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
-  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    Object.getPrototypeOf(value) === Object.prototype
+  ) {
     return Object.fromEntries(
       Object.keys(value)
         .sort()

@@ -12,9 +12,14 @@ export const RunStatusSchema = Type.Union([
   Type.Literal('timed_out'),
 ]);
 
-const Labels = Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$' }), Type.String({ maxLength: 256 }), {
-  description: 'Keys: letters, digits, ".", "_", "/", "-" (up to 63); values up to 256 characters',
-});
+const Labels = Type.Record(
+  Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$' }),
+  Type.String({ maxLength: 256 }),
+  {
+    description:
+      'Keys: letters, digits, ".", "_", "/", "-" (up to 63); values up to 256 characters',
+  },
+);
 
 const Parameters = Type.Record(Type.String(), Type.Unknown(), {
   description: 'Parameter values by name, injected the way papermill does',
@@ -73,7 +78,9 @@ export const SubmitBodySchema = Type.Object(
     ref: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
     parameters: Type.Optional(Parameters),
     allowUnknownParameters: Type.Optional(
-      Type.Boolean({ description: "Accept parameters the notebook's parameters cell does not declare" }),
+      Type.Boolean({
+        description: "Accept parameters the notebook's parameters cell does not declare",
+      }),
     ),
     kernel: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     labels: Type.Optional(Labels),
@@ -105,7 +112,11 @@ export const ListRunsQuerySchema = Type.Object(
   {
     status: Type.Optional(Type.Array(RunStatusSchema, { description: 'Repeatable: any of them' })),
     notebook: Type.Optional(Type.String()),
-    label: Type.Optional(Type.Array(Type.String({ pattern: '^[^=]+=.*$' }), { description: 'k=v, repeatable; all must match' })),
+    label: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[^=]+=.*$' }), {
+        description: 'k=v, repeatable; all must match',
+      }),
+    ),
     createdAfter: Type.Optional(Type.String({ format: 'date-time' })),
     createdBefore: Type.Optional(Type.String({ format: 'date-time' })),
     sweepId: Type.Optional(Type.String()),

@@ -28,7 +28,10 @@ export class MemoryRunStore implements RunStore {
   readonly #tokens = new Map<string, StoredToken>();
   #counter = 0;
 
-  async createRun(spec: RunSpec, idempotency?: IdempotentCreate): Promise<{ run: Run; created: boolean }> {
+  async createRun(
+    spec: RunSpec,
+    idempotency?: IdempotentCreate,
+  ): Promise<{ run: Run; created: boolean }> {
     await tick();
     if (idempotency !== undefined) {
       const known = this.#keys.get(idempotency.key);
@@ -53,7 +56,8 @@ export class MemoryRunStore implements RunStore {
       cancelRequested: false,
     };
     this.runs.set(run.id, run);
-    if (idempotency !== undefined) this.#keys.set(idempotency.key, { hash: idempotency.requestHash, runId: run.id });
+    if (idempotency !== undefined)
+      this.#keys.set(idempotency.key, { hash: idempotency.requestHash, runId: run.id });
     await this.appendEvent(run.id, 'status', { status: 'queued' });
     return { run: { ...run }, created: true };
   }
@@ -67,9 +71,12 @@ export class MemoryRunStore implements RunStore {
     let runs = [...this.runs.values()].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
     if (filter.status !== undefined) runs = runs.filter((r) => filter.status?.includes(r.status));
     if (filter.notebook !== undefined) runs = runs.filter((r) => r.notebook === filter.notebook);
-    for (const [k, v] of Object.entries(filter.labels ?? {})) runs = runs.filter((r) => r.labels[k] === v);
-    if (filter.createdAfter !== undefined) runs = runs.filter((r) => r.createdAt > (filter.createdAfter as string));
-    if (filter.createdBefore !== undefined) runs = runs.filter((r) => r.createdAt < (filter.createdBefore as string));
+    for (const [k, v] of Object.entries(filter.labels ?? {}))
+      runs = runs.filter((r) => r.labels[k] === v);
+    if (filter.createdAfter !== undefined)
+      runs = runs.filter((r) => r.createdAt > (filter.createdAfter as string));
+    if (filter.createdBefore !== undefined)
+      runs = runs.filter((r) => r.createdAt < (filter.createdBefore as string));
     if (filter.sweepId !== undefined) runs = runs.filter((r) => r.sweepId === filter.sweepId);
     if (filter.cursor !== undefined) {
       const after = Buffer.from(filter.cursor, 'base64url').toString('utf8');
@@ -78,7 +85,9 @@ export class MemoryRunStore implements RunStore {
     const page = runs.slice(0, filter.limit);
     const last = page.at(-1);
     const nextCursor =
-      runs.length > filter.limit && last !== undefined ? Buffer.from(last.createdAt).toString('base64url') : null;
+      runs.length > filter.limit && last !== undefined
+        ? Buffer.from(last.createdAt).toString('base64url')
+        : null;
     return { runs: page.map((r) => ({ ...r })), nextCursor };
   }
 
@@ -109,12 +118,24 @@ export class MemoryRunStore implements RunStore {
   }
 
   async listActive(): Promise<Run[]> {
-    return [...this.runs.values()].filter((r) => ['queued', 'starting', 'running'].includes(r.status));
+    return [...this.runs.values()].filter((r) =>
+      ['queued', 'starting', 'running'].includes(r.status),
+    );
   }
 
-  async appendEvent(runId: string, type: string, data: Record<string, unknown>): Promise<RunEventRecord> {
+  async appendEvent(
+    runId: string,
+    type: string,
+    data: Record<string, unknown>,
+  ): Promise<RunEventRecord> {
     const list = this.events.get(runId) ?? [];
-    const event: RunEventRecord = { runId, seq: list.length + 1, time: new Date().toISOString(), type, data };
+    const event: RunEventRecord = {
+      runId,
+      seq: list.length + 1,
+      time: new Date().toISOString(),
+      type,
+      data,
+    };
     list.push(event);
     this.events.set(runId, list);
     return event;
@@ -124,7 +145,11 @@ export class MemoryRunStore implements RunStore {
     return (this.events.get(runId) ?? []).filter((e) => e.seq > afterSeq);
   }
 
-  async createToken(name: string, scopes: StoredToken['scopes'], secret?: string): Promise<{ token: string; id: string }> {
+  async createToken(
+    name: string,
+    scopes: StoredToken['scopes'],
+    secret?: string,
+  ): Promise<{ token: string; id: string }> {
     const token = secret ?? `nes_${randomBytes(24).toString('base64url')}`;
     const id = randomUUID();
     this.#tokens.set(hash(token), { id, name, scopes });
