@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { Notebook } from '@nes/notebook';
 import { parseNotebook } from '@nes/notebook';
-import type { NotebookSink } from '@nes/runner';
 import {
   LocalStore,
+  type NotebookSinkLike,
   type ObjectInfo,
   type ObjectStore,
   openStore,
@@ -64,9 +64,9 @@ function recordingStore(
 }
 
 describe('StoreNotebookSink', () => {
-  test('is a runner NotebookSink; writes ipynb with content type and run metadata', async () => {
+  test('writes ipynb with content type and run metadata', async () => {
     const store = new LocalStore(join(scratch, 'meta'));
-    const sink: NotebookSink = new StoreNotebookSink(store, 'runs/r1/output.ipynb', {
+    const sink: NotebookSinkLike = new StoreNotebookSink(store, 'runs/r1/output.ipynb', {
       runId: 'r1',
     });
     assert.equal(sink.uri, store.uriOf('runs/r1/output.ipynb'));
