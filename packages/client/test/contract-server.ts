@@ -205,8 +205,9 @@ export async function startContractServer(): Promise<ContractServer> {
         res.write(`id: ${event.seq}\nevent: ${event.type}\n${data}\n\n`);
         count++;
         if (drop && count >= drop) {
+          // Written, then the connection closes without the chunked terminator: a drop.
           fake.listeners.delete(flush);
-          res.socket?.destroy();
+          res.socket?.end();
           return;
         }
         if (
@@ -220,8 +221,13 @@ export async function startContractServer(): Promise<ContractServer> {
       }
     };
     fake.listeners.add(flush);
-    req.on('close', () => fake.listeners.delete(flush));
+    res.on('close', () => fake.listeners.delete(flush));
     flush();
+    // A finished run with nothing left to replay: the stream ends at once.
+    if (fake.run.finishedAt && fake.listeners.has(flush)) {
+      fake.listeners.delete(flush);
+      res.end();
+    }
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
@@ -428,7 +434,7 @@ export async function startContractServer(): Promise<ContractServer> {
         }
       };
       fake.listeners.add(onEvent);
-      req.on('close', () => fake.listeners.delete(onEvent));
+      res.on('close', () => fake.listeners.delete(onEvent));
       return;
     }
     if (action === 'notebook' || action === 'input') {
