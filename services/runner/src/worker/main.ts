@@ -44,7 +44,10 @@ async function main(): Promise<number> {
   watch.unref();
   // A terminal's Ctrl-C or a SIGTERM: cancel and save, as nes-run does.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => stop.abort(new Error(`cancelled by ${signal}`)));
+    process.on(signal, () => {
+      if (!running) process.exit(0);
+      stop.abort(new Error(`cancelled by ${signal}`));
+    });
   }
 
   const spec = await new Promise<Extract<ParentMessage, { type: 'run' }>['spec']>((resolve) => {

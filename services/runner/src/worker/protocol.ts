@@ -19,7 +19,7 @@
  * cancelled and the child exits. A child that dies without a result is judged by its exit code
  * and signal (the executor's observation).
  */
-import type { RunError, RunEvent, RunStatus } from '../execution-types.ts';
+import type { AutosavePolicy, RunError, RunEvent, RunStatus } from '../execution-types.ts';
 
 export interface WorkerRunSpec {
   runId: string;
@@ -39,6 +39,8 @@ export interface WorkerRunSpec {
   timeoutSeconds: number | null;
   /** Directories local notebook paths may come from (NES_NOTEBOOK_ROOTS otherwise). */
   localRoots?: string[];
+  /** Autosave policy (the engine's defaults otherwise). */
+  autosave?: Partial<AutosavePolicy>;
   /** Recorded in the manifest. */
   labels?: Record<string, string>;
   createdAt?: string;

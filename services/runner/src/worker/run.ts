@@ -207,6 +207,7 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
       ? { deadlineMs: Math.max(0, spec.timeoutSeconds * 1000 - elapsedMs) }
       : {}),
     record: prepared.metadata.papermill ?? {},
+    ...(spec.autosave ? { autosave: spec.autosave } : {}),
     signal: io.signal,
     onEvent: (event: RunEvent) => {
       if (event.type === 'log') {

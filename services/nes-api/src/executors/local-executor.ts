@@ -1,0 +1,539 @@
+/**
+ * The local executor (the embedded default): one runner worker process per run on this machine,
+ * all sharing one warm Jupyter Server that this executor starts, with a small pool of
+ * pre-started kernels per kernelspec and a few pre-spawned workers, so a claimed run starts
+ * executing in milliseconds. Each run still gets a fresh kernel and a fresh process.
+ *
+ * Progress comes back over each worker's IPC channel (only the parent can read it; a Kubernetes
+ * pod has no such channel, and its executor will need a per-run token). When a worker dies
+ * without a result, its exit code or signal is the truth: mapped to a failure class, with the
+ * output notebook it autosaved kept.
+ *
+ * Workers die with this process: their IPC channel closes (and they watch their parent pid), so
+ * they cancel, save the notebook and exit; the shared server stops itself the same way.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import {
+  EXIT_CODE_BY_CLASS,
+  type FailureClass,
+  listKernelSpecs,
+  oomKilledSince,
+  type ParentMessage,
+  type PrivateJupyterServer,
+  type RunEvent,
+  readOomKillCount,
+  shutdownKernel,
+  startJupyterServer,
+  WORKER_ENTRY,
+  type WorkerMessage,
+  type WorkerResult,
+  type WorkerRunSpec,
+} from '@nes/runner';
+import type { Run, RunFailure, RunProgress } from '../runs/run-model.ts';
+import type { Executor, ExecutorObservation, ExecutorUpdate } from './executor.ts';
+import { KernelPool } from './kernel-pool.ts';
+
+export interface LocalExecutorOptions {
+  /** The output store every run writes to: `gs://bucket/prefix`, `file:///dir` or a directory. */
+  store: string;
+  /** Where kernels start (their working directory); created if missing. */
+  workDir: string;
+  /** Pre-started kernels per kernelspec. Default `{ python3: 2 }`. */
+  warmKernels?: Record<string, number>;
+  /** Worker processes kept loaded and waiting. Default 1. */
+  warmWorkers?: number;
+  /** Use this Jupyter Server instead of starting one (it must see `workDir`). */
+  jupyter?: { url: string; token: string; rootDir?: string };
+  /** Directories local notebooks may come from (default: NES_NOTEBOOK_ROOTS in the workers). */
+  localRoots?: string[];
+  /** Extra environment for workers (and, through the server it starts, kernels). */
+  env?: Record<string, string>;
+  /**
+   * Autosave policy of the runs. Default: at most one save a second, and a long-running cell
+   * saved every 5 s (a local store is cheap; GCS allows one write a second per object).
+   */
+  autosave?: { minIntervalMs?: number; onCellComplete?: boolean; longCellEverySeconds?: number };
+  /** After a cancel, time the worker has to save and exit before SIGTERM, then SIGKILL. */
+  cancelGraceMs?: number;
+  /** How long a finished run stays observable as 'finished'. Default 10 minutes. */
+  keepFinishedMs?: number;
+  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+type RunState = 'pending' | 'running' | 'finished';
+
+interface LocalRun {
+  runId: string;
+  state: RunState;
+  child: ChildProcess | null;
+  kernelId: string | null;
+  cancelRequested: boolean;
+  result: WorkerResult | null;
+  outputUri: string | null;
+  progress: RunProgress;
+  oomBaseline: number | null;
+  stderrTail: string;
+  exited: Promise<void>;
+  markExited: () => void;
+  killTimers: NodeJS.Timeout[];
+}
+
+interface Warm {
+  child: ChildProcess;
+  ready: Promise<void>;
+  stderrTail: { text: string };
+}
+
+const STDERR_TAIL = 4096;
+
+/** A worker's exit code back to the failure class nes-run chose it for. */
+const CLASS_BY_EXIT_CODE = new Map<number, FailureClass>(
+  Object.entries(EXIT_CODE_BY_CLASS).map(([cls, code]) => [code, cls as FailureClass]),
+);
+
+export function statusForClass(cls: FailureClass): 'failed' | 'cancelled' | 'timed_out' {
+  if (cls === 'cancelled') return 'cancelled';
+  if (cls === 'timeout') return 'timed_out';
+  return 'failed';
+}
+
+/**
+ * What a worker's death without a result means. A cancel we asked for stays a cancel; a kill
+ * while the memory cgroup's OOM counter rose is `oom`; another signal is `infra` (the runner was
+ * killed, not the kernel); an exit code is nes-run's code for a class.
+ */
+export function failureFromExit(
+  code: number | null,
+  signal: NodeJS.Signals | null,
+  context: { cancelRequested: boolean; oom: boolean; stderrTail?: string },
+): RunFailure {
+  const tail = context.stderrTail?.trim().split('\n').at(-1);
+  const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
+  if (context.cancelRequested) {
+    return {
+      class: 'cancelled',
+      ename: 'Cancelled',
+      evalue: `The run was cancelled; the runner ${how}`,
+      cellIndex: null,
+    };
+  }
+  if (signal !== null) {
+    if (context.oom) {
+      return {
+        class: 'oom',
+        ename: 'RunnerKilled',
+        evalue: `The runner ${how} (out of memory)`,
+        cellIndex: null,
+      };
+    }
+    return {
+      class: 'infra',
+      ename: 'RunnerKilled',
+      evalue: `The runner ${how} before reporting a result`,
+      cellIndex: null,
+    };
+  }
+  const cls = (code !== null && code !== 0 && CLASS_BY_EXIT_CODE.get(code)) || 'infra';
+  return {
+    class: cls,
+    ename: 'RunnerExited',
+    evalue: `The runner ${how} before reporting a result${tail ? `: ${tail}` : ''}`,
+    cellIndex: null,
+  };
+}
+
+export class LocalExecutor implements Executor {
+  readonly name = 'local';
+  readonly #options: LocalExecutorOptions;
+  readonly #runs = new Map<string, LocalRun>();
+  readonly #listeners: Array<(update: ExecutorUpdate) => void> = [];
+  readonly #warm: Warm[] = [];
+  #server: PrivateJupyterServer | null = null;
+  #endpoint: { url: string; token: string; rootDir: string } | null = null;
+  #pool: KernelPool | null = null;
+  #starting: Promise<void> | null = null;
+  #stopping = false;
+
+  constructor(options: LocalExecutorOptions) {
+    this.#options = options;
+  }
+
+  #log(level: 'info' | 'warn' | 'error', message: string): void {
+    this.#options.log?.(level, message);
+  }
+
+  /** Starts the shared server, the kernel pool and the warm workers. Idempotent. */
+  start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    const workDir = resolve(this.#options.workDir);
+    mkdirSync(workDir, { recursive: true });
+    const t0 = performance.now();
+    if (this.#options.jupyter) {
+      this.#endpoint = { rootDir: '/', ...this.#options.jupyter };
+    } else {
+      this.#server = await startJupyterServer({
+        rootDir: '/',
+        ...(this.#options.env ? { env: this.#options.env } : {}),
+      });
+      this.#endpoint = { url: this.#server.url, token: this.#server.token, rootDir: '/' };
+    }
+    this.#pool = new KernelPool({
+      endpoint: this.#endpoint,
+      sizes: this.#options.warmKernels ?? { python3: 2 },
+      path: relative(this.#endpoint.rootDir, workDir),
+      onError: (message) => this.#log('warn', message),
+    });
+    await this.#pool.start();
+    this.#refillWorkers();
+    this.#log('info', `local executor ready in ${Math.round(performance.now() - t0)} ms`);
+  }
+
+  /** The shared server (for tests and diagnostics). */
+  get endpoint(): { url: string; token: string } | null {
+    return this.#endpoint;
+  }
+
+  get pool(): KernelPool | null {
+    return this.#pool;
+  }
+
+  /** Workers loaded and waiting for a run. */
+  get warmWorkerCount(): number {
+    return this.#warm.length;
+  }
+
+  async kernels(): Promise<string[]> {
+    await this.start();
+    return (await listKernelSpecs(this.#endpoint as { url: string; token: string })).names;
+  }
+
+  onUpdate(listener: (update: ExecutorUpdate) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  #emit(update: ExecutorUpdate): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(update);
+      } catch (error) {
+        this.#log('error', `an executor listener threw: ${String(error)}`);
+      }
+    }
+  }
+
+  // Workers ---------------------------------------------------------------------------------
+
+  #spawnWorker(): Warm {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...this.#options.env,
+      NES_STORE: this.#options.store,
+      NODE_COMPILE_CACHE:
+        process.env.NODE_COMPILE_CACHE ?? join(tmpdir(), 'nes-node-compile-cache'),
+    };
+    const child = spawn(process.execPath, [WORKER_ENTRY], {
+      cwd: resolve(this.#options.workDir),
+      env,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    const stderrTail = { text: '' };
+    const keep = (chunk: Buffer) => {
+      stderrTail.text = (stderrTail.text + chunk.toString('utf8')).slice(-STDERR_TAIL);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    const ready = new Promise<void>((resolveReady, reject) => {
+      const onMessage = (message: WorkerMessage) => {
+        if (message.type === 'ready') {
+          child.off('message', onMessage);
+          resolveReady();
+        }
+      };
+      child.on('message', onMessage);
+      child.once('exit', (code, signal) =>
+        reject(
+          new Error(
+            `runner worker ${signal ?? `exited with code ${code}`} before it was ready: ${stderrTail.text.trim()}`,
+          ),
+        ),
+      );
+      child.once('error', reject);
+    });
+    ready.catch(() => undefined);
+    return { child, ready, stderrTail };
+  }
+
+  #refillWorkers(): void {
+    const want = this.#options.warmWorkers ?? 1;
+    while (!this.#stopping && this.#warm.length < want) {
+      const warm = this.#spawnWorker();
+      this.#warm.push(warm);
+      warm.ready.catch((error: unknown) => {
+        const at = this.#warm.indexOf(warm);
+        if (at >= 0) this.#warm.splice(at, 1);
+        if (!this.#stopping) this.#log('warn', String(error));
+      });
+    }
+  }
+
+  async #takeWorker(): Promise<Warm> {
+    const warm = this.#warm.shift() ?? this.#spawnWorker();
+    this.#refillWorkers();
+    await warm.ready;
+    return warm;
+  }
+
+  // Runs ------------------------------------------------------------------------------------
+
+  #specFor(run: Run): WorkerRunSpec {
+    const endpoint = this.#endpoint as { url: string; token: string; rootDir: string };
+    return {
+      runId: run.id,
+      notebook: run.notebook,
+      ref: run.ref,
+      commitSha: run.commitSha,
+      parameters: run.parameters,
+      kernel: run.kernel,
+      store: this.#options.store,
+      jupyter: endpoint,
+      timeoutSeconds: run.timeoutSeconds,
+      autosave: this.#options.autosave ?? { minIntervalMs: 1000, longCellEverySeconds: 5 },
+      ...(this.#options.localRoots ? { localRoots: this.#options.localRoots } : {}),
+      labels: run.labels,
+      createdAt: run.createdAt,
+    };
+  }
+
+  async launch(run: Run): Promise<void> {
+    if (this.#runs.has(run.id)) return;
+    if (this.#stopping) throw new Error('the local executor is shutting down');
+    let markExited = () => {};
+    const exited = new Promise<void>((r) => {
+      markExited = r;
+    });
+    const local: LocalRun = {
+      runId: run.id,
+      state: 'pending',
+      child: null,
+      kernelId: null,
+      cancelRequested: false,
+      result: null,
+      outputUri: null,
+      progress: { cellsDone: 0, cellsTotal: 0, currentCell: null },
+      oomBaseline: readOomKillCount(),
+      stderrTail: '',
+      exited,
+      markExited,
+      killTimers: [],
+    };
+    this.#runs.set(run.id, local);
+    let warm: Warm;
+    try {
+      await this.start();
+      warm = await this.#takeWorker();
+    } catch (error) {
+      this.#runs.delete(run.id);
+      markExited();
+      throw error;
+    }
+    const child = warm.child;
+    local.child = child;
+    child.on('message', (message: WorkerMessage) => this.#onMessage(local, message));
+    child.once('exit', (code, signal) => {
+      local.stderrTail = warm.stderrTail.text;
+      void this.#onExit(local, code, signal);
+    });
+    this.#send(local, { type: 'run', spec: this.#specFor(run) });
+    if (local.cancelRequested) this.#requestStop(local);
+  }
+
+  #send(local: LocalRun, message: ParentMessage): void {
+    const child = local.child;
+    if (child?.connected) child.send(message, (error) => error && undefined);
+  }
+
+  #onMessage(local: LocalRun, message: WorkerMessage): void {
+    const runId = local.runId;
+    switch (message.type) {
+      case 'need_kernel': {
+        const pool = this.#pool;
+        void (async () => {
+          let kernelId: string | null = null;
+          try {
+            kernelId = pool ? await pool.take(message.kernelName) : null;
+          } catch (error) {
+            this.#log('warn', `run ${runId}: no kernel from the pool: ${String(error)}`);
+          }
+          local.kernelId = kernelId;
+          this.#send(local, { type: 'kernel', kernelId });
+        })();
+        return;
+      }
+      case 'event':
+        this.#onRunEvent(local, message.event);
+        return;
+      case 'output':
+        this.#emit({
+          type: 'log',
+          runId,
+          time: new Date().toISOString(),
+          stream: message.stream,
+          text: message.text,
+        });
+        return;
+      case 'result':
+        local.result = message.result;
+        if (message.result.outputUri) local.outputUri = message.result.outputUri;
+        return;
+      case 'ready':
+        return;
+    }
+  }
+
+  #onRunEvent(local: LocalRun, event: RunEvent): void {
+    const runId = local.runId;
+    switch (event.type) {
+      case 'started':
+        local.state = 'running';
+        local.progress = { cellsDone: 0, cellsTotal: event.cellsTotal, currentCell: null };
+        this.#emit({ type: 'running', runId, time: event.time });
+        this.#emit({ type: 'progress', runId, progress: { ...local.progress } });
+        return;
+      case 'cell_started':
+        local.progress = { ...local.progress, currentCell: event.cellIndex };
+        this.#emit({ type: 'progress', runId, progress: { ...local.progress } });
+        return;
+      case 'cell_finished':
+        local.progress = { ...local.progress, cellsDone: local.progress.cellsDone + 1 };
+        this.#emit({ type: 'progress', runId, progress: { ...local.progress } });
+        return;
+      case 'saved':
+        if (local.outputUri !== event.uri) {
+          local.outputUri = event.uri;
+          this.#emit({ type: 'saved', runId, outputUri: event.uri });
+        }
+        return;
+      case 'log':
+        this.#emit({
+          type: 'log',
+          runId,
+          time: event.time,
+          stream: 'runner',
+          text: `${event.level}: ${event.message}`,
+        });
+        return;
+      default:
+        return;
+    }
+  }
+
+  async #onExit(
+    local: LocalRun,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+  ): Promise<void> {
+    for (const timer of local.killTimers) clearTimeout(timer);
+    if (local.kernelId !== null && this.#endpoint) {
+      // The worker shuts its kernel down; a worker that died could not.
+      await shutdownKernel(this.#endpoint, local.kernelId).catch(() => undefined);
+    }
+    local.state = 'finished';
+    const time = new Date().toISOString();
+    const result = local.result;
+    if (result) {
+      this.#emit({
+        type: 'finished',
+        runId: local.runId,
+        time,
+        status: result.status,
+        error: result.error,
+        outputUri: result.outputUri ?? local.outputUri,
+      });
+    } else {
+      const error = failureFromExit(code, signal, {
+        cancelRequested: local.cancelRequested,
+        oom: signal === 'SIGKILL' && oomKilledSince(local.oomBaseline),
+        stderrTail: local.stderrTail,
+      });
+      if (error.class !== 'cancelled') {
+        this.#log('warn', `run ${local.runId}: ${error.evalue}`);
+      }
+      this.#emit({
+        type: 'finished',
+        runId: local.runId,
+        time,
+        status: statusForClass(error.class),
+        error,
+        outputUri: local.outputUri,
+      });
+    }
+    local.markExited();
+    const forget = setTimeout(
+      () => this.#runs.delete(local.runId),
+      this.#options.keepFinishedMs ?? 600_000,
+    );
+    forget.unref();
+  }
+
+  /** Cancel, then SIGTERM (the worker also saves on it), then SIGKILL. */
+  #requestStop(local: LocalRun): void {
+    const child = local.child;
+    if (!child || local.state === 'finished') return;
+    this.#send(local, { type: 'cancel' });
+    const grace = this.#options.cancelGraceMs ?? 15_000;
+    local.killTimers.push(
+      setTimeout(() => child.kill('SIGTERM'), grace).unref(),
+      setTimeout(() => child.kill('SIGKILL'), grace * 2).unref(),
+    );
+  }
+
+  async cancel(runId: string): Promise<void> {
+    const local = this.#runs.get(runId);
+    if (!local || local.state === 'finished' || local.cancelRequested) return;
+    local.cancelRequested = true;
+    this.#requestStop(local);
+  }
+
+  async observe(runId: string): Promise<ExecutorObservation> {
+    const local = this.#runs.get(runId);
+    if (!local) return { runId, state: 'unknown' };
+    return { runId, state: local.state };
+  }
+
+  /** The worker process of a run (tests kill it to check what a lost runner does). */
+  pidOf(runId: string): number | null {
+    return this.#runs.get(runId)?.child?.pid ?? null;
+  }
+
+  async shutdown(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    const active = () => [...this.#runs.values()].filter((r) => r.state !== 'finished');
+    const allExited = () => Promise.all(active().map((r) => r.exited));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      allExited(),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    for (const local of active()) {
+      local.cancelRequested = true;
+      this.#requestStop(local);
+    }
+    await allExited();
+    for (const warm of this.#warm.splice(0)) {
+      if (warm.child.connected) warm.child.disconnect();
+      warm.child.kill('SIGTERM');
+    }
+    await this.#pool?.close();
+    await this.#server?.stop();
+  }
+}
