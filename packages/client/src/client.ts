@@ -8,8 +8,10 @@
 import { isAbortError, NesApiError, NesConnectionError } from './errors.ts';
 import { type SseMessage, SseParser } from './sse.ts';
 import {
-  type BrowseEntry,
+  type BrowseListing,
+  type BrowseResult,
   type Health,
+  type InspectRequest,
   type InspectResult,
   isTerminal,
   type ListRunsFilter,
@@ -243,20 +245,37 @@ export class NesClient {
 
   // Notebooks, output store, sweeps, health
 
-  /** The parameters a notebook declares, at a ref. */
-  async inspect(
-    notebook: string,
-    options: CallOptions & { ref?: string } = {},
-  ): Promise<InspectResult> {
-    const query = new URLSearchParams({ notebook });
-    if (options.ref) query.set('ref', options.ref);
-    return this.#json('GET', '/v1/inspect', { query, retryable: true, signal: options.signal });
+  /** The parameters a notebook declares at a ref, and the JSON Schema submit checks them with. */
+  async inspect(request: InspectRequest, options: CallOptions = {}): Promise<InspectResult> {
+    return this.#json('POST', '/v1/inspect', { body: request, retryable: true, ...options });
   }
 
-  /** A directory listing or a file of the output store (Jupyter contents model). */
-  async browse(path = '', options: CallOptions = {}): Promise<BrowseEntry> {
+  /**
+   * The output store: a path ending in "/" (or empty) lists one level; another path is an
+   * object's content, or a listing when it names a "directory".
+   */
+  async browse(path = '', options: CallOptions = {}): Promise<BrowseResult> {
     const clean = path.split('/').filter(Boolean).map(seg).join('/');
-    return this.#json('GET', `/v1/browse/${clean}`, { retryable: true, ...options });
+    const trailing = clean !== '' && path.endsWith('/') ? '/' : '';
+    const res = await this.#send('GET', `/v1/browse/${clean}${trailing}`, {
+      retryable: true,
+      accept: '*/*',
+      ...options,
+    });
+    const contentType = res.headers.get('content-type') ?? 'application/octet-stream';
+    const body = new Uint8Array(await res.arrayBuffer());
+    if (contentType.startsWith('application/json')) {
+      const parsed = parseData(new TextDecoder().decode(body));
+      if (
+        isObject(parsed) &&
+        typeof parsed.path === 'string' &&
+        Array.isArray(parsed.directories) &&
+        Array.isArray(parsed.files)
+      ) {
+        return { kind: 'directory', listing: parsed as unknown as BrowseListing };
+      }
+    }
+    return { kind: 'file', path, contentType, body };
   }
 
   async submitSweep(request: SubmitSweepRequest, options: SubmitOptions = {}): Promise<Sweep> {
@@ -487,7 +506,7 @@ function toRunEvent(message: SseMessage): RunEvent {
 function listQuery(filter: ListRunsFilter): URLSearchParams {
   const q = new URLSearchParams();
   const statuses = filter.status === undefined ? [] : [filter.status].flat();
-  if (statuses.length > 0) q.set('status', statuses.join(','));
+  for (const status of statuses) q.append('status', status);
   if (filter.notebook) q.set('notebook', filter.notebook);
   for (const [k, v] of Object.entries(filter.labels ?? {})) q.append('label', `${k}=${v}`);
   if (filter.createdAfter) q.set('createdAfter', filter.createdAfter);

@@ -69,7 +69,11 @@ export interface Run {
   outputUri: string | null;
   links: RunLinks;
   timeoutSeconds?: number | null;
+  resources?: Record<string, unknown> | null;
+  image?: string | null;
+  queue?: string;
   sweepId?: string | null;
+  cancelRequested?: boolean;
 }
 
 /** `POST /v1/runs`. Parameter values may be bigints and @nes/notebook FloatValues (`1.0`). */
@@ -82,11 +86,18 @@ export interface SubmitRunRequest {
   timeoutSeconds?: number;
   resources?: Record<string, unknown>;
   image?: string;
+  /** Concurrency queue (per-queue limits). */
+  queue?: string;
+  /** Accept parameters the notebook's parameters cell does not declare. */
+  allowUnknownParameters?: boolean;
 }
 
 /** `POST /v1/runs/:id/rerun`: the run's spec is copied; these override it. */
 export interface RerunRequest {
+  /** Merged over the original parameters. */
   parameters?: Record<string, unknown>;
+  allowUnknownParameters?: boolean;
+  /** Replace the original labels. */
   labels?: Record<string, string>;
   timeoutSeconds?: number;
 }
@@ -117,47 +128,55 @@ export interface NotebookParameter {
   help: string;
 }
 
-/** `GET /v1/inspect?notebook=&ref=`. */
+/** `POST /v1/inspect`. */
+export interface InspectRequest {
+  notebook: string;
+  ref?: string;
+  kernel?: string;
+  allowUnknownParameters?: boolean;
+}
+
 export interface InspectResult {
   notebook: string;
   ref: string | null;
   commitSha: string | null;
-  kernel?: string | null;
-  language?: string | null;
+  kernel: string | null;
+  language: string;
   parameters: NotebookParameter[];
+  warnings: string[];
   /** JSON Schema of the parameters, as submit checks them. */
-  schema?: Record<string, unknown>;
+  schema: Record<string, unknown>;
 }
 
-/** A Jupyter contents-API entry, as Commuter serves the output store (`GET /v1/browse/PATH`). */
-export interface BrowseEntry {
-  name: string;
+/** A directory of the output store (`GET /v1/browse/PREFIX/`). */
+export interface BrowseListing {
   path: string;
-  type: 'directory' | 'notebook' | 'file';
-  size?: number | null;
-  last_modified?: string | null;
-  mimetype?: string | null;
-  format?: 'json' | 'text' | 'base64' | null;
-  /** A directory's entries (without content), a notebook's JSON, a file's text or base64. */
-  content?: BrowseEntry[] | Record<string, unknown> | string | null;
+  directories: Array<{ name: string; path: string }>;
+  files: Array<{ name: string; path: string; size: number; updated: string; contentType: string }>;
 }
+
+/** What `browse` returns: a listing, or one object's bytes and content type. */
+export type BrowseResult =
+  | { kind: 'directory'; listing: BrowseListing }
+  | { kind: 'file'; path: string; contentType: string; body: Uint8Array };
 
 export type SweepStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
-/** `POST /v1/sweeps`: one notebook over parameter sets, a grid, or a date range. */
+/** `POST /v1/sweeps`: one notebook over a list of parameter sets, a grid, or a date range. */
 export interface SubmitSweepRequest {
   notebook: string;
   ref?: string;
-  /** Parameters shared by every run; each set overrides them. */
-  parameters?: Record<string, unknown>;
-  /** Explicit parameter sets, one run each. */
-  parameterSets?: Record<string, unknown>[];
-  /** Cartesian product of these values, one run per combination. */
-  grid?: Record<string, unknown[]>;
-  /** A backfill: one run per date from `from` to `to` inclusive, passed as `parameter`. */
-  dates?: { from: string; to: string; parameter: string };
-  concurrency?: number;
   kernel?: string;
+  /** Base values every run gets; each set is merged over them. */
+  parameters?: Record<string, unknown>;
+  /** One run per item. */
+  list?: Record<string, unknown>[];
+  /** One run per combination (cartesian product). */
+  grid?: Record<string, unknown[]>;
+  /** A backfill: one run per day from `start` to `end` (YYYY-MM-DD, both included). */
+  dateRange?: { parameter: string; start: string; end: string };
+  allowUnknownParameters?: boolean;
+  maxConcurrency?: number;
   labels?: Record<string, string>;
   timeoutSeconds?: number;
 }
@@ -165,16 +184,10 @@ export interface SubmitSweepRequest {
 export interface Sweep {
   id: string;
   status: SweepStatus;
-  notebook: string;
-  ref: string | null;
-  concurrency: number | null;
   total: number;
   /** Runs per status. */
   counts: Partial<Record<RunStatus, number>>;
-  runIds?: string[];
-  createdAt: string;
-  finishedAt: string | null;
-  links?: { self: string; viewer?: string };
+  runs: Run[];
 }
 
 export interface Health {

@@ -83,7 +83,7 @@ test('listRuns: query string; runs() follows cursors across pages', async () => 
     limit: 2,
   });
   const q = last().query;
-  assert.equal(q.get('status'), 'queued,running');
+  assert.deepEqual(q.getAll('status'), ['queued', 'running']);
   assert.deepEqual(q.getAll('label'), ['batch=p', 'env=a=b']);
   assert.equal(q.get('notebook'), 'paged.ipynb');
   assert.equal(q.get('limit'), '2');
@@ -99,16 +99,21 @@ test('listRuns: query string; runs() follows cursors across pages', async () => 
 });
 
 test('inspect, browse, sweeps, health', async () => {
-  const info = await client.inspect('github://o/r/nb.ipynb', { ref: 'v1' });
-  assert.deepEqual([last().method, last().path], ['GET', '/v1/inspect']);
-  assert.equal(last().query.get('notebook'), 'github://o/r/nb.ipynb');
-  assert.equal(last().query.get('ref'), 'v1');
+  const info = await client.inspect({ notebook: 'github://o/r/nb.ipynb', ref: 'v1' });
+  assert.deepEqual(
+    [last().method, last().path, last().body],
+    ['POST', '/v1/inspect', '{"notebook":"github://o/r/nb.ipynb","ref":"v1"}'],
+  );
   assert.equal(info.parameters[0]?.name, 'alpha');
   const dir = await client.browse('runs/a b/');
-  assert.equal(last().path, '/v1/browse/runs/a%20b');
-  assert.equal(dir.type, 'directory');
+  assert.equal(last().path, '/v1/browse/runs/a%20b/');
+  assert.equal(dir.kind, 'directory');
+  const file = await client.browse('runs/x.txt');
+  assert.ok(file.kind === 'file');
+  assert.equal(new TextDecoder().decode(file.body), 'content of runs/x.txt');
+  assert.equal(file.contentType, 'text/plain');
   const sweep = await client.submitSweep(
-    { notebook: 'nb.ipynb', grid: { a: [1, 2], b: ['x', 'y'] }, concurrency: 2 },
+    { notebook: 'nb.ipynb', grid: { a: [1, 2], b: ['x', 'y'] }, maxConcurrency: 2 },
     { idempotencyKey: 's1' },
   );
   assert.equal(last().headers['idempotency-key'], 's1');

@@ -230,6 +230,22 @@ export async function startContractServer(): Promise<ContractServer> {
     }
   }
 
+  function sweepView(id: string): Record<string, unknown> {
+    const sweep = sweeps.get(id) as { total: number; runIds: string[] };
+    const runs = sweep.runIds.map((r) => state.runs.get(r)?.run as Record<string, unknown>);
+    const counts: Record<string, number> = {};
+    for (const run of runs) counts[String(run.status)] = (counts[String(run.status)] ?? 0) + 1;
+    const done = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+    const finished = runs.filter((r) => done.includes(String(r.status))).length;
+    const status =
+      finished < sweep.total
+        ? 'running'
+        : counts.succeeded === sweep.total
+          ? 'succeeded'
+          : 'failed';
+    return { id, status, total: sweep.total, counts, runs };
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname;
@@ -283,8 +299,8 @@ export async function startContractServer(): Promise<ContractServer> {
     }
     if (path === '/v1/runs' && method === 'GET') {
       let all = [...state.runs.values()].map((f) => f.run).reverse();
-      const statuses = url.searchParams.get('status')?.split(',');
-      if (statuses) all = all.filter((r) => statuses.includes(String(r.status)));
+      const statuses = url.searchParams.getAll('status');
+      if (statuses.length > 0) all = all.filter((r) => statuses.includes(String(r.status)));
       const notebook = url.searchParams.get('notebook');
       if (notebook) all = all.filter((r) => r.notebook === notebook);
       for (const label of url.searchParams.getAll('label')) {
@@ -305,11 +321,15 @@ export async function startContractServer(): Promise<ContractServer> {
       res.write('event: ping\ndata: {}\n\n');
       return;
     }
-    if (path === '/v1/inspect') {
+    if (path === '/v1/inspect' && method === 'POST') {
       return json(res, 200, {
-        notebook: url.searchParams.get('notebook'),
-        ref: url.searchParams.get('ref'),
+        notebook: parsed.notebook,
+        ref: parsed.ref ?? null,
         commitSha: 'c0ffee0000000000000000000000000000000000',
+        kernel: 'python3',
+        language: 'python',
+        warnings: [],
+        schema: { type: 'object' },
         parameters: [
           { name: 'alpha', type: 'float', default: '0.5', help: 'learning rate' },
           { name: 'name', type: null, default: "'x'", help: '' },
@@ -318,79 +338,44 @@ export async function startContractServer(): Promise<ContractServer> {
     }
     if (path.startsWith('/v1/browse')) {
       const p = decodeURIComponent(path.slice('/v1/browse/'.length));
-      return json(res, 200, {
-        name: p.split('/').pop() ?? '',
-        path: p,
-        type: 'directory',
-        content: [],
-      });
+      if (p === '' || p.endsWith('/'))
+        return json(res, 200, { path: p, directories: [], files: [] });
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      return void res.end(`content of ${p}`);
     }
     if (path === '/v1/sweeps' && method === 'POST') {
       const id = `sweep-${sweeps.size + 1}`;
-      const runIds: string[] = [];
-      const grid = (parsed.grid ?? {}) as Record<string, unknown[]>;
       let sets: Record<string, unknown>[] = [{}];
-      for (const [k, values] of Object.entries(grid))
-        sets = sets.flatMap((s) => values.map((v) => ({ ...s, [k]: v })));
-      const dates = parsed.dates as { from: string; to: string; parameter: string } | undefined;
+      for (const [k, values] of Object.entries((parsed.grid ?? {}) as Record<string, unknown[]>)) {
+        sets = sets.flatMap((set) => values.map((v) => ({ ...set, [k]: v })));
+      }
+      if (Array.isArray(parsed.list)) sets = parsed.list as Record<string, unknown>[];
+      const dates = parsed.dateRange as
+        | { start: string; end: string; parameter: string }
+        | undefined;
       if (dates) {
         sets = [];
-        for (
-          let d = new Date(dates.from);
-          d <= new Date(dates.to);
-          d.setUTCDate(d.getUTCDate() + 1)
-        ) {
+        const d = new Date(dates.start);
+        for (; d <= new Date(dates.end); d.setUTCDate(d.getUTCDate() + 1)) {
           sets.push({ [dates.parameter]: d.toISOString().slice(0, 10) });
         }
       }
-      for (const set of sets) {
+      const runIds = sets.map((set) => {
         const fake = createRun({
           ...parsed,
           parameters: { ...(parsed.parameters as object), ...set },
         });
         fake.run.sweepId = id;
-        runIds.push(String(fake.run.id));
-      }
-      const sweep = {
-        id,
-        status: 'running',
-        notebook: parsed.notebook,
-        ref: parsed.ref ?? null,
-        concurrency: parsed.concurrency ?? null,
-        total: runIds.length,
-        counts: {},
-        runIds,
-        createdAt: new Date().toISOString(),
-        finishedAt: null,
-      };
-      sweeps.set(id, sweep);
-      return json(res, 201, sweep);
+        return String(fake.run.id);
+      });
+      sweeps.set(id, { id, total: runIds.length, runIds });
+      return json(res, 201, sweepView(id));
     }
     const sweepMatch = /^\/v1\/sweeps\/([^/]+)$/.exec(path);
     if (sweepMatch) {
-      const sweep = sweeps.get(decodeURIComponent(sweepMatch[1] ?? ''));
-      if (!sweep) return error(res, 404, 'not_found', 'no such sweep');
-      const counts: Record<string, number> = {};
-      for (const id of sweep.runIds as string[]) {
-        const s = String(state.runs.get(id)?.run.status);
-        counts[s] = (counts[s] ?? 0) + 1;
-      }
-      const done = ['succeeded', 'failed', 'cancelled', 'timed_out'].reduce(
-        (n, s) => n + (counts[s] ?? 0),
-        0,
-      );
-      const status =
-        done < Number(sweep.total)
-          ? 'running'
-          : counts.succeeded === sweep.total
-            ? 'succeeded'
-            : 'failed';
-      return json(res, 200, {
-        ...sweep,
-        counts,
-        status,
-        finishedAt: status === 'running' ? null : new Date().toISOString(),
-      });
+      const id = decodeURIComponent(sweepMatch[1] ?? '');
+      if (!sweeps.has(id)) return error(res, 404, 'not_found', 'no such sweep');
+      return json(res, 200, sweepView(id));
     }
 
     const m = /^\/v1\/runs\/([^/]+)(?:\/([a-z]+))?$/.exec(path);
