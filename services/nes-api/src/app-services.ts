@@ -21,6 +21,11 @@ export interface RunScheduler {
   cancel(runId: string): Promise<Run | null>;
   /** Kernel names the executor can run, for submit-time validation. */
   kernels(): Promise<string[]>;
+  /**
+   * Optional: at most `limit` runs of `queue` starting or running at once (a sweep's bounded
+   * concurrency; its runs share the queue `sweep-<id>`). Without it, sweeps use global limits.
+   */
+  limitQueue?(queue: string, limit: number): void;
 }
 
 export type SourceResolver = (uri: string, options: ResolveOptions) => Promise<ResolvedSource>;

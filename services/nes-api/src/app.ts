@@ -25,6 +25,7 @@ import { inspectRoutes } from './routes/inspect.ts';
 import { runNotebookRoutes } from './routes/run-notebooks.ts';
 import { runStreamRoutes } from './routes/run-streams.ts';
 import { runRoutes } from './routes/runs.ts';
+import { sweepRoutes } from './routes/sweeps.ts';
 import type { RunStore } from './runs/run-store.ts';
 
 export interface BuildAppOptions {
@@ -134,6 +135,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(runNotebookRoutes, context);
   await app.register(inspectRoutes, context);
   await app.register(browseRoutes, context);
+  await app.register(sweepRoutes, context);
 
   app.addHook('onClose', async () => metrics.close());
   return app;

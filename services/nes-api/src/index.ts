@@ -1,9 +1,23 @@
+export { type App, type BuildAppOptions, buildApp, redactUrl } from './app.ts';
+export type { AppServices, RunScheduler, SourceResolver } from './app-services.ts';
+export { hasScope, type Scope } from './auth/auth.ts';
+export {
+  ConfigError,
+  type ConfigFlags,
+  type ExecutorKind,
+  loadConfig,
+  type NesConfig,
+} from './config.ts';
+export { ApiError, type ErrorBody, mapError } from './errors.ts';
+export { type BusListener, type BusMessage, RunEventBus } from './events-bus.ts';
 export { KernelPool, type KernelPoolOptions } from './executors/kernel-pool.ts';
 export {
   failureFromExit,
   LocalExecutor,
   type LocalExecutorOptions,
 } from './executors/local-executor.ts';
+export { type ApiMetrics, createMetrics } from './metrics.ts';
+export { type ApiRun, toApiRun } from './routes/context.ts';
 export {
   type Clock,
   type RunPublisher,

@@ -54,6 +54,7 @@ export const PARAMS_NOTEBOOK = notebookText([
 export class FakeScheduler implements RunScheduler {
   readonly submittedRuns: Run[] = [];
   kernelNames = ['python3'];
+  limitQueue?: (queue: string, limit: number) => void;
   readonly store: RunStore;
   constructor(store: RunStore) {
     this.store = store;
@@ -116,7 +117,11 @@ async function createStore(dataDir: string): Promise<RunStore> {
 }
 
 export async function startHarness(
-  options: { heartbeatMs?: number; env?: Record<string, string> } = {},
+  options: {
+    heartbeatMs?: number;
+    env?: Record<string, string>;
+    logger?: Record<string, unknown>;
+  } = {},
 ): Promise<Harness> {
   const work = await mkdtemp(join(tmpdir(), 'nes-api-routes-'));
   const git = await GitRepository.create(join(work, 'repo'));
@@ -163,6 +168,7 @@ export async function startHarness(
       },
     },
     ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
   const tokens = {
     admin: (await store.createToken('admin', ['admin'])).token,
