@@ -1,0 +1,532 @@
+/**
+ * `nes`: the NES client command line. Every command talks to the API through @nes/client;
+ * `nes serve` starts the service itself. With --json, stdout carries only JSON; human text
+ * (progress, notes, errors) always goes to stderr. See docs/cli.md.
+ */
+import { writeFileSync } from 'node:fs';
+import {
+  NesClient,
+  type Run,
+  type RunStatus,
+  type SubmitRunRequest,
+  TERMINAL_STATUSES,
+} from '@nes/client';
+import { guessParameterType } from '@nes/notebook';
+import yargs, { type Argv } from 'yargs';
+import { collectParameters } from '../../../services/runner/src/cli/params.ts';
+import {
+  CliError,
+  describeError,
+  EXIT_CANCELLED,
+  EXIT_SUCCEEDED,
+  EXIT_USAGE,
+  exitCodeForRun,
+  usageError,
+} from './exit.ts';
+import { failureText, runDetails, runsTable, table } from './format.ts';
+import { serve } from './serve.ts';
+import { waitForRun } from './wait.ts';
+
+export const DEFAULT_URL = 'http://127.0.0.1:8080';
+
+export interface Io {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+type Args = Record<string, unknown> & { _: unknown[] };
+
+const SUBMIT_SCOPE = new Set(['submit', 'cancel', 'rerun', 'sweep']);
+const STATUSES: RunStatus[] = [
+  'queued',
+  'starting',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'timed_out',
+];
+
+function parameterOptions(y: Argv): Argv {
+  return y
+    .option('parameters', {
+      alias: 'p',
+      type: 'string',
+      nargs: 2,
+      describe: 'NAME VALUE: parameter, type guessed like papermill (and nes-run). Repeatable.',
+    })
+    .option('parameters_raw', {
+      alias: 'r',
+      type: 'string',
+      nargs: 2,
+      describe: 'NAME VALUE: parameter kept as a string. Repeatable.',
+    })
+    .option('parameters_file', {
+      alias: 'f',
+      type: 'string',
+      describe: 'YAML file of parameters. Repeatable.',
+    })
+    .option('parameters_yaml', {
+      alias: 'y',
+      type: 'string',
+      describe: 'YAML string of parameters. Repeatable.',
+    })
+    .option('allow-unknown-parameters', {
+      type: 'boolean',
+      describe: "Accept parameters the notebook's parameters cell does not declare",
+    });
+}
+
+function waitOptions(y: Argv): Argv {
+  return y
+    .option('wait', {
+      type: 'boolean',
+      describe: "Follow the run until it ends; exit with its outcome's code",
+    })
+    .option('cancel-on-interrupt', {
+      type: 'boolean',
+      default: true,
+      describe: 'With --wait: SIGINT/SIGTERM cancels the run (--no-cancel-on-interrupt detaches)',
+    })
+    .option('progress', {
+      type: 'boolean',
+      default: true,
+      describe: 'With --wait: draw a progress bar when stderr is a terminal',
+    })
+    .option('output-uri-file', {
+      type: 'string',
+      describe: "With --wait: write the run's output notebook URI to this file",
+    });
+}
+
+function parser(argv: string[]): Argv {
+  return yargs(argv)
+    .scriptName('nes')
+    .version(false)
+    .help(false)
+    .usage('nes COMMAND [options]\n\nSubmit, follow and manage NES notebook runs.')
+    .parserConfiguration({
+      'parse-numbers': false,
+      'parse-positional-numbers': false,
+      'nargs-eats-options': true,
+      'camel-case-expansion': false,
+      'dot-notation': false,
+      'duplicate-arguments-array': true,
+      'flatten-duplicate-arrays': true,
+      'strip-aliased': true,
+    })
+    .option('url', { type: 'string', describe: `API URL (NES_URL; default ${DEFAULT_URL})` })
+    .option('token', { type: 'string', describe: 'API token (NES_TOKEN)' })
+    .option('json', { type: 'boolean', describe: 'Machine output (JSON) on stdout' })
+    .option('help', { alias: 'h', type: 'boolean', describe: 'Show help' })
+    .command('submit <notebook>', 'Submit a run', (y) =>
+      waitOptions(parameterOptions(y))
+        .positional('notebook', {
+          type: 'string',
+          describe: 'github://o/r/path.ipynb, a GitHub blob URL, gs://..., or a local path',
+        })
+        .option('ref', { type: 'string', describe: 'Branch, tag or commit' })
+        .option('label', { type: 'string', describe: 'k=v label. Repeatable.' })
+        .option('kernel', { alias: 'k', type: 'string', describe: 'Kernel name' })
+        .option('timeout', { type: 'string', describe: 'Run deadline in seconds' })
+        .option('queue', { type: 'string', describe: 'Concurrency queue' })
+        .option('idempotency-key', {
+          type: 'string',
+          describe: 'Same key and body return the same run (safe to retry)',
+        }),
+    )
+    .command('get <id>', 'Show a run', (y) => y.positional('id', { type: 'string' }))
+    .command('list', 'List runs, newest first', (y) =>
+      y
+        .option('status', { type: 'string', describe: 'Status (repeatable or comma-separated)' })
+        .option('label', { type: 'string', describe: 'k=v (repeatable; all must match)' })
+        .option('notebook', { type: 'string', describe: 'Exact notebook' })
+        .option('limit', { type: 'string', describe: 'At most N runs (default 20)' }),
+    )
+    .command('logs <id>', "Print a run's log", (y) =>
+      y
+        .positional('id', { type: 'string' })
+        .option('follow', { alias: 'f', type: 'boolean', describe: 'Follow until the run ends' }),
+    )
+    .command('cancel <id>', 'Cancel a run', (y) => y.positional('id', { type: 'string' }))
+    .command('rerun <id>', 'Run again: same notebook, commit, parameters, kernel', (y) =>
+      waitOptions(parameterOptions(y))
+        .positional('id', { type: 'string' })
+        .option('label', { type: 'string', describe: 'k=v: replaces the labels. Repeatable.' })
+        .option('timeout', { type: 'string', describe: 'Run deadline in seconds' })
+        .option('idempotency-key', { type: 'string' }),
+    )
+    .command('inspect <notebook>', "Show a notebook's parameters", (y) =>
+      y
+        .positional('notebook', { type: 'string' })
+        .option('ref', { type: 'string' })
+        .option('kernel', { alias: 'k', type: 'string' }),
+    )
+    .command('sweep <notebook>', 'One notebook over a grid or a date range', (y) =>
+      waitOptions(parameterOptions(y))
+        .positional('notebook', { type: 'string' })
+        .option('ref', { type: 'string' })
+        .option('grid', { type: 'string', describe: 'NAME=v1,v2,... (repeatable: a product)' })
+        .option('dates', { type: 'string', describe: 'FROM..TO (YYYY-MM-DD, both included)' })
+        .option('param-name', { type: 'string', describe: 'Parameter that receives each date' })
+        .option('concurrency', { type: 'string', describe: 'At most N runs at once' })
+        .option('label', { type: 'string', describe: 'k=v. Repeatable.' })
+        .option('kernel', { alias: 'k', type: 'string' })
+        .option('timeout', { type: 'string', describe: 'Deadline of each run in seconds' })
+        .option('idempotency-key', { type: 'string' }),
+    )
+    .command('open <id>', "Print the run's viewer URL", (y) =>
+      y
+        .positional('id', { type: 'string' })
+        .option('with-token', { type: 'boolean', describe: 'Append ?token= for a browser' }),
+    )
+    .command('serve', 'Start the NES service (API and viewer)', (y) =>
+      y
+        .option('port', { type: 'string', describe: 'NES_PORT (default 8080)' })
+        .option('host', { type: 'string', describe: 'NES_HOST (default 127.0.0.1)' })
+        .option('data-dir', { type: 'string', describe: 'NES_DATA_DIR' }),
+    )
+    .strict()
+    .wrap(100)
+    .exitProcess(false)
+    .fail((message, error) => {
+      throw usageError(message ?? error?.message ?? 'invalid command line');
+    });
+}
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  let a: Args;
+  const y = parser(argv);
+  try {
+    a = (await y.parseAsync()) as Args;
+  } catch (err) {
+    const e = describeError(err, { scope: 'read', tokenGiven: false });
+    io.stderr.write(`nes: ${e.message}\nRun nes --help for usage.\n`);
+    return e.exitCode;
+  }
+  const command = String(a._[0] ?? '');
+  if (a.help) {
+    io.stdout.write(`${await y.getHelp()}\n`);
+    return EXIT_SUCCEEDED;
+  }
+  if (!command) {
+    io.stderr.write(`${await y.getHelp()}\n\nnes: a command is required\n`);
+    return EXIT_USAGE;
+  }
+  const token = str(a.token) ?? (io.env.NES_TOKEN || undefined);
+  try {
+    if (command === 'serve') return await serve(a, io);
+    const client = new NesClient({
+      url: str(a.url) ?? (io.env.NES_URL || DEFAULT_URL),
+      token,
+      userAgent: 'nes-cli',
+    });
+    return await run(command, a, client, io);
+  } catch (err) {
+    const e = describeError(err, {
+      scope: SUBMIT_SCOPE.has(command) ? 'submit' : 'read',
+      tokenGiven: token !== undefined,
+    });
+    io.stderr.write(`nes ${command}: ${e.message}\n`);
+    return e.exitCode;
+  }
+}
+
+async function run(command: string, a: Args, client: NesClient, io: Io): Promise<number> {
+  const json = Boolean(a.json);
+  const out = (value: unknown) => io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  const note = (text: string) => io.stderr.write(`${text}\n`);
+  switch (command) {
+    case 'submit': {
+      const request: SubmitRunRequest = {
+        notebook: String(a.notebook),
+        ...optional('ref', str(a.ref)),
+        parameters: parameters(a),
+        ...optional('kernel', str(a.kernel)),
+        ...optional('labels', labels(a.label)),
+        ...optional('timeoutSeconds', seconds(a.timeout, '--timeout')),
+        ...optional('queue', str(a.queue)),
+        ...optional('allowUnknownParameters', a['allow-unknown-parameters'] ? true : undefined),
+      };
+      const key = str(a['idempotency-key']);
+      const submitted = await client.submitRun(request, key ? { idempotencyKey: key } : {});
+      return finishSubmit(client, submitted, a, io);
+    }
+    case 'rerun': {
+      const params = parameters(a);
+      const overrides = {
+        ...optional('parameters', Object.keys(params).length > 0 ? params : undefined),
+        ...optional('labels', labels(a.label)),
+        ...optional('timeoutSeconds', seconds(a.timeout, '--timeout')),
+        ...optional('allowUnknownParameters', a['allow-unknown-parameters'] ? true : undefined),
+      };
+      const key = str(a['idempotency-key']);
+      const submitted = await client.rerun(
+        String(a.id),
+        overrides,
+        key ? { idempotencyKey: key } : {},
+      );
+      return finishSubmit(client, submitted, a, io);
+    }
+    case 'get': {
+      const r = await client.getRun(String(a.id));
+      if (json) out(r);
+      else io.stdout.write(runDetails(r));
+      return EXIT_SUCCEEDED;
+    }
+    case 'list': {
+      const limit = a.limit === undefined ? 20 : positiveInt(a.limit, '--limit');
+      const runs: Run[] = [];
+      const filter = {
+        ...optional('status', statuses(a.status)),
+        ...optional('labels', labels(a.label)),
+        ...optional('notebook', str(a.notebook)),
+        limit: Math.min(limit, 500),
+      };
+      for await (const r of client.runs(filter)) {
+        runs.push(r);
+        if (runs.length >= limit) break;
+      }
+      if (json) out(runs);
+      else if (runs.length === 0) note('no runs');
+      else io.stdout.write(runsTable(runs));
+      return EXIT_SUCCEEDED;
+    }
+    case 'logs': {
+      for await (const text of client.logs(String(a.id), { follow: Boolean(a.follow) })) {
+        io.stdout.write(json ? `${JSON.stringify({ text })}\n` : text);
+      }
+      return EXIT_SUCCEEDED;
+    }
+    case 'cancel': {
+      const r = await client.cancelRun(String(a.id));
+      if (json) out(r);
+      else
+        note(`${r.id}: ${r.status}${TERMINAL_STATUSES.includes(r.status) ? '' : ' (cancelling)'}`);
+      return EXIT_SUCCEEDED;
+    }
+    case 'inspect': {
+      const result = await client.inspect({
+        notebook: String(a.notebook),
+        ...optional('ref', str(a.ref)),
+        ...optional('kernel', str(a.kernel)),
+      });
+      if (json) {
+        out(result);
+      } else {
+        note(
+          `${result.notebook}${result.commitSha ? ` at ${result.commitSha.slice(0, 12)}` : ''} (${result.language}${result.kernel ? `, ${result.kernel}` : ''})`,
+        );
+        for (const w of result.warnings ?? []) note(`warning: ${w}`);
+        io.stdout.write(
+          result.parameters.length === 0
+            ? 'no parameters cell\n'
+            : table(
+                ['NAME', 'TYPE', 'DEFAULT', 'HELP'],
+                result.parameters.map((p) => [p.name, p.type ?? '-', p.default, p.help]),
+              ),
+        );
+      }
+      return EXIT_SUCCEEDED;
+    }
+    case 'sweep':
+      return sweep(client, a, io);
+    case 'open': {
+      const r = await client.getRun(String(a.id));
+      let url = r.links.viewer;
+      const token = str(a.token) ?? io.env.NES_TOKEN;
+      if (a['with-token'] && token) {
+        url += `${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
+      }
+      if (json) out({ id: r.id, url });
+      else io.stdout.write(`${url}\n`);
+      return EXIT_SUCCEEDED;
+    }
+  }
+  throw usageError(`unknown command ${command}`);
+}
+
+async function finishSubmit(client: NesClient, submitted: Run, a: Args, io: Io): Promise<number> {
+  const json = Boolean(a.json);
+  io.stderr.write(`${submitted.id}: ${submitted.status} ${submitted.links?.viewer ?? ''}\n`);
+  if (!a.wait) {
+    io.stdout.write(json ? `${JSON.stringify(submitted, null, 2)}\n` : `${submitted.id}\n`);
+    return EXIT_SUCCEEDED;
+  }
+  const final = await waitForRun(client, submitted, {
+    stderr: io.stderr,
+    progressBar: Boolean(a.progress) && !json && Boolean(io.stderr.isTTY),
+    cancelOnInterrupt: a['cancel-on-interrupt'] !== false,
+  });
+  const outputFile = str(a['output-uri-file']);
+  if (outputFile && final.outputUri) writeFileSync(outputFile, final.outputUri);
+  const code = exitCodeForRun(final);
+  const failure = failureText(final);
+  io.stderr.write(
+    `${final.id}: ${final.status}${failure ? ` (${failure})` : ''}${final.outputUri ? `, output ${final.outputUri}` : ''}\n`,
+  );
+  io.stdout.write(json ? `${JSON.stringify(final, null, 2)}\n` : `${final.id}\n`);
+  return code;
+}
+
+async function sweep(client: NesClient, a: Args, io: Io): Promise<number> {
+  const grid: Record<string, unknown[]> = {};
+  for (const item of list(a.grid)) {
+    const at = item.indexOf('=');
+    const name = item.slice(0, at);
+    if (at < 1 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || at === item.length - 1) {
+      throw usageError(`--grid ${item}: expected NAME=v1,v2,...`);
+    }
+    grid[name] = item
+      .slice(at + 1)
+      .split(',')
+      .map((v) => guessParameterType(v));
+  }
+  const dates = str(a.dates);
+  const paramName = str(a['param-name']);
+  let dateRange: { parameter: string; start: string; end: string } | undefined;
+  if (dates !== undefined) {
+    const m = /^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$/.exec(dates);
+    if (!m) throw usageError(`--dates ${dates}: expected FROM..TO, e.g. 2026-01-01..2026-01-31`);
+    if (!paramName) throw usageError('--dates needs --param-name NAME');
+    dateRange = { parameter: paramName, start: m[1] as string, end: m[2] as string };
+  } else if (paramName) {
+    throw usageError('--param-name goes with --dates');
+  }
+  if (Object.keys(grid).length === 0 && !dateRange) {
+    throw usageError('sweep needs --grid NAME=v1,v2 or --dates FROM..TO --param-name NAME');
+  }
+  if (Object.keys(grid).length > 0 && dateRange) {
+    throw usageError('--grid and --dates cannot be combined');
+  }
+  const key = str(a['idempotency-key']);
+  const concurrency =
+    a.concurrency === undefined ? undefined : positiveInt(a.concurrency, '--concurrency');
+  let s = await client.submitSweep(
+    {
+      notebook: String(a.notebook),
+      ...optional('ref', str(a.ref)),
+      ...optional('kernel', str(a.kernel)),
+      parameters: parameters(a),
+      ...optional('grid', Object.keys(grid).length > 0 ? grid : undefined),
+      ...optional('dateRange', dateRange),
+      ...optional('maxConcurrency', concurrency),
+      ...optional('labels', labels(a.label)),
+      ...optional('timeoutSeconds', seconds(a.timeout, '--timeout')),
+      ...optional('allowUnknownParameters', a['allow-unknown-parameters'] ? true : undefined),
+    },
+    key ? { idempotencyKey: key } : {},
+  );
+  io.stderr.write(`${s.id}: ${s.status}, ${s.total} runs\n`);
+  if (a.wait) {
+    let last = '';
+    while (['queued', 'running'].includes(s.status)) {
+      await new Promise((r) => setTimeout(r, 500));
+      s = await client.getSweep(s.id);
+      const counts = Object.entries(s.counts)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
+      if (counts !== last) io.stderr.write(`${s.id}: ${s.status} (${counts})\n`);
+      last = counts;
+    }
+  }
+  io.stdout.write(a.json ? `${JSON.stringify(s, null, 2)}\n` : `${s.id}\n`);
+  if (!a.wait) return EXIT_SUCCEEDED;
+  if (s.status === 'succeeded') return EXIT_SUCCEEDED;
+  if (s.status === 'cancelled') return EXIT_CANCELLED;
+  const failed = s.runs.find(
+    (r) => TERMINAL_STATUSES.includes(r.status) && r.status !== 'succeeded',
+  );
+  return failed ? exitCodeForRun(failed) : exitCodeForRun({ status: 'failed', error: null });
+}
+
+/** -f files < -y YAML < -p guessed < -r raw, through nes-run's own merging. */
+function parameters(a: Args): Record<string, unknown> {
+  return collectParameters({
+    inputPath: '',
+    outputPath: '',
+    injectInputPath: false,
+    injectOutputPath: false,
+    base64: [],
+    files: list(a.parameters_file),
+    yaml: list(a.parameters_yaml),
+    guessed: pairs(a.parameters, '-p/--parameters'),
+    raw: pairs(a.parameters_raw, '-r/--parameters_raw'),
+  });
+}
+
+function pairs(value: unknown, flag: string): Array<[string, string]> {
+  const words = list(value);
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i < words.length; i += 2) {
+    const name = words[i] ?? '';
+    const v = words[i + 1];
+    if (v === undefined) throw usageError(`${flag} takes two values: NAME VALUE`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      throw usageError(`${flag}: "${name}" is not a valid parameter name`);
+    }
+    out.push([name, v]);
+  }
+  return out;
+}
+
+function labels(value: unknown): Record<string, string> | undefined {
+  const items = list(value);
+  if (items.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const at = item.indexOf('=');
+    if (at < 1) throw usageError(`--label ${item}: expected KEY=VALUE`);
+    out[item.slice(0, at)] = item.slice(at + 1);
+  }
+  return out;
+}
+
+function statuses(value: unknown): RunStatus[] | undefined {
+  const items = list(value)
+    .flatMap((s) => s.split(','))
+    .filter(Boolean);
+  for (const s of items) {
+    if (!STATUSES.includes(s as RunStatus)) {
+      throw usageError(`--status ${s}: expected one of ${STATUSES.join(', ')}`);
+    }
+  }
+  return items.length > 0 ? (items as RunStatus[]) : undefined;
+}
+
+function list(value: unknown): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).map(String);
+}
+
+function str(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value))
+    throw usageError(`an option was given more than once: ${value.join(', ')}`);
+  return String(value);
+}
+
+function seconds(value: unknown, flag: string): number | undefined {
+  const text = str(value);
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n <= 0) {
+    throw usageError(`${flag} ${text}: expected a whole number of seconds above 0`);
+  }
+  return n;
+}
+
+function positiveInt(value: unknown, flag: string): number {
+  const text = str(value) ?? '';
+  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) {
+    throw usageError(`${flag} ${text}: expected a whole number above 0`);
+  }
+  return Number(text);
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+export { CliError };

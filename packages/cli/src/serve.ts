@@ -1,0 +1,69 @@
+/**
+ * `nes serve`: starts the service from @nes/api (API and viewer). Flags map onto the same
+ * configuration keys as the NES_* variables (flags win). Prints the viewer URL with the admin
+ * token, the way Jupyter prints its token URL, and stops cleanly on SIGINT/SIGTERM.
+ */
+import { CliError, EXIT_INFRA, EXIT_SUCCEEDED } from './exit.ts';
+import type { Io } from './main.ts';
+
+/** What @nes/api is expected to export for `nes serve`. */
+export interface StartedService {
+  /** Base URL the API listens on. */
+  url: string;
+  /** The viewer URL carrying the admin token, when the service prints one itself. */
+  viewerUrl?: string;
+  adminToken?: string;
+  close(): Promise<void>;
+}
+
+type StartService = (options: {
+  env: NodeJS.ProcessEnv;
+  flags: Record<string, string>;
+}) => Promise<StartedService>;
+
+export async function serve(a: Record<string, unknown>, io: Io): Promise<number> {
+  // A variable specifier: @nes/api is optional for the client-only parts of the CLI.
+  const specifier = '@nes/api';
+  let startService: StartService | undefined;
+  try {
+    const api = (await import(specifier)) as { startService?: StartService };
+    startService = api.startService;
+  } catch (err) {
+    throw new CliError(
+      EXIT_INFRA,
+      `cannot load the NES service (${specifier}): ${(err as Error).message.split('\n')[0]}`,
+    );
+  }
+  if (typeof startService !== 'function') {
+    throw new CliError(
+      EXIT_INFRA,
+      `this build of ${specifier} does not provide startService(): nes serve is not available yet`,
+    );
+  }
+  const flags: Record<string, string> = {};
+  if (a.port !== undefined) flags.PORT = String(a.port);
+  if (a.host !== undefined) flags.HOST = String(a.host);
+  if (a['data-dir'] !== undefined) flags.DATA_DIR = String(a['data-dir']);
+  const service = await startService({ env: io.env, flags });
+  const viewer =
+    service.viewerUrl ??
+    (service.adminToken
+      ? `${service.url}/?token=${encodeURIComponent(service.adminToken)}`
+      : service.url);
+  io.stderr.write(
+    `NES is running at ${service.url}\nOpen the viewer (the URL carries the admin token):\n    ${viewer}\n`,
+  );
+  if (service.adminToken) {
+    io.stderr.write(`Client: export NES_URL=${service.url} NES_TOKEN=${service.adminToken}\n`);
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      io.stderr.write(`${signal}: stopping NES (runs get a grace period to finish)\n`);
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await service.close();
+  return EXIT_SUCCEEDED;
+}
