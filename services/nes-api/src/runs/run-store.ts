@@ -42,6 +42,11 @@ export class IdempotencyConflictError extends Error {
   readonly code = 'idempotency_conflict';
 }
 
+/** A list cursor this store did not issue (or that was altered): a 400 for the caller. */
+export class InvalidCursorError extends Error {
+  readonly code = 'invalid_cursor';
+}
+
 export interface StoredToken {
   id: string;
   name: string;

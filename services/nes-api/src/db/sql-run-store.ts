@@ -1,0 +1,429 @@
+/**
+ * The RunStore over SQL, the same statements on PostgreSQL and PGlite. Every state change is one
+ * conditional statement (or one transaction) that also writes its event, so several API replicas
+ * can share one database: a status only moves along NEXT_STATUSES, a terminal status never
+ * changes, a queued run is claimed once, an idempotency key makes one run.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  NEXT_STATUSES,
+  type Run,
+  type RunEventRecord,
+  type RunProgress,
+  type RunSpec,
+  type RunStatus,
+  TERMINAL_STATUSES,
+} from '../runs/run-model.ts';
+import {
+  IdempotencyConflictError,
+  type IdempotentCreate,
+  InvalidCursorError,
+  type ListRunsFilter,
+  type RunStore,
+  type StoredToken,
+  type TransitionPatch,
+} from '../runs/run-store.ts';
+import type { Database, Row } from './database.ts';
+
+const ACTIVE: RunStatus[] = ['queued', 'starting', 'running'];
+
+/** Arbitrary constant shared by every NES process: "NES claim". */
+const CLAIM_LOCK = 0x4e45_5302;
+
+/** Statuses from which `to` may be reached. */
+export function allowedFrom(to: RunStatus): RunStatus[] {
+  return (Object.keys(NEXT_STATUSES) as RunStatus[]).filter((from) =>
+    NEXT_STATUSES[from].includes(to),
+  );
+}
+
+const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
+
+/**
+ * A lowercase ULID: 10 characters of milliseconds then 16 random ones. Sorts by creation time
+ * and is a valid DNS label, so executors can name their objects after it.
+ */
+export function newRunId(now: number = Date.now()): string {
+  let time = '';
+  for (let t = now, i = 0; i < 10; i++, t = Math.floor(t / 32)) time = CROCKFORD[t % 32] + time;
+  let random = '';
+  for (const byte of randomBytes(16)) random += CROCKFORD[byte % 32];
+  return time + random;
+}
+
+export const hashSecret = (secret: string): string =>
+  createHash('sha256').update(secret, 'utf8').digest('hex');
+
+const TOKEN_SCOPES = new Set(['read', 'submit', 'admin']);
+
+export class SqlRunStore implements RunStore {
+  readonly db: Database;
+
+  constructor(db: Database) {
+    this.db = db;
+  }
+
+  async createRun(
+    spec: RunSpec,
+    idempotency?: IdempotentCreate,
+  ): Promise<{ run: Run; created: boolean }> {
+    // One statement: the run and its first event, or nothing when the key is taken. A concurrent
+    // insert of the same key waits for the first to commit, then does nothing.
+    const rows = await this.db.query(
+      `WITH ins AS (
+         INSERT INTO runs (id, status, notebook, ref, commit_sha, parameters, kernel, labels,
+                           timeout_seconds, resources, image, queue, sweep_id, event_seq,
+                           idempotency_key, request_hash)
+         VALUES ($1, 'queued', $2, $3, $4, $5::jsonb, $6, $7::jsonb, $8, $9::jsonb, $10, $11, $12,
+                 1, $13, $14)
+         ON CONFLICT (idempotency_key) DO NOTHING
+         RETURNING *
+       ), ev AS (
+         INSERT INTO run_events (run_id, seq, type, data)
+         SELECT id, 1, 'status', '{"status": "queued"}'::jsonb FROM ins
+       )
+       SELECT * FROM ins`,
+      [
+        newRunId(),
+        spec.notebook,
+        spec.ref,
+        spec.commitSha,
+        JSON.stringify(spec.parameters ?? {}),
+        spec.kernel,
+        JSON.stringify(spec.labels ?? {}),
+        spec.timeoutSeconds,
+        jsonOrNull(spec.resources),
+        spec.image,
+        spec.queue || 'default',
+        spec.sweepId,
+        idempotency?.key ?? null,
+        idempotency?.requestHash ?? null,
+      ],
+    );
+    const inserted = rows[0];
+    if (inserted !== undefined) return { run: toRun(inserted), created: true };
+    const existing = (
+      await this.db.query('SELECT * FROM runs WHERE idempotency_key = $1', [idempotency?.key])
+    )[0];
+    if (existing === undefined || idempotency === undefined)
+      throw new Error('run insert did nothing and no run holds its idempotency key');
+    if (existing.request_hash !== idempotency.requestHash)
+      throw new IdempotencyConflictError(
+        'this Idempotency-Key was already used with a different request',
+      );
+    return { run: toRun(existing), created: false };
+  }
+
+  async getRun(id: string): Promise<Run | null> {
+    const row = (await this.db.query('SELECT * FROM runs WHERE id = $1', [id]))[0];
+    return row === undefined ? null : toRun(row);
+  }
+
+  /**
+   * Newest first (submit order). `createdAfter` and `createdBefore` are exclusive bounds. The
+   * cursor is the submit sequence of the last run of the page, so pages stay stable while runs
+   * are added or change status.
+   */
+  async listRuns(filter: ListRunsFilter): Promise<{ runs: Run[]; nextCursor: string | null }> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const param = (value: unknown, cast = '') => {
+      params.push(value);
+      return `$${params.length}${cast}`;
+    };
+    if (filter.status !== undefined && filter.status.length > 0)
+      where.push(`status = ANY(${param(filter.status, '::text[]')})`);
+    if (filter.notebook !== undefined) where.push(`notebook = ${param(filter.notebook)}`);
+    if (filter.labels !== undefined && Object.keys(filter.labels).length > 0)
+      where.push(`labels @> ${param(JSON.stringify(filter.labels), '::jsonb')}`);
+    if (filter.createdAfter !== undefined)
+      where.push(`created_at > ${param(filter.createdAfter, '::timestamptz')}`);
+    if (filter.createdBefore !== undefined)
+      where.push(`created_at < ${param(filter.createdBefore, '::timestamptz')}`);
+    if (filter.sweepId !== undefined) where.push(`sweep_id = ${param(filter.sweepId)}`);
+    if (filter.cursor !== undefined)
+      where.push(`submit_seq < ${param(decodeCursor(filter.cursor), '::bigint')}`);
+    const limit = Math.max(1, Math.floor(filter.limit));
+    const rows = await this.db.query(
+      `SELECT * FROM runs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY submit_seq DESC LIMIT ${param(limit + 1, '::int')}`,
+      params,
+    );
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      runs: page.map(toRun),
+      nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last) : null,
+    };
+  }
+
+  async transition(id: string, to: RunStatus, patch: TransitionPatch = {}): Promise<Run | null> {
+    const from = allowedFrom(to);
+    if (from.length === 0) return null;
+    const params: unknown[] = [id, to, from];
+    const param = (value: unknown, cast = '') => {
+      params.push(value);
+      return `$${params.length}${cast}`;
+    };
+    const sets = ['status = $2', 'event_seq = r.event_seq + 1', 'updated_at = now()'];
+    if (patch.startedAt !== undefined)
+      sets.push(`started_at = ${param(patch.startedAt, '::timestamptz')}`);
+    else if (to === 'running') sets.push('started_at = coalesce(r.started_at, now())');
+    if (TERMINAL_STATUSES.includes(to))
+      sets.push(
+        `finished_at = coalesce(${param(patch.finishedAt ?? null, '::timestamptz')}, now())`,
+      );
+    else if (patch.finishedAt !== undefined)
+      sets.push(`finished_at = ${param(patch.finishedAt, '::timestamptz')}`);
+    if (patch.error !== undefined)
+      sets.push(`error = ${param(jsonOrNull(patch.error), '::jsonb')}`);
+    if (patch.outputUri !== undefined) sets.push(`output_uri = ${param(patch.outputUri)}`);
+    if (patch.progress !== undefined)
+      sets.push(`progress = ${param(JSON.stringify(patch.progress), '::jsonb')}`);
+    const data: Record<string, unknown> = {};
+    if (patch.error) data.error = patch.error;
+    if (patch.outputUri) data.outputUri = patch.outputUri;
+    const rows = await this.db.query(
+      `WITH prev AS (
+         SELECT id, status FROM runs WHERE id = $1 FOR UPDATE
+       ), upd AS (
+         UPDATE runs r SET ${sets.join(', ')}
+         FROM prev
+         WHERE r.id = prev.id AND prev.status = ANY($3::text[])
+         RETURNING r.*, prev.status AS previous_status
+       ), ev AS (
+         INSERT INTO run_events (run_id, seq, type, data)
+         SELECT id, event_seq, 'status',
+                jsonb_build_object('status', status, 'from', previous_status)
+                  || ${param(JSON.stringify(data), '::jsonb')}
+         FROM upd
+       )
+       SELECT * FROM upd`,
+      params,
+    );
+    const row = rows[0];
+    return row === undefined ? null : toRun(row);
+  }
+
+  /** Records progress of a run that has not finished (a late report never edits a finished run). */
+  async updateProgress(id: string, progress: RunProgress): Promise<void> {
+    await this.db.query(
+      `UPDATE runs SET progress = $2::jsonb, updated_at = now()
+       WHERE id = $1 AND status = ANY($3::text[])`,
+      [id, JSON.stringify(progress), ACTIVE],
+    );
+  }
+
+  /** Flags a run that has not finished; a finished run is returned unchanged, an unknown one null. */
+  async requestCancel(id: string): Promise<Run | null> {
+    const updated = await this.db.query(
+      `UPDATE runs SET cancel_requested = true, updated_at = now()
+       WHERE id = $1 AND status = ANY($2::text[]) RETURNING *`,
+      [id, ACTIVE],
+    );
+    const row = updated[0];
+    return row === undefined ? this.getRun(id) : toRun(row);
+  }
+
+  /**
+   * Without queue limits, claimers never wait on each other: each locks the oldest queued rows
+   * nobody else holds (FOR UPDATE SKIP LOCKED). With limits, claimers take turns (an advisory
+   * lock for the transaction) so two replicas cannot both fill the last slot of a queue.
+   */
+  async claimQueued(limit: number, queueLimits: Record<string, number> = {}): Promise<Run[]> {
+    const n = Math.floor(limit);
+    if (n <= 0) return [];
+    const claim = (picked: string) =>
+      `WITH picked AS (${picked}),
+       upd AS (
+         UPDATE runs r SET status = 'starting', event_seq = r.event_seq + 1, updated_at = now()
+         FROM picked WHERE r.id = picked.id AND r.status = 'queued'
+         RETURNING r.*
+       ), ev AS (
+         INSERT INTO run_events (run_id, seq, type, data)
+         SELECT id, event_seq, 'status', '{"status": "starting", "from": "queued"}'::jsonb FROM upd
+       )
+       SELECT * FROM upd ORDER BY submit_seq`;
+    if (Object.keys(queueLimits).length === 0) {
+      const rows = await this.db.query(
+        claim(
+          `SELECT id FROM runs WHERE status = 'queued' ORDER BY submit_seq LIMIT $1
+           FOR UPDATE SKIP LOCKED`,
+        ),
+        [n],
+      );
+      return rows.map(toRun);
+    }
+    return this.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [CLAIM_LOCK]);
+      const rows = await tx.query(
+        claim(
+          `SELECT q.id FROM (
+             SELECT id, queue, submit_seq,
+                    row_number() OVER (PARTITION BY queue ORDER BY submit_seq) AS rank
+             FROM runs WHERE status = 'queued'
+           ) q
+           LEFT JOIN (
+             SELECT queue, count(*) AS n FROM runs
+             WHERE status IN ('starting', 'running') GROUP BY queue
+           ) a ON a.queue = q.queue
+           WHERE ($2::jsonb -> q.queue) IS NULL
+              OR q.rank + coalesce(a.n, 0) <= ($2::jsonb ->> q.queue)::int
+           ORDER BY q.submit_seq LIMIT $1`,
+        ),
+        [n, JSON.stringify(queueLimits)],
+      );
+      return rows.map(toRun);
+    });
+  }
+
+  /** Runs that have not finished (queued, starting, running), in submit order. */
+  async listActive(): Promise<Run[]> {
+    const rows = await this.db.query(
+      'SELECT * FROM runs WHERE status = ANY($1::text[]) ORDER BY submit_seq',
+      [ACTIVE],
+    );
+    return rows.map(toRun);
+  }
+
+  async appendEvent(
+    runId: string,
+    type: string,
+    data: Record<string, unknown>,
+  ): Promise<RunEventRecord> {
+    // The run row is the per-run counter: bumping it takes its lock, so seqs never collide.
+    const rows = await this.db.query(
+      `WITH bump AS (
+         UPDATE runs SET event_seq = event_seq + 1 WHERE id = $1 RETURNING id, event_seq
+       )
+       INSERT INTO run_events (run_id, seq, type, data)
+       SELECT id, event_seq, $2, $3::jsonb FROM bump
+       RETURNING run_id, seq, time, type, data`,
+      [runId, type, JSON.stringify(data)],
+    );
+    const row = rows[0];
+    if (row === undefined) throw new Error(`no run ${runId} to append an event to`);
+    return toEvent(row);
+  }
+
+  async listEvents(runId: string, afterSeq = 0): Promise<RunEventRecord[]> {
+    const rows = await this.db.query(
+      `SELECT run_id, seq, time, type, data FROM run_events
+       WHERE run_id = $1 AND seq > $2 ORDER BY seq`,
+      [runId, afterSeq],
+    );
+    return rows.map(toEvent);
+  }
+
+  /**
+   * Stores the sha256 of the secret, never the secret. A given secret (NES_ADMIN_TOKEN) that is
+   * already stored keeps its id and takes the new name and scopes, so a restart is a no-op.
+   */
+  async createToken(
+    name: string,
+    scopes: StoredToken['scopes'],
+    secret?: string,
+  ): Promise<{ token: string; id: string }> {
+    for (const scope of scopes)
+      if (!TOKEN_SCOPES.has(scope)) throw new Error(`unknown token scope ${String(scope)}`);
+    if (secret !== undefined && secret.length === 0) throw new Error('a token secret is empty');
+    const token = secret ?? `nes_${randomBytes(32).toString('base64url')}`;
+    const rows = await this.db.query<{ id: string }>(
+      `INSERT INTO api_tokens (id, name, scopes, secret_hash) VALUES ($1, $2, $3::jsonb, $4)
+       ON CONFLICT (secret_hash) DO UPDATE SET name = EXCLUDED.name, scopes = EXCLUDED.scopes
+       RETURNING id`,
+      [
+        `tok_${randomBytes(9).toString('base64url')}`,
+        name,
+        JSON.stringify(scopes),
+        hashSecret(token),
+      ],
+    );
+    return { token, id: (rows[0] as { id: string }).id };
+  }
+
+  async verifyToken(token: string): Promise<StoredToken | null> {
+    if (token.length === 0 || token.length > 1024) return null;
+    const digest = hashSecret(token);
+    const row = (
+      await this.db.query(
+        'SELECT id, name, scopes, secret_hash FROM api_tokens WHERE secret_hash = $1',
+        [digest],
+      )
+    )[0];
+    if (row === undefined) return null;
+    const stored = Buffer.from(String(row.secret_hash), 'hex');
+    const given = Buffer.from(digest, 'hex');
+    if (stored.length !== given.length || !timingSafeEqual(stored, given)) return null;
+    return {
+      id: String(row.id),
+      name: String(row.name),
+      scopes: row.scopes as StoredToken['scopes'],
+    };
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
+
+function encodeCursor(row: Row): string {
+  return Buffer.from(JSON.stringify({ s: String(row.submit_seq) })).toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { s?: unknown };
+    if (typeof value.s === 'string' && /^\d{1,18}$/.test(value.s)) return value.s;
+  } catch {
+    // falls through to the error below
+  }
+  throw new InvalidCursorError('the cursor is not one this server issued');
+}
+
+function jsonOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}
+
+function iso(value: unknown): string {
+  return (value instanceof Date ? value : new Date(String(value))).toISOString();
+}
+
+function isoOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : iso(value);
+}
+
+function toRun(row: Row): Run {
+  return {
+    id: row.id as string,
+    status: row.status as RunStatus,
+    notebook: row.notebook as string,
+    ref: (row.ref as string | null) ?? null,
+    commitSha: (row.commit_sha as string | null) ?? null,
+    parameters: (row.parameters as Record<string, unknown>) ?? {},
+    kernel: (row.kernel as string | null) ?? null,
+    labels: (row.labels as Record<string, string>) ?? {},
+    timeoutSeconds: row.timeout_seconds === null ? null : Number(row.timeout_seconds),
+    resources: (row.resources as Record<string, unknown> | null) ?? null,
+    image: (row.image as string | null) ?? null,
+    queue: row.queue as string,
+    sweepId: (row.sweep_id as string | null) ?? null,
+    createdAt: iso(row.created_at),
+    startedAt: isoOrNull(row.started_at),
+    finishedAt: isoOrNull(row.finished_at),
+    progress: row.progress as RunProgress,
+    error: (row.error as Run['error']) ?? null,
+    outputUri: (row.output_uri as string | null) ?? null,
+    cancelRequested: row.cancel_requested === true,
+  };
+}
+
+function toEvent(row: Row): RunEventRecord {
+  return {
+    runId: row.run_id as string,
+    seq: Number(row.seq),
+    time: iso(row.time),
+    type: row.type as string,
+    data: row.data as Record<string, unknown>,
+  };
+}
