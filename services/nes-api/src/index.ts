@@ -25,3 +25,8 @@ export {
   type SchedulerOptions,
   systemClock,
 } from './scheduler/scheduler.ts';
+export {
+  type StartedService,
+  type StartServiceOptions,
+  startService,
+} from './service.ts';

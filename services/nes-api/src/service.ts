@@ -1,0 +1,331 @@
+/**
+ * The NES service as one process: configuration, the run store, the admin token, the output
+ * store, the executor, the scheduler, the event bus and the HTTP API, started in that order and
+ * stopped in the reverse one. `nes serve` and `npm start` call `startService`; tests call it too
+ * (port 0, their own data directory) and get a handle to stop it.
+ *
+ * Shutdown (close(), or SIGTERM/SIGINT with `handleSignals`): the API stops taking requests, the
+ * scheduler stops claiming and lets running runs finish for the grace period, then cancels them
+ * (each saves its notebook marked cancelled) and stores their final state; the store closes last.
+ * A process killed without a shutdown leaves non-terminal runs behind: the next start reconciles
+ * them (the scheduler fails a run its executor has no trace of, keeping its partial output).
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseSourceUri, resolveSource, type SourceOptions } from '@nes/sources';
+import type { ObjectStore } from '@nes/stores';
+import { type App, buildApp } from './app.ts';
+import type { AppServices, SourceResolver } from './app-services.ts';
+import { ConfigError, type ConfigFlags, loadConfig, type NesConfig } from './config.ts';
+import { createRunStore } from './db/index.ts';
+import { ApiError } from './errors.ts';
+import { RunEventBus } from './events-bus.ts';
+import { LocalExecutor, type LocalExecutorOptions } from './executors/local-executor.ts';
+import type { RunStore } from './runs/run-store.ts';
+import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.ts';
+
+export interface StartServiceOptions {
+  /** The NES_* variables; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Flags (`PORT`, `HOST`, `DATA_DIR`...): they win over the variables. */
+  flags?: ConfigFlags;
+  /** A ready-made run store (tests); default: PostgreSQL at NES_DATABASE_URL, else PGlite. */
+  store?: RunStore;
+  /** Local executor tuning (warm kernels and workers, cancel grace...). */
+  executor?: Partial<Omit<LocalExecutorOptions, 'store' | 'workDir' | 'localRoots'>>;
+  /** Scheduler tuning; `concurrency` defaults to NES_CONCURRENCY, else 4. */
+  scheduler?: Partial<Omit<SchedulerOptions, 'store' | 'executor' | 'bus'>>;
+  /** How long running runs may finish on shutdown; default NES_SHUTDOWN_GRACE_SECONDS, else 20 s. */
+  shutdownGraceMs?: number;
+  /** Stop gracefully on SIGTERM/SIGINT (and exit). Default false: the caller owns signals. */
+  handleSignals?: boolean;
+  /** Human log lines (start, warnings, shutdown); default: stderr. */
+  log?: (line: string) => void;
+}
+
+export interface StartedService {
+  /** Base URL of the API, e.g. http://127.0.0.1:8080. */
+  url: string;
+  /** The viewer URL carrying the admin token (`<url>/?token=...`), as Jupyter prints its own. */
+  viewerUrl: string;
+  /** The admin token (NES_ADMIN_TOKEN, or the one kept in `<dataDir>/admin-token`). */
+  adminToken: string;
+  config: NesConfig;
+  app: App;
+  store: RunStore;
+  scheduler: Scheduler;
+  executor: LocalExecutor;
+  /** Graceful stop (idempotent): intake, then runs (grace), then the store. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const ADMIN_TOKEN_FILE = 'admin-token';
+const DEFAULT_GRACE_MS = 20_000;
+
+export async function startService(options: StartServiceOptions = {}): Promise<StartedService> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const config = loadConfig(env, options.flags ?? {});
+  if (config.executor === 'kubernetes') {
+    throw new ConfigError(
+      'NES_EXECUTOR',
+      'the kubernetes executor is not available yet; use "local" (the default)',
+    );
+  }
+  const graceMs =
+    options.shutdownGraceMs ?? envSeconds(env, 'NES_SHUTDOWN_GRACE_SECONDS') ?? DEFAULT_GRACE_MS;
+  const concurrency =
+    options.scheduler?.concurrency ?? envInteger(env, 'NES_CONCURRENCY', 1, 1000) ?? 4;
+
+  await mkdir(config.dataDir, { recursive: true });
+  const storeLocation = outputStoreLocation(config.store);
+
+  // Everything opened so far is closed again if a later step fails.
+  const undo: Array<() => Promise<void>> = [];
+  const unwind = async () => {
+    for (const step of undo.reverse()) await step().catch(() => undefined);
+  };
+  try {
+    const store = options.store ?? (await openRunStore(config));
+    undo.push(() => store.close());
+    const adminToken = await ensureAdminToken(store, config);
+    const artifacts = await openArtifacts(storeLocation);
+
+    const executor = new LocalExecutor({
+      warmKernels: { python3: 2 },
+      warmWorkers: 1,
+      ...options.executor,
+      store: storeLocation,
+      workDir: join(config.dataDir, 'work'),
+      localRoots: config.notebookRoots,
+      env: {
+        ...options.executor?.env,
+        ...(config.githubApiUrl ? { NES_GITHUB_API_URL: config.githubApiUrl } : {}),
+        ...(config.githubToken ? { NES_GITHUB_TOKEN: config.githubToken } : {}),
+      },
+      log: options.executor?.log ?? ((level, message) => log(`nes executor ${level}: ${message}`)),
+    });
+    const bus = new RunEventBus();
+    const scheduler = new Scheduler({
+      ...options.scheduler,
+      store,
+      executor,
+      bus,
+      concurrency,
+      log:
+        options.scheduler?.log ?? ((level, message) => log(`nes scheduler ${level}: ${message}`)),
+    });
+    // Stopping the scheduler shuts the executor down (runs, workers, kernels, Jupyter Server).
+    undo.push(() => scheduler.stop(0));
+    // The Jupyter Server and warm kernels first: the first submit checks kernels against it.
+    await executor.start();
+    // Runs a previous process left starting or running are reconciled before anything new.
+    await scheduler.start();
+
+    const sourceOptions: SourceOptions = {
+      localRoots: config.notebookRoots,
+      ...(config.githubApiUrl ? { githubApiUrl: config.githubApiUrl } : {}),
+      ...(config.githubToken ? { githubToken: config.githubToken } : {}),
+    };
+    const services: AppServices = {
+      scheduler,
+      bus,
+      artifacts,
+      sourceOptions,
+      resolveSource: absoluteLocalPaths,
+    };
+    const app = await buildApp({
+      config,
+      store,
+      services,
+      logger: { level: fastifyLogLevel(env, options.flags), stream: process.stderr },
+    });
+    registerHome(app);
+    undo.push(() => app.close());
+    await app.listen({ port: config.port, host: config.host });
+
+    const address = app.server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : config.port;
+    const shownHost =
+      config.host === '0.0.0.0' || config.host === '::'
+        ? 'localhost'
+        : config.host.includes(':')
+          ? `[${config.host}]`
+          : config.host;
+    const url = `http://${shownHost}:${port}`;
+    // With port 0 (tests) the links the API returns follow the port actually bound.
+    if (config.port === 0 && env.NES_PUBLIC_URL === undefined && !options.flags?.PUBLIC_URL) {
+      config.publicUrl = url;
+    }
+    const viewerUrl = `${config.publicUrl}/?token=${encodeURIComponent(adminToken)}`;
+
+    let closing: Promise<void> | null = null;
+    const removeSignals: Array<() => void> = [];
+    const close = (grace = graceMs): Promise<void> => {
+      closing ??= (async () => {
+        for (const remove of removeSignals) remove();
+        await app.close().catch((error: unknown) => log(`nes: closing the API: ${String(error)}`));
+        await scheduler.stop(grace);
+        await store.close();
+      })();
+      return closing;
+    };
+
+    if (options.handleSignals) {
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+        const onSignal = () => {
+          log(
+            `nes: ${signal}: stopping (running runs get ${Math.round(graceMs / 1000)} s to finish)`,
+          );
+          void close().then(
+            () => process.exit(0),
+            (error: unknown) => {
+              log(`nes: shutdown failed: ${String(error)}`);
+              process.exit(1);
+            },
+          );
+        };
+        process.once(signal, onSignal);
+        removeSignals.push(() => process.off(signal, onSignal));
+      }
+    }
+
+    return { url, viewerUrl, adminToken, config, app, store, scheduler, executor, close };
+  } catch (error) {
+    await unwind();
+    throw error;
+  }
+}
+
+/**
+ * A run stores its notebook location as submitted, and runner processes read it again from
+ * their own working directory: a relative local path would name another file there. Local
+ * notebooks are therefore submitted by absolute path (`nes submit` callers: `$PWD/nb.ipynb`).
+ */
+const absoluteLocalPaths: SourceResolver = async (uri, options) => {
+  let local = false;
+  try {
+    const location = parseSourceUri(uri, { ref: options.ref });
+    local = location.kind === 'local' && !isAbsolute(location.path);
+  } catch {
+    // resolveSource reports a malformed location with its own message
+  }
+  if (local) {
+    throw new ApiError(
+      422,
+      'local_path_not_absolute',
+      `local notebook ${JSON.stringify(uri)} must be an absolute path (or file:///...) under the notebook roots`,
+      { notebook: uri },
+    );
+  }
+  return resolveSource(uri, options);
+};
+
+/** PostgreSQL at NES_DATABASE_URL, else PGlite under the data directory. */
+function openRunStore(config: NesConfig): Promise<RunStore> {
+  return createRunStore({
+    ...(config.databaseUrl !== null ? { databaseUrl: config.databaseUrl } : {}),
+    dataDir: config.dataDir,
+  });
+}
+
+/**
+ * The admin token. NES_ADMIN_TOKEN fixes it. Otherwise one is generated at the first start and
+ * kept in `<dataDir>/admin-token` (mode 0600, like Jupyter's runtime files) so every start can
+ * print a working viewer URL; the run store only ever holds its hash.
+ */
+async function ensureAdminToken(store: RunStore, config: NesConfig): Promise<string> {
+  if (config.adminToken !== null) {
+    if ((await store.verifyToken(config.adminToken)) === null) {
+      await store.createToken('admin', ['admin'], config.adminToken);
+    }
+    return config.adminToken;
+  }
+  const file = join(config.dataDir, ADMIN_TOKEN_FILE);
+  const kept = await readFile(file, 'utf8').then(
+    (text) => text.trim(),
+    () => '',
+  );
+  if (kept !== '') {
+    // The database may be new (another NES_DATABASE_URL): register the kept token there too.
+    if ((await store.verifyToken(kept)) === null) await store.createToken('admin', ['admin'], kept);
+    return kept;
+  }
+  const secret = `nes_${randomBytes(24).toString('base64url')}`;
+  const { token } = await store.createToken('admin', ['admin'], secret);
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, `${token}\n`, { mode: 0o600 });
+  await chmod(temporary, 0o600);
+  await rename(temporary, file);
+  return token;
+}
+
+/** NES_STORE as the executor and the API both read it: a gs:// URI or an absolute directory. */
+function outputStoreLocation(store: string): string {
+  if (store.startsWith('gs://') || store.startsWith('file://')) return store;
+  return resolve(store);
+}
+
+/** The output store; the GCS client is only loaded for gs:// stores (about 0.8 s). */
+async function openArtifacts(location: string): Promise<ObjectStore> {
+  if (location.startsWith('gs://')) {
+    const { openStore } = await import('@nes/stores');
+    return openStore(location);
+  }
+  const { LocalStore } = await import('@nes/stores/local');
+  return new LocalStore(location.startsWith('file://') ? fileURLToPath(location) : location);
+}
+
+/** fastify's own log (JSON, stderr): NES_LOG_LEVEL when set, else warnings and errors only. */
+function fastifyLogLevel(env: NodeJS.ProcessEnv, flags: ConfigFlags | undefined): string {
+  return flags?.LOG_LEVEL || env.NES_LOG_LEVEL?.trim() || 'warn';
+}
+
+/** `/`: the viewer's place. Until the viewer is built, a small page pointing at the API docs. */
+function registerHome(app: App): void {
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => {
+    reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('referrer-policy', 'no-referrer')
+      .send(HOME_PAGE);
+  });
+}
+
+const HOME_PAGE = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>NES</title>
+<script>if (location.search.includes('token=')) history.replaceState(null, '', location.pathname);</script>
+</head>
+<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto">
+<h1>NES is running</h1>
+<p>The runs viewer is not part of this build yet. The API is here:</p>
+<ul>
+<li><a href="/docs">/docs</a>: the API reference (OpenAPI, try it with the admin token as the bearer token)</li>
+<li><a href="/openapi.json">/openapi.json</a>: the OpenAPI 3 document</li>
+<li><a href="/livez">/livez</a>, <a href="/readyz">/readyz</a>: health</li>
+</ul>
+<p>From a terminal: <code>export NES_URL=... NES_TOKEN=...</code> (printed by <code>nes serve</code>), then <code>nes list</code>.</p>
+</body>
+</html>
+`;
+
+function envSeconds(env: NodeJS.ProcessEnv, name: string): number | null {
+  const value = envInteger(env, name, 0, 24 * 3600);
+  return value === null ? null : value * 1000;
+}
+
+function envInteger(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | null {
+  const text = env[name]?.trim();
+  if (text === undefined || text === '') return null;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) {
+    throw new ConfigError(
+      name,
+      `expected an integer from ${min} to ${max}, got ${JSON.stringify(text)}`,
+    );
+  }
+  return n;
+}
