@@ -72,10 +72,12 @@ export function describeError(err: unknown, context: ErrorContext): CliError {
       );
     }
     const where = `${err.method} ${err.path}`;
-    const details = err.details === undefined ? '' : ` ${JSON.stringify(err.details)}`;
-    const text = `${err.message} (${err.status} ${err.code} from ${where})${details}`;
+    const detailText = err.details === undefined ? '' : ` ${JSON.stringify(err.details)}`;
+    const text = `${err.message} (${err.status} ${err.code} from ${where})${detailText}`;
     if (err.status === 429 || err.status >= 500) return new CliError(EXIT_INFRA, text);
-    if (/^source/.test(err.code)) return new CliError(EXIT_SOURCE, text);
+    // The API marks every notebook-source refusal (missing repo, ref, path; not a notebook).
+    const details = err.details as { class?: unknown } | undefined;
+    if (details?.class === 'source') return new CliError(EXIT_SOURCE, text);
     return new CliError(EXIT_USAGE, text);
   }
   const message = err instanceof Error ? err.message : String(err);

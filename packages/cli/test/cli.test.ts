@@ -246,7 +246,7 @@ test('API errors: 401/403 explain the token; source errors exit 3; refused conne
   assert.match(readOnly.stderr, /403.*"submit" scope/);
   const missing = await nes(['submit', 'missing.ipynb']);
   assert.equal(missing.code, 3);
-  assert.match(missing.stderr, /notebook missing\.ipynb not found \(404 source_not_found/);
+  assert.match(missing.stderr, /notebook missing\.ipynb not found \(422 path_not_found/);
   const closed = createServer();
   await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
   const port = (closed.address() as AddressInfo).port;

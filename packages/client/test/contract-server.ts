@@ -5,7 +5,7 @@
  * request so tests can assert exactly what a client sent. Used by the client and CLI tests.
  *
  * Notebook names script the outcome: "...fail..." ends in cell_error at cell 1, "...slow..."
- * runs until cancelled, "...missing..." is refused at submit (404, code source_not_found);
+ * runs until cancelled, "...missing..." is refused at submit (422, code path_not_found, details.class "source", as the API marks source refusals);
  * anything else succeeds after 3 cells.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -283,7 +283,9 @@ export async function startContractServer(): Promise<ContractServer> {
         return error(res, 400, 'invalid_request', 'notebook is required', { field: 'notebook' });
       }
       if (parsed.notebook.includes('missing')) {
-        return error(res, 404, 'source_not_found', `notebook ${parsed.notebook} not found`);
+        return error(res, 422, 'path_not_found', `notebook ${parsed.notebook} not found`, {
+          class: 'source',
+        });
       }
       const key = req.headers['idempotency-key'];
       if (typeof key === 'string') {

@@ -70,7 +70,8 @@ export function mapError(error: unknown): MappedError {
     const status = SOURCE_STATUS[error.code] ?? 422;
     return {
       status,
-      body: errorBody(error.code, error.message, error.details),
+      // `class: 'source'` lets clients tell a notebook-source refusal from other 4xx errors.
+      body: errorBody(error.code, error.message, { ...error.details, class: 'source' }),
       internal: false,
     };
   }
