@@ -42,3 +42,19 @@ if [ -x node_modules/.bin/tslab ] && [ ! -d .tools/py/share/jupyter/kernels/tsla
   node_modules/.bin/tslab install --prefix "$ROOT/.tools/py" --python "$ROOT/.tools/py/bin/python" \
     --binary "$ROOT/node_modules/.bin/tslab" >&2
 fi
+
+# PostgreSQL server binaries for the run store's tests: test/servers/postgres starts a throwaway
+# cluster with them (as the `postgres` user the package creates). Skipped when they are there or
+# when NES_TEST_DATABASE_URL names a server to use instead.
+if [ -z "${NES_TEST_DATABASE_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+  && ! command -v initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing PostgreSQL (apt-get install postgresql)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends postgresql >&2 \
+      || { apt-get update >&2 && apt-get install -y --no-install-recommends postgresql >&2; }
+  else
+    echo "setup: PostgreSQL server binaries not found; install the postgresql package" \
+      "or set NES_TEST_DATABASE_URL, else the run store's PostgreSQL tests fail" >&2
+  fi
+fi
