@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { FloatValue, pythonFloat } from '@nes/notebook';
 import { migrate, type SqlRunStore } from '../src/db/index.ts';
 import {
   NEXT_STATUSES,
@@ -83,6 +84,23 @@ for (const makeDriver of [pgliteDriver, postgresDriver]) {
         events.map((e) => [e.seq, e.type, e.data]),
         [[1, 'status', { status: 'queued' }]],
       );
+    });
+
+    test('parameters read back exactly: key order, floats written 1.0, big integers', async () => {
+      const parameters = {
+        zeta: 'last letter first',
+        alpha: pythonFloat(1),
+        big: 12345678901234567890n,
+        nested: { b: 2, a: [pythonFloat(0.5), 1] },
+      };
+      const { run } = await store.createRun(spec({ parameters }));
+      for (const read of [run, await store.getRun(run.id), (await store.listActive())[0]]) {
+        const p = read?.parameters as typeof parameters;
+        assert.deepEqual(Object.keys(p), ['zeta', 'alpha', 'big', 'nested']);
+        assert.ok(p.alpha instanceof FloatValue && p.alpha.value === 1);
+        assert.equal(p.big, 12345678901234567890n);
+        assert.deepEqual(Object.keys(p.nested), ['b', 'a']);
+      }
     });
 
     test('every transition pair: allowed ones apply with an event, others change nothing', async () => {
@@ -412,10 +430,7 @@ for (const makeDriver of [pgliteDriver, postgresDriver]) {
       const { run } = await store.createRun(spec());
       assert.deepEqual(await migrate(store.db), []);
       const versions = await store.db.query('SELECT version FROM schema_migrations');
-      assert.deepEqual(
-        versions.map((v) => v.version),
-        [1],
-      );
+      assert.deepEqual(versions.map((v) => v.version).sort(), [1, 2]);
       // A restart: the store closes, a new one migrates the same database and finds the run.
       await store.close();
       store = await driver.reopen();

@@ -5,6 +5,7 @@
  * changes, a queued run is claimed once, an idempotency key makes one run.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { parseParametersJson, stringifyParametersJson } from '@nes/notebook';
 import {
   NEXT_STATUSES,
   type Run,
@@ -26,6 +27,11 @@ import {
 import type { Database, Row } from './database.ts';
 
 const ACTIVE: RunStatus[] = ['queued', 'starting', 'running'];
+
+/** Every column a Run is read from; parameters as their stored text (see toRun). */
+const RUN_COLUMNS = `id, submit_seq, status, notebook, ref, commit_sha, parameters::text AS parameters,
+  kernel, labels, timeout_seconds, resources, image, queue, sweep_id, created_at, started_at,
+  finished_at, progress, error, output_uri, cancel_requested, request_hash`;
 
 /** Arbitrary constant shared by every NES process: "NES claim". */
 const CLAIM_LOCK = 0x4e45_5302;
@@ -74,7 +80,7 @@ export class SqlRunStore implements RunStore {
          INSERT INTO runs (id, status, notebook, ref, commit_sha, parameters, kernel, labels,
                            timeout_seconds, resources, image, queue, sweep_id, event_seq,
                            idempotency_key, request_hash)
-         VALUES ($1, 'queued', $2, $3, $4, $5::jsonb, $6, $7::jsonb, $8, $9::jsonb, $10, $11, $12,
+         VALUES ($1, 'queued', $2, $3, $4, $5::json, $6, $7::jsonb, $8, $9::jsonb, $10, $11, $12,
                  1, $13, $14)
          ON CONFLICT (idempotency_key) DO NOTHING
          RETURNING *
@@ -82,13 +88,13 @@ export class SqlRunStore implements RunStore {
          INSERT INTO run_events (run_id, seq, type, data)
          SELECT id, 1, 'status', '{"status": "queued"}'::jsonb FROM ins
        )
-       SELECT * FROM ins`,
+       SELECT ${RUN_COLUMNS} FROM ins`,
       [
         newRunId(),
         spec.notebook,
         spec.ref,
         spec.commitSha,
-        JSON.stringify(spec.parameters ?? {}),
+        stringifyParametersJson(spec.parameters ?? {}),
         spec.kernel,
         JSON.stringify(spec.labels ?? {}),
         spec.timeoutSeconds,
@@ -103,7 +109,9 @@ export class SqlRunStore implements RunStore {
     const inserted = rows[0];
     if (inserted !== undefined) return { run: toRun(inserted), created: true };
     const existing = (
-      await this.db.query('SELECT * FROM runs WHERE idempotency_key = $1', [idempotency?.key])
+      await this.db.query(`SELECT ${RUN_COLUMNS} FROM runs WHERE idempotency_key = $1`, [
+        idempotency?.key,
+      ])
     )[0];
     if (existing === undefined || idempotency === undefined)
       throw new Error('run insert did nothing and no run holds its idempotency key');
@@ -115,7 +123,7 @@ export class SqlRunStore implements RunStore {
   }
 
   async getRun(id: string): Promise<Run | null> {
-    const row = (await this.db.query('SELECT * FROM runs WHERE id = $1', [id]))[0];
+    const row = (await this.db.query(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = $1`, [id]))[0];
     return row === undefined ? null : toRun(row);
   }
 
@@ -145,7 +153,7 @@ export class SqlRunStore implements RunStore {
       where.push(`submit_seq < ${param(decodeCursor(filter.cursor), '::bigint')}`);
     const limit = Math.max(1, Math.floor(filter.limit));
     const rows = await this.db.query(
-      `SELECT * FROM runs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+      `SELECT ${RUN_COLUMNS} FROM runs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY submit_seq DESC LIMIT ${param(limit + 1, '::int')}`,
       params,
     );
@@ -198,7 +206,7 @@ export class SqlRunStore implements RunStore {
                   || ${param(JSON.stringify(data), '::jsonb')}
          FROM upd
        )
-       SELECT * FROM upd`,
+       SELECT ${RUN_COLUMNS} FROM upd`,
       params,
     );
     const row = rows[0];
@@ -218,7 +226,7 @@ export class SqlRunStore implements RunStore {
   async requestCancel(id: string): Promise<Run | null> {
     const updated = await this.db.query(
       `UPDATE runs SET cancel_requested = true, updated_at = now()
-       WHERE id = $1 AND status = ANY($2::text[]) RETURNING *`,
+       WHERE id = $1 AND status = ANY($2::text[]) RETURNING ${RUN_COLUMNS}`,
       [id, ACTIVE],
     );
     const row = updated[0];
@@ -243,7 +251,7 @@ export class SqlRunStore implements RunStore {
          INSERT INTO run_events (run_id, seq, type, data)
          SELECT id, event_seq, 'status', '{"status": "starting", "from": "queued"}'::jsonb FROM upd
        )
-       SELECT * FROM upd ORDER BY submit_seq`;
+       SELECT ${RUN_COLUMNS} FROM upd ORDER BY submit_seq`;
     if (Object.keys(queueLimits).length === 0) {
       const rows = await this.db.query(
         claim(
@@ -280,7 +288,7 @@ export class SqlRunStore implements RunStore {
   /** Runs that have not finished (queued, starting, running), in submit order. */
   async listActive(): Promise<Run[]> {
     const rows = await this.db.query(
-      'SELECT * FROM runs WHERE status = ANY($1::text[]) ORDER BY submit_seq',
+      `SELECT ${RUN_COLUMNS} FROM runs WHERE status = ANY($1::text[]) ORDER BY submit_seq`,
       [ACTIVE],
     );
     return rows.map(toRun);
@@ -400,7 +408,8 @@ function toRun(row: Row): Run {
     notebook: row.notebook as string,
     ref: (row.ref as string | null) ?? null,
     commitSha: (row.commit_sha as string | null) ?? null,
-    parameters: (row.parameters as Record<string, unknown>) ?? {},
+    // Floats stay FloatValue (`1.0`), big integers bigint: the run injects what was submitted.
+    parameters: parseParametersJson(String(row.parameters ?? '{}')) as Record<string, unknown>,
     kernel: (row.kernel as string | null) ?? null,
     labels: (row.labels as Record<string, string>) ?? {},
     timeoutSeconds: row.timeout_seconds === null ? null : Number(row.timeout_seconds),
