@@ -3,6 +3,7 @@
  * errors other packages raise (SourceError, StoreError, fastify's own) to a status and a code.
  */
 import { isSourceError, type SourceErrorCode } from '@nes/sources';
+import { InvalidCursorError } from './runs/run-store.ts';
 import { isStoreError } from '@nes/stores';
 
 export class ApiError extends Error {
@@ -74,6 +75,9 @@ export function mapError(error: unknown): MappedError {
       body: errorBody(error.code, error.message, { ...error.details, class: 'source' }),
       internal: false,
     };
+  }
+  if (error instanceof InvalidCursorError) {
+    return { status: 400, body: errorBody('invalid_cursor', error.message), internal: false };
   }
   if (isStoreError(error, 'not_found')) {
     return { status: 404, body: errorBody('not_found', error.message), internal: false };

@@ -59,6 +59,16 @@ describe('GET /v1/runs', () => {
     assert.deepEqual(seen, created.map((r) => r.id).reverse());
   });
 
+  test('a cursor this server did not issue is a 400 naming it', async () => {
+    const res = await h.app.inject({
+      method: 'GET',
+      url: '/v1/runs?cursor=not-a-cursor',
+      headers: h.auth(h.tokens.read),
+    });
+    assert.equal(res.statusCode, 400, res.body);
+    assert.equal(res.json().error.code, 'invalid_cursor');
+  });
+
   test('filters: label (repeated, all must match), notebook, status, created range', async () => {
     assert.equal((await list('?label=dag=a')).runs.length, 4);
     assert.deepEqual(
