@@ -211,19 +211,15 @@ function parse(bytes: Uint8Array, record: SourceRecord): Notebook {
   } catch (error) {
     if (!(error instanceof NotebookFormatError)) throw error;
     // The format error's message already starts with the JSON path.
-    throw new SourceError(
-      'not_a_notebook',
-      `${where} is not a valid notebook: ${error.message}`,
-      {
-        details: {
-          path: error.path,
-          expected: error.expected,
-          got: error.got,
-          line: error.line,
-          column: error.column,
-        },
+    throw new SourceError('not_a_notebook', `${where} is not a valid notebook: ${error.message}`, {
+      details: {
+        path: error.path,
+        expected: error.expected,
+        got: error.got,
+        line: error.line,
+        column: error.column,
       },
-    );
+    });
   }
 }
 

@@ -3,8 +3,8 @@
  * errors other packages raise (SourceError, StoreError, fastify's own) to a status and a code.
  */
 import { isSourceError, type SourceErrorCode } from '@nes/sources';
-import { InvalidCursorError } from './runs/run-store.ts';
 import { isStoreError } from '@nes/stores';
+import { InvalidCursorError } from './runs/run-store.ts';
 
 export class ApiError extends Error {
   override name = 'ApiError';
