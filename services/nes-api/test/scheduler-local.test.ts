@@ -181,7 +181,20 @@ describe('scheduler with the local executor', () => {
   test('the runner killed with -9: failed as infra, partial output kept', async () => {
     const run = await submit(nap, { parameters: { seconds: 30 } });
     await waitFor(store, run.id, (r) => r.status === 'running' && r.progress.cellsDone >= 3);
-    await new Promise((resolve) => setTimeout(resolve, 1600)); // an autosave after 'before'
+    // Kill only once an autosave holds 'before': that is the partial output that must survive.
+    const running = await waitFor(store, run.id, (r) => r.outputUri !== null);
+    const autosaved = () => {
+      try {
+        const saved = JSON.parse(readFileSync(outputPath(running), 'utf8'));
+        return saved.cells[2].outputs.length > 0;
+      } catch {
+        return false;
+      }
+    };
+    const giveUp = performance.now() + 15_000;
+    while (!autosaved() && performance.now() < giveUp) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     const pid = executor.pidOf(run.id);
     assert.ok(pid);
     process.kill(pid, 'SIGKILL');
@@ -209,11 +222,13 @@ describe('scheduler with the local executor', () => {
 
   test('after a crash: a new scheduler fails lost runs and relaunches unstarted ones', async () => {
     // What a process killed mid-run leaves: one run 'running', one claimed but never launched.
-    const lost = (await store.createRun(specOf(nap))).run;
-    const unstarted = (await store.createRun(specOf(trivial))).run;
-    const claimed = await store.claimQueued(2);
+    // A database of its own, so the suite's live scheduler cannot claim or reconcile these runs.
+    const crashed = await openTestStore(`${ws.root}/db-crashed`);
+    const lost = (await crashed.createRun(specOf(nap))).run;
+    const unstarted = (await crashed.createRun(specOf(trivial))).run;
+    const claimed = await crashed.claimQueued(2);
     assert.deepEqual(claimed.map((r) => r.id).sort(), [lost.id, unstarted.id].sort());
-    await store.transition(lost.id, 'running', { startedAt: new Date().toISOString() });
+    await crashed.transition(lost.id, 'running', { startedAt: new Date().toISOString() });
     const fresh = new LocalExecutor({
       store: ws.store,
       workDir: ws.work,
@@ -221,19 +236,27 @@ describe('scheduler with the local executor', () => {
       warmWorkers: 0,
       localRoots: [ws.notebooks],
     });
-    const restarted = new Scheduler({ store, executor: fresh, concurrency: 4, lostGraceMs: 200 });
+    const restarted = new Scheduler({
+      store: crashed,
+      executor: fresh,
+      concurrency: 4,
+      lostGraceMs: 200,
+      // Lost runs are judged over two reconcile passes: keep them close together.
+      reconcileIntervalMs: 300,
+    });
     await restarted.start();
     try {
-      const failed = await waitFor(store, lost.id, isTerminal, 5000);
+      const failed = await waitFor(crashed, lost.id, isTerminal, 5000);
       assert.equal(failed.status, 'failed');
       assert.equal(failed.error?.class, 'infra');
       assert.equal(failed.error?.ename, 'RunLost');
-      const relaunched = await waitFor(store, unstarted.id, isTerminal);
+      const relaunched = await waitFor(crashed, unstarted.id, isTerminal);
       assert.equal(relaunched.status, 'succeeded', JSON.stringify(relaunched.error));
-      const left = (await store.listActive()).filter((r) => !isTerminal(r));
+      const left = (await crashed.listActive()).filter((r) => !isTerminal(r));
       assert.deepEqual(left, []);
     } finally {
       await restarted.stop(0);
+      await crashed.close();
     }
   });
 
