@@ -241,8 +241,6 @@ describe('scheduler with the local executor', () => {
       executor: fresh,
       concurrency: 4,
       lostGraceMs: 200,
-      // Lost runs are judged over two reconcile passes: keep them close together.
-      reconcileIntervalMs: 300,
     });
     await restarted.start();
     try {

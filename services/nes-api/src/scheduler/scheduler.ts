@@ -148,7 +148,9 @@ export class Scheduler {
     this.#started = true;
     await this.reconcile();
     this.#schedulePoll();
-    this.#scheduleReconcile(this.#o.reconcileIntervalMs);
+    // The first reconcile may have asked for a quick second pass (runs that look lost are judged
+    // after `lostGraceMs`): keep that one rather than pushing it back a whole interval.
+    if (!this.#reconcileTimer) this.#scheduleReconcile(this.#o.reconcileIntervalMs);
     this.wake();
   }
 
