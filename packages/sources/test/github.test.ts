@@ -326,7 +326,7 @@ describe('errors', () => {
       'not_a_notebook',
     );
     assert.equal(error.details.path, 'cells[0].cell_type');
-    assert.match(error.message, /at cells\[0\]\.cell_type/);
+    assert.match(error.message, /is not a valid notebook: cells\[0\]\.cell_type/);
     error = await expectCode(
       resolveSource('github://acme/notebooks/nb', options()),
       'not_a_notebook',

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { failureFromExit, LocalExecutor } from '../src/executors/local-executor.ts';
@@ -182,10 +183,11 @@ describe('scheduler with the local executor', () => {
     const run = await submit(nap, { parameters: { seconds: 30 } });
     await waitFor(store, run.id, (r) => r.status === 'running' && r.progress.cellsDone >= 3);
     // Kill only once an autosave holds 'before': that is the partial output that must survive.
-    const running = await waitFor(store, run.id, (r) => r.outputUri !== null);
+    // The store records the output URI only at the end: read the run layout's output directly.
+    const autosavedPath = join(ws.store, 'runs', run.id, 'output.ipynb');
     const autosaved = () => {
       try {
-        const saved = JSON.parse(readFileSync(outputPath(running), 'utf8'));
+        const saved = JSON.parse(readFileSync(autosavedPath, 'utf8'));
         return saved.cells[2].outputs.length > 0;
       } catch {
         return false;
