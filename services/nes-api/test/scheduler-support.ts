@@ -2,24 +2,13 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRunStore } from '../src/db/index.ts';
 import type { Run, RunSpec } from '../src/runs/run-model.ts';
 import type { RunStore } from '../src/runs/run-store.ts';
-import { MemoryRunStore } from './support/memory-run-store.ts';
 
-/** The PGlite store when it is there (src/db), else the in-memory one of the route tests. */
+/** The embedded PGlite run store in `dataDir`. */
 export async function openTestStore(dataDir: string): Promise<RunStore> {
-  const candidates = ['../src/db/index.ts', '../src/db/run-store.ts'];
-  for (const path of candidates) {
-    try {
-      const mod = (await import(path)) as {
-        createRunStore?: (o: { dataDir: string }) => Promise<RunStore>;
-      };
-      if (mod.createRunStore) return await mod.createRunStore({ dataDir });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
-    }
-  }
-  return new MemoryRunStore();
+  return createRunStore({ dataDir });
 }
 
 export function specOf(notebook: string, overrides: Partial<RunSpec> = {}): RunSpec {

@@ -101,7 +101,8 @@ export class Scheduler {
   readonly #o: Required<
     Omit<SchedulerOptions, 'store' | 'executor' | 'bus' | 'clock' | 'queueLimits' | 'log'>
   >;
-  readonly #queueLimits: Record<string, number> | undefined;
+  /** Per-queue limits: from the options, plus those sweeps set at run time (limitQueue). */
+  readonly #queueLimits: Record<string, number>;
   readonly #logFn: SchedulerOptions['log'];
   readonly #tracked = new Map<string, Tracked>();
   readonly #chains = new Map<string, Promise<void>>();
@@ -123,7 +124,7 @@ export class Scheduler {
     this.#executor = options.executor;
     this.#bus = options.bus;
     this.#clock = options.clock ?? systemClock;
-    this.#queueLimits = options.queueLimits;
+    this.#queueLimits = { ...options.queueLimits };
     this.#logFn = options.log;
     this.#o = {
       concurrency: options.concurrency ?? 4,
@@ -163,6 +164,15 @@ export class Scheduler {
 
   kernels(): Promise<string[]> {
     return this.#executor.kernels();
+  }
+
+  /**
+   * At most `limit` runs of `queue` starting or running at once (a sweep's bounded concurrency).
+   * Kept in memory: after a restart the sweep's remaining runs fall back to the global limits.
+   */
+  limitQueue(queue: string, limit: number): void {
+    this.#queueLimits[queue] = limit;
+    this.wake();
   }
 
   /**
