@@ -18,6 +18,10 @@ import pg from 'pg';
 
 const run = promisify(execFile);
 
+/** runuser lives in sbin, which a non-login PATH (CI, cron) may not include. */
+const RUNUSER =
+  ['/usr/sbin/runuser', '/sbin/runuser'].find((path) => existsSync(path)) ?? 'runuser';
+
 export interface PostgresServer {
   /** URL of the server's maintenance database (`postgres`). */
   readonly url: string;
@@ -99,7 +103,7 @@ async function startCluster(): Promise<PostgresServer> {
   // As root the cluster belongs to the unprivileged `postgres` user (the Debian package makes it).
   const exec = (file: string, args: string[]) =>
     asRoot
-      ? run('runuser', ['-u', 'postgres', '--', file, ...args], { cwd: dir })
+      ? run(RUNUSER, ['-u', 'postgres', '--', file, ...args], { cwd: dir })
       : run(file, args, { cwd: dir });
   const user = 'postgres';
   if (asRoot) {
