@@ -137,6 +137,7 @@ for (const makeDriver of [pgliteDriver, postgresDriver]) {
             null,
           );
         await store.updateProgress(run.id, { cellsDone: 9, cellsTotal: 9, currentCell: null });
+        await store.recordOutputUri(run.id, 'file:///elsewhere.ipynb');
         const cancelled = await store.requestCancel(run.id);
         assert.deepEqual(cancelled, run);
         assert.deepEqual(await store.getRun(run.id), run);
@@ -152,6 +153,8 @@ for (const makeDriver of [pgliteDriver, postgresDriver]) {
       const progress = { cellsDone: 2, cellsTotal: 5, currentCell: 2 };
       await store.updateProgress(run.id, progress);
       assert.deepEqual((await store.getRun(run.id))?.progress, progress);
+      await store.recordOutputUri(run.id, 'file:///out/run.ipynb');
+      assert.equal((await store.getRun(run.id))?.outputUri, 'file:///out/run.ipynb');
       const error = {
         class: 'cell_error' as const,
         ename: 'ValueError',

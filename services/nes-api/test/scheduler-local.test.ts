@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { failureFromExit, LocalExecutor } from '../src/executors/local-executor.ts';
@@ -183,8 +182,9 @@ describe('scheduler with the local executor', () => {
     const run = await submit(nap, { parameters: { seconds: 30 } });
     await waitFor(store, run.id, (r) => r.status === 'running' && r.progress.cellsDone >= 3);
     // Kill only once an autosave holds 'before': that is the partial output that must survive.
-    // The store records the output URI only at the end: read the run layout's output directly.
-    const autosavedPath = join(ws.store, 'runs', run.id, 'output.ipynb');
+    // The output URI is recorded with the first autosave, while the run goes on.
+    const running = await waitFor(store, run.id, (r) => r.outputUri !== null);
+    const autosavedPath = outputPath(running);
     const autosaved = () => {
       try {
         const saved = JSON.parse(readFileSync(autosavedPath, 'utf8'));

@@ -222,6 +222,14 @@ export class SqlRunStore implements RunStore {
     );
   }
 
+  async recordOutputUri(id: string, outputUri: string): Promise<void> {
+    await this.db.query(
+      `UPDATE runs SET output_uri = $2, updated_at = now()
+       WHERE id = $1 AND status = ANY($3::text[]) AND output_uri IS DISTINCT FROM $2`,
+      [id, outputUri, ACTIVE],
+    );
+  }
+
   /** Flags a run that has not finished; a finished run is returned unchanged, an unknown one null. */
   async requestCancel(id: string): Promise<Run | null> {
     const updated = await this.db.query(

@@ -65,6 +65,8 @@ export interface RunStore {
    */
   transition(id: string, to: RunStatus, patch?: TransitionPatch): Promise<Run | null>;
   updateProgress(id: string, progress: RunProgress): Promise<void>;
+  /** Where the run's notebook is being saved, known from its first autosave; unfinished runs only. */
+  recordOutputUri(id: string, outputUri: string): Promise<void>;
   requestCancel(id: string): Promise<Run | null>;
   /**
    * Claims up to `limit` queued runs in submit order (FOR UPDATE SKIP LOCKED), honoring

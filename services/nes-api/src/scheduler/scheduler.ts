@@ -348,7 +348,10 @@ export class Scheduler {
         return;
       }
       case 'saved':
+        if (tracked.outputUri === update.outputUri) return;
         tracked.outputUri = update.outputUri;
+        // Readers (the viewer, `GET /v1/runs/:id`) can follow the notebook while it runs.
+        await this.#store.recordOutputUri(runId, update.outputUri);
         return;
       case 'progress':
         tracked.progress = update.progress;

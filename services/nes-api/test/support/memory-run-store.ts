@@ -104,6 +104,11 @@ export class MemoryRunStore implements RunStore {
     if (run !== undefined) run.progress = progress;
   }
 
+  async recordOutputUri(id: string, outputUri: string): Promise<void> {
+    const run = this.runs.get(id);
+    if (run !== undefined && NEXT_STATUSES[run.status].length > 0) run.outputUri = outputUri;
+  }
+
   async requestCancel(id: string): Promise<Run | null> {
     const run = this.runs.get(id);
     if (run === undefined) return null;
