@@ -3,7 +3,8 @@
  * `nes serve` starts the service itself. With --json, stdout carries only JSON; human text
  * (progress, notes, errors) always goes to stderr. See docs/cli.md.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import {
   NesClient,
   type Run,
@@ -233,6 +234,17 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
+/**
+ * The API takes local notebooks by absolute path only (the service does not share our working
+ * directory). A relative path naming a file that exists here is made absolute, so
+ * `nes submit examples/hello.ipynb` works against a service on this machine; URIs and anything
+ * else go as given.
+ */
+export function notebookLocation(notebook: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(notebook) || isAbsolute(notebook)) return notebook;
+  return existsSync(notebook) ? resolve(notebook) : notebook;
+}
+
 async function run(command: string, a: Args, client: NesClient, io: Io): Promise<number> {
   const json = Boolean(a.json);
   const out = (value: unknown) => io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -240,7 +252,7 @@ async function run(command: string, a: Args, client: NesClient, io: Io): Promise
   switch (command) {
     case 'submit': {
       const request: SubmitRunRequest = {
-        notebook: String(a.notebook),
+        notebook: notebookLocation(String(a.notebook)),
         ...optional('ref', str(a.ref)),
         parameters: parameters(a),
         ...optional('kernel', str(a.kernel)),
@@ -308,7 +320,7 @@ async function run(command: string, a: Args, client: NesClient, io: Io): Promise
     }
     case 'inspect': {
       const result = await client.inspect({
-        notebook: String(a.notebook),
+        notebook: notebookLocation(String(a.notebook)),
         ...optional('ref', str(a.ref)),
         ...optional('kernel', str(a.kernel)),
       });
@@ -405,7 +417,7 @@ async function sweep(client: NesClient, a: Args, io: Io): Promise<number> {
     a.concurrency === undefined ? undefined : positiveInt(a.concurrency, '--concurrency');
   let s = await client.submitSweep(
     {
-      notebook: String(a.notebook),
+      notebook: notebookLocation(String(a.notebook)),
       ...optional('ref', str(a.ref)),
       ...optional('kernel', str(a.kernel)),
       parameters: parameters(a),
