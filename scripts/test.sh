@@ -8,6 +8,8 @@ echo "test: typecheck" >&2
 node node_modules/typescript/bin/tsc -p tsconfig.json
 echo "test: lint" >&2
 biome check --diagnostic-level=error .
+echo "test: Airflow provider (pytest)" >&2
+.tools/py/bin/python -m pytest -q -p no:cacheprovider operators/airflow/tests
 echo "test: suites" >&2
 exec node --test --test-reporter=spec --test-concurrency=2 --test-timeout=300000 \
   'packages/*/test/**/*.test.ts' 'services/*/test/**/*.test.ts' 'test/**/*.test.ts'

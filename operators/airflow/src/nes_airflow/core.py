@@ -1,0 +1,367 @@
+"""What the Airflow classes do, without Airflow: labels, reattach-or-submit, waiting, the trigger's
+polling and the one mapping from a finished run to a result or an exception.
+
+The operator, trigger and sensor modules only adapt these to Airflow's base classes, so every
+decision here is tested without Airflow installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Callable, Mapping, Optional
+
+from .client import LIVE_STATUSES, TERMINAL_STATUSES, AsyncNesClient, NesClient, NesError
+
+XCOM_RUN_ID = "nes_run_id"
+XCOM_VIEWER_URL = "nes_viewer_url"
+LABEL_PREFIX = "airflow."
+TRIGGER_CLASSPATH = "nes_airflow.triggers.nes.NesRunTrigger"
+
+
+# ---------------------------------------------------------------------------------------------
+# Failures
+
+
+class NesRunFailedError(Exception):
+    """A run ended without succeeding. Carries the run id, the failure class, the error and the
+    link to the run in the viewer."""
+
+    def __init__(self, run_id: str, status: str, failure_class: Optional[str], error: Optional[dict], link: Optional[str]):
+        self.run_id = run_id
+        self.status = status
+        self.failure_class = failure_class
+        self.error = error
+        self.link = link
+        detail = ""
+        if error:
+            ename, evalue = error.get("ename") or "", error.get("evalue") or ""
+            cell = error.get("cellIndex")
+            detail = f": {ename}: {evalue}" if ename or evalue else ""
+            if cell is not None:
+                detail += f" (cell {cell})"
+        super().__init__(
+            f"NES run {run_id} {status}" + (f" [{failure_class}]" if failure_class else "") + detail
+            + (f"; see {link}" if link else "")
+        )
+
+
+class NesRunTimeoutError(NesRunFailedError):
+    """The run timed out (NES's timeout) or the wait for it passed its deadline."""
+
+
+class NesRunCancelledError(NesRunFailedError):
+    """The run was cancelled: never a success."""
+
+
+class NesWaitError(Exception):
+    """Waiting for a run failed (the API unreachable after retries, the run gone)."""
+
+    def __init__(self, run_id: str, message: str, link: Optional[str] = None):
+        super().__init__(f"waiting for NES run {run_id} failed: {message}" + (f"; see {link}" if link else ""))
+        self.run_id = run_id
+        self.link = link
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels, keys, parameters
+
+_KEY_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")
+MAX_LABEL_VALUE = 256
+
+
+def _label_value(value: Any) -> str:
+    text = str(value)
+    if len(text) <= MAX_LABEL_VALUE:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return f"{text[: MAX_LABEL_VALUE - 17]}~{digest}"
+
+
+def task_labels(dag_id: str, task_id: str, run_id: str, map_index: Optional[int] = None) -> dict:
+    """The labels that name one task instance (all tries of it): what reattach looks for."""
+    return {
+        f"{LABEL_PREFIX}dag_id": _label_value(dag_id),
+        f"{LABEL_PREFIX}task_id": _label_value(task_id),
+        f"{LABEL_PREFIX}run_id": _label_value(run_id),
+        f"{LABEL_PREFIX}map_index": str(-1 if map_index is None else map_index),
+    }
+
+
+def merge_labels(user: Optional[Mapping[str, Any]], task: Mapping[str, str]) -> dict:
+    """The user's labels plus the task's (the task's win: reattach depends on them)."""
+    merged = {}
+    for key, value in (user or {}).items():
+        if not _KEY_OK.match(str(key)):
+            raise ValueError(f"invalid NES label key {key!r}: letters, digits, '.', '_', '/', '-' (up to 63)")
+        merged[str(key)] = _label_value(value)
+    merged.update(task)
+    return merged
+
+
+def idempotency_key(task: Mapping[str, str], try_number: int) -> str:
+    """One key per task instance try: a resent submit of this try replays the same run, while a
+    retry after a finished (failed) run submits a new one."""
+    material = json.dumps({"labels": dict(sorted(task.items())), "try": int(try_number)}, sort_keys=True)
+    return "airflow-" + hashlib.sha256(material.encode()).hexdigest()[:48]
+
+
+def normalize_parameters(parameters: Any) -> dict:
+    """Parameters after templating: a dict, or a JSON object as text (``'{{ params | tojson }}'``)."""
+    if parameters is None or parameters == "":
+        return {}
+    if isinstance(parameters, str):
+        try:
+            parameters = json.loads(parameters)
+        except ValueError as exc:
+            raise ValueError(f"parameters must be a JSON object: {exc}") from None
+    if not isinstance(parameters, Mapping):
+        raise ValueError(f"parameters must be a JSON object, not {type(parameters).__name__}")
+    out = dict(parameters)
+    json.dumps(out)  # fails early on values NES cannot receive
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The one mapping from a finished run to a result
+
+
+def viewer_url(run: Mapping[str, Any]) -> Optional[str]:
+    return (run.get("links") or {}).get("viewer")
+
+
+def run_result(run: Mapping[str, Any]) -> dict:
+    """The operator's return value for a succeeded run; the dedicated exception otherwise. The
+    synchronous path, the deferred path and the sensor all end here."""
+    status = run.get("status")
+    if status == "succeeded":
+        return {
+            "run_id": run["id"],
+            "status": status,
+            "output_uri": run.get("outputUri"),
+            "viewer_url": viewer_url(run),
+        }
+    error = run.get("error")
+    failure_class = (error or {}).get("class")
+    args = (run["id"], str(status), failure_class, error, viewer_url(run))
+    if status == "cancelled" or failure_class == "cancelled":
+        raise NesRunCancelledError(*args)
+    if status == "timed_out" or failure_class == "timeout":
+        raise NesRunTimeoutError(*args[:2], failure_class or "timeout", *args[3:])
+    if status in TERMINAL_STATUSES:
+        raise NesRunFailedError(*args)
+    raise NesWaitError(run["id"], f"run is not finished (status {status})", viewer_url(run))
+
+
+# ---------------------------------------------------------------------------------------------
+# Starting: reattach or submit
+
+
+@dataclass
+class SubmitSpec:
+    notebook: str
+    ref: Optional[str] = None
+    parameters: Optional[Mapping[str, Any]] = None
+    kernel: Optional[str] = None
+    labels: Optional[Mapping[str, Any]] = None
+    timeout_seconds: Optional[int] = None
+    resources: Optional[Mapping[str, Any]] = None
+    image: Optional[str] = None
+    queue: Optional[str] = None
+    allow_unknown_parameters: bool = False
+
+
+def find_live_run(client: NesClient, labels: Mapping[str, str]) -> Optional[dict]:
+    """The newest queued/starting/running run carrying these labels, if any."""
+    page = client.list(labels=labels, status=list(LIVE_STATUSES), limit=10)
+    runs = page.get("runs") or []
+    return runs[0] if runs else None
+
+
+def start_run(
+    client: NesClient,
+    spec: SubmitSpec,
+    *,
+    dag_id: str,
+    task_id: str,
+    run_id: str,
+    map_index: Optional[int],
+    try_number: int,
+) -> tuple:
+    """Reattach to a live run of this task instance, else submit one. Returns (run, reattached)."""
+    task = task_labels(dag_id, task_id, run_id, map_index)
+    live = find_live_run(client, task)
+    if live is not None:
+        return live, True
+    run = client.submit(
+        spec.notebook,
+        idempotency_key=idempotency_key(task, try_number),
+        ref=spec.ref,
+        parameters=normalize_parameters(spec.parameters),
+        kernel=spec.kernel,
+        labels=merge_labels(spec.labels, task),
+        timeout_seconds=spec.timeout_seconds,
+        resources=spec.resources,
+        image=spec.image,
+        queue=spec.queue,
+        allow_unknown_parameters=spec.allow_unknown_parameters,
+    )
+    return run, False
+
+
+# ---------------------------------------------------------------------------------------------
+# Waiting
+
+
+def wait_for_run(
+    client: NesClient,
+    run_id: str,
+    *,
+    poll_interval: float = 5.0,
+    deadline: Optional[float] = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> dict:
+    """Poll until the run is terminal; returns the run. Past ``deadline`` (epoch seconds) the run
+    is cancelled and NesRunTimeoutError raised."""
+    while True:
+        try:
+            run = client.get(run_id)
+        except NesError as exc:
+            raise NesWaitError(run_id, str(exc)) from None
+        if run.get("status") in TERMINAL_STATUSES:
+            return run
+        if deadline is not None and clock() >= deadline:
+            try:
+                client.cancel(run_id)
+            except NesError:
+                pass
+            raise NesRunTimeoutError(run_id, str(run.get("status")), "timeout", None, viewer_url(run))
+        sleep(poll_interval)
+
+
+def terminal_event(run: Mapping[str, Any]) -> dict:
+    return {"status": "terminal", "run_id": run["id"], "run": dict(run)}
+
+
+def error_event(run_id: str, kind: str, message: str, link: Optional[str] = None) -> dict:
+    return {"status": "error", "run_id": run_id, "kind": kind, "message": message, "link": link}
+
+
+def complete(event: Mapping[str, Any], cancel: Optional[Callable[[str], Any]] = None) -> dict:
+    """``execute_complete``: the trigger's event mapped exactly like the synchronous path."""
+    if not isinstance(event, Mapping) or "status" not in event:
+        raise NesWaitError("?", f"unexpected trigger event {event!r}")
+    if event["status"] == "terminal":
+        return run_result(event["run"])
+    run_id = str(event.get("run_id"))
+    if event.get("kind") == "wait_timeout":
+        if cancel is not None:
+            try:
+                cancel(run_id)
+            except NesError:
+                pass
+        raise NesRunTimeoutError(run_id, "running", "timeout", None, event.get("link"))
+    raise NesWaitError(run_id, str(event.get("message")), event.get("link"))
+
+
+@dataclass
+class RunPoller:
+    """The trigger without Airflow: serializable arguments and an async generator that yields
+    exactly one terminal event (a dict) on every path. It holds a connection id, never a token:
+    trigger arguments are stored in Airflow's database. A cancellation of the poller itself (the
+    triggerer stopping) propagates without an event: it is never reported as anything."""
+
+    run_id: str
+    nes_conn_id: str = "nes_default"
+    poll_interval: float = 5.0
+    deadline: Optional[float] = None
+    max_consecutive_errors: int = 5
+
+    def serialize_kwargs(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "nes_conn_id": self.nes_conn_id,
+            "poll_interval": self.poll_interval,
+            "deadline": self.deadline,
+            "max_consecutive_errors": self.max_consecutive_errors,
+        }
+
+    async def events(
+        self,
+        client_factory: Callable[[], AsyncNesClient],
+        *,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> AsyncIterator[dict]:
+        event = None
+        try:
+            client = client_factory()
+        except Exception as exc:  # bad URL and the like
+            yield error_event(self.run_id, "client", f"{type(exc).__name__}: {exc}")
+            return
+        try:
+            errors, link = 0, None
+            while event is None:
+                try:
+                    run = await client.get(self.run_id)
+                    errors = 0
+                    link = viewer_url(run) or link
+                    if run.get("status") in TERMINAL_STATUSES:
+                        event = terminal_event(run)
+                        break
+                except NesError as exc:
+                    errors += 1
+                    status = getattr(exc, "status", None)
+                    if status == 404 or errors >= self.max_consecutive_errors:
+                        event = error_event(self.run_id, "api", str(exc), link)
+                        break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # never leave the trigger without an event
+                    event = error_event(self.run_id, "internal", f"{type(exc).__name__}: {exc}", link)
+                    break
+                if self.deadline is not None and clock() >= self.deadline:
+                    event = error_event(self.run_id, "wait_timeout", "the wait passed its deadline", link)
+                    break
+                await sleep(self.poll_interval)
+        finally:
+            close = getattr(client, "aclose", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception:
+                    pass
+        yield event
+
+
+def sensor_poke(client: NesClient, run_id: str) -> Optional[dict]:
+    """One poke: None while the run goes on; the result when it succeeded; raises otherwise."""
+    run = client.get(run_id)
+    if run.get("status") not in TERMINAL_STATUSES:
+        return None
+    return run_result(run)
+
+
+# ---------------------------------------------------------------------------------------------
+# Connections
+
+
+def url_from_connection(host: Optional[str], port: Optional[int] = None, schema: Optional[str] = None) -> str:
+    """An Airflow connection's fields as the NES base URL. ``host`` may be a full URL."""
+    if not host:
+        raise ValueError("the NES connection has no host")
+    host = host.strip().rstrip("/")
+    if "://" in host:
+        base = host
+    else:
+        base = f"{schema or 'http'}://{host}"
+    if port and not re.search(r":\d+$", base.split("://", 1)[1].split("/", 1)[0]):
+        scheme, rest = base.split("://", 1)
+        hostpart, _, path = rest.partition("/")
+        base = f"{scheme}://{hostpart}:{port}" + (f"/{path}" if path else "")
+    return base
