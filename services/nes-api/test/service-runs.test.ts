@@ -147,7 +147,8 @@ describe('the service on PGlite', () => {
     const submitted = await api.submit({
       notebook: sleepy,
       parameters: { seconds: 30 },
-      timeoutSeconds: 2,
+      // The deadline counts from the start: leave a loaded machine time to print 'before'.
+      timeoutSeconds: 8,
     });
     const run = await api.waitTerminal(submitted.id, 30_000);
     assert.equal(run.status, 'timed_out', JSON.stringify(run.error));
