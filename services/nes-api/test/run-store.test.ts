@@ -144,6 +144,27 @@ for (const makeDriver of [pgliteDriver, postgresDriver]) {
       }
     });
 
+    test('a finished run is read from the database once, then served from memory', async () => {
+      const finished = await runAt('succeeded');
+      const active = await runAt('running');
+      const query = store.db.query.bind(store.db);
+      let queries = 0;
+      store.db.query = ((...args: Parameters<typeof query>) => {
+        queries++;
+        return query(...args);
+      }) as typeof store.db.query;
+      try {
+        assert.deepEqual(await store.getRun(finished.id), finished);
+        assert.deepEqual(await store.getRun(finished.id), finished);
+        assert.equal(queries, 1, 'the second read of a finished run needs no query');
+        await store.getRun(active.id);
+        await store.getRun(active.id);
+        assert.equal(queries, 3, 'a run that can still change is read every time');
+      } finally {
+        store.db.query = query;
+      }
+    });
+
     test('transition patches: times filled when absent, kept exactly when given', async () => {
       const { run } = await store.createRun(spec());
       await store.transition(run.id, 'starting');

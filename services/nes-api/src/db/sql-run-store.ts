@@ -62,8 +62,17 @@ export const hashSecret = (secret: string): string =>
 
 const TOKEN_SCOPES = new Set(['read', 'submit', 'admin']);
 
+/** How many finished runs `getRun` keeps in memory. */
+const FINISHED_RUNS_CACHED = 10_000;
+
 export class SqlRunStore implements RunStore {
   readonly db: Database;
+  /**
+   * Finished runs, by id. A terminal status is final and nothing else of a finished run changes,
+   * so every replica may serve them from memory: dashboards and orchestrators poll finished runs
+   * far more than they create them. Oldest entries go first (Map keeps insertion order).
+   */
+  readonly #finished = new Map<string, Run>();
 
   constructor(db: Database) {
     this.db = db;
@@ -122,9 +131,21 @@ export class SqlRunStore implements RunStore {
     return { run: toRun(existing), created: false };
   }
 
+  /** The run, or null. Callers must treat it as read-only: finished runs are shared. */
   async getRun(id: string): Promise<Run | null> {
+    const finished = this.#finished.get(id);
+    if (finished !== undefined) return finished;
     const row = (await this.db.query(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = $1`, [id]))[0];
-    return row === undefined ? null : toRun(row);
+    if (row === undefined) return null;
+    const run = toRun(row);
+    if (TERMINAL_STATUSES.includes(run.status)) {
+      if (this.#finished.size >= FINISHED_RUNS_CACHED) {
+        const oldest = this.#finished.keys().next().value;
+        if (oldest !== undefined) this.#finished.delete(oldest);
+      }
+      this.#finished.set(id, run);
+    }
+    return run;
   }
 
   /**

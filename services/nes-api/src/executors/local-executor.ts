@@ -88,6 +88,8 @@ interface Warm {
 }
 
 const STDERR_TAIL = 4096;
+/** How long the shared server's kernel names are trusted (see `kernels`). */
+const KERNEL_NAMES_TTL_MS = 10_000;
 
 /** A worker's exit code back to the failure class nes-run chose it for. */
 const CLASS_BY_EXIT_CODE = new Map<number, FailureClass>(
@@ -152,6 +154,7 @@ export class LocalExecutor implements Executor {
   readonly #listeners: Array<(update: ExecutorUpdate) => void> = [];
   readonly #warm: Warm[] = [];
   #server: PrivateJupyterServer | null = null;
+  #kernelNames: { names: string[]; at: number } | null = null;
   #endpoint: { url: string; token: string; rootDir: string } | null = null;
   #pool: KernelPool | null = null;
   #starting: Promise<void> | null = null;
@@ -209,9 +212,20 @@ export class LocalExecutor implements Executor {
     return this.#warm.length;
   }
 
+  /**
+   * Kernel names of the shared server. Every submit asks (to refuse an unknown kernel before
+   * anything runs), so the answer is kept for a few seconds instead of costing an HTTP round trip
+   * each time; a newly installed kernelspec shows up within that time.
+   */
   async kernels(): Promise<string[]> {
+    const now = performance.now();
+    if (this.#kernelNames !== null && now - this.#kernelNames.at < KERNEL_NAMES_TTL_MS) {
+      return this.#kernelNames.names;
+    }
     await this.start();
-    return (await listKernelSpecs(this.#endpoint as { url: string; token: string })).names;
+    const names = (await listKernelSpecs(this.#endpoint as { url: string; token: string })).names;
+    this.#kernelNames = { names, at: now };
+    return names;
   }
 
   onUpdate(listener: (update: ExecutorUpdate) => void): void {
