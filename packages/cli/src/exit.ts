@@ -1,5 +1,5 @@
 /**
- * Exit codes: the run outcomes use nes-run's numbers (services/runner/src/cli/exit-codes.ts), so a
+ * Exit codes: the run outcomes use nes-run's numbers (`@nes/runner/cli`, services/runner/src/cli/exit-codes.ts), so a
  * script or a workflow step reads `nes submit --wait` exactly as it reads `nes-run`. Failures to
  * get an answer from the API add two meanings to existing numbers:
  *   2  usage, or a request the API refused as it stands (4xx): retrying will not help
@@ -17,7 +17,7 @@ import {
   EXIT_USAGE,
   exitCodeForSummary,
   usageError,
-} from '../../../services/runner/src/cli/exit-codes.ts';
+} from '@nes/runner/cli';
 
 export {
   CliError,

@@ -13,8 +13,8 @@ import {
   TERMINAL_STATUSES,
 } from '@nes/client';
 import { guessParameterType } from '@nes/notebook';
+import { collectParameters } from '@nes/runner/cli';
 import yargs, { type Argv } from 'yargs';
-import { collectParameters } from '../../../services/runner/src/cli/params.ts';
 import {
   CliError,
   describeError,
