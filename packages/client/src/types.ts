@@ -68,12 +68,12 @@ export interface Run {
   error: RunFailure | null;
   outputUri: string | null;
   links: RunLinks;
-  timeoutSeconds?: number | null;
-  resources?: Record<string, unknown> | null;
-  image?: string | null;
-  queue?: string;
-  sweepId?: string | null;
-  cancelRequested?: boolean;
+  timeoutSeconds: number | null;
+  resources: Record<string, unknown> | null;
+  image: string | null;
+  queue: string;
+  sweepId: string | null;
+  cancelRequested: boolean;
 }
 
 /** `POST /v1/runs`. Parameter values may be bigints and @nes/notebook FloatValues (`1.0`). */

@@ -25,6 +25,16 @@ const Parameters = Type.Record(Type.String(), Type.Unknown(), {
   description: 'Parameter values by name, injected the way papermill does',
 });
 
+export const FailureClassSchema = Type.Union([
+  Type.Literal('cell_error'),
+  Type.Literal('timeout'),
+  Type.Literal('kernel_died'),
+  Type.Literal('oom'),
+  Type.Literal('cancelled'),
+  Type.Literal('source'),
+  Type.Literal('infra'),
+]);
+
 export const RunSchema = Type.Object(
   {
     id: Type.String(),
@@ -50,7 +60,7 @@ export const RunSchema = Type.Object(
     }),
     error: Nullable(
       Type.Object({
-        class: Type.String(),
+        class: FailureClassSchema,
         ename: Type.String(),
         evalue: Type.String(),
         cellIndex: Nullable(Type.Integer()),
