@@ -23,7 +23,7 @@ import {
   UnsupportedLanguageError,
   UnsupportedParameterValueError,
 } from '@nes/notebook';
-import { fetchRepositoryContext, type RepositoryContext } from '@nes/sources';
+import { fetchRepositoryContext, type RepositoryContext, type SourceOptions } from '@nes/sources';
 import { isStoreError, LocalStore, RunArtifacts } from '@nes/stores/local';
 import type {
   ExecuteOptions,
@@ -235,27 +235,13 @@ async function run(
 
     let cwd = options.cwd;
     if (options.context) {
-      const source = fetched.record.source;
-      if (fetched.record.kind !== 'github' || source === null) {
-        throw usageError(
-          `--context needs a GitHub INPUT (github:// or a GitHub blob URL); this one is ${fetched.record.kind}`,
-        );
-      }
       contextDir = await mkdtemp(join(tmpdir(), 'nes-context-'));
-      let context: RepositoryContext;
-      try {
-        context = await fetchRepositoryContext(source, contextDir, {
-          ...sourceOptions,
-          ...(options.contextSubdir === undefined ? {} : { subdirectory: options.contextSubdir }),
-        });
-      } catch (error) {
-        throw await recorder.sourceFailure(error);
-      }
-      cwd ??= contextWorkingDirectory(context, contextDir, options.contextSubdir);
-      reporter.log(
-        'INFO',
-        `Repository context: ${source.repository} at ${source.commitSha?.slice(0, 12)}, ${context.files} files in ${contextDir}`,
-      );
+      const contextCwd = await downloadContext(fetched, contextDir, options, {
+        sourceOptions,
+        recorder,
+        reporter,
+      });
+      cwd ??= contextCwd;
     }
 
     if (artifacts) {
@@ -325,6 +311,38 @@ function artifactPlace(artifacts: RunArtifacts): Place {
     shown: local ? fileURLToPath(uri) : uri,
     local,
   };
+}
+
+/**
+ * --context: the repository at the pinned commit, extracted into `dir`. Returns the directory the
+ * kernel should start in (the notebook's own, or the nearest that exists).
+ */
+async function downloadContext(
+  fetched: FetchedInput,
+  dir: string,
+  options: CliOptions,
+  deps: { sourceOptions: SourceOptions; recorder: RunRecorder; reporter: Reporter },
+): Promise<string> {
+  const source = fetched.record.source;
+  if (fetched.record.kind !== 'github' || source === null) {
+    throw usageError(
+      `--context needs a GitHub INPUT (github:// or a GitHub blob URL); this one is ${fetched.record.kind}`,
+    );
+  }
+  let context: RepositoryContext;
+  try {
+    context = await fetchRepositoryContext(source, dir, {
+      ...deps.sourceOptions,
+      ...(options.contextSubdir === undefined ? {} : { subdirectory: options.contextSubdir }),
+    });
+  } catch (error) {
+    throw await deps.recorder.sourceFailure(error);
+  }
+  deps.reporter.log(
+    'INFO',
+    `Repository context: ${source.repository} at ${source.commitSha?.slice(0, 12)}, ${context.files} files in ${dir}`,
+  );
+  return contextWorkingDirectory(context, dir, options.contextSubdir);
 }
 
 /** The notebook's own directory in the downloaded repository, or the nearest that exists. */
