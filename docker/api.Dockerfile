@@ -1,0 +1,15 @@
+# The NES API (serves the viewer too). Build from the repository root:
+#   docker build -f docker/api.Dockerfile -t nes-api .
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production NES_PORT=8080 NES_HOST=0.0.0.0
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY packages ./packages
+COPY services ./services
+COPY apps ./apps
+COPY test/package.json ./test/package.json
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+RUN useradd --uid 10001 --create-home --home-dir /home/nes nes
+USER 10001:10001
+EXPOSE 8080
+CMD ["node", "packages/cli/bin/nes.ts", "serve"]
