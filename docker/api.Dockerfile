@@ -8,7 +8,9 @@ COPY packages ./packages
 COPY services ./services
 COPY apps ./apps
 COPY test/package.json ./test/package.json
-RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+# `npm install`, not `npm ci`: the lock file lacks other platforms' optional binaries (see
+# scripts/setup.sh), which `npm ci` rejects. The lock file still pins every version.
+RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 RUN useradd --uid 10001 --create-home --home-dir /home/nes nes
 USER 10001:10001
 EXPOSE 8080

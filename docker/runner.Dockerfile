@@ -16,7 +16,9 @@ COPY packages ./packages
 COPY services ./services
 COPY apps ./apps
 COPY test/package.json ./test/package.json
-RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force \
+# `npm install`, not `npm ci`: the lock file lacks other platforms' optional binaries (see
+# scripts/setup.sh), which `npm ci` rejects. The lock file still pins every version.
+RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force \
  && ln -s /app/node_modules/.bin/nes-run /usr/local/bin/nes-run
 # The tunings are also installed system-wide for any other Jupyter process in the image.
 RUN mkdir -p /etc/jupyter && cp services/runner/python/jupyter_server_config.py /etc/jupyter/
