@@ -11,12 +11,16 @@ import type { Run } from '../src/runs/run-model.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/** ../shared/kubernetes/swagger-v1.35.json beside the repository, or $NES_K8S_OPENAPI. */
+/**
+ * $NES_K8S_OPENAPI, else shared/kubernetes/swagger-v1.35.json beside the repository or beside any
+ * directory above it (a clone may sit deeper than the checkout the spec was placed next to).
+ */
 export function specPath(): string | null {
-  const candidates = [
-    process.env.NES_K8S_OPENAPI,
-    join(REPO_ROOT, '..', 'shared', 'kubernetes', 'swagger-v1.35.json'),
-  ];
+  const candidates = [process.env.NES_K8S_OPENAPI];
+  for (let dir = REPO_ROOT; ; dir = dirname(dir)) {
+    candidates.push(join(dir, '..', 'shared', 'kubernetes', 'swagger-v1.35.json'));
+    if (dirname(dir) === dir) break;
+  }
   return candidates.find((path): path is string => !!path && existsSync(path)) ?? null;
 }
 
