@@ -80,6 +80,12 @@ export async function waitForRun(client: NesClient, run: Run, options: WaitOptio
   }
 }
 
+/** queued < starting < running < any terminal status. */
+function statusRank(status: string): number {
+  const rank = ['queued', 'starting', 'running'].indexOf(status);
+  return rank === -1 ? 3 : rank;
+}
+
 class ProgressView {
   readonly #stderr: NodeJS.WritableStream & { isTTY?: boolean };
   readonly #bar: cliProgress.SingleBar | undefined;
@@ -109,7 +115,9 @@ class ProgressView {
 
   update(status: string, progress: RunProgress | undefined): void {
     const bar = this.#bar;
-    if (status !== this.#status) {
+    // The stream opens with a snapshot of the run, then replays its stored events: statuses the
+    // snapshot is already past are old news. Status only moves forward.
+    if (statusRank(status) > statusRank(this.#status)) {
       this.#status = status;
       if (!bar) this.#stderr.write(`${this.#id}: ${status}\n`);
     }
