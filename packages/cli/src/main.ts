@@ -13,7 +13,7 @@ import {
   TERMINAL_STATUSES,
 } from '@nes/client';
 import { guessParameterType } from '@nes/notebook';
-import { collectParameters } from '@nes/runner/cli';
+import { collectParameters, parameterPairs } from '@nes/runner/cli';
 import yargs, { type Argv } from 'yargs';
 import {
   CliError,
@@ -463,24 +463,9 @@ function parameters(a: Args): Record<string, unknown> {
     base64: [],
     files: list(a.parameters_file),
     yaml: list(a.parameters_yaml),
-    guessed: pairs(a.parameters, '-p/--parameters'),
-    raw: pairs(a.parameters_raw, '-r/--parameters_raw'),
+    guessed: parameterPairs(a.parameters, '-p/--parameters'),
+    raw: parameterPairs(a.parameters_raw, '-r/--parameters_raw'),
   });
-}
-
-function pairs(value: unknown, flag: string): Array<[string, string]> {
-  const words = list(value);
-  const out: Array<[string, string]> = [];
-  for (let i = 0; i < words.length; i += 2) {
-    const name = words[i] ?? '';
-    const v = words[i + 1];
-    if (v === undefined) throw usageError(`${flag} takes two values: NAME VALUE`);
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-      throw usageError(`${flag}: "${name}" is not a valid parameter name`);
-    }
-    out.push([name, v]);
-  }
-  return out;
 }
 
 function labels(value: unknown): Record<string, string> | undefined {

@@ -478,8 +478,8 @@ export async function parseCommandLine(
     runId,
     manifest,
     helpNotebook,
-    guessed: pairs(a.parameters, '-p/--parameters'),
-    raw: pairs(a.parameters_raw, '-r/--parameters_raw'),
+    guessed: parameterPairs(a.parameters, '-p/--parameters'),
+    raw: parameterPairs(a.parameters_raw, '-r/--parameters_raw'),
     parameterFiles: list(a.parameters_file),
     parameterYaml: list(a.parameters_yaml),
     parameterBase64: list(a.parameters_base64),
@@ -535,7 +535,8 @@ function list(value: unknown): string[] {
   return (Array.isArray(value) ? value : [value]).map(String);
 }
 
-function pairs(value: unknown, flag: string): Array<[string, string]> {
+/** `-p`/`-r` words as NAME VALUE pairs, each NAME a valid parameter name. */
+export function parameterPairs(value: unknown, flag: string): Array<[string, string]> {
   const words = list(value);
   const out: Array<[string, string]> = [];
   for (let i = 0; i < words.length; i += 2) {
