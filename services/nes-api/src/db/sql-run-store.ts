@@ -314,11 +314,11 @@ export class SqlRunStore implements RunStore {
     });
   }
 
-  /** Runs that have not finished (queued, starting, running), in submit order. */
-  async listActive(): Promise<Run[]> {
+  /** Unfinished runs (queued, starting, running), or only those in `statuses`, in submit order. */
+  async listActive(statuses: RunStatus[] = ACTIVE): Promise<Run[]> {
     const rows = await this.db.query(
       `SELECT ${RUN_COLUMNS} FROM runs WHERE status = ANY($1::text[]) ORDER BY submit_seq`,
-      [ACTIVE],
+      [statuses],
     );
     return rows.map(toRun);
   }

@@ -73,7 +73,8 @@ export interface RunStore {
    * per-queue limits against runs already starting/running, and moves them to 'starting'.
    */
   claimQueued(limit: number, queueLimits?: Record<string, number>): Promise<Run[]>;
-  listActive(): Promise<Run[]>;
+  /** Runs that have not finished (queued, starting, running), or only those in `statuses`. */
+  listActive(statuses?: RunStatus[]): Promise<Run[]>;
   appendEvent(runId: string, type: string, data: Record<string, unknown>): Promise<RunEventRecord>;
   listEvents(runId: string, afterSeq?: number): Promise<RunEventRecord[]>;
   createToken(

@@ -215,9 +215,7 @@ export class Scheduler {
       this.#pumpAgain = false;
       if (this.#stopping) return;
       try {
-        const active = (await this.#store.listActive()).filter(
-          (run) => run.status === 'starting' || run.status === 'running',
-        ).length;
+        const active = (await this.#store.listActive(['starting', 'running'])).length;
         const free = this.#o.concurrency - active;
         if (free <= 0) return;
         const claimed = await this.#store.claimQueued(free, this.#queueLimits);

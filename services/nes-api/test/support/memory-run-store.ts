@@ -122,10 +122,8 @@ export class MemoryRunStore implements RunStore {
     return queued.map((r) => ({ ...r }));
   }
 
-  async listActive(): Promise<Run[]> {
-    return [...this.runs.values()].filter((r) =>
-      ['queued', 'starting', 'running'].includes(r.status),
-    );
+  async listActive(statuses: RunStatus[] = ['queued', 'starting', 'running']): Promise<Run[]> {
+    return [...this.runs.values()].filter((r) => statuses.includes(r.status));
   }
 
   async appendEvent(
