@@ -29,6 +29,18 @@ const IdempotencyHeaders = Type.Object({
   ),
 });
 
+/** What submit and rerun answer (rerun also 404s; numeric keys keep their order either way). */
+const submitResponses = {
+  200: RunSchema,
+  201: RunSchema,
+  400: ErrorSchema,
+  409: ErrorSchema,
+  413: ErrorSchema,
+  422: ErrorSchema,
+  503: ErrorSchema,
+  ...authErrors,
+};
+
 export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   const submitter = new Submitter(ctx);
   const view = (run: Parameters<typeof toApiRun>[0]) => toApiRun(run, ctx.config.publicUrl);
@@ -42,16 +54,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ct
         tags: ['runs'],
         headers: IdempotencyHeaders,
         body: SubmitBodySchema,
-        response: {
-          200: RunSchema,
-          201: RunSchema,
-          400: ErrorSchema,
-          409: ErrorSchema,
-          413: ErrorSchema,
-          422: ErrorSchema,
-          503: ErrorSchema,
-          ...authErrors,
-        },
+        response: submitResponses,
       },
     },
     async (request, reply) => {
@@ -149,17 +152,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ct
         params: RunIdParams,
         headers: IdempotencyHeaders,
         body: RerunBodySchema,
-        response: {
-          200: RunSchema,
-          201: RunSchema,
-          400: ErrorSchema,
-          404: ErrorSchema,
-          409: ErrorSchema,
-          413: ErrorSchema,
-          422: ErrorSchema,
-          503: ErrorSchema,
-          ...authErrors,
-        },
+        response: { ...submitResponses, 404: ErrorSchema },
       },
     },
     async (request, reply) => {
