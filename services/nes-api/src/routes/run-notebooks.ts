@@ -8,11 +8,21 @@ import { authErrors, ErrorSchema } from '../schemas/common.ts';
 import { RunIdParams } from '../schemas/run.ts';
 import { getRunOr404, type RouteContext } from './context.ts';
 
-const notebookResponse = {
-  200: Type.Unknown({ description: 'The notebook (nbformat 4 JSON)' }),
-  404: ErrorSchema,
-  ...authErrors,
-};
+/** Both notebook routes: readable with a ?token= link, answering a notebook or 404. */
+const notebookRoute = (summary: string) => ({
+  config: { scope: 'read' as const, queryToken: true },
+  schema: {
+    summary,
+    tags: ['runs'],
+    params: RunIdParams,
+    querystring: Type.Object({ token: Type.Optional(Type.String()) }),
+    response: {
+      200: Type.Unknown({ description: 'The notebook (nbformat 4 JSON)' }),
+      404: ErrorSchema,
+      ...authErrors,
+    },
+  },
+});
 
 export const runNotebookRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   const objects = ctx.services.artifacts;
@@ -26,16 +36,7 @@ export const runNotebookRoutes: FastifyPluginAsyncTypebox<RouteContext> = async 
 
   app.get(
     '/v1/runs/:id/notebook',
-    {
-      config: { scope: 'read', queryToken: true },
-      schema: {
-        summary: 'The output notebook (autosaved while the run is running)',
-        tags: ['runs'],
-        params: RunIdParams,
-        querystring: Type.Object({ token: Type.Optional(Type.String()) }),
-        response: notebookResponse,
-      },
-    },
+    notebookRoute('The output notebook (autosaved while the run is running)'),
     async (request, reply) => {
       const run = await getRunOr404(ctx.store, request.params.id);
       const key = outputKey(run);
@@ -63,16 +64,7 @@ export const runNotebookRoutes: FastifyPluginAsyncTypebox<RouteContext> = async 
 
   app.get(
     '/v1/runs/:id/input',
-    {
-      config: { scope: 'read', queryToken: true },
-      schema: {
-        summary: 'The input notebook as fetched at the recorded commit',
-        tags: ['runs'],
-        params: RunIdParams,
-        querystring: Type.Object({ token: Type.Optional(Type.String()) }),
-        response: notebookResponse,
-      },
-    },
+    notebookRoute('The input notebook as fetched at the recorded commit'),
     async (request, reply) => {
       const run = await getRunOr404(ctx.store, request.params.id);
       reply.type(NOTEBOOK_CONTENT_TYPE);
