@@ -12,6 +12,7 @@ import {
   parametersJsonSchema,
   stringifyParametersJson,
 } from '@nes/notebook';
+import type { ResolvedSource } from '@nes/sources';
 import Schema from 'typebox/schema';
 import { ApiError } from '../errors.ts';
 import type { Run, RunSpec } from '../runs/run-model.ts';
@@ -47,14 +48,7 @@ export function checkParametersSize(ctx: RouteContext, parameters: Record<string
 export async function prepareSpec(ctx: RouteContext, body: SubmitBody): Promise<RunSpec> {
   const parameters = body.parameters ?? {};
   checkParametersSize(ctx, parameters);
-  const resolved = await ctx.resolve(body.notebook, {
-    ...ctx.services.sourceOptions,
-    ref: body.ref,
-  });
-  const kernel = await checkKernel(
-    ctx,
-    body.kernel ?? notebookKernelName(resolved.notebook) ?? null,
-  );
+  const { resolved, kernel } = await resolveNotebook(ctx, body);
   checkParameters(resolved.notebook, kernel, parameters, body.allowUnknownParameters ?? false);
   return {
     notebook: body.notebook,
@@ -69,6 +63,22 @@ export async function prepareSpec(ctx: RouteContext, body: SubmitBody): Promise<
     queue: body.queue ?? 'default',
     sweepId: null,
   };
+}
+
+/** The notebook resolved at `ref`, and the kernel it runs with: `kernel` or its own (checked). */
+export async function resolveNotebook(
+  ctx: RouteContext,
+  body: { notebook: string; ref?: string; kernel?: string },
+): Promise<{ resolved: ResolvedSource; kernel: string }> {
+  const resolved = await ctx.resolve(body.notebook, {
+    ...ctx.services.sourceOptions,
+    ref: body.ref,
+  });
+  const kernel = await checkKernel(
+    ctx,
+    body.kernel ?? notebookKernelName(resolved.notebook) ?? null,
+  );
+  return { resolved, kernel };
 }
 
 export async function checkKernel(ctx: RouteContext, kernel: string | null): Promise<string> {

@@ -5,14 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { notebookKernelName } from '@nes/notebook';
 import { Type } from 'typebox';
 import { ApiError, notFound } from '../errors.ts';
 import type { Run, RunSpec } from '../runs/run-model.ts';
 import { authErrors, ErrorSchema } from '../schemas/common.ts';
 import { SweepBodySchema, SweepSchema } from '../schemas/sweep.ts';
 import { type RouteContext, toApiRun } from './context.ts';
-import { checkKernel, checkParameters, checkParametersSize } from './submission.ts';
+import { checkParameters, checkParametersSize, resolveNotebook } from './submission.ts';
 
 const MAX_RUNS = 1000;
 const DAY_MS = 86_400_000;
@@ -45,14 +44,7 @@ export const sweepRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
     async (request, reply) => {
       const body = request.body;
       const sets = parameterSets(body);
-      const resolved = await ctx.resolve(body.notebook, {
-        ...ctx.services.sourceOptions,
-        ref: body.ref,
-      });
-      const kernel = await checkKernel(
-        ctx,
-        body.kernel ?? notebookKernelName(resolved.notebook) ?? null,
-      );
+      const { resolved, kernel } = await resolveNotebook(ctx, body);
       sets.forEach((parameters, index) => {
         try {
           checkParametersSize(ctx, parameters);
