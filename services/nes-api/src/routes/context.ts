@@ -1,4 +1,5 @@
 /** What every route plugin receives, and the run object as the API serves it. */
+import type { ResolvedSource } from '@nes/sources';
 import type { AppServices, SourceResolver } from '../app-services.ts';
 import type { NesConfig } from '../config.ts';
 import { notFound } from '../errors.ts';
@@ -47,6 +48,14 @@ function jsonSafe(value: unknown): unknown {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, jsonSafe(v)]));
   }
   return value;
+}
+
+/** A run's notebook fetched at its recorded commit (else its ref, else as it is now). */
+export function resolveRunNotebook(ctx: RouteContext, run: Run): Promise<ResolvedSource> {
+  return ctx.resolve(run.notebook, {
+    ...ctx.services.sourceOptions,
+    ref: run.commitSha ?? run.ref ?? undefined,
+  });
 }
 
 export async function getRunOr404(store: RunStore, id: string): Promise<Run> {

@@ -6,7 +6,7 @@ import { ApiError } from '../errors.ts';
 import { type Run, TERMINAL_STATUSES } from '../runs/run-model.ts';
 import { authErrors, ErrorSchema } from '../schemas/common.ts';
 import { RunIdParams } from '../schemas/run.ts';
-import { getRunOr404, type RouteContext } from './context.ts';
+import { getRunOr404, type RouteContext, resolveRunNotebook } from './context.ts';
 
 /** Both notebook routes: readable with a ?token= link, answering a notebook or 404. */
 const notebookRoute = (summary: string) => ({
@@ -74,10 +74,7 @@ export const runNotebookRoutes: FastifyPluginAsyncTypebox<RouteContext> = async 
         if (!isStoreError(error, 'not_found')) throw error;
       }
       // Not stored (yet): read it again at the recorded commit.
-      const resolved = await ctx.resolve(run.notebook, {
-        ...ctx.services.sourceOptions,
-        ref: run.commitSha ?? run.ref ?? undefined,
-      });
+      const resolved = await resolveRunNotebook(ctx, run);
       return reply.send(Buffer.from(resolved.bytes));
     },
   );

@@ -12,7 +12,7 @@ import {
   RunSchema,
   SubmitBodySchema,
 } from '../schemas/run.ts';
-import { getRunOr404, type RouteContext, toApiRun } from './context.ts';
+import { getRunOr404, type RouteContext, resolveRunNotebook, toApiRun } from './context.ts';
 import {
   checkIdempotencyKey,
   checkKernel,
@@ -165,10 +165,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ct
         if (overrides.parameters !== undefined) {
           checkParametersSize(ctx, parameters);
           // Checked against the notebook at the original commit (GitHub) or as it is now.
-          const resolved = await ctx.resolve(original.notebook, {
-            ...ctx.services.sourceOptions,
-            ref: original.commitSha ?? original.ref ?? undefined,
-          });
+          const resolved = await resolveRunNotebook(ctx, original);
           const kernel = await checkKernel(ctx, original.kernel);
           checkParameters(
             resolved.notebook,
