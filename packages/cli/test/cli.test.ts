@@ -79,7 +79,7 @@ test('submit --wait: cell_error exits 1, as nes-run does', async () => {
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /failed \(cell_error at cell 1: ValueError: boom\)/);
   const statuses = [...r.stderr.matchAll(/^run-\d+: (\w+)$/gm)].map((m) => m[1]);
-  assert.deepEqual(statuses, [...new Set(statuses)], 'each status once, in order: ' + r.stderr);
+  assert.deepEqual(statuses, [...new Set(statuses)], `each status once, in order: ${r.stderr}`);
   assert.match(r.stdout, /^run-\d+\n$/);
 });
 
