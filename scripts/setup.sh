@@ -69,3 +69,29 @@ if [ -z "${NES_TEST_DATABASE_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb 
       "or set NES_TEST_DATABASE_URL, else the run store's PostgreSQL tests fail" >&2
   fi
 fi
+
+# Chromium for the viewer's browser tests (Debian's package, driven by playwright-core; nothing
+# downloads a browser). Skipped when a chromium binary is there or NES_CHROMIUM names one.
+if [ -z "${NES_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Chromium for the viewer's browser tests (apt-get install chromium)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends chromium >&2 \
+      || { apt-get update >&2 && apt-get install -y --no-install-recommends chromium >&2; }
+  else
+    echo "setup: chromium not found; install Debian's chromium package or set NES_CHROMIUM," \
+      "else the viewer's browser tests fail" >&2
+  fi
+fi
+
+# The viewer's production build (apps/viewer/dist), which the API serves. Rebuilt when the
+# viewer's sources or the packages it bundles change.
+if [ -f apps/viewer/vite.config.ts ]; then
+  VIEWER_SUM=$(find apps/viewer/src apps/viewer/index.html apps/viewer/frame.html apps/viewer/vite.config.ts \
+    apps/viewer/package.json packages/client/src packages/notebook/src -type f 2>/dev/null | sort | xargs cat | cksum | cut -d' ' -f1)
+  if ! fresh viewer "$VIEWER_SUM" || [ ! -f apps/viewer/dist/index.html ]; then
+    echo "setup: building the viewer (apps/viewer/dist)" >&2
+    npm run --silent build -w @nes/viewer >&2
+    echo "$VIEWER_SUM" > "$STAMPS/viewer"
+  fi
+fi

@@ -6,10 +6,18 @@ cd "$(dirname "$0")/.."
 echo "test: typecheck" >&2
 # tslab bundles an old TypeScript that also claims the `tsc` bin name: call ours by path.
 node node_modules/typescript/bin/tsc -p tsconfig.json
+if [ -f apps/viewer/tsconfig.json ]; then
+  node node_modules/typescript/bin/tsc -p apps/viewer/tsconfig.json
+fi
 echo "test: lint" >&2
 biome check --diagnostic-level=error .
 echo "test: Airflow provider (pytest)" >&2
 .tools/py/bin/python -m pytest -q -p no:cacheprovider operators/airflow/tests
+if [ -f apps/viewer/vitest.config.ts ]; then
+  echo "test: viewer components (vitest, jsdom)" >&2
+  (cd apps/viewer && ../../node_modules/.bin/vitest run --config vitest.config.ts)
+fi
 echo "test: suites" >&2
 exec node --test --test-reporter=spec --test-concurrency=2 --test-timeout=300000 \
-  'packages/*/test/**/*.test.ts' 'services/*/test/**/*.test.ts' 'test/**/*.test.ts'
+  'packages/*/test/**/*.test.ts' 'services/*/test/**/*.test.ts' 'test/**/*.test.ts' \
+  'apps/*/e2e/**/*.test.ts'
