@@ -13,7 +13,7 @@ import {
   KubernetesRunSpecError,
   KubernetesSettingsError,
 } from '../src/executors/kubernetes/settings.ts';
-import { openApiValidator, run, SKIP_NO_SPEC, settings } from './k8s-support.ts';
+import { openApiValidator, run, settings } from './k8s-support.ts';
 
 function runner(job: V1Job) {
   const container = job.spec?.template.spec?.containers[0];
@@ -86,7 +86,7 @@ describe('Job builder: the official schema and NES rules', () => {
     ['long odd id', buildRunJob(run({ id: `Run_${'x'.repeat(120)}` }), settings())],
   ];
   for (const [name, job] of cases) {
-    test(`${name}: valid batch/v1 Job, no NES rule broken`, { skip: SKIP_NO_SPEC }, () => {
+    test(`${name}: valid batch/v1 Job, no NES rule broken`, () => {
       assert.deepEqual(openApiValidator().validate('io.k8s.api.batch.v1.Job', job), []);
       assert.deepEqual(openApiValidator().validateObject(job), []);
       assert.deepEqual(nesJobIssues(job), []);
@@ -442,9 +442,7 @@ describe('Job builder: rules', () => {
   });
 });
 
-describe('strict validator: it catches what the API server would refuse', {
-  skip: SKIP_NO_SPEC,
-}, () => {
+describe('strict validator: it catches what the API server would refuse', () => {
   const base = () => buildRunJob(run(), settings());
   test('unknown field', () => {
     const job = base() as unknown as { spec: Record<string, unknown> };

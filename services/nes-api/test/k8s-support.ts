@@ -1,7 +1,7 @@
 /** Shared by the k8s-*.test.ts suites: the official spec, a run and settings to build from. */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadKubernetesSpec } from '../../../test/servers/kubernetes/spec.ts';
 import {
   type OpenApiSpec,
   OpenApiValidator,
@@ -11,30 +11,12 @@ import type { Run } from '../src/runs/run-model.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/**
- * $NES_K8S_OPENAPI, else shared/kubernetes/swagger-v1.35.json beside the repository or beside any
- * directory above it (a clone may sit deeper than the checkout the spec was placed next to).
- */
-export function specPath(): string | null {
-  const candidates = [process.env.NES_K8S_OPENAPI];
-  for (let dir = REPO_ROOT; ; dir = dirname(dir)) {
-    candidates.push(join(dir, '..', 'shared', 'kubernetes', 'swagger-v1.35.json'));
-    if (dirname(dir) === dir) break;
-  }
-  return candidates.find((path): path is string => !!path && existsSync(path)) ?? null;
-}
-
 let validator: OpenApiValidator | null = null;
+/** A strict validator over the official spec (test/servers/kubernetes/spec). */
 export function openApiValidator(): OpenApiValidator {
-  const path = specPath();
-  if (!path) throw new Error('no Kubernetes OpenAPI spec');
-  validator ??= new OpenApiValidator(JSON.parse(readFileSync(path, 'utf8')) as OpenApiSpec);
+  validator ??= new OpenApiValidator(loadKubernetesSpec() as OpenApiSpec);
   return validator;
 }
-
-export const SKIP_NO_SPEC = specPath()
-  ? false
-  : 'the Kubernetes OpenAPI spec is missing: put it at ../shared/kubernetes/swagger-v1.35.json or set NES_K8S_OPENAPI';
 
 export function run(overrides: Partial<Run> = {}): Run {
   return {
