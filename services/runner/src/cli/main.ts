@@ -54,6 +54,7 @@ import {
   TeeSink,
 } from './places.ts';
 import { Reporter } from './reporter.ts';
+import { buildResult, RESULT_FILE_ENV, type ResultFacts, writeResultFile } from './result-file.ts';
 import { generateRunId, LogRecorder, RunRecorder } from './run-record.ts';
 import { formatValue, maskParameters, redactText, secretValues } from './secrets.ts';
 
@@ -62,9 +63,29 @@ export function version(): string {
   return pkg.version;
 }
 
-/** Runs nes-run and resolves to its exit code. Never calls process.exit itself. */
+/**
+ * Runs nes-run and resolves to its exit code. Never calls process.exit itself. With
+ * NES_RESULT_FILE set, the run's result is written there on every way out (result-file.ts).
+ */
 export async function main(argv: string[]): Promise<number> {
-  let secrets: string[] = [];
+  const secrets: string[] = [];
+  const facts: ResultFacts = {};
+  let code = EXIT_INFRA;
+  try {
+    code = await command(argv, secrets, facts);
+    return code;
+  } finally {
+    const resultFile = process.env[RESULT_FILE_ENV];
+    if (resultFile) {
+      writeResultFile(
+        resultFile,
+        buildResult(code, facts, (text) => redactText(text, secrets)),
+      );
+    }
+  }
+}
+
+async function command(argv: string[], secrets: string[], facts: ResultFacts): Promise<number> {
   try {
     const command = await parseCommandLine(argv);
     if (command.kind === 'help') {
@@ -87,10 +108,11 @@ export async function main(argv: string[]): Promise<number> {
       guessed: options.guessed,
       raw: options.raw,
     });
-    secrets = secretValues(params);
+    secrets.push(...secretValues(params));
     if (options.jupyterToken) secrets.push(options.jupyterToken);
-    return await run(options, params, secrets);
+    return await run(options, params, secrets, facts);
   } catch (err) {
+    facts.message = err instanceof CliError ? err.message : String((err as Error)?.message ?? err);
     if (err instanceof CliError) {
       process.stderr.write(`nes-run: error: ${redactText(err.message, secrets)}\n`);
       if (err.exitCode === 2) process.stderr.write("Try 'nes-run --help' for help.\n");
@@ -107,6 +129,7 @@ async function run(
   options: CliOptions,
   params: ParameterValues,
   secrets: string[],
+  facts: ResultFacts,
 ): Promise<number> {
   const redact = (text: string) => redactText(text, secrets);
   const toStdout = options.output === '-';
@@ -152,6 +175,7 @@ async function run(
       options.manifest === undefined
         ? null
         : await placeOf('--manifest', templatePath('--manifest', options.manifest, pathParams));
+    facts.outputUri = artifacts?.uris.output ?? outputPlace?.uri ?? null;
     const recorder = new RunRecorder({
       options,
       params,
@@ -246,7 +270,7 @@ async function run(
 
     if (artifacts) {
       try {
-        await artifacts.writeInput(fetched.bytes);
+        await writeInputOnce(artifacts, fetched.bytes);
         recorder.inputWritten = true;
       } catch (error) {
         if (isStoreError(error, 'already_exists')) {
@@ -258,10 +282,14 @@ async function run(
           'ERROR',
           `nes-run: infra: cannot write the input notebook to ${artifacts.uris.input}: ${messageOf(error)}`,
         );
-        return await recorder.finish(EXIT_INFRA, {
-          status: 'failed',
-          error: { class: 'infra', ename: 'StoreError', evalue: messageOf(error), cellIndex: null },
-        });
+        const storeError: RunError = {
+          class: 'infra',
+          ename: 'StoreError',
+          evalue: messageOf(error),
+          cellIndex: null,
+        };
+        Object.assign(facts, { status: 'failed', error: storeError });
+        return await recorder.finish(EXIT_INFRA, { status: 'failed', error: storeError });
       }
     }
 
@@ -283,6 +311,13 @@ async function run(
       code = EXIT_INFRA;
       if (outcome.notebook) rescued = rescue(outcome.notebook, runId, reporter, sink.uri);
     }
+    Object.assign(facts, {
+      status: outcome.summary?.status ?? 'failed',
+      error: outcome.summary ? outcome.summary.error : outcome.error,
+      ...(outcome.summary
+        ? { cellsDone: outcome.summary.cellsDone, cellsTotal: outcome.summary.cellsTotal }
+        : {}),
+    });
     return await recorder.finish(code, {
       status: outcome.summary?.status ?? 'failed',
       error: outcome.summary ? outcome.summary.error : outcome.error,
@@ -292,6 +327,20 @@ async function run(
   } finally {
     await reporter.close();
     if (contextDir !== null) await rm(contextDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The input notebook, create-only. A second attempt of the same run (a replacement pod after an
+ * eviction) finds it already there: the same bytes mean the same run, anything else is refused.
+ */
+async function writeInputOnce(artifacts: RunArtifacts, bytes: Uint8Array): Promise<void> {
+  try {
+    await artifacts.writeInput(bytes);
+  } catch (error) {
+    if (!isStoreError(error, 'already_exists')) throw error;
+    const kept = await artifacts.store.get(artifacts.keys.input).catch(() => null);
+    if (kept === null || !Buffer.from(kept).equals(Buffer.from(bytes))) throw error;
   }
 }
 
