@@ -1,6 +1,7 @@
 /**
  * Builds the NES API as a fastify instance; never listens (the `nes serve` command does).
- * Plugins in order: validation and parsing, error handling, CORS, auth, OpenAPI, metrics, routes.
+ * Plugins in order: validation and parsing, error handling, CORS, auth, OpenAPI, metrics, routes,
+ * then the viewer's pages when the service serves them (`viewer/`).
  */
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
@@ -14,7 +15,7 @@ import { parseParametersJson } from '@nes/notebook';
 import { resolveSource } from '@nes/sources';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { AppServices } from './app-services.ts';
-import { registerAuth } from './auth/auth.ts';
+import { registerAuth, tokenVerifier } from './auth/auth.ts';
 import type { NesConfig } from './config.ts';
 import { ApiError, mapError } from './errors.ts';
 import { createMetrics } from './metrics.ts';
@@ -27,6 +28,7 @@ import { runStreamRoutes } from './routes/run-streams.ts';
 import { runRoutes } from './routes/runs.ts';
 import { sweepRoutes } from './routes/sweeps.ts';
 import type { RunStore } from './runs/run-store.ts';
+import { type ViewerOptions, viewerRoutes } from './viewer/viewer-routes.ts';
 
 export interface BuildAppOptions {
   config: NesConfig;
@@ -36,6 +38,8 @@ export interface BuildAppOptions {
   logger?: boolean | Record<string, unknown>;
   /** Heartbeat interval of event streams (comments, and a re-read of the store). Default 15 s. */
   heartbeatMs?: number;
+  /** The viewer's pages, sign-in and session cookie; absent: the API alone (bearer tokens). */
+  viewer?: ViewerOptions;
 }
 
 export type App = FastifyInstance;
@@ -92,7 +96,8 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     methods: ['GET', 'POST', 'OPTIONS'],
   });
 
-  registerAuth(app, store);
+  const verify = tokenVerifier(store);
+  registerAuth(app, verify, options.viewer?.sessions ?? null);
 
   await app.register(swagger, {
     openapi: {
@@ -136,12 +141,14 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(inspectRoutes, context);
   await app.register(browseRoutes, context);
   await app.register(sweepRoutes, context);
+  if (options.viewer !== undefined) await app.register(viewerRoutes, { ...options.viewer, verify });
 
   app.addHook('onClose', async () => metrics.close());
   return app;
 }
 
-function loggerOptions(logger: BuildAppOptions['logger']): FastifyServerOptions['logger'] {
+/** fastify's logger with the Authorization header, cookies and `?token=` redacted. */
+export function loggerOptions(logger: BuildAppOptions['logger']): FastifyServerOptions['logger'] {
   if (logger === undefined || logger === false) return false;
   const base = logger === true ? {} : logger;
   return {

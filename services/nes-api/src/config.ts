@@ -31,6 +31,12 @@ export interface NesConfig {
   /** Largest `parameters` object in bytes (as JSON). */
   maxParametersBytes: number;
   logLevel: string;
+  /** The built viewer (index.html, frame.html, assets/); null: the workspace's apps/viewer/dist. */
+  viewerDir: string | null;
+  /** Port of the output origin (untrusted notebook output); default PORT + 1 (0 when PORT is 0). */
+  outputPort: number;
+  /** Public origin of the output listener (another host behind an ingress); null: derived. */
+  outputUrl: string | null;
 }
 
 export class ConfigError extends Error {
@@ -61,7 +67,10 @@ type ConfigKey =
   | 'PUBLIC_URL'
   | 'BODY_LIMIT'
   | 'MAX_PARAMETERS_BYTES'
-  | 'LOG_LEVEL';
+  | 'LOG_LEVEL'
+  | 'VIEWER_DIR'
+  | 'OUTPUT_PORT'
+  | 'OUTPUT_URL';
 
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
@@ -144,6 +153,20 @@ export function loadConfig(
     .filter((root) => root.trim() !== '')
     .map((root) => resolve(root));
 
+  // The output origin is another port: the browser isolates untrusted output by origin.
+  const outputPort = integer(
+    'OUTPUT_PORT',
+    port === 0 ? 0 : port < 65535 ? port + 1 : port - 1,
+    0,
+    65535,
+  );
+  if (outputPort !== 0 && outputPort === port) {
+    throw new ConfigError(
+      read('OUTPUT_PORT')?.name ?? 'NES_OUTPUT_PORT',
+      `the output origin needs its own port, not the API's (${port})`,
+    );
+  }
+
   const publicHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
   return {
     port,
@@ -163,5 +186,8 @@ export function loadConfig(
     bodyLimit: integer('BODY_LIMIT', 1024 * 1024, 1024, 64 * 1024 * 1024),
     maxParametersBytes: integer('MAX_PARAMETERS_BYTES', 256 * 1024, 16, 64 * 1024 * 1024),
     logLevel: text('LOG_LEVEL') ?? 'info',
+    viewerDir: text('VIEWER_DIR') === null ? null : resolve(text('VIEWER_DIR') as string),
+    outputPort,
+    outputUrl: url('OUTPUT_URL', true),
   };
 }

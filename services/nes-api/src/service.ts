@@ -12,11 +12,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSourceUri, resolveSource, type SourceOptions } from '@nes/sources';
 import type { ObjectStore } from '@nes/stores';
-import { type App, buildApp } from './app.ts';
+import { type App, buildApp, loggerOptions } from './app.ts';
 import type { AppServices, SourceResolver } from './app-services.ts';
 import { ConfigError, type ConfigFlags, loadConfig, type NesConfig } from './config.ts';
 import { createRunStore } from './db/index.ts';
@@ -25,6 +26,10 @@ import { RunEventBus } from './events-bus.ts';
 import { LocalExecutor, type LocalExecutorOptions } from './executors/local-executor.ts';
 import type { RunStore } from './runs/run-store.ts';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.ts';
+import { defaultViewerDir, ViewerDist } from './viewer/dist.ts';
+import { buildOutputServer } from './viewer/output-server.ts';
+import { SessionCookies } from './viewer/session.ts';
+import type { ViewerOrigins } from './viewer/viewer-routes.ts';
 
 export interface StartServiceOptions {
   /** The NES_* variables; default process.env. */
@@ -50,6 +55,8 @@ export interface StartedService {
   url: string;
   /** The viewer URL carrying the admin token (`<url>/?token=...`), as Jupyter prints its own. */
   viewerUrl: string;
+  /** The output origin (notebook output runs there, in the viewer's frames), e.g. :8081. */
+  outputUrl: string;
   /** The admin token (NES_ADMIN_TOKEN, or the one kept in `<dataDir>/admin-token`). */
   adminToken: string;
   config: NesConfig;
@@ -136,15 +143,27 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
       sourceOptions,
       resolveSource: absoluteLocalPaths,
     };
+    const logger = { level: fastifyLogLevel(env, options.flags), stream: process.stderr };
+    // The viewer's two origins are known once both listeners are bound (port 0 in tests).
+    const origins: ViewerOrigins = { viewer: '', output: '', extra: config.viewerOrigin };
+    const dist = new ViewerDist(config.viewerDir ?? defaultViewerDir());
+    const sessions = new SessionCookies({
+      secret: adminToken,
+      secure: () => config.publicUrl.startsWith('https:'),
+      trustedOrigins: () => [origins.viewer, ...(origins.extra === null ? [] : [origins.extra])],
+    });
     const app = await buildApp({
       config,
       store,
       services,
-      logger: { level: fastifyLogLevel(env, options.flags), stream: process.stderr },
+      logger,
+      viewer: { dist, sessions, origins },
     });
-    registerHome(app);
     undo.push(() => app.close());
+    const output = await buildOutputServer({ dist, origins, logger: loggerOptions(logger) });
+    undo.push(() => output.close());
     await app.listen({ port: config.port, host: config.host });
+    await output.listen({ port: config.outputPort, host: config.host });
 
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
@@ -160,6 +179,8 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
       config.publicUrl = url;
     }
     const viewerUrl = `${config.publicUrl}/?token=${encodeURIComponent(adminToken)}`;
+    origins.viewer = new URL(config.publicUrl).origin;
+    origins.output = config.outputUrl ?? outputOrigin(config.publicUrl, output.server);
 
     let closing: Promise<void> | null = null;
     const removeSignals: Array<() => void> = [];
@@ -167,6 +188,9 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
       closing ??= (async () => {
         for (const remove of removeSignals) remove();
         await app.close().catch((error: unknown) => log(`nes: closing the API: ${String(error)}`));
+        await output
+          .close()
+          .catch((error: unknown) => log(`nes: closing the output origin: ${String(error)}`));
         await scheduler.stop(grace);
         await store.close();
       })();
@@ -192,7 +216,18 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
       }
     }
 
-    return { url, viewerUrl, adminToken, config, app, store, scheduler, executor, close };
+    return {
+      url,
+      viewerUrl,
+      outputUrl: origins.output,
+      adminToken,
+      config,
+      app,
+      store,
+      scheduler,
+      executor,
+      close,
+    };
   } catch (error) {
     await unwind();
     throw error;
@@ -283,34 +318,13 @@ function fastifyLogLevel(env: NodeJS.ProcessEnv, flags: ConfigFlags | undefined)
   return flags?.LOG_LEVEL || env.NES_LOG_LEVEL?.trim() || 'warn';
 }
 
-/** `/`: the viewer's place. Until the viewer is built, a small page pointing at the API docs. */
-function registerHome(app: App): void {
-  app.get('/', { schema: { hide: true } }, async (_request, reply) => {
-    reply
-      .type('text/html; charset=utf-8')
-      .header('cache-control', 'no-store')
-      .header('referrer-policy', 'no-referrer')
-      .send(HOME_PAGE);
-  });
+/** The output listener's origin: the public URL's host on the output port. */
+function outputOrigin(publicUrl: string, server: Server): string {
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const base = new URL(publicUrl);
+  return `${base.protocol}//${base.hostname}:${port}`;
 }
-
-const HOME_PAGE = `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>NES</title>
-<script>if (location.search.includes('token=')) history.replaceState(null, '', location.pathname);</script>
-</head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto">
-<h1>NES is running</h1>
-<p>The runs viewer is not part of this build yet. The API is here:</p>
-<ul>
-<li><a href="/docs">/docs</a>: the API reference (OpenAPI, try it with the admin token as the bearer token)</li>
-<li><a href="/openapi.json">/openapi.json</a>: the OpenAPI 3 document</li>
-<li><a href="/livez">/livez</a>, <a href="/readyz">/readyz</a>: health</li>
-</ul>
-<p>From a terminal: <code>export NES_URL=... NES_TOKEN=...</code> (printed by <code>nes serve</code>), then <code>nes list</code>.</p>
-</body>
-</html>
-`;
 
 function envSeconds(env: NodeJS.ProcessEnv, name: string): number | null {
   const value = envInteger(env, name, 0, 24 * 3600);

@@ -3,6 +3,12 @@
  * back the runs it submits). Routes declare the scope they need in `config.scope`; health routes
  * declare none. A token is never logged: the logger redacts the Authorization header and the
  * `token` query parameter (accepted on event streams, where browsers cannot set headers).
+ *
+ * The viewer signs in once and then sends a session cookie (`viewer/session.ts`) that carries the
+ * token sealed: the token inside is verified like a bearer token on every request. A request
+ * authenticated by the cookie alone may change something (POST) only when its Origin is the
+ * viewer's own: the browser attaches the cookie to requests from other origins of the same site
+ * too (such as the output origin, a port away), and only the Origin header tells them apart.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -25,6 +31,18 @@ declare module 'fastify' {
 
 const CACHE_MS = 10_000;
 const CACHE_MAX = 1000;
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Checks a token secret against the store; `null` when it is unknown or revoked. */
+export type TokenVerifier = (secret: string) => Promise<StoredToken | null>;
+
+/** The viewer's session cookie, as auth needs it. */
+export interface CookieSessions {
+  /** The token sealed in the request's session cookie; null without a valid cookie. */
+  token(request: FastifyRequest): string | null;
+  /** Whether an unsafe request authenticated by the cookie comes from the viewer's origin. */
+  trustedOrigin(request: FastifyRequest): boolean;
+}
 
 export function hasScope(token: StoredToken, scope: Scope): boolean {
   if (token.scopes.includes('admin')) return true;
@@ -32,12 +50,14 @@ export function hasScope(token: StoredToken, scope: Scope): boolean {
   return token.scopes.includes(scope);
 }
 
-/** Registers the onRequest hook that checks tokens against `store.verifyToken`. */
-export function registerAuth(app: FastifyInstance, store: RunStore): void {
-  // Verified tokens are cached briefly by hash (never by value), so a busy client does not pay
-  // a hash-and-lookup per request; a revoked token stops working within CACHE_MS.
+/**
+ * `store.verifyToken` behind a short cache. Verified tokens are cached briefly by hash (never by
+ * value), so a busy client does not pay a hash-and-lookup per request; a revoked token stops
+ * working within CACHE_MS.
+ */
+export function tokenVerifier(store: RunStore): TokenVerifier {
   const cache = new Map<string, { token: StoredToken | null; until: number }>();
-  const verify = async (secret: string): Promise<StoredToken | null> => {
+  return async (secret: string): Promise<StoredToken | null> => {
     const key = createHash('sha256').update(secret).digest('base64url');
     const hit = cache.get(key);
     const now = Date.now();
@@ -47,17 +67,40 @@ export function registerAuth(app: FastifyInstance, store: RunStore): void {
     cache.set(key, { token, until: now + CACHE_MS });
     return token;
   };
+}
 
+/** Registers the onRequest hook that checks bearer tokens (and the viewer's session cookie). */
+export function registerAuth(
+  app: FastifyInstance,
+  verify: TokenVerifier,
+  sessions: CookieSessions | null = null,
+): void {
   app.decorateRequest('token', null);
   app.addHook('onRequest', async (request) => {
     const scope = request.routeOptions.config.scope;
     if (scope === undefined) return;
-    const secret = bearer(request);
+    let secret = bearer(request);
+    if (secret === null && sessions !== null) {
+      secret = sessions.token(request);
+      if (
+        secret !== null &&
+        !SAFE_METHODS.has(request.method) &&
+        !sessions.trustedOrigin(request)
+      ) {
+        throw new ApiError(
+          403,
+          'cross_origin',
+          `a ${request.method} signed in by the viewer's session cookie must come from the viewer's own origin (Origin: ${request.headers.origin ?? 'absent'}); other clients send Authorization: Bearer <token>`,
+        );
+      }
+    }
     if (secret === null) {
       throw new ApiError(
         401,
         'unauthenticated',
-        'a bearer token is required (Authorization: Bearer <token>)',
+        sessions === null
+          ? 'a bearer token is required (Authorization: Bearer <token>)'
+          : 'a bearer token is required (Authorization: Bearer <token>), or sign in to the viewer with its token URL',
       );
     }
     const token = await verify(secret);
