@@ -1,0 +1,557 @@
+/**
+ * What a run's Job, pods and events say about the run: a pure function from cluster objects (as
+ * the API server returns them) and a clock to the one update the scheduler should apply, or null
+ * when there is nothing to report yet. The Job's conditions are the durable truth (its pods may
+ * be gone after a TTL or an eviction); pods and events add the detail (exit codes, the runner's
+ * termination message, waiting reasons, the scheduler's message).
+ *
+ * A decision NES makes on its own (a run pending too long, a config error the kubelet would retry
+ * forever, a Job that vanished) is `judged`: only the replica holding the lease acts on it, and
+ * it deletes the Job afterwards. Everything else can be applied by every replica: it reads the
+ * same objects and reaches the same answer.
+ */
+import type { CoreV1Event, V1ContainerStatus, V1Job, V1Pod } from '@kubernetes/client-node';
+import type { RunFailure } from '../../runs/run-model.ts';
+import type { ExecutorUpdate } from '../executor.ts';
+import { ANNOTATIONS, RUNNER_CONTAINER } from './job-builder.ts';
+
+/** Set on a Job before NES deletes it to cancel the run, so every replica reads the intent. */
+export const CANCEL_ANNOTATION = 'nes.dev/cancel-requested';
+
+export interface RunObjects {
+  runId: string;
+  job: V1Job | null;
+  pods: V1Pod[];
+  /** Events about the Job and its pods (optional detail for messages). */
+  events?: CoreV1Event[];
+}
+
+export interface RunStateOptions {
+  /** How long a run may stay unscheduled or pulling its image before it fails as infra. */
+  pendingTimeoutSeconds: number;
+  /** The run's cancel was asked (the store's cancelRequested, or the Job's annotation). */
+  cancelRequested?: boolean;
+}
+
+export interface JudgedUpdate {
+  update: ExecutorUpdate;
+  /** NES decided it (a timeout, a config error, a vanished Job): lease holder only. */
+  judged: boolean;
+}
+
+type Finished = Extract<ExecutorUpdate, { type: 'finished' }>;
+type FinishedStatus = Finished['status'];
+
+/** The runner's termination message (services/runner/src/cli/result-file.ts). */
+export interface RunnerResultMessage {
+  status?: string;
+  class?: string | null;
+  ename?: string | null;
+  evalue?: string | null;
+  cellIndex?: number | null;
+  outputUri?: string | null;
+  exitCode?: number;
+}
+
+const FAILURE_CLASSES = new Set([
+  'cell_error',
+  'timeout',
+  'kernel_died',
+  'oom',
+  'cancelled',
+  'source',
+  'infra',
+]);
+
+/** nes-run's exit codes (services/runner/src/cli/exit-codes.ts) and what they mean here. */
+const EXIT_CLASSES: Record<number, { class: RunFailure['class']; ename: string; what: string }> = {
+  1: { class: 'cell_error', ename: 'CellError', what: 'a cell raised an error' },
+  2: { class: 'infra', ename: 'UsageError', what: 'the runner rejected its command line' },
+  3: { class: 'source', ename: 'SourceError', what: 'the notebook could not be read' },
+  4: { class: 'timeout', ename: 'Timeout', what: 'the run timed out' },
+  5: { class: 'kernel_died', ename: 'KernelDied', what: 'the kernel died' },
+  6: { class: 'oom', ename: 'OutOfMemory', what: 'the kernel ran out of memory' },
+  7: { class: 'infra', ename: 'InfraError', what: 'the runner failed' },
+  130: { class: 'cancelled', ename: 'Cancelled', what: 'the run was cancelled' },
+};
+
+/** Waiting reasons the kubelet retries forever but that only an operator can fix. */
+const CONFIG_ERRORS = new Set([
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'InvalidImageName',
+]);
+const IMAGE_PULL_ERRORS = new Set(['ErrImagePull', 'ImagePullBackOff', 'ErrImageNeverPull']);
+
+export function statusForClass(failureClass: RunFailure['class']): FinishedStatus {
+  if (failureClass === 'timeout') return 'timed_out';
+  if (failureClass === 'cancelled') return 'cancelled';
+  return 'failed';
+}
+
+export function condition(
+  job: V1Job | null,
+  type: string,
+): { reason?: string; message?: string; lastTransitionTime?: Date | string } | null {
+  const found = job?.status?.conditions?.find((c) => c.type === type && c.status === 'True');
+  return found ?? null;
+}
+
+/** Complete or Failed: the Job controller's final word (its pods have terminated). */
+export function jobFinished(job: V1Job | null): boolean {
+  return condition(job, 'Complete') !== null || condition(job, 'Failed') !== null;
+}
+
+/** Suspended (Kueue has not admitted it yet): the run waits in its queue. */
+export function jobSuspended(job: V1Job | null): boolean {
+  return job?.spec?.suspend === true || condition(job, 'Suspended') !== null;
+}
+
+export function runnerStatus(pod: V1Pod): V1ContainerStatus | undefined {
+  return pod.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER);
+}
+
+/** Disrupted pods (eviction, preemption, node drain) are replaced by the Job: they never count. */
+export function disrupted(pod: V1Pod): boolean {
+  return (
+    pod.status?.conditions?.some((c) => c.type === 'DisruptionTarget' && c.status === 'True') ===
+      true ||
+    (pod.status?.phase === 'Failed' && pod.status.reason === 'Evicted')
+  );
+}
+
+function ms(time: Date | string | undefined | null): number | null {
+  if (time === undefined || time === null) return null;
+  const value = time instanceof Date ? time.getTime() : Date.parse(time);
+  return Number.isNaN(value) ? null : value;
+}
+
+function iso(time: Date | string | undefined | null, fallback: number): string {
+  return new Date(ms(time) ?? fallback).toISOString();
+}
+
+/** The runner's JSON result, when the termination message is one (not a log tail). */
+export function parseTerminationMessage(message: string | undefined): RunnerResultMessage | null {
+  if (!message?.trimStart().startsWith('{')) return null;
+  try {
+    const parsed = JSON.parse(message) as unknown;
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as RunnerResultMessage)
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+function lastLine(text: string | undefined, limit = 500): string | null {
+  const line = text
+    ?.trim()
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .at(-1);
+  if (!line) return null;
+  return line.length > limit ? `${line.slice(0, limit - 1)}…` : line;
+}
+
+/** Pods sorted oldest first; the newest that is not disrupted is the run's attempt. */
+function currentPod(pods: V1Pod[]): V1Pod | undefined {
+  const live = pods.filter((pod) => !disrupted(pod));
+  live.sort(
+    (a, b) => (ms(a.metadata?.creationTimestamp) ?? 0) - (ms(b.metadata?.creationTimestamp) ?? 0),
+  );
+  return live.at(-1);
+}
+
+interface ExitFacts {
+  exitCode: number;
+  /** The container's terminated reason (`OOMKilled`, `Error`, `Completed`). */
+  reason?: string;
+  message?: string;
+  finishedAt?: Date | string;
+}
+
+/** What an exit of the runner container means, with its termination message when present. */
+export function failureFromExit(
+  exit: ExitFacts,
+  cancelRequested: boolean,
+): { status: FinishedStatus; error: RunFailure | null; outputUri: string | null } {
+  const result = parseTerminationMessage(exit.message);
+  const outputUri = typeof result?.outputUri === 'string' ? result.outputUri : null;
+  if (exit.reason === 'OOMKilled') {
+    return {
+      status: 'failed',
+      error: {
+        class: 'oom',
+        ename: 'OOMKilled',
+        evalue: `The runner container was killed for exceeding its memory limit (exit code ${exit.exitCode})`,
+        cellIndex: typeof result?.cellIndex === 'number' ? result.cellIndex : null,
+      },
+      outputUri,
+    };
+  }
+  if (exit.exitCode === 0) return { status: 'succeeded', error: null, outputUri };
+  const known = EXIT_CLASSES[exit.exitCode];
+  if (
+    cancelRequested &&
+    (exit.exitCode === 130 || exit.exitCode === 137 || exit.exitCode === 143)
+  ) {
+    return {
+      status: 'cancelled',
+      error: {
+        class: 'cancelled',
+        ename: 'Cancelled',
+        evalue: 'The run was cancelled',
+        cellIndex: typeof result?.cellIndex === 'number' ? result.cellIndex : null,
+      },
+      outputUri,
+    };
+  }
+  if (known) {
+    const failureClass =
+      result?.class && FAILURE_CLASSES.has(result.class)
+        ? (result.class as RunFailure['class'])
+        : known.class;
+    return {
+      status: statusForClass(failureClass),
+      error: {
+        class: failureClass,
+        ename: result?.ename ?? known.ename,
+        evalue:
+          result?.evalue ??
+          lastLine(result ? undefined : exit.message) ??
+          `${known.what} (exit code ${exit.exitCode})`,
+        cellIndex: typeof result?.cellIndex === 'number' ? result.cellIndex : null,
+      },
+      outputUri,
+    };
+  }
+  const killed = exit.exitCode === 137 ? ' (SIGKILL: often the node ran out of memory)' : '';
+  return {
+    status: 'failed',
+    error: {
+      class: 'infra',
+      ename: 'RunnerExited',
+      evalue: `The runner exited with exit code ${exit.exitCode}${killed}${
+        lastLine(exit.message) ? `: ${lastLine(exit.message)}` : ''
+      }`,
+      cellIndex: null,
+    },
+    outputUri,
+  };
+}
+
+function outputUriOf(job: V1Job | null, pods: V1Pod[]): string | null {
+  return (
+    job?.metadata?.annotations?.[ANNOTATIONS.outputUri] ??
+    pods.find((p) => p.metadata?.annotations?.[ANNOTATIONS.outputUri])?.metadata?.annotations?.[
+      ANNOTATIONS.outputUri
+    ] ??
+    null
+  );
+}
+
+function finished(
+  runId: string,
+  time: string,
+  status: FinishedStatus,
+  error: RunFailure | null,
+  outputUri: string | null,
+): Finished {
+  return { type: 'finished', runId, time, status, error, outputUri };
+}
+
+function infra(ename: string, evalue: string): RunFailure {
+  return { class: 'infra', ename, evalue, cellIndex: null };
+}
+
+/** The last terminated state of the runner in any of the Job's pods (newest first). */
+function terminatedRunner(pods: V1Pod[]): ExitFacts | null {
+  const sorted = [...pods].sort(
+    (a, b) => (ms(b.metadata?.creationTimestamp) ?? 0) - (ms(a.metadata?.creationTimestamp) ?? 0),
+  );
+  for (const pod of sorted) {
+    if (disrupted(pod)) continue;
+    const terminated = runnerStatus(pod)?.state?.terminated;
+    if (terminated) return terminated;
+  }
+  return null;
+}
+
+/** `... failed with exit code 4 matching FailJob rule at index 1` (the pod may be gone). */
+function exitCodeFromMessage(message: string | undefined): number | null {
+  const match = /failed with exit code (\d+)/.exec(message ?? '');
+  return match ? Number(match[1]) : null;
+}
+
+function eventMessage(events: CoreV1Event[] | undefined, reasons: string[]): string | null {
+  const matching = (events ?? []).filter((e) => e.reason && reasons.includes(e.reason));
+  matching.sort(
+    (a, b) =>
+      (ms(a.lastTimestamp ?? a.eventTime ?? a.metadata?.creationTimestamp) ?? 0) -
+      (ms(b.lastTimestamp ?? b.eventTime ?? b.metadata?.creationTimestamp) ?? 0),
+  );
+  return matching.at(-1)?.message ?? null;
+}
+
+/** The Job's final condition as a run's end. */
+function fromFinishedJob(
+  objects: RunObjects,
+  job: V1Job,
+  now: number,
+  cancelRequested: boolean,
+): Finished {
+  const { runId, pods } = objects;
+  const outputUri = outputUriOf(job, pods);
+  const complete = condition(job, 'Complete');
+  if (complete) {
+    const exit = terminatedRunner(pods);
+    const result = exit ? parseTerminationMessage(exit.message) : null;
+    return finished(
+      runId,
+      iso(job.status?.completionTime ?? complete.lastTransitionTime, now),
+      'succeeded',
+      null,
+      (typeof result?.outputUri === 'string' ? result.outputUri : null) ?? outputUri,
+    );
+  }
+  const failed = condition(job, 'Failed');
+  const time = iso(failed?.lastTransitionTime, now);
+  if (failed?.reason === 'DeadlineExceeded') {
+    return finished(
+      runId,
+      time,
+      'timed_out',
+      {
+        class: 'timeout',
+        ename: 'DeadlineExceeded',
+        evalue: `The Job was active longer than its deadline of ${job.spec?.activeDeadlineSeconds ?? '?'} s (scheduling and image pulls included)`,
+        cellIndex: null,
+      },
+      outputUri,
+    );
+  }
+  const exit = terminatedRunner(pods);
+  const code = exit?.exitCode ?? exitCodeFromMessage(failed?.message);
+  if (code !== null && code !== undefined) {
+    const mapped = failureFromExit(exit ?? { exitCode: code }, cancelRequested);
+    return finished(runId, time, mapped.status, mapped.error, mapped.outputUri ?? outputUri);
+  }
+  if (cancelRequested) {
+    return finished(
+      runId,
+      time,
+      'cancelled',
+      { class: 'cancelled', ename: 'Cancelled', evalue: 'The run was cancelled', cellIndex: null },
+      outputUri,
+    );
+  }
+  return finished(
+    runId,
+    time,
+    'failed',
+    infra(
+      failed?.reason ?? 'JobFailed',
+      failed?.message ?? 'The Job failed without a runner exit code',
+    ),
+    outputUri,
+  );
+}
+
+/** Why the current pod cannot start, when it is a reason to fail the run. */
+function pendingFailure(
+  objects: RunObjects,
+  job: V1Job,
+  pod: V1Pod | undefined,
+  now: number,
+  options: RunStateOptions,
+): JudgedUpdate | null {
+  const { runId, pods, events } = objects;
+  const outputUri = outputUriOf(job, pods);
+  const timeoutMs = options.pendingTimeoutSeconds * 1000;
+  const fail = (error: RunFailure): JudgedUpdate => ({
+    update: finished(runId, new Date(now).toISOString(), 'failed', error, outputUri),
+    judged: true,
+  });
+  if (pod === undefined) {
+    // No pod at all: quota, admission or PodSecurity refused it (the Job's FailedCreate events).
+    const since = Math.max(
+      ms(job.status?.startTime) ?? 0,
+      ms(job.metadata?.creationTimestamp) ?? now,
+    );
+    if (now - since < timeoutMs) return null;
+    const why = eventMessage(events, ['FailedCreate']);
+    return fail(
+      infra(
+        'PodNotCreated',
+        `No pod was created for the run within ${options.pendingTimeoutSeconds} s${why ? `: ${why}` : ''}`,
+      ),
+    );
+  }
+  const waiting = runnerStatus(pod)?.state?.waiting;
+  if (waiting?.reason && CONFIG_ERRORS.has(waiting.reason)) {
+    return fail(
+      infra(
+        waiting.reason,
+        `The runner container cannot be created: ${waiting.message ?? waiting.reason}`,
+      ),
+    );
+  }
+  const since = ms(pod.metadata?.creationTimestamp) ?? ms(job.metadata?.creationTimestamp) ?? now;
+  if (now - since < timeoutMs) return null;
+  const image = pod.spec?.containers.find((c) => c.name === RUNNER_CONTAINER)?.image ?? '?';
+  if (waiting?.reason && IMAGE_PULL_ERRORS.has(waiting.reason)) {
+    const detail = waiting.message ?? eventMessage(events, ['Failed', 'BackOff']) ?? waiting.reason;
+    return fail(
+      infra(
+        'ImagePullFailed',
+        `The runner image ${image} could not be pulled within ${options.pendingTimeoutSeconds} s (${waiting.reason}): ${detail}`,
+      ),
+    );
+  }
+  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  if (scheduled?.status === 'False') {
+    const detail =
+      scheduled.message ?? eventMessage(events, ['FailedScheduling']) ?? scheduled.reason;
+    return fail(
+      infra(
+        'Unschedulable',
+        `The run's pod was not scheduled within ${options.pendingTimeoutSeconds} s: ${detail ?? 'no node fits'}`,
+      ),
+    );
+  }
+  if (pod.status?.phase === 'Pending') {
+    return fail(
+      infra(
+        'StartTimeout',
+        `The run's pod did not start within ${options.pendingTimeoutSeconds} s${
+          waiting?.reason
+            ? ` (${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''})`
+            : ''
+        }`,
+      ),
+    );
+  }
+  return null;
+}
+
+/**
+ * The update a run's objects call for, and whether NES judged it. Null: nothing new to say
+ * (pending within its timeout, suspended in a Kueue queue, a pod being replaced).
+ */
+export function judgeRunState(
+  objects: RunObjects,
+  now: number,
+  options: RunStateOptions,
+): JudgedUpdate | null {
+  const { runId, job, pods } = objects;
+  const cancelRequested =
+    options.cancelRequested === true || job?.metadata?.annotations?.[CANCEL_ANNOTATION] === 'true';
+
+  if (job !== null && jobFinished(job)) {
+    return { update: fromFinishedJob(objects, job, now, cancelRequested), judged: false };
+  }
+
+  if (job === null) {
+    // Deleted before it finished. A pod that is still stopping (the runner saving the notebook
+    // after SIGTERM) is waited for; then its exit says what happened.
+    const stopping = pods.some((pod) => {
+      const phase = pod.status?.phase;
+      return !disrupted(pod) && (phase === 'Pending' || phase === 'Running' || !phase);
+    });
+    if (stopping) return null;
+    const exit = terminatedRunner(pods);
+    const outputUri = outputUriOf(null, pods);
+    const time = iso(exit?.finishedAt, now);
+    if (exit) {
+      const mapped = failureFromExit(exit, cancelRequested);
+      return {
+        update: finished(runId, time, mapped.status, mapped.error, mapped.outputUri ?? outputUri),
+        judged: false,
+      };
+    }
+    if (cancelRequested) {
+      return {
+        update: finished(
+          runId,
+          time,
+          'cancelled',
+          {
+            class: 'cancelled',
+            ename: 'Cancelled',
+            evalue: 'The run was cancelled',
+            cellIndex: null,
+          },
+          outputUri,
+        ),
+        judged: false,
+      };
+    }
+    return {
+      update: finished(
+        runId,
+        time,
+        'failed',
+        infra(
+          'RunLost',
+          'The run was lost: its Job was deleted before it finished, and no runner exit is known',
+        ),
+        outputUri,
+      ),
+      judged: true,
+    };
+  }
+
+  if (jobSuspended(job)) return null;
+
+  const pod = currentPod(pods);
+  const runner = pod ? runnerStatus(pod) : undefined;
+  const terminated = runner?.state?.terminated;
+  if (terminated && terminated.exitCode !== 0) {
+    // The runner has failed; the Job's Failed condition follows (same answer, sooner).
+    const mapped = failureFromExit(terminated, cancelRequested);
+    return {
+      update: finished(
+        runId,
+        iso(terminated.finishedAt, now),
+        mapped.status,
+        mapped.error,
+        mapped.outputUri ?? outputUriOf(job, pods),
+      ),
+      judged: false,
+    };
+  }
+  if (runner?.state?.running || terminated) {
+    return {
+      update: {
+        type: 'running',
+        runId,
+        time: iso(runner?.state?.running?.startedAt ?? terminated?.startedAt, now),
+      },
+      judged: false,
+    };
+  }
+  return pendingFailure(objects, job, pod, now, options);
+}
+
+/** `judgeRunState` without the judgement flag. */
+export function mapRunState(
+  objects: RunObjects,
+  now: number,
+  options: RunStateOptions,
+): ExecutorUpdate | null {
+  return judgeRunState(objects, now, options)?.update ?? null;
+}
+
+/** The executor-side state for `observe`. */
+export function observedState(
+  job: V1Job | null,
+  pods: V1Pod[],
+): 'pending' | 'running' | 'finished' | 'unknown' {
+  if (job === null) return 'unknown';
+  if (jobFinished(job)) return 'finished';
+  const pod = currentPod(pods);
+  const runner = pod ? runnerStatus(pod) : undefined;
+  if (runner?.state?.terminated && runner.state.terminated.exitCode !== 0) return 'finished';
+  if (runner?.state?.running || runner?.state?.terminated) return 'running';
+  return 'pending';
+}
