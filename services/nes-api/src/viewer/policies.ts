@@ -34,6 +34,9 @@ export function outputPolicy(outputOrigin: string, viewerOrigins: string[]): str
     `img-src 'self' ${outputOrigin} data: blob: https:`,
     `font-src 'self' ${outputOrigin} data: https:`,
     `media-src 'self' ${outputOrigin} data: blob:`,
+    // Embedded pages (IPython's IFrame, folium's srcdoc maps) inherit the frame's sandbox.
+    `frame-src 'self' ${outputOrigin} data: blob: https:`,
+    "worker-src 'self' blob:",
     "connect-src 'none'",
     "object-src 'none'",
     "base-uri 'none'",
