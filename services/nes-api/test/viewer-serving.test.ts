@@ -251,7 +251,10 @@ describe('viewer serving', () => {
     const auth = { authorization: `Bearer ${service.adminToken}` };
     assert.equal((await get(`${service.url}/v1/runs`, auth)).status, 200);
     const body = JSON.stringify({ notebook: hello });
-    for (const origin of [{}, { origin: 'https://elsewhere.example' }]) {
+    for (const origin of [{}, { origin: 'https://elsewhere.example' }] as Record<
+      string,
+      string
+    >[]) {
       const response = await get(
         `${service.url}/v1/runs`,
         { ...auth, ...origin, 'content-type': 'application/json' },
