@@ -3,12 +3,17 @@
  * loads from its own origin) into dist/, served by the API at `/`. `vite dev` proxies the API so
  * the browser stays same-origin, as it is when the service serves dist/.
  */
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
 
 const root = import.meta.dirname;
 const api = process.env.NES_URL ?? 'http://127.0.0.1:8080';
+const frame = resolve(root, 'frame.html');
+if (!existsSync(frame)) {
+  console.warn('vite.config.ts: frame.html is missing; notebook outputs will have no frame page');
+}
 
 export default defineConfig({
   root,
@@ -22,7 +27,7 @@ export default defineConfig({
     rolldownOptions: {
       input: {
         index: resolve(root, 'index.html'),
-        frame: resolve(root, 'frame.html'),
+        ...(existsSync(frame) ? { frame } : {}),
       },
       output: {
         // The notebook renderer's heavy libraries load with the pages that show notebooks.

@@ -1,0 +1,119 @@
+/**
+ * The viewer's shell: header with navigation, and the pages by URL. Pages other than the runs
+ * list load on first visit (they bring the notebook renderer), so the first paint stays small.
+ */
+import { Component, lazy, type ErrorInfo as ReactErrorInfo, type ReactNode, Suspense } from 'react';
+import { Link, Route, Router, type RouterProps, Switch, useRoute } from 'wouter';
+import { type Api, ApiProvider } from './api.tsx';
+import { ErrorView, Loading } from './components.tsx';
+import { RunsPage } from './pages/RunsPage.tsx';
+
+const RunPage = lazy(() => import('./pages/RunPage.tsx'));
+const BrowsePage = lazy(() => import('./pages/BrowsePage.tsx'));
+const NotebookPage = lazy(() => import('./pages/NotebookPage.tsx'));
+const ComparePage = lazy(() => import('./pages/ComparePage.tsx'));
+
+export function App(props: { api: Api; router?: Omit<RouterProps, 'children'> }) {
+  return (
+    <ApiProvider api={props.api}>
+      <Router {...props.router}>
+        <Header />
+        <main className="main" id="main">
+          <PageBoundary>
+            <Suspense fallback={<Loading what="page" />}>
+              <Switch>
+                <Route path="/" component={RunsPage} />
+                <Route path="/runs/:id">{(params) => <RunPage id={params.id} />}</Route>
+                <Route path="/browse">{() => <BrowsePage path="" />}</Route>
+                <Route path="/browse/*">
+                  {(params) => <BrowsePage path={params['*'] ?? ''} />}
+                </Route>
+                <Route path="/notebook" component={NotebookPage} />
+                <Route path="/compare" component={ComparePage} />
+                <Route>
+                  <NotFound />
+                </Route>
+              </Switch>
+            </Suspense>
+          </PageBoundary>
+        </main>
+      </Router>
+    </ApiProvider>
+  );
+}
+
+function Header() {
+  return (
+    <header className="app-header">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <Link href="/" className="brand" aria-label="NES home">
+        <span className="brand-mark" aria-hidden="true">
+          N
+        </span>
+        NES
+      </Link>
+      <nav aria-label="Main" className="nav">
+        <NavLink href="/" exact>
+          Runs
+        </NavLink>
+        <NavLink href="/browse">Output store</NavLink>
+        <NavLink href="/compare">Compare</NavLink>
+      </nav>
+      <span className="header-spacer" />
+      <a className="nav-link subtle" href="/openapi.json" target="_blank" rel="noreferrer">
+        API
+      </a>
+    </header>
+  );
+}
+
+function NavLink(props: { href: string; exact?: boolean; children: ReactNode }) {
+  const [match] = useRoute(props.exact ? props.href : `${props.href}/*?`);
+  const [runMatch] = useRoute('/runs/*');
+  const active = match || (props.href === '/' && runMatch);
+  return (
+    <Link
+      href={props.href}
+      className={`nav-link${active ? ' active' : ''}`}
+      aria-current={active ? 'page' : undefined}
+    >
+      {props.children}
+    </Link>
+  );
+}
+
+function NotFound() {
+  return (
+    <div className="error-box" role="alert">
+      <h2>Page not found</h2>
+      <p>
+        There is no page at this address. <Link href="/">Back to the runs</Link>.
+      </p>
+    </div>
+  );
+}
+
+/** A rendering bug in one page shows as an error there, not as a blank window. */
+class PageBoundary extends Component<{ children: ReactNode }, { error: unknown }> {
+  override state: { error: unknown } = { error: null };
+  static getDerivedStateFromError(error: unknown) {
+    return { error };
+  }
+  override componentDidCatch(error: unknown, info: ReactErrorInfo) {
+    console.error('page failed to render', error, info.componentStack);
+  }
+  override render() {
+    if (this.state.error) {
+      return (
+        <ErrorView
+          error={this.state.error}
+          what="this page could not be shown"
+          retry={() => this.setState({ error: null })}
+        />
+      );
+    }
+    return this.props.children;
+  }
+}

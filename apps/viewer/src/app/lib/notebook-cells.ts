@@ -1,0 +1,181 @@
+/**
+ * What the pages read from a run's notebook: each cell's run state (for the live view), its
+ * duration (papermill's per-cell metadata), and the cell alignment of two runs (compare). Typed
+ * structurally so it works on any parsed nbformat 4 notebook.
+ */
+import { isTerminal, type Run } from '@nes/client';
+
+export type CellState = 'pending' | 'running' | 'done' | 'failed';
+
+export interface CellLike {
+  cell_type: string;
+  id?: string;
+  source?: string | string[];
+  metadata?: Record<string, unknown>;
+  outputs?: unknown[];
+}
+
+export interface NotebookLike {
+  cells: CellLike[];
+}
+
+function papermillStatus(cell: CellLike): string | undefined {
+  const pm = cell.metadata?.papermill as { status?: unknown } | undefined;
+  return typeof pm?.status === 'string' ? pm.status : undefined;
+}
+
+/**
+ * Per cell: `done`, `running`, `failed`, `pending`, or undefined (markdown and raw cells, and
+ * every cell of a succeeded run: nothing to mark). While the run goes, progress decides (the
+ * autosaved notebook may lag it by a second); once it ended, the notebook's own papermill record
+ * does, and `error.cellIndex` (an index into the output notebook) is the failed cell.
+ */
+export function cellStates(
+  notebook: NotebookLike,
+  run: Pick<Run, 'status' | 'progress' | 'error'>,
+): Array<CellState | undefined> {
+  const cells = Array.isArray(notebook?.cells) ? notebook.cells : [];
+  if (run.status === 'succeeded') return cells.map(() => undefined);
+  if (isTerminal(run.status)) {
+    const failedAt = run.error?.cellIndex ?? null;
+    return cells.map((cell, index) => {
+      if (cell?.cell_type !== 'code') return undefined;
+      if (index === failedAt) return 'failed';
+      const status = papermillStatus(cell);
+      if (status === 'completed') return 'done';
+      if (status === 'failed' || status === 'running') return 'failed';
+      return 'pending';
+    });
+  }
+  if (run.status !== 'running') {
+    return cells.map((cell) => (cell?.cell_type === 'code' ? 'pending' : undefined));
+  }
+  const current = run.progress?.currentCell ?? null;
+  const done = run.progress?.cellsDone ?? 0;
+  let codeSeen = 0;
+  return cells.map((cell, index) => {
+    if (cell?.cell_type !== 'code') return undefined;
+    codeSeen += 1;
+    if (current === null) return codeSeen <= done ? 'done' : 'pending';
+    if (index < current) return 'done';
+    if (index > current) return 'pending';
+    // The current cell stays current after it finishes, until the next one starts.
+    return codeSeen <= done ? 'done' : 'running';
+  });
+}
+
+export interface CellDuration {
+  index: number;
+  /** `In [n]` when the cell ran, else its position among code cells. */
+  label: string;
+  ms: number;
+  status: string | undefined;
+  /** The first line of its source, for a tooltip and the list. */
+  summary: string;
+}
+
+export function sourceText(cell: CellLike): string {
+  const source = cell?.source;
+  if (Array.isArray(source)) return source.join('');
+  return typeof source === 'string' ? source : '';
+}
+
+/** Durations of code cells from `metadata.papermill` (duration in seconds, or start/end times). */
+export function cellDurations(notebook: NotebookLike): CellDuration[] {
+  const out: CellDuration[] = [];
+  const cells = Array.isArray(notebook?.cells) ? notebook.cells : [];
+  let codeNumber = 0;
+  cells.forEach((cell, index) => {
+    if (cell?.cell_type !== 'code') return;
+    codeNumber += 1;
+    const pm = cell.metadata?.papermill as
+      | { duration?: unknown; start_time?: unknown; end_time?: unknown; status?: unknown }
+      | undefined;
+    if (!pm) return;
+    let ms: number | null = null;
+    if (typeof pm.duration === 'number' && Number.isFinite(pm.duration)) ms = pm.duration * 1000;
+    else if (typeof pm.start_time === 'string' && typeof pm.end_time === 'string') {
+      const span = Date.parse(pm.end_time) - Date.parse(pm.start_time);
+      if (Number.isFinite(span)) ms = span;
+    }
+    if (ms === null || ms < 0) return;
+    const count = (cell as { execution_count?: unknown }).execution_count;
+    const firstLine =
+      sourceText(cell)
+        .split('\n')
+        .find((line) => line.trim()) ?? '';
+    out.push({
+      index,
+      label: typeof count === 'number' ? `In [${count}]` : `cell ${codeNumber}`,
+      ms,
+      status: typeof pm.status === 'string' ? pm.status : undefined,
+      summary: firstLine.trim().slice(0, 80),
+    });
+  });
+  return out;
+}
+
+export interface CellPair {
+  /** Index in each notebook, or null when the cell is only on one side. */
+  a: number | null;
+  b: number | null;
+  /** Same type, source and outputs on both sides. */
+  same: boolean;
+}
+
+/**
+ * Aligns two notebooks' cells: by cell id where both carry ids (a run's injected parameters cell
+ * and papermill's error banners have their own), else by position. Cells only on one side are
+ * placed where they occur.
+ */
+export function alignCells(a: NotebookLike, b: NotebookLike): CellPair[] {
+  const left = Array.isArray(a?.cells) ? a.cells : [];
+  const right = Array.isArray(b?.cells) ? b.cells : [];
+  const ids = (cells: CellLike[]) => cells.every((c) => typeof c?.id === 'string' && c.id !== '');
+  const pairs: CellPair[] = [];
+  if (left.length > 0 && right.length > 0 && ids(left) && ids(right)) {
+    const rightIndex = new Map(right.map((cell, index) => [cell.id as string, index]));
+    let j = 0;
+    for (let i = 0; i < left.length; i++) {
+      const match = rightIndex.get(left[i]?.id as string);
+      if (match === undefined || match < j) {
+        pairs.push({ a: i, b: null, same: false });
+        continue;
+      }
+      for (; j < match; j++) pairs.push({ a: null, b: j, same: false });
+      pairs.push({ a: i, b: match, same: sameCell(left[i], right[match]) });
+      j = match + 1;
+    }
+    for (; j < right.length; j++) pairs.push({ a: null, b: j, same: false });
+    return pairs;
+  }
+  for (let i = 0; i < Math.max(left.length, right.length); i++) {
+    const inA = i < left.length;
+    const inB = i < right.length;
+    pairs.push({
+      a: inA ? i : null,
+      b: inB ? i : null,
+      same: inA && inB && sameCell(left[i], right[i]),
+    });
+  }
+  return pairs;
+}
+
+function sameCell(x: CellLike | undefined, y: CellLike | undefined): boolean {
+  if (!x || !y || x.cell_type !== y.cell_type) return false;
+  if (sourceText(x) !== sourceText(y)) return false;
+  return JSON.stringify(stripVolatile(x.outputs)) === JSON.stringify(stripVolatile(y.outputs));
+}
+
+/** Execution counts and output metadata differ between identical runs; they are not "changes". */
+function stripVolatile(outputs: unknown[] | undefined): unknown[] {
+  return (outputs ?? []).map((output) => {
+    if (typeof output !== 'object' || output === null) return output;
+    const {
+      execution_count: _count,
+      metadata: _metadata,
+      ...rest
+    } = output as Record<string, unknown>;
+    return rest;
+  });
+}

@@ -1,0 +1,373 @@
+/**
+ * Runs (`/`): every run, newest first, live. Filters live in the URL (`?status=failed&label=k=v
+ * &notebook=…&q=…`) so a filtered view can be shared; sweeps fold into one row each; two runs
+ * can be picked for comparison.
+ */
+import { isTerminal, type Run, type RunStatus } from '@nes/client';
+import { Fragment, useState } from 'react';
+import { Link, useLocation, useSearchParams } from 'wouter';
+import { useNow } from '../api.tsx';
+import { ErrorView, Labels, Loading, StatusBadge, statusText, Time } from '../components.tsx';
+import {
+  compactParameters,
+  elapsedMs,
+  formatDuration,
+  notebookName,
+  shortSha,
+} from '../lib/format.ts';
+import {
+  ALL_STATUSES,
+  groupSweeps,
+  matchesFilter,
+  parseLabelFilter,
+  type RunFilter,
+  type RunRow,
+} from '../lib/run-list.ts';
+import { NewRunForm } from '../NewRunForm.tsx';
+import { useRunList } from '../use-run-list.ts';
+
+export function RunsPage() {
+  const [params, setParams] = useSearchParams();
+  const [, navigate] = useLocation();
+  const [showNew, setShowNew] = useState(false);
+  const [selected, setSelected] = useState<string[]>([]);
+  const [expanded, setExpanded] = useState<Set<string>>(new Set());
+
+  const statuses = params
+    .getAll('status')
+    .filter((s): s is RunStatus => ALL_STATUSES.includes(s as RunStatus));
+  const labelText = params.get('label') ?? '';
+  const labelParse = parseLabelFilter(labelText);
+  const filter: RunFilter = {
+    statuses,
+    labels: labelParse.error ? {} : labelParse.labels,
+    notebook: params.get('notebook') ?? '',
+    search: params.get('q') ?? '',
+  };
+  const list = useRunList(filter);
+  // A few hundred rows at most: filtering on each render costs less than memoizing on the URL.
+  const visible = list.runs.filter((run) => matchesFilter(run, filter));
+  const rows = groupSweeps(visible);
+  const anyActive = visible.some((run) => !isTerminal(run.status));
+  const now = useNow(anyActive);
+
+  const update = (name: string, value: string | string[]) => {
+    setParams(
+      (prev) => {
+        const next = new URLSearchParams(prev);
+        next.delete(name);
+        for (const v of [value].flat()) if (v) next.append(name, v);
+        return next;
+      },
+      { replace: true },
+    );
+  };
+  const toggleStatus = (status: RunStatus) => {
+    update(
+      'status',
+      statuses.includes(status) ? statuses.filter((s) => s !== status) : [...statuses, status],
+    );
+  };
+  const toggleSelected = (id: string) => {
+    setSelected((sel) => (sel.includes(id) ? sel.filter((s) => s !== id) : [...sel.slice(-1), id]));
+  };
+  const filtered =
+    statuses.length > 0 || labelText !== '' || filter.notebook !== '' || filter.search !== '';
+
+  return (
+    <div className="page runs-page">
+      <div className="page-title-row">
+        <h1>Runs</h1>
+        <LiveIndicator state={list.stream} />
+        <span className="header-spacer" />
+        {selected.length === 2 ? (
+          <button
+            type="button"
+            className="btn"
+            onClick={() =>
+              navigate(
+                `/compare?a=${encodeURIComponent(selected[0] ?? '')}&b=${encodeURIComponent(selected[1] ?? '')}`,
+              )
+            }
+          >
+            Compare selected
+          </button>
+        ) : (
+          <span className="muted small">
+            {selected.length === 1 ? 'Select one more run to compare' : ''}
+          </span>
+        )}
+        <button
+          type="button"
+          className="btn primary"
+          onClick={() => setShowNew((v) => !v)}
+          aria-expanded={showNew}
+        >
+          New run
+        </button>
+      </div>
+      {showNew ? <NewRunForm onClose={() => setShowNew(false)} /> : null}
+
+      <form className="filters" aria-label="Filter runs" onSubmit={(e) => e.preventDefault()}>
+        <fieldset className="status-filter" aria-label="Status">
+          {ALL_STATUSES.map((status) => (
+            <button
+              key={status}
+              type="button"
+              className={`chip chip-${status}`}
+              aria-pressed={statuses.includes(status)}
+              onClick={() => toggleStatus(status)}
+            >
+              {statusText(status)}
+            </button>
+          ))}
+        </fieldset>
+        <input
+          className="input"
+          type="search"
+          aria-label="Search runs"
+          placeholder="Search id, notebook, parameters…"
+          value={filter.search}
+          onChange={(e) => update('q', e.target.value)}
+        />
+        <input
+          className="input mono"
+          aria-label="Notebook filter"
+          placeholder="notebook contains…"
+          value={filter.notebook}
+          onChange={(e) => update('notebook', e.target.value)}
+        />
+        <input
+          className="input mono"
+          aria-label="Label filter"
+          aria-invalid={Boolean(labelParse.error) || undefined}
+          placeholder="label k=v"
+          value={labelText}
+          onChange={(e) => update('label', e.target.value)}
+          title={labelParse.error}
+        />
+        {filtered ? (
+          <button
+            type="button"
+            className="btn subtle"
+            onClick={() => setParams(new URLSearchParams(), { replace: true })}
+          >
+            Clear filters
+          </button>
+        ) : null}
+      </form>
+      {labelParse.error ? <p className="field-error">{labelParse.error}</p> : null}
+
+      {list.error && list.runs.length === 0 ? (
+        <ErrorView error={list.error} retry={list.reload} what="the runs" />
+      ) : list.loading && list.runs.length === 0 ? (
+        <Loading what="runs" />
+      ) : rows.length === 0 ? (
+        <div className="empty">
+          {filtered
+            ? 'No runs match these filters.'
+            : 'No runs yet. Start one with “New run”, the nes CLI or the API.'}
+        </div>
+      ) : (
+        <div className="table-wrap">
+          <table className="runs-table">
+            <thead>
+              <tr>
+                <th className="col-select">
+                  <span className="visually-hidden">Select</span>
+                </th>
+                <th className="col-status">Status</th>
+                <th>Notebook</th>
+                <th>Ref</th>
+                <th>Parameters</th>
+                <th>Labels</th>
+                <th className="col-time">Started</th>
+                <th className="col-duration">Duration</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((row) =>
+                row.kind === 'run' ? (
+                  <RunRowView
+                    key={row.run.id}
+                    run={row.run}
+                    now={now}
+                    selected={selected.includes(row.run.id)}
+                    onSelect={toggleSelected}
+                  />
+                ) : (
+                  <SweepRows
+                    key={row.sweepId}
+                    row={row}
+                    now={now}
+                    open={expanded.has(row.sweepId)}
+                    onToggle={() =>
+                      setExpanded((set) => {
+                        const next = new Set(set);
+                        if (next.has(row.sweepId)) next.delete(row.sweepId);
+                        else next.add(row.sweepId);
+                        return next;
+                      })
+                    }
+                    selected={selected}
+                    onSelect={toggleSelected}
+                  />
+                ),
+              )}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {list.error && list.runs.length > 0 ? (
+        <ErrorView error={list.error} retry={list.reload} />
+      ) : null}
+      {list.nextCursor ? (
+        <div className="load-more">
+          <button type="button" className="btn" onClick={list.loadMore} disabled={list.loadingMore}>
+            {list.loadingMore ? 'Loading…' : 'Load older runs'}
+          </button>
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+function LiveIndicator(props: { state: string }) {
+  const live = props.state === 'live';
+  return (
+    <span
+      className={`live ${live ? 'on' : 'off'}`}
+      role="status"
+      title={live ? 'Updates arrive as they happen' : 'Reconnecting to the event stream'}
+    >
+      <span className="live-dot" aria-hidden="true" />
+      {live ? 'Live' : props.state === 'connecting' ? 'Connecting…' : 'Reconnecting…'}
+    </span>
+  );
+}
+
+function runDuration(run: Run, now: number): string {
+  return formatDuration(elapsedMs(run.startedAt, run.finishedAt, now));
+}
+
+function RunRowView(props: {
+  run: Run;
+  now: number;
+  selected: boolean;
+  onSelect(id: string): void;
+  nested?: boolean;
+}) {
+  const { run, now } = props;
+  const href = `/runs/${encodeURIComponent(run.id)}`;
+  const active = !isTerminal(run.status);
+  const progress = run.progress && run.progress.cellsTotal > 0 ? run.progress : null;
+  return (
+    <tr
+      className={`run-row${props.nested ? ' nested' : ''}${props.selected ? ' selected' : ''}`}
+      data-run-id={run.id}
+    >
+      <td className="col-select">
+        <input
+          type="checkbox"
+          aria-label={`Select run ${run.id} to compare`}
+          checked={props.selected}
+          onChange={() => props.onSelect(run.id)}
+        />
+      </td>
+      <td className="col-status">
+        <StatusBadge status={run.status} />
+        {active && run.status === 'running' && progress ? (
+          <span
+            className="progress-text"
+            title={`${progress.cellsDone} of ${progress.cellsTotal} code cells done`}
+          >
+            {progress.cellsDone}/{progress.cellsTotal}
+          </span>
+        ) : null}
+      </td>
+      <td className="col-notebook">
+        <Link href={href} className="run-link" title={run.notebook}>
+          {notebookName(run.notebook)}
+        </Link>
+        <div className="sub mono" title={run.notebook}>
+          {run.id.slice(0, 8)} · {run.notebook}
+        </div>
+      </td>
+      <td className="mono small">
+        {run.ref ?? ''}
+        {run.commitSha ? <span className="sha"> @{shortSha(run.commitSha)}</span> : null}
+      </td>
+      <td className="mono small params-cell" title={compactParameters(run.parameters, 2000)}>
+        {compactParameters(run.parameters, 60) || <span className="muted">-</span>}
+      </td>
+      <td>
+        <Labels labels={run.labels} />
+      </td>
+      <td className="col-time small">
+        <Time iso={run.startedAt ?? run.createdAt} now={now} />
+      </td>
+      <td className={`col-duration mono small${active ? ' ticking' : ''}`}>
+        {run.startedAt ? runDuration(run, now) : <span className="muted">-</span>}
+      </td>
+    </tr>
+  );
+}
+
+function SweepRows(props: {
+  row: Extract<RunRow, { kind: 'sweep' }>;
+  now: number;
+  open: boolean;
+  onToggle(): void;
+  selected: string[];
+  onSelect(id: string): void;
+}) {
+  const { row } = props;
+  const first = row.runs[0];
+  return (
+    <Fragment>
+      <tr className="sweep-row">
+        <td className="col-select" />
+        <td colSpan={7}>
+          <button
+            type="button"
+            className="sweep-toggle"
+            aria-expanded={props.open}
+            onClick={props.onToggle}
+          >
+            <span className="caret" aria-hidden="true">
+              {props.open ? '▾' : '▸'}
+            </span>
+            Sweep <span className="mono">{row.sweepId.slice(0, 8)}</span>
+            <span className="muted">
+              {' '}
+              · {first ? notebookName(first.notebook) : ''} · {row.runs.length} runs
+            </span>
+          </button>
+          <span className="sweep-counts">
+            {ALL_STATUSES.filter((s) => row.counts[s]).map((s) => (
+              <span key={s} className={`count count-${s}`} title={statusText(s)}>
+                <StatusBadge status={s} compact /> {row.counts[s]}
+              </span>
+            ))}
+          </span>
+          <span className="muted small">
+            {' '}
+            · <Time iso={row.createdAt} now={props.now} />
+          </span>
+        </td>
+      </tr>
+      {props.open
+        ? row.runs.map((run) => (
+            <RunRowView
+              key={run.id}
+              run={run}
+              now={props.now}
+              nested
+              selected={props.selected.includes(run.id)}
+              onSelect={props.onSelect}
+            />
+          ))
+        : null}
+    </Fragment>
+  );
+}

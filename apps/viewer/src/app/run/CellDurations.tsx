@@ -1,0 +1,37 @@
+/** Per-cell durations as a small bar list, longest bar = slowest cell; a row jumps to its cell. */
+import { formatDuration } from '../lib/format.ts';
+import type { CellDuration } from '../lib/notebook-cells.ts';
+
+export function CellDurations(props: {
+  durations: CellDuration[];
+  onSelect(cellIndex: number): void;
+}) {
+  const { durations } = props;
+  if (durations.length === 0) return <p className="muted">No cell has finished yet.</p>;
+  const max = Math.max(...durations.map((d) => d.ms), 1);
+  const total = durations.reduce((sum, d) => sum + d.ms, 0);
+  return (
+    <>
+      <ul className="durations" aria-label="Cell durations">
+        {durations.map((d) => (
+          <li key={d.index}>
+            <button
+              type="button"
+              className={`duration-row${d.status === 'failed' ? ' failed' : ''}`}
+              onClick={() => props.onSelect(d.index)}
+              title={d.summary}
+              aria-label={`${d.label}: ${formatDuration(d.ms)}${d.status === 'failed' ? ', failed' : ''}`}
+            >
+              <span className="duration-label mono">{d.label}</span>
+              <span className="duration-bar" aria-hidden="true">
+                <span style={{ width: `${Math.max(2, (d.ms / max) * 100)}%` }} />
+              </span>
+              <span className="duration-value mono">{formatDuration(d.ms)}</span>
+            </button>
+          </li>
+        ))}
+      </ul>
+      <p className="muted small">Total in cells: {formatDuration(total)}</p>
+    </>
+  );
+}
