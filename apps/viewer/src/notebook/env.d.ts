@@ -1,0 +1,11 @@
+/// <reference types="vite/client" />
+
+declare module 'markdown-it-task-lists' {
+  import type MarkdownIt from 'markdown-it';
+
+  const taskLists: (
+    md: MarkdownIt,
+    options?: { enabled?: boolean; label?: boolean; labelAfter?: boolean },
+  ) => void;
+  export default taskLists;
+}

@@ -1,0 +1,124 @@
+/**
+ * Markdown cells to safe HTML: math is split out first (math.ts), the rest
+ * goes through markdown-it with GitHub's extensions (tables, strikethrough,
+ * autolinks, task lists) and heading anchors, then math is typeset back in
+ * and the whole result is sanitized (sanitize.ts).
+ */
+import MarkdownIt from 'markdown-it';
+import anchor from 'markdown-it-anchor';
+import taskLists from 'markdown-it-task-lists';
+import { attachmentUrl } from './attachments.ts';
+import { type Katex, typeset } from './katex.ts';
+import type { CleanHtml } from './Markup.tsx';
+import { removeMath, replaceMath } from './math.ts';
+import type { Attachments } from './nbformat.ts';
+import { sanitizeHtml } from './sanitize.ts';
+
+/**
+ * Heading ids the way JupyterLab makes them (text with spaces as dashes,
+ * case kept), so links notebook authors wrote for JupyterLab keep working.
+ */
+export function headingSlug(text: string): string {
+  return text
+    .trim()
+    .replace(/\s+/g, '-')
+    .replace(/["'<>&?#%`]/g, '');
+}
+
+interface RenderEnv {
+  attachments?: Attachments;
+}
+
+const md = new MarkdownIt({ html: true, linkify: true });
+md.use(taskLists);
+md.use(anchor, { slugify: headingSlug, tabIndex: false });
+
+const renderImage = md.renderer.rules.image;
+md.renderer.rules.image = (tokens, idx, options, env, self) => {
+  const token = tokens[idx];
+  const src = String(token?.attrGet('src') ?? '');
+  if (token && src.startsWith('attachment:'))
+    token.attrSet('src', attachmentUrl((env as RenderEnv | undefined)?.attachments, src) ?? '');
+  return renderImage
+    ? renderImage(tokens, idx, options, env, self)
+    : self.renderToken(tokens, idx, options);
+};
+
+export interface RenderedMarkdown {
+  html: CleanHtml;
+  /** Whether the text has math (so KaTeX is worth loading). */
+  hasMath: boolean;
+}
+
+const CACHE_LIMIT = 500;
+const cache = new Map<string, RenderedMarkdown>();
+
+/**
+ * Sanitized HTML for a markdown cell. Math is typeset when `katex` is given,
+ * shown as its escaped source otherwise. Results without attachments are
+ * cached by source, so scrolling a cell back into view is free.
+ */
+export function renderMarkdown(
+  source: string,
+  katex: Katex | null,
+  attachments?: Attachments,
+): RenderedMarkdown {
+  const hasAttachments = attachments !== undefined && Object.keys(attachments).length > 0;
+  const key = `${katex ? 1 : 0}\u0000${source}`;
+  if (!hasAttachments) {
+    const hit = cache.get(key);
+    if (hit) return hit;
+  }
+  const { text, math } = removeMath(source);
+  const html = replaceMath(md.render(text, { attachments }), math, (span) => typeset(katex, span));
+  const rendered = {
+    html: sanitizeHtml(html, attachments),
+    hasMath: math.some((span) => !span.literal),
+  };
+  if (!hasAttachments) {
+    if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+    cache.set(key, rendered);
+  }
+  return rendered;
+}
+
+export interface Heading {
+  level: number;
+  /** Plain heading text, math shown as written. */
+  text: string;
+  id: string;
+}
+
+/** The headings of a markdown cell, in order, with the ids the rendered cell gives them. */
+const headingCache = new Map<string, Heading[]>();
+
+export function markdownHeadings(source: string): Heading[] {
+  if (!source.includes('#') && !/\n\s*[=-]+\s*(\n|$)/.test(source)) return [];
+  const hit = headingCache.get(source);
+  if (hit) return hit;
+  const headings = parseHeadings(source);
+  if (headingCache.size >= 4 * CACHE_LIMIT)
+    headingCache.delete(headingCache.keys().next().value as string);
+  headingCache.set(source, headings);
+  return headings;
+}
+
+function parseHeadings(source: string): Heading[] {
+  const { text, math } = removeMath(source);
+  const tokens = md.parse(text, {});
+  const headings: Heading[] = [];
+  for (const [i, token] of tokens.entries()) {
+    if (token.type !== 'heading_open') continue;
+    const inline = tokens[i + 1];
+    const plain = (inline?.children ?? [])
+      .filter((child) => child.type === 'text' || child.type === 'code_inline')
+      .map((child) => child.content)
+      .join('');
+    headings.push({
+      level: Number(token.tag.slice(1)),
+      text: replaceMath(plain, math, (span) => span.source),
+      id: String(token.attrGet('id') ?? ''),
+    });
+  }
+  return headings;
+}

@@ -1,0 +1,46 @@
+/**
+ * The one place HTML from a notebook is cleaned before it enters the page.
+ * A private DOMPurify instance (its hooks must not leak into other users of
+ * DOMPurify) strips scripts, event handlers, `javascript:` URLs and `<style>`
+ * (a notebook's CSS would restyle the whole viewer); it resolves
+ * `attachment:` image sources from the cell, and makes links open safely.
+ */
+import DOMPurify from 'dompurify';
+import { attachmentUrl } from './attachments.ts';
+import { type CleanHtml, cleanHtml } from './Markup.tsx';
+import type { Attachments } from './nbformat.ts';
+
+const purify = DOMPurify(window);
+
+let currentAttachments: Attachments | undefined;
+
+purify.addHook('uponSanitizeAttribute', (_node, data) => {
+  if (data.attrName === 'src' && data.attrValue.startsWith('attachment:')) {
+    data.attrValue = attachmentUrl(currentAttachments, data.attrValue) ?? '';
+  }
+});
+
+purify.addHook('afterSanitizeAttributes', (node) => {
+  if (node.tagName !== 'A' || !node.hasAttribute('href')) return;
+  node.setAttribute('rel', 'noopener noreferrer');
+  // In-page anchors (headings, the papermill error cell) stay in this tab.
+  if (!(node.getAttribute('href') ?? '').startsWith('#')) node.setAttribute('target', '_blank');
+});
+
+/** Returns `html` with everything executable removed. */
+export function sanitizeHtml(html: string, attachments?: Attachments): CleanHtml {
+  currentAttachments = attachments;
+  try {
+    return cleanHtml(
+      purify.sanitize(html, {
+        FORBID_TAGS: ['style'],
+        // KaTeX's MathML keeps the TeX source in <semantics><annotation>; plain
+        // <annotation> is text only (unlike <annotation-xml>, which stays forbidden).
+        ADD_TAGS: ['semantics', 'annotation'],
+        ADD_ATTR: ['target', 'encoding'],
+      }),
+    );
+  } finally {
+    currentAttachments = undefined;
+  }
+}
