@@ -1,0 +1,108 @@
+/**
+ * The Kubernetes executor's pure parts: the log cursor that makes resumed log streams repeat
+ * nothing and lose nothing, and the reading of the runner's log lines into updates.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { LogCursor, parseLogLine, timeKey } from '../src/executors/kubernetes/pod-logs.ts';
+import { RunnerLogReader } from '../src/executors/kubernetes/runner-log.ts';
+
+describe('log lines and the resume cursor', () => {
+  test('timestamps compare at nanosecond precision whatever their digits', () => {
+    assert.ok(timeKey('2026-11-01T10:00:00Z') < timeKey('2026-11-01T10:00:00.000000001Z'));
+    assert.ok(timeKey('2026-11-01T10:00:00.5Z') > timeKey('2026-11-01T10:00:00.123456789Z'));
+    assert.equal(timeKey('2026-11-01T10:00:00.5Z'), timeKey('2026-11-01T10:00:00.500000000Z'));
+    assert.ok(timeKey('2026-11-01T09:59:59.999999999Z') < timeKey('2026-11-01T10:00:00Z'));
+  });
+
+  test('parseLogLine splits the kubelet timestamp from the text (spaces kept)', () => {
+    assert.deepEqual(parseLogLine('2026-11-01T10:00:00.1Z  two spaces'), {
+      time: '2026-11-01T10:00:00.1Z',
+      text: ' two spaces',
+    });
+    assert.equal(parseLogLine('no timestamp here'), null);
+  });
+
+  test('a resumed stream from a second-precision sinceTime repeats nothing and loses nothing', () => {
+    const cursor = new LogCursor();
+    const seen: string[] = [];
+    const feed = (lines: Array<[string, string]>) => {
+      for (const [time, text] of lines) if (cursor.accept({ time, text })) seen.push(text);
+    };
+    feed([
+      ['2026-11-01T10:00:00.100Z', 'a'],
+      ['2026-11-01T10:00:00.200Z', 'b'],
+      ['2026-11-01T10:00:00.200Z', 'c'],
+    ]);
+    assert.equal(cursor.sinceTime, '2026-11-01T10:00:00.200Z');
+    // The server answers from the start of that second: a, b, c again, then a new line at the
+    // same timestamp as b and c, then later lines.
+    cursor.resume();
+    feed([
+      ['2026-11-01T10:00:00.100Z', 'a'],
+      ['2026-11-01T10:00:00.200Z', 'b'],
+      ['2026-11-01T10:00:00.200Z', 'c'],
+      ['2026-11-01T10:00:00.200Z', 'd'],
+      ['2026-11-01T10:00:01Z', 'e'],
+    ]);
+    // A second resume exactly at e.
+    cursor.resume();
+    feed([
+      ['2026-11-01T10:00:01Z', 'e'],
+      ['2026-11-01T10:00:01Z', 'e'],
+      ['2026-11-01T10:00:02Z', 'f'],
+    ]);
+    assert.deepEqual(seen, ['a', 'b', 'c', 'd', 'e', 'e', 'f']);
+  });
+});
+
+describe('runner log reader', () => {
+  test('events become running, progress and saved; human lines become log updates', () => {
+    const reader = new RunnerLogReader('r1');
+    const t = '2026-11-01T10:00:00Z';
+    const updates = [
+      ...reader.read(t, 'Input Notebook:  github://acme/nb/x.ipynb?ref=abc'),
+      ...reader.read(
+        t,
+        '{"type":"saved","time":"t0","reason":"autosave","uri":"gs://b/runs/r1/output.ipynb","durationMs":3}',
+      ),
+      ...reader.read(t, '{"type":"started","time":"t1","kernel":"python3","cellsTotal":2}'),
+      ...reader.read(t, '{"type":"cell_started","time":"t2","cellIndex":1,"codeCellNumber":1}'),
+      ...reader.read(
+        t,
+        '{"type":"cell_finished","time":"t3","cellIndex":1,"status":"completed","durationMs":5}',
+      ),
+      ...reader.read(
+        t,
+        '{"type":"saved","time":"t4","reason":"autosave","uri":"gs://b/runs/r1/output.ipynb","durationMs":3}',
+      ),
+      ...reader.read(t, '{"type":"log","time":"t5","level":"info","message":"repeated on stderr"}'),
+      ...reader.read(t, '{"type":"finished","time":"t6","summary":{}}'),
+      ...reader.read(t, '   '),
+    ];
+    assert.deepEqual(updates, [
+      {
+        type: 'log',
+        runId: 'r1',
+        time: t,
+        stream: 'runner',
+        text: 'Input Notebook:  github://acme/nb/x.ipynb?ref=abc',
+      },
+      { type: 'saved', runId: 'r1', outputUri: 'gs://b/runs/r1/output.ipynb' },
+      { type: 'running', runId: 'r1', time: 't1' },
+      {
+        type: 'progress',
+        runId: 'r1',
+        progress: { cellsDone: 0, cellsTotal: 2, currentCell: null },
+      },
+      { type: 'progress', runId: 'r1', progress: { cellsDone: 0, cellsTotal: 2, currentCell: 1 } },
+      { type: 'progress', runId: 'r1', progress: { cellsDone: 1, cellsTotal: 2, currentCell: 1 } },
+    ]);
+  });
+
+  test('a line that only looks like JSON is a log line', () => {
+    const reader = new RunnerLogReader('r1');
+    assert.equal(reader.read('t', '{"type": broken')[0]?.type, 'log');
+    assert.equal(reader.read('t', '{"type":"unknown","time":"x"}')[0]?.type, 'log');
+  });
+});
