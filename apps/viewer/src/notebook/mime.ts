@@ -1,0 +1,67 @@
+/**
+ * Which representation of a display_data / execute_result output to show,
+ * in Jupyter's display priority. Rich JavaScript formats with no renderer
+ * here (widgets, Plotly and Vega-Lite JSON) fall back to a static
+ * representation saved beside them, or to a note when there is none.
+ */
+import type { MimeBundle } from './nbformat.ts';
+
+export const WIDGET_MIME = 'application/vnd.jupyter.widget-view+json';
+export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
+
+/** Jupyter's display priority, richest first. */
+export const DISPLAY_PRIORITY = [
+  'application/javascript',
+  'text/html',
+  'image/svg+xml',
+  'image/png',
+  'image/jpeg',
+  'image/gif',
+  'text/markdown',
+  'text/latex',
+  'application/json',
+  'text/plain',
+] as const;
+
+export type RenderableMime = (typeof DISPLAY_PRIORITY)[number];
+
+/** Formats that need their own JavaScript library; we only ever show their static fallback. */
+export function interactiveKind(mime: string): string | null {
+  if (mime === WIDGET_MIME) return 'Jupyter widget';
+  if (mime === PLOTLY_MIME) return 'Plotly figure';
+  if (/^application\/vnd\.vegalite\.v\d+\+json$/.test(mime)) return 'Vega-Lite chart';
+  if (/^application\/vnd\.vega\.v\d+\+json$/.test(mime)) return 'Vega chart';
+  return null;
+}
+
+export type MimeChoice =
+  | { kind: 'render'; mime: RenderableMime }
+  | { kind: 'unsupported'; note: string };
+
+export function chooseMime(data: MimeBundle): MimeChoice {
+  for (const mime of DISPLAY_PRIORITY) {
+    if (data[mime] !== undefined && data[mime] !== null) return { kind: 'render', mime };
+  }
+  const types = Object.keys(data);
+  const interactive = types.map(interactiveKind).find((kind) => kind !== null);
+  if (interactive) {
+    return {
+      kind: 'unsupported',
+      note: `${interactive}: interactive output with no static copy saved in the notebook.`,
+    };
+  }
+  if (types.length === 0) return { kind: 'unsupported', note: 'Empty output.' };
+  return { kind: 'unsupported', note: `No renderer for ${types.join(', ')}.` };
+}
+
+/**
+ * Whether HTML needs JavaScript to work (scripts, inline event handlers,
+ * frames, plugins, `javascript:` URLs): such HTML is only shown inside the
+ * sandboxed output frame; everything else is sanitized and shown inline.
+ * Deliberately generous: a false positive only costs a frame.
+ */
+export function htmlNeedsScript(html: string): boolean {
+  return /<\s*(script|iframe|object|embed|frame|frameset|applet)\b|\son[a-z]+\s*=|javascript\s*:|require\.config|<\s*link\b[^>]*\bimport\b/i.test(
+    html,
+  );
+}
