@@ -1,0 +1,446 @@
+/**
+ * kube-controller-manager's Job controller for NonIndexed Jobs, reconciled per Job key the way
+ * the real one works: it creates pods from the template up to parallelism/completions, counts
+ * finished pods once each, applies podFailurePolicy (FailJob, Ignore, Count), backoffLimit and
+ * activeDeadlineSeconds, honours `suspend`, writes conditions in the real order
+ * (SuccessCriteriaMet then Complete; FailureTarget then Failed, once no pod is terminating) and
+ * deletes a finished Job after ttlSecondsAfterFinished.
+ */
+import type { V1Job, V1JobCondition, V1Pod, V1PodFailurePolicyRule } from '@kubernetes/client-node';
+import type { ObjectApi } from './api.ts';
+import { timestamp } from './api.ts';
+import type { EventRecorder } from './events.ts';
+import { resourceByKind } from './resources.ts';
+import type { KubeObject } from './selectors.ts';
+import type { Change, ObjectStore } from './store.ts';
+
+interface Outcome {
+  reason: string;
+  message: string;
+}
+
+interface Tracking {
+  counted: Set<string>;
+  succeeded: number;
+  failed: number;
+  failure?: Outcome;
+}
+
+const POD = resourceByKind('Pod');
+const JOB = resourceByKind('Job');
+
+export class JobController {
+  readonly #store: ObjectStore;
+  readonly #api: ObjectApi;
+  readonly #events: EventRecorder;
+  readonly #queue = new Set<string>();
+  readonly #tracking = new Map<string, Tracking>();
+  /** Pods deleted since the last sync (their last state), by Job uid. */
+  readonly #vanished = new Map<string, V1Pod[]>();
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  #draining = false;
+  #closed = false;
+  #unsubscribe: () => void;
+
+  constructor(store: ObjectStore, api: ObjectApi, events: EventRecorder) {
+    this.#store = store;
+    this.#api = api;
+    this.#events = events;
+    this.#unsubscribe = store.subscribe((change) => this.#observe(change));
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#unsubscribe();
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+  }
+
+  #observe(change: Change): void {
+    if (change.kind === 'Job') {
+      this.#enqueue(`${change.object.metadata.namespace}/${change.object.metadata.name}`);
+      return;
+    }
+    if (change.kind !== 'Pod') return;
+    const owner = controllerOf(change.object);
+    if (!owner) return;
+    const pod = change.object as unknown as V1Pod;
+    if (change.type === 'DELETED') {
+      // Its last state counts, whether or not the controller saw it finish.
+      const list = this.#vanished.get(owner.uid) ?? [];
+      list.push(pod);
+      this.#vanished.set(owner.uid, list);
+    }
+    this.#enqueue(`${change.object.metadata.namespace}/${owner.name}`);
+  }
+
+  #enqueue(key: string): void {
+    if (this.#closed) return;
+    this.#queue.add(key);
+    if (this.#draining) return;
+    this.#draining = true;
+    setImmediate(() => {
+      this.#draining = false;
+      const keys = [...this.#queue];
+      this.#queue.clear();
+      for (const next of keys) {
+        try {
+          this.#sync(next);
+        } catch (error) {
+          console.error(`fake job controller: ${next}:`, error);
+        }
+      }
+    });
+  }
+
+  #after(key: string, ms: number): void {
+    clearTimeout(this.#timers.get(key));
+    this.#timers.set(
+      key,
+      setTimeout(() => this.#enqueue(key), Math.max(0, ms)),
+    );
+  }
+
+  #sync(key: string): void {
+    const [namespace = '', name = ''] = key.split('/');
+    const job = this.#store.get('Job', namespace, name) as unknown as V1Job | undefined;
+    if (!job?.spec || !job.metadata?.uid) {
+      clearTimeout(this.#timers.get(key));
+      this.#timers.delete(key);
+      return;
+    }
+    if (job.metadata.deletionTimestamp) return;
+    const uid = job.metadata.uid;
+    const spec = job.spec;
+    const status = job.status ?? {};
+    const conditions = [...(status.conditions ?? [])];
+    const has = (type: string) => conditions.some((c) => c.type === type && c.status === 'True');
+    const pods = this.#store
+      .list('Pod', namespace)
+      .filter((pod) => controllerOf(pod)?.uid === uid) as unknown as V1Pod[];
+    const terminating = pods.filter((pod) => !isTerminal(pod) && pod.metadata?.deletionTimestamp);
+    const active = pods.filter((pod) => !isTerminal(pod) && !pod.metadata?.deletionTimestamp);
+
+    if (has('Complete') || has('Failed')) {
+      for (const pod of active) this.#deletePod(job, pod);
+      this.#ttl(key, job, conditions);
+      return;
+    }
+
+    const tracking = this.#tracking.get(uid) ?? {
+      counted: new Set<string>(),
+      succeeded: status.succeeded ?? 0,
+      failed: status.failed ?? 0,
+    };
+    this.#tracking.set(uid, tracking);
+    const finished = [...pods.filter(isTerminal), ...(this.#vanished.get(uid) ?? [])];
+    this.#vanished.delete(uid);
+    for (const pod of finished) {
+      const podUid = pod.metadata?.uid ?? '';
+      if (tracking.counted.has(podUid)) continue;
+      tracking.counted.add(podUid);
+      if (pod.status?.phase === 'Succeeded') {
+        tracking.succeeded += 1;
+        continue;
+      }
+      const action = isTerminal(pod)
+        ? matchPolicy(spec.podFailurePolicy?.rules ?? [], pod)
+        : undefined;
+      if (action?.action === 'Ignore') continue;
+      tracking.failed += 1;
+      if (action?.action === 'FailJob' && !tracking.failure) {
+        tracking.failure = { reason: 'PodFailurePolicy', message: action.message };
+      }
+    }
+    const now = Date.now();
+    const completions = spec.completions ?? 1;
+    if (!tracking.failure && tracking.failed > (spec.backoffLimit ?? 6)) {
+      tracking.failure = {
+        reason: 'BackoffLimitExceeded',
+        message: 'Job has reached the specified backoff limit',
+      };
+    }
+    const startTime = status.startTime ? Date.parse(String(status.startTime)) : undefined;
+    if (
+      !tracking.failure &&
+      startTime !== undefined &&
+      spec.activeDeadlineSeconds &&
+      !spec.suspend
+    ) {
+      const deadline = startTime + spec.activeDeadlineSeconds * 1000;
+      if (now >= deadline) {
+        tracking.failure = {
+          reason: 'DeadlineExceeded',
+          message: 'Job was active longer than specified deadline',
+        };
+      } else this.#after(key, deadline - now + 5);
+    }
+    const existingTarget = conditions.find(
+      (c) => c.type === 'FailureTarget' && c.status === 'True',
+    );
+    const failure = existingTarget
+      ? { reason: existingTarget.reason ?? '', message: existingTarget.message ?? '' }
+      : tracking.failure;
+    const success = !failure && tracking.succeeded >= completions;
+
+    let next = structuredClone(status);
+    next.succeeded = tracking.succeeded;
+    next.failed = tracking.failed;
+    next.uncountedTerminatedPods = {};
+    const setCondition = (
+      type: string,
+      conditionStatus: 'True' | 'False',
+      reason: string,
+      message: string,
+    ) => {
+      const index = conditions.findIndex((c) => c.type === type);
+      const condition = {
+        type,
+        status: conditionStatus,
+        lastProbeTime: timestamp() as unknown as Date,
+        lastTransitionTime: timestamp() as unknown as Date,
+        reason,
+        message,
+      } satisfies V1JobCondition;
+      if (index >= 0) {
+        if (conditions[index]?.status === conditionStatus && conditions[index]?.reason === reason)
+          return;
+        conditions[index] = condition;
+      } else conditions.push(condition);
+    };
+
+    if (failure || success) {
+      if (failure) setCondition('FailureTarget', 'True', failure.reason, failure.message);
+      else
+        setCondition(
+          'SuccessCriteriaMet',
+          'True',
+          'CompletionsReached',
+          'Reached expected number of succeeded pods',
+        );
+      next.conditions = conditions;
+      next.active = 0;
+      next.ready = 0;
+      next.terminating = terminating.length + active.length;
+      this.#writeStatus(job, next);
+      for (const pod of active) this.#deletePod(job, pod);
+      if (terminating.length + active.length > 0) return;
+      // Every pod has stopped: the terminal condition.
+      const written = this.#store.get('Job', namespace, name) as unknown as V1Job;
+      next = structuredClone(written.status ?? {});
+      const finalConditions = [...(next.conditions ?? [])];
+      conditions.splice(0, conditions.length, ...finalConditions);
+      if (failure) {
+        setCondition('Failed', 'True', failure.reason, failure.message);
+        this.#events.record(
+          written as unknown as KubeObject,
+          'Warning',
+          failure.reason,
+          failure.message,
+          'job-controller',
+        );
+      } else {
+        setCondition(
+          'Complete',
+          'True',
+          'CompletionsReached',
+          'Reached expected number of succeeded pods',
+        );
+        next.completionTime = timestamp() as unknown as Date;
+        this.#events.record(
+          written as unknown as KubeObject,
+          'Normal',
+          'Completed',
+          'Job completed',
+          'job-controller',
+        );
+      }
+      next.conditions = conditions;
+      next.terminating = 0;
+      this.#writeStatus(written, next);
+      return;
+    }
+
+    if (spec.suspend) {
+      for (const pod of active) this.#deletePod(job, pod);
+      if (!has('Suspended')) {
+        setCondition('Suspended', 'True', 'JobSuspended', 'Job suspended');
+        this.#events.record(
+          job as unknown as KubeObject,
+          'Normal',
+          'Suspended',
+          'Job suspended',
+          'job-controller',
+        );
+      }
+      delete next.startTime;
+      next.active = 0;
+      next.ready = 0;
+      next.conditions = conditions;
+      next.terminating = terminating.length + active.length;
+      this.#writeStatus(job, next);
+      return;
+    }
+    if (has('Suspended')) {
+      setCondition('Suspended', 'False', 'JobResumed', 'Job resumed');
+      this.#events.record(
+        job as unknown as KubeObject,
+        'Normal',
+        'Resumed',
+        'Job resumed',
+        'job-controller',
+      );
+    }
+    if (!next.startTime) {
+      next.startTime = timestamp() as unknown as Date;
+      if (spec.activeDeadlineSeconds) this.#after(key, spec.activeDeadlineSeconds * 1000 + 5);
+    }
+    const waitForTerminating = spec.podReplacementPolicy === 'Failed' && terminating.length > 0;
+    const wanted =
+      Math.min(spec.parallelism ?? 1, completions - tracking.succeeded) - active.length;
+    const created: V1Pod[] = [];
+    for (let i = 0; i < wanted && !waitForTerminating; i += 1) created.push(this.#createPod(job));
+    const all = [...active, ...created];
+    next.active = all.length;
+    next.ready = all.filter((pod) =>
+      pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    ).length;
+    next.terminating = terminating.length;
+    if (conditions.length > 0) next.conditions = conditions;
+    this.#writeStatus(job, next);
+  }
+
+  #writeStatus(job: V1Job, status: V1Job['status']): void {
+    this.#store.mutate('Job', job.metadata?.namespace, job.metadata?.name ?? '', (object) => {
+      if (object.metadata.uid !== job.metadata?.uid) return false;
+      const cleaned = JSON.parse(JSON.stringify(status)) as Record<string, unknown>;
+      if (JSON.stringify(cleaned) === JSON.stringify(object.status)) return false;
+      object.status = cleaned;
+      return true;
+    });
+  }
+
+  #createPod(job: V1Job): V1Pod {
+    const template = structuredClone(job.spec?.template ?? {});
+    const name = job.metadata?.name ?? '';
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        generateName: `${name}-`,
+        namespace: job.metadata?.namespace,
+        labels: template.metadata?.labels ?? {},
+        ...(template.metadata?.annotations ? { annotations: template.metadata.annotations } : {}),
+        ownerReferences: [
+          {
+            apiVersion: 'batch/v1',
+            kind: 'Job',
+            name,
+            uid: job.metadata?.uid,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
+      },
+      spec: template.spec,
+    } as unknown as KubeObject;
+    const created = this.#api.create(POD, job.metadata?.namespace, pod, false) as unknown as V1Pod;
+    this.#events.record(
+      job as unknown as KubeObject,
+      'Normal',
+      'SuccessfulCreate',
+      `Created pod: ${created.metadata?.name}`,
+      'job-controller',
+    );
+    return created;
+  }
+
+  #deletePod(job: V1Job, pod: V1Pod): void {
+    try {
+      this.#api.delete(POD, pod.metadata?.namespace, pod.metadata?.name ?? '', {});
+      this.#events.record(
+        job as unknown as KubeObject,
+        'Normal',
+        'SuccessfulDelete',
+        `Deleted pod: ${pod.metadata?.name}`,
+        'job-controller',
+      );
+    } catch {
+      // Already gone.
+    }
+  }
+
+  #ttl(key: string, job: V1Job, conditions: V1JobCondition[]): void {
+    const ttl = job.spec?.ttlSecondsAfterFinished;
+    if (ttl === undefined || ttl === null) return;
+    const finished = conditions.find(
+      (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+    );
+    const at = Date.parse(String(finished?.lastTransitionTime)) + ttl * 1000;
+    if (Date.now() < at) {
+      this.#after(key, at - Date.now());
+      return;
+    }
+    try {
+      this.#api.delete(JOB, job.metadata?.namespace, job.metadata?.name ?? '', {
+        propagationPolicy: 'Background',
+      });
+    } catch {
+      // Deleted meanwhile.
+    }
+  }
+}
+
+export function controllerOf(object: KubeObject): { name: string; uid: string } | undefined {
+  const references = (object.metadata.ownerReferences ?? []) as {
+    kind: string;
+    name: string;
+    uid: string;
+    controller?: boolean;
+  }[];
+  return references.find((reference) => reference.controller && reference.kind === 'Job');
+}
+
+function isTerminal(pod: V1Pod): boolean {
+  return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+}
+
+function matchPolicy(
+  rules: V1PodFailurePolicyRule[],
+  pod: V1Pod,
+): { action: string; message: string } | undefined {
+  const where = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+  for (const [index, rule] of rules.entries()) {
+    if (rule.onExitCodes) {
+      const requirement = rule.onExitCodes;
+      for (const status of [
+        ...(pod.status?.initContainerStatuses ?? []),
+        ...(pod.status?.containerStatuses ?? []),
+      ]) {
+        const exitCode = status.state?.terminated?.exitCode;
+        if (exitCode === undefined || exitCode === 0) continue;
+        if (requirement.containerName && requirement.containerName !== status.name) continue;
+        const listed = requirement.values.includes(exitCode);
+        if (requirement.operator === 'In' ? listed : !listed) {
+          return {
+            action: rule.action,
+            message: `Container ${status.name} for pod ${where} failed with exit code ${exitCode} matching ${rule.action} rule at index ${index}`,
+          };
+        }
+      }
+    }
+    for (const pattern of rule.onPodConditions ?? []) {
+      if (
+        pod.status?.conditions?.some(
+          (c) => c.type === pattern.type && c.status === (pattern.status ?? 'True'),
+        )
+      ) {
+        return {
+          action: rule.action,
+          message: `Pod ${where} has condition ${pattern.type} matching ${rule.action} rule at index ${index}`,
+        };
+      }
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,31 @@
+/**
+ * Resident memory of a process group, read from /proc the way the cgroup memory controller
+ * would count a container's processes: the sum of VmRSS over every process whose group is
+ * the container's.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+export function groupRssBytes(processGroup: number): number {
+  let total = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the command (which may hold spaces): state ppid pgrp ...
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) !== processGroup) continue;
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+      const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+      if (match) total += Number(match[1]) * 1024;
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return total;
+}
