@@ -1,0 +1,301 @@
+/** The runs list: first page, live merge of events, filters, sweeps, compare selection, new run. */
+import type { Run } from '@nes/client';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { apiError, FakeEventSource, fakeFetch, json, makeRun } from './fixtures.ts';
+import { renderApp } from './render.tsx';
+
+beforeEach(() => FakeEventSource.reset());
+
+function listing(runs: Run[], nextCursor: string | null = null) {
+  return () => json({ runs, nextCursor });
+}
+
+describe('runs page', () => {
+  it('lists runs with status, notebook, ref, parameters and labels', async () => {
+    const run = makeRun({ id: 'aaaaaaaa-1111', status: 'failed', labels: { team: 'data' } });
+    const { fetch, requests } = fakeFetch({ 'GET /v1/runs': listing([run]) });
+    renderApp('/', fetch);
+    const row = (await screen.findByRole('link', { name: 'daily.ipynb' })).closest(
+      'tr',
+    ) as HTMLElement;
+    expect(within(row).getByText('Failed')).toBeTruthy();
+    expect(within(row).getByText('@0123456')).toBeTruthy();
+    expect(within(row).getByText('name="NES" count=3')).toBeTruthy();
+    expect(within(row).getByText('team')).toBeTruthy();
+    expect(screen.getByRole('link', { name: 'daily.ipynb' }).getAttribute('href')).toBe(
+      '/runs/aaaaaaaa-1111',
+    );
+    expect(requests[0]?.path).toBe('/v1/runs?limit=50');
+    expect(FakeEventSource.last('/v1/events').url).toBe('/v1/events');
+  });
+
+  it('merges run events from /v1/events: new runs appear and known runs update', async () => {
+    const run = makeRun({
+      id: 'r-running',
+      status: 'running',
+      finishedAt: null,
+      progress: { cellsDone: 1, cellsTotal: 4, currentCell: 2 },
+    });
+    const { fetch } = fakeFetch({ 'GET /v1/runs': listing([run]) });
+    renderApp('/', fetch);
+    await screen.findByText('1/4');
+    const es = FakeEventSource.last('/v1/events');
+    es.open();
+    es.emit('run', { ...run, progress: { cellsDone: 3, cellsTotal: 4, currentCell: 3 } });
+    es.emit(
+      'run',
+      makeRun({
+        id: 'r-new',
+        notebook: 'github://acme/x/new.ipynb',
+        status: 'queued',
+        createdAt: '2026-11-22T12:00:00Z',
+      }),
+    );
+    await screen.findByText('3/4');
+    await screen.findByRole('link', { name: 'new.ipynb' });
+    const links = screen.getAllByRole('link', { name: /\.ipynb$/ }).map((a) => a.textContent);
+    expect(links).toEqual(['new.ipynb', 'daily.ipynb']);
+    es.emit('run', { ...run, status: 'succeeded', finishedAt: '2026-11-22T10:00:09Z' });
+    await waitFor(() => expect(screen.queryByText('3/4')).toBeNull());
+    const row = screen.getByRole('link', { name: 'daily.ipynb' }).closest('tr') as HTMLElement;
+    expect(within(row).getByText('Succeeded')).toBeTruthy();
+  });
+
+  it('re-reads the first page after the event stream reconnects', async () => {
+    let calls = 0;
+    const late = makeRun({
+      id: 'r-late',
+      notebook: 'github://acme/x/late.ipynb',
+      createdAt: '2026-11-22T13:00:00Z',
+    });
+    const { fetch } = fakeFetch({
+      'GET /v1/runs': () => {
+        calls += 1;
+        return json({
+          runs: calls === 1 ? [makeRun({ id: 'r-first' })] : [late],
+          nextCursor: null,
+        });
+      },
+    });
+    renderApp('/', fetch);
+    await screen.findByRole('link', { name: 'daily.ipynb' });
+    const es = FakeEventSource.last('/v1/events');
+    es.open();
+    es.drop();
+    es.open();
+    await screen.findByRole('link', { name: 'late.ipynb' });
+    expect(calls).toBe(2);
+  });
+
+  it('sends status and label filters to the API and keeps them in the URL', async () => {
+    const { fetch, requests } = fakeFetch({ 'GET /v1/runs': listing([]) });
+    const { location } = renderApp('/', fetch);
+    await screen.findByText(/No runs yet/);
+    fireEvent.click(screen.getByRole('button', { name: 'Failed' }));
+    await waitFor(() => expect(requests.at(-1)?.path).toBe('/v1/runs?status=failed&limit=50'));
+    fireEvent.change(screen.getByRole('textbox', { name: 'Label filter' }), {
+      target: { value: 'team=data' },
+    });
+    await waitFor(() =>
+      expect(requests.at(-1)?.path).toBe('/v1/runs?status=failed&label=team%3Ddata&limit=50'),
+    );
+    expect(location.history.at(-1)).toContain('status=failed');
+    expect(FakeEventSource.last('/v1/events').url).toBe('/v1/events?label=team%3Ddata');
+    await screen.findByText('No runs match these filters.');
+  });
+
+  it('filters by search text without asking the API again', async () => {
+    const { fetch, requests } = fakeFetch({
+      'GET /v1/runs': listing([
+        makeRun({ id: 'r-eu', parameters: { region: 'eu' } }),
+        makeRun({ id: 'r-us', notebook: 'github://a/b/us.ipynb', parameters: { region: 'us' } }),
+      ]),
+    });
+    renderApp('/', fetch);
+    await screen.findByRole('link', { name: 'us.ipynb' });
+    fireEvent.change(screen.getByRole('searchbox', { name: 'Search runs' }), {
+      target: { value: '"eu"' },
+    });
+    await waitFor(() => expect(screen.queryByRole('link', { name: 'us.ipynb' })).toBeNull());
+    expect(screen.getByRole('link', { name: 'daily.ipynb' })).toBeTruthy();
+    expect(requests).toHaveLength(1);
+  });
+
+  it('folds a sweep into one row with counts, and expands it', async () => {
+    const runs = [
+      makeRun({
+        id: 's-1',
+        sweepId: 'sweep-1234abcd',
+        status: 'succeeded',
+        notebook: 'github://a/b/sweep.ipynb',
+      }),
+      makeRun({
+        id: 's-2',
+        sweepId: 'sweep-1234abcd',
+        status: 'failed',
+        notebook: 'github://a/b/sweep.ipynb',
+      }),
+      makeRun({
+        id: 's-3',
+        sweepId: 'sweep-1234abcd',
+        status: 'succeeded',
+        notebook: 'github://a/b/sweep.ipynb',
+      }),
+    ];
+    const { fetch } = fakeFetch({ 'GET /v1/runs': listing(runs) });
+    renderApp('/', fetch);
+    const toggle = await screen.findByRole('button', { name: /Sweep sweep-12/ });
+    expect(toggle.getAttribute('aria-expanded')).toBe('false');
+    expect(screen.queryByRole('link', { name: 'sweep.ipynb' })).toBeNull();
+    const row = toggle.closest('tr') as HTMLElement;
+    expect(row.textContent).toContain('3 runs');
+    expect(within(row).getByTitle('Succeeded').textContent).toContain('2');
+    expect(within(row).getByTitle('Failed').textContent).toContain('1');
+    fireEvent.click(toggle);
+    expect(screen.getAllByRole('link', { name: 'sweep.ipynb' })).toHaveLength(3);
+  });
+
+  it('compares two selected runs', async () => {
+    const { fetch } = fakeFetch({
+      'GET /v1/runs': listing([makeRun({ id: 'left' }), makeRun({ id: 'right' })]),
+    });
+    const { location } = renderApp('/', fetch);
+    fireEvent.click(await screen.findByRole('checkbox', { name: 'Select run left to compare' }));
+    expect(screen.queryByRole('button', { name: 'Compare selected' })).toBeNull();
+    fireEvent.click(screen.getByRole('checkbox', { name: 'Select run right to compare' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Compare selected' }));
+    expect(location.history.at(-1)).toBe('/compare?a=left&b=right');
+  });
+
+  it('loads older runs with the cursor', async () => {
+    const { fetch, requests } = fakeFetch({
+      'GET /v1/runs': (_r, url) =>
+        url.searchParams.get('cursor') === 'c2'
+          ? json({
+              runs: [
+                makeRun({
+                  id: 'older',
+                  notebook: 'github://a/b/older.ipynb',
+                  createdAt: '2026-01-01T00:00:00Z',
+                }),
+              ],
+              nextCursor: null,
+            })
+          : json({ runs: [makeRun({ id: 'newest' })], nextCursor: 'c2' }),
+    });
+    renderApp('/', fetch);
+    fireEvent.click(await screen.findByRole('button', { name: 'Load older runs' }));
+    await screen.findByRole('link', { name: 'older.ipynb' });
+    expect(requests.at(-1)?.path).toBe('/v1/runs?limit=50&cursor=c2');
+    expect(screen.queryByRole('button', { name: 'Load older runs' })).toBeNull();
+  });
+
+  it('explains how to sign in on a 401', async () => {
+    const { fetch } = fakeFetch({
+      'GET /v1/runs': () => apiError(401, 'unauthorized', 'missing or invalid token'),
+    });
+    renderApp('/', fetch);
+    const alert = await screen.findByRole('alert');
+    expect(alert.textContent).toContain('Sign in to NES');
+    expect(alert.textContent).toContain('token URL the service printed');
+  });
+
+  it("shows the API's error message and code", async () => {
+    const { fetch } = fakeFetch({
+      'GET /v1/runs': () => apiError(400, 'invalid_query', 'status must be one of queued, …'),
+    });
+    renderApp('/', fetch);
+    const alert = await screen.findByRole('alert');
+    expect(alert.textContent).toContain('status must be one of queued, …');
+    expect(alert.textContent).toContain('invalid_query');
+    expect(within(alert).getByRole('button', { name: 'Try again' })).toBeTruthy();
+  });
+});
+
+describe('new run form', () => {
+  const inspectResult = {
+    notebook: 'github://acme/x/hello.ipynb',
+    ref: 'main',
+    commitSha: 'feedface00000000000000000000000000000000',
+    kernel: 'python3',
+    language: 'python',
+    parameters: [
+      { name: 'name', type: 'str', default: '"world"', help: 'Who to greet' },
+      { name: 'count', type: 'int', default: '1', help: '' },
+    ],
+    warnings: [],
+    schema: {
+      type: 'object',
+      properties: {
+        name: { type: 'string', default: 'world', description: 'Who to greet' },
+        count: { type: 'integer', default: 1 },
+      },
+      additionalProperties: false,
+    },
+  };
+
+  it('loads the parameters, submits the changed ones and opens the new run', async () => {
+    const created = makeRun({ id: 'created-1', status: 'queued' });
+    const { fetch, requests } = fakeFetch({
+      'GET /v1/runs': listing([]),
+      'POST /v1/inspect': () => json(inspectResult),
+      'POST /v1/runs': () => json(created, 201),
+    });
+    const { location } = renderApp('/', fetch);
+    fireEvent.click(await screen.findByRole('button', { name: 'New run' }));
+    const form = screen.getByRole('form', { name: 'New run' });
+    fireEvent.change(within(form).getByRole('textbox', { name: 'Notebook' }), {
+      target: { value: 'github://acme/x/hello.ipynb' },
+    });
+    fireEvent.change(within(form).getByRole('textbox', { name: 'Ref' }), {
+      target: { value: 'main' },
+    });
+    fireEvent.click(within(form).getByRole('button', { name: 'Load parameters' }));
+    const count = await within(form).findByRole('textbox', { name: /count/ });
+    expect((count as HTMLInputElement).value).toBe('1');
+    expect((within(form).getByRole('textbox', { name: /name/ }) as HTMLInputElement).value).toBe(
+      'world',
+    );
+    expect(form.textContent).toContain('Who to greet');
+    expect(requests.find((r) => r.path === '/v1/inspect')?.body).toEqual({
+      notebook: 'github://acme/x/hello.ipynb',
+      ref: 'main',
+    });
+    fireEvent.change(count, { target: { value: 'many' } });
+    fireEvent.click(within(form).getByRole('button', { name: 'Run notebook' }));
+    expect((await within(form).findByRole('alert')).textContent).toBe(
+      'count must be a whole number',
+    );
+    fireEvent.change(count, { target: { value: '5' } });
+    fireEvent.change(within(form).getByRole('textbox', { name: 'Labels' }), {
+      target: { value: 'team=data' },
+    });
+    fireEvent.click(within(form).getByRole('button', { name: 'Run notebook' }));
+    await waitFor(() => expect(location.history.at(-1)).toBe('/runs/created-1'));
+    const submit = requests.find((r) => r.method === 'POST' && r.path === '/v1/runs');
+    expect(submit?.body).toEqual({
+      notebook: 'github://acme/x/hello.ipynb',
+      ref: 'main',
+      parameters: { count: 5 },
+      labels: { team: 'data' },
+    });
+    expect(submit?.headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("shows the API's refusal of a notebook", async () => {
+    const { fetch } = fakeFetch({
+      'GET /v1/runs': listing([]),
+      'POST /v1/inspect': () =>
+        apiError(422, 'source_not_found', 'github://acme/x/missing.ipynb: no such file at main'),
+    });
+    renderApp('/', fetch);
+    fireEvent.click(await screen.findByRole('button', { name: 'New run' }));
+    const form = screen.getByRole('form', { name: 'New run' });
+    fireEvent.change(within(form).getByRole('textbox', { name: 'Notebook' }), {
+      target: { value: 'github://acme/x/missing.ipynb' },
+    });
+    fireEvent.click(within(form).getByRole('button', { name: 'Load parameters' }));
+    expect((await within(form).findByRole('alert')).textContent).toContain('no such file at main');
+  });
+});
