@@ -3,7 +3,7 @@
  * per-cell durations, log), and its notebook as it fills in; cancel, rerun with changed
  * parameters, download, compare.
  */
-import { isTerminal, type Run } from '@nes/client';
+import { isTerminal, NesApiError, type Run } from '@nes/client';
 import { useMemo, useState } from 'react';
 import { Link } from 'wouter';
 import { useNow } from '../api.tsx';
@@ -34,6 +34,10 @@ export default function RunPage(props: { id: string }) {
   return <RunView key={run.id} run={run} live={live} />;
 }
 
+function isNotFound(error: unknown): boolean {
+  return error instanceof NesApiError && error.status === 404;
+}
+
 const FAILURE_TEXT: Record<string, string> = {
   cell_error: 'A cell raised an error',
   timeout: 'The run took longer than its time limit',
@@ -49,7 +53,11 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
   const active = !isTerminal(run.status);
   const now = useNow(active);
   const [focusCell, setFocusCell] = useState<number | undefined>();
-  const hasNotebook = run.status === 'running' || isTerminal(run.status) || run.outputUri !== null;
+  // A run cancelled or failed before it started never saved a notebook: do not ask for one.
+  const hasNotebook =
+    run.status === 'running' ||
+    run.outputUri !== null ||
+    (isTerminal(run.status) && run.startedAt !== null);
   const nb = useNotebook(
     hasNotebook ? `/v1/runs/${encodeURIComponent(run.id)}/notebook` : null,
     live.progressTick,
@@ -214,15 +222,23 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
               focusCell={focusCell}
             />
           ) : nb.error ? (
-            active ? (
-              <div className="empty">The notebook appears here once the run saves it.</div>
+            active || isNotFound(nb.error) ? (
+              <div className="empty">
+                {active
+                  ? 'The notebook appears here once the run saves it.'
+                  : 'This run saved no output notebook.'}
+              </div>
             ) : (
               <ErrorView error={nb.error} what="the output notebook" />
             )
           ) : hasNotebook ? (
             <Loading what="the notebook" />
-          ) : (
+          ) : active ? (
             <div className="empty">The notebook appears here when the run starts.</div>
+          ) : (
+            <div className="empty">
+              The run ended before it started: there is no output notebook.
+            </div>
           )}
         </div>
         <aside className="run-side">
