@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -57,6 +58,28 @@ async function signIn(): Promise<string> {
   assert.equal(response.status, 303, response.text);
   const cookie = response.headers.get('set-cookie') ?? '';
   return cookie.split(';')[0] as string;
+}
+
+/** A POST with exactly these headers and an empty body. */
+function rawPost(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method: 'POST', headers: { ...headers, 'content-length': '0' } },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 describe('viewer serving', () => {
@@ -213,7 +236,10 @@ describe('viewer serving', () => {
     const noOrigin = await post({});
     assert.equal(noOrigin.status, 403, noOrigin.text);
     assert.equal(JSON.parse(noOrigin.text).error.code, 'cross_origin');
-    assert.match(JSON.parse(noOrigin.text).error.message, /viewer's own origin/);
+    assert.match(
+      JSON.parse(noOrigin.text).error.message,
+      /sent by the viewer's script from its own origin/,
+    );
     const fromOutput = await post({ origin: service.outputUrl });
     assert.equal(fromOutput.status, 403);
     assert.match(JSON.parse(fromOutput.text).error.message, new RegExp(service.outputUrl));
@@ -223,8 +249,18 @@ describe('viewer serving', () => {
     const fromViewer = await post({ origin: new URL(service.url).origin });
     assert.equal(fromViewer.status, 201, fromViewer.text);
     assert.equal(JSON.parse(fromViewer.text).parameters.name, 'cookie');
-    // Cancel it through the cookie too (same origin rule).
+    // A form that content slipped into a page would post from the viewer's origin: refused.
     const id = JSON.parse(fromViewer.text).id as string;
+    // (node:http: fetch writes its own Sec-Fetch-Mode, as browsers do.)
+    const form = await rawPost(`${service.url}/v1/runs/${id}/cancel`, {
+      cookie,
+      origin: new URL(service.url).origin,
+      'sec-fetch-mode': 'navigate',
+      'content-type': 'application/x-www-form-urlencoded',
+    });
+    assert.equal(form.status, 403, form.text);
+    assert.match(JSON.parse(form.text).error.message, /a form submission/);
+    // Cancel it through the cookie from the viewer's script.
     const cancel = await get(
       `${service.url}/v1/runs/${id}/cancel`,
       { cookie, origin: new URL(service.url).origin },

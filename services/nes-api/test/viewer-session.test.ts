@@ -88,23 +88,26 @@ describe('session cookie', () => {
     );
   });
 
-  test("unsafe requests are trusted from the page's own origin or the configured viewer only", () => {
+  test("unsafe requests are trusted from the page's own origin or the configured viewer, never a form", () => {
     const cookies = sessions();
-    assert.equal(cookies.trustedOrigin(request({ origin: 'http://127.0.0.1:8080' })), true);
+    assert.equal(cookies.fromViewer(request({ origin: 'http://127.0.0.1:8080' })), true);
     assert.equal(
-      cookies.trustedOrigin(request({ origin: 'http://localhost:8080' }, 'localhost:8080')),
+      cookies.fromViewer(request({ origin: 'http://localhost:8080' }, 'localhost:8080')),
       true,
     );
-    assert.equal(cookies.trustedOrigin(request({ origin: 'https://viewer.example' })), true);
+    assert.equal(cookies.fromViewer(request({ origin: 'https://viewer.example' })), true);
     for (const origin of [
       'http://127.0.0.1:8081',
       'https://127.0.0.1:8080',
       'null',
       'https://evil.example',
     ]) {
-      assert.equal(cookies.trustedOrigin(request({ origin })), false, origin);
+      assert.equal(cookies.fromViewer(request({ origin })), false, origin);
     }
-    assert.equal(cookies.trustedOrigin(request({})), false);
+    assert.equal(cookies.fromViewer(request({})), false);
+    const form = { origin: 'http://127.0.0.1:8080', 'sec-fetch-mode': 'navigate' };
+    assert.equal(cookies.fromViewer(request(form)), false);
+    assert.equal(cookies.fromViewer(request({ ...form, 'sec-fetch-mode': 'cors' })), true);
   });
 
   test('readCookie takes one cookie out of a header', () => {

@@ -8,7 +8,8 @@
  * token sealed: the token inside is verified like a bearer token on every request. A request
  * authenticated by the cookie alone may change something (POST) only when its Origin is the
  * viewer's own: the browser attaches the cookie to requests from other origins of the same site
- * too (such as the output origin, a port away), and only the Origin header tells them apart.
+ * too (such as the output origin, a port away), and only the Origin header tells them apart;
+ * and never as a navigation (a form), which is how HTML slipped into a page would try.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -40,8 +41,11 @@ export type TokenVerifier = (secret: string) => Promise<StoredToken | null>;
 export interface CookieSessions {
   /** The token sealed in the request's session cookie; null without a valid cookie. */
   token(request: FastifyRequest): string | null;
-  /** Whether an unsafe request authenticated by the cookie comes from the viewer's origin. */
-  trustedOrigin(request: FastifyRequest): boolean;
+  /**
+   * Whether an unsafe request authenticated by the cookie is the viewer's own doing: sent by
+   * its script from its origin (not a form that content slipped into a page submitted).
+   */
+  fromViewer(request: FastifyRequest): boolean;
 }
 
 export function hasScope(token: StoredToken, scope: Scope): boolean {
@@ -82,15 +86,11 @@ export function registerAuth(
     let secret = bearer(request);
     if (secret === null && sessions !== null) {
       secret = sessions.token(request);
-      if (
-        secret !== null &&
-        !SAFE_METHODS.has(request.method) &&
-        !sessions.trustedOrigin(request)
-      ) {
+      if (secret !== null && !SAFE_METHODS.has(request.method) && !sessions.fromViewer(request)) {
         throw new ApiError(
           403,
           'cross_origin',
-          `a ${request.method} signed in by the viewer's session cookie must come from the viewer's own origin (Origin: ${request.headers.origin ?? 'absent'}); other clients send Authorization: Bearer <token>`,
+          `a ${request.method} signed in by the viewer's session cookie must be sent by the viewer's script from its own origin (Origin: ${request.headers.origin ?? 'absent'}${request.headers['sec-fetch-mode'] === 'navigate' ? ', a form submission' : ''}); other clients send Authorization: Bearer <token>`,
         );
       }
     }

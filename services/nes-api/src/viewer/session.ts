@@ -83,9 +83,11 @@ export class SessionCookies implements CookieSessions {
     }
   }
 
-  trustedOrigin(request: FastifyRequest): boolean {
+  fromViewer(request: FastifyRequest): boolean {
     const origin = request.headers.origin;
     if (origin === undefined) return false;
+    // A form post is a navigation; the viewer changes things with fetch only.
+    if (request.headers['sec-fetch-mode'] === 'navigate') return false;
     // The page's own origin as this request reached it: the viewer opened under another name
     // of this host (localhost for 127.0.0.1). The cookie is bound to that host, so another
     // site cannot borrow it this way; the output origin differs by port and never matches.

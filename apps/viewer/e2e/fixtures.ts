@@ -1,0 +1,137 @@
+/**
+ * Fixture notebooks of the browser suites, named for what they test. The hostile ones try every
+ * way we know for notebook content to run code in the viewer's origin; each attempt would set
+ * `window.__nesPwned` (a sentinel the suite reads from the viewer page) or leave a trace on the
+ * API. The probe output runs in the output frame, tries to escape it, and writes what it could
+ * and could not do into its own visible text.
+ */
+import { notebookJson } from './harness.ts';
+
+/** Cells that sleep, so a run is seen pending, running and done in the DOM. */
+export const SLOW = notebookJson(
+  [
+    'seconds = 1.5\nlabel = "slow"',
+    'import time\nprint("step one", label, flush=True)\ntime.sleep(seconds)',
+    'time.sleep(seconds)\nprint("step two", flush=True)',
+    'time.sleep(seconds)\nprint("step three", flush=True)',
+    'print("finished", label)',
+  ],
+  { parameters: true },
+);
+
+/** Long enough to cancel while it runs. */
+export const SLEEPY = notebookJson(
+  [
+    'seconds = 60',
+    'import time\nprint("sleeping", flush=True)',
+    'time.sleep(seconds)',
+    'print("woke")',
+  ],
+  { parameters: true },
+);
+
+/** Parameters whose values show in the output (rerun with other values). */
+export const GREET = notebookJson(
+  ['name = "world"\ncount = 2', 'print(f"hello {name} x{count}")'],
+  { parameters: true },
+);
+
+/** A failing cell: the failed run's banner. */
+export const BROKEN = notebookJson(
+  ['x = 1', 'print("before the error")', 'raise ValueError("broken on purpose")', 'print("never")'],
+  { parameters: true },
+);
+
+/** Rich output: markdown with math, a table, an image, HTML, a long stream, an error. */
+export const RICH = notebookJson(
+  [
+    {
+      markdown:
+        '# Rich output\n\nInline math $e^{i\\pi} + 1 = 0$ and display math:\n\n$$\\int_0^1 x^2\\,dx = \\frac{1}{3}$$\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- [x] done\n- [ ] open',
+    },
+    'n = 5',
+    'import pandas as pd\npd.DataFrame({"x": range(n), "square": [i * i for i in range(n)]})',
+    'from IPython.display import SVG, display\ndisplay(SVG(\'<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><rect width="120" height="40" fill="#2563eb"/><text x="10" y="25" fill="white">svg output</text></svg>\'))',
+    'import base64\nfrom IPython.display import Image\nImage(data=base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAoAAAAKCAYAAACNMs+9AAAAFklEQVR42mNk+M9Qz0AEYBxVSF+FAAhKDveksOjmAAAAAElFTkSuQmCC"))',
+    'for i in range(200):\n    print(f"line {i:03d} of a long stream")',
+    'print("\\x1b[31mred\\x1b[0m and \\x1b[1;32mbold green\\x1b[0m")',
+    '{"json": [1, 2, 3]}',
+  ],
+  { parameters: true },
+);
+
+/** Output keys the spoofing frame guesses (the probe is cell c2's only output). */
+export const SPOOFED_IDS = ['c2:0', '2:0', 'c3:0', '3:0', 'c2:1', '2:1'];
+export const SPOOFED_HEIGHT = 4321;
+
+const MARK = "window.__nesPwned = (window.__nesPwned || '') + ";
+
+/** Markdown cells with raw HTML: none of it may run in the viewer. */
+export const HOSTILE_MARKDOWN = notebookJson([
+  {
+    markdown: [
+      '# Hostile markdown',
+      `<script>${MARK}'md-script'</script>`,
+      `<img src="x" onerror="${MARK}'md-img-onerror'" alt="broken image">`,
+      `<svg onload="${MARK}'md-svg-onload'"><circle r="5"/></svg>`,
+      `[hostile markdown link](javascript:${MARK}'md-js-link')`,
+      `<a href="javascript:${MARK}'md-html-link'">hostile html link</a>`,
+      `<iframe srcdoc="<script>parent.${MARK}'md-iframe'</script>"></iframe>`,
+      `<form action="javascript:${MARK}'md-form'"><button>hostile form</button></form>`,
+      `<object data="javascript:${MARK}'md-object'"></object>`,
+      `<style>body { background: red !important; }</style>`,
+      '<meta http-equiv="refresh" content="0;url=https://example.invalid/">',
+      `<details open ontoggle="${MARK}'md-ontoggle'"><summary>toggle</summary>x</details>`,
+    ].join('\n\n'),
+  },
+  'x = 1',
+]);
+
+/**
+ * Code that outputs hostile HTML, SVG, JavaScript and markdown through a real kernel, plus the
+ * probe: a script that runs in the output frame and reports what it can reach.
+ */
+export const HOSTILE_OUTPUTS = notebookJson(
+  [
+    'api_url = "http://127.0.0.1:1"',
+    [
+      'from IPython.display import display, HTML, SVG, Javascript, Markdown',
+      `display(HTML("""<div>html output</div><script>${MARK}'out-html-script'</script><img src="x" onerror="${MARK}'out-html-img'">"""))`,
+      `display(HTML("""<a href="javascript:${MARK}'out-html-link'">hostile output link</a>"""))`,
+      `display(SVG("""<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40" onload="${MARK}'out-svg-onload'"><script>${MARK}'out-svg-script'</script><rect width="40" height="40" fill="red"/></svg>"""))`,
+      `display(HTML("""<svg onload="${MARK}'out-html-svg-onload'"><rect width="10" height="10"/></svg>"""))`,
+      `display(Javascript("""${MARK}'out-javascript'"""))`,
+      `display(Markdown("""<img src="x" onerror="${MARK}'out-markdown-img'"> [md link](javascript:${MARK}'out-md-link')"""))`,
+      `display({"text/html": "<b>bundle</b><script>${MARK}'out-bundle-html'</script>", "application/javascript": "${MARK}'out-bundle-js'", "text/plain": "bundle"}, raw=True)`,
+    ].join('\n'),
+    [
+      'display(HTML(r"""',
+      '<div id="probe" role="status">probe waiting</div>',
+      '<script>',
+      'const notes = [];',
+      'const tryIt = (name, f) => { try { notes.push(name + ":" + f()); } catch (e) { notes.push(name + ":blocked"); } };',
+      "window.__nesPwned = 'probe-ran-in-frame';",
+      "tryIt('origin', () => self.origin);",
+      "tryIt('cookie', () => document.cookie === '' ? 'empty' : document.cookie);",
+      "tryIt('storage', () => localStorage.getItem('nes-canary'));",
+      "tryIt('session', () => sessionStorage.length);",
+      "tryIt('parentdoc', () => parent.document.title);",
+      "tryIt('parentwrite', () => { parent.__nesPwned = 'out-parent-write'; return 'done'; });",
+      "tryIt('topdoc', () => top.document.cookie);",
+      "tryIt('toploc', () => top.location.href);",
+      "tryIt('popup', () => window.open('about:blank') === null ? 'null' : 'opened');",
+      "tryIt('topnav', () => { top.location = 'https://example.invalid/hijacked'; return 'assigned'; });",
+      '// A nested frame spoofs the frame protocol: the viewer must ignore what it posts.',
+      "const nested = document.createElement('iframe');",
+      `nested.srcdoc = '<script>for (const id of ${JSON.stringify(SPOOFED_IDS)}) top.postMessage({type: "nes:height", id, height: ${SPOOFED_HEIGHT}}, "*");<\\/script>';`,
+      'document.body.appendChild(nested);',
+      "top.postMessage({type: 'nes:render', id: 'x', html: '<script>parent.__nesPwned = 1<\\/script>'}, '*');",
+      'let fetched = "pending";',
+      'const report = () => { document.getElementById("probe").textContent = "probe ran: " + notes.join(" ") + " fetch:" + fetched; };',
+      'fetch("API_URL/v1/runs", { credentials: "include" }).then((r) => { fetched = "status " + r.status; }, () => { fetched = "blocked"; }).finally(report);',
+      'report();',
+      '</script>""".replace("API_URL", api_url)))',
+    ].join('\n'),
+  ],
+  { parameters: true },
+);
