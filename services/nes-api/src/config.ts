@@ -37,6 +37,25 @@ export interface NesConfig {
   outputPort: number;
   /** Public origin of the output listener (another host behind an ingress); null: derived. */
   outputUrl: string | null;
+  /** NES_K8S_*: read when `executor` is 'kubernetes', else null. */
+  kubernetes: KubernetesConfig | null;
+}
+
+export interface KubernetesConfig {
+  /** NES_K8S_NAMESPACE: where run Jobs are created. Default nes-runs. */
+  namespace: string;
+  /** NES_K8S_IMAGE: the runner image (or `image` in the settings file). */
+  image: string | null;
+  /** NES_K8S_KUBECONFIG: a kubeconfig file; default in-cluster, else the usual lookup. */
+  kubeconfig: string | null;
+  /** NES_K8S_POD_TEMPLATE: a PodTemplate in the namespace, the base of every run's pod. */
+  podTemplate: string | null;
+  /** NES_K8S_PENDING_TIMEOUT_SECONDS: unscheduled or pulling this long fails as infra. */
+  pendingTimeoutSeconds: number;
+  /** NES_K8S_LEASE_NAME: `name` or `namespace/name` of the Lease electing one replica. */
+  lease: { namespace: string | null; name: string } | null;
+  /** NES_K8S_SETTINGS_FILE: YAML or JSON of the run policy (settings-file.ts). */
+  settingsFile: string | null;
 }
 
 export class ConfigError extends Error {
@@ -70,7 +89,17 @@ type ConfigKey =
   | 'LOG_LEVEL'
   | 'VIEWER_DIR'
   | 'OUTPUT_PORT'
-  | 'OUTPUT_URL';
+  | 'OUTPUT_URL'
+  | 'K8S_NAMESPACE'
+  | 'K8S_IMAGE'
+  | 'K8S_KUBECONFIG'
+  | 'K8S_POD_TEMPLATE'
+  | 'K8S_PENDING_TIMEOUT_SECONDS'
+  | 'K8S_LEASE_NAME'
+  | 'K8S_SETTINGS_FILE';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
@@ -167,6 +196,66 @@ export function loadConfig(
     );
   }
 
+  const kubernetes = executor === 'kubernetes' ? kubernetesConfig() : null;
+
+  function kubernetesConfig(): KubernetesConfig {
+    const name = (key: ConfigKey, pattern: RegExp, what: string): string | null => {
+      const got = read(key);
+      if (got === null) return null;
+      if (got.value.length > 253 || !pattern.test(got.value)) {
+        throw new ConfigError(got.name, `expected ${what}, got ${JSON.stringify(got.value)}`);
+      }
+      return got.value;
+    };
+    const file = (key: ConfigKey): string | null => {
+      const got = read(key);
+      if (got === null) return null;
+      try {
+        readFileSync(got.value);
+      } catch (error) {
+        throw new ConfigError(
+          got.name,
+          `cannot read ${got.value} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+        );
+      }
+      return resolve(got.value);
+    };
+    const leaseText = read('K8S_LEASE_NAME');
+    let lease: KubernetesConfig['lease'] = null;
+    if (leaseText !== null) {
+      const parts = leaseText.value.split('/');
+      const leaseName = parts.at(-1) ?? '';
+      const leaseNamespace = parts.length === 2 ? (parts[0] as string) : null;
+      if (
+        parts.length > 2 ||
+        !DNS_SUBDOMAIN.test(leaseName) ||
+        (leaseNamespace !== null && !DNS_LABEL.test(leaseNamespace))
+      ) {
+        throw new ConfigError(
+          leaseText.name,
+          `expected a Lease name or namespace/name, got ${JSON.stringify(leaseText.value)}`,
+        );
+      }
+      lease = { namespace: leaseNamespace, name: leaseName };
+    }
+    const image = read('K8S_IMAGE');
+    if (image !== null && /\s/.test(image.value)) {
+      throw new ConfigError(
+        image.name,
+        `expected an image reference, got ${JSON.stringify(image.value)}`,
+      );
+    }
+    return {
+      namespace: name('K8S_NAMESPACE', DNS_LABEL, 'a namespace name (a DNS label)') ?? 'nes-runs',
+      image: image?.value ?? null,
+      kubeconfig: file('K8S_KUBECONFIG'),
+      podTemplate: name('K8S_POD_TEMPLATE', DNS_SUBDOMAIN, 'a PodTemplate name'),
+      pendingTimeoutSeconds: integer('K8S_PENDING_TIMEOUT_SECONDS', 600, 1, 7 * 24 * 3600),
+      lease,
+      settingsFile: file('K8S_SETTINGS_FILE'),
+    };
+  }
+
   const publicHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
   return {
     port,
@@ -189,5 +278,6 @@ export function loadConfig(
     viewerDir: text('VIEWER_DIR') === null ? null : resolve(text('VIEWER_DIR') as string),
     outputPort,
     outputUrl: url('OUTPUT_URL', true),
+    kubernetes,
   };
 }

@@ -23,6 +23,10 @@ import { ConfigError, type ConfigFlags, loadConfig, type NesConfig } from './con
 import { createRunStore } from './db/index.ts';
 import { ApiError } from './errors.ts';
 import { RunEventBus } from './events-bus.ts';
+import type {
+  KubernetesExecutor,
+  KubernetesExecutorOptions,
+} from './executors/kubernetes/kubernetes-executor.ts';
 import { LocalExecutor, type LocalExecutorOptions } from './executors/local-executor.ts';
 import type { RunStore } from './runs/run-store.ts';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.ts';
@@ -40,6 +44,8 @@ export interface StartServiceOptions {
   store?: RunStore;
   /** Local executor tuning (warm kernels and workers, cancel grace...). */
   executor?: Partial<Omit<LocalExecutorOptions, 'store' | 'workDir' | 'localRoots'>>;
+  /** Kubernetes executor tuning (NES_EXECUTOR=kubernetes): timers, lease identity... */
+  kubernetes?: Partial<KubernetesExecutorOptions>;
   /** Scheduler tuning; `concurrency` defaults to NES_CONCURRENCY, else 4. */
   scheduler?: Partial<Omit<SchedulerOptions, 'store' | 'executor' | 'bus'>>;
   /** How long running runs may finish on shutdown; default NES_SHUTDOWN_GRACE_SECONDS, else 20 s. */
@@ -63,7 +69,7 @@ export interface StartedService {
   app: App;
   store: RunStore;
   scheduler: Scheduler;
-  executor: LocalExecutor;
+  executor: LocalExecutor | KubernetesExecutor;
   /** Graceful stop (idempotent): intake, then runs (grace), then the store. */
   close(graceMs?: number): Promise<void>;
 }
@@ -75,12 +81,6 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const config = loadConfig(env, options.flags ?? {});
-  if (config.executor === 'kubernetes') {
-    throw new ConfigError(
-      'NES_EXECUTOR',
-      'the kubernetes executor is not available yet; use "local" (the default)',
-    );
-  }
   const graceMs =
     options.shutdownGraceMs ?? envSeconds(env, 'NES_SHUTDOWN_GRACE_SECONDS') ?? DEFAULT_GRACE_MS;
   const concurrency =
@@ -100,22 +100,43 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
     const adminToken = await ensureAdminToken(store, config);
     const artifacts = await openArtifacts(storeLocation);
 
-    const executor = new LocalExecutor({
-      warmKernels: { python3: 2 },
-      warmWorkers: 1,
-      ...options.executor,
-      store: storeLocation,
-      workDir: join(config.dataDir, 'work'),
-      localRoots: config.notebookRoots,
-      env: {
-        ...options.executor?.env,
-        ...(config.githubApiUrl ? { NES_GITHUB_API_URL: config.githubApiUrl } : {}),
-        ...(config.githubToken ? { NES_GITHUB_TOKEN: config.githubToken } : {}),
-      },
-      log: options.executor?.log ?? ((level, message) => log(`nes executor ${level}: ${message}`)),
-    });
+    const executorLog = (level: string, message: string) =>
+      log(`nes executor ${level}: ${message}`);
+    let executor: LocalExecutor | KubernetesExecutor;
+    let executorTunings: Partial<SchedulerOptions> = {};
+    if (config.kubernetes !== null) {
+      // Loaded only here: the cluster client is large and local runs never need it.
+      const { kubernetesFromConfig } = await import('./executors/kubernetes/from-config.ts');
+      const wiring = kubernetesFromConfig(
+        { ...config, kubernetes: config.kubernetes },
+        {
+          store: storeLocation,
+          artifacts,
+          log: options.executor?.log ?? executorLog,
+          ...(options.kubernetes ? { overrides: options.kubernetes } : {}),
+        },
+      );
+      executor = wiring.executor;
+      executorTunings = wiring.scheduler;
+    } else {
+      executor = new LocalExecutor({
+        warmKernels: { python3: 2 },
+        warmWorkers: 1,
+        ...options.executor,
+        store: storeLocation,
+        workDir: join(config.dataDir, 'work'),
+        localRoots: config.notebookRoots,
+        env: {
+          ...options.executor?.env,
+          ...(config.githubApiUrl ? { NES_GITHUB_API_URL: config.githubApiUrl } : {}),
+          ...(config.githubToken ? { NES_GITHUB_TOKEN: config.githubToken } : {}),
+        },
+        log: options.executor?.log ?? executorLog,
+      });
+    }
     const bus = new RunEventBus();
     const scheduler = new Scheduler({
+      ...executorTunings,
       ...options.scheduler,
       store,
       executor,
