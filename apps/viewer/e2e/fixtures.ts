@@ -10,11 +10,11 @@ import { notebookJson } from './harness.ts';
 /** Cells that sleep, so a run is seen pending, running and done in the DOM. */
 export const SLOW = notebookJson(
   [
-    'seconds = 1.5\nlabel = "slow"',
-    'import time\nprint("step one", label, flush=True)\ntime.sleep(seconds)',
+    'seconds = 1.5\ntag = "slow"',
+    'import time\nprint("step one", tag, flush=True)\ntime.sleep(seconds)',
     'time.sleep(seconds)\nprint("step two", flush=True)',
     'time.sleep(seconds)\nprint("step three", flush=True)',
-    'print("finished", label)',
+    'print("finished", tag)',
   ],
   { parameters: true },
 );
@@ -50,7 +50,7 @@ export const RICH = notebookJson(
         '# Rich output\n\nInline math $e^{i\\pi} + 1 = 0$ and display math:\n\n$$\\int_0^1 x^2\\,dx = \\frac{1}{3}$$\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- [x] done\n- [ ] open',
     },
     'n = 5',
-    'import pandas as pd\npd.DataFrame({"x": range(n), "square": [i * i for i in range(n)]})',
+    'from IPython.display import HTML\nrows = "".join(f"<tr><td>{i}</td><td>{i * i}</td></tr>" for i in range(n))\nHTML(f"<table><thead><tr><th>x</th><th>square</th></tr></thead><tbody>{rows}</tbody></table>")',
     'from IPython.display import SVG, display\ndisplay(SVG(\'<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><rect width="120" height="40" fill="#2563eb"/><text x="10" y="25" fill="white">svg output</text></svg>\'))',
     'import base64\nfrom IPython.display import Image\nImage(data=base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAoAAAAKCAYAAACNMs+9AAAAFklEQVR42mNk+M9Qz0AEYBxVSF+FAAhKDveksOjmAAAAAElFTkSuQmCC"))',
     'for i in range(200):\n    print(f"line {i:03d} of a long stream")',

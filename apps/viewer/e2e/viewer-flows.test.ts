@@ -1,0 +1,238 @@
+/**
+ * The viewer's main flows in a real Chromium against the real service on real kernels: sign in
+ * by the token URL, submit a run from the UI and watch its cells go pending -> running -> done
+ * while it executes, open the finished notebook, cancel a running run, rerun with changed
+ * parameters, a failed run's banner, browse the output store and open an .ipynb, compare two
+ * runs, and a notebook of rich outputs. Each main page is saved as a screenshot under
+ * test-artifacts/viewer/. Elements are found by their accessible roles and names.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { BROKEN, GREET, RICH, SLEEPY, SLOW } from './fixtures.ts';
+import { type Harness, startHarness, waitForStatus } from './harness.ts';
+
+let harness: Harness;
+let page: Page;
+
+interface RunBody {
+  id: string;
+  status: string;
+  parameters: Record<string, unknown>;
+}
+
+async function submit(name: string, parameters: Record<string, unknown> = {}): Promise<string> {
+  const { status, body } = await harness.api<RunBody>('POST', '/v1/runs', {
+    notebook: harness.notebook(name),
+    parameters,
+  });
+  assert.equal(status, 201, JSON.stringify(body));
+  return body.id;
+}
+
+/** The state class of every code cell on the page, by its accessible name. */
+function cellStates(): Promise<Record<string, string>> {
+  return page.evaluate(() => {
+    const states: Record<string, string> = {};
+    for (const cell of document.querySelectorAll('article[aria-label^="Code cell"]')) {
+      const state = /nes-cell-(pending|running|done|error|failed|skipped)\b/.exec(cell.className);
+      states[cell.getAttribute('aria-label') ?? '?'] = state?.[1] ?? 'none';
+    }
+    return states;
+  });
+}
+
+function runIdOf(url: string): string {
+  const match = /\/runs\/([^/?#]+)/.exec(url);
+  assert.ok(match, `not a run page: ${url}`);
+  return decodeURIComponent(match[1] as string);
+}
+
+before(async () => {
+  harness = await startHarness({
+    'slow.ipynb': SLOW,
+    'sleepy.ipynb': SLEEPY,
+    'greet.ipynb': GREET,
+    'broken.ipynb': BROKEN,
+    'rich.ipynb': RICH,
+  });
+  page = await harness.page();
+});
+after(() => harness?.close());
+
+describe('viewer flows', () => {
+  test('the token URL signs in: the address bar loses the token, the cookie is HttpOnly', async () => {
+    await page.goto(harness.signInUrl('/'));
+    assert.equal(page.url(), `${harness.service.url}/`);
+    await page.getByRole('heading', { name: 'Runs', level: 1 }).waitFor();
+    assert.equal(await page.evaluate(() => document.cookie), '');
+    const session = (await harness.context.cookies(harness.service.url)).find(
+      (c) => c.name === 'nes_session',
+    );
+    assert.equal(session?.httpOnly, true);
+    // The page learnt the output origin from the server.
+    const frameOrigin = await page.evaluate(
+      () => document.querySelector('meta[name="nes-frame-origin"]')?.getAttribute('content') ?? '',
+    );
+    assert.equal(frameOrigin, harness.service.outputUrl);
+  });
+
+  test('a run submitted from the UI fills in live: cells go pending, running, done', async () => {
+    await page.goto(`${harness.service.url}/`);
+    await page.getByRole('button', { name: 'New run' }).click();
+    const form = page.getByRole('form', { name: 'New run' });
+    await form.getByRole('textbox', { name: 'Notebook' }).fill(harness.notebook('slow.ipynb'));
+    await form.getByRole('button', { name: 'Load parameters' }).click();
+    const tagInput = form.getByLabel(/^tag/);
+    await tagInput.waitFor();
+    await tagInput.fill('"from the UI"');
+    await form.getByRole('button', { name: 'Run notebook' }).click();
+    await page.waitForURL(/\/runs\/[^/]+$/);
+    const id = runIdOf(page.url());
+
+    // Watch the DOM while it runs: every sleeping cell is seen running, then done, and a
+    // later cell is seen pending while an earlier one runs.
+    const seen = new Map<string, Set<string>>();
+    let pendingWhileRunning = false;
+    let liveShot = false;
+    const giveUp = Date.now() + 90_000;
+    for (;;) {
+      const states = await cellStates();
+      for (const [cell, state] of Object.entries(states)) {
+        if (!seen.has(cell)) seen.set(cell, new Set());
+        seen.get(cell)?.add(state);
+      }
+      const values = Object.values(states);
+      if (values.includes('running') && values.includes('pending')) {
+        pendingWhileRunning = true;
+        if (!liveShot) {
+          liveShot = true;
+          await harness.screenshot(page, 'run-live');
+        }
+      }
+      if (values.length > 0 && values.every((state) => state === 'done')) break;
+      assert.ok(Date.now() < giveUp, `the cells never all finished: ${JSON.stringify(states)}`);
+      await page.waitForTimeout(100);
+    }
+    assert.ok(pendingWhileRunning, 'no cell was pending while another ran');
+    for (const cell of ['Code cell 3', 'Code cell 4', 'Code cell 5']) {
+      const states = seen.get(cell);
+      assert.ok(states?.has('running'), `${cell} was never seen running: ${[...(states ?? [])]}`);
+      assert.ok(states?.has('done'), `${cell} never done`);
+    }
+    const run = await waitForStatus(harness, id, ['succeeded']);
+    assert.equal(run.parameters.tag, 'from the UI');
+    await page.getByText('finished from the UI').waitFor();
+    await page.getByText('Succeeded').first().waitFor();
+    await harness.screenshot(page, 'run-finished');
+  });
+
+  test('a finished run opens with its notebook', async () => {
+    const id = await submit('greet.ipynb', { name: 'finished' });
+    await waitForStatus(harness, id, ['succeeded']);
+    await page.goto(`${harness.service.url}/runs/${id}`);
+    await page.getByText('hello finished x2').waitFor();
+    await page.getByRole('heading', { name: 'greet.ipynb' }).waitFor();
+  });
+
+  test('a running run is cancelled from its page', async () => {
+    const id = await submit('sleepy.ipynb');
+    await waitForStatus(harness, id, ['running']);
+    await page.goto(`${harness.service.url}/runs/${id}`);
+    await page.getByText('sleeping').first().waitFor();
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    await page
+      .getByRole('dialog', { name: 'Cancel run' })
+      .getByRole('button', { name: 'Yes, cancel the run' })
+      .click();
+    const run = await waitForStatus(harness, id, ['cancelled'], 30_000);
+    assert.equal(run.status, 'cancelled');
+    await page.getByText('The run was cancelled').first().waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Cancel run' }).count(), 0);
+  });
+
+  test('rerun with a changed parameter: the new run has the new value, the others are kept', async () => {
+    const first = await submit('greet.ipynb', { name: 'first', count: 3 });
+    await waitForStatus(harness, first, ['succeeded']);
+    await page.goto(`${harness.service.url}/runs/${first}`);
+    await page.getByRole('button', { name: 'Rerun' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Rerun' });
+    const name = dialog.getByLabel(/^name/);
+    await name.waitFor();
+    await name.fill('"second"');
+    await dialog.getByRole('button', { name: 'Start rerun' }).click();
+    await page.waitForURL(
+      (url) => url.pathname.startsWith('/runs/') && !url.pathname.endsWith(first),
+    );
+    const second = runIdOf(page.url());
+    const run = await waitForStatus(harness, second, ['succeeded']);
+    assert.deepEqual(run.parameters, { name: 'second', count: 3 });
+    await page.getByText('hello second x3').waitFor();
+
+    // Compare the two.
+    await page.goto(`${harness.service.url}/compare?a=${first}&b=${second}`);
+    await page.getByRole('heading', { name: 'Compare runs' }).waitFor();
+    const diff = page.getByRole('table', { name: 'Parameter differences' });
+    await diff.waitFor();
+    const text = await diff.textContent();
+    assert.match(text ?? '', /first/);
+    assert.match(text ?? '', /second/);
+    await page.waitForTimeout(500);
+    await harness.screenshot(page, 'compare');
+  });
+
+  test('a failed run shows its banner and the failing cell', async () => {
+    const id = await submit('broken.ipynb');
+    await waitForStatus(harness, id, ['failed']);
+    await page.goto(`${harness.service.url}/runs/${id}`);
+    await page.getByText('A cell raised an error').first().waitFor();
+    await page.getByText('broken on purpose').first().waitFor();
+    await page.getByRole('article', { name: 'Execution error' }).first().waitFor();
+    await harness.screenshot(page, 'run-failed');
+  });
+
+  test('the output store is browsed down to a notebook, which opens', async () => {
+    const id = await submit('greet.ipynb', { name: 'stored' });
+    await waitForStatus(harness, id, ['succeeded']);
+    await page.goto(`${harness.service.url}/browse`);
+    await page.getByRole('heading', { name: 'Output store' }).waitFor();
+    await page.getByRole('link', { name: 'runs/' }).click();
+    await page.getByRole('link', { name: `${id}/` }).click();
+    await page.waitForTimeout(300);
+    await harness.screenshot(page, 'browse');
+    await page.getByRole('link', { name: 'output.ipynb' }).click();
+    await page.getByText('hello stored x2').waitFor();
+    assert.match(page.url(), /output\.ipynb/);
+  });
+
+  test('rich outputs: math, a table, SVG, an image, a long stream, ANSI colours, JSON', async () => {
+    const id = await submit('rich.ipynb');
+    await waitForStatus(harness, id, ['succeeded']);
+    await page.goto(`${harness.service.url}/runs/${id}`);
+    await page.getByRole('heading', { name: 'Rich output' }).waitFor();
+    await page.locator('.katex').first().waitFor();
+    await page.getByText('line 000 of a long stream').waitFor();
+    await page.waitForTimeout(500);
+    await harness.screenshot(page, 'rich-output');
+    const rendered = await page.evaluate(() => ({
+      katex: document.querySelectorAll('.katex').length,
+      images: document.querySelectorAll('main img').length,
+      tables: document.querySelectorAll('main table').length,
+    }));
+    assert.ok(rendered.katex >= 2, JSON.stringify(rendered));
+    assert.ok(rendered.images >= 1, JSON.stringify(rendered));
+    assert.ok(rendered.tables >= 1, JSON.stringify(rendered));
+  });
+
+  test('the runs list shows every run', async () => {
+    await page.goto(`${harness.service.url}/`);
+    await page.getByRole('heading', { name: 'Runs', level: 1 }).waitFor();
+    await page.getByText('broken.ipynb').first().waitFor();
+    await page.waitForTimeout(300);
+    await harness.screenshot(page, 'runs-list');
+    const { body } = await harness.api<{ runs: RunBody[] }>('GET', '/v1/runs?limit=100');
+    for (const run of body.runs) {
+      await page.getByRole('link', { name: run.id }).first().waitFor({ timeout: 5000 });
+    }
+  });
+});
