@@ -81,7 +81,9 @@ export function conflict(type: ResourceType, name: string): ApiError {
 
 export function invalid(type: ResourceType, name: string, causes: StatusCause[]): ApiError {
   const list = causes.map((cause) => `${cause.field}: ${cause.message}`).join(', ');
-  return failure(422, 'Invalid', `${type.kind} "${name}" is invalid: ${list}`, {
+  const qualifiedKind = type.group ? `${type.kind}.${type.group}` : type.kind;
+  const summary = causes.length === 1 ? list : `[${list}]`;
+  return failure(422, 'Invalid', `${qualifiedKind} "${name}" is invalid: ${summary}`, {
     ...detailsOf(type, name),
     kind: type.kind,
     causes,

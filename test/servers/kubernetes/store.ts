@@ -110,9 +110,14 @@ export class ObjectStore {
     return start < 0 ? [] : this.#history.slice(start);
   }
 
-  /** Drops all history: every watch from an older resourceVersion now gets 410 Gone. */
+  /**
+   * Drops all history: every watch from a resourceVersion seen so far now gets 410 Gone. The
+   * counter moves on by one (versions are opaque and may have gaps), so a fresh list's version
+   * is watchable again.
+   */
   compact(): void {
     this.#history.length = 0;
+    this.#resourceVersion += 1;
     this.#oldestWatchable = this.#resourceVersion;
   }
 
