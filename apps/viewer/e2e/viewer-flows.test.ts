@@ -42,6 +42,14 @@ function cellStates(): Promise<Record<string, string>> {
   });
 }
 
+/** Text inside the notebook's cells (the log panel repeats a run's output). */
+function notebookText(text: string) {
+  return page
+    .getByRole('article', { name: /^Code cell/ })
+    .getByText(text)
+    .first();
+}
+
 function runIdOf(url: string): string {
   const match = /\/runs\/([^/?#]+)/.exec(url);
   assert.ok(match, `not a run page: ${url}`);
@@ -122,7 +130,7 @@ describe('viewer flows', () => {
     }
     const run = await waitForStatus(harness, id, ['succeeded']);
     assert.equal(run.parameters.tag, 'from the UI');
-    await page.getByText('finished from the UI').waitFor();
+    await notebookText('finished from the UI').waitFor();
     await page.getByText('Succeeded').first().waitFor();
     await harness.screenshot(page, 'run-finished');
   });
@@ -131,7 +139,7 @@ describe('viewer flows', () => {
     const id = await submit('greet.ipynb', { name: 'finished' });
     await waitForStatus(harness, id, ['succeeded']);
     await page.goto(`${harness.service.url}/runs/${id}`);
-    await page.getByText('hello finished x2').waitFor();
+    await notebookText('hello finished x2').waitFor();
     await page.getByRole('heading', { name: 'greet.ipynb' }).waitFor();
   });
 
@@ -167,7 +175,7 @@ describe('viewer flows', () => {
     const second = runIdOf(page.url());
     const run = await waitForStatus(harness, second, ['succeeded']);
     assert.deepEqual(run.parameters, { name: 'second', count: 3 });
-    await page.getByText('hello second x3').waitFor();
+    await notebookText('hello second x3').waitFor();
 
     // Compare the two.
     await page.goto(`${harness.service.url}/compare?a=${first}&b=${second}`);
@@ -201,7 +209,7 @@ describe('viewer flows', () => {
     await page.waitForTimeout(300);
     await harness.screenshot(page, 'browse');
     await page.getByRole('link', { name: 'output.ipynb' }).click();
-    await page.getByText('hello stored x2').waitFor();
+    await notebookText('hello stored x2').waitFor();
     assert.match(page.url(), /output\.ipynb/);
   });
 
@@ -224,15 +232,30 @@ describe('viewer flows', () => {
     assert.ok(rendered.tables >= 1, JSON.stringify(rendered));
   });
 
-  test('the runs list shows every run', async () => {
+  test('the runs list shows every run, and two picked there are compared', async () => {
     await page.goto(`${harness.service.url}/`);
     await page.getByRole('heading', { name: 'Runs', level: 1 }).waitFor();
     await page.getByText('broken.ipynb').first().waitFor();
     await page.waitForTimeout(300);
     await harness.screenshot(page, 'runs-list');
     const { body } = await harness.api<{ runs: RunBody[] }>('GET', '/v1/runs?limit=100');
+    assert.ok(body.runs.length >= 8, `${body.runs.length} runs`);
     for (const run of body.runs) {
-      await page.getByRole('link', { name: run.id }).first().waitFor({ timeout: 5000 });
+      await page
+        .getByRole('checkbox', { name: `Select run ${run.id} to compare` })
+        .waitFor({ timeout: 5000 });
     }
+    // Two runs picked in the list open the comparison.
+    const [a, b] = body.runs as [RunBody, RunBody];
+    await page.getByRole('checkbox', { name: `Select run ${a.id} to compare` }).check();
+    await page.getByRole('checkbox', { name: `Select run ${b.id} to compare` }).check();
+    await page.getByRole('button', { name: 'Compare selected' }).click();
+    await page.waitForURL(/\/compare\?/);
+    const url = new URL(page.url());
+    assert.deepEqual(
+      [url.searchParams.get('a'), url.searchParams.get('b')].sort(),
+      [a.id, b.id].sort(),
+    );
+    await page.getByRole('heading', { name: 'Compare runs' }).waitFor();
   });
 });
