@@ -1,0 +1,235 @@
+/**
+ * One notebook cell: a labelled article with a header (kind, execution
+ * count, run status as text, duration, parameter badges), the input and the
+ * outputs. Memoized by value so a live run's re-fetch re-renders only the
+ * cells that changed.
+ */
+import { memo, useMemo } from 'react';
+import { jsonEqual } from './equal.ts';
+import { highlight, highlighterFor } from './highlight.ts';
+import { katexModule } from './katex.ts';
+import { useLoaded } from './lazy.ts';
+import { Markup } from './Markup.tsx';
+import { renderMarkdown } from './markdown.ts';
+import type { Cell, CodeCell } from './nbformat.ts';
+import { joinText } from './nbformat.ts';
+import { OutputArea } from './outputs/OutputArea.tsx';
+import {
+  formatDuration,
+  inputHidden,
+  papermillCellInfo,
+  papermillMarker,
+  parameterBadge,
+} from './papermill.ts';
+
+export type CellRunStatus = 'pending' | 'running' | 'done' | 'failed';
+
+export interface CellViewProps {
+  cell: Cell;
+  index: number;
+  /** Live status from the run, when one is executing. */
+  status?: CellRunStatus;
+  /** highlight.js grammar for code cells, or null for plain text. */
+  grammar: string | null;
+  hideCode: boolean;
+  focused: boolean;
+  frameOrigin: string;
+  /** Index of the cell where execution failed (for papermill's banner). */
+  failingIndex: number | null;
+  onJumpToCell(index: number): void;
+}
+
+/** Stable key of a cell: its nbformat 4.5 id, else its position. */
+export function cellKey(cell: Cell, index: number): string {
+  return typeof cell.id === 'string' && cell.id !== '' ? cell.id : `#${index}`;
+}
+
+const STATUS_TEXT: Record<CellRunStatus, string> = {
+  pending: 'Pending',
+  running: 'Running',
+  done: 'Done',
+  failed: 'Failed',
+};
+
+/** The status to show: the live one, else what papermill recorded. */
+function shownStatus(cell: Cell, live: CellRunStatus | undefined): CellRunStatus | null {
+  if (live) return live;
+  const info = papermillCellInfo(cell);
+  if (!info) return null;
+  if (info.exception || info.status === 'failed') return 'failed';
+  if (info.status === 'running') return 'running';
+  if (info.status === 'completed') return 'done';
+  if (info.status === 'pending') return 'pending';
+  return null;
+}
+
+function CellHeader({
+  cell,
+  index,
+  status,
+}: {
+  cell: Cell;
+  index: number;
+  status: CellRunStatus | null;
+}) {
+  const info = papermillCellInfo(cell);
+  const badge = parameterBadge(cell);
+  return (
+    <header className="nes-cell-header">
+      <span className="nes-cell-index">Cell {index + 1}</span>
+      {badge && (
+        <span
+          className={`nes-badge nes-badge-${badge === 'Parameters' ? 'parameters' : 'injected'}`}
+        >
+          {badge}
+        </span>
+      )}
+      {status && (
+        <span className={`nes-status nes-status-${status}`} role="status">
+          {STATUS_TEXT[status]}
+        </span>
+      )}
+      {info?.duration != null && (
+        <span className="nes-duration" title="Execution time recorded by papermill">
+          {formatDuration(info.duration)}
+        </span>
+      )}
+      {info?.exception && status !== 'failed' && (
+        <span className="nes-status nes-status-failed">Raised an exception</span>
+      )}
+    </header>
+  );
+}
+
+function CodeInput({
+  cell,
+  grammar,
+  status,
+}: {
+  cell: CodeCell;
+  grammar: string | null;
+  status: CellRunStatus | null;
+}) {
+  const source = joinText(cell.source);
+  const hljs = useLoaded(highlighterFor(grammar), grammar !== null && source !== '');
+  const html = useMemo(() => highlight(hljs, grammar, source), [hljs, grammar, source]);
+  const count = status === 'running' ? '*' : (cell.execution_count ?? ' ');
+  return (
+    <div className="nes-input">
+      <div className="nes-prompt nes-input-prompt">[{count}]:</div>
+      <pre className="nes-input-code">
+        <Markup as="code" className={grammar ? `hljs language-${grammar}` : 'hljs'} html={html} />
+      </pre>
+    </div>
+  );
+}
+
+function MarkdownBody({ cell }: { cell: Cell }) {
+  const source = joinText(cell.source);
+  const attachments = cell.cell_type === 'code' ? undefined : cell.attachments;
+  const plain = useMemo(() => renderMarkdown(source, null, attachments), [source, attachments]);
+  const katex = useLoaded(katexModule, plain.hasMath);
+  const html = useMemo(
+    () => (katex ? renderMarkdown(source, katex, attachments).html : plain.html),
+    [source, katex, attachments, plain],
+  );
+  return <Markup as="div" className="nes-markdown" html={html} />;
+}
+
+function ErrorBanner({
+  executionCount,
+  failingIndex,
+  onJump,
+}: {
+  executionCount: string;
+  failingIndex: number | null;
+  onJump(i: number): void;
+}) {
+  return (
+    <div className="nes-error-banner" role="alert">
+      <strong>Execution failed at cell In [{executionCount}]</strong>
+      {failingIndex !== null && (
+        <button type="button" className="nes-link-button" onClick={() => onJump(failingIndex)}>
+          Go to the failing cell
+        </button>
+      )}
+    </div>
+  );
+}
+
+function CellViewImpl(props: CellViewProps) {
+  const { cell, index, hideCode, focused, frameOrigin, grammar } = props;
+  const marker = papermillMarker(cell);
+  if (marker?.kind === 'banner') {
+    return (
+      <article className="nes-cell nes-cell-banner" aria-label="Execution error">
+        <ErrorBanner
+          executionCount={marker.executionCount}
+          failingIndex={props.failingIndex}
+          onJump={props.onJumpToCell}
+        />
+      </article>
+    );
+  }
+  if (marker?.kind === 'anchor') {
+    return (
+      <article
+        className="nes-cell nes-cell-anchor"
+        aria-label="Execution stopped here"
+        id="papermill-error-cell"
+      >
+        <p className="nes-error-anchor">
+          Execution stopped here: the next cell raised an exception.
+        </p>
+      </article>
+    );
+  }
+  const status = shownStatus(cell, props.status);
+  const classes = ['nes-cell', `nes-cell-${cell.cell_type}`];
+  if (focused) classes.push('nes-cell-focused');
+  if (status) classes.push(`nes-cell-${status}`);
+  const kind =
+    cell.cell_type === 'code' ? 'Code' : cell.cell_type === 'markdown' ? 'Markdown' : 'Raw';
+  return (
+    <article
+      className={classes.join(' ')}
+      aria-label={`${kind} cell ${index + 1}`}
+      data-cell-index={index}
+    >
+      {cell.cell_type === 'code' ? (
+        <>
+          <CellHeader cell={cell} index={index} status={status} />
+          {!hideCode && !inputHidden(cell) && (
+            <CodeInput cell={cell} grammar={grammar} status={status} />
+          )}
+          <OutputArea
+            outputs={cell.outputs}
+            cellKey={cellKey(cell, index)}
+            frameOrigin={frameOrigin}
+            executionCount={cell.execution_count}
+          />
+        </>
+      ) : cell.cell_type === 'markdown' ? (
+        <MarkdownBody cell={cell} />
+      ) : (
+        <pre className="nes-raw">{joinText(cell.source)}</pre>
+      )}
+    </article>
+  );
+}
+
+function sameProps(a: CellViewProps, b: CellViewProps): boolean {
+  return (
+    a.index === b.index &&
+    a.status === b.status &&
+    a.grammar === b.grammar &&
+    a.hideCode === b.hideCode &&
+    a.focused === b.focused &&
+    a.frameOrigin === b.frameOrigin &&
+    a.failingIndex === b.failingIndex &&
+    a.onJumpToCell === b.onJumpToCell &&
+    jsonEqual(a.cell, b.cell)
+  );
+}
+
+export const CellView = memo(CellViewImpl, sameProps);

@@ -1,0 +1,122 @@
+/**
+ * What papermill writes into an executed notebook, read back as meaning:
+ * the error banner and anchor cells it inserts on failure, the parameters
+ * cells, per-cell status and timing, and report mode's hidden inputs.
+ */
+import type { Cell, JsonObject, JsonValue, NotebookJson } from './nbformat.ts';
+import { joinText } from './nbformat.ts';
+
+export const ERROR_MARKER_TAG = 'papermill-error-cell-tag';
+
+function field(object: JsonValue | undefined, key: string): JsonValue | undefined {
+  return typeof object === 'object' && object !== null && !Array.isArray(object)
+    ? object[key]
+    : undefined;
+}
+
+export function cellTags(cell: Cell): string[] {
+  const tags = cell.metadata?.tags;
+  return Array.isArray(tags) ? tags.filter((tag): tag is string => typeof tag === 'string') : [];
+}
+
+export type PapermillMarker = { kind: 'banner'; executionCount: string } | { kind: 'anchor' };
+
+const BANNER =
+  /An Exception was encountered at '<a href="#papermill-error-cell">In \[([^\]]*)\]<\/a>'/;
+const ANCHOR =
+  /<span id="papermill-error-cell"[^>]*>Execution using papermill encountered an exception here and stopped:<\/span>/;
+
+/** Whether a markdown cell is one of the two papermill error cells, by its text (tags can be stripped). */
+export function papermillMarker(cell: Cell): PapermillMarker | null {
+  if (cell.cell_type !== 'markdown') return null;
+  const source = joinText(cell.source);
+  const banner = BANNER.exec(source);
+  if (banner) return { kind: 'banner', executionCount: banner[1] ?? '' };
+  if (ANCHOR.test(source)) return { kind: 'anchor' };
+  return null;
+}
+
+/**
+ * The index of the failing cell: papermill puts its anchor cell right in
+ * front of it. Falls back to the first cell whose papermill metadata says
+ * it raised, then to the first error output.
+ */
+export function failingCellIndex(notebook: NotebookJson): number | null {
+  const cells = notebook.cells;
+  for (const [i, cell] of cells.entries()) {
+    if (papermillMarker(cell)?.kind === 'anchor') return i + 1 < cells.length ? i + 1 : null;
+  }
+  for (const [i, cell] of cells.entries()) {
+    if (field(cell.metadata?.papermill, 'exception') === true) return i;
+  }
+  for (const [i, cell] of cells.entries()) {
+    if (cell.cell_type === 'code' && cell.outputs.some((output) => output.output_type === 'error'))
+      return i;
+  }
+  return null;
+}
+
+export type ParameterBadge = 'Parameters' | 'Injected parameters';
+
+export function parameterBadge(cell: Cell): ParameterBadge | null {
+  const tags = cellTags(cell);
+  if (tags.includes('injected-parameters')) return 'Injected parameters';
+  if (tags.includes('parameters')) return 'Parameters';
+  return null;
+}
+
+/** Report mode (`papermill --report-mode`, nbconvert's hide-input tags) hides a cell's input. */
+export function inputHidden(cell: Cell): boolean {
+  const metadata: JsonObject = cell.metadata ?? {};
+  if (field(metadata.jupyter, 'source_hidden') === true) return true;
+  if (metadata.hide_input === true || field(metadata.papermill, 'hide_input') === true) return true;
+  const tags = cellTags(cell);
+  return (
+    tags.includes('remove_input') ||
+    tags.includes('hide-input') ||
+    tags.includes('remove-input') ||
+    tags.includes('hide_input')
+  );
+}
+
+export type PapermillStatus = 'pending' | 'running' | 'completed' | 'failed';
+
+export interface PapermillCellInfo {
+  status: PapermillStatus | null;
+  /** Seconds, from `duration` or from the start and end times. */
+  duration: number | null;
+  exception: boolean;
+}
+
+export function papermillCellInfo(cell: Cell): PapermillCellInfo | null {
+  const meta = cell.metadata?.papermill;
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) return null;
+  const status = meta.status;
+  let duration =
+    typeof meta.duration === 'number' && Number.isFinite(meta.duration) ? meta.duration : null;
+  if (
+    duration === null &&
+    typeof meta.start_time === 'string' &&
+    typeof meta.end_time === 'string'
+  ) {
+    const ms = Date.parse(meta.end_time) - Date.parse(meta.start_time);
+    if (Number.isFinite(ms) && ms >= 0) duration = ms / 1000;
+  }
+  return {
+    status:
+      status === 'pending' || status === 'running' || status === 'completed' || status === 'failed'
+        ? status
+        : null,
+    duration,
+    exception: meta.exception === true,
+  };
+}
+
+/** `0.4 s`, `12.3 s`, `2 min 05 s`, `1 h 02 min`. */
+export function formatDuration(seconds: number): string {
+  if (seconds < 10) return `${seconds.toFixed(seconds < 1 ? 2 : 1)} s`;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const whole = Math.round(seconds);
+  if (whole < 3600) return `${Math.floor(whole / 60)} min ${String(whole % 60).padStart(2, '0')} s`;
+  return `${Math.floor(whole / 3600)} h ${String(Math.floor((whole % 3600) / 60)).padStart(2, '0')} min`;
+}
