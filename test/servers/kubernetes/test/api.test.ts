@@ -102,7 +102,9 @@ test('generateName, invalid Jobs (422 with causes), a missing namespace and a mi
   assert.match(generated.metadata?.name ?? '', /^gen-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
 
   const always = suspended('always');
-  (always.spec as NonNullable<V1Job['spec']>).template.spec!.restartPolicy = 'Always';
+  const alwaysPod = always.spec?.template.spec;
+  assert.ok(alwaysPod);
+  alwaysPod.restartPolicy = 'Always';
   const invalid = await statusOf(batch.createNamespacedJob({ namespace: NS, body: always }));
   assert.equal(invalid.code, 422);
   assert.equal(invalid.reason, 'Invalid');
@@ -111,7 +113,7 @@ test('generateName, invalid Jobs (422 with causes), a missing namespace and a mi
     'Job.batch "always" is invalid: spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never"',
   );
   assert.deepEqual(
-    (invalid.details?.causes as { field: string }[]).map((c) => c.field),
+    (invalid.details?.causes ?? []).map((c) => c.field),
     ['spec.template.spec.restartPolicy'],
   );
 
@@ -123,9 +125,7 @@ test('generateName, invalid Jobs (422 with causes), a missing namespace and a mi
   );
   assert.equal(noTemplate.code, 422);
   assert.deepEqual(
-    (noTemplate.details?.causes as { field: string; reason: string }[]).map(
-      (c) => `${c.field} ${c.reason}`,
-    ),
+    (noTemplate.details?.causes ?? []).map((c) => `${c.field} ${c.reason}`),
     ['spec.template FieldValueRequired'],
   );
   assert.ok(

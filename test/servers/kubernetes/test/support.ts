@@ -99,9 +99,19 @@ export function isFinished(job: V1Job | undefined): boolean {
 }
 
 /** The ApiException's parsed Status body. */
-export async function statusOf(
-  promise: Promise<unknown>,
-): Promise<{ code: number; reason: string; message: string; details?: Record<string, unknown> }> {
+export interface StatusReply {
+  code: number;
+  reason: string;
+  message: string;
+  details?: {
+    name?: string;
+    group?: string;
+    kind?: string;
+    causes?: { field: string; reason: string; message: string }[];
+  };
+}
+
+export async function statusOf(promise: Promise<unknown>): Promise<StatusReply> {
   try {
     await promise;
   } catch (error) {

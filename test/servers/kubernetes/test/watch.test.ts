@@ -156,7 +156,7 @@ test('expireWatches: a 410 Expired ERROR event, the informer re-lists and keeps 
     (names) => names.includes('one'),
   );
   const watchesBefore = cluster.requests.filter((r) => r.query.watch === 'true').length;
-  const oldVersion = informer.latestResourceVersion();
+  const oldVersion = (await batch.listNamespacedJob({ namespace: NS })).metadata?.resourceVersion;
 
   const raw = collect();
   const watch = new Watch(cluster.kubeConfig());
