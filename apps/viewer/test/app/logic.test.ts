@@ -277,6 +277,26 @@ describe('compare', () => {
     ]);
   });
 
+  it("pairs each run's own injected-parameters cell, whose ids differ", () => {
+    const a = notebookOf([
+      codeCell('p', 'x = 1'),
+      codeCell('inj-a', 'x = 2'),
+      codeCell('c1', 'print(x)'),
+    ]);
+    const b = notebookOf([
+      codeCell('p', 'x = 1'),
+      codeCell('inj-b', 'x = 3'),
+      codeCell('extra', 'y = 1'),
+      codeCell('c1', 'print(x)'),
+    ]);
+    expect(alignCells(a, b)).toEqual([
+      { a: 0, b: 0, same: true },
+      { a: 1, b: 1, same: false },
+      { a: null, b: 2, same: false },
+      { a: 2, b: 3, same: true },
+    ]);
+  });
+
   it('aligns by index when cells have no ids, ignoring execution counts', () => {
     const strip = (nb: ReturnType<typeof notebookOf>) => ({
       cells: nb.cells.map(({ id: _id, ...c }) => c),

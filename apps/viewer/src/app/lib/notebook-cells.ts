@@ -124,39 +124,40 @@ export interface CellPair {
 }
 
 /**
- * Aligns two notebooks' cells: by cell id where both carry ids (a run's injected parameters cell
- * and papermill's error banners have their own), else by position. Cells only on one side are
- * placed where they occur.
+ * Aligns two notebooks' cells: by cell id where both carry ids, else by position. Between two
+ * matched cells, the cells only one side has are paired in order (a run's injected parameters
+ * cell gets a new id per run, yet is "the same cell"); what is left over stands alone.
  */
 export function alignCells(a: NotebookLike, b: NotebookLike): CellPair[] {
   const left = Array.isArray(a?.cells) ? a.cells : [];
   const right = Array.isArray(b?.cells) ? b.cells : [];
   const ids = (cells: CellLike[]) => cells.every((c) => typeof c?.id === 'string' && c.id !== '');
-  const pairs: CellPair[] = [];
+  const anchors: Array<[number, number]> = [];
   if (left.length > 0 && right.length > 0 && ids(left) && ids(right)) {
     const rightIndex = new Map(right.map((cell, index) => [cell.id as string, index]));
     let j = 0;
     for (let i = 0; i < left.length; i++) {
       const match = rightIndex.get(left[i]?.id as string);
-      if (match === undefined || match < j) {
-        pairs.push({ a: i, b: null, same: false });
-        continue;
+      if (match !== undefined && match >= j) {
+        anchors.push([i, match]);
+        j = match + 1;
       }
-      for (; j < match; j++) pairs.push({ a: null, b: j, same: false });
-      pairs.push({ a: i, b: match, same: sameCell(left[i], right[match]) });
-      j = match + 1;
     }
-    for (; j < right.length; j++) pairs.push({ a: null, b: j, same: false });
-    return pairs;
   }
-  for (let i = 0; i < Math.max(left.length, right.length); i++) {
-    const inA = i < left.length;
-    const inB = i < right.length;
-    pairs.push({
-      a: inA ? i : null,
-      b: inB ? i : null,
-      same: inA && inB && sameCell(left[i], right[i]),
-    });
+  anchors.push([left.length, right.length]); // the end closes the last gap
+  const pairs: CellPair[] = [];
+  let i = 0;
+  let j = 0;
+  for (const [ai, bj] of anchors) {
+    for (; i < ai && j < bj; i++, j++)
+      pairs.push({ a: i, b: j, same: sameCell(left[i], right[j]) });
+    for (; i < ai; i++) pairs.push({ a: i, b: null, same: false });
+    for (; j < bj; j++) pairs.push({ a: null, b: j, same: false });
+    if (ai < left.length && bj < right.length) {
+      pairs.push({ a: ai, b: bj, same: sameCell(left[ai], right[bj]) });
+      i = ai + 1;
+      j = bj + 1;
+    }
   }
   return pairs;
 }

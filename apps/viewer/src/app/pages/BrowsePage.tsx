@@ -81,18 +81,21 @@ function Listing(props: { listing: BrowseListing }) {
         <thead>
           <tr>
             <th>Name</th>
-            <th className="num">Size</th>
-            <th>Modified</th>
+            <th className="num col-size">Size</th>
+            <th className="col-modified">Modified</th>
           </tr>
         </thead>
         <tbody>
           {sortedDirs.map((dir) => (
             <tr key={dir.path}>
               <td>
-                <span className="file-icon" aria-hidden="true">
-                  📁
-                </span>
+                <FileIcon kind="folder" />
                 <Link href={browseDirHref(dir.path)}>{dir.name}/</Link>
+                {/^runs\/[^/]+\/$/.test(dir.path) ? (
+                  <Link href={`/runs/${encodeURIComponent(dir.name)}`} className="side-link small">
+                    run page
+                  </Link>
+                ) : null}
               </td>
               <td className="num muted">-</td>
               <td className="muted">-</td>
@@ -103,9 +106,7 @@ function Listing(props: { listing: BrowseListing }) {
             return (
               <tr key={file.path}>
                 <td>
-                  <span className="file-icon" aria-hidden="true">
-                    {notebook ? '📓' : '📄'}
-                  </span>
+                  <FileIcon kind={notebook ? 'notebook' : 'file'} />
                   {notebook ? (
                     <Link href={browseHref(file.path)}>{file.name}</Link>
                   ) : (
@@ -122,5 +123,32 @@ function Listing(props: { listing: BrowseListing }) {
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** Octicon-like glyphs (drawn, so they look the same on every system's fonts). */
+function FileIcon(props: { kind: 'folder' | 'notebook' | 'file' }) {
+  const paths = {
+    folder:
+      'M1.75 2.5h4l1.5 1.5h7a.75.75 0 0 1 .75.75v8.5a.75.75 0 0 1-.75.75H1.75A.75.75 0 0 1 1 13.25V3.25a.75.75 0 0 1 .75-.75Z',
+    notebook:
+      'M3 1.75C3 1.34 3.34 1 3.75 1h8.5c.41 0 .75.34.75.75v12.5a.75.75 0 0 1-.75.75h-8.5a.75.75 0 0 1-.75-.75ZM5.5 4h5M5.5 6.5h5M5.5 9h3',
+    file: 'M3.75 1h5.5L13 4.75v9.5a.75.75 0 0 1-.75.75h-8.5a.75.75 0 0 1-.75-.75V1.75c0-.41.34-.75.75-.75ZM9 1v4h4',
+  };
+  return (
+    <svg
+      className={`file-icon icon-${props.kind}`}
+      viewBox="0 0 16 16"
+      width="16"
+      height="16"
+      aria-hidden="true"
+    >
+      <path
+        d={paths[props.kind]}
+        fill={props.kind === 'folder' ? 'currentColor' : 'none'}
+        stroke="currentColor"
+        strokeWidth="1.2"
+      />
+    </svg>
   );
 }
