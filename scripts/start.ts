@@ -67,6 +67,7 @@ say(`
 NES is running at ${service.url}
 Open it (the URL carries the admin token):
     ${service.viewerUrl}
+Notebook output is shown from a second origin, ${service.outputUrl} (keep both ports reachable).
 Use the CLI or the API from another terminal:
     export NES_URL=${service.url} NES_TOKEN=${service.adminToken}
     npx nes list

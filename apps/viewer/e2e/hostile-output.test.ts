@@ -226,15 +226,20 @@ describe('hostile notebook content', () => {
       [],
       'content reached the viewer document and only the CSP stopped it',
     );
-    assert.equal(traces.url, runUrl, 'the viewer was navigated away (meta refresh, form, link)');
+    assert.equal(
+      traces.url,
+      runUrl,
+      'markdown navigated the viewer (a <form> kept by the sanitizer submits on click; a meta refresh; a link)',
+    );
     assert.notEqual(
       traces.background,
       'rgb(255, 0, 0)',
       "the markdown's <style> restyled the viewer",
     );
     assert.deepEqual(dialogs, []);
-    // Nothing from the markdown became a frame, an object or a script in the viewer's document.
+    // Nothing from the markdown became a frame, an object, a form or a script in the viewer.
     const inert = await page.evaluate(() => ({
+      forms: document.querySelectorAll('main form:not([aria-label])').length,
       scripts: Array.from(document.scripts).filter((s) => s.textContent?.includes('__nesPwned'))
         .length,
       handlers: Array.from(document.querySelectorAll('*')).filter((el) =>
@@ -242,7 +247,7 @@ describe('hostile notebook content', () => {
       ).length,
       objects: document.querySelectorAll('object, embed, iframe[srcdoc]').length,
     }));
-    assert.deepEqual(inert, { scripts: 0, handlers: 0, objects: 0 });
+    assert.deepEqual(inert, { forms: 0, scripts: 0, handlers: 0, objects: 0 });
     await page.close();
   });
 
