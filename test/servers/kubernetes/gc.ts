@@ -15,7 +15,8 @@ interface OwnerReference {
 export class GarbageCollector {
   readonly #store: ObjectStore;
   readonly #api: ObjectApi;
-  readonly #deletedOwners = new Set<string>();
+  /** Owner uids to check: deleted owners, and the owners a new dependent names. */
+  readonly #owners = new Set<string>();
   #scheduled = false;
   #closed = false;
   #unsubscribe: () => void;
@@ -32,8 +33,11 @@ export class GarbageCollector {
   }
 
   #observe(change: Change): void {
-    if (change.type === 'DELETED') this.#deletedOwners.add(change.object.metadata.uid);
-    else if (!change.object.metadata.deletionTimestamp && change.type !== 'ADDED') return;
+    const references = (change.object.metadata.ownerReferences ?? []) as OwnerReference[];
+    if (change.type === 'DELETED') this.#owners.add(change.object.metadata.uid);
+    else if (change.type === 'ADDED' && references.length > 0) {
+      for (const reference of references) this.#owners.add(reference.uid);
+    } else if (!change.object.metadata.deletionTimestamp) return;
     if (this.#scheduled || this.#closed) return;
     this.#scheduled = true;
     setImmediate(() => {
@@ -59,9 +63,10 @@ export class GarbageCollector {
     const alive = new Set(all.map(({ object }) => object.metadata.uid));
 
     // Background: dependents whose every owner is gone.
-    const deleted = [...this.#deletedOwners];
-    this.#deletedOwners.clear();
-    for (const uid of deleted) {
+    const owners = [...this.#owners];
+    this.#owners.clear();
+    for (const uid of owners) {
+      if (alive.has(uid)) continue;
       for (const { kind, object } of dependentsOf(uid)) {
         const owners = (object.metadata.ownerReferences ?? []) as OwnerReference[];
         if (owners.some((ref) => alive.has(ref.uid)) || object.metadata.deletionTimestamp) continue;
