@@ -82,8 +82,11 @@ export default defineConfig({
   },
   server: {
     host: '127.0.0.1',
+    // The service's session cookie is per host, not per port: after its token URL is opened once,
+    // the dev server on the same host is signed in too. Unsafe methods must come from the
+    // service's own origin, so the proxy speaks for it.
     proxy: {
-      '/v1': { target: api, changeOrigin: false },
+      '/v1': { target: api, headers: { origin: new URL(api).origin } },
       '/openapi.json': { target: api },
     },
   },

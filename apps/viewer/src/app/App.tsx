@@ -3,7 +3,7 @@
  * list load on first visit (they bring the notebook renderer), so the first paint stays small.
  */
 import { Component, lazy, type ErrorInfo as ReactErrorInfo, type ReactNode, Suspense } from 'react';
-import { Link, Route, Router, type RouterProps, Switch, useRoute } from 'wouter';
+import { Link, Route, Router, type RouterProps, Switch, useLocation, useRoute } from 'wouter';
 import { type Api, ApiProvider } from './api.tsx';
 import { ErrorView, Loading } from './components.tsx';
 import { RunsPage } from './pages/RunsPage.tsx';
@@ -17,28 +17,36 @@ export function App(props: { api: Api; router?: Omit<RouterProps, 'children'> })
   return (
     <ApiProvider api={props.api}>
       <Router {...props.router}>
-        <Header />
-        <main className="main" id="main">
-          <PageBoundary>
-            <Suspense fallback={<Loading what="page" />}>
-              <Switch>
-                <Route path="/" component={RunsPage} />
-                <Route path="/runs/:id">{(params) => <RunPage id={params.id} />}</Route>
-                <Route path="/browse">{() => <BrowsePage path="" />}</Route>
-                <Route path="/browse/*">
-                  {(params) => <BrowsePage path={params['*'] ?? ''} />}
-                </Route>
-                <Route path="/notebook" component={NotebookPage} />
-                <Route path="/compare" component={ComparePage} />
-                <Route>
-                  <NotFound />
-                </Route>
-              </Switch>
-            </Suspense>
-          </PageBoundary>
-        </main>
+        <Shell />
       </Router>
     </ApiProvider>
+  );
+}
+
+function Shell() {
+  // A page that failed to render is forgotten when the reader goes elsewhere.
+  const [location] = useLocation();
+  return (
+    <>
+      <Header />
+      <main className="main" id="main">
+        <PageBoundary key={location}>
+          <Suspense fallback={<Loading what="page" />}>
+            <Switch>
+              <Route path="/" component={RunsPage} />
+              <Route path="/runs/:id">{(params) => <RunPage id={params.id} />}</Route>
+              <Route path="/browse">{() => <BrowsePage path="" />}</Route>
+              <Route path="/browse/*">{(params) => <BrowsePage path={params['*'] ?? ''} />}</Route>
+              <Route path="/notebook" component={NotebookPage} />
+              <Route path="/compare" component={ComparePage} />
+              <Route>
+                <NotFound />
+              </Route>
+            </Switch>
+          </Suspense>
+        </PageBoundary>
+      </main>
+    </>
   );
 }
 

@@ -94,7 +94,7 @@ describe('runs page', () => {
     await screen.findByText(/No runs yet/);
     fireEvent.click(screen.getByRole('button', { name: 'Failed' }));
     await waitFor(() => expect(requests.at(-1)?.path).toBe('/v1/runs?status=failed&limit=50'));
-    fireEvent.change(screen.getByRole('textbox', { name: 'Label filter' }), {
+    fireEvent.change(screen.getByRole('textbox', { name: 'Filter by label' }), {
       target: { value: 'team=data' },
     });
     await waitFor(() =>

@@ -132,14 +132,14 @@ export function RunsPage() {
         />
         <input
           className="input mono"
-          aria-label="Notebook filter"
-          placeholder="notebook contains…"
+          aria-label="Filter by path"
+          placeholder="notebook path contains…"
           value={filter.notebook}
           onChange={(e) => update('notebook', e.target.value)}
         />
         <input
           className="input mono"
-          aria-label="Label filter"
+          aria-label="Filter by label"
           aria-invalid={Boolean(labelParse.error) || undefined}
           placeholder="label k=v"
           value={labelText}
