@@ -4,7 +4,9 @@
  * deterministic height: `data-test-height` if set, else 100px for a
  * virtual list slot (an element with `data-index`), else 0; an element's
  * scroll height is that of its tallest explicitly sized (`style.height`)
- * descendant. A minimal ResizeObserver reports an element's size once when
+ * descendant. Elements sit at the top of their scroll container, so
+ * `getBoundingClientRect().top` is minus the scroll offsets above them.
+ * Elements keep a `scrollTop` and `scrollTo` moves it. A minimal ResizeObserver reports an element's size once when
  * it is observed (as browsers do); `scrollTo` records the position and
  * fires a scroll event when the position changes, as a browser would.
  */
@@ -37,6 +39,34 @@ defineGetter('scrollHeight', function () {
   );
   return Math.max(testHeight(this), ...sized.filter(Number.isFinite));
 });
+
+const scrollTops = new WeakMap<Element, number>();
+Object.defineProperty(HTMLElement.prototype, 'scrollTop', {
+  configurable: true,
+  get(this: HTMLElement) {
+    return scrollTops.get(this) ?? 0;
+  },
+  set(this: HTMLElement, value: number) {
+    scrollTops.set(this, Math.max(0, value));
+  },
+});
+HTMLElement.prototype.scrollTo = function (
+  this: HTMLElement,
+  xOrOptions?: number | ScrollToOptions,
+  y?: number,
+) {
+  const top =
+    typeof xOrOptions === 'object' ? (xOrOptions.top ?? this.scrollTop) : (y ?? this.scrollTop);
+  if (Math.max(0, top) === this.scrollTop) return;
+  this.scrollTop = top;
+  this.dispatchEvent(new Event('scroll'));
+} as typeof HTMLElement.prototype.scrollTo;
+HTMLElement.prototype.getBoundingClientRect = function (this: HTMLElement) {
+  let top = -window.scrollY;
+  for (let parent = this.parentElement; parent; parent = parent.parentElement)
+    top -= parent.scrollTop;
+  return new DOMRect(0, top, this.offsetWidth, testHeight(this));
+};
 
 class TestResizeObserver implements ResizeObserver {
   readonly #callback: ResizeObserverCallback;

@@ -10,7 +10,7 @@ import taskLists from 'markdown-it-task-lists';
 import { attachmentUrl } from './attachments.ts';
 import { type Katex, typeset } from './katex.ts';
 import type { CleanHtml } from './Markup.tsx';
-import { removeMath, replaceMath } from './math.ts';
+import { type MathSpan, removeMath, replaceMath } from './math.ts';
 import type { Attachments } from './nbformat.ts';
 import { sanitizeHtml } from './sanitize.ts';
 
@@ -27,11 +27,19 @@ export function headingSlug(text: string): string {
 
 interface RenderEnv {
   attachments?: Attachments;
+  /** The math split out of this text, so heading ids are made from what the author wrote. */
+  math?: readonly MathSpan[];
 }
 
 const md = new MarkdownIt({ html: true, linkify: true });
 md.use(taskLists);
-md.use(anchor, { slugify: headingSlug, tabIndex: false });
+md.use(anchor, {
+  slugifyWithState: (text, state) =>
+    headingSlug(
+      replaceMath(text, (state.env as RenderEnv | undefined)?.math ?? [], (span) => span.source),
+    ),
+  tabIndex: false,
+});
 
 const renderImage = md.renderer.rules.image;
 md.renderer.rules.image = (tokens, idx, options, env, self) => {
@@ -70,7 +78,11 @@ export function renderMarkdown(
     if (hit) return hit;
   }
   const { text, math } = removeMath(source);
-  const html = replaceMath(md.render(text, { attachments }), math, (span) => typeset(katex, span));
+  const html = replaceMath(
+    md.render(text, { attachments, math } satisfies RenderEnv),
+    math,
+    (span) => typeset(katex, span),
+  );
   const rendered = {
     html: sanitizeHtml(html, attachments),
     hasMath: math.some((span) => !span.literal),
@@ -105,7 +117,7 @@ export function markdownHeadings(source: string): Heading[] {
 
 function parseHeadings(source: string): Heading[] {
   const { text, math } = removeMath(source);
-  const tokens = md.parse(text, {});
+  const tokens = md.parse(text, { math } satisfies RenderEnv);
   const headings: Heading[] = [];
   for (const [i, token] of tokens.entries()) {
     if (token.type !== 'heading_open') continue;
