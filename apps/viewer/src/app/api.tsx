@@ -191,3 +191,10 @@ export function useNow(active: boolean, ms = 1000): number {
   }, [active, ms]);
   return now;
 }
+
+/** The window title: the page's subject first, then the service. */
+export function useTitle(title: string): void {
+  useEffect(() => {
+    document.title = title ? `${title} · NES` : 'NES';
+  }, [title]);
+}

@@ -139,6 +139,9 @@ describe('run page', () => {
     const jump = within(failure).getByRole('button', { name: 'Jump to failing cell' });
     await waitFor(() => expect((jump as HTMLButtonElement).disabled).toBe(false));
     fireEvent.click(jump);
+    await waitFor(() =>
+      expect(document.querySelector('[data-cell-index="3"]')?.className).toMatch(/focused/),
+    );
     const es = FakeEventSource.last('/v1/runs/f-1/events');
     es.open();
     es.emit('end', { status: 'failed' });

@@ -4,7 +4,7 @@
  */
 import type { BrowseListing } from '@nes/client';
 import { Link } from 'wouter';
-import { useApi, useLoad } from '../api.tsx';
+import { useApi, useLoad, useTitle } from '../api.tsx';
 import { ErrorView, Loading } from '../components.tsx';
 import { formatBytes, formatDate } from '../lib/format.ts';
 import { breadcrumbs, browseDirHref, browseHref } from '../lib/links.ts';
@@ -18,6 +18,7 @@ export default function BrowsePage(props: { path: string }) {
     return result.kind === 'directory' ? result.listing : { file: result.path };
   });
   const crumbs = breadcrumbs(path);
+  useTitle(path ? `${path} (store)` : 'Output store');
   return (
     <div className="page browse-page">
       <nav aria-label="Breadcrumb" className="crumbs">

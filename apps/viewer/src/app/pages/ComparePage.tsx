@@ -7,7 +7,7 @@ import { isTerminal, type Run } from '@nes/client';
 import { type FormEvent, Fragment, useMemo, useState } from 'react';
 import { Link, useLocation, useSearchParams } from 'wouter';
 import type { NotebookJson } from '../../notebook/index.ts';
-import { useApi, useLoad, useNow } from '../api.tsx';
+import { useApi, useLoad, useNow, useTitle } from '../api.tsx';
 import { ErrorView, Loading, StatusBadge } from '../components.tsx';
 import {
   elapsedMs,
@@ -24,6 +24,7 @@ import { useNotebook } from '../use-notebook.ts';
 
 export default function ComparePage() {
   const [params] = useSearchParams();
+  useTitle('Compare runs');
   const a = params.get('a') ?? '';
   const b = params.get('b') ?? '';
   if (!a || !b) return <ChooseRuns a={a} b={b} />;

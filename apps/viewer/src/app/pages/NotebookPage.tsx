@@ -1,5 +1,6 @@
 /** A notebook from the output store (`/notebook?path=runs/ID/output.ipynb`), rendered. */
 import { Link, useSearchParams } from 'wouter';
+import { useTitle } from '../api.tsx';
 import { ErrorView, Loading } from '../components.tsx';
 import { breadcrumbs, browseDirHref } from '../lib/links.ts';
 import { NotebookPanel } from '../NotebookPanel.tsx';
@@ -10,6 +11,7 @@ export default function NotebookPage() {
   const path = params.get('path') ?? '';
   const apiPath = `/v1/browse/${path.split('/').filter(Boolean).map(encodeURIComponent).join('/')}`;
   const nb = useNotebook(path ? apiPath : null);
+  useTitle(path.slice(path.lastIndexOf('/') + 1) || 'Notebook');
   if (!path) {
     return (
       <div className="error-box" role="alert">

@@ -6,8 +6,8 @@
 import { isTerminal, NesApiError, type Run } from '@nes/client';
 import { useMemo, useState } from 'react';
 import { Link } from 'wouter';
-import { useNow } from '../api.tsx';
-import { ErrorView, Labels, Loading, Section, StatusBadge } from '../components.tsx';
+import { useNow, useTitle } from '../api.tsx';
+import { ErrorView, Labels, Loading, Section, StatusBadge, statusText } from '../components.tsx';
 import {
   elapsedMs,
   formatDate,
@@ -52,7 +52,13 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
   const { run, live } = props;
   const active = !isTerminal(run.status);
   const now = useNow(active);
+  useTitle(`${notebookName(run.notebook)} (${statusText(run.status)})`);
   const [focusCell, setFocusCell] = useState<number | undefined>();
+  // Clearing first lets the same cell be jumped to again after the reader scrolled away.
+  const jumpTo = (cell: number) => {
+    setFocusCell(undefined);
+    requestAnimationFrame(() => setFocusCell(cell));
+  };
   // A run cancelled or failed before it started never saved a notebook: do not ask for one.
   const hasNotebook =
     run.status === 'running' ||
@@ -195,7 +201,7 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
               <button
                 type="button"
                 className="btn small"
-                onClick={() => setFocusCell(failedCell)}
+                onClick={() => jumpTo(failedCell)}
                 disabled={!nb.notebook}
               >
                 Jump to failing cell
@@ -259,7 +265,7 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
             )}
           </Section>
           <Section title="Cell durations" id="durations">
-            <CellDurations durations={durations} onSelect={setFocusCell} />
+            <CellDurations durations={durations} onSelect={jumpTo} />
           </Section>
         </aside>
       </div>

@@ -6,7 +6,7 @@
 import { isTerminal, type Run, type RunStatus } from '@nes/client';
 import { Fragment, useState } from 'react';
 import { Link, useLocation, useSearchParams } from 'wouter';
-import { useNow } from '../api.tsx';
+import { useNow, useTitle } from '../api.tsx';
 import { ErrorView, Labels, Loading, StatusBadge, statusText, Time } from '../components.tsx';
 import {
   compactParameters,
@@ -45,6 +45,7 @@ export function RunsPage() {
     search: params.get('q') ?? '',
   };
   const list = useRunList(filter);
+  useTitle('Runs');
   // A few hundred rows at most: filtering on each render costs less than memoizing on the URL.
   const visible = list.runs.filter((run) => matchesFilter(run, filter));
   const rows = groupSweeps(visible);
@@ -294,7 +295,7 @@ function RunRowView(props: {
         </div>
       </td>
       <td className="mono small">
-        {run.ref ?? ''}
+        {run.ref ?? (run.commitSha ? '' : <span className="muted">-</span>)}
         {run.commitSha ? <span className="sha"> @{shortSha(run.commitSha)}</span> : null}
       </td>
       <td className="mono small params-cell" title={compactParameters(run.parameters, 2000)}>
