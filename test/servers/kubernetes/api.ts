@@ -262,6 +262,11 @@ export class ObjectApi {
         `DeleteOptions.propagationPolicy: Unsupported value: "${propagation}": supported values: "Foreground", "Background", "Orphan"`,
       );
     }
+    // kube-apiserver answers 202 only for a deferred deletion the caller asked to cascade.
+    const deferredCode =
+      options.propagationPolicy === 'Background' || options.propagationPolicy === 'Foreground'
+        ? 202
+        : 200;
     if (options.dryRun?.includes('All')) return { body: current, code: 200 };
 
     const finalizers = new Set((current.metadata.finalizers as string[] | undefined) ?? []);
@@ -286,7 +291,7 @@ export class ObjectApi {
         object.metadata.deletionTimestamp = timestamp(new Date(Date.now() + grace * 1000));
         return true;
       });
-      return { body: updated ?? current, code: 202 };
+      return { body: updated ?? current, code: deferredCode };
     }
     const updated = this.#store.mutate(type.kind, namespace, name, (object) => {
       object.metadata.deletionTimestamp = timestamp(new Date(Date.now() + grace * 1000));
@@ -295,10 +300,7 @@ export class ObjectApi {
       if (type.generation) object.metadata.generation = Number(object.metadata.generation ?? 1) + 1;
       return true;
     });
-    return {
-      body: updated ?? current,
-      code: type.kind === 'Pod' && finalizers.size === 0 ? 200 : 202,
-    };
+    return { body: updated ?? current, code: deferredCode };
   }
 
   #checkIdentity(type: ResourceType, namespace: string | undefined, body: KubeObject): KubeObject {

@@ -252,11 +252,7 @@ function route(
         );
       }
       case 'POST':
-        return json(
-          response,
-          isDryRun ? 200 : 201,
-          parts.api.create(type, namespace, body as KubeObject, isDryRun),
-        );
+        return json(response, 201, parts.api.create(type, namespace, body as KubeObject, isDryRun));
       case 'DELETE': {
         const list = parts.api.list(type, namespace, selectors(), {}) as { items: KubeObject[] };
         for (const item of list.items) {
