@@ -181,9 +181,11 @@ describe('the service on PGlite', () => {
   });
 
   test('the home page, health, and the admin token kept in the data directory', async () => {
+    // The token URL signs in (303 to `/`), then `/` is the viewer, or how to build it.
     const home = await fetch(`${service.url}/?token=${service.adminToken}`);
     assert.equal(home.status, 200);
-    assert.match(await home.text(), /NES is running/);
+    assert.equal(new URL(home.url).search, '');
+    assert.match(await home.text(), /<meta name="nes-frame-origin" content="http|NES is running/);
     assert.equal((await fetch(`${service.url}/readyz`)).status, 200);
     assert.equal((await fetch(`${service.url}/v1/runs`)).status, 401);
     assert.equal(service.viewerUrl, `${service.url}/?token=${service.adminToken}`);
