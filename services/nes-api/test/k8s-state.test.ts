@@ -518,9 +518,27 @@ describe('disruption, cancel and vanished Jobs', () => {
         }),
       ],
     } as V1Pod['status']);
-    // Right after the eviction: no replacement yet -> nothing to report (not failed).
-    const alone = judgeRunState(objects(j, [evicted]), T0 + 31_000, OPTIONS);
-    assert.equal(alone, null);
+    // No replacement yet -> nothing to report (not failed), even long after the Job started;
+    // the pending timeout counts from the disruption.
+    const disruptedAt = {
+      ...evicted,
+      status: {
+        ...evicted.status,
+        conditions: [
+          {
+            type: 'DisruptionTarget',
+            status: 'True',
+            reason: 'TerminationByKubelet',
+            lastTransitionTime: at(1000) as unknown as Date,
+          },
+        ],
+      },
+    };
+    assert.equal(judgeRunState(objects(j, [disruptedAt]), T0 + 1001_000, OPTIONS), null);
+    assert.equal(
+      finishedOf(objects(j, [disruptedAt]), T0 + 1301_000).error?.ename,
+      'PodNotCreated',
+    );
     const replacement = {
       ...runningPod(40),
       metadata: {

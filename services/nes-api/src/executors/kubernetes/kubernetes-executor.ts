@@ -571,7 +571,10 @@ export class KubernetesExecutor implements Executor {
     if (tracked.follower) await Promise.race([tracked.follower.done, delay(3000)]);
     tracked.reported = 'finished';
     tracked.finishedAt = now;
-    this.#emit(judged.update);
+    const final = judged.update as Extract<ExecutorUpdate, { type: 'finished' }>;
+    const saved = tracked.reader.outputUri;
+    // The location as the runner reported its saves (the local executor's form too).
+    this.#emit(saved && final.outputUri ? { ...final, outputUri: saved } : final);
     if (judged.judged && tracked.job !== null) {
       // NES ended the run: stop what Kubernetes would keep retrying.
       await this.#deleteJob(tracked);

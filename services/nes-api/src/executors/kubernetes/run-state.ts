@@ -120,6 +120,17 @@ export function disrupted(pod: V1Pod): boolean {
   );
 }
 
+/** When a disrupted pod was marked (its DisruptionTarget condition, or its deletion). */
+function disruptedAt(pod: V1Pod): number | null {
+  if (!disrupted(pod)) return null;
+  const target = pod.status?.conditions?.find((c) => c.type === 'DisruptionTarget');
+  return (
+    ms(target?.lastTransitionTime) ??
+    ms(pod.metadata?.deletionTimestamp) ??
+    ms(pod.metadata?.creationTimestamp)
+  );
+}
+
 function ms(time: Date | string | undefined | null): number | null {
   if (time === undefined || time === null) return null;
   const value = time instanceof Date ? time.getTime() : Date.parse(time);
@@ -374,9 +385,11 @@ function pendingFailure(
   });
   if (pod === undefined) {
     // No pod at all: quota, admission or PodSecurity refused it (the Job's FailedCreate events).
+    // After a disruption the replacement's wait starts when the last pod was disrupted.
     const since = Math.max(
       ms(job.status?.startTime) ?? 0,
       ms(job.metadata?.creationTimestamp) ?? now,
+      ...pods.map((p) => disruptedAt(p) ?? 0),
     );
     if (now - since < timeoutMs) return null;
     const why = eventMessage(events, ['FailedCreate']);
