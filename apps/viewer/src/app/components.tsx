@@ -18,26 +18,70 @@ export function statusText(status: RunStatus): string {
   return STATUS_TEXT[status] ?? String(status);
 }
 
-const STATUS_ICON: Record<RunStatus, string> = {
-  queued: '○',
-  starting: '◔',
-  running: '◑',
-  succeeded: '✓',
-  failed: '✕',
-  cancelled: '⊘',
-  timed_out: '⧗',
-};
+/** Drawn status glyphs (16px grid), so they look the same whatever fonts the system has. */
+function StatusIcon(props: { status: RunStatus }) {
+  const stroke = {
+    fill: 'none',
+    stroke: 'currentColor',
+    strokeWidth: 1.6,
+    strokeLinecap: 'round' as const,
+  };
+  let body: ReactNode;
+  switch (props.status) {
+    case 'succeeded':
+      body = <path d="M3.5 8.5l3 3 6-7" {...stroke} strokeWidth={2} />;
+      break;
+    case 'failed':
+      body = <path d="M4.5 4.5l7 7M11.5 4.5l-7 7" {...stroke} strokeWidth={2} />;
+      break;
+    case 'cancelled':
+      body = (
+        <>
+          <circle cx="8" cy="8" r="5.5" {...stroke} />
+          <path d="M4.2 11.8l7.6-7.6" {...stroke} />
+        </>
+      );
+      break;
+    case 'timed_out':
+      body = (
+        <>
+          <circle cx="8" cy="8" r="5.5" {...stroke} />
+          <path d="M8 5v3.2l2.2 1.4" {...stroke} />
+        </>
+      );
+      break;
+    case 'running':
+      body = (
+        <>
+          <circle cx="8" cy="8" r="5.5" {...stroke} opacity={0.3} />
+          <path d="M8 2.5a5.5 5.5 0 0 1 5.5 5.5" {...stroke} strokeWidth={2} />
+        </>
+      );
+      break;
+    case 'starting':
+      body = <circle cx="8" cy="8" r="5.5" {...stroke} strokeDasharray="2.5 2" />;
+      break;
+    default:
+      body = <circle cx="8" cy="8" r="5" {...stroke} />;
+  }
+  return (
+    <svg className="badge-icon" viewBox="0 0 16 16" width="12" height="12" aria-hidden="true">
+      {body}
+    </svg>
+  );
+}
 
 /** The status as an icon and a word (never colour alone). */
 export function StatusBadge(props: { status: RunStatus; compact?: boolean }) {
   const { status } = props;
   return (
     <span className={`badge badge-${status}`} data-status={status}>
-      <span className="badge-icon" aria-hidden="true">
-        {STATUS_ICON[status] ?? '?'}
-      </span>
-      {props.compact ? null : statusText(status)}
-      {props.compact ? <span className="visually-hidden">{statusText(status)}</span> : null}
+      <StatusIcon status={status} />
+      {props.compact ? (
+        <span className="visually-hidden">{statusText(status)}</span>
+      ) : (
+        statusText(status)
+      )}
     </span>
   );
 }

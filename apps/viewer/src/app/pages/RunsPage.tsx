@@ -4,7 +4,7 @@
  * can be picked for comparison.
  */
 import { isTerminal, type Run, type RunStatus } from '@nes/client';
-import { Fragment, useState } from 'react';
+import { Fragment, memo, useCallback, useState } from 'react';
 import { Link, useLocation, useSearchParams } from 'wouter';
 import { useNow, useTitle } from '../api.tsx';
 import { ErrorView, Labels, Loading, StatusBadge, statusText, Time } from '../components.tsx';
@@ -49,8 +49,9 @@ export function RunsPage() {
   // A few hundred rows at most: filtering on each render costs less than memoizing on the URL.
   const visible = list.runs.filter((run) => matchesFilter(run, filter));
   const rows = groupSweeps(visible);
+  // Active runs' durations tick every second; "5 min ago" only needs a slower clock.
   const anyActive = visible.some((run) => !isTerminal(run.status));
-  const now = useNow(anyActive);
+  const now = useNow(true, anyActive ? 1000 : 30_000);
 
   const update = (name: string, value: string | string[]) => {
     setParams(
@@ -69,9 +70,9 @@ export function RunsPage() {
       statuses.includes(status) ? statuses.filter((s) => s !== status) : [...statuses, status],
     );
   };
-  const toggleSelected = (id: string) => {
+  const toggleSelected = useCallback((id: string) => {
     setSelected((sel) => (sel.includes(id) ? sel.filter((s) => s !== id) : [...sel.slice(-1), id]));
-  };
+  }, []);
   const filtered =
     statuses.length > 0 || labelText !== '' || filter.notebook !== '' || filter.search !== '';
 
@@ -134,7 +135,7 @@ export function RunsPage() {
         <input
           className="input mono"
           aria-label="Filter by path"
-          placeholder="notebook path contains…"
+          placeholder="path contains…"
           value={filter.notebook}
           onChange={(e) => update('notebook', e.target.value)}
         />
@@ -251,13 +252,26 @@ function runDuration(run: Run, now: number): string {
   return formatDuration(elapsedMs(run.startedAt, run.finishedAt, now));
 }
 
-function RunRowView(props: {
+/**
+ * A row re-renders only when its run changes or, for a finished run, once a minute: the list
+ * stays cheap while hundreds of rows sit under a stream of progress events.
+ */
+function RunRowView(props: RunRowProps) {
+  const { run, now } = props;
+  const age = now - Date.parse(run.startedAt ?? run.createdAt);
+  const coarse = isTerminal(run.status) && age > 120_000 ? Math.floor(now / 60_000) * 60_000 : now;
+  return <RunRowMemo {...props} now={coarse} />;
+}
+
+interface RunRowProps {
   run: Run;
   now: number;
   selected: boolean;
   onSelect(id: string): void;
   nested?: boolean;
-}) {
+}
+
+const RunRowMemo = memo(function RunRow(props: RunRowProps) {
   const { run, now } = props;
   const href = `/runs/${encodeURIComponent(run.id)}`;
   const active = !isTerminal(run.status);
@@ -302,7 +316,7 @@ function RunRowView(props: {
         {compactParameters(run.parameters, 60) || <span className="muted">-</span>}
       </td>
       <td>
-        <Labels labels={run.labels} />
+        <Labels labels={props.nested ? withoutSweepLabel(run.labels) : run.labels} />
       </td>
       <td className="col-time small">
         <Time iso={run.startedAt ?? run.createdAt} now={now} />
@@ -312,7 +326,7 @@ function RunRowView(props: {
       </td>
     </tr>
   );
-}
+});
 
 function SweepRows(props: {
   row: Extract<RunRow, { kind: 'sweep' }>;
@@ -371,4 +385,9 @@ function SweepRows(props: {
         : null}
     </Fragment>
   );
+}
+
+/** Inside a sweep's group the sweep's own label says nothing new. */
+function withoutSweepLabel(labels: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels ?? {}).filter(([k]) => k !== 'nes/sweep'));
 }
