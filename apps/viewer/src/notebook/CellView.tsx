@@ -4,7 +4,7 @@
  * outputs. Memoized by value so a live run's re-fetch re-renders only the
  * cells that changed.
  */
-import { memo, useMemo } from 'react';
+import { memo, useMemo, useState } from 'react';
 import { jsonEqual } from './equal.ts';
 import { highlight, highlighterFor } from './highlight.ts';
 import { katexModule } from './katex.ts';
@@ -17,6 +17,7 @@ import { OutputArea } from './outputs/OutputArea.tsx';
 import {
   formatDuration,
   inputHidden,
+  outputsHidden,
   papermillCellInfo,
   papermillMarker,
   parameterBadge,
@@ -84,11 +85,7 @@ function CellHeader({
           {badge}
         </span>
       )}
-      {status && (
-        <span className={`nes-status nes-status-${status}`} role="status">
-          {STATUS_TEXT[status]}
-        </span>
-      )}
+      {status && <span className={`nes-status nes-status-${status}`}>{STATUS_TEXT[status]}</span>}
       {info?.duration != null && (
         <span className="nes-duration" title="Execution time recorded by papermill">
           {formatDuration(info.duration)}
@@ -121,6 +118,38 @@ function CodeInput({
         <Markup as="code" className={grammar ? `hljs language-${grammar}` : 'hljs'} html={html} />
       </pre>
     </div>
+  );
+}
+
+/** Outputs, unless the notebook collapsed them: then a bar that opens them. */
+function CellOutputs({
+  cell,
+  index,
+  frameOrigin,
+}: {
+  cell: CodeCell;
+  index: number;
+  frameOrigin: string;
+}) {
+  const [opened, setOpened] = useState(false);
+  const count = cell.outputs.length;
+  if (count > 0 && !opened && outputsHidden(cell)) {
+    return (
+      <p className="nes-output-note nes-outputs-hidden">
+        {count === 1 ? '1 output hidden.' : `${count} outputs hidden.`}{' '}
+        <button type="button" className="nes-link-button" onClick={() => setOpened(true)}>
+          Show
+        </button>
+      </p>
+    );
+  }
+  return (
+    <OutputArea
+      outputs={cell.outputs}
+      cellKey={cellKey(cell, index)}
+      frameOrigin={frameOrigin}
+      executionCount={cell.execution_count}
+    />
   );
 }
 
@@ -202,12 +231,7 @@ function CellViewImpl(props: CellViewProps) {
           {!hideCode && !inputHidden(cell) && (
             <CodeInput cell={cell} grammar={grammar} status={status} />
           )}
-          <OutputArea
-            outputs={cell.outputs}
-            cellKey={cellKey(cell, index)}
-            frameOrigin={frameOrigin}
-            executionCount={cell.execution_count}
-          />
+          <CellOutputs cell={cell} index={index} frameOrigin={frameOrigin} />
         </>
       ) : cell.cell_type === 'markdown' ? (
         <MarkdownBody cell={cell} />

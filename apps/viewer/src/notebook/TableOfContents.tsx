@@ -1,4 +1,7 @@
-/** The notebook's markdown headings as a navigable outline. */
+/**
+ * The notebook's markdown headings as a navigable outline. It is a plain
+ * list of links; the page wraps it in its own navigation landmark.
+ */
 import { useMemo } from 'react';
 import { type Heading, markdownHeadings } from './markdown.ts';
 import type { NotebookJson } from './nbformat.ts';
@@ -29,7 +32,7 @@ export function TableOfContents({
   const entries = useMemo(() => tableOfContents(notebook), [notebook]);
   const top = entries.reduce((min, entry) => Math.min(min, entry.level), 6);
   return (
-    <nav className="nes-toc" aria-label="Table of contents">
+    <div className="nes-toc">
       {entries.length === 0 ? (
         <p className="nes-toc-empty">No headings.</p>
       ) : (
@@ -52,6 +55,6 @@ export function TableOfContents({
           ))}
         </ul>
       )}
-    </nav>
+    </div>
   );
 }

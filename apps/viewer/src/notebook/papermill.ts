@@ -79,6 +79,17 @@ export function inputHidden(cell: Cell): boolean {
   );
 }
 
+/** Collapsed outputs (JupyterLab's outputs_hidden, the classic `collapsed`, hide-output tags). */
+export function outputsHidden(cell: Cell): boolean {
+  const metadata: JsonObject = cell.metadata ?? {};
+  if (field(metadata.jupyter, 'outputs_hidden') === true || metadata.collapsed === true)
+    return true;
+  const tags = cellTags(cell);
+  return ['remove_output', 'remove-output', 'hide-output', 'hide_output'].some((tag) =>
+    tags.includes(tag),
+  );
+}
+
 export type PapermillStatus = 'pending' | 'running' | 'completed' | 'failed';
 
 export interface PapermillCellInfo {

@@ -1,7 +1,8 @@
-import { waitFor } from '@testing-library/react';
+import { fireEvent, screen, waitFor } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { DISPLAY_PRIORITY } from '../../src/notebook/mime.ts';
 import type { Output } from '../../src/notebook/nbformat.ts';
+import { STREAM_LIMIT } from '../../src/notebook/outputs/TextOutputs.tsx';
 import {
   code,
   display,
@@ -283,5 +284,41 @@ describe('HTML outputs', () => {
     const area = renderOutputs([display({ 'application/javascript': 'window.parent.pwned = 1' })]);
     expect(area.querySelector('iframe')?.getAttribute('sandbox')).toBe('allow-scripts');
     expectNothingExecutable(area);
+  });
+});
+
+describe('long and hidden outputs', () => {
+  it('shows the end of a runaway log, and all of it on request', () => {
+    const line = `${'x'.repeat(99)}\n`;
+    const log = `first line\n${line.repeat(STREAM_LIMIT / 100 + 50)}last line\n`;
+    const area = renderOutputs([stream(log)]);
+    const pre = () => area.querySelector('pre.nes-output-stream')?.textContent ?? '';
+    expect(pre().endsWith('last line\n')).toBe(true);
+    expect(pre()).not.toContain('first line');
+    expect(pre().length).toBeLessThanOrEqual(STREAM_LIMIT);
+    expect(pre().startsWith('x')).toBe(true); // cut at a line start
+    fireEvent.click(screen.getByRole('button', { name: 'Show all' }));
+    expect(pre()).toBe(log);
+  });
+
+  it('collapses outputs the notebook hid, until asked', () => {
+    const { container } = renderNotebook(
+      notebook([
+        code('a', [stream('A\n')], { metadata: { jupyter: { outputs_hidden: true } } }),
+        code('b', [stream('B\n'), stream('b\n', 'stderr')], {
+          metadata: { tags: ['hide-output'] },
+        }),
+        code('c', [stream('C\n')]),
+      ]),
+    );
+    const texts = () =>
+      Array.from(container.querySelectorAll('.nes-output-stream'), (o) => o.textContent);
+    expect(texts()).toEqual(['C\n']);
+    expect(
+      Array.from(container.querySelectorAll('.nes-outputs-hidden'), (n) => n.textContent),
+    ).toEqual(['1 output hidden. Show', '2 outputs hidden. Show']);
+    const [first] = screen.getAllByRole('button', { name: 'Show' });
+    if (first) fireEvent.click(first);
+    expect(texts()).toEqual(['A\n', 'C\n']);
   });
 });
