@@ -97,7 +97,7 @@ export function Loading(props: { what: string }) {
 /** An error as a page section; a 401 becomes the sign-in explanation. */
 export function ErrorView(props: { error: unknown; retry?: () => void; what?: string }) {
   const info = describeError(props.error);
-  if (info.signIn) return <SignIn message={info.message} />;
+  if (info.signIn) return <SignIn />;
   return (
     <div className="error-box" role="alert">
       <h2>{props.what ? `${info.title}: ${props.what}` : info.title}</h2>
@@ -117,7 +117,7 @@ export function ErrorView(props: { error: unknown; retry?: () => void; what?: st
   );
 }
 
-export function SignIn(props: { message?: string }) {
+export function SignIn() {
   return (
     <div className="error-box sign-in" role="alert">
       <h2>Sign in to NES</h2>
@@ -126,7 +126,6 @@ export function SignIn(props: { message?: string }) {
         it started (it looks like <code>http://HOST:PORT/?token=…</code>); the token is exchanged
         for a session cookie and removed from the address bar.
       </p>
-      {props.message ? <p className="muted">The service said: {props.message}</p> : null}
     </div>
   );
 }

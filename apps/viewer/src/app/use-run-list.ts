@@ -4,7 +4,7 @@
  * second however busy the service is); after a reconnect the first page is read again, since
  * `/v1/events` does not replay what was missed.
  */
-import type { Run, RunStatus } from '@nes/client';
+import { NesApiError, type Run, type RunStatus } from '@nes/client';
 import { useCallback, useEffect, useState } from 'react';
 import { useApi } from './api.tsx';
 import { type StreamState, subscribe } from './lib/event-stream.ts';
@@ -60,18 +60,22 @@ export function useRunList(filter: Pick<RunFilter, 'statuses' | 'labels'>): RunL
         if (replace) setNextCursor(page.nextCursor);
         setError(null);
       } catch (err) {
-        if (!controller.signal.aborted) setError(err);
+        if (controller.signal.aborted) return;
+        setError(err);
+        // Signed out: the stream would only be refused too, until the reader signs in again.
+        if (err instanceof NesApiError && err.status === 401) unsubscribe();
       } finally {
         if (!controller.signal.aborted) setLoading(false);
       }
     };
     setLoading(true);
     setRuns([]);
+    let unsubscribe = () => {};
     void readFirstPage(true);
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(labels)) query.append('label', `${k}=${v}`);
     const url = `/v1/events${query.size ? `?${query}` : ''}`;
-    const unsubscribe = subscribe(openEvents, url, {
+    unsubscribe = subscribe(openEvents, url, {
       events: ['run'],
       onEvent: (_name, data) => {
         if (!isRun(data)) return;

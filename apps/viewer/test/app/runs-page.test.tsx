@@ -199,6 +199,9 @@ describe('runs page', () => {
     const alert = await screen.findByRole('alert');
     expect(alert.textContent).toContain('Sign in to NES');
     expect(alert.textContent).toContain('token URL the service printed');
+    expect(screen.queryByRole('form', { name: 'Filter runs' })).toBeNull();
+    // the event stream stops asking until the reader signs in
+    expect(FakeEventSource.last('/v1/events').closed).toBe(true);
   });
 
   it("shows the API's error message and code", async () => {

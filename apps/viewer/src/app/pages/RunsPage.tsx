@@ -6,8 +6,16 @@
 import { isTerminal, type Run, type RunStatus } from '@nes/client';
 import { Fragment, memo, useCallback, useState } from 'react';
 import { Link, useLocation, useSearchParams } from 'wouter';
-import { useNow, useTitle } from '../api.tsx';
-import { ErrorView, Labels, Loading, StatusBadge, statusText, Time } from '../components.tsx';
+import { describeError, useNow, useTitle } from '../api.tsx';
+import {
+  ErrorView,
+  Labels,
+  Loading,
+  SignIn,
+  StatusBadge,
+  statusText,
+  Time,
+} from '../components.tsx';
 import {
   compactParameters,
   elapsedMs,
@@ -75,6 +83,8 @@ export function RunsPage() {
   }, []);
   const filtered =
     statuses.length > 0 || labelText !== '' || filter.notebook !== '' || filter.search !== '';
+
+  if (list.error && describeError(list.error).signIn) return <SignIn />;
 
   return (
     <div className="page runs-page">
