@@ -197,7 +197,14 @@ export class Kubelet {
     }
     if (!runtime) return;
     if (change.type === 'DELETED') {
-      setImmediate(() => this.#stop(runtime, 0));
+      setImmediate(() => {
+        this.#stop(runtime, 0);
+        // Whether it ran to its end before or is killed now, the pod's files go with it.
+        void runtime.finished.then(() => {
+          rmSync(runtime.dir, { recursive: true, force: true });
+          this.#pods.delete(runtime.uid);
+        });
+      });
     } else if (pod.metadata?.deletionTimestamp && !runtime.stopping) {
       const grace = Number(pod.metadata.deletionGracePeriodSeconds ?? 30);
       setImmediate(() => this.#stop(runtime, grace));
@@ -649,6 +656,7 @@ export class Kubelet {
     if (!pod || pod.metadata?.deletionTimestamp) {
       this.#store.remove('Pod', runtime.namespace, runtime.name);
       rmSync(runtime.dir, { recursive: true, force: true });
+      this.#pods.delete(runtime.uid);
     }
   }
 

@@ -230,6 +230,7 @@ function route(
               resourceVersion: query.get('resourceVersion') ?? undefined,
               timeoutSeconds: timeout ? Number(timeout) : undefined,
               bookmarks: query.get('allowWatchBookmarks') === 'true',
+              sendInitialEvents: query.get('sendInitialEvents') === 'true',
               bookmarkIntervalMs: parts.bookmarkIntervalMs,
             },
             response,

@@ -3,7 +3,8 @@
  * `ERROR`) on a 200 response, as kube-apiserver serves `?watch=true`. Without a
  * resourceVersion (or with "0") the stream opens with an ADDED event per existing object;
  * with one it replays every change after it, or sends a 410 Expired ERROR event and ends when
- * that history was compacted. An object that stops matching the selectors is DELETED for the
+ * that history was compacted; `sendInitialEvents` streams the current state first and marks its
+ * end with an annotated BOOKMARK. An object that stops matching the selectors is DELETED for the
  * watcher, one that starts matching is ADDED. `timeoutSeconds` ends the stream cleanly.
  */
 import type { ServerResponse } from 'node:http';
@@ -19,6 +20,8 @@ export interface WatchRequest {
   timeoutSeconds: number | undefined;
   bookmarks: boolean;
   bookmarkIntervalMs: number;
+  /** Streaming lists: the current state as ADDED events, then a BOOKMARK marking its end. */
+  sendInitialEvents: boolean;
 }
 
 export interface OpenWatch {
@@ -87,9 +90,19 @@ export function serveWatch(
   // Replay and subscribe in one synchronous step: no change can fall between them.
   let unsubscribe: () => void = () => {};
   const from = request.resourceVersion;
-  if (from === undefined || from === '' || from === '0') {
+  if (from === undefined || from === '' || from === '0' || request.sendInitialEvents) {
     for (const object of store.list(type.kind, namespace)) {
       if (matches(object)) send('ADDED', withKind(object));
+    }
+    if (request.sendInitialEvents && request.bookmarks) {
+      send('BOOKMARK', {
+        kind: type.kind,
+        apiVersion,
+        metadata: {
+          resourceVersion: store.resourceVersion,
+          annotations: { 'k8s.io/initial-events-end': 'true' },
+        },
+      });
     }
   } else {
     const changes = /^\d+$/.test(from) ? store.changesSince(Number(from)) : null;

@@ -238,3 +238,135 @@ test('close() kills every process the kubelet started and ends open streams', as
   for (const pid of pids) assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' });
   assert.ok((await body) !== undefined);
 });
+
+test('kubelet.resolveCommand substitutes a local workload for a container', async (t) => {
+  const { cluster, batch } = await harness(t, {
+    kubelet: {
+      resolveCommand: (pod, container) =>
+        container.command?.[0] === 'nes-run'
+          ? {
+              command: 'node',
+              args: ['-e', 'console.log(process.env.WHO, process.env.FROM_SPEC)'],
+              env: { WHO: pod.metadata?.name ?? '' },
+            }
+          : undefined,
+    },
+  });
+  await batch.createNamespacedJob({
+    namespace: NS,
+    body: {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'light' },
+      spec: {
+        backoffLimit: 0,
+        template: {
+          spec: {
+            restartPolicy: 'Never',
+            containers: [
+              {
+                name: 'runner',
+                image: 'ghcr.io/nes/runner:1.0.0',
+                command: ['nes-run'],
+                args: ['--help'],
+                env: [{ name: 'FROM_SPEC', value: 'kept' }],
+              },
+            ],
+          },
+        },
+      },
+    },
+  });
+  const pod = await waitFor(
+    'the pod to succeed',
+    () => cluster.list<V1Pod>('Pod', NS),
+    (pods) => pods[0]?.status?.phase === 'Succeeded',
+  );
+  const name = pod[0]?.metadata?.name ?? '';
+  assert.equal((await readLog(cluster, name)).text, `${name} kept\n`);
+});
+
+test('the Eviction API: POST pods/{name}/eviction marks the disruption and deletes the pod', async (t) => {
+  const { cluster, core } = await harness(t);
+  await core.createNamespacedPod({
+    namespace: NS,
+    body: {
+      metadata: { name: 'evictee' },
+      spec: {
+        restartPolicy: 'Never',
+        terminationGracePeriodSeconds: 2,
+        containers: [
+          {
+            name: 'main',
+            image: 'node:24',
+            command: ['node', '-e', "console.log('up'); setInterval(() => {}, 1000)"],
+          },
+        ],
+      },
+    },
+  });
+  await waitFor(
+    'the process',
+    async () => (await readLog(cluster, 'evictee')).text,
+    (text) => text === 'up\n',
+  );
+  const seen: V1Pod[] = [];
+  const controller = await new Watch(cluster.kubeConfig()).watch(
+    `/api/v1/namespaces/${NS}/pods`,
+    { fieldSelector: 'metadata.name=evictee' },
+    (_type, pod: V1Pod) => seen.push(pod),
+    () => {},
+  );
+  t.after(() => controller.abort());
+  await core.createNamespacedPodEviction({
+    name: 'evictee',
+    namespace: NS,
+    body: {
+      apiVersion: 'policy/v1',
+      kind: 'Eviction',
+      metadata: { name: 'evictee', namespace: NS },
+    },
+  });
+  await waitFor(
+    'the pod to go',
+    () => cluster.get('Pod', NS, 'evictee'),
+    (pod) => pod === undefined,
+  );
+  await waitFor(
+    'the last events',
+    () => seen,
+    (list) => list.some((p) => p.status?.phase === 'Failed'),
+  );
+  const condition = seen.at(-1)?.status?.conditions?.find((c) => c.type === 'DisruptionTarget');
+  assert.equal(condition?.reason, 'EvictionByEvictionAPI');
+  assert.equal(
+    seen.at(-1)?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode,
+    143,
+    'SIGTERM',
+  );
+  assert.deepEqual(cluster.specViolations, []);
+});
+
+test('sendInitialEvents streams the current state and marks its end with an annotated BOOKMARK', async (t) => {
+  const { cluster } = await harness(t);
+  cluster.createSecret(NS, 'one', { a: 'b' });
+  const response = await fetch(
+    `${cluster.url}/api/v1/namespaces/${NS}/secrets?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1`,
+    { headers: { authorization: `Bearer ${cluster.token}` } },
+  );
+  const events = (await response.text())
+    .trim()
+    .split('\n')
+    .map(
+      (line) =>
+        JSON.parse(line) as {
+          type: string;
+          object: { metadata: { name?: string; annotations?: Record<string, string> } };
+        },
+    );
+  assert.equal(events[0]?.type, 'ADDED');
+  assert.equal(events[0]?.object.metadata.name, 'one');
+  assert.equal(events[1]?.type, 'BOOKMARK');
+  assert.equal(events[1]?.object.metadata.annotations?.['k8s.io/initial-events-end'], 'true');
+  assert.deepEqual(cluster.specViolations, []);
+});
