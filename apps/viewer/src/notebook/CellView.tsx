@@ -176,7 +176,9 @@ function ErrorBanner({
 }) {
   return (
     <div className="nes-error-banner" role="alert">
-      <strong>Execution failed at cell In [{executionCount}]</strong>
+      <strong>
+        {executionCount ? `Execution failed at cell [${executionCount}]` : 'Execution failed'}
+      </strong>
       {failingIndex !== null && (
         <button type="button" className="nes-link-button" onClick={() => onJump(failingIndex)}>
           Go to the failing cell

@@ -26,14 +26,20 @@ const BANNER =
 const ANCHOR =
   /<span id="papermill-error-cell"[^>]*>Execution using papermill encountered an exception here and stopped:<\/span>/;
 
-/** Whether a markdown cell is one of the two papermill error cells, by its text (tags can be stripped). */
+/**
+ * Whether a markdown cell is one of the two papermill error cells: by its
+ * text (tags can be stripped), else by papermill's tag (the text can differ
+ * between papermill versions).
+ */
 export function papermillMarker(cell: Cell): PapermillMarker | null {
   if (cell.cell_type !== 'markdown') return null;
   const source = joinText(cell.source);
   const banner = BANNER.exec(source);
   if (banner) return { kind: 'banner', executionCount: banner[1] ?? '' };
   if (ANCHOR.test(source)) return { kind: 'anchor' };
-  return null;
+  if (!cellTags(cell).includes(ERROR_MARKER_TAG)) return null;
+  if (source.includes('id="papermill-error-cell"')) return { kind: 'anchor' };
+  return { kind: 'banner', executionCount: /In \[(\d*)\]/.exec(source)?.[1] ?? '' };
 }
 
 /**

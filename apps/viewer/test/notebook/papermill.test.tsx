@@ -63,7 +63,7 @@ describe("papermill's error cells", () => {
     const filler = Array.from({ length: 30 }, (_, i) => code(`print(${i})`));
     const { container } = renderNotebook(notebook([...failedRun(), ...filler]));
     const banner = screen.getByRole('alert');
-    expect(banner.textContent).toContain('Execution failed at cell In [2]');
+    expect(banner.textContent).toContain('Execution failed at cell [2]');
     expect(container.querySelector('span[style*="color:red"]')).toBeNull();
     expect(container.textContent).not.toContain('An Exception was encountered');
     fireEvent.click(screen.getByRole('button', { name: 'Go to the failing cell' }));
@@ -212,5 +212,23 @@ describe('code', () => {
         Array.from(codeElement?.querySelectorAll('[class^="hljs-"]') ?? [], (el) => el.textContent),
       ).toContain(keyword),
     );
+  });
+});
+
+describe('papermill error cells by tag', () => {
+  it('recognises the cells by their tag when the wording differs', () => {
+    const { container } = renderNotebook(
+      notebook([
+        md('<b>Papermill stopped at In [7]</b>', { metadata: TAG }),
+        md('<p id="papermill-error-cell">stopped here</p>', { metadata: TAG }),
+        code('raise', [], { execution_count: 7 }),
+      ]),
+    );
+    expect(screen.getByRole('alert').textContent).toContain('Execution failed at cell [7]');
+    expect(container.querySelector('#papermill-error-cell')?.textContent).toBe(
+      'Execution stopped here: the next cell raised an exception.',
+    );
+    // the banner replaces papermill's own wording
+    expect(container.textContent).not.toContain('Papermill stopped');
   });
 });
