@@ -282,9 +282,12 @@ function PairRow(props: {
     const ms = durations.get(index);
     return (
       <div className="pair-side">
-        {ms !== undefined ? (
-          <div className="pair-duration mono small">{formatDuration(ms)}</div>
-        ) : null}
+        <div className="pair-head mono small">
+          <span>
+            {label} · cell {index + 1}
+          </span>
+          {ms !== undefined ? <span>{formatDuration(ms)}</span> : null}
+        </div>
         <NotebookPanelCell notebook={{ ...nb, cells: [cell] } as NotebookJson} />
       </div>
     );
