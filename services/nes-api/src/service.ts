@@ -111,6 +111,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
         { ...config, kubernetes: config.kubernetes },
         {
           store: storeLocation,
+          runStore: store,
           artifacts,
           log: options.executor?.log ?? executorLog,
           ...(options.kubernetes ? { overrides: options.kubernetes } : {}),

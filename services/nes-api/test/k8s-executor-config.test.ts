@@ -11,6 +11,7 @@ import {
   readSettingsFile,
   SettingsFileError,
 } from '../src/executors/kubernetes/settings-file.ts';
+import type { RunStore } from '../src/runs/run-store.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'nes-k8s-config-'));
 const kubeconfig = join(dir, 'kubeconfig');
@@ -87,7 +88,7 @@ describe('NES_K8S_* variables', () => {
       () =>
         kubernetesFromConfig(
           { ...config, kubernetes: config.kubernetes as NonNullable<typeof config.kubernetes> },
-          { store: dir, artifacts: null, log: () => {} },
+          { store: dir, runStore: null as unknown as RunStore, artifacts: null, log: () => {} },
         ),
       /^ConfigError: NES_K8S_IMAGE: the runner image is required/,
     );

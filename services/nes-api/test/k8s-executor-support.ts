@@ -12,6 +12,7 @@ import {
   type FakeClusterOptions,
   startFakeCluster,
 } from '../../../test/servers/kubernetes/index.ts';
+import { storedLogOf } from '../src/executors/kubernetes/from-config.ts';
 import {
   KubernetesExecutor,
   type KubernetesExecutorOptions,
@@ -81,6 +82,7 @@ export async function startReplica(
     tickIntervalMs: 200,
     lostGraceMs: 500,
     resyncIntervalMs: 5000,
+    storedLog: storedLogOf(store),
     ...options.executor,
   });
   const updates: Replica['updates'] = [];

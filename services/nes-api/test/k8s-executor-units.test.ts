@@ -4,7 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { LogCursor, parseLogLine, timeKey } from '../src/executors/kubernetes/pod-logs.ts';
+import {
+  LogCursor,
+  parseLogLine,
+  ReplayBoundary,
+  timeKey,
+} from '../src/executors/kubernetes/pod-logs.ts';
 import { RunnerLogReader } from '../src/executors/kubernetes/runner-log.ts';
 
 describe('log lines and the resume cursor', () => {
@@ -53,6 +58,24 @@ describe('log lines and the resume cursor', () => {
       ['2026-11-01T10:00:02Z', 'f'],
     ]);
     assert.deepEqual(seen, ['a', 'b', 'c', 'd', 'e', 'e', 'f']);
+  });
+});
+
+describe('replay after a takeover', () => {
+  test('lines up to the newest stored one are old; everything after is new', () => {
+    const boundary = new ReplayBoundary('2026-11-01T10:00:01.5Z', ['b', 'b2']);
+    const lines: Array<[string, string]> = [
+      ['2026-11-01T10:00:00Z', 'a'],
+      ['2026-11-01T10:00:01.500000000Z', 'b'],
+      ['2026-11-01T10:00:01.5Z', 'b2'],
+      ['2026-11-01T10:00:01.5Z', 'b3'],
+      ['2026-11-01T10:00:00Z', 'late but after the boundary passed'],
+    ];
+    assert.deepEqual(
+      lines.map(([time, text]) => boundary.isOld({ time, text })),
+      [true, true, true, false, false],
+    );
+    assert.equal(boundary.passed, true);
   });
 });
 

@@ -7,9 +7,11 @@ import { readFileSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ObjectStore } from '@nes/stores/local';
 import { ConfigError, type KubernetesConfig, type NesConfig } from '../../config.ts';
+import type { RunStore } from '../../runs/run-store.ts';
 import type { SchedulerOptions } from '../../scheduler/scheduler.ts';
 import { loadKubeConfig } from './kube-client.ts';
 import { KubernetesExecutor, type KubernetesExecutorOptions } from './kubernetes-executor.ts';
+import type { LogLine } from './pod-logs.ts';
 import { kubernetesRunSettings, readSettingsFile } from './settings-file.ts';
 
 const POD_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -25,6 +27,8 @@ export function kubernetesFromConfig(
   config: NesConfig & { kubernetes: KubernetesConfig },
   options: {
     store: string;
+    /** The run store: log lines already stored are not reported again after a takeover. */
+    runStore: RunStore;
     artifacts: ObjectStore | null;
     log: (level: 'info' | 'warn' | 'error', message: string) => void;
     overrides?: Partial<KubernetesExecutorOptions>;
@@ -63,6 +67,7 @@ export function kubernetesFromConfig(
     leaseName: k8s.lease?.name ?? null,
     leaseNamespace: k8s.lease?.namespace ?? podNamespace() ?? k8s.namespace,
     artifacts: options.artifacts,
+    storedLog: storedLogOf(options.runStore),
     log: options.log,
     ...options.overrides,
   });
@@ -81,6 +86,14 @@ export function kubernetesFromConfig(
       lostGraceMs: 10_000,
     },
   };
+}
+
+/** The log lines the scheduler stored for a run (its 'log' events). */
+export function storedLogOf(store: RunStore): (runId: string) => Promise<LogLine[]> {
+  return async (runId) =>
+    (await store.listEvents(runId))
+      .filter((event) => event.type === 'log' && typeof event.data.time === 'string')
+      .map((event) => ({ time: String(event.data.time), text: String(event.data.text) }));
 }
 
 function podNamespace(): string | null {

@@ -42,7 +42,14 @@ import {
 } from './job-builder.ts';
 import { describeError, httpStatus, labelSelector } from './kube-client.ts';
 import { LeaseElector } from './lease.ts';
-import { LogCursor, type LogLine, LogRequestError, streamPodLog } from './pod-logs.ts';
+import {
+  LogCursor,
+  type LogLine,
+  LogRequestError,
+  ReplayBoundary,
+  streamPodLog,
+  timeKey,
+} from './pod-logs.ts';
 import {
   CANCEL_ANNOTATION,
   disrupted,
@@ -87,6 +94,11 @@ export interface KubernetesExecutorOptions {
   finishedJobRetentionSeconds?: number;
   /** Log stream reconnect back-off. Default 250 ms. */
   logRetryMs?: number;
+  /**
+   * The run's log lines already stored (by another replica, or before a restart): following
+   * resumes after them instead of reporting them twice.
+   */
+  storedLog?: (runId: string) => Promise<LogLine[]>;
   now?: () => number;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
@@ -116,6 +128,10 @@ interface TrackedRun {
   archiving: Promise<void> | null;
   archived: boolean;
   finishedAt: number | null;
+  /** Lines reported before this process followed the run (null: none, or not known yet). */
+  replay: ReplayBoundary | null;
+  /** The newest progress read while replaying, reported once the replay is over. */
+  replayProgress: ExecutorUpdate | null;
   /** An evaluation is in progress; `again` asks for one more after it. */
   busy: boolean;
   again: boolean;
@@ -399,6 +415,8 @@ export class KubernetesExecutor implements Executor {
         archiving: null,
         archived: false,
         finishedAt: null,
+        replay: null,
+        replayProgress: null,
         busy: false,
         again: false,
       };
@@ -733,6 +751,18 @@ export class KubernetesExecutor implements Executor {
   }
 
   #onLogLine(tracked: TrackedRun, line: LogLine): void {
+    if (tracked.replay?.isOld(line)) {
+      // Already reported: only the reader's state (progress, output) is rebuilt.
+      for (const update of tracked.reader.read(line.time, line.text)) {
+        if (update.type === 'progress') tracked.replayProgress = update;
+        if (update.type === 'running' && tracked.reported === 'none') tracked.reported = 'running';
+      }
+      return;
+    }
+    if (tracked.replayProgress) {
+      this.#emit(tracked.replayProgress);
+      tracked.replayProgress = null;
+    }
     if (tracked.logBytes < MAX_KEPT_LOG_BYTES) {
       const kept = `${line.time} ${line.text}`;
       tracked.logLines.push(kept);
@@ -752,6 +782,23 @@ export class KubernetesExecutor implements Executor {
 
   async #follow(tracked: TrackedRun, pod: string, signal: AbortSignal): Promise<void> {
     const cursor = new LogCursor();
+    tracked.reader = new RunnerLogReader(tracked.runId);
+    tracked.replay = null;
+    if (this.#o.storedLog) {
+      try {
+        const stored = await this.#o.storedLog(tracked.runId);
+        const newest = stored.reduce<string | null>(
+          (max, line) => (max === null || timeKey(line.time) > timeKey(max) ? line.time : max),
+          null,
+        );
+        if (newest !== null) {
+          const texts = stored.filter((line) => line.time === newest).map((line) => line.text);
+          tracked.replay = new ReplayBoundary(newest, texts);
+        }
+      } catch (error) {
+        this.#log('warn', `run ${tracked.runId}: reading the stored log: ${describeError(error)}`);
+      }
+    }
     const retryMs = this.#o.logRetryMs ?? 250;
     let failures = 0;
     for (let attempt = 0; !signal.aborted && !this.#stopped; attempt += 1) {

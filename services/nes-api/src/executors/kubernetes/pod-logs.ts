@@ -165,3 +165,40 @@ export class LogRequestError extends Error {
     this.status = status;
   }
 }
+
+/**
+ * Lines another process already reported (a previous lease holder, this API before a restart):
+ * a follower reads the log from the start to rebuild the run's progress, and reports only what
+ * comes after the last stored line.
+ */
+export class ReplayBoundary {
+  readonly #key: string;
+  readonly #texts: string[];
+  #passed = false;
+
+  /** `time` is the newest stored line's timestamp, `texts` the lines stored at it. */
+  constructor(time: string, texts: string[]) {
+    this.#key = timeKey(time);
+    this.#texts = [...texts];
+  }
+
+  get passed(): boolean {
+    return this.#passed;
+  }
+
+  /** True while `line` was already reported. */
+  isOld(line: LogLine): boolean {
+    if (this.#passed) return false;
+    const key = timeKey(line.time);
+    if (key < this.#key) return true;
+    if (key === this.#key) {
+      const seen = this.#texts.indexOf(line.text);
+      if (seen >= 0) {
+        this.#texts.splice(seen, 1);
+        return true;
+      }
+    }
+    this.#passed = true;
+    return false;
+  }
+}
