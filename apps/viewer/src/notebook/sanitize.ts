@@ -1,9 +1,12 @@
 /**
  * The one place HTML from a notebook is cleaned before it enters the page.
  * A private DOMPurify instance (its hooks must not leak into other users of
- * DOMPurify) strips scripts, event handlers, `javascript:` URLs and `<style>`
- * (a notebook's CSS would restyle the whole viewer); it resolves
- * `attachment:` image sources from the cell, and makes links open safely.
+ * DOMPurify) strips scripts, event handlers and `javascript:` URLs, and
+ * also what is inert but still acts on the viewer: `<style>` (a notebook's
+ * CSS would restyle the whole viewer) and forms and their controls (a click
+ * would submit to the viewer's own origin, with its session). Only the
+ * disabled checkboxes of task lists remain. It resolves `attachment:` image
+ * sources from the cell, and makes links open safely.
  */
 import DOMPurify from 'dompurify';
 import { attachmentUrl } from './attachments.ts';
@@ -12,7 +15,25 @@ import type { Attachments } from './nbformat.ts';
 
 const purify = DOMPurify(window);
 
+const FORBID_TAGS = [
+  'style',
+  'form',
+  'button',
+  'select',
+  'option',
+  'optgroup',
+  'textarea',
+  'datalist',
+];
+const FORBID_ATTR = ['action', 'formaction', 'form', 'name'];
+
 let currentAttachments: Attachments | undefined;
+
+purify.addHook('uponSanitizeElement', (node, data) => {
+  if (data.tagName !== 'input') return;
+  if ((node as Element).getAttribute('type')?.toLowerCase() !== 'checkbox')
+    node.parentNode?.removeChild(node);
+});
 
 purify.addHook('uponSanitizeAttribute', (_node, data) => {
   if (data.attrName === 'src' && data.attrValue.startsWith('attachment:')) {
@@ -21,19 +42,21 @@ purify.addHook('uponSanitizeAttribute', (_node, data) => {
 });
 
 purify.addHook('afterSanitizeAttributes', (node) => {
+  if (node.tagName === 'INPUT') node.setAttribute('disabled', '');
   if (node.tagName !== 'A' || !node.hasAttribute('href')) return;
   node.setAttribute('rel', 'noopener noreferrer');
   // In-page anchors (headings, the papermill error cell) stay in this tab.
   if (!(node.getAttribute('href') ?? '').startsWith('#')) node.setAttribute('target', '_blank');
 });
 
-/** Returns `html` with everything executable removed. */
+/** Returns `html` with everything executable (or able to act on the viewer) removed. */
 export function sanitizeHtml(html: string, attachments?: Attachments): CleanHtml {
   currentAttachments = attachments;
   try {
     return cleanHtml(
       purify.sanitize(html, {
-        FORBID_TAGS: ['style'],
+        FORBID_TAGS,
+        FORBID_ATTR,
         // KaTeX's MathML keeps the TeX source in <semantics><annotation>; plain
         // <annotation> is text only (unlike <annotation-xml>, which stays forbidden).
         ADD_TAGS: ['semantics', 'annotation'],

@@ -167,9 +167,16 @@ describe('sanitization of markdown', () => {
         '<iframe src="https://evil.example"></iframe>',
         '<style>body { display: none }</style>',
         '<a href="https://ok.example" onclick="steal()">ok</a>',
+        '<form action="/v1/runs/x/cancel" method="post"><input name="a" value="1"><button formaction="/v1">go</button></form>',
+        '<meta http-equiv="refresh" content="0;url=https://example.invalid/"><object data="javascript:alert(1)"></object>',
+        '<textarea>t</textarea><select><option>o</option></select><input type="checkbox" checked>',
       ].join('\n\n'),
     );
-    expect(cell.querySelector('script, iframe, style')).toBeNull();
+    expect(
+      cell.querySelector('script, iframe, style, form, button, textarea, select, meta, object'),
+    ).toBeNull();
+    const inputs = Array.from(cell.querySelectorAll('input'));
+    expect(inputs.map((input) => [input.type, input.disabled])).toEqual([['checkbox', true]]);
     for (const element of Array.from(cell.querySelectorAll('*'))) {
       for (const attribute of Array.from(element.attributes)) {
         expect(attribute.name.startsWith('on'), `${element.tagName} ${attribute.name}`).toBe(false);
