@@ -121,6 +121,9 @@ export class Kubelet {
   readonly #pulled = new Set<string>();
   #nextIp = 10;
   #unsubscribe: () => void;
+  /** Memory limits by process group, sampled together by one timer. */
+  readonly #limits = new Map<number, { limit: number; container: ContainerRuntime }>();
+  #memoryTimer: NodeJS.Timeout | undefined;
 
   constructor(store: ObjectStore, events: EventRecorder, config: KubeletConfig) {
     this.#store = store;
@@ -170,8 +173,29 @@ export class Kubelet {
     return true;
   }
 
+  /** The cgroup memory limit: one pass over /proc for every limited container, every 200 ms. */
+  #watchMemory(pid: number, limit: number, container: ContainerRuntime): void {
+    this.#limits.set(pid, { limit, container });
+    this.#memoryTimer ??= setInterval(() => {
+      if (this.#limits.size === 0) {
+        clearInterval(this.#memoryTimer);
+        this.#memoryTimer = undefined;
+        return;
+      }
+      const usage = groupRssBytes(new Set(this.#limits.keys()));
+      for (const [group, { limit: bytes, container: limited }] of this.#limits) {
+        if ((usage.get(group) ?? 0) > bytes && !limited.oomKilled) {
+          limited.oomKilled = true;
+          killGroup(group, 'SIGKILL');
+        }
+      }
+    }, MEMORY_POLL_MS);
+  }
+
   async close(): Promise<void> {
     this.#unsubscribe();
+    clearInterval(this.#memoryTimer);
+    this.#limits.clear();
     const pods = [...this.#pods.values()];
     for (const pod of pods) {
       pod.stopping = true;
@@ -533,15 +557,7 @@ export class Kubelet {
 
     const limit = parseQuantity(String(container.spec.resources?.limits?.memory ?? '')) ?? 0;
     const pid = child.pid;
-    const memoryTimer =
-      limit > 0
-        ? setInterval(() => {
-            if (groupRssBytes(pid) > limit && !container.oomKilled) {
-              container.oomKilled = true;
-              killGroup(pid, 'SIGKILL');
-            }
-          }, MEMORY_POLL_MS)
-        : undefined;
+    if (limit > 0) this.#watchMemory(pid, limit, container);
 
     const { code, signal } = await new Promise<{
       code: number | null;
@@ -553,7 +569,7 @@ export class Kubelet {
         resolve({ code: exitCode, signal: exitSignal });
       });
     });
-    if (memoryTimer) clearInterval(memoryTimer);
+    this.#limits.delete(pid);
     await Promise.race([new Promise((resolve) => child.once('close', resolve)), delay(2000)]);
     child.stdout?.destroy();
     child.stderr?.destroy();

@@ -5,13 +5,14 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
-export function groupRssBytes(processGroup: number): number {
-  let total = 0;
+/** RSS in bytes per process group, for the groups asked about (one pass over /proc). */
+export function groupRssBytes(groups: ReadonlySet<number>): Map<number, number> {
+  const totals = new Map<number, number>();
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
-    return 0;
+    return totals;
   }
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
@@ -19,13 +20,14 @@ export function groupRssBytes(processGroup: number): number {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       // Fields after the command (which may hold spaces): state ppid pgrp ...
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) !== processGroup) continue;
+      const group = Number(fields[2]);
+      if (!groups.has(group)) continue;
       const status = readFileSync(`/proc/${entry}/status`, 'utf8');
       const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-      if (match) total += Number(match[1]) * 1024;
+      if (match) totals.set(group, (totals.get(group) ?? 0) + Number(match[1]) * 1024);
     } catch {
       // The process ended between the listing and the read.
     }
   }
-  return total;
+  return totals;
 }

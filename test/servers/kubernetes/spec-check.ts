@@ -80,8 +80,10 @@ export class SpecChecker {
           body: body?.replace('#/definitions/', ''),
         });
       }
+      // `/version/` and `/version` are one path to kube-apiserver.
+      const bare = template.length > 1 ? template.replace(/\/+$/, '') : template;
       const pattern = new RegExp(
-        `^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`,
+        `^${bare.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`,
       );
       this.#paths.push({
         template,

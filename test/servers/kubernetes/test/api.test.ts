@@ -4,7 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PatchStrategy, setHeaderOptions, type V1Job, type V1Lease } from '@kubernetes/client-node';
+import {
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Job,
+  type V1Lease,
+  VersionApi,
+} from '@kubernetes/client-node';
 import { harness, NS, nodeJob, schemaIssues, statusOf, waitFor } from './support.ts';
 
 const suspended = (name: string): V1Job => nodeJob(name, 'process.exit(0)', {}, { suspend: true });
@@ -391,4 +397,16 @@ test('failRequests answers API errors with Status bodies, then recovers', async 
     cluster.requests.filter((r) => r.method === 'POST').map((r) => r.status),
     [503, 503, 201],
   );
+});
+
+test('/version answers like kube-apiserver v1.35 (with or without the trailing slash)', async (t) => {
+  const { cluster } = await harness(t);
+  const version = await cluster.kubeConfig().makeApiClient(VersionApi).getCode();
+  assert.equal(version.gitVersion, 'v1.35.0');
+  assert.equal(version.minor, '35');
+  const bare = await fetch(`${cluster.url}/version`, {
+    headers: { authorization: `Bearer ${cluster.token}` },
+  });
+  assert.equal(bare.status, 200);
+  assert.deepEqual(cluster.specViolations, []);
 });
