@@ -166,7 +166,11 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
         {run.outputUri ? (
           <div className="wide">
             <dt>Output</dt>
-            <dd className="mono">{run.outputUri}</dd>
+            <dd className="mono" title={run.outputUri}>
+              {/* The store keeps each run's files under runs/ID/ (its per-run layout). */}
+              <Link href={`/browse/runs/${encodeURIComponent(run.id)}/`}>run files</Link> ·{' '}
+              {run.outputUri}
+            </dd>
           </div>
         ) : null}
       </dl>
