@@ -109,6 +109,17 @@ function qosClass(spec: V1PodSpec): string {
   return guaranteed ? 'Guaranteed' : 'Burstable';
 }
 
+/** What every write normalizes: a Secret's stringData is folded into data (base64). */
+export function normalize(kind: Kind, object: KubeObject): void {
+  if (kind !== 'Secret' || object.stringData === undefined) return;
+  const data = { ...((object.data as Record<string, string> | undefined) ?? {}) };
+  for (const [key, value] of Object.entries(object.stringData as Record<string, string>)) {
+    data[key] = Buffer.from(value, 'utf8').toString('base64');
+  }
+  object.data = data;
+  delete object.stringData;
+}
+
 /** Semantic checks on a new or updated object; `old` is the stored object for an update. */
 export function validate(kind: Kind, object: KubeObject, old?: KubeObject): StatusCause[] {
   const causes: StatusCause[] = [];

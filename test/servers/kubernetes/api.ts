@@ -6,7 +6,7 @@
  * gc.ts finishes what they start). Everything here is synchronous and HTTP-free.
  */
 import { randomInt } from 'node:crypto';
-import { defaultNew, validate } from './admission.ts';
+import { defaultNew, normalize, validate } from './admission.ts';
 import { applyPatch, PatchTestFailed, type PatchType } from './patch.ts';
 import { apiVersionOf, type ResourceType } from './resources.ts';
 import type { KubeObject, Selector } from './selectors.ts';
@@ -133,6 +133,7 @@ export class ObjectApi {
       });
     }
     defaultNew(type.kind, object);
+    normalize(type.kind, object);
     const causes = validate(type.kind, object);
     if (causes.length > 0) throw invalid(type, object.metadata.name, causes);
     if (dryRun) {
@@ -192,6 +193,7 @@ export class ObjectApi {
       }
     }
     next.metadata.resourceVersion = current.metadata.resourceVersion;
+    normalize(type.kind, next);
     const causes = validate(type.kind, next, current);
     if (causes.length > 0) throw invalid(type, name, causes);
     if (dryRun) return next;

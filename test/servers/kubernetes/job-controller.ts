@@ -58,6 +58,10 @@ export class JobController {
 
   #observe(change: Change): void {
     if (change.kind === 'Job') {
+      if (change.type === 'DELETED') {
+        this.#tracking.delete(change.object.metadata.uid);
+        this.#vanished.delete(change.object.metadata.uid);
+      }
       this.#enqueue(`${change.object.metadata.namespace}/${change.object.metadata.name}`);
       return;
     }
@@ -65,6 +69,8 @@ export class JobController {
     const owner = controllerOf(change.object);
     if (!owner) return;
     const pod = change.object as unknown as V1Pod;
+    const job = this.#store.get('Job', change.object.metadata.namespace, owner.name);
+    if (job?.metadata.uid !== owner.uid) return;
     if (change.type === 'DELETED') {
       // Its last state counts, whether or not the controller saw it finish.
       const list = this.#vanished.get(owner.uid) ?? [];

@@ -41,6 +41,20 @@ test('Secrets and PodTemplates seeded by the helpers read back through the API',
   const template = await core.readNamespacedPodTemplate({ name: 'nes-runner', namespace: NS });
   assert.equal(template.template?.spec?.containers[0]?.env?.[0]?.value, 'b');
   assert.equal(template.metadata?.namespace, NS);
+  // stringData is folded into data on write, as kube-apiserver does.
+  const written = await core.createNamespacedSecret({
+    namespace: NS,
+    body: {
+      metadata: { name: 'plain' },
+      stringData: { user: 'analyst' },
+      data: { other: Buffer.from('x').toString('base64') },
+    },
+  });
+  assert.equal(written.stringData, undefined);
+  assert.deepEqual(written.data, {
+    other: 'eA==',
+    user: Buffer.from('analyst').toString('base64'),
+  });
   // Seeding again replaces the data.
   cluster.createSecret(NS, 'nes-github', { token: 'ghp_y' });
   const replaced = await core.readNamespacedSecret({ name: 'nes-github', namespace: NS });
