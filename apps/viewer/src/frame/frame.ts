@@ -57,7 +57,15 @@ export async function renderHtml(doc: Document, html: string): Promise<void> {
 /** The height the content needs, without the frame's own height feeding back into it. */
 export function contentHeight(doc: Document): number {
   const body = doc.body;
-  return Math.ceil(Math.max(body.scrollHeight, body.getBoundingClientRect().height));
+  const root = doc.documentElement;
+  const content = Math.max(body.scrollHeight, body.getBoundingClientRect().height);
+  // Wide output (a big table) scrolls sideways; the scrollbar takes height from the frame.
+  const view = doc.defaultView;
+  const scrollbar =
+    view && root.scrollWidth > root.clientWidth
+      ? Math.max(0, view.innerHeight - root.clientHeight)
+      : 0;
+  return Math.ceil(content + scrollbar);
 }
 
 /** Wires the frame up: render on the parent's message, report heights back to the parent. */

@@ -56,12 +56,39 @@ export function chooseMime(data: MimeBundle): MimeChoice {
 
 /**
  * Whether HTML needs JavaScript to work (scripts, inline event handlers,
- * frames, plugins, `javascript:` URLs): such HTML is only shown inside the
- * sandboxed output frame; everything else is sanitized and shown inline.
+ * frames, plugins, `javascript:` URLs).
  * Deliberately generous: a false positive only costs a frame.
  */
 export function htmlNeedsScript(html: string): boolean {
   return /<\s*(script|iframe|object|embed|frame|frameset|applet)\b|\son[a-z]+\s*=|javascript\s*:|require\.config|<\s*link\b[^>]*\bimport\b/i.test(
     html,
   );
+}
+
+/**
+ * Whether a `<style>` block styles more than pandas' DataFrame table (its
+ * `.dataframe` rules, which the viewer's own stylesheet covers). Such CSS
+ * (a pandas Styler, a report's theme) cannot come into the viewer's page, where
+ * it would restyle everything, but it renders faithfully in the frame.
+ */
+export function htmlHasOwnStyles(html: string): boolean {
+  if (!/<style/i.test(html)) return false;
+  for (const [, css = ''] of html.matchAll(/<style[^>]*>([\s\S]*?)<\/style\s*>/gi)) {
+    const rules = css.replace(/\/\*[\s\S]*?\*\//g, '').split('}');
+    for (const rule of rules) {
+      const selectors = rule.split('{')[0]?.trim() ?? '';
+      if (selectors === '') continue;
+      if (!selectors.split(',').every((selector) => selector.trim().startsWith('.dataframe')))
+        return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * HTML shown only inside the sandboxed output frame: it needs script, or
+ * brings its own styles. Everything else is sanitized and shown inline.
+ */
+export function htmlNeedsFrame(html: string): boolean {
+  return htmlNeedsScript(html) || htmlHasOwnStyles(html);
 }

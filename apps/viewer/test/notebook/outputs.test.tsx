@@ -250,12 +250,29 @@ describe('text formats', () => {
 });
 
 describe('HTML outputs', () => {
+  // pandas' DataFrame repr, as IPython sends it
+  const DATAFRAME = [
+    '<div>',
+    '<style scoped>',
+    '    .dataframe tbody tr th:only-of-type {',
+    '        vertical-align: middle;',
+    '    }',
+    '',
+    '    .dataframe tbody tr th {',
+    '        vertical-align: top;',
+    '    }',
+    '',
+    '    .dataframe thead th {',
+    '        text-align: right;',
+    '    }',
+    '</style>',
+    '<table border="1" class="dataframe"><tr><td>1</td></tr></table>',
+    '</div>',
+  ].join('\n');
+
   it('renders script-free HTML inline, sanitized, without <style>', () => {
     const area = renderOutputs([
-      display({
-        'text/html':
-          '<style>body{display:none}</style><table class="dataframe"><tr><td>1</td></tr></table><a href="https://x.example">x</a>',
-      }),
+      display({ 'text/html': `${DATAFRAME}<a href="https://x.example">x</a>` }),
     ]);
     const html = area.querySelector('.nes-output-html');
     expect(html?.querySelector('table.dataframe td')?.textContent).toBe('1');
@@ -265,6 +282,14 @@ describe('HTML outputs', () => {
   });
 
   it.each([
+    [
+      'its own styles',
+      '<style>body { background: red } #T_1 td { color: blue }</style><table id="T_1"></table>',
+    ],
+    [
+      "styles mixed with the DataFrame's",
+      '<style>.dataframe td { color: red } , body { margin: 9em }</style>',
+    ],
     ['a script', '<div id="plot"></div><script>Plotly.newPlot("plot")</script>'],
     ['an event handler', '<img src="x" onerror="alert(1)">'],
     ['a javascript: link', '<a href="javascript:alert(1)">x</a>'],

@@ -11,7 +11,7 @@ import { useLoaded } from '../lazy.ts';
 import { Markup } from '../Markup.tsx';
 import { renderMarkdown } from '../markdown.ts';
 import { removeMath, replaceMath } from '../math.ts';
-import { chooseMime, htmlNeedsScript, interactiveKind } from '../mime.ts';
+import { chooseMime, htmlNeedsFrame, interactiveKind } from '../mime.ts';
 import type { JsonObject, JsonValue, MimeBundle } from '../nbformat.ts';
 import { joinText } from '../nbformat.ts';
 import { sanitizeHtml } from '../sanitize.ts';
@@ -99,8 +99,8 @@ function HtmlOutput({
   outputKey: string;
   frameOrigin: string;
 }) {
-  const needsScript = useMemo(() => htmlNeedsScript(html), [html]);
-  const clean = useMemo(() => (needsScript ? null : sanitizeHtml(html)), [html, needsScript]);
+  const needsFrame = useMemo(() => htmlNeedsFrame(html), [html]);
+  const clean = useMemo(() => (needsFrame ? null : sanitizeHtml(html)), [html, needsFrame]);
   if (clean === null)
     return <SandboxedFrame outputKey={outputKey} frameOrigin={frameOrigin} html={html} />;
   return <Markup as="div" className="nes-output-html" html={clean} />;
