@@ -7,10 +7,8 @@
 import { memo, useMemo, useState } from 'react';
 import { jsonEqual } from './equal.ts';
 import { highlight, highlighterFor } from './highlight.ts';
-import { katexModule } from './katex.ts';
 import { useLoaded } from './lazy.ts';
 import { Markup } from './Markup.tsx';
-import { renderMarkdown } from './markdown.ts';
 import type { Cell, CodeCell } from './nbformat.ts';
 import { joinText } from './nbformat.ts';
 import { OutputArea } from './outputs/OutputArea.tsx';
@@ -22,6 +20,7 @@ import {
   papermillMarker,
   parameterBadge,
 } from './papermill.ts';
+import { useMarkdown } from './useMarkdown.ts';
 
 export type CellRunStatus = 'pending' | 'running' | 'done' | 'failed';
 
@@ -156,12 +155,7 @@ function CellOutputs({
 function MarkdownBody({ cell }: { cell: Cell }) {
   const source = joinText(cell.source);
   const attachments = cell.cell_type === 'code' ? undefined : cell.attachments;
-  const plain = useMemo(() => renderMarkdown(source, null, attachments), [source, attachments]);
-  const katex = useLoaded(katexModule, plain.hasMath);
-  const html = useMemo(
-    () => (katex ? renderMarkdown(source, katex, attachments).html : plain.html),
-    [source, katex, attachments, plain],
-  );
+  const html = useMarkdown(source, attachments);
   return <Markup as="div" className="nes-markdown" html={html} />;
 }
 

@@ -77,6 +77,24 @@ export function highlighterFor(name: string | null): LazyModule<HLJSApi> | null 
   return module;
 }
 
+const combined = new Map<string, LazyModule<HLJSApi>>();
+
+/** A lazy highlighter with all of `names`' grammars registered (null for none). */
+export function highlighterForAll(names: readonly string[]): LazyModule<HLJSApi> | null {
+  if (names.length === 0) return null;
+  if (names.length === 1) return highlighterFor(names[0] ?? null);
+  const key = [...names].sort().join(',');
+  let module = combined.get(key);
+  if (!module) {
+    const parts = names.map(highlighterFor).filter((part) => part !== null);
+    module = lazyModule(
+      async () => (await Promise.all(parts.map((part) => part.load())))[0] as HLJSApi,
+    );
+    combined.set(key, module);
+  }
+  return module;
+}
+
 /** Highlighted HTML (highlight.js escapes the code), or the escaped code without a highlighter. */
 export function highlight(hljs: HLJSApi | null, name: string | null, code: string): CleanHtml {
   if (!hljs || name === null || !hljs.getLanguage(name)) return cleanHtml(escapeHtml(code));

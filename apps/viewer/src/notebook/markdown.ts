@@ -4,10 +4,12 @@
  * autolinks, task lists) and heading anchors, then math is typeset back in
  * and the whole result is sanitized (sanitize.ts).
  */
+import type { HLJSApi } from 'highlight.js';
 import MarkdownIt from 'markdown-it';
 import anchor from 'markdown-it-anchor';
 import taskLists from 'markdown-it-task-lists';
 import { attachmentUrl } from './attachments.ts';
+import { grammarName, highlight } from './highlight.ts';
 import { type Katex, typeset } from './katex.ts';
 import type { CleanHtml } from './Markup.tsx';
 import { type MathSpan, removeMath, replaceMath } from './math.ts';
@@ -31,7 +33,18 @@ interface RenderEnv {
   math?: readonly MathSpan[];
 }
 
-const md = new MarkdownIt({ html: true, linkify: true });
+/** The highlighter for the fences of the text being rendered (rendering is synchronous). */
+let fenceHighlighter: HLJSApi | null = null;
+
+const md = new MarkdownIt({
+  html: true,
+  linkify: true,
+  // An empty string tells markdown-it to escape the code itself.
+  highlight: (code, language) => {
+    const name = grammarName(language);
+    return fenceHighlighter && name ? highlight(fenceHighlighter, name, code) : '';
+  },
+});
 md.use(taskLists);
 md.use(anchor, {
   slugifyWithState: (text, state) =>
@@ -56,36 +69,58 @@ export interface RenderedMarkdown {
   html: CleanHtml;
   /** Whether the text has math (so KaTeX is worth loading). */
   hasMath: boolean;
+  /** highlight.js grammars its code fences ask for (so they are worth loading). */
+  grammars: string[];
+}
+
+export interface MarkdownOptions {
+  /** Typesets math when given; math shows as its escaped source otherwise. */
+  katex?: Katex | null;
+  /** Highlights code fences when given (with their grammars registered). */
+  hljs?: HLJSApi | null;
+  attachments?: Attachments;
 }
 
 const CACHE_LIMIT = 500;
 const cache = new Map<string, RenderedMarkdown>();
 
+/** The grammars named by the info strings of a text's code fences. */
+function fenceGrammars(source: string): string[] {
+  const names = new Set<string>();
+  for (const [, language] of source.matchAll(/^ {0,3}(?:`{3,}|~{3,})\s*([\w+#.-]+)/gm)) {
+    const name = grammarName(language);
+    if (name) names.add(name);
+  }
+  return [...names];
+}
+
 /**
- * Sanitized HTML for a markdown cell. Math is typeset when `katex` is given,
- * shown as its escaped source otherwise. Results without attachments are
+ * Sanitized HTML for a markdown cell. Results without attachments are
  * cached by source, so scrolling a cell back into view is free.
  */
-export function renderMarkdown(
-  source: string,
-  katex: Katex | null,
-  attachments?: Attachments,
-): RenderedMarkdown {
+export function renderMarkdown(source: string, options: MarkdownOptions = {}): RenderedMarkdown {
+  const { katex = null, hljs = null, attachments } = options;
   const hasAttachments = attachments !== undefined && Object.keys(attachments).length > 0;
-  const key = `${katex ? 1 : 0}\u0000${source}`;
+  const key = `${katex ? 1 : 0}${hljs ? 1 : 0}\u0000${source}`;
   if (!hasAttachments) {
     const hit = cache.get(key);
     if (hit) return hit;
   }
   const { text, math } = removeMath(source);
-  const html = replaceMath(
-    md.render(text, { attachments, math } satisfies RenderEnv),
-    math,
-    (span) => typeset(katex, span),
-  );
-  const rendered = {
-    html: sanitizeHtml(html, attachments),
+  fenceHighlighter = hljs;
+  let html: string;
+  try {
+    html = md.render(text, { attachments, math } satisfies RenderEnv);
+  } finally {
+    fenceHighlighter = null;
+  }
+  const rendered: RenderedMarkdown = {
+    html: sanitizeHtml(
+      replaceMath(html, math, (span) => typeset(katex, span)),
+      attachments,
+    ),
     hasMath: math.some((span) => !span.literal),
+    grammars: fenceGrammars(text),
   };
   if (!hasAttachments) {
     if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);

@@ -54,6 +54,28 @@ describe('GitHub-flavoured markdown', () => {
     expect(boxes[0]?.disabled).toBe(true);
   });
 
+  it('highlights code fences in their language once highlight.js has loaded', async () => {
+    const cell = renderMarkdownCell(
+      '```python\ndef f():\n    return 1\n```\n\n```sql\nSELECT 1\n```\n\n```\nplain <b>\n```',
+    );
+    const blocks = () => Array.from(cell.querySelectorAll('pre code'));
+    expect(blocks().map((block) => block.textContent)).toEqual([
+      'def f():\n    return 1\n',
+      'SELECT 1\n',
+      'plain <b>\n',
+    ]);
+    await waitFor(() =>
+      expect(blocks()[0]?.querySelector('.hljs-keyword')?.textContent).toBe('def'),
+    );
+    expect(blocks()[1]?.querySelector('.hljs-keyword')?.textContent).toBe('SELECT');
+    expect(blocks()[2]?.querySelector('span, b')).toBeNull();
+    expect(blocks().map((block) => block.textContent)).toEqual([
+      'def f():\n    return 1\n',
+      'SELECT 1\n',
+      'plain <b>\n',
+    ]);
+  });
+
   it('gives headings ids like JupyterLab and keeps in-page links in the tab', () => {
     const cell = renderMarkdownCell('# Data Loading\n\n## Step 2: clean\n\n[back](#Data-Loading)');
     expect(cell.querySelector('h1')?.id).toBe('Data-Loading');

@@ -9,12 +9,12 @@ import 'react-json-view-lite/dist/index.css';
 import { escapeHtml, katexModule, typeset } from '../katex.ts';
 import { useLoaded } from '../lazy.ts';
 import { Markup } from '../Markup.tsx';
-import { renderMarkdown } from '../markdown.ts';
 import { removeMath, replaceMath } from '../math.ts';
 import { chooseMime, htmlNeedsFrame, interactiveKind } from '../mime.ts';
 import type { JsonObject, JsonValue, MimeBundle } from '../nbformat.ts';
 import { joinText } from '../nbformat.ts';
 import { sanitizeHtml } from '../sanitize.ts';
+import { useMarkdown } from '../useMarkdown.ts';
 import { SandboxedFrame } from './SandboxedFrame.tsx';
 import { PlainText } from './TextOutputs.tsx';
 
@@ -140,12 +140,7 @@ function ImageOutput({ src, size }: { src: string; size: ImageSize }) {
 }
 
 function MarkdownOutput({ source }: { source: string }) {
-  const plain = useMemo(() => renderMarkdown(source, null), [source]);
-  const katex = useLoaded(katexModule, plain.hasMath);
-  const html = useMemo(
-    () => (katex ? renderMarkdown(source, katex).html : plain.html),
-    [source, katex, plain],
-  );
+  const html = useMarkdown(source);
   return <Markup as="div" className="nes-markdown nes-output-markdown" html={html} />;
 }
 
