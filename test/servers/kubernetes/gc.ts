@@ -46,9 +46,9 @@ export class GarbageCollector {
     });
   }
 
-  #everything(): { kind: (typeof RESOURCES)[number]; object: KubeObject }[] {
+  #everything(): { kind: (typeof RESOURCES)[number]; object: Readonly<KubeObject> }[] {
     return RESOURCES.flatMap((type) =>
-      this.#store.list(type.kind).map((object) => ({ kind: type, object })),
+      [...this.#store.scan(type.kind)].map((object) => ({ kind: type, object })),
     );
   }
 

@@ -121,9 +121,9 @@ export class JobController {
     const status = job.status ?? {};
     const conditions = [...(status.conditions ?? [])];
     const has = (type: string) => conditions.some((c) => c.type === type && c.status === 'True');
-    const pods = this.#store
-      .list('Pod', namespace)
-      .filter((pod) => controllerOf(pod)?.uid === uid) as unknown as V1Pod[];
+    const pods = [...this.#store.scan('Pod', namespace)]
+      .filter((pod) => controllerOf(pod)?.uid === uid)
+      .map((pod) => structuredClone(pod)) as unknown as V1Pod[];
     const terminating = pods.filter((pod) => !isTerminal(pod) && pod.metadata?.deletionTimestamp);
     const active = pods.filter((pod) => !isTerminal(pod) && !pod.metadata?.deletionTimestamp);
 

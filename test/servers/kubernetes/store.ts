@@ -55,6 +55,17 @@ export class ObjectStore {
     );
   }
 
+  /**
+   * The stored objects themselves, unsorted and uncloned, for controllers that only read:
+   * never mutate what this yields (write through `mutate`).
+   */
+  *scan(kind: Kind, namespace?: string): Iterable<Readonly<KubeObject>> {
+    const prefix = namespace === undefined ? `${kind}/` : `${kind}/${namespace}/`;
+    for (const [objectKey, object] of this.#objects) {
+      if (objectKey.startsWith(prefix)) yield object;
+    }
+  }
+
   /** Stores a new object, filling uid, creationTimestamp, generation and resourceVersion. */
   create(kind: Kind, object: KubeObject): KubeObject {
     const type = resourceByKind(kind);
