@@ -29,8 +29,8 @@ describe('the parent side of the output frame', () => {
     expect(iframe.getAttribute('referrerpolicy')).toBe('no-referrer');
   });
 
-  it('posts the output HTML once the frame has loaded, and again when it changes', () => {
-    const { iframe, frameWindow, rerender } = mountFrame('cell-a:0', '<p>one</p>');
+  it('posts the output HTML once the frame has loaded; changed HTML gets a fresh frame', () => {
+    const { iframe, frameWindow, rerender, container } = mountFrame('cell-a:0', '<p>one</p>');
     const post = vi.spyOn(frameWindow, 'postMessage').mockImplementation(() => {});
     expect(post).not.toHaveBeenCalled();
     act(() => {
@@ -40,8 +40,21 @@ describe('the parent side of the output frame', () => {
       { type: 'nes:render', id: 'cell-a:0', html: '<p>one</p>' },
       '*',
     );
+
+    rerender(<SandboxedFrame outputKey="cell-a:0" html="<p>one</p>" frameOrigin={FRAME_ORIGIN} />);
+    expect(container.querySelector('iframe')).toBe(iframe);
+
     rerender(<SandboxedFrame outputKey="cell-a:0" html="<p>two</p>" frameOrigin={FRAME_ORIGIN} />);
-    expect(post).toHaveBeenLastCalledWith(
+    const fresh = container.querySelector('iframe');
+    expect(fresh).not.toBe(iframe);
+    expect(container.querySelectorAll('iframe')).toHaveLength(1);
+    const freshWindow = fresh?.contentWindow;
+    if (!fresh || !freshWindow) throw new Error('no fresh frame');
+    const freshPost = vi.spyOn(freshWindow, 'postMessage').mockImplementation(() => {});
+    act(() => {
+      fresh.dispatchEvent(new Event('load'));
+    });
+    expect(freshPost).toHaveBeenCalledWith(
       { type: 'nes:render', id: 'cell-a:0', html: '<p>two</p>' },
       '*',
     );

@@ -33,8 +33,11 @@ export interface SandboxedFrameProps {
 
 export function SandboxedFrame({ outputKey, html, frameOrigin }: SandboxedFrameProps) {
   const frameRef = useRef<HTMLIFrameElement>(null);
-  const loaded = useRef(false);
   const [height, setHeight] = useState(() => frameHeights.get(outputKey) ?? DEFAULT_FRAME_HEIGHT);
+  // Changed content (a display updated during a live run) gets a fresh frame: running new
+  // scripts over the old ones' globals would fail. The remembered height avoids a jump.
+  const [shown, setShown] = useState({ html, generation: 0 });
+  if (shown.html !== html) setShown({ html, generation: shown.generation + 1 });
 
   const post = () => {
     // The frame's origin is opaque, so '*' is the only target origin that reaches it;
@@ -57,14 +60,9 @@ export function SandboxedFrame({ outputKey, html, frameOrigin }: SandboxedFrameP
     return () => window.removeEventListener('message', onMessage);
   }, [outputKey]);
 
-  // New content for a frame that is already up (a live run adding output): send it again.
-  // biome-ignore lint/correctness/useExhaustiveDependencies: post reads the latest html
-  useEffect(() => {
-    if (loaded.current) post();
-  }, [html]);
-
   return (
     <iframe
+      key={shown.generation}
       ref={frameRef}
       className="nes-output-frame"
       title="Interactive output"
@@ -72,10 +70,7 @@ export function SandboxedFrame({ outputKey, html, frameOrigin }: SandboxedFrameP
       sandbox={FRAME_SANDBOX}
       referrerPolicy="no-referrer"
       style={{ height }}
-      onLoad={() => {
-        loaded.current = true;
-        post();
-      }}
+      onLoad={post}
     />
   );
 }
