@@ -108,9 +108,26 @@ export class ObjectApi {
     if (!object.metadata.name && typeof object.metadata.generateName === 'string') {
       object.metadata.name = `${object.metadata.generateName}${randomSuffix()}`;
     }
+    if (object.metadata.resourceVersion) {
+      // etcd3's storage refuses it, and kube-apiserver reports that as an internal error.
+      throw new ApiError({
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message:
+          'Internal error occurred: resourceVersion should not be set on objects to be created',
+        reason: 'InternalError',
+        details: {
+          causes: [
+            { reason: '', message: 'resourceVersion should not be set on objects to be created' },
+          ],
+        },
+        code: 500,
+      });
+    }
     for (const field of [
       'uid',
-      'resourceVersion',
       'creationTimestamp',
       'deletionTimestamp',
       'deletionGracePeriodSeconds',

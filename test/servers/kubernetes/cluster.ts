@@ -247,7 +247,10 @@ export async function startFakeCluster(options: FakeClusterOptions = {}): Promis
           resourceVersion: current.metadata.resourceVersion,
         },
       });
-    } else api.create(type, object.metadata.namespace, object, false);
+    } else {
+      const { resourceVersion: _, uid: __, ...metadata } = object.metadata;
+      api.create(type, object.metadata.namespace, { ...object, metadata } as KubeObject, false);
+    }
   };
 
   let closed = false;

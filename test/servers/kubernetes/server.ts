@@ -396,7 +396,12 @@ function deleteOptions(query: URLSearchParams, body: unknown) {
 }
 
 function parseRoute(path: string): Route | undefined {
-  const segments = path.split('/').filter(Boolean).map(decodeURIComponent);
+  let segments: string[];
+  try {
+    segments = path.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    throw badRequest(`malformed path ${path}`);
+  }
   let group: string;
   let version: string;
   let rest: string[];

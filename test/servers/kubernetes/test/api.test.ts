@@ -139,6 +139,19 @@ test('generateName, invalid Jobs (422 with causes), a missing namespace and a mi
   );
   cluster.specViolations.length = 0;
 
+  // An object read back and created again still carries its resourceVersion: etcd refuses it.
+  const reused = await statusOf(
+    batch.createNamespacedJob({
+      namespace: NS,
+      body: { ...suspended('reused'), metadata: { name: 'reused', resourceVersion: '12' } },
+    }),
+  );
+  assert.equal(reused.code, 500);
+  assert.equal(
+    reused.message,
+    'Internal error occurred: resourceVersion should not be set on objects to be created',
+  );
+
   const badName = await statusOf(
     batch.createNamespacedJob({ namespace: NS, body: suspended('Not_A_Name') }),
   );
