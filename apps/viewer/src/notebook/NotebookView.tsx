@@ -20,7 +20,7 @@ import {
 import { type CellRunStatus, CellView, cellKey } from './CellView.tsx';
 import { grammarName } from './highlight.ts';
 import { markdownHeadings } from './markdown.ts';
-import type { Cell, JsonValue, NotebookJson } from './nbformat.ts';
+import type { Cell, JsonValue, MultilineString, NotebookJson } from './nbformat.ts';
 import { joinText } from './nbformat.ts';
 import { failingCellIndex } from './papermill.ts';
 import './notebook.css';
@@ -57,14 +57,29 @@ export function kernelLanguage(notebook: NotebookJson): string | undefined {
   );
 }
 
+const MAX_ESTIMATED_LINES = 200;
+
+/** Lines in nbformat text, counted up to a cap without joining or splitting a large log. */
+function lineCount(text: MultilineString | undefined): number {
+  if (Array.isArray(text)) return Math.min(MAX_ESTIMATED_LINES, text.length);
+  if (typeof text !== 'string') return 0;
+  let lines = 1;
+  for (
+    let at = text.indexOf('\n');
+    at !== -1 && lines < MAX_ESTIMATED_LINES;
+    at = text.indexOf('\n', at + 1)
+  )
+    lines++;
+  return lines;
+}
+
 /** A first guess at a cell's height before it is measured, so the scrollbar is roughly right. */
 function estimateCellHeight(cell: Cell | undefined): number {
   if (!cell) return 80;
-  const lines = (text: string) => Math.min(200, text.split('\n').length);
-  let height = 24 + lines(joinText(cell.source)) * 20;
+  let height = 24 + lineCount(cell.source) * 20;
   if (cell.cell_type === 'code') {
     for (const output of cell.outputs ?? []) {
-      if (output.output_type === 'stream') height += lines(joinText(output.text)) * 17;
+      if (output.output_type === 'stream') height += lineCount(output.text) * 17;
       else if (output.output_type === 'error') height += 200;
       else height += 'image/png' in (output.data ?? {}) ? 320 : 120;
     }
@@ -164,13 +179,22 @@ export function NotebookView({
     [failingIndex, jumpToCell],
   );
 
-  const options: ListOptions = {
-    count: cells.length,
-    estimateSize: (index) => estimateCellHeight(cellsRef.current[index]),
-    getItemKey: (index) => {
-      const cell = cellsRef.current[index];
+  // Stable callbacks: the virtualizer rebuilds its measurements when they change.
+  const estimateSize = useCallback(
+    (index: number) => estimateCellHeight(cellsRef.current[index]),
+    [],
+  );
+  const getItemKey = useCallback(
+    (index: number) => {
+      const cell = cells[index];
       return cell ? cellKey(cell, index) : `#${index}`;
     },
+    [cells],
+  );
+  const options: ListOptions = {
+    count: cells.length,
+    estimateSize,
+    getItemKey,
     scrollMargin,
   };
 
