@@ -87,6 +87,7 @@ export interface FakeCluster {
   url: string;
   /** A @kubernetes/client-node KubeConfig for this server (token user). */
   kubeConfig(): KubeConfig;
+  /** The kubeconfig as text (JSON, which is YAML too: kubectl and every YAML parser read it). */
   kubeconfigYaml(): string;
   /** The bearer token the server requires (401 Status otherwise). */
   token: string;

@@ -305,7 +305,11 @@ export class JobController {
     const wanted =
       Math.min(spec.parallelism ?? 1, completions - tracking.succeeded) - active.length;
     const created: V1Pod[] = [];
-    for (let i = 0; i < wanted && !waitForTerminating; i += 1) created.push(this.#createPod(job));
+    for (let i = 0; i < wanted && !waitForTerminating; i += 1) {
+      const pod = this.#createPod(job);
+      if (!pod) break;
+      created.push(pod);
+    }
     const all = [...active, ...created];
     next.active = all.length;
     next.ready = all.filter((pod) =>
@@ -326,7 +330,8 @@ export class JobController {
     });
   }
 
-  #createPod(job: V1Job): V1Pod {
+  /** A pod from the template, or undefined after a FailedCreate event (the next sync retries). */
+  #createPod(job: V1Job): V1Pod | undefined {
     const template = structuredClone(job.spec?.template ?? {});
     const name = job.metadata?.name ?? '';
     const pod = {
@@ -350,7 +355,20 @@ export class JobController {
       },
       spec: template.spec,
     } as unknown as KubeObject;
-    const created = this.#api.create(POD, job.metadata?.namespace, pod, false) as unknown as V1Pod;
+    let created: V1Pod;
+    try {
+      created = this.#api.create(POD, job.metadata?.namespace, pod, false) as unknown as V1Pod;
+    } catch (error) {
+      this.#events.record(
+        job as unknown as KubeObject,
+        'Warning',
+        'FailedCreate',
+        `Error creating: ${(error as Error).message}`,
+        'job-controller',
+      );
+      this.#after(`${job.metadata?.namespace}/${name}`, 1000);
+      return undefined;
+    }
     this.#events.record(
       job as unknown as KubeObject,
       'Normal',
