@@ -368,6 +368,18 @@ describe('running and pending', () => {
     assert.equal(judged?.update.type === 'finished' && judged.update.error?.ename, 'KeyError');
   });
 
+  test('the runner exited 0 before the Complete condition -> succeeded from the pod', () => {
+    const j = job({ active: 1, startTime: at(0) as unknown as Date });
+    const pods = [
+      terminatedPod(0, { message: resultMessage({ status: 'succeeded', exitCode: 0 }) }),
+    ];
+    const update = finishedOf(objects(j, pods), T0 + 61_000);
+    assert.equal(update.status, 'succeeded');
+    assert.equal(update.error, null);
+    assert.equal(update.time, at(60));
+    assert.equal(observedState(j, pods), 'finished');
+  });
+
   test('unschedulable: nothing before the pending timeout, then infra with the scheduler message', () => {
     const j = job({ active: 1, startTime: at(0) as unknown as Date });
     const message =

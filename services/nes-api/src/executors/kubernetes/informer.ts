@@ -50,7 +50,11 @@ export class ResilientInformer<T extends KubernetesObject> {
     const list = async () => {
       const result = await options.list(options.labelSelector);
       this.#backoffMs = options.minBackoffMs ?? 250;
-      options.handlers.listed?.(result.items);
+      try {
+        options.handlers.listed?.(result.items);
+      } catch (error) {
+        options.log?.('error', `list ${options.path}: handler: ${String(error)}`);
+      }
       if (!this.#synced) {
         this.#synced = true;
         for (const wake of this.#syncWaiters.splice(0)) wake();
@@ -58,9 +62,26 @@ export class ResilientInformer<T extends KubernetesObject> {
       return result;
     };
     this.#informer = makeInformer<T>(options.kc, options.path, list, options.labelSelector);
-    this.#informer.on('add', (object) => options.handlers.upsert(object));
-    this.#informer.on('update', (object) => options.handlers.upsert(object));
-    this.#informer.on('delete', (object) => options.handlers.remove(object));
+    // A handler that throws inside the library's watch callback would crash the process.
+    const safely = (handler: (object: T) => void) => (object: T) => {
+      try {
+        handler(object);
+      } catch (error) {
+        options.log?.('error', `watch ${options.path}: handler: ${String(error)}`);
+      }
+    };
+    this.#informer.on(
+      'add',
+      safely((object) => options.handlers.upsert(object)),
+    );
+    this.#informer.on(
+      'update',
+      safely((object) => options.handlers.upsert(object)),
+    );
+    this.#informer.on(
+      'delete',
+      safely((object) => options.handlers.remove(object)),
+    );
     this.#informer.on('connect', () => {
       this.#connects += 1;
       if (this.#connects > 1) this.reconnects += 1;

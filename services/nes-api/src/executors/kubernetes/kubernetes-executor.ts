@@ -107,6 +107,8 @@ interface Follower {
   pod: string;
   abort: AbortController;
   done: Promise<void>;
+  /** The server ended the stream (the container stopped): every line is in. */
+  drained: boolean;
 }
 
 interface TrackedRun {
@@ -586,7 +588,9 @@ export class KubernetesExecutor implements Executor {
       }
     }
     // Progress and log lines come before the end (the stream ends with the container).
-    if (tracked.follower) await Promise.race([tracked.follower.done, delay(3000)]);
+    if (tracked.follower && !tracked.follower.drained) {
+      await Promise.race([tracked.follower.done, delay(3000)]);
+    }
     tracked.reported = 'finished';
     tracked.finishedAt = now;
     const final = judged.update as Extract<ExecutorUpdate, { type: 'finished' }>;
@@ -743,8 +747,8 @@ export class KubernetesExecutor implements Executor {
     if (tracked.follower?.pod === name) return;
     tracked.follower?.abort.abort();
     const abort = new AbortController();
-    const follower: Follower = { pod: name, abort, done: Promise.resolve() };
-    follower.done = this.#follow(tracked, name, abort.signal).finally(() => {
+    const follower: Follower = { pod: name, abort, done: Promise.resolve(), drained: false };
+    follower.done = this.#follow(tracked, follower, abort.signal).finally(() => {
       if (tracked.follower === follower && tracked.reported === 'finished') tracked.follower = null;
     });
     tracked.follower = follower;
@@ -780,7 +784,8 @@ export class KubernetesExecutor implements Executor {
     }
   }
 
-  async #follow(tracked: TrackedRun, pod: string, signal: AbortSignal): Promise<void> {
+  async #follow(tracked: TrackedRun, follower: Follower, signal: AbortSignal): Promise<void> {
+    const pod = follower.pod;
     const cursor = new LogCursor();
     tracked.reader = new RunnerLogReader(tracked.runId);
     tracked.replay = null;
@@ -804,7 +809,8 @@ export class KubernetesExecutor implements Executor {
     for (let attempt = 0; !signal.aborted && !this.#stopped; attempt += 1) {
       if (attempt > 0) this.#logReconnects += 1;
       try {
-        await streamPodLog({
+        follower.drained = false;
+        const end = await streamPodLog({
           kc: this.#o.kc,
           namespace: this.#namespace,
           pod,
@@ -813,6 +819,7 @@ export class KubernetesExecutor implements Executor {
           signal,
           onLine: (line) => this.#onLogLine(tracked, line),
         });
+        follower.drained = end === 'ended';
         failures = 0;
       } catch (error) {
         if (error instanceof LogRequestError && error.status === 404) return;

@@ -82,11 +82,14 @@ export interface FollowOptions {
 }
 
 /**
- * One log request: resolves when the stream ends (the container stopped, or the connection
- * dropped), rejects with `status` on an HTTP error (400 while the container is still waiting,
- * 404 when the pod is gone).
+ * One log request: resolves 'ended' when the server ended the stream (the container stopped) or
+ * 'dropped' when the connection broke; rejects with `status` on an HTTP error (400 while the
+ * container is still waiting, 404 when the pod is gone).
  */
-export async function streamPodLog(options: FollowOptions, follow = true): Promise<void> {
+export async function streamPodLog(
+  options: FollowOptions,
+  follow = true,
+): Promise<'ended' | 'dropped'> {
   const { kc, namespace, pod, container, cursor } = options;
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('no current cluster in the kubeconfig');
@@ -105,7 +108,7 @@ export async function streamPodLog(options: FollowOptions, follow = true): Promi
   if (!secure) delete requestOptions.agent;
   const transport = secure ? https : http;
 
-  await new Promise<void>((resolve, reject) => {
+  return await new Promise<'ended' | 'dropped'>((resolve, reject) => {
     const request = transport.request(
       url,
       { ...requestOptions, signal: options.signal },
@@ -138,13 +141,13 @@ export async function streamPodLog(options: FollowOptions, follow = true): Promi
         });
         // A dropped connection ends the stream like a stopped container: the caller decides.
         // An unterminated last line is kept for the resumed stream (it will come again whole).
-        response.on('end', () => resolve());
-        response.on('aborted', () => resolve());
-        response.on('error', () => resolve());
+        response.on('error', () => resolve('dropped'));
+        response.on('end', () => resolve(response.complete ? 'ended' : 'dropped'));
+        response.on('close', () => resolve(response.complete ? 'ended' : 'dropped'));
       },
     );
     request.on('error', (error) => {
-      if (options.signal.aborted) resolve();
+      if (options.signal.aborted) resolve('dropped');
       else reject(error);
     });
     request.end();

@@ -519,8 +519,9 @@ export function judgeRunState(
   const pod = currentPod(pods);
   const runner = pod ? runnerStatus(pod) : undefined;
   const terminated = runner?.state?.terminated;
-  if (terminated && terminated.exitCode !== 0) {
-    // The runner has failed; the Job's Failed condition follows (same answer, sooner).
+  if (terminated) {
+    // The runner has ended; the Job's Complete or Failed condition follows (same answer, sooner:
+    // one pod, no retries, so its exit decides the Job).
     const mapped = failureFromExit(terminated, cancelRequested);
     return {
       update: finished(
@@ -533,13 +534,9 @@ export function judgeRunState(
       judged: false,
     };
   }
-  if (runner?.state?.running || terminated) {
+  if (runner?.state?.running) {
     return {
-      update: {
-        type: 'running',
-        runId,
-        time: iso(runner?.state?.running?.startedAt ?? terminated?.startedAt, now),
-      },
+      update: { type: 'running', runId, time: iso(runner.state.running.startedAt, now) },
       judged: false,
     };
   }
@@ -564,7 +561,7 @@ export function observedState(
   if (jobFinished(job)) return 'finished';
   const pod = currentPod(pods);
   const runner = pod ? runnerStatus(pod) : undefined;
-  if (runner?.state?.terminated && runner.state.terminated.exitCode !== 0) return 'finished';
-  if (runner?.state?.running || runner?.state?.terminated) return 'running';
+  if (runner?.state?.terminated) return 'finished';
+  if (runner?.state?.running) return 'running';
   return 'pending';
 }
