@@ -73,9 +73,23 @@ function lineCount(text: MultilineString | undefined): number {
   return lines;
 }
 
-/** A first guess at a cell's height before it is measured, so the scrollbar is roughly right. */
+const estimates = new WeakMap<Cell, number>();
+
+/**
+ * A first guess at a cell's height before it is measured, so the scrollbar
+ * is roughly right. The virtualizer asks for every unmeasured cell each time
+ * a cell is measured, so guesses are remembered per cell object.
+ */
 function estimateCellHeight(cell: Cell | undefined): number {
   if (!cell) return 80;
+  const known = estimates.get(cell);
+  if (known !== undefined) return known;
+  const height = guessHeight(cell);
+  estimates.set(cell, height);
+  return height;
+}
+
+function guessHeight(cell: Cell): number {
   let height = 24 + lineCount(cell.source) * 20;
   if (cell.cell_type === 'code') {
     for (const output of cell.outputs ?? []) {

@@ -101,8 +101,10 @@ function fenceGrammars(source: string): string[] {
 export function renderMarkdown(source: string, options: MarkdownOptions = {}): RenderedMarkdown {
   const { katex = null, hljs = null, attachments } = options;
   const hasAttachments = attachments !== undefined && Object.keys(attachments).length > 0;
+  // Cells with attachments (their images inline) and huge cells are rendered, not remembered.
+  const cacheable = !hasAttachments && source.length <= 256 * 1024;
   const key = `${katex ? 1 : 0}${hljs ? 1 : 0}\u0000${source}`;
-  if (!hasAttachments) {
+  if (cacheable) {
     const hit = cache.get(key);
     if (hit) return hit;
   }
@@ -122,7 +124,7 @@ export function renderMarkdown(source: string, options: MarkdownOptions = {}): R
     hasMath: math.some((span) => !span.literal),
     grammars: fenceGrammars(text),
   };
-  if (!hasAttachments) {
+  if (cacheable) {
     if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
     cache.set(key, rendered);
   }

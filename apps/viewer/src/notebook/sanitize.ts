@@ -49,21 +49,41 @@ purify.addHook('afterSanitizeAttributes', (node) => {
   if (!(node.getAttribute('href') ?? '').startsWith('#')) node.setAttribute('target', '_blank');
 });
 
+// Parsed once: DOMPurify re-reads a config passed to each call, which costs as much as small inputs.
+purify.setConfig({
+  FORBID_TAGS,
+  FORBID_ATTR,
+  // KaTeX's MathML keeps the TeX source in <semantics><annotation>; plain
+  // <annotation> is text only (unlike <annotation-xml>, which stays forbidden).
+  ADD_TAGS: ['semantics', 'annotation'],
+  ADD_ATTR: ['target', 'encoding'],
+});
+
 /** Returns `html` with everything executable (or able to act on the viewer) removed. */
 export function sanitizeHtml(html: string, attachments?: Attachments): CleanHtml {
   currentAttachments = attachments;
   try {
-    return cleanHtml(
-      purify.sanitize(html, {
-        FORBID_TAGS,
-        FORBID_ATTR,
-        // KaTeX's MathML keeps the TeX source in <semantics><annotation>; plain
-        // <annotation> is text only (unlike <annotation-xml>, which stays forbidden).
-        ADD_TAGS: ['semantics', 'annotation'],
-        ADD_ATTR: ['target', 'encoding'],
-      }),
-    );
+    return cleanHtml(purify.sanitize(html));
   } finally {
     currentAttachments = undefined;
   }
+}
+
+const CACHE_LIMIT = 300;
+/** Larger outputs are not kept: the cache must stay small next to the notebook itself. */
+const CACHE_MAX_CHARS = 256 * 1024;
+const cache = new Map<string, CleanHtml>();
+
+/**
+ * `sanitizeHtml` for output HTML, remembered by content: a virtualized cell
+ * scrolled back into view (or re-fetched during a live run) costs a lookup.
+ */
+export function sanitizeOutputHtml(html: string): CleanHtml {
+  const hit = cache.get(html);
+  if (hit !== undefined) return hit;
+  const clean = sanitizeHtml(html);
+  if (html.length > CACHE_MAX_CHARS) return clean;
+  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+  cache.set(html, clean);
+  return clean;
 }

@@ -13,7 +13,7 @@ import { removeMath, replaceMath } from '../math.ts';
 import { chooseMime, htmlNeedsFrame, interactiveKind } from '../mime.ts';
 import type { JsonObject, JsonValue, MimeBundle } from '../nbformat.ts';
 import { joinText } from '../nbformat.ts';
-import { sanitizeHtml } from '../sanitize.ts';
+import { sanitizeHtml, sanitizeOutputHtml } from '../sanitize.ts';
 import { useMarkdown } from '../useMarkdown.ts';
 import { SandboxedFrame } from './SandboxedFrame.tsx';
 import { PlainText } from './TextOutputs.tsx';
@@ -100,7 +100,7 @@ function HtmlOutput({
   frameOrigin: string;
 }) {
   const needsFrame = useMemo(() => htmlNeedsFrame(html), [html]);
-  const clean = useMemo(() => (needsFrame ? null : sanitizeHtml(html)), [html, needsFrame]);
+  const clean = useMemo(() => (needsFrame ? null : sanitizeOutputHtml(html)), [html, needsFrame]);
   if (clean === null)
     return <SandboxedFrame outputKey={outputKey} frameOrigin={frameOrigin} html={html} />;
   return <Markup as="div" className="nes-output-html" html={clean} />;
