@@ -59,6 +59,10 @@ const FALLBACK_LINES = 80;
 const FALLBACK_BYTES = 2048;
 const MEMORY_POLL_MS = 200;
 const CONFIG_RETRY_MS = 1000;
+/** How long ErrImagePull shows before ImagePullBackOff, and the back-off between pulls. */
+const PULL_ERROR_MS = 250;
+const PULL_BACKOFF_START_MS = 1000;
+const PULL_BACKOFF_MAX_MS = 16_000;
 const SIGNALS: Record<string, number> = {
   SIGHUP: 1,
   SIGINT: 2,
@@ -355,8 +359,11 @@ export class Kubelet {
     // Image.
     if (this.faults.failImagePull.some((pattern) => pattern.test(image))) {
       const error = `failed to pull and unpack image "${image}": failed to resolve reference "${image}": ${image}: not found`;
-      this.#event(runtime, 'Normal', 'Pulling', `Pulling image "${image}"`, 'kubelet', fieldPath);
+      // The kubelet retries with a doubling back-off (10 s to 5 min there, compressed here).
+      let backOff = PULL_BACKOFF_START_MS;
       while (!runtime.stopping) {
+        this.#event(runtime, 'Normal', 'Pulling', `Pulling image "${image}"`, 'kubelet', fieldPath);
+        if (!(await this.#wait(runtime, this.#config.pullDelayMs))) break;
         container.state = { waiting: { reason: 'ErrImagePull', message: error } };
         this.#sync(runtime);
         this.#event(
@@ -368,7 +375,7 @@ export class Kubelet {
           fieldPath,
         );
         this.#event(runtime, 'Warning', 'Failed', 'Error: ErrImagePull', 'kubelet', fieldPath);
-        if (!(await this.#wait(runtime, this.#config.pullDelayMs))) break;
+        if (!(await this.#wait(runtime, PULL_ERROR_MS))) break;
         container.state = {
           waiting: {
             reason: 'ImagePullBackOff',
@@ -385,7 +392,8 @@ export class Kubelet {
           fieldPath,
         );
         this.#event(runtime, 'Warning', 'Failed', 'Error: ImagePullBackOff', 'kubelet', fieldPath);
-        if (!(await this.#wait(runtime, 2 ** 31 - 1))) break;
+        if (!(await this.#wait(runtime, backOff))) break;
+        backOff = Math.min(backOff * 2, PULL_BACKOFF_MAX_MS);
       }
       return null;
     }

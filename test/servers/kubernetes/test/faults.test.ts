@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import { type V1Job, type V1Pod, Watch } from '@kubernetes/client-node';
 import {
   conditionsOf,
   harness,
@@ -106,7 +106,6 @@ test('eviction: DisruptionTarget, the pod terminates, the Job ignores it and sta
   await waitFor('the first run', () => existsSync(marker), Boolean);
 
   const seen: V1Pod[] = [];
-  const { Watch } = await import('@kubernetes/client-node');
   const controller = await new Watch(cluster.kubeConfig()).watch(
     `/api/v1/namespaces/${NS}/pods`,
     { fieldSelector: `metadata.name=${firstName}` },
@@ -147,27 +146,36 @@ test('eviction: DisruptionTarget, the pod terminates, the Job ignores it and sta
 test('an image that cannot be pulled: ErrImagePull then ImagePullBackOff; logs answer 400', async (t) => {
   const { cluster, batch } = await harness(t);
   cluster.faults.failImagePull(/does-not-exist/);
+  const states: string[] = [];
+  const pullErrors: string[] = [];
+  const controller = await new Watch(cluster.kubeConfig()).watch(
+    `/api/v1/namespaces/${NS}/pods`,
+    {},
+    (_type, pod: V1Pod) => {
+      const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting;
+      if (waiting && states.at(-1) !== waiting.reason) states.push(waiting.reason ?? '');
+      if (waiting?.reason === 'ErrImagePull') pullErrors.push(waiting.message ?? '');
+    },
+    () => {},
+  );
+  t.after(() => controller.abort());
   await batch.createNamespacedJob({
     namespace: NS,
     body: nodeJob('badimage', 'process.exit(0)', { image: 'ghcr.io/nes/does-not-exist:1' }),
   });
   const pod = await podOf(cluster, 'badimage');
   const name = pod.metadata?.name ?? '';
-  const pulling = await waitFor(
-    'ErrImagePull',
-    () => cluster.get<V1Pod>('Pod', NS, name),
-    (p) => waitingReason(p) === 'ErrImagePull',
+  await waitFor(
+    'ErrImagePull, then ImagePullBackOff',
+    () => states,
+    (list) => list.includes('ImagePullBackOff'),
   );
-  assert.equal(pulling?.status?.phase, 'Pending');
+  assert.deepEqual(states.slice(0, 3), ['ContainerCreating', 'ErrImagePull', 'ImagePullBackOff']);
   assert.match(
-    pulling?.status?.containerStatuses?.[0]?.state?.waiting?.message ?? '',
+    pullErrors[0] ?? '',
     /failed to pull and unpack image "ghcr.io\/nes\/does-not-exist:1"/,
   );
-  await waitFor(
-    'ImagePullBackOff',
-    () => cluster.get<V1Pod>('Pod', NS, name),
-    (p) => waitingReason(p) === 'ImagePullBackOff',
-  );
+  assert.equal(cluster.get<V1Pod>('Pod', NS, name)?.status?.phase, 'Pending');
   const log = await readLog(cluster, name);
   assert.equal(log.status, 400);
   assert.equal(

@@ -416,13 +416,13 @@ test('deletion: Orphan (the default for Jobs) keeps the pod running without its 
     () => cluster.get<V1Pod>('Pod', NS, fgPod.metadata?.name ?? ''),
     (p) => p?.status?.phase === 'Running',
   );
-  const answer = await batch.deleteNamespacedJob({
-    name: 'fg',
-    namespace: NS,
-    propagationPolicy: 'Foreground',
-  });
-  assert.ok(answer);
-  const deleting = cluster.get<V1Job>('Job', NS, 'fg');
+  // The answer is the Job itself, held by the foregroundDeletion finalizer (202: deferred, cascading).
+  const response = await fetch(
+    `${cluster.url}/apis/batch/v1/namespaces/${NS}/jobs/fg?propagationPolicy=Foreground`,
+    { method: 'DELETE', headers: { authorization: `Bearer ${cluster.token}` } },
+  );
+  assert.equal(response.status, 202);
+  const deleting = (await response.json()) as V1Job;
   assert.ok(deleting?.metadata?.deletionTimestamp);
   assert.deepEqual(deleting?.metadata?.finalizers, ['foregroundDeletion']);
   await waitFor(
@@ -437,17 +437,28 @@ test('deletion: Orphan (the default for Jobs) keeps the pod running without its 
 
 test('ttlSecondsAfterFinished deletes the finished Job and its pods', async (t) => {
   const { cluster, batch } = await harness(t);
+  // The TTL counts from the condition's whole-second time, so the Job may go almost at once:
+  // follow it with a watch rather than sampling.
+  const seen: string[] = [];
+  const controller = await new Watch(cluster.kubeConfig()).watch(
+    `/apis/batch/v1/namespaces/${NS}/jobs`,
+    {},
+    (type, job: V1Job) => seen.push(`${type} ${conditionsOf(job).join(',')}`),
+    () => {},
+  );
+  t.after(() => controller.abort());
   await batch.createNamespacedJob({
     namespace: NS,
     body: nodeJob('ttl', 'process.exit(0)', {}, { ttlSecondsAfterFinished: 1 }),
   });
-  await waitFor('Complete', () => cluster.get<V1Job>('Job', NS, 'ttl'), isFinished);
-  assert.equal(cluster.list('Pod', NS).length, 1);
   await waitFor(
     'the TTL',
-    () => cluster.get('Job', NS, 'ttl'),
-    (job) => job === undefined,
+    () => seen,
+    (events) => events.some((e) => e.startsWith('DELETED')),
   );
+  const complete = seen.findIndex((e) => e.includes('Complete=True'));
+  assert.ok(complete >= 0 && complete < seen.length - 1, seen.join('\n'));
+  assert.match(seen.at(-1) ?? '', /^DELETED .*Complete=True/);
   await waitFor(
     'its pod to go',
     () => cluster.list('Pod', NS),
