@@ -95,8 +95,23 @@ export function highlighterForAll(names: readonly string[]): LazyModule<HLJSApi>
   return module;
 }
 
-/** Highlighted HTML (highlight.js escapes the code), or the escaped code without a highlighter. */
+const CACHE_LIMIT = 500;
+const CACHE_MAX_CHARS = 64 * 1024;
+const cache = new Map<string, CleanHtml>();
+
+/**
+ * Highlighted HTML (highlight.js escapes the code), or the escaped code
+ * without a highlighter. Remembered by source, so a cell scrolled back into
+ * view is not highlighted again.
+ */
 export function highlight(hljs: HLJSApi | null, name: string | null, code: string): CleanHtml {
   if (!hljs || name === null || !hljs.getLanguage(name)) return cleanHtml(escapeHtml(code));
-  return cleanHtml(hljs.highlight(code, { language: name, ignoreIllegals: true }).value);
+  const key = `${name}\u0000${code}`;
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  const html = cleanHtml(hljs.highlight(code, { language: name, ignoreIllegals: true }).value);
+  if (code.length > CACHE_MAX_CHARS) return html;
+  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+  cache.set(key, html);
+  return html;
 }
