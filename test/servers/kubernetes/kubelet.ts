@@ -7,7 +7,9 @@
  * conditions, containerStatuses) follows what happens, as the real kubelet reports it;
  * stdout/stderr become the container log; the termination message file (or the log tail with
  * FallbackToLogsOnError) becomes `terminated.message`; a memory limit is enforced by sampling
- * the group's RSS (OOMKilled, exit 137). Deleting a pod sends SIGTERM to the container's main
+ * the group's RSS (OOMKilled, exit 137). Init containers run in order first; a native sidecar
+ * (an init container with restartPolicy Always) only has to start, runs beside the main
+ * containers and is stopped once they are done. Deleting a pod sends SIGTERM to the container's main
  * process and SIGKILL to its group after the grace period, then removes the pod.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -82,6 +84,9 @@ export function defaultPath(repoRoot: string): string {
 interface ContainerRuntime {
   spec: V1Container;
   init: boolean;
+  /** A native sidecar: an init container with restartPolicy Always. */
+  sidecar: boolean;
+  onStarted?: () => void;
   state: V1ContainerState;
   started: boolean;
   imageID?: string;
@@ -333,9 +338,25 @@ export class Kubelet {
     this.#readiness(runtime);
     this.#sync(runtime);
 
+    // Init containers in order; a sidecar (restartPolicy Always) only has to start.
+    const sidecars: Promise<number | null>[] = [];
     for (const container of runtime.containers.filter((c) => c.init)) {
+      if (container.sidecar) {
+        const started = new Promise<'started'>((resolve) => {
+          container.onStarted = () => resolve('started');
+        });
+        const exited = this.#runContainer(runtime, container);
+        sidecars.push(exited);
+        const first = await Promise.race([started, exited.then(() => 'exited' as const)]);
+        if (first === 'exited') return this.#finish(runtime);
+        continue;
+      }
       const exitCode = await this.#runContainer(runtime, container);
-      if (exitCode !== 0) return this.#finish(runtime);
+      if (exitCode !== 0) {
+        this.#stopSidecars(runtime);
+        await Promise.all(sidecars);
+        return this.#finish(runtime);
+      }
     }
     if (hasInit) {
       this.#condition(runtime, 'Initialized', 'True');
@@ -344,7 +365,27 @@ export class Kubelet {
     await Promise.all(
       runtime.containers.filter((c) => !c.init).map((c) => this.#runContainer(runtime, c)),
     );
+    // The main containers are done: sidecars are stopped, then the pod is.
+    this.#stopSidecars(runtime);
+    await Promise.all(sidecars);
     return this.#finish(runtime);
+  }
+
+  /** SIGTERM to every running sidecar, SIGKILL after the pod's grace period. */
+  #stopSidecars(runtime: PodRuntime): void {
+    const grace = Number(
+      (this.#current(runtime)?.spec?.terminationGracePeriodSeconds ?? 30) as number,
+    );
+    for (const container of runtime.containers) {
+      const pid = container.child?.pid;
+      if (!container.sidecar || pid === undefined || !isRunning(container.child)) continue;
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // Already gone.
+      }
+      runtime.killTimers.push(setTimeout(() => killGroup(pid, 'SIGKILL'), grace * 1000));
+    }
   }
 
   /** Runs one container to its end; its exit code, or null when it never started. */
@@ -544,6 +585,7 @@ export class Kubelet {
     }
     container.child = child;
     container.started = true;
+    container.onStarted?.();
     child.stdout
       ?.setEncoding('utf8')
       .on('data', (chunk: string) => container.log.write('stdout', chunk));
@@ -610,7 +652,8 @@ export class Kubelet {
 
   #readiness(runtime: PodRuntime): void {
     const main = runtime.containers.filter((c) => !c.init);
-    const unready = main
+    const serving = runtime.containers.filter((c) => !c.init || c.sidecar);
+    const unready = serving
       .filter((c) => !('running' in c.state && c.state.running))
       .map((c) => c.spec.name);
     if (unready.length === 0) {
@@ -751,6 +794,7 @@ function newContainer(spec: V1Container, init: boolean): ContainerRuntime {
   return {
     spec,
     init,
+    sidecar: init && spec.restartPolicy === 'Always',
     state: { waiting: { reason: init ? 'PodInitializing' : 'ContainerCreating' } },
     started: false,
     log: new ContainerLog(),
@@ -785,6 +829,10 @@ function readMessage(file: string): string {
   } catch {
     return '';
   }
+}
+
+function isRunning(child: ChildProcess | undefined): boolean {
+  return !!child && child.exitCode === null && child.signalCode === null;
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {

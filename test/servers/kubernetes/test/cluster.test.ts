@@ -4,10 +4,11 @@
  * paths, and close() leaving no process behind.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { BatchV1Api, KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
+import { BatchV1Api, KubeConfig, type V1Job, type V1Pod, Watch } from '@kubernetes/client-node';
 import { fakeClusterKubeconfigFile, startFakeCluster } from '../index.ts';
-import { harness, NS, readLog, sharedDir, waitFor } from './support.ts';
+import { harness, isFinished, NS, readLog, sharedDir, waitFor } from './support.ts';
 
 test('a kubeconfig file for the cluster works with KubeConfig.loadFromFile', async (t) => {
   const { cluster, batch } = await harness(t);
@@ -382,5 +383,46 @@ test('sendInitialEvents streams the current state and marks its end with an anno
   assert.equal(events[0]?.object.metadata.name, 'one');
   assert.equal(events[1]?.type, 'BOOKMARK');
   assert.equal(events[1]?.object.metadata.annotations?.['k8s.io/initial-events-end'], 'true');
+  assert.deepEqual(cluster.specViolations, []);
+});
+
+test('a native sidecar starts before the main container and is stopped after it; the Job completes', async (t) => {
+  const { cluster, batch } = await harness(t);
+  const shared = await sharedDir(t);
+  const marker = `${shared}/sidecar`;
+  const sidecar = `process.on('SIGTERM', () => { require('fs').writeFileSync(${JSON.stringify(marker)}, 'stopped'); process.exit(0); }); setInterval(() => {}, 1000);`;
+  await batch.createNamespacedJob({
+    namespace: NS,
+    body: {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'with-sidecar' },
+      spec: {
+        backoffLimit: 0,
+        template: {
+          spec: {
+            restartPolicy: 'Never',
+            initContainers: [
+              {
+                name: 'proxy',
+                image: 'proxy:1',
+                restartPolicy: 'Always',
+                command: ['node', '-e', sidecar],
+              },
+            ],
+            containers: [
+              { name: 'runner', image: 'runner:1', command: ['node', '-e', "console.log('main')"] },
+            ],
+          },
+        },
+      },
+    },
+  });
+  await waitFor('Complete', () => cluster.get<V1Job>('Job', NS, 'with-sidecar'), isFinished);
+  const [pod] = cluster.list<V1Pod>('Pod', NS);
+  assert.equal(pod?.status?.phase, 'Succeeded');
+  assert.equal(pod?.status?.initContainerStatuses?.[0]?.state?.terminated?.exitCode, 0);
+  assert.equal(readFileSync(marker, 'utf8'), 'stopped');
+  assert.deepEqual(cluster.runningProcesses(), []);
   assert.deepEqual(cluster.specViolations, []);
 });
