@@ -5,6 +5,7 @@
  * cells that changed.
  */
 import { memo, useMemo, useState } from 'react';
+import { CellErrorBoundary } from './CellErrorBoundary.tsx';
 import { jsonEqual } from './equal.ts';
 import { highlight, highlighterFor } from './highlight.ts';
 import { useLoaded } from './lazy.ts';
@@ -252,4 +253,12 @@ function sameProps(a: CellViewProps, b: CellViewProps): boolean {
   );
 }
 
-export const CellView = memo(CellViewImpl, sameProps);
+function GuardedCellView(props: CellViewProps) {
+  return (
+    <CellErrorBoundary index={props.index} resetKey={props.cell}>
+      <CellViewImpl {...props} />
+    </CellErrorBoundary>
+  );
+}
+
+export const CellView = memo(GuardedCellView, sameProps);
