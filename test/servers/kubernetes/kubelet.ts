@@ -2,15 +2,15 @@
  * The scheduler and a kubelet for one node: a new pod is scheduled (or marked Unschedulable),
  * its images "pulled" (or failing with ErrImagePull/ImagePullBackOff), its Secrets and
  * ConfigMaps resolved (or CreateContainerConfigError, retried every second), then each
- * container's command really runs as a local process group with the container's environment
+ * container's command really runs as a local process (its own process group) with the container's environment
  * and paths mapped into a per-pod directory (container-env.ts). The pod's status (phase,
  * conditions, containerStatuses) follows what happens, as the real kubelet reports it;
  * stdout/stderr become the container log; the termination message file (or the log tail with
  * FallbackToLogsOnError) becomes `terminated.message`; a memory limit is enforced by sampling
- * the group's RSS (OOMKilled, exit 137). Init containers run in order first; a native sidecar
+ * the RSS of every process the container started (OOMKilled, exit 137). Init containers run in order first; a native sidecar
  * (an init container with restartPolicy Always) only has to start, runs beside the main
  * containers and is stopped once they are done. Deleting a pod sends SIGTERM to the container's main
- * process and SIGKILL to its group after the grace period, then removes the pod.
+ * process and SIGKILL to everything it started after the grace period, then removes the pod.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -30,7 +30,7 @@ import { timestamp } from './api.ts';
 import { ContainerConfigError, containerEnv, prepareFiles } from './container-env.ts';
 import { ContainerLog } from './container-log.ts';
 import { type EventRecorder, NODE_NAME } from './events.ts';
-import { groupRssBytes } from './memory.ts';
+import { ProcessTree, readProcessTable } from './process-tree.ts';
 import type { KubeObject } from './selectors.ts';
 import type { Change, ObjectStore } from './store.ts';
 
@@ -59,7 +59,7 @@ const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 const MAX_MESSAGE_BYTES = 4096;
 const FALLBACK_LINES = 80;
 const FALLBACK_BYTES = 2048;
-const MEMORY_POLL_MS = 200;
+const SAMPLE_MS = 200;
 const CONFIG_RETRY_MS = 1000;
 /** How long ErrImagePull shows before ImagePullBackOff, and the back-off between pulls. */
 const PULL_ERROR_MS = 250;
@@ -93,6 +93,8 @@ interface ContainerRuntime {
   containerID?: string;
   log: ContainerLog;
   child?: ChildProcess;
+  /** Everything the container started (its cgroup). */
+  tree?: ProcessTree;
   oomKilled: boolean;
   lastConfigError?: string;
 }
@@ -130,9 +132,9 @@ export class Kubelet {
   readonly #pulled = new Set<string>();
   #nextIp = 10;
   #unsubscribe: () => void;
-  /** Memory limits by process group, sampled together by one timer. */
-  readonly #limits = new Map<number, { limit: number; container: ContainerRuntime }>();
-  #memoryTimer: NodeJS.Timeout | undefined;
+  /** Running containers and their memory limits (0: none), sampled together by one timer. */
+  readonly #running = new Map<ContainerRuntime, number>();
+  #sampler: NodeJS.Timeout | undefined;
 
   constructor(store: ObjectStore, events: EventRecorder, config: KubeletConfig) {
     this.#store = store;
@@ -178,40 +180,45 @@ export class Kubelet {
     );
     if (!container?.child?.pid) return false;
     container.oomKilled = true;
-    killGroup(container.child.pid, 'SIGKILL');
+    killContainer(container, 'SIGKILL');
     return true;
   }
 
-  /** The cgroup memory limit: one pass over /proc for every limited container, every 200 ms. */
-  #watchMemory(pid: number, limit: number, container: ContainerRuntime): void {
-    this.#limits.set(pid, { limit, container });
-    this.#memoryTimer ??= setInterval(() => {
-      if (this.#limits.size === 0) {
-        clearInterval(this.#memoryTimer);
-        this.#memoryTimer = undefined;
+  /**
+   * What the container's cgroup does: one pass over /proc every 200 ms for every running
+   * container keeps its process tree current (so everything it started can be killed) and
+   * enforces its memory limit on the tree's RSS.
+   */
+  #track(container: ContainerRuntime, limit: number): void {
+    this.#running.set(container, limit);
+    this.#sampler ??= setInterval(() => {
+      if (this.#running.size === 0) {
+        clearInterval(this.#sampler);
+        this.#sampler = undefined;
         return;
       }
-      const usage = groupRssBytes(new Set(this.#limits.keys()));
-      for (const [group, { limit: bytes, container: limited }] of this.#limits) {
-        if ((usage.get(group) ?? 0) > bytes && !limited.oomKilled) {
-          limited.oomKilled = true;
-          killGroup(group, 'SIGKILL');
+      const table = readProcessTable();
+      for (const [tracked, bytes] of this.#running) {
+        tracked.tree?.refresh(table);
+        if (bytes > 0 && !tracked.oomKilled && (tracked.tree?.rssBytes(table) ?? 0) > bytes) {
+          tracked.oomKilled = true;
+          killContainer(tracked, 'SIGKILL');
         }
       }
-    }, MEMORY_POLL_MS);
+    }, SAMPLE_MS);
   }
 
   async close(): Promise<void> {
     this.#unsubscribe();
-    clearInterval(this.#memoryTimer);
-    this.#limits.clear();
+    clearInterval(this.#sampler);
+    this.#running.clear();
     const pods = [...this.#pods.values()];
     for (const pod of pods) {
       pod.stopping = true;
       pod.abort.abort();
       for (const timer of pod.killTimers) clearTimeout(timer);
       for (const container of pod.containers) {
-        if (container.child?.pid) killGroup(container.child.pid, 'SIGKILL');
+        if (container.child?.pid) killContainer(container, 'SIGKILL');
       }
     }
     await Promise.all(pods.map((pod) => pod.finished));
@@ -384,7 +391,7 @@ export class Kubelet {
       } catch {
         // Already gone.
       }
-      runtime.killTimers.push(setTimeout(() => killGroup(pid, 'SIGKILL'), grace * 1000));
+      runtime.killTimers.push(setTimeout(() => killContainer(container, 'SIGKILL'), grace * 1000));
     }
   }
 
@@ -606,8 +613,8 @@ export class Kubelet {
     this.#sync(runtime);
 
     const limit = parseQuantity(String(container.spec.resources?.limits?.memory ?? '')) ?? 0;
-    const pid = child.pid;
-    if (limit > 0) this.#watchMemory(pid, limit, container);
+    container.tree = new ProcessTree(child.pid);
+    this.#track(container, limit);
 
     const { code, signal } = await new Promise<{
       code: number | null;
@@ -615,11 +622,11 @@ export class Kubelet {
     }>((resolve) => {
       child.once('exit', (exitCode, exitSignal) => {
         // The container ends with its main process: whatever it left behind goes too.
-        killGroup(pid, 'SIGKILL');
+        killContainer(container, 'SIGKILL');
         resolve({ code: exitCode, signal: exitSignal });
       });
     });
-    this.#limits.delete(pid);
+    this.#running.delete(container);
     await Promise.race([new Promise((resolve) => child.once('close', resolve)), delay(2000)]);
     child.stdout?.destroy();
     child.stderr?.destroy();
@@ -669,7 +676,7 @@ export class Kubelet {
     }
   }
 
-  /** Deletion: SIGTERM to each running container's main process, SIGKILL to its group after the grace period. */
+  /** Deletion: SIGTERM to each running container's main process, SIGKILL to all it started after the grace period. */
   #stop(runtime: PodRuntime, graceSeconds: number): void {
     const first = !runtime.stopping;
     runtime.stopping = true;
@@ -693,14 +700,16 @@ export class Kubelet {
           fieldPath,
         );
       }
-      if (graceSeconds <= 0) killGroup(pid, 'SIGKILL');
+      if (graceSeconds <= 0) killContainer(container, 'SIGKILL');
       else if (first) {
         try {
           process.kill(pid, 'SIGTERM');
         } catch {
           // Already gone.
         }
-        runtime.killTimers.push(setTimeout(() => killGroup(pid, 'SIGKILL'), graceSeconds * 1000));
+        runtime.killTimers.push(
+          setTimeout(() => killContainer(container, 'SIGKILL'), graceSeconds * 1000),
+        );
       }
     }
   }
@@ -835,12 +844,16 @@ function isRunning(child: ChildProcess | undefined): boolean {
   return !!child && child.exitCode === null && child.signalCode === null;
 }
 
-function killGroup(pid: number, signal: NodeJS.Signals): void {
+/** Signals the container's process group and every process of its tree. */
+function killContainer(container: ContainerRuntime, signal: NodeJS.Signals): void {
+  const pid = container.child?.pid;
+  if (pid === undefined) return;
   try {
     process.kill(-pid, signal);
   } catch {
     // The group is already gone.
   }
+  container.tree?.kill(signal);
 }
 
 function unschedulableMessage(pod: V1Pod): string {

@@ -280,3 +280,40 @@ test('a missing Secret: CreateContainerConfigError until it exists, then the con
   assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), { token: 'ghp_test', user: 'analyst' });
   assert.deepEqual(cluster.specViolations, []);
 });
+
+test('a detached grandchild (its own process group, like a Jupyter Server) counts for the memory limit and dies with the container', async (t) => {
+  const { cluster, batch } = await harness(t);
+  const shared = await sharedDir(t);
+  const pidFile = join(shared, 'grandchild');
+  const hog = 'const keep = []; setInterval(() => keep.push(Buffer.alloc(16 << 20, 1)), 50);';
+  const script = `
+    const { spawn } = require('node:child_process');
+    const child = spawn(process.execPath, ['-e', ${JSON.stringify(hog)}], { detached: true, stdio: 'ignore' });
+    require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(child.pid));
+    setInterval(() => {}, 1000);`;
+  await batch.createNamespacedJob({
+    namespace: NS,
+    body: nodeJob(
+      'grandchild',
+      script,
+      { resources: { limits: { memory: '200Mi' } } },
+      FAIL_ON_NON_ZERO,
+    ),
+  });
+  await waitFor('Failed', () => cluster.get<V1Job>('Job', NS, 'grandchild'), isFinished);
+  const pod = await podOf(cluster, 'grandchild');
+  assert.equal(pod.status?.containerStatuses?.[0]?.state?.terminated?.reason, 'OOMKilled');
+  const grandchild = Number(readFileSync(pidFile, 'utf8'));
+  await waitFor(
+    'the grandchild to die',
+    () => {
+      try {
+        process.kill(grandchild, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    Boolean,
+  );
+});
