@@ -142,7 +142,16 @@ export class Kubelet {
     this.#config = config;
     mkdirSync(config.workDir, { recursive: true });
     this.#unsubscribe = store.subscribe((change) => this.#observe(change));
+    process.on('exit', this.#onExit);
   }
+
+  /** A test process that ends without close() still takes its containers and files along. */
+  readonly #onExit = (): void => {
+    for (const pod of this.#pods.values()) {
+      for (const container of pod.containers) killContainer(container, 'SIGKILL');
+    }
+    rmSync(this.#config.workDir, { recursive: true, force: true });
+  };
 
   /** The log of a container of a pod this kubelet ran (or runs), by pod uid. */
   container(
@@ -210,6 +219,7 @@ export class Kubelet {
 
   async close(): Promise<void> {
     this.#unsubscribe();
+    process.off('exit', this.#onExit);
     clearInterval(this.#sampler);
     this.#running.clear();
     const pods = [...this.#pods.values()];
