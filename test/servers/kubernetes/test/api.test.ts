@@ -423,3 +423,37 @@ test('/version answers like kube-apiserver v1.35 (with or without the trailing s
   assert.equal(bare.status, 200);
   assert.deepEqual(cluster.specViolations, []);
 });
+
+test('lists page with limit and continue; deletecollection deletes what the selector picks', async (t) => {
+  const { cluster, batch } = await harness(t);
+  for (const name of ['p1', 'p2', 'p3']) {
+    await batch.createNamespacedJob({ namespace: NS, body: suspended(name) });
+  }
+  const first = await batch.listNamespacedJob({ namespace: NS, limit: 2 });
+  assert.deepEqual(
+    first.items.map((job) => job.metadata?.name),
+    ['p1', 'p2'],
+  );
+  assert.equal(first.metadata?.remainingItemCount, 1);
+  const second = await batch.listNamespacedJob({
+    namespace: NS,
+    limit: 2,
+    _continue: first.metadata?._continue,
+  });
+  assert.deepEqual(
+    second.items.map((job) => job.metadata?.name),
+    ['p3'],
+  );
+  assert.equal(second.metadata?._continue, undefined);
+
+  await batch.deleteCollectionNamespacedJob({
+    namespace: NS,
+    fieldSelector: 'metadata.name!=p2',
+    propagationPolicy: 'Background',
+  });
+  assert.deepEqual(
+    cluster.list<V1Job>('Job', NS).map((job) => job.metadata?.name),
+    ['p2'],
+  );
+  assert.deepEqual(cluster.specViolations, []);
+});
