@@ -51,7 +51,8 @@ const UNDECLARED_BUT_SERVED: Record<string, string[]> = {
 
 export class SpecChecker {
   readonly validator: OpenApiValidator;
-  readonly #paths: CompiledPath[] = [];
+  /** Compiled templates by their number of path segments (a request can only match those). */
+  readonly #paths = new Map<number, CompiledPath[]>();
 
   constructor(spec: Spec = loadKubernetesSpec() as Spec) {
     this.validator = new OpenApiValidator(spec);
@@ -85,15 +86,20 @@ export class SpecChecker {
       const pattern = new RegExp(
         `^${bare.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`,
       );
-      this.#paths.push({
+      const segments = segmentCount(bare);
+      const group = this.#paths.get(segments) ?? [];
+      group.push({
         template,
         pattern,
         literalLength: template.replace(/\{[^}]+\}/g, '').length,
         operations,
       });
+      this.#paths.set(segments, group);
     }
     // The most literal template wins (`/namespaces/{ns}/pods/{name}/log` over `.../{name}`).
-    this.#paths.sort((a, b) => b.literalLength - a.literalLength);
+    for (const group of this.#paths.values()) {
+      group.sort((a, b) => b.literalLength - a.literalLength);
+    }
   }
 
   /** The operation for a request, or why there is none. */
@@ -102,7 +108,9 @@ export class SpecChecker {
     path: string,
   ): { operation: SpecOperation } | { issue: string; status: 404 | 405 } {
     const trimmed = path.length > 1 ? path.replace(/\/+$/, '') : path;
-    const matches = this.#paths.filter((candidate) => candidate.pattern.test(trimmed));
+    const matches = (this.#paths.get(segmentCount(trimmed)) ?? []).filter((candidate) =>
+      candidate.pattern.test(trimmed),
+    );
     if (matches.length === 0) {
       return { issue: `${method} ${path}: no such path in the spec`, status: 404 };
     }
@@ -125,4 +133,8 @@ export class SpecChecker {
   validateBody(definition: string, body: unknown): ValidationIssue[] {
     return this.validator.validate(definition, body);
   }
+}
+
+function segmentCount(path: string): number {
+  return path.split('/').length;
 }
