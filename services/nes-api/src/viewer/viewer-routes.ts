@@ -63,7 +63,7 @@ export const viewerRoutes: FastifyPluginAsync<ViewerOptions & { verify: TokenVer
 
   const page = async (request: FastifyRequest, reply: FastifyReply) => {
     const [path = '/', search = ''] = request.url.split(/\?(.*)/s);
-    // The output frame is served on the output origin only: never in the viewer's.
+    // The API's own 404s; and the output frame is served on the output origin only.
     if (isApiPath(path) || path === '/frame.html' || path.startsWith('/assets/')) {
       return reply.callNotFound();
     }
@@ -71,7 +71,7 @@ export const viewerRoutes: FastifyPluginAsync<ViewerOptions & { verify: TokenVer
       return reply.callNotFound();
     }
     const query = new URLSearchParams(search);
-    if (query.has('token')) return signIn(request, reply, path, query);
+    if (query.has('token')) return signIn(reply, path, query);
 
     reply
       .headers(PAGE_HEADERS)
@@ -88,12 +88,8 @@ export const viewerRoutes: FastifyPluginAsync<ViewerOptions & { verify: TokenVer
       .send(withFrameOrigin(html, origins.output));
   };
 
-  const signIn = async (
-    _request: FastifyRequest,
-    reply: FastifyReply,
-    path: string,
-    query: URLSearchParams,
-  ) => {
+  /** Trades `?token=` for the session cookie, then the same URL without it. */
+  const signIn = async (reply: FastifyReply, path: string, query: URLSearchParams) => {
     const secret = query.get('token') ?? '';
     query.delete('token');
     const rest = query.toString();
