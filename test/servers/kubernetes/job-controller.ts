@@ -116,6 +116,9 @@ export class JobController {
       return;
     }
     if (job.metadata.deletionTimestamp) return;
+    // Another controller (e.g. MultiKueue) owns this Job's status and pods.
+    const managedBy = job.spec.managedBy;
+    if (managedBy && managedBy !== 'kubernetes.io/job-controller') return;
     const uid = job.metadata.uid;
     const spec = job.spec;
     const status = job.status ?? {};
