@@ -10,7 +10,7 @@ import type { ObjectApi } from './api.ts';
 import type { Kubelet } from './kubelet.ts';
 import { type OpenLogStream, serveLog } from './logs.ts';
 import { PATCH_TYPES, type PatchType } from './patch.ts';
-import { apiVersionOf, type ResourceType, resourceByKind, resourceByPlural } from './resources.ts';
+import { type ResourceType, resourceByPlural } from './resources.ts';
 import { type KubeObject, parseFieldSelector, parseLabelSelector } from './selectors.ts';
 import type { SpecChecker } from './spec-check.ts';
 import {
@@ -104,16 +104,9 @@ export function handleRequest(
           record.body = raw;
         }
       }
-      serve(parts, method, url, raw, record, request, response);
+      route(parts, method, url, raw, record, request, response);
     })
     .catch(fail);
-  function serve(...args: Parameters<typeof route>) {
-    try {
-      route(...args);
-    } catch (error) {
-      fail(error);
-    }
-  }
 }
 
 function readBody(request: IncomingMessage): Promise<string> {
@@ -123,7 +116,17 @@ function readBody(request: IncomingMessage): Promise<string> {
     request.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY) {
-        reject(badRequest('the request body is too large'));
+        reject(
+          new ApiError({
+            kind: 'Status',
+            apiVersion: 'v1',
+            metadata: {},
+            status: 'Failure',
+            message: `Request entity too large: limit is ${MAX_BODY}`,
+            reason: 'RequestEntityTooLarge',
+            code: 413,
+          }),
+        );
         request.destroy();
       } else chunks.push(chunk);
     });
@@ -434,5 +437,3 @@ function json(response: ServerResponse, code: number, body: unknown): undefined 
   response.end(JSON.stringify(body));
   return undefined;
 }
-
-export { apiVersionOf, resourceByKind };
