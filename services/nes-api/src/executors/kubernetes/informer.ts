@@ -64,6 +64,8 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.#informer = makeInformer<T>(options.kc, options.path, list, options.labelSelector);
     // A handler that throws inside the library's watch callback would crash the process.
     const safely = (handler: (object: T) => void) => (object: T) => {
+      // Events arriving: the watch works again, so the next failure starts from a short wait.
+      this.#backoffMs = options.minBackoffMs ?? 250;
       try {
         handler(object);
       } catch (error) {

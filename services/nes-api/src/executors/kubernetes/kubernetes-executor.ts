@@ -92,6 +92,11 @@ export interface KubernetesExecutorOptions {
   tickIntervalMs?: number;
   /** Finished Jobs are deleted this long after they finished (and their log archived). Default 600. */
   finishedJobRetentionSeconds?: number;
+  /**
+   * Follow runner logs live (progress and log events). Default true; without it a run reports
+   * only its states, and its log is still archived when it ends.
+   */
+  followLogs?: boolean;
   /** Log stream reconnect back-off. Default 250 ms. */
   logRetryMs?: number;
   /**
@@ -734,6 +739,7 @@ export class KubernetesExecutor implements Executor {
 
   /** Lease holder: follow the current pod's runner log while it runs. */
   #followLogs(tracked: TrackedRun): void {
+    if (this.#o.followLogs === false) return;
     if (!this.leader || this.#stopped || tracked.reported === 'finished') return;
     const pod = this.#podsOf(tracked)
       .filter((p) => !disrupted(p) && !tracked.gonePods.has(p.metadata?.name ?? ''))
@@ -829,11 +835,18 @@ export class KubernetesExecutor implements Executor {
         }
       }
       if (signal.aborted) return;
-      const current = tracked.pods.get(pod);
-      const ended =
-        tracked.gonePods.has(pod) || runnerStatus(current ?? {})?.state?.terminated !== undefined;
-      if (ended && failures === 0) {
-        // The container stopped: one last read from the cursor picks up anything a drop hid.
+      const terminated = () =>
+        tracked.gonePods.has(pod) ||
+        runnerStatus(tracked.pods.get(pod) ?? {})?.state?.terminated !== undefined;
+      if (follower.drained) {
+        // The server ended the stream: the container stopped, its status follows shortly.
+        // (A stream the server ends for another reason is opened again after 5 s.)
+        for (let waited = 0; waited < 5000 && !terminated() && !signal.aborted; waited += 100) {
+          await delay(100);
+        }
+        if (terminated()) return;
+      } else if (terminated() && failures === 0) {
+        // The container stopped while the stream was down: one last read from the cursor.
         try {
           await streamPodLog(
             {
@@ -852,7 +865,7 @@ export class KubernetesExecutor implements Executor {
         }
         return;
       }
-      if (ended && failures > 3) return;
+      if (terminated() && failures > 3) return;
       await delay(Math.min(retryMs * 2 ** Math.min(failures, 5), 5000));
     }
   }
