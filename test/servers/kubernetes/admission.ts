@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { V1Container, V1Job, V1Pod, V1PodSpec } from '@kubernetes/client-node';
 import { labelIssues } from '../../../services/nes-api/src/executors/kubernetes/openapi-validator.ts';
 import type { Kind } from './resources.ts';
-import type { KubeObject } from './selectors.ts';
+import { type KubeObject, sameJson } from './selectors.ts';
 import type { StatusCause } from './status.ts';
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -249,7 +249,7 @@ function jobCauses(job: V1Job, old: V1Job | undefined): StatusCause[] {
   });
   if (old?.spec) {
     const immutable = (field: string, a: unknown, b: unknown) => {
-      if (JSON.stringify(a) !== JSON.stringify(b)) {
+      if (!sameJson(a, b)) {
         causes.push({
           reason: 'FieldValueInvalid',
           message: 'Invalid value: field is immutable',

@@ -9,7 +9,7 @@ import { randomInt } from 'node:crypto';
 import { defaultNew, normalize, validate } from './admission.ts';
 import { applyPatch, PatchTestFailed, type PatchType } from './patch.ts';
 import { apiVersionOf, type ResourceType } from './resources.ts';
-import type { KubeObject, Selector } from './selectors.ts';
+import { type KubeObject, type Selector, sameJson } from './selectors.ts';
 import {
   ApiError,
   badRequest,
@@ -196,7 +196,7 @@ export class ObjectApi {
       }
       delete next.metadata.managedFields;
       if (type.statusSubresource) next.status = current.status;
-      if (type.generation && JSON.stringify(next.spec) !== JSON.stringify(current.spec)) {
+      if (type.generation && !sameJson(next.spec, current.spec)) {
         next.metadata.generation = Number(current.metadata.generation ?? 1) + 1;
       }
       if (current.metadata.deletionTimestamp && addsFinalizer(current, next)) {
@@ -214,7 +214,7 @@ export class ObjectApi {
     const causes = validate(type.kind, next, current);
     if (causes.length > 0) throw invalid(type, name, causes);
     if (dryRun) return next;
-    if (JSON.stringify(next) === JSON.stringify(current)) return current;
+    if (sameJson(next, current)) return current;
     if (
       next.metadata.deletionTimestamp &&
       !(next.metadata.finalizers as string[] | undefined)?.length

@@ -11,7 +11,7 @@ import type { ObjectApi } from './api.ts';
 import { timestamp } from './api.ts';
 import type { EventRecorder } from './events.ts';
 import { resourceByKind } from './resources.ts';
-import type { KubeObject } from './selectors.ts';
+import { type KubeObject, sameJson } from './selectors.ts';
 import type { Change, ObjectStore } from './store.ts';
 
 interface Outcome {
@@ -327,7 +327,7 @@ export class JobController {
     this.#store.mutate('Job', job.metadata?.namespace, job.metadata?.name ?? '', (object) => {
       if (object.metadata.uid !== job.metadata?.uid) return false;
       const cleaned = JSON.parse(JSON.stringify(status)) as Record<string, unknown>;
-      if (JSON.stringify(cleaned) === JSON.stringify(object.status)) return false;
+      if (sameJson(cleaned, object.status)) return false;
       object.status = cleaned;
       return true;
     });

@@ -4,6 +4,7 @@
  * of the well-known keyed kinds merge by their key, every other list is replaced).
  * Server-side apply (`application/apply-patch+yaml`) is not served.
  */
+import { sameJson } from './selectors.ts';
 import { badRequest } from './status.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -123,7 +124,7 @@ function jsonPatch(target: Json, patch: unknown): Json {
         document = remove(document, operation.path);
         break;
       case 'test':
-        if (JSON.stringify(read(document, operation.path)) !== JSON.stringify(operation.value)) {
+        if (!sameJson(read(document, operation.path), operation.value)) {
           throw new PatchTestFailed(operation.path);
         }
         break;

@@ -3,6 +3,7 @@
  * selectors (`=`, `==`, `!=` on the fields each kind supports), parsed as kube-apiserver parses
  * them; a malformed selector or an unsupported field is a 400 the caller reports.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { Kind } from './resources.ts';
 import { badRequest } from './status.ts';
 
@@ -127,4 +128,11 @@ export function parseFieldSelector(kind: Kind, text: string | undefined): Select
       : (object: KubeObject) => read(object) === value;
   });
   return (object) => requirements.every((matches) => matches(object));
+}
+
+/** Equal as JSON values: key order and undefined members do not matter. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  const plain = (value: unknown) =>
+    value === undefined ? null : JSON.parse(JSON.stringify(value));
+  return isDeepStrictEqual(plain(a), plain(b));
 }

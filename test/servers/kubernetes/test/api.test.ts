@@ -457,3 +457,42 @@ test('lists page with limit and continue; deletecollection deletes what the sele
   );
   assert.deepEqual(cluster.specViolations, []);
 });
+
+test('a Job replaced from a stale read gets 409 Conflict; status writes go through /status only', async (t) => {
+  const { batch } = await harness(t);
+  const created = await batch.createNamespacedJob({ namespace: NS, body: suspended('cas') });
+  const current = await batch.patchNamespacedJob(
+    { name: 'cas', namespace: NS, body: { metadata: { annotations: { step: '1' } } } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+  const stale = await statusOf(
+    batch.replaceNamespacedJob({
+      name: 'cas',
+      namespace: NS,
+      body: { ...created, metadata: { ...created.metadata, annotations: { step: 'stale' } } },
+    }),
+  );
+  assert.equal(stale.code, 409);
+  assert.equal(stale.reason, 'Conflict');
+  assert.match(stale.message, /^Operation cannot be fulfilled on jobs\.batch "cas"/);
+
+  // The main resource ignores status; the status subresource ignores everything else.
+  const ignored = await batch.replaceNamespacedJob({
+    name: 'cas',
+    namespace: NS,
+    body: { ...current, status: { succeeded: 7 } },
+  });
+  assert.notEqual(ignored.status?.succeeded, 7);
+  const fresh = await batch.readNamespacedJob({ name: 'cas', namespace: NS });
+  const written = await batch.replaceNamespacedJobStatus({
+    name: 'cas',
+    namespace: NS,
+    body: {
+      ...fresh,
+      metadata: { ...fresh.metadata, labels: { sneaky: 'yes' } },
+      status: { ...fresh.status, succeeded: 7 },
+    },
+  });
+  assert.equal(written.status?.succeeded, 7);
+  assert.equal(written.metadata?.labels?.sneaky, undefined);
+});

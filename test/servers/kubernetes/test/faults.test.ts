@@ -317,3 +317,25 @@ test('a detached grandchild (its own process group, like a Jupyter Server) count
     Boolean,
   );
 });
+
+test('logs of a container still being created answer 400 ContainerCreating', async (t) => {
+  // An image pull that takes a minute keeps the container in ContainerCreating.
+  const { cluster, batch } = await harness(t, { kubelet: { pullDelayMs: 60_000 } });
+  await batch.createNamespacedJob({ namespace: NS, body: nodeJob('slowpull', 'process.exit(0)') });
+  const pod = await podOf(cluster, 'slowpull');
+  const name = pod.metadata?.name ?? '';
+  await waitFor(
+    'the kubelet to take the pod',
+    () => cluster.get<V1Pod>('Pod', NS, name),
+    (p) => waitingReason(p) === 'ContainerCreating',
+  );
+  const log = await readLog(cluster, name, 'container=runner&follow=true');
+  assert.equal(log.status, 400);
+  const status = JSON.parse(log.text);
+  assert.equal(status.reason, 'BadRequest');
+  assert.equal(
+    status.message,
+    `container "runner" in pod "${name}" is waiting to start: ContainerCreating`,
+  );
+  assert.equal(cluster.get<V1Pod>('Pod', NS, name)?.status?.phase, 'Pending');
+});

@@ -185,6 +185,7 @@ test('a Job runs a real process to Complete: conditions, pod status, termination
   const whole = await readLog(cluster, name);
   assert.equal(whole.text, 'line 1\nline 2\nline 3 on stderr\nline 4\nline 5\n');
   assert.equal((await readLog(cluster, name, 'tailLines=2')).text, 'line 4\nline 5\n');
+  assert.equal((await readLog(cluster, name, 'sinceSeconds=3600')).text, whole.text);
   assert.equal((await readLog(cluster, name, 'stream=Stderr')).text, 'line 3 on stderr\n');
   assert.equal((await readLog(cluster, name, 'limitBytes=9')).text, 'line 1\nli');
   const previous = await readLog(cluster, name, 'previous=true');
