@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { FastifyRequest } from 'fastify';
 import { loadConfig } from '../src/config.ts';
+import { startService } from '../src/service.ts';
 import {
   readCookie,
   SESSION_COOKIE,
@@ -152,6 +153,49 @@ describe('viewer configuration', () => {
       () => loadConfig({ NES_OUTPUT_URL: 'ftp://x' }),
       /NES_OUTPUT_URL: expected an http\(s\) URL/,
     );
+  });
+});
+
+describe('behind an https ingress', () => {
+  test('NES_PUBLIC_URL https and NES_OUTPUT_URL: a Secure cookie, the output origin in the page, POSTs from the public origin', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'nes-viewer-https-'));
+    const service = await startService({
+      env: {
+        NES_DATA_DIR: join(root, 'data'),
+        NES_PORT: '0',
+        NES_VIEWER_DIR: writeFixtureDist(),
+        NES_PUBLIC_URL: 'https://nes.example.com',
+        NES_OUTPUT_URL: 'https://nes-output.example.net/',
+      },
+      log: () => undefined,
+      executor: { warmKernels: {}, warmWorkers: 0 },
+    });
+    try {
+      assert.equal(service.outputUrl, 'https://nes-output.example.net');
+      const page = await get(`${service.url}/runs/r_1`, HTML);
+      assert.match(
+        page.text,
+        /<meta name="nes-frame-origin" content="https:\/\/nes-output\.example\.net">/,
+      );
+      assert.match(
+        page.headers.get('content-security-policy') ?? '',
+        /frame-src https:\/\/nes-output\.example\.net;/,
+      );
+      const signIn = await get(`${service.url}/?token=${service.adminToken}`, HTML);
+      assert.equal(signIn.status, 303);
+      assert.match(signIn.headers.get('set-cookie') ?? '', /; Secure$/);
+      // A request from the public viewer origin (through the ingress) may change things.
+      const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] as string;
+      const post = await get(
+        `${service.url}/v1/runs`,
+        { cookie, origin: 'https://nes.example.com', 'content-type': 'application/json' },
+        { method: 'POST', body: '{}' },
+      );
+      assert.equal(post.status, 400, post.text); // past auth: the body is what is wrong
+    } finally {
+      await service.close(0);
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
