@@ -161,17 +161,32 @@ console.log(`tracking ${RUNS} concurrent runs on the fake cluster...`);
 const tracking = await measure('informers-nologs');
 console.log(
   'informers (no log following) done:',
-  JSON.stringify({ ...tracking, terminalLatency: undefined, runningLatency: undefined }),
+  JSON.stringify({
+    ...tracking,
+    rows: undefined,
+    terminalLatency: undefined,
+    runningLatency: undefined,
+  }),
 );
 const withLogs = await measure('informers');
 console.log(
   'informers (logs followed) done:',
-  JSON.stringify({ ...withLogs, terminalLatency: undefined, runningLatency: undefined }),
+  JSON.stringify({
+    ...withLogs,
+    rows: undefined,
+    terminalLatency: undefined,
+    runningLatency: undefined,
+  }),
 );
 const polling = await measure('polling');
 console.log(
   'polling done:',
-  JSON.stringify({ ...polling, terminalLatency: undefined, runningLatency: undefined }),
+  JSON.stringify({
+    ...polling,
+    rows: undefined,
+    terminalLatency: undefined,
+    runningLatency: undefined,
+  }),
 );
 
 type Pick = (outcome: Outcome) => number;

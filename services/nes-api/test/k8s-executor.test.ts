@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { buildRunJob } from '../src/executors/kubernetes/job-builder.ts';
 import { podLogKey } from '../src/executors/kubernetes/kubernetes-executor.ts';
 import { parseLogLine } from '../src/executors/kubernetes/pod-logs.ts';
@@ -47,7 +47,7 @@ const podName = (runId: string) =>
   );
 
 before(async () => {
-  cluster = await startFakeCluster();
+  cluster = await startFakeCluster({ namespaces: ['nes-runs', 'nes-queued'] });
   ws = k8sWorkspace();
   store = await openTestStore(join(ws.root, 'db'));
   replica = await startReplica(cluster, store, ws);
@@ -245,6 +245,58 @@ describe('Kubernetes executor against the fake cluster', { concurrency: 2 }, () 
     assert.equal(done.status, 'failed', JSON.stringify(done.error));
     assert.equal(done.error?.class, 'infra');
     assert.equal(done.error?.ename, 'RunLost');
+  });
+});
+
+describe('refusals and Kueue', () => {
+  test('a request the settings refuse fails the run at launch, naming the field', async () => {
+    const nb = notebook(ws, 'gpu.ipynb', ['x = 1']);
+    const run = await submit(store, replica.scheduler, specOf(nb, { resources: { gpu: 1 } }));
+    const done = await waitFor(store, run.id, isTerminal, 30_000);
+    assert.equal(done.status, 'failed');
+    assert.equal(done.error?.class, 'infra');
+    assert.match(done.error?.evalue ?? '', /^resources\.gpu: GPUs are not allowed/);
+    assert.equal(cluster.get('Job', 'nes-runs', `nes-${run.id}`), undefined, 'no Job created');
+  });
+
+  test('with Kueue the Job is created suspended and the run waits as starting until admitted', async () => {
+    const queuedStore = await openTestStore(join(ws.root, 'db-queued'));
+    const queued = await startReplica(cluster, queuedStore, ws, {
+      settings: { namespace: 'nes-queued', kueue: { defaultQueue: 'nes-default' } },
+      executor: { pendingTimeoutSeconds: 1 },
+      scheduler: { startingTimeoutMs: Number.POSITIVE_INFINITY },
+    });
+    try {
+      const nb = notebook(ws, 'queued.ipynb', ['x = 1', 'print("admitted")']);
+      const run = await submit(queuedStore, queued.scheduler, specOf(nb));
+      const name = `nes-${run.id}`;
+      const job = await until('the suspended Job', () =>
+        cluster.get<{ spec: { suspend?: boolean }; metadata: { labels: Record<string, string> } }>(
+          'Job',
+          'nes-queued',
+          name,
+        ),
+      );
+      assert.equal(job.spec.suspend, true);
+      assert.equal(job.metadata.labels['kueue.x-k8s.io/queue-name'], 'nes-default');
+      // Well past the pending timeout, suspended is still waiting, not failed.
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      assert.equal((await queuedStore.getRun(run.id))?.status, 'starting');
+      assert.equal((await queued.executor.observe(run.id)).state, 'pending');
+      // Kueue admits the workload: it unsuspends the Job.
+      await cluster
+        .kubeConfig()
+        .makeApiClient(BatchV1Api)
+        .patchNamespacedJob(
+          { name, namespace: 'nes-queued', body: { spec: { suspend: false } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
+      const done = await waitFor(queuedStore, run.id, isTerminal, 90_000);
+      assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+    } finally {
+      await queued.stop();
+      await queuedStore.close();
+    }
   });
 });
 

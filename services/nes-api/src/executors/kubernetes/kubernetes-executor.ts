@@ -213,7 +213,16 @@ export class KubernetesExecutor implements Executor {
             ? { leaseDurationSeconds: options.leaseDurationSeconds }
             : {}),
           log,
-          onChange: () => this.#markAllDirty(),
+          onChange: (leader) => {
+            // Only the holder follows logs: a replica that lost the lease stops at once.
+            if (!leader) {
+              for (const tracked of this.#runs.values()) {
+                tracked.follower?.abort.abort();
+                tracked.follower = null;
+              }
+            }
+            this.#markAllDirty();
+          },
         })
       : null;
   }
@@ -643,6 +652,12 @@ export class KubernetesExecutor implements Executor {
 
   /** Lease holder: archive the log once, then delete the Job after the retention time. */
   #afterFinish(tracked: TrackedRun, now: number): void {
+    const gone = tracked.jobGoneAt !== null && tracked.pods.size === tracked.gonePods.size;
+    if (gone && (!this.leader || tracked.archived || !this.#o.artifacts)) {
+      // Nothing of the run is left in the cluster (and its log is archived): forget it.
+      this.#runs.delete(tracked.runId);
+      return;
+    }
     if (!this.leader || this.#stopped) return;
     if (!tracked.archived && tracked.archiving === null && this.#o.artifacts) {
       tracked.archiving = this.#archive(tracked).finally(() => {
@@ -661,10 +676,6 @@ export class KubernetesExecutor implements Executor {
     ) {
       tracked.jobGoneAt = now;
       void this.#deleteJob(tracked);
-    }
-    if (tracked.jobGoneAt !== null && tracked.pods.size === tracked.gonePods.size) {
-      // Nothing of the run is left in the cluster: forget it.
-      if (tracked.archived || !this.#o.artifacts) this.#runs.delete(tracked.runId);
     }
   }
 
