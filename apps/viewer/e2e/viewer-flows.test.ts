@@ -14,6 +14,8 @@ import { type Harness, startHarness, waitForStatus } from './harness.ts';
 
 let harness: Harness;
 let page: Page;
+const refused: string[] = [];
+const pageErrors: string[] = [];
 
 interface RunBody {
   id: string;
@@ -75,6 +77,18 @@ before(async () => {
     'rich.ipynb': RICH,
   });
   page = await harness.page();
+  // Every CSP refusal (outside the output frames) and page error, over the whole file.
+  page.on('console', (message) => {
+    const from = message.location().url;
+    if (
+      message.type() === 'error' &&
+      /Content Security Policy/i.test(message.text()) &&
+      !from.startsWith(harness.service.outputUrl)
+    ) {
+      refused.push(`${from}: ${message.text()}`);
+    }
+  });
+  page.on('pageerror', (error) => pageErrors.push(error.message));
   // Signed in from the start, so any test runs alone (the first one checks the sign-in itself).
   await page.goto(harness.signInUrl('/'));
 });
@@ -273,5 +287,10 @@ describe('viewer flows', () => {
       [a.id, b.id].sort(),
     );
     await page.getByRole('heading', { name: 'Compare runs' }).waitFor();
+  });
+
+  test('no page broke the strict CSP or threw', () => {
+    assert.deepEqual(refused, []);
+    assert.deepEqual(pageErrors, []);
   });
 });
