@@ -135,3 +135,99 @@ export const HOSTILE_OUTPUTS = notebookJson(
   ],
   { parameters: true },
 );
+
+/**
+ * A crafted notebook file (opened from the output store, never executed): what no kernel would
+ * write but a file can hold. Attribute injection through image data and attachment names, SVG
+ * with handlers as an image, <base> and javascript: iframes in HTML, javascript: links in LaTeX
+ * and markdown outputs, and HTML in text that must stay text (streams, tracebacks, JSON).
+ */
+export const HOSTILE_FILE = `${JSON.stringify(
+  {
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
+    cells: [
+      {
+        cell_type: 'markdown',
+        id: 'md-attach',
+        metadata: {},
+        source: '# Crafted file\n\n![attached](attachment:a.png)',
+        attachments: { 'a.png': { 'image/png': `AAAA" onerror="${MARK}'file-attachment'` } },
+      },
+      {
+        cell_type: 'code',
+        id: 'crafted',
+        metadata: {},
+        execution_count: 1,
+        source: '</script><script>window.__nesPwned = "file-source"</script>',
+        outputs: [
+          {
+            output_type: 'display_data',
+            metadata: {},
+            data: { 'image/png': `iVBOR" onerror="${MARK}'file-png'` },
+          },
+          {
+            output_type: 'display_data',
+            metadata: {},
+            data: { 'image/jpeg': `/9j/" onerror="${MARK}'file-jpeg'` },
+          },
+          {
+            output_type: 'display_data',
+            metadata: {},
+            data: {
+              'image/svg+xml': `<svg xmlns="http://www.w3.org/2000/svg" onload="${MARK}'file-svg'"><script>${MARK}'file-svg-script'</script><a href="javascript:${MARK}'file-svg-link'"><text y="20">svg link</text></a></svg>`,
+            },
+          },
+          {
+            output_type: 'display_data',
+            metadata: {},
+            data: {
+              'text/html':
+                '<base href="https://example.invalid/"><a href="/relative">crafted base link</a>',
+            },
+          },
+          {
+            output_type: 'display_data',
+            metadata: {},
+            data: {
+              'text/html': `<iframe src="javascript:parent.${MARK}'file-iframe-js'"></iframe><embed src="javascript:${MARK}'file-embed'">`,
+            },
+          },
+          {
+            output_type: 'display_data',
+            metadata: {},
+            data: { 'text/latex': `$\\href{javascript:${MARK}'file-latex'}{latex link}$` },
+          },
+          {
+            output_type: 'display_data',
+            metadata: {},
+            data: { 'text/markdown': `[markdown output link](javascript:${MARK}'file-md')` },
+          },
+          {
+            output_type: 'stream',
+            name: 'stdout',
+            text: `<img src=x onerror="${MARK}'file-stream'">stream text\n`,
+          },
+          {
+            output_type: 'execute_result',
+            execution_count: 1,
+            metadata: {},
+            data: {
+              'application/json': { html: `<img src=x onerror="${MARK}'file-json'">` },
+              'text/plain': 'json',
+            },
+          },
+          {
+            output_type: 'error',
+            ename: 'Crafted',
+            evalue: `<img src=x onerror="${MARK}'file-evalue'">`,
+            traceback: [`\u001b[31m<img src=x onerror="${MARK}'file-traceback'">\u001b[0m`],
+          },
+        ],
+      },
+    ],
+  },
+  null,
+  1,
+)}\n`;

@@ -10,9 +10,11 @@
  * the viewer's cookie, storage and token are out of its reach.
  */
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
-import { HOSTILE_MARKDOWN, HOSTILE_OUTPUTS, SPOOFED_HEIGHT } from './fixtures.ts';
+import { HOSTILE_FILE, HOSTILE_MARKDOWN, HOSTILE_OUTPUTS, SPOOFED_HEIGHT } from './fixtures.ts';
 import { type Harness, startHarness, waitForStatus } from './harness.ts';
 
 declare global {
@@ -248,6 +250,53 @@ describe('hostile notebook content', () => {
       objects: document.querySelectorAll('object, embed, iframe[srcdoc]').length,
     }));
     assert.deepEqual(inert, { forms: 0, scripts: 0, handlers: 0, objects: 0 });
+    await page.close();
+  });
+
+  test('a crafted notebook file from the store: injected attributes, <base>, javascript: URLs stay inert', async () => {
+    const folder = join(harness.service.config.store, 'hostile');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'crafted.ipynb'), HOSTILE_FILE);
+    const { page, dialogs } = await hostilePage();
+    const url = `${harness.service.url}/notebook?path=hostile/crafted.ipynb`;
+    await page.goto(url);
+    await page.getByRole('heading', { name: 'Crafted file' }).waitFor();
+    await page.getByText('stream text').first().waitFor();
+    await page.waitForTimeout(1000);
+    await harness.screenshot(page, 'hostile-file');
+    for (const name of ['crafted base link', 'latex link', 'markdown output link', 'svg link']) {
+      for (const link of await page.getByRole('link', { name }).all()) {
+        const href = (await link.getAttribute('href')) ?? '';
+        assert.ok(
+          !href.trim().toLowerCase().startsWith('javascript:'),
+          `${name} kept href ${href}`,
+        );
+        await link.click({ timeout: 2000, modifiers: [] }).catch(() => undefined);
+      }
+    }
+    await page.waitForTimeout(500);
+    const traces = await viewerTraces(page);
+    assert.equal(traces.pwned, null, `code ran in the viewer: ${traces.pwned}`);
+    // DOMPurify parses HTML in a DOMParser document, which inherits the page's CSP: the <base>
+    // it then drops is reported there (base-uri) without ever applying. That it never reached
+    // the viewer is checked below (baseURI unchanged, no <base> element).
+    assert.deepEqual(
+      traces.violations.filter((violation) => violation.directive !== 'base-uri'),
+      [],
+      'content reached the viewer document and only the CSP stopped it',
+    );
+    assert.equal(traces.url, url);
+    assert.deepEqual(dialogs, []);
+    const page2 = await page.evaluate(() => ({
+      base: document.baseURI,
+      bases: document.querySelectorAll('base').length,
+      injected: Array.from(document.querySelectorAll('img')).filter((img) =>
+        img.hasAttribute('onerror'),
+      ).length,
+    }));
+    assert.deepEqual(page2, { base: url, bases: 0, injected: 0 });
+    // HTML inside text outputs is shown as text.
+    await page.getByText(`<img src=x onerror="window.__nesPwned`).first().waitFor();
     await page.close();
   });
 
