@@ -121,7 +121,7 @@ describe('Kubernetes executor against the fake cluster', { concurrency: 2 }, () 
     await waitFor(store, run.id, (r) => r.progress.currentCell === 1 || isTerminal(r), 90_000);
     await replica.scheduler.cancel(run.id);
     const done = await waitFor(store, run.id, isTerminal, 60_000);
-    assert.equal(done.status, 'cancelled');
+    assert.equal(done.status, 'cancelled', JSON.stringify(done.error));
     assert.equal(done.error?.class, 'cancelled');
     const deletes = cluster.requests.filter(
       (r) =>

@@ -126,6 +126,8 @@ interface TrackedRun {
   /** Pods deleted from the cluster: their last state still says how the runner ended. */
   gonePods: Set<string>;
   cancelRequested: boolean;
+  /** This process deleted the Job to cancel the run. */
+  cancelSent: boolean;
   /** What was last reported ('running', 'finished'), so a state is reported once. */
   reported: 'none' | 'running' | 'finished';
   reader: RunnerLogReader;
@@ -337,9 +339,10 @@ export class KubernetesExecutor implements Executor {
   async cancel(runId: string): Promise<void> {
     const tracked = this.#track(runId);
     if (tracked.reported === 'finished') return;
-    const first = !tracked.cancelRequested;
     tracked.cancelRequested = true;
-    if (!first && tracked.job === null) return;
+    // Once sent, a cancel is not repeated (the scheduler asks again on every reconcile).
+    if (tracked.cancelSent) return;
+    tracked.cancelSent = true;
     const name = tracked.jobName;
     const namespace = this.#namespace;
     try {
@@ -355,7 +358,10 @@ export class KubernetesExecutor implements Executor {
     try {
       await this.#batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' });
     } catch (error) {
-      if (httpStatus(error) !== 404) throw error;
+      if (httpStatus(error) !== 404) {
+        tracked.cancelSent = false; // the next reconcile asks again
+        throw error;
+      }
     }
     this.#markDirty(runId);
   }
@@ -365,6 +371,11 @@ export class KubernetesExecutor implements Executor {
     if (tracked?.reported === 'finished') return { runId, state: 'finished' };
     if (tracked?.job) {
       return { runId, state: observedState(tracked.job, this.#podsOf(tracked)) };
+    }
+    // The Job is gone but its pod is still stopping (a cancelled runner saving the notebook):
+    // the run's end is on its way.
+    if (tracked && [...tracked.pods.keys()].some((name) => !tracked.gonePods.has(name))) {
+      return { runId, state: 'running' };
     }
     // Not in the cache: ask the API server before saying the run is unknown.
     const name = tracked?.jobName ?? jobNameForRun(runId);
@@ -423,6 +434,7 @@ export class KubernetesExecutor implements Executor {
         pods: new Map(),
         gonePods: new Set(),
         cancelRequested: false,
+        cancelSent: false,
         reported: 'none',
         reader: new RunnerLogReader(runId),
         follower: null,
