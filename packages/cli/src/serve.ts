@@ -12,6 +12,8 @@ export interface StartedService {
   url: string;
   /** The viewer URL carrying the admin token, when the service prints one itself. */
   viewerUrl?: string;
+  /** The origin that serves notebook outputs' scripts in sandboxed frames (its own port). */
+  outputUrl?: string;
   adminToken?: string;
   close(): Promise<void>;
 }
@@ -53,6 +55,9 @@ export async function serve(a: Record<string, unknown>, io: Io): Promise<number>
   io.stderr.write(
     `NES is running at ${service.url}\nOpen the viewer (the URL carries the admin token):\n    ${viewer}\n`,
   );
+  if (service.outputUrl) {
+    io.stderr.write(`Notebook outputs with scripts run in frames from ${service.outputUrl}\n`);
+  }
   if (service.adminToken) {
     io.stderr.write(`Client: export NES_URL=${service.url} NES_TOKEN=${service.adminToken}\n`);
   }
