@@ -1,11 +1,15 @@
 /** NES_K8S_* variables and the settings file: defaults, merging, and errors naming the key. */
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { kubernetesFromConfig } from '../src/executors/kubernetes/from-config.ts';
+import { KubernetesExecutor } from '../src/executors/kubernetes/kubernetes-executor.ts';
 import {
   kubernetesRunSettings,
   readSettingsFile,
@@ -181,5 +185,37 @@ kueue: {defaultQueue: nes-default}
         text,
       );
     }
+  });
+});
+
+describe('an unreachable cluster', () => {
+  test('start() fails with the server and the reason instead of waiting forever', async () => {
+    // A port that was just free: nothing listens there.
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise((resolve) => server.close(resolve));
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: `https://127.0.0.1:${port}`, skipTLSVerify: false }],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const executor = new KubernetesExecutor({
+      kc,
+      settings: kubernetesRunSettings({
+        namespace: 'runs',
+        image: 'ghcr.io/nes/runner:1',
+        store: dir,
+        githubApiUrl: null,
+      }),
+      startTimeoutMs: 1500,
+    });
+    await assert.rejects(
+      executor.start(),
+      /^Error: the Kubernetes API at https:\/\/127\.0\.0\.1:\d+ did not list the Jobs and pods of namespace runs within 2 s: .*ECONNREFUSED/,
+    );
+    await executor.shutdown(0);
   });
 });

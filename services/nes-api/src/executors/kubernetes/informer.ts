@@ -50,6 +50,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     const list = async () => {
       const result = await options.list(options.labelSelector);
       this.#backoffMs = options.minBackoffMs ?? 250;
+      this.lastError = null;
       try {
         options.handlers.listed?.(result.items);
       } catch (error) {
@@ -110,14 +111,18 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.#informer.start().catch((error: unknown) => this.#onError(error));
   }
 
+  /** The last error that stopped the watch or its list (null once a list succeeded). */
+  lastError: string | null = null;
+
   #onError(error: unknown): void {
     if (this.#stopped) return; // stop() reports an AbortError: expected
     this.errors += 1;
+    this.lastError = describeCause(error);
     const delay = this.#backoffMs * (0.5 + Math.random() / 2);
     this.#backoffMs = Math.min(this.#backoffMs * 2, this.#o.maxBackoffMs ?? 30_000);
     this.#o.log?.(
       'warn',
-      `watch ${this.#o.path}: ${String((error as Error)?.message ?? error).split('\n')[0]}; restarting in ${Math.round(delay)} ms`,
+      `watch ${this.#o.path}: ${this.lastError}; restarting in ${Math.round(delay)} ms`,
     );
     if (this.#restartTimer) clearTimeout(this.#restartTimer);
     this.#restartTimer = setTimeout(() => {
@@ -134,4 +139,12 @@ export class ResilientInformer<T extends KubernetesObject> {
     await this.#informer.stop().catch(() => undefined);
     for (const wake of this.#syncWaiters.splice(0)) wake();
   }
+}
+
+/** An error's first line, with the network cause fetch hides behind "fetch failed". */
+function describeCause(error: unknown): string {
+  const first = String((error as Error)?.message ?? error).split('\n')[0] ?? 'error';
+  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+  const detail = cause?.code ?? cause?.message;
+  return detail && !first.includes(detail) ? `${first} (${detail})` : first;
 }

@@ -97,6 +97,8 @@ export interface KubernetesExecutorOptions {
    * only its states, and its log is still archived when it ends.
    */
   followLogs?: boolean;
+  /** start() fails when the first lists have not succeeded within this. Default 30000. */
+  startTimeoutMs?: number;
   /** Log stream reconnect back-off. Default 250 ms. */
   logRetryMs?: number;
   /**
@@ -271,8 +273,23 @@ export class KubernetesExecutor implements Executor {
     }
     this.#jobs.start();
     this.#pods.start();
+    const limitMs = this.#o.startTimeoutMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    const synced = await Promise.race([
+      Promise.all([this.#jobs.waitSynced(), this.#pods.waitSynced()]).then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), limitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!synced) {
+      const why = this.#jobs.lastError ?? this.#pods.lastError ?? 'no answer';
+      await Promise.all([this.#jobs.stop(), this.#pods.stop()]);
+      throw new Error(
+        `the Kubernetes API at ${this.#o.kc.getCurrentCluster()?.server} did not list the Jobs and pods of namespace ${this.#namespace} within ${Math.round(limitMs / 1000)} s: ${why}`,
+      );
+    }
     await this.#lease?.start();
-    await Promise.all([this.#jobs.waitSynced(), this.#pods.waitSynced()]);
     const every = (ms: number, step: () => void) => {
       const timer = setInterval(step, ms);
       timer.unref();
