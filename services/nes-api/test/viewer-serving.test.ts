@@ -126,7 +126,7 @@ describe('viewer serving', () => {
     assert.deepEqual(csp.get('default-src'), ["'self'"]);
     assert.deepEqual(csp.get('script-src'), ["'self'"]);
     assert.deepEqual(csp.get('style-src'), ["'self'", "'unsafe-inline'"]);
-    assert.deepEqual(csp.get('img-src'), ["'self'", 'data:', 'blob:']);
+    assert.deepEqual(csp.get('img-src'), ["'self'", 'data:', 'blob:', 'https:']);
     assert.deepEqual(csp.get('font-src'), ["'self'", 'data:']);
     assert.deepEqual(csp.get('connect-src'), ["'self'"]);
     assert.deepEqual(csp.get('frame-src'), [service.outputUrl]);

@@ -6,7 +6,8 @@
 import { Component, type ReactNode } from 'react';
 
 interface Props {
-  index: number;
+  /** The cell's number as shown. */
+  number: number;
   /** The cell being shown; when it changes the boundary tries again. */
   resetKey: unknown;
   children: ReactNode;
@@ -32,7 +33,7 @@ export class CellErrorBoundary extends Component<Props, State> {
     const { error } = this.state;
     if (!error) return this.props.children;
     return (
-      <article className="nes-cell nes-cell-broken" aria-label={`Cell ${this.props.index + 1}`}>
+      <article className="nes-cell nes-cell-broken" aria-label={`Cell ${this.props.number}`}>
         <p className="nes-output-note">This cell could not be shown: {error.message}</p>
       </article>
     );

@@ -28,6 +28,8 @@ export type CellRunStatus = 'pending' | 'running' | 'done' | 'failed';
 export interface CellViewProps {
   cell: Cell;
   index: number;
+  /** The cell's number as shown ("Cell 3"): papermill's error cells are not counted. */
+  number: number;
   /** Live status from the run, when one is executing. */
   status?: CellRunStatus;
   /** highlight.js grammar for code cells, or null for plain text. */
@@ -66,18 +68,18 @@ function shownStatus(cell: Cell, live: CellRunStatus | undefined): CellRunStatus
 
 function CellHeader({
   cell,
-  index,
+  number,
   status,
 }: {
   cell: Cell;
-  index: number;
+  number: number;
   status: CellRunStatus | null;
 }) {
   const info = papermillCellInfo(cell);
   const badge = parameterBadge(cell);
   return (
     <header className="nes-cell-header">
-      <span className="nes-cell-index">Cell {index + 1}</span>
+      <span className="nes-cell-index">Cell {number}</span>
       {badge && (
         <span
           className={`nes-badge nes-badge-${badge === 'Parameters' ? 'parameters' : 'injected'}`}
@@ -125,10 +127,12 @@ function CodeInput({
 function CellOutputs({
   cell,
   index,
+  number,
   frameOrigin,
 }: {
   cell: CodeCell;
   index: number;
+  number: number;
   frameOrigin: string;
 }) {
   const [opened, setOpened] = useState(false);
@@ -147,6 +151,7 @@ function CellOutputs({
     <OutputArea
       outputs={cell.outputs}
       cellKey={cellKey(cell, index)}
+      cellNumber={number}
       frameOrigin={frameOrigin}
       executionCount={cell.execution_count}
     />
@@ -184,7 +189,7 @@ function ErrorBanner({
 }
 
 function CellViewImpl(props: CellViewProps) {
-  const { cell, index, hideCode, focused, frameOrigin, grammar } = props;
+  const { cell, index, number, hideCode, focused, frameOrigin, grammar } = props;
   const marker = papermillMarker(cell);
   if (marker?.kind === 'banner') {
     return (
@@ -219,16 +224,17 @@ function CellViewImpl(props: CellViewProps) {
   return (
     <article
       className={classes.join(' ')}
-      aria-label={`${kind} cell ${index + 1}`}
+      aria-label={`${kind} cell ${number}`}
       data-cell-index={index}
+      data-state={status ?? undefined}
     >
       {cell.cell_type === 'code' ? (
         <>
-          <CellHeader cell={cell} index={index} status={status} />
+          <CellHeader cell={cell} number={number} status={status} />
           {!hideCode && !inputHidden(cell) && (
             <CodeInput cell={cell} grammar={grammar} status={status} />
           )}
-          <CellOutputs cell={cell} index={index} frameOrigin={frameOrigin} />
+          <CellOutputs cell={cell} index={index} number={number} frameOrigin={frameOrigin} />
         </>
       ) : cell.cell_type === 'markdown' ? (
         <MarkdownBody cell={cell} />
@@ -242,6 +248,7 @@ function CellViewImpl(props: CellViewProps) {
 function sameProps(a: CellViewProps, b: CellViewProps): boolean {
   return (
     a.index === b.index &&
+    a.number === b.number &&
     a.status === b.status &&
     a.grammar === b.grammar &&
     a.hideCode === b.hideCode &&
@@ -255,7 +262,7 @@ function sameProps(a: CellViewProps, b: CellViewProps): boolean {
 
 function GuardedCellView(props: CellViewProps) {
   return (
-    <CellErrorBoundary index={props.index} resetKey={props.cell}>
+    <CellErrorBoundary number={props.number} resetKey={props.cell}>
       <CellViewImpl {...props} />
     </CellErrorBoundary>
   );

@@ -18,7 +18,7 @@ export function Markup({
   html,
   className,
 }: {
-  as: 'div' | 'code';
+  as: 'div' | 'code' | 'span';
   html: CleanHtml;
   className?: string;
 }) {

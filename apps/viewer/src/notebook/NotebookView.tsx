@@ -22,7 +22,8 @@ import { grammarName } from './highlight.ts';
 import { markdownHeadings } from './markdown.ts';
 import type { Cell, JsonValue, MultilineString, NotebookJson } from './nbformat.ts';
 import { joinText } from './nbformat.ts';
-import { failingCellIndex } from './papermill.ts';
+import { LONG_OUTPUT_LINES } from './outputs/TextOutputs.tsx';
+import { failingCellIndex, papermillMarker } from './papermill.ts';
 import './notebook.css';
 
 export interface NotebookViewProps {
@@ -93,8 +94,11 @@ function guessHeight(cell: Cell): number {
   let height = 24 + lineCount(cell.source) * 20;
   if (cell.cell_type === 'code') {
     for (const output of cell.outputs ?? []) {
-      if (output.output_type === 'stream') height += lineCount(output.text) * 17;
-      else if (output.output_type === 'error') height += 200;
+      // Long texts scroll in a box of LONG_OUTPUT_LINES lines, under a one-line note.
+      if (output.output_type === 'stream') {
+        const lines = lineCount(output.text);
+        height += lines > LONG_OUTPUT_LINES ? (LONG_OUTPUT_LINES + 2) * 18 : lines * 18;
+      } else if (output.output_type === 'error') height += 200;
       else height += 'image/png' in (output.data ?? {}) ? 320 : 120;
     }
   }
@@ -163,6 +167,7 @@ export function NotebookView({
   const cells = notebook.cells;
   const grammar = useMemo(() => grammarName(kernelLanguage(notebook)), [notebook]);
   const failingIndex = useMemo(() => failingCellIndex(notebook), [notebook]);
+  const numbers = useMemo(() => cellNumbers(cells), [cells]);
   const listRef = useRef<HTMLDivElement>(null);
   const scrollMargin = useScrollMargin(listRef, scrollElement);
   const virtualizerRef = useRef<AnyVirtualizer | null>(null);
@@ -241,6 +246,7 @@ export function NotebookView({
               <CellView
                 cell={cell}
                 index={item.index}
+                number={numbers[item.index] ?? item.index + 1}
                 status={cellStates?.[item.index]}
                 grammar={grammar}
                 hideCode={hideCode}
@@ -261,6 +267,15 @@ export function NotebookView({
   ) : (
     <WindowCells {...options} render={render} />
   );
+}
+
+/**
+ * Each cell's number as shown ("Cell 3"): papermill's error banner and
+ * anchor cells are drawn as notices, not cells, so they are not counted.
+ */
+export function cellNumbers(cells: readonly Cell[]): number[] {
+  let number = 0;
+  return cells.map((cell) => (papermillMarker(cell) ? number : ++number));
 }
 
 function findHeadingCell(cells: readonly Cell[], id: string): number | null {

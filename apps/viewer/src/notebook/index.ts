@@ -3,6 +3,7 @@
  * (virtualized, live-updatable, with untrusted output isolated in a
  * sandboxed frame), and outline it.
  */
+export { AnsiText } from './AnsiText.tsx';
 export type { CellRunStatus } from './CellView.tsx';
 export { NotebookView, type NotebookViewProps } from './NotebookView.tsx';
 export type { NotebookJson } from './nbformat.ts';

@@ -6,6 +6,8 @@
  * `\r\n` is an ordinary newline. ANSI escape sequences take no column; they
  * stay in front of the character that follows them so colours survive.
  * ansi_up then turns the colours into HTML (escaping everything else).
+ * Results are cached by text, so a cell scrolled back into view (remounted
+ * by the virtual list) costs a lookup, not a replay.
  */
 import { AnsiUp } from 'ansi_up';
 import { type CleanHtml, cleanHtml } from './Markup.tsx';
@@ -62,4 +64,29 @@ export function ansiToHtml(text: string): CleanHtml {
   const ansi = new AnsiUp(); // one per text: ansi_up carries colour state between calls
   ansi.escape_html = true;
   return cleanHtml(ansi.ansi_to_html(text));
+}
+
+const CACHE_LIMIT = 300;
+/** Texts longer than this are converted, not remembered (the caller shows only a tail anyway). */
+const CACHE_MAX_CHARS = 512 * 1024;
+const cache = new Map<string, CleanHtml>();
+
+/** Terminal text (`\r`/`\b` replayed, ANSI colours) as escaped HTML, remembered by text. */
+export function terminalHtml(text: string): CleanHtml {
+  const cacheable = text.length <= CACHE_MAX_CHARS;
+  if (cacheable) {
+    const hit = cache.get(text);
+    if (hit !== undefined) {
+      // Most recently used last, so the oldest entry is the one dropped.
+      cache.delete(text);
+      cache.set(text, hit);
+      return hit;
+    }
+  }
+  const html = ansiToHtml(applyCarriageReturns(text));
+  if (cacheable) {
+    if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+    cache.set(text, html);
+  }
+  return html;
 }

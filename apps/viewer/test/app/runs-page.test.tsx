@@ -13,18 +13,26 @@ function listing(runs: Run[], nextCursor: string | null = null) {
 
 describe('runs page', () => {
   it('lists runs with status, notebook, ref, parameters and labels', async () => {
-    const run = makeRun({ id: 'aaaaaaaa-1111', status: 'failed', labels: { team: 'data' } });
+    const run = makeRun({
+      id: '01JDX7Q3ZK8M2V4N6P8R0T2W4Y',
+      status: 'failed',
+      labels: { team: 'data' },
+    });
     const { fetch, requests } = fakeFetch({ 'GET /v1/runs': listing([run]) });
     renderApp('/', fetch);
-    const row = (await screen.findByRole('link', { name: 'daily.ipynb' })).closest(
+    // The link names the run by its id's tail: the head of a ULID is its creation time.
+    const row = (await screen.findByRole('link', { name: 'daily.ipynb, run 8R0T2W4Y' })).closest(
       'tr',
     ) as HTMLElement;
+    expect(within(row).getByText('8R0T2W4Y').getAttribute('title')).toBe(
+      '01JDX7Q3ZK8M2V4N6P8R0T2W4Y',
+    );
     expect(within(row).getByText('Failed')).toBeTruthy();
     expect(within(row).getByText('@0123456')).toBeTruthy();
     expect(within(row).getByText('name="NES" count=3')).toBeTruthy();
     expect(within(row).getByText('team')).toBeTruthy();
-    expect(screen.getByRole('link', { name: 'daily.ipynb' }).getAttribute('href')).toBe(
-      '/runs/aaaaaaaa-1111',
+    expect(screen.getByRole('link', { name: /^daily\.ipynb, run / }).getAttribute('href')).toBe(
+      '/runs/01JDX7Q3ZK8M2V4N6P8R0T2W4Y',
     );
     expect(requests[0]?.path).toBe('/v1/runs?limit=50');
     expect(FakeEventSource.last('/v1/events').url).toBe('/v1/events');
@@ -53,12 +61,14 @@ describe('runs page', () => {
       }),
     );
     await screen.findByText('3/4');
-    await screen.findByRole('link', { name: 'new.ipynb' });
-    const links = screen.getAllByRole('link', { name: /\.ipynb$/ }).map((a) => a.textContent);
-    expect(links).toEqual(['new.ipynb', 'daily.ipynb']);
+    await screen.findByRole('link', { name: /^new\.ipynb, run / });
+    const links = screen.getAllByRole('link', { name: /\.ipynb, run / }).map((a) => a.textContent);
+    expect(links).toEqual(['new.ipynb, run r-new', 'daily.ipynb, run -running']);
     es.emit('run', { ...run, status: 'succeeded', finishedAt: '2026-11-22T10:00:09Z' });
     await waitFor(() => expect(screen.queryByText('3/4')).toBeNull());
-    const row = screen.getByRole('link', { name: 'daily.ipynb' }).closest('tr') as HTMLElement;
+    const row = screen
+      .getByRole('link', { name: /^daily\.ipynb, run / })
+      .closest('tr') as HTMLElement;
     expect(within(row).getByText('Succeeded')).toBeTruthy();
   });
 
@@ -79,12 +89,12 @@ describe('runs page', () => {
       },
     });
     renderApp('/', fetch);
-    await screen.findByRole('link', { name: 'daily.ipynb' });
+    await screen.findByRole('link', { name: /^daily\.ipynb, run / });
     const es = FakeEventSource.last('/v1/events');
     es.open();
     es.drop();
     es.open();
-    await screen.findByRole('link', { name: 'late.ipynb' });
+    await screen.findByRole('link', { name: /^late\.ipynb, run / });
     expect(calls).toBe(2);
   });
 
@@ -113,12 +123,14 @@ describe('runs page', () => {
       ]),
     });
     renderApp('/', fetch);
-    await screen.findByRole('link', { name: 'us.ipynb' });
+    await screen.findByRole('link', { name: /^us\.ipynb, run / });
     fireEvent.change(screen.getByRole('searchbox', { name: 'Search runs' }), {
       target: { value: '"eu"' },
     });
-    await waitFor(() => expect(screen.queryByRole('link', { name: 'us.ipynb' })).toBeNull());
-    expect(screen.getByRole('link', { name: 'daily.ipynb' })).toBeTruthy();
+    await waitFor(() =>
+      expect(screen.queryByRole('link', { name: /^us\.ipynb, run / })).toBeNull(),
+    );
+    expect(screen.getByRole('link', { name: /^daily\.ipynb, run / })).toBeTruthy();
     expect(requests).toHaveLength(1);
   });
 
@@ -145,15 +157,15 @@ describe('runs page', () => {
     ];
     const { fetch } = fakeFetch({ 'GET /v1/runs': listing(runs) });
     renderApp('/', fetch);
-    const toggle = await screen.findByRole('button', { name: /Sweep sweep-12/ });
+    const toggle = await screen.findByRole('button', { name: /Sweep 1234abcd/ });
     expect(toggle.getAttribute('aria-expanded')).toBe('false');
-    expect(screen.queryByRole('link', { name: 'sweep.ipynb' })).toBeNull();
+    expect(screen.queryByRole('link', { name: /^sweep\.ipynb, run / })).toBeNull();
     const row = toggle.closest('tr') as HTMLElement;
     expect(row.textContent).toContain('3 runs');
     expect(within(row).getByTitle('Succeeded').textContent).toContain('2');
     expect(within(row).getByTitle('Failed').textContent).toContain('1');
     fireEvent.click(toggle);
-    expect(screen.getAllByRole('link', { name: 'sweep.ipynb' })).toHaveLength(3);
+    expect(screen.getAllByRole('link', { name: /^sweep\.ipynb, run / })).toHaveLength(3);
   });
 
   it('compares two selected runs', async () => {
@@ -186,7 +198,7 @@ describe('runs page', () => {
     });
     renderApp('/', fetch);
     fireEvent.click(await screen.findByRole('button', { name: 'Load older runs' }));
-    await screen.findByRole('link', { name: 'older.ipynb' });
+    await screen.findByRole('link', { name: /^older\.ipynb, run / });
     expect(requests.at(-1)?.path).toBe('/v1/runs?limit=50&cursor=c2');
     expect(screen.queryByRole('button', { name: 'Load older runs' })).toBeNull();
   });

@@ -12,6 +12,10 @@ vi.mock('../../src/notebook/terminal.ts', async (importOriginal) => {
       if (text.includes('BOOM')) throw new Error('renderer failed on BOOM');
       return original.ansiToHtml(text);
     },
+    terminalHtml(text: string) {
+      if (text.includes('BOOM')) throw new Error('renderer failed on BOOM');
+      return original.terminalHtml(text);
+    },
   };
 });
 

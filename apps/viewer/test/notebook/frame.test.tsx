@@ -6,7 +6,12 @@ import { FRAME_ORIGIN } from './fixtures.tsx';
 
 function mountFrame(outputKey = 'cell-a:0', html = '<script>draw()</script>') {
   const view = render(
-    <SandboxedFrame outputKey={outputKey} html={html} frameOrigin={FRAME_ORIGIN} />,
+    <SandboxedFrame
+      outputKey={outputKey}
+      title="Output 1 of cell 1"
+      html={html}
+      frameOrigin={FRAME_ORIGIN}
+    />,
   );
   const iframe = view.container.querySelector('iframe');
   if (!iframe?.contentWindow) throw new Error('no frame window');
@@ -41,10 +46,24 @@ describe('the parent side of the output frame', () => {
       '*',
     );
 
-    rerender(<SandboxedFrame outputKey="cell-a:0" html="<p>one</p>" frameOrigin={FRAME_ORIGIN} />);
+    rerender(
+      <SandboxedFrame
+        outputKey="cell-a:0"
+        title="Output 1 of cell 1"
+        html="<p>one</p>"
+        frameOrigin={FRAME_ORIGIN}
+      />,
+    );
     expect(container.querySelector('iframe')).toBe(iframe);
 
-    rerender(<SandboxedFrame outputKey="cell-a:0" html="<p>two</p>" frameOrigin={FRAME_ORIGIN} />);
+    rerender(
+      <SandboxedFrame
+        outputKey="cell-a:0"
+        title="Output 1 of cell 1"
+        html="<p>two</p>"
+        frameOrigin={FRAME_ORIGIN}
+      />,
+    );
     const fresh = container.querySelector('iframe');
     expect(fresh).not.toBe(iframe);
     expect(container.querySelectorAll('iframe')).toHaveLength(1);

@@ -77,13 +77,40 @@ describe("papermill's error cells", () => {
     const { container } = renderNotebook(notebook(failedRun()));
     const anchor = container.querySelector('#papermill-error-cell');
     expect(anchor?.textContent).toBe('Execution stopped here: the next cell raised an exception.');
-    const failing = screen.getByRole('article', { name: 'Code cell 5' });
+    const failing = screen.getByRole('article', { name: 'Code cell 3' });
     expect(failing.classList.contains('nes-cell-failed')).toBe(true);
     expect(failing.querySelector('.nes-status')?.textContent).toBe('Failed');
     expect(failing.querySelector('.nes-duration')?.textContent).toBe('0.25 s');
-    const notRun = screen.getByRole('article', { name: 'Code cell 6' });
+    const notRun = screen.getByRole('article', { name: 'Code cell 4' });
     expect(notRun.querySelector('.nes-status')?.textContent).toBe('Pending');
     expect(notRun.querySelector('.nes-input-prompt')?.textContent).toBe('[ ]:');
+  });
+
+  it('numbers only the cells it shows: the banner and the anchor are not cells', () => {
+    const { container } = renderNotebook(notebook([...failedRun(), md('after')]));
+    expect(
+      Array.from(container.querySelectorAll('.nes-cell-index'), (label) => label.textContent),
+    ).toEqual(['Cell 1', 'Cell 2', 'Cell 3', 'Cell 4']);
+    expect(
+      Array.from(container.querySelectorAll('article[data-cell-index]'), (cell) =>
+        cell.getAttribute('aria-label'),
+      ),
+    ).toEqual(['Code cell 1', 'Code cell 2', 'Code cell 3', 'Code cell 4', 'Markdown cell 5']);
+  });
+
+  it('exposes each cell state as data-state, beside the visible text', () => {
+    const { container } = renderNotebook(notebook(failedRun()));
+    const states = Array.from(container.querySelectorAll('article[data-cell-index]'), (cell) => [
+      cell.getAttribute('aria-label'),
+      cell.getAttribute('data-state'),
+      cell.querySelector('.nes-status')?.textContent ?? null,
+    ]);
+    expect(states).toEqual([
+      ['Code cell 1', null, null],
+      ['Code cell 2', null, null],
+      ['Code cell 3', 'failed', 'Failed'],
+      ['Code cell 4', 'pending', 'Pending'],
+    ]);
   });
 });
 
@@ -91,10 +118,10 @@ describe('papermill metadata', () => {
   it('badges parameters and injected parameters cells', () => {
     renderNotebook(notebook(failedRun()));
     expect(
-      screen.getByRole('article', { name: 'Code cell 2' }).querySelector('.nes-badge')?.textContent,
+      screen.getByRole('article', { name: 'Code cell 1' }).querySelector('.nes-badge')?.textContent,
     ).toBe('Parameters');
     expect(
-      screen.getByRole('article', { name: 'Code cell 3' }).querySelector('.nes-badge')?.textContent,
+      screen.getByRole('article', { name: 'Code cell 2' }).querySelector('.nes-badge')?.textContent,
     ).toBe('Injected parameters');
   });
 

@@ -14,7 +14,9 @@ export function viewerPolicy(outputOrigin: string): string {
     "script-src 'self'",
     // KaTeX positions glyphs with inline styles.
     "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob:",
+    // Markdown shows external images (logos, badges); an image runs no script, and Referrer-Policy
+    // no-referrer keeps the page's URL (and any token in it) out of the request.
+    "img-src 'self' data: blob: https:",
     "font-src 'self' data:",
     "connect-src 'self'",
     `frame-src ${outputOrigin}`,

@@ -76,6 +76,14 @@ export function formatBytes(n: number): string {
   return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
 
+/**
+ * A run (or sweep) id shortened to what tells it apart: its last 8 characters. Ids are ULIDs,
+ * whose first 10 characters are the creation time, the same for runs started together.
+ */
+export function shortRunId(id: string): string {
+  return id.slice(-8);
+}
+
 export function shortSha(sha: string | null): string {
   return sha ? sha.slice(0, 7) : '';
 }

@@ -15,6 +15,7 @@ import {
   formatDuration,
   formatValue,
   notebookName,
+  shortRunId,
   shortSha,
 } from '../lib/format.ts';
 import { alignCells, type CellPair, cellDurations } from '../lib/notebook-cells.ts';
@@ -157,8 +158,8 @@ function RunHead(props: { label: string; run: Run; now: number }) {
       <div className="compare-head-title">
         <span className="side-label">{props.label}</span>
         <StatusBadge status={run.status} />
-        <Link href={`/runs/${encodeURIComponent(run.id)}`} className="mono">
-          {run.id.slice(0, 12)}
+        <Link href={`/runs/${encodeURIComponent(run.id)}`} className="mono" title={run.id}>
+          {shortRunId(run.id)}
         </Link>
       </div>
       <div className="small">

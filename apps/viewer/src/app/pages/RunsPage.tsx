@@ -21,6 +21,7 @@ import {
   elapsedMs,
   formatDuration,
   notebookName,
+  shortRunId,
   shortSha,
 } from '../lib/format.ts';
 import {
@@ -313,9 +314,10 @@ const RunRowMemo = memo(function RunRow(props: RunRowProps) {
       <td className="col-notebook">
         <Link href={href} className="run-link" title={run.notebook}>
           {notebookName(run.notebook)}
+          <span className="visually-hidden">, run {shortRunId(run.id)}</span>
         </Link>
         <div className="sub mono" title={run.notebook}>
-          {run.id.slice(0, 8)} · {run.notebook}
+          <span title={run.id}>{shortRunId(run.id)}</span> · {run.notebook}
         </div>
       </td>
       <td className="mono small">
@@ -362,7 +364,7 @@ function SweepRows(props: {
             <span className="caret" aria-hidden="true">
               {props.open ? '▾' : '▸'}
             </span>
-            Sweep <span className="mono">{row.sweepId.slice(0, 8)}</span>
+            Sweep <span className="mono">{shortRunId(row.sweepId)}</span>
             <span className="muted">
               {' '}
               · {first ? notebookName(first.notebook) : ''} · {row.runs.length} runs

@@ -1,8 +1,9 @@
 /**
  * The run's log as it arrives: the newest lines (capped), following the end unless the reader
- * scrolled up or paused it.
+ * scrolled up or paused it. Lines are terminal text: their ANSI colours are shown, escaped.
  */
 import { useEffect, useRef, useState } from 'react';
+import { AnsiText } from '../../notebook/index.ts';
 import { formatClock } from '../lib/format.ts';
 import type { LogLine } from '../use-run.ts';
 
@@ -67,7 +68,7 @@ export function LogTail(props: { lines: LogLine[]; dropped: number; active: bool
             props.lines.map((line) => (
               <div key={line.n} className={`log-line log-${line.stream}`}>
                 <span className="log-time">{line.time ? formatClock(line.time) : ''}</span>
-                <span className="log-text">{line.text}</span>
+                <AnsiText className="log-text" text={line.text} />
               </div>
             ))
           )}

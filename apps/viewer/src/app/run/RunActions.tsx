@@ -7,7 +7,7 @@ import { type FormEvent, type ReactNode, useState } from 'react';
 import { Link, useLocation } from 'wouter';
 import { describeError, useApi, useLoad } from '../api.tsx';
 import { ErrorView, Loading, StatusBadge } from '../components.tsx';
-import { compactParameters, formatDate } from '../lib/format.ts';
+import { compactParameters, formatDate, shortRunId } from '../lib/format.ts';
 import { buildFields, collectParameters, ParameterError } from '../lib/parameter-form.ts';
 import { ParameterInputs } from '../ParameterInputs.tsx';
 
@@ -232,7 +232,7 @@ function ComparePicker(props: { run: Run; onClose(): void }) {
               href={`/compare?a=${encodeURIComponent(run.id)}&b=${encodeURIComponent(other.id)}`}
             >
               <StatusBadge status={other.status} compact />{' '}
-              <span className="mono">{other.id.slice(0, 8)}</span>{' '}
+              <span className="mono">{shortRunId(other.id)}</span>{' '}
               <span className="muted small">{formatDate(other.createdAt)}</span>{' '}
               <span className="mono small">{compactParameters(other.parameters, 60)}</span>
             </Link>

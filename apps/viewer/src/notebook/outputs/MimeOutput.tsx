@@ -22,10 +22,12 @@ export interface MimeOutputProps {
   data: MimeBundle;
   metadata?: JsonObject;
   outputKey: string;
+  /** Names the output ("Output 1 of cell 4"), for a frame's title. */
+  title: string;
   frameOrigin: string;
 }
 
-export function MimeOutput({ data, metadata, outputKey, frameOrigin }: MimeOutputProps) {
+export function MimeOutput({ data, metadata, outputKey, title, frameOrigin }: MimeOutputProps) {
   const choice = chooseMime(data);
   if (choice.kind === 'unsupported') return <p className="nes-output-note">{choice.note}</p>;
   const { mime } = choice;
@@ -39,13 +41,19 @@ export function MimeOutput({ data, metadata, outputKey, frameOrigin }: MimeOutpu
         return (
           <SandboxedFrame
             outputKey={outputKey}
+            title={title}
             frameOrigin={frameOrigin}
             html={scriptTag(joinText(value))}
           />
         );
       case 'text/html':
         return (
-          <HtmlOutput html={joinText(value)} outputKey={outputKey} frameOrigin={frameOrigin} />
+          <HtmlOutput
+            html={joinText(value)}
+            outputKey={outputKey}
+            title={title}
+            frameOrigin={frameOrigin}
+          />
         );
       case 'image/svg+xml':
         return (
@@ -93,16 +101,20 @@ function scriptTag(code: string): string {
 function HtmlOutput({
   html,
   outputKey,
+  title,
   frameOrigin,
 }: {
   html: string;
   outputKey: string;
+  title: string;
   frameOrigin: string;
 }) {
   const needsFrame = useMemo(() => htmlNeedsFrame(html), [html]);
   const clean = useMemo(() => (needsFrame ? null : sanitizeOutputHtml(html)), [html, needsFrame]);
   if (clean === null)
-    return <SandboxedFrame outputKey={outputKey} frameOrigin={frameOrigin} html={html} />;
+    return (
+      <SandboxedFrame outputKey={outputKey} title={title} frameOrigin={frameOrigin} html={html} />
+    );
   return <Markup as="div" className="nes-output-html" html={clean} />;
 }
 

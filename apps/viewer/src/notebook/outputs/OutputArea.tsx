@@ -1,7 +1,9 @@
 /**
  * A code cell's outputs. Consecutive stream outputs of the same name are
  * merged first (a kernel flushes stdout in arbitrary pieces, and a `\r` in
- * one piece redraws text from the previous one).
+ * one piece redraws text from the previous one). The merge is remembered
+ * per outputs array, so a cell remounted by the virtual list does not join
+ * its logs again.
  */
 import type { JsonObject, MimeBundle, Output } from '../nbformat.ts';
 import { joinText } from '../nbformat.ts';
@@ -13,7 +15,17 @@ type Shown =
   | { kind: 'error'; index: number; ename: string; evalue: string; traceback: string[] }
   | { kind: 'mime'; index: number; data: MimeBundle; metadata?: JsonObject; result: boolean };
 
-export function mergeOutputs(outputs: readonly Output[]): Shown[] {
+const merged = new WeakMap<readonly Output[], readonly Shown[]>();
+
+export function mergeOutputs(outputs: readonly Output[]): readonly Shown[] {
+  const known = merged.get(outputs);
+  if (known) return known;
+  const shown = mergeUncached(outputs);
+  merged.set(outputs, shown);
+  return shown;
+}
+
+function mergeUncached(outputs: readonly Output[]): Shown[] {
   const shown: Shown[] = [];
   outputs.forEach((output, index) => {
     if (output.output_type === 'stream') {
@@ -46,15 +58,23 @@ export interface OutputAreaProps {
   outputs: readonly Output[];
   /** Stable key of the cell (its id, else its index), for the output frames' remembered heights. */
   cellKey: string;
+  /** The cell's number as shown, to name its output frames. */
+  cellNumber: number;
   frameOrigin: string;
   executionCount: number | null;
 }
 
-export function OutputArea({ outputs, cellKey, frameOrigin, executionCount }: OutputAreaProps) {
+export function OutputArea({
+  outputs,
+  cellKey,
+  cellNumber,
+  frameOrigin,
+  executionCount,
+}: OutputAreaProps) {
   if (outputs.length === 0) return null;
   return (
     <div className="nes-outputs">
-      {mergeOutputs(outputs).map((shown) => {
+      {mergeOutputs(outputs).map((shown, position) => {
         const key = `${cellKey}:${shown.index}`;
         const prompt =
           shown.kind === 'mime' && shown.result && executionCount !== null
@@ -75,6 +95,7 @@ export function OutputArea({ outputs, cellKey, frameOrigin, executionCount }: Ou
                   data={shown.data}
                   metadata={shown.metadata}
                   outputKey={key}
+                  title={`Output ${position + 1} of cell ${cellNumber}`}
                   frameOrigin={frameOrigin}
                 />
               )}

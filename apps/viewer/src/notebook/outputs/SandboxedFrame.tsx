@@ -27,11 +27,13 @@ export function clampHeight(value: unknown): number | null {
 export interface SandboxedFrameProps {
   /** Stable key of the output (cell id or index, and output index). */
   outputKey: string;
+  /** The frame's accessible name, e.g. "Output 1 of cell 4". */
+  title: string;
   html: string;
   frameOrigin: string;
 }
 
-export function SandboxedFrame({ outputKey, html, frameOrigin }: SandboxedFrameProps) {
+export function SandboxedFrame({ outputKey, title, html, frameOrigin }: SandboxedFrameProps) {
   const frameRef = useRef<HTMLIFrameElement>(null);
   const [height, setHeight] = useState(() => frameHeights.get(outputKey) ?? DEFAULT_FRAME_HEIGHT);
   // Changed content (a display updated during a live run) gets a fresh frame: running new
@@ -65,7 +67,7 @@ export function SandboxedFrame({ outputKey, html, frameOrigin }: SandboxedFrameP
       key={shown.generation}
       ref={frameRef}
       className="nes-output-frame"
-      title="Interactive output"
+      title={title}
       src={`${frameOrigin}/frame.html`}
       sandbox={FRAME_SANDBOX}
       referrerPolicy="no-referrer"
