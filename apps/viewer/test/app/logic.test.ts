@@ -8,6 +8,7 @@ import {
   formatDuration,
   formatRelative,
   notebookName,
+  shortRunId,
 } from '../../src/app/lib/format.ts';
 import { breadcrumbs, browseHref, githubLink } from '../../src/app/lib/links.ts';
 import { alignCells, cellDurations, cellStates } from '../../src/app/lib/notebook-cells.ts';
@@ -63,6 +64,17 @@ describe('formatting', () => {
       'name="NES" count=3 on=True x=None',
     );
     expect(compactParameters({ long: 'x'.repeat(200) }, 20)).toHaveLength(20);
+  });
+});
+
+describe('run ids', () => {
+  it('shortens a ULID to its random tail, which differs between runs started together', () => {
+    const a = '01JDX7Q3ZK8M2V4N6P8R0T2W4Y';
+    const b = '01JDX7Q3ZKQ9B3C5D7F9H1K3M5';
+    expect(a.slice(0, 8)).toBe(b.slice(0, 8));
+    expect(shortRunId(a)).toBe('8R0T2W4Y');
+    expect(shortRunId(b)).toBe('F9H1K3M5');
+    expect(shortRunId('short')).toBe('short');
   });
 });
 

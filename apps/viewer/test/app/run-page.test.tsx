@@ -130,7 +130,9 @@ describe('run page', () => {
       'GET /v1/runs/f-1': () => json(run),
       'GET /v1/runs/f-1/notebook': () => json(notebook),
       'GET /v1/runs/f-1/logs': () =>
-        new Response('stored log line\n', { headers: { 'content-type': 'text/plain' } }),
+        new Response('stored log line\n\x1b[31mred <b>not bold</b>\x1b[0m\n', {
+          headers: { 'content-type': 'text/plain' },
+        }),
     });
     renderApp('/runs/f-1', fetch);
     const failure = await screen.findByRole('alert', { name: 'Failure' });
@@ -147,6 +149,15 @@ describe('run page', () => {
     es.emit('end', { status: 'failed' });
     const log = await screen.findByRole('log', { name: 'Log lines' });
     await waitFor(() => expect(log.textContent).toContain('stored log line'));
+    // ANSI colours are shown as colours, the rest escaped: no raw escape, no markup from the log
+    await waitFor(() => expect(log.textContent).toContain('red <b>not bold</b>'));
+    expect(log.textContent).not.toContain('\x1b');
+    expect(log.textContent).not.toContain('[31m');
+    expect(log.querySelector('b')).toBeNull();
+    const red = Array.from(log.querySelectorAll('.log-text span')).find((span) =>
+      span.textContent?.startsWith('red'),
+    );
+    expect(red?.getAttribute('style')).toMatch(/color:\s*rgb\(187,\s*0,\s*0\)/);
     const github = screen.getByRole('link', { name: 'View on GitHub' });
     expect(github.getAttribute('href')).toBe(
       'https://github.com/acme/analytics/blob/0123456789abcdef0123456789abcdef01234567/reports/daily.ipynb',

@@ -176,6 +176,21 @@ describe('images', () => {
       ['missing', ''],
     ]);
   });
+
+  it('keeps external https images (logos, badges) and drops script-bearing sources', () => {
+    const cell = renderMarkdownCell(
+      '![logo](https://example.org/logo.png) <img src="https://img.shields.io/badge/ok-green.svg" alt="badge"> <img src="javascript:alert(1)" alt="bad">',
+    );
+    const sources = Array.from(cell.querySelectorAll('img'), (img) => [
+      img.alt,
+      img.getAttribute('src'),
+    ]);
+    expect(sources).toEqual([
+      ['logo', 'https://example.org/logo.png'],
+      ['badge', 'https://img.shields.io/badge/ok-green.svg'],
+      ['bad', null],
+    ]);
+  });
 });
 
 describe('sanitization of markdown', () => {

@@ -2,11 +2,17 @@ import { fireEvent, screen, waitFor } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { DISPLAY_PRIORITY } from '../../src/notebook/mime.ts';
 import type { Output } from '../../src/notebook/nbformat.ts';
-import { STREAM_LIMIT } from '../../src/notebook/outputs/TextOutputs.tsx';
+import {
+  excerpt,
+  LONG_OUTPUT_LINES,
+  STREAM_LIMIT,
+  TAIL_LINES,
+} from '../../src/notebook/outputs/TextOutputs.tsx';
 import {
   code,
   display,
   FRAME_ORIGIN,
+  md,
   notebook,
   renderNotebook,
   result,
@@ -305,6 +311,22 @@ describe('HTML outputs', () => {
     expectNothingExecutable(area);
   });
 
+  it('titles each frame with its output and its cell, as the cell is numbered', () => {
+    renderNotebook(
+      notebook([
+        md('intro'),
+        code('x', [
+          stream('before\n'),
+          display({ 'text/html': '<p>static</p>' }),
+          display({ 'application/javascript': 'console.log(1)' }),
+        ]),
+      ]),
+    );
+    const frames = Array.from(document.querySelectorAll('iframe'), (f) => f.getAttribute('title'));
+    expect(frames).toEqual(['Output 3 of cell 2']);
+    expect(screen.getByTitle('Output 3 of cell 2').tagName).toBe('IFRAME');
+  });
+
   it('runs application/javascript only in the sandboxed frame', () => {
     const area = renderOutputs([display({ 'application/javascript': 'window.parent.pwned = 1' })]);
     expect(area.querySelector('iframe')?.getAttribute('sandbox')).toBe('allow-scripts');
@@ -324,6 +346,64 @@ describe('long and hidden outputs', () => {
     expect(pre().startsWith('x')).toBe(true); // cut at a line start
     fireEvent.click(screen.getByRole('button', { name: 'Show all' }));
     expect(pre()).toBe(log);
+  });
+
+  it('boxes a long log and renders only its last lines until asked, then collapses again', () => {
+    const log = Array.from({ length: 1400 }, (_, i) => `step ${i}\n`).join('');
+    const area = renderOutputs([stream(log)]);
+    const pre = () => area.querySelector('pre.nes-output-stream') as HTMLElement;
+    expect(pre().classList.contains('nes-output-scroll')).toBe(true);
+    const lines = (pre().textContent ?? '').split('\n').filter(Boolean);
+    expect(lines).toHaveLength(TAIL_LINES);
+    expect(lines[0]).toBe(`step ${1400 - TAIL_LINES}`);
+    expect(lines.at(-1)).toBe('step 1399');
+    expect(area.querySelector('.nes-output-note')?.textContent).toBe(
+      `${(1400 - TAIL_LINES).toLocaleString('en')} earlier lines not shown. Show all`,
+    );
+    fireEvent.click(screen.getByRole('button', { name: 'Show all' }));
+    expect(pre().textContent).toBe(log);
+    expect(pre().classList.contains('nes-output-scroll')).toBe(false);
+    fireEvent.click(screen.getByRole('button', { name: 'Collapse' }));
+    expect(pre().classList.contains('nes-output-scroll')).toBe(true);
+    expect((pre().textContent ?? '').startsWith(`step ${1400 - TAIL_LINES}\n`)).toBe(true);
+  });
+
+  it('leaves short texts as they are, and boxes a long text/plain result too', () => {
+    const short = Array.from({ length: LONG_OUTPUT_LINES }, (_, i) => `${i}`).join('\n');
+    const long = Array.from({ length: LONG_OUTPUT_LINES + 1 }, (_, i) => `${i}`).join('\n');
+    const area = renderOutputs([stream(`${short}\n`), result({ 'text/plain': long })]);
+    const streamPre = area.querySelector('pre.nes-output-stream');
+    expect(streamPre?.classList.contains('nes-output-scroll')).toBe(false);
+    expect(streamPre?.textContent).toBe(`${short}\n`);
+    const text = area.querySelector('pre.nes-output-text');
+    expect(text?.classList.contains('nes-output-scroll')).toBe(true);
+    expect(text?.textContent).toBe(long); // all of it fits in the tail: boxed, nothing hidden
+    expect(area.querySelector('.nes-output-note')?.textContent).toBe('Long output. Show all');
+  });
+
+  it('cuts one endless line by characters', () => {
+    const line = `${'a'.repeat(STREAM_LIMIT)}${'b'.repeat(STREAM_LIMIT)}`;
+    const part = excerpt(line);
+    expect(part).toMatchObject({ long: true, hiddenLines: 0, hiddenChars: STREAM_LIMIT });
+    expect(part.shown).toBe('b'.repeat(STREAM_LIMIT));
+    const area = renderOutputs([stream(line)]);
+    expect(area.querySelector('.nes-output-note')?.textContent).toBe(
+      '33 k characters of earlier output not shown. Show all',
+    );
+  });
+
+  it('cuts a log of progress bars between bars, each bar replayed to its end', () => {
+    const bars = Array.from(
+      { length: 300 },
+      (_, i) => `epoch ${i}:  10%\repoch ${i}:  50%\repoch ${i}: 100%\n`,
+    ).join('');
+    const area = renderOutputs([stream(bars)]);
+    const lines = (area.querySelector('pre.nes-output-stream')?.textContent ?? '')
+      .split('\n')
+      .filter(Boolean);
+    expect(lines).toHaveLength(TAIL_LINES);
+    expect(lines[0]).toBe(`epoch ${300 - TAIL_LINES}: 100%`);
+    expect(lines.every((l) => /^epoch \d+: 100%$/.test(l))).toBe(true);
   });
 
   it('collapses outputs the notebook hid, until asked', () => {

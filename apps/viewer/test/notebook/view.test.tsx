@@ -101,6 +101,12 @@ describe('live updates', () => {
       screen.getByRole('article', { name: 'Code cell 1' }).querySelector('.nes-status')
         ?.textContent,
     ).toBe('Done');
+    // the same states as stable handles for scripts and tests
+    expect(
+      ['Code cell 1', 'Code cell 2'].map((name) =>
+        screen.getByRole('article', { name }).getAttribute('data-state'),
+      ),
+    ).toEqual(['done', 'pending']);
   });
 
   it('keeps the scroll position when a new notebook object arrives', async () => {
