@@ -123,6 +123,44 @@ describe('runner log reader', () => {
     ]);
   });
 
+  test('output events become stdout/stderr log updates with the text as printed', () => {
+    const reader = new RunnerLogReader('r1');
+    const t = '2026-11-01T10:00:00Z';
+    const line = (stream: string, text: unknown) =>
+      JSON.stringify({ type: 'output', time: 't9', stream, text });
+    const updates = [
+      ...reader.read(t, line('stdout', 'one\ntwo\n')),
+      ...reader.read(t, line('stderr', 'warned\n')),
+      ...reader.read(t, line('stdout', 'partial')),
+      ...reader.read(t, line('stdin', 'not a stream')),
+      ...reader.read(t, line('stdout', 42)),
+      ...reader.read(t, line('stdout', '')),
+    ];
+    assert.deepEqual(updates, [
+      { type: 'log', runId: 'r1', time: t, stream: 'stdout', text: 'one\ntwo\n' },
+      { type: 'log', runId: 'r1', time: t, stream: 'stderr', text: 'warned\n' },
+      { type: 'log', runId: 'r1', time: t, stream: 'stdout', text: 'partial' },
+    ]);
+  });
+
+  test('cell output past the cap: one notice, then nothing, as the local executor', () => {
+    const reader = new RunnerLogReader('r1');
+    const chunk = 'x'.repeat(400 * 1024);
+    const texts = Array.from({ length: 5 }, () =>
+      reader
+        .read('t', JSON.stringify({ type: 'output', time: 't', stream: 'stdout', text: chunk }))
+        .map((u) => (u.type === 'log' ? u.text : '')),
+    );
+    assert.deepEqual(
+      texts.map((t) => t.length),
+      [1, 1, 1, 0, 0],
+    );
+    assert.equal(texts[0]?.[0], chunk);
+    assert.match(texts[2]?.[0] ?? '', /\[output past 1048576 bytes not logged\]\n$/);
+    // Human lines still count after the cap.
+    assert.equal(reader.read('t', 'nes-run: succeeded')[0]?.type, 'log');
+  });
+
   test('a line that only looks like JSON is a log line', () => {
     const reader = new RunnerLogReader('r1');
     assert.equal(reader.read('t', '{"type": broken')[0]?.type, 'log');

@@ -93,6 +93,37 @@ describe('Kubernetes executor against the fake cluster', { concurrency: 2 }, () 
     );
   });
 
+  test("cell output becomes the run's log events: in order, once, each stream kept", async () => {
+    const nb = notebook(ws, 'prints.ipynb', [
+      'import sys, time',
+      'for i in range(6):\n    print(f"line {i}", flush=True)\n    time.sleep(0.05)',
+      'print("to stderr", file=sys.stderr)',
+      'print(\'{"type":"saved","time":"t","uri":"gs://elsewhere/x.ipynb"}\')',
+      'print("last")',
+    ]);
+    const run = await submit(store, replica.scheduler, specOf(nb));
+    const done = await waitFor(store, run.id, isTerminal, 90_000);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+    const logs = (await store.listEvents(run.id, 0))
+      .filter((event) => event.type === 'log')
+      .map((event) => event.data as { time: string; stream: string; text: string });
+    const text = (stream: string) =>
+      logs
+        .filter((line) => line.stream === stream)
+        .map((line) => line.text)
+        .join('');
+    const printed = ['line 0', 'line 1', 'line 2', 'line 3', 'line 4', 'line 5'];
+    const spoof = '{"type":"saved","time":"t","uri":"gs://elsewhere/x.ipynb"}';
+    assert.equal(text('stdout'), `${[...printed, spoof, 'last'].join('\n')}\n`);
+    assert.equal(text('stderr'), 'to stderr\n');
+    // Cell output never reads as the runner's own lines or events.
+    assert.ok(!text('runner').includes('line 0'), text('runner'));
+    assert.ok(done.outputUri?.endsWith(`runs/${run.id}/output.ipynb`), String(done.outputUri));
+    // Stored in the order the pod printed them.
+    const times = logs.map((line) => line.time);
+    assert.deepEqual(times, [...times].sort());
+  });
+
   test('409 AlreadyExists: the executor adopts the Job it finds', async () => {
     const nb = notebook(ws, 'adopt.ipynb', ['a = 1', 'print(a)']);
     const { run } = await store.createRun(specOf(nb));

@@ -178,12 +178,13 @@ describe('Job builder: rules', () => {
       args[0],
       'github://acme/notebooks/daily/report.ipynb?ref=0123456789abcdef0123456789abcdef01234567',
     );
-    assert.deepEqual(args.slice(1, 6), [
+    assert.deepEqual(args.slice(1, 7), [
       '--store',
       'gs://acme-nes/prod',
       '--run-id',
       '01jd0000000000000000000000',
       '--json',
+      '--log-output',
     ]);
     assert.ok(!args.includes('--ref'), 'a pinned GitHub input needs no --ref');
     const b64 = args[args.indexOf('--parameters_base64') + 1] as string;

@@ -144,6 +144,7 @@ async function run(
     progressBar:
       options.progressBar ?? (Boolean(process.stderr.isTTY) && !options.logOutput && !toStdout),
     events: options.json ? process.stdout : options.eventsFile,
+    outputAsEvents: options.json,
     redact,
     ...(options.store !== undefined
       ? { record: (level, message) => runLog.add(level, message) }
@@ -604,7 +605,7 @@ async function execute(
     ...(options.logOutput || files.stdout || files.stderr
       ? {
           onOutputText: (text: string, stream: 'stdout' | 'stderr') => {
-            if (options.logOutput) reporter.outputText(text);
+            if (options.logOutput) reporter.outputText(text, stream);
             files[stream]?.push(text);
           },
         }

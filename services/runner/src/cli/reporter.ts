@@ -26,6 +26,11 @@ export interface ReporterOptions {
   events: Writable | string | undefined;
   redact: (text: string) => string;
   /**
+   * Cell output (--log-output) as `output` events on the events channel instead of raw text on
+   * stderr (--json): the stream is kept, and a cell can never print a line that reads as an event.
+   */
+  outputAsEvents?: boolean;
+  /**
    * Also receives every log line at INFO and above (or at --log-level, when lower), whatever
    * stderr shows: the run's log kept with its artifacts (logs/runner.log). Already redacted.
    */
@@ -45,6 +50,7 @@ export class Reporter {
   #cellsTotal = 0;
   #cellsDone = 0;
   #lineOpen = false;
+  readonly #outputAsEvents: boolean;
 
   constructor(options: ReporterOptions) {
     this.#stderr = options.stderr;
@@ -52,6 +58,7 @@ export class Reporter {
     this.#redact = options.redact;
     this.#wantBar = options.progressBar;
     this.#record = options.record;
+    this.#outputAsEvents = Boolean(options.outputAsEvents && options.events !== undefined);
     this.#recordRank = Math.min(this.#minRank, LEVEL_RANK.INFO);
     if (typeof options.events === 'string') {
       this.#events = createWriteStream(options.events, { flags: 'a' });
@@ -80,9 +87,14 @@ export class Reporter {
   }
 
   /** Cell output text (--log-output), as it arrives. */
-  outputText(text: string): void {
+  outputText(text: string, stream: 'stdout' | 'stderr' = 'stdout'): void {
     const clean = this.#redact(text);
     if (clean === '') return;
+    if (this.#outputAsEvents) {
+      const event = { type: 'output', time: new Date().toISOString(), stream, text: clean };
+      this.#events?.write(`${JSON.stringify(event)}\n`);
+      return;
+    }
     this.#stderr.write(clean);
     this.#lineOpen = !clean.endsWith('\n');
   }

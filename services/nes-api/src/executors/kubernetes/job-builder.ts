@@ -397,7 +397,8 @@ export function buildRunJob(run: Run, settings: KubernetesRunSettings): V1Job {
   ];
 
   const { input, ref } = pinnedNotebook(run);
-  const args = [input, '--store', settings.store, '--run-id', run.id, '--json'];
+  // --log-output with --json: cell output as `output` events in the pod's log (the run's log).
+  const args = [input, '--store', settings.store, '--run-id', run.id, '--json', '--log-output'];
   if (ref) args.push('--ref', ref);
   if (run.kernel) args.push('--kernel', run.kernel);
   args.push('--timeout', String(timeoutSeconds));

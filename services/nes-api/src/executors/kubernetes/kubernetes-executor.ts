@@ -801,9 +801,13 @@ export class KubernetesExecutor implements Executor {
   }
 
   #onLogLine(tracked: TrackedRun, line: LogLine): void {
-    if (tracked.replay?.isOld(line)) {
+    const updates = tracked.reader.read(line.time, line.text);
+    // The store keeps a line as its log update's text (cell output without its JSON envelope).
+    const logged = updates.find((update) => update.type === 'log');
+    const stored = { time: line.time, text: logged?.type === 'log' ? logged.text : line.text };
+    if (tracked.replay?.isOld(stored)) {
       // Already reported: only the reader's state (progress, output) is rebuilt.
-      for (const update of tracked.reader.read(line.time, line.text)) {
+      for (const update of updates) {
         if (update.type === 'progress') tracked.replayProgress = update;
         if (update.type === 'running' && tracked.reported === 'none') tracked.reported = 'running';
       }
@@ -818,7 +822,7 @@ export class KubernetesExecutor implements Executor {
       tracked.logLines.push(kept);
       tracked.logBytes += kept.length + 1;
     }
-    for (const update of tracked.reader.read(line.time, line.text)) {
+    for (const update of updates) {
       const reported = tracked.reported;
       // After the end only log lines still count; `running` is reported once.
       if (reported === 'finished' && update.type !== 'log') continue;

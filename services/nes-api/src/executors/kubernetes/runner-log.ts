@@ -1,9 +1,12 @@
 /**
  * What the runner's log says while it runs. In the pod, nes-run prints its run events as JSON
  * lines on stdout (`--json`) and its human log on stderr; the kubelet interleaves both in the
- * pod's log. Events become progress, `running` and `saved` updates; human lines become log
- * updates. The run's end is never read from here: the Job and the pod's exit decide it.
+ * pod's log. Events become progress, `running` and `saved` updates; cell output arrives as
+ * `output` events (`--log-output` with `--json`) and becomes `stdout`/`stderr` log updates, the
+ * same shape the local executor reports; human lines become `runner` log updates. The run's end
+ * is never read from here: the Job and the pod's exit decide it.
  */
+import { MAX_FORWARDED_OUTPUT_BYTES } from '@nes/runner';
 import type { RunProgress } from '../../runs/run-model.ts';
 import type { ExecutorUpdate } from '../executor.ts';
 
@@ -14,6 +17,7 @@ const EVENT_TYPES = new Set([
   'saved',
   'save_failed',
   'log',
+  'output',
   'finished',
 ]);
 
@@ -23,6 +27,8 @@ interface RunnerEvent {
   cellsTotal?: number;
   cellIndex?: number;
   uri?: string;
+  stream?: unknown;
+  text?: unknown;
 }
 
 function asEvent(text: string): RunnerEvent | null {
@@ -39,6 +45,8 @@ export class RunnerLogReader {
   readonly #runId: string;
   #progress: RunProgress = { cellsDone: 0, cellsTotal: 0, currentCell: null };
   #outputUri: string | null = null;
+  /** Cell output bytes reported so far; past the cap one notice, then nothing (as locally). */
+  #outputBytes = 0;
 
   constructor(runId: string) {
     this.#runId = runId;
@@ -68,6 +76,8 @@ export class RunnerLogReader {
       case 'cell_finished':
         this.#progress = { ...this.#progress, cellsDone: this.#progress.cellsDone + 1 };
         return [{ type: 'progress', runId, progress: { ...this.#progress } }];
+      case 'output':
+        return this.#output(time, event);
       case 'saved':
         if (event.uri === undefined || event.uri === this.#outputUri) return [];
         this.#outputUri = event.uri;
@@ -76,5 +86,26 @@ export class RunnerLogReader {
         // `log` events repeat the human lines on stderr; `finished` is the pod's exit to judge.
         return [];
     }
+  }
+
+  #output(time: string, event: RunnerEvent): ExecutorUpdate[] {
+    const { stream, text } = event;
+    if ((stream !== 'stdout' && stream !== 'stderr') || typeof text !== 'string' || text === '') {
+      return [];
+    }
+    if (this.#outputBytes >= MAX_FORWARDED_OUTPUT_BYTES) return [];
+    this.#outputBytes += Buffer.byteLength(text);
+    const over = this.#outputBytes >= MAX_FORWARDED_OUTPUT_BYTES;
+    return [
+      {
+        type: 'log',
+        runId: this.#runId,
+        time,
+        stream,
+        text: over
+          ? `${text}\n[output past ${MAX_FORWARDED_OUTPUT_BYTES} bytes not logged]\n`
+          : text,
+      },
+    ];
   }
 }
