@@ -154,6 +154,9 @@ describe('run page', () => {
     expect(log.textContent).not.toContain('\x1b');
     expect(log.textContent).not.toContain('[31m');
     expect(log.querySelector('b')).toBeNull();
+    expect(screen.getByRole('region', { name: 'Log' }).querySelector('h2')?.textContent).toMatch(
+      /Log\s+2 lines$/,
+    );
     const red = Array.from(log.querySelectorAll('.log-text span')).find((span) =>
       span.textContent?.startsWith('red'),
     );

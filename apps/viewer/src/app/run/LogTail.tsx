@@ -38,7 +38,10 @@ export function LogTail(props: { lines: LogLine[]; dropped: number; active: bool
           >
             <span aria-hidden="true">{open ? '▾' : '▸'}</span> Log
           </button>
-          <span className="muted small"> {count + props.dropped} lines</span>
+          <span className="muted small">
+            {' '}
+            {count + props.dropped} {count + props.dropped === 1 ? 'line' : 'lines'}
+          </span>
         </h2>
         {open ? (
           <div className="panel-actions">
