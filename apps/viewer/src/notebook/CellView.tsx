@@ -4,13 +4,14 @@
  * outputs. Memoized by value so a live run's re-fetch re-renders only the
  * cells that changed.
  */
-import { memo, useMemo, useState } from 'react';
+import { memo, useDeferredValue, useMemo, useState } from 'react';
 import { CellErrorBoundary } from './CellErrorBoundary.tsx';
 import { jsonEqual } from './equal.ts';
 import { highlight, highlighterFor } from './highlight.ts';
 import { useLoaded } from './lazy.ts';
 import { Markup } from './Markup.tsx';
-import type { Cell, CodeCell } from './nbformat.ts';
+import { markdownRendered } from './markdown.ts';
+import type { Attachments, Cell, CodeCell } from './nbformat.ts';
 import { joinText } from './nbformat.ts';
 import { OutputArea } from './outputs/OutputArea.tsx';
 import {
@@ -158,9 +159,20 @@ function CellOutputs({
   );
 }
 
+/**
+ * A markdown cell. One rendered before shows at once (from the cache); a new one shows its
+ * text first and is rendered in a deferred, interruptible pass, so a scroll that mounts many
+ * cells paints without waiting for markdown-it, KaTeX and the sanitizer.
+ */
 function MarkdownBody({ cell }: { cell: Cell }) {
   const source = joinText(cell.source);
   const attachments = cell.cell_type === 'code' ? undefined : cell.attachments;
+  const shown = useDeferredValue(source, markdownRendered(source) ? source : null);
+  if (shown !== source) return <div className="nes-markdown nes-markdown-pending">{source}</div>;
+  return <RenderedMarkdown source={source} attachments={attachments} />;
+}
+
+function RenderedMarkdown({ source, attachments }: { source: string; attachments?: Attachments }) {
   const html = useMarkdown(source, attachments);
   return <Markup as="div" className="nes-markdown" html={html} />;
 }

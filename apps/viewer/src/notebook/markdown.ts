@@ -94,6 +94,13 @@ function fenceGrammars(source: string): string[] {
   return [...names];
 }
 
+/** Whether a text has been rendered before (in any state of KaTeX and highlight.js), so showing it is cheap. */
+export function markdownRendered(source: string): boolean {
+  for (const flags of ['11', '10', '01', '00'])
+    if (cache.has(`${flags}\u0000${source}`)) return true;
+  return false;
+}
+
 /**
  * Sanitized HTML for a markdown cell. Results without attachments are
  * cached by source, so scrolling a cell back into view is free.

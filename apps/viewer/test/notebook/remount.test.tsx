@@ -1,11 +1,14 @@
 /**
  * Mounting a cell while the notebook scrolls stays cheap: a long log is
  * converted only in its rendered tail, and a cell scrolled back into view
- * (remounted by the virtual list) converts nothing again.
+ * (remounted by the virtual list) converts nothing again; a markdown cell
+ * never rendered shows its text first and renders in a deferred pass.
  */
+import { renderToString } from 'react-dom/server';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { CellView, type CellViewProps } from '../../src/notebook/CellView.tsx';
 import { STREAM_LIMIT } from '../../src/notebook/outputs/TextOutputs.tsx';
-import { code, notebook, renderNotebook, stream } from './fixtures.tsx';
+import { code, FRAME_ORIGIN, md, notebook, renderNotebook, stream } from './fixtures.tsx';
 
 const converted = vi.hoisted(() => ({ texts: [] as string[] }));
 
@@ -41,5 +44,35 @@ describe('mounting cells', () => {
       'step 4999 done',
     );
     expect(converted.texts).toHaveLength(1);
+  });
+});
+
+describe('mounting markdown cells', () => {
+  it('shows a new markdown cell as text first, and one rendered before at once', () => {
+    const props: CellViewProps = {
+      cell: md('# Fresh heading\n\nsome *emphasis*'),
+      index: 0,
+      number: 1,
+      grammar: null,
+      hideCode: false,
+      focused: false,
+      frameOrigin: FRAME_ORIGIN,
+      failingIndex: null,
+      onJumpToCell: () => {},
+    };
+    // The first paint of a new cell (the server renderer shows it without the deferred pass).
+    const first = renderToString(<CellView {...props} />);
+    expect(first).toContain('nes-markdown-pending');
+    expect(first).toContain('# Fresh heading');
+    expect(first).not.toContain('<h1');
+
+    const { container, unmount } = renderNotebook(notebook([props.cell]));
+    expect(container.querySelector('.nes-markdown h1')?.textContent).toBe('Fresh heading');
+    expect(container.querySelector('.nes-markdown-pending')).toBeNull();
+    unmount();
+
+    const again = renderToString(<CellView {...props} />);
+    expect(again).toContain('<em>emphasis</em>');
+    expect(again).not.toContain('nes-markdown-pending');
   });
 });
