@@ -22,6 +22,7 @@ import {
   NES_LABELS,
 } from '../services/nes-api/src/executors/kubernetes/job-builder.ts';
 import {
+  httpStatus,
   labelSelector,
   loadKubeConfig,
 } from '../services/nes-api/src/executors/kubernetes/kube-client.ts';
@@ -97,12 +98,25 @@ class PollingTracker implements Executor {
   async kernels(): Promise<string[]> {
     return ['python3'];
   }
+  /**
+   * As the executor launches: a 409 AlreadyExists is the run's Job already there (the scheduler
+   * launches a run again when it stayed starting past its grace, as runs claimed at once and
+   * created one by one do here), adopted when its run-id annotation is this run's.
+   */
   async launch(run: Run): Promise<void> {
     this.#known.add(run.id);
-    await this.#batch.createNamespacedJob({
-      namespace: this.#settings.namespace,
-      body: buildRunJob(run, this.#settings),
-    });
+    const body = buildRunJob(run, this.#settings);
+    const namespace = this.#settings.namespace;
+    try {
+      await this.#batch.createNamespacedJob({ namespace, body });
+      return;
+    } catch (error) {
+      if (httpStatus(error) !== 409) throw error;
+    }
+    const name = body.metadata?.name as string;
+    const existing = await this.#batch.readNamespacedJob({ name, namespace });
+    const owner = existing.metadata?.annotations?.['nes.dev/run-id'];
+    if (owner !== run.id) throw new Error(`Job ${name} already exists for ${owner ?? 'another'}`);
   }
   async cancel(): Promise<void> {}
   async observe(runId: string): Promise<ExecutorObservation> {
@@ -143,9 +157,17 @@ let resolveAll: () => void = () => {};
 const allDone = new Promise<void>((resolve) => {
   resolveAll = resolve;
 });
+// Why launches failed, by message (the scheduler logs each one): a bench that drops runs says why.
+const launchErrors: Record<string, number> = {};
 const scheduler = new Scheduler({
   store,
   executor,
+  log: (level, message) => {
+    const cause = /launch failed: ([\s\S]*)/.exec(message)?.[1]?.split('\n')[0];
+    if (level !== 'error' || cause === undefined) return;
+    const key = cause.replace(/nes-[0-9a-z]{26}/g, 'nes-<id>').slice(0, 300);
+    launchErrors[key] = (launchErrors[key] ?? 0) + 1;
+  },
   concurrency: RUNS,
   pollIntervalMs: 200,
   reconcileIntervalMs: 30_000,
@@ -203,7 +225,9 @@ const stats =
   executor instanceof KubernetesExecutor
     ? executor.stats()
     : { polls: (executor as PollingTracker).polls };
-process.stdout.write(`${JSON.stringify({ done: true, wall, statuses, rows, stats })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ done: true, wall, statuses, rows, stats, launchErrors })}\n`,
+);
 await scheduler.stop(0);
 await store.close();
 process.exit(0);
