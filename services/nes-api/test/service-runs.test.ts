@@ -219,9 +219,9 @@ describe('the service on PostgreSQL', () => {
   });
 });
 
-test('NES_EXECUTOR=kubernetes is refused with a clear message', async () => {
+test('NES_EXECUTOR=kubernetes without a runner image is refused, naming the missing key', async () => {
   await assert.rejects(
     startService({ env: { ...baseEnv(join(ws.root, 'data-k8s')), NES_EXECUTOR: 'kubernetes' } }),
-    /kubernetes executor is not available yet/,
+    /NES_K8S_IMAGE: the runner image is required/,
   );
 });

@@ -308,16 +308,25 @@ describe('nes-run: sources x destinations', { concurrency: 2 }, () => {
       assert.match(manifest.artifacts.output, /^file:\/\/.*runs\/run-fail\/output\.ipynb$/);
     }
     assert.match(readFileSync(join(base, 'logs', 'runner.log'), 'utf8'), /ZeroDivisionError/);
-    // A run id is used once: the input is create-only.
-    const again = await run([
+    // A second attempt of the run (a replacement pod) may run the same input again...
+    const retry = await run([
       'github://acme/notebooks/nb/fail.ipynb',
       '--store',
       runs,
       '--run-id',
       'run-fail',
     ]);
-    assert.equal(again.code, 2, again.stderr);
-    assert.match(again.stderr, /--run-id run-fail: .* already exists/);
+    assert.equal(retry.code, 1, retry.stderr);
+    // ...but a run id never takes another input: the stored input is create-only.
+    const other = await run([
+      'github://acme/notebooks/nb/hello.ipynb',
+      '--store',
+      runs,
+      '--run-id',
+      'run-fail',
+    ]);
+    assert.equal(other.code, 2, other.stderr);
+    assert.match(other.stderr, /--run-id run-fail: .* already exists/);
   });
 
   test('--context: a notebook imports its sibling module, at the commit pinned before the branch moved', async () => {

@@ -6,7 +6,7 @@
  * as the container's termination message.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { V1Job } from '@kubernetes/client-node';
@@ -28,12 +28,15 @@ test('a run Job from buildRunJob runs nes-run on a real kernel to Complete, the 
   const { cluster, batch } = await harness(t);
   // Outside /tmp and /home/nes: inside the pod those are the Job's private emptyDirs.
   const store = await sharedDir(t);
+  // The notebook too: a checkout under /tmp would be hidden by the pod's /tmp emptyDir.
+  const notebooks = await sharedDir(t);
+  copyFileSync(join(REPO_ROOT, 'examples/hello.ipynb'), join(notebooks, 'hello.ipynb'));
   cluster.createSecret(NS, 'nes-github', { token: 'ghp_not_used_by_a_local_notebook' });
   const runId = '01jd0000000000000000000042';
   const job = buildRunJob(
     run({
       id: runId,
-      notebook: join(REPO_ROOT, 'examples/hello.ipynb'),
+      notebook: join(notebooks, 'hello.ipynb'),
       ref: null,
       commitSha: null,
       parameters: { name: 'Kubernetes', count: 2 },
