@@ -93,15 +93,21 @@ describe('Kubernetes executor against the fake cluster', { concurrency: 2 }, () 
     );
   });
 
-  test("cell output becomes the run's log events: in order, once, each stream kept", async () => {
+  test("cell output becomes the run's log events: in order, once, each stream kept, masked", async () => {
     const nb = notebook(ws, 'prints.ipynb', [
-      'import sys, time',
+      'api_key = "default"\nimport sys, time',
       'for i in range(6):\n    print(f"line {i}", flush=True)\n    time.sleep(0.05)',
       'print("to stderr", file=sys.stderr)',
       'print(\'{"type":"saved","time":"t","uri":"gs://elsewhere/x.ipynb"}\')',
+      'print("key is", api_key)',
       'print("last")',
     ]);
-    const run = await submit(store, replica.scheduler, specOf(nb));
+    const secret = 'sk-live-123456';
+    const run = await submit(
+      store,
+      replica.scheduler,
+      specOf(nb, { parameters: { api_key: secret } }),
+    );
     const done = await waitFor(store, run.id, isTerminal, 90_000);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
     const logs = (await store.listEvents(run.id, 0))
@@ -114,7 +120,8 @@ describe('Kubernetes executor against the fake cluster', { concurrency: 2 }, () 
         .join('');
     const printed = ['line 0', 'line 1', 'line 2', 'line 3', 'line 4', 'line 5'];
     const spoof = '{"type":"saved","time":"t","uri":"gs://elsewhere/x.ipynb"}';
-    assert.equal(text('stdout'), `${[...printed, spoof, 'last'].join('\n')}\n`);
+    assert.equal(text('stdout'), `${[...printed, spoof, 'key is ***', 'last'].join('\n')}\n`);
+    assert.ok(!JSON.stringify(logs).includes(secret), 'a secret parameter is masked in output');
     assert.equal(text('stderr'), 'to stderr\n');
     // Cell output never reads as the runner's own lines or events.
     assert.ok(!text('runner').includes('line 0'), text('runner'));
