@@ -219,6 +219,9 @@ export class Scheduler {
         const free = this.#o.concurrency - active;
         if (free <= 0) return;
         const claimed = await this.#store.claimQueued(free, this.#queueLimits);
+        // Known as launching from the claim on, not from its turn in the loop: a reconcile that
+        // runs meanwhile must not take a run still waiting for its turn as never started.
+        for (const run of claimed) this.#track(run.id);
         for (const run of claimed) await this.#launch(run);
         if (claimed.length === free) this.#pumpAgain = true;
       } catch (error) {
