@@ -378,7 +378,9 @@ describe('long and hidden outputs', () => {
     const text = area.querySelector('pre.nes-output-text');
     expect(text?.classList.contains('nes-output-scroll')).toBe(true);
     expect(text?.textContent).toBe(long); // all of it fits in the tail: boxed, nothing hidden
-    expect(area.querySelector('.nes-output-note')?.textContent).toBe('Long output. Show all');
+    expect(area.querySelector('.nes-output-note')?.textContent).toBe(
+      `${LONG_OUTPUT_LINES + 1} lines. Show all`,
+    );
   });
 
   it('cuts one endless line by characters', () => {

@@ -78,11 +78,16 @@ function formatSize(chars: number): string {
   return chars >= 1e6 ? `${(chars / 1e6).toFixed(1)} M` : `${Math.ceil(chars / 1e3)} k`;
 }
 
-function hiddenNote({ hiddenLines, hiddenChars }: Excerpt): string {
+/** Lines of a text, its last one counted whether or not a newline ends it. */
+function lineTotal(text: string): number {
+  return countLines(text, text.length) + (text === '' || text.endsWith('\n') ? 0 : 1);
+}
+
+function hiddenNote({ shown, hiddenLines, hiddenChars }: Excerpt): string {
   if (hiddenLines > 0)
     return `${hiddenLines.toLocaleString('en')} earlier ${hiddenLines === 1 ? 'line' : 'lines'} not shown.`;
   if (hiddenChars > 0) return `${formatSize(hiddenChars)} characters of earlier output not shown.`;
-  return 'Long output.';
+  return `${lineTotal(shown).toLocaleString('en')} lines.`;
 }
 
 /** Terminal text, boxed and cut to its end when long. */
