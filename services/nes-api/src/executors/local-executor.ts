@@ -35,6 +35,7 @@ import {
 import type { Run, RunFailure, RunProgress } from '../runs/run-model.ts';
 import type { Executor, ExecutorObservation, ExecutorUpdate } from './executor.ts';
 import { KernelPool } from './kernel-pool.ts';
+import { UpdateListeners } from './update-listeners.ts';
 
 export interface LocalExecutorOptions {
   /** The output store every run writes to: `gs://bucket/prefix`, `file:///dir` or a directory. */
@@ -151,7 +152,7 @@ export class LocalExecutor implements Executor {
   readonly name = 'local';
   readonly #options: LocalExecutorOptions;
   readonly #runs = new Map<string, LocalRun>();
-  readonly #listeners: Array<(update: ExecutorUpdate) => void> = [];
+  readonly #updates = new UpdateListeners((level, message) => this.#log(level, message));
   readonly #warm: Warm[] = [];
   #server: PrivateJupyterServer | null = null;
   #kernelNames: { names: string[]; at: number } | null = null;
@@ -229,17 +230,7 @@ export class LocalExecutor implements Executor {
   }
 
   onUpdate(listener: (update: ExecutorUpdate) => void): void {
-    this.#listeners.push(listener);
-  }
-
-  #emit(update: ExecutorUpdate): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(update);
-      } catch (error) {
-        this.#log('error', `an executor listener threw: ${String(error)}`);
-      }
-    }
+    this.#updates.add(listener);
   }
 
   // Workers ---------------------------------------------------------------------------------
@@ -394,7 +385,7 @@ export class LocalExecutor implements Executor {
         this.#onRunEvent(local, message.event);
         return;
       case 'output':
-        this.#emit({
+        this.#updates.emit({
           type: 'log',
           runId,
           time: new Date().toISOString(),
@@ -417,25 +408,25 @@ export class LocalExecutor implements Executor {
       case 'started':
         local.state = 'running';
         local.progress = { cellsDone: 0, cellsTotal: event.cellsTotal, currentCell: null };
-        this.#emit({ type: 'running', runId, time: event.time });
-        this.#emit({ type: 'progress', runId, progress: { ...local.progress } });
+        this.#updates.emit({ type: 'running', runId, time: event.time });
+        this.#updates.emit({ type: 'progress', runId, progress: { ...local.progress } });
         return;
       case 'cell_started':
         local.progress = { ...local.progress, currentCell: event.cellIndex };
-        this.#emit({ type: 'progress', runId, progress: { ...local.progress } });
+        this.#updates.emit({ type: 'progress', runId, progress: { ...local.progress } });
         return;
       case 'cell_finished':
         local.progress = { ...local.progress, cellsDone: local.progress.cellsDone + 1 };
-        this.#emit({ type: 'progress', runId, progress: { ...local.progress } });
+        this.#updates.emit({ type: 'progress', runId, progress: { ...local.progress } });
         return;
       case 'saved':
         if (local.outputUri !== event.uri) {
           local.outputUri = event.uri;
-          this.#emit({ type: 'saved', runId, outputUri: event.uri });
+          this.#updates.emit({ type: 'saved', runId, outputUri: event.uri });
         }
         return;
       case 'log':
-        this.#emit({
+        this.#updates.emit({
           type: 'log',
           runId,
           time: event.time,
@@ -462,7 +453,7 @@ export class LocalExecutor implements Executor {
     const time = new Date().toISOString();
     const result = local.result;
     if (result) {
-      this.#emit({
+      this.#updates.emit({
         type: 'finished',
         runId: local.runId,
         time,
@@ -479,7 +470,7 @@ export class LocalExecutor implements Executor {
       if (error.class !== 'cancelled') {
         this.#log('warn', `run ${local.runId}: ${error.evalue}`);
       }
-      this.#emit({
+      this.#updates.emit({
         type: 'finished',
         runId: local.runId,
         time,

@@ -31,6 +31,7 @@ import {
 import type { ObjectStore } from '@nes/stores/local';
 import type { Run } from '../../runs/run-model.ts';
 import type { Executor, ExecutorObservation, ExecutorUpdate } from '../executor.ts';
+import { UpdateListeners } from '../update-listeners.ts';
 import { ResilientInformer } from './informer.ts';
 import {
   ANNOTATIONS,
@@ -163,7 +164,7 @@ export class KubernetesExecutor implements Executor {
   readonly #batch: BatchV1Api;
   readonly #core: CoreV1Api;
   readonly #namespace: string;
-  readonly #listeners: Array<(update: ExecutorUpdate) => void> = [];
+  readonly #updates = new UpdateListeners((level, message) => this.#log(level, message));
   readonly #runs = new Map<string, TrackedRun>();
   readonly #jobs: ResilientInformer<V1Job>;
   readonly #pods: ResilientInformer<V1Pod>;
@@ -306,17 +307,7 @@ export class KubernetesExecutor implements Executor {
   }
 
   onUpdate(listener: (update: ExecutorUpdate) => void): void {
-    this.#listeners.push(listener);
-  }
-
-  #emit(update: ExecutorUpdate): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(update);
-      } catch (error) {
-        this.#log('error', `run ${update.runId}: update listener: ${String(error)}`);
-      }
-    }
+    this.#updates.add(listener);
   }
 
   /** Creates the run's Job; a 409 means it exists (a relaunch): it is adopted. */
@@ -613,7 +604,7 @@ export class KubernetesExecutor implements Executor {
     if (update.type === 'running') {
       if (tracked.reported === 'none') {
         tracked.reported = 'running';
-        this.#emit(update);
+        this.#updates.emit(update);
       }
       return;
     }
@@ -639,7 +630,7 @@ export class KubernetesExecutor implements Executor {
     const final = judged.update as Extract<ExecutorUpdate, { type: 'finished' }>;
     const saved = tracked.reader.outputUri;
     // The location as the runner reported its saves (the local executor's form too).
-    this.#emit(saved && final.outputUri ? { ...final, outputUri: saved } : final);
+    this.#updates.emit(saved && final.outputUri ? { ...final, outputUri: saved } : final);
     if (judged.judged && tracked.job !== null) {
       // NES ended the run: stop what Kubernetes would keep retrying.
       await this.#deleteJob(tracked);
@@ -814,7 +805,7 @@ export class KubernetesExecutor implements Executor {
       return;
     }
     if (tracked.replayProgress) {
-      this.#emit(tracked.replayProgress);
+      this.#updates.emit(tracked.replayProgress);
       tracked.replayProgress = null;
     }
     if (tracked.logBytes < MAX_KEPT_LOG_BYTES) {
@@ -830,7 +821,7 @@ export class KubernetesExecutor implements Executor {
         if (reported !== 'none') continue;
         tracked.reported = 'running';
       }
-      this.#emit(update);
+      this.#updates.emit(update);
     }
   }
 
