@@ -269,6 +269,30 @@ describe('viewer serving', () => {
     assert.ok([200, 202].includes(cancel.status), cancel.text);
   });
 
+  test('sign-out from the viewer expires the cookie; from anywhere else it is refused', async () => {
+    const cookie = await signIn();
+    const signOut = (headers: Record<string, string>) =>
+      get(`${service.url}/sign-out`, { cookie, ...headers }, { method: 'POST' });
+    const elsewhere: Record<string, string>[] = [
+      {},
+      { origin: 'https://evil.example' },
+      { origin: service.outputUrl },
+    ];
+    for (const headers of elsewhere) {
+      const refused = await signOut(headers);
+      assert.equal(refused.status, 403, JSON.stringify(headers));
+      assert.equal(refused.headers.get('set-cookie'), null);
+      assert.equal(JSON.parse(refused.text).error.code, 'cross_origin');
+    }
+    const done = await signOut({ origin: new URL(service.url).origin });
+    assert.equal(done.status, 204, done.text);
+    const cleared = done.headers.get('set-cookie') ?? '';
+    assert.match(cleared, new RegExp(`^${SESSION_COOKIE}=; Max-Age=0; Path=/; HttpOnly`));
+    // What the browser keeps after that: no session.
+    const after = await get(`${service.url}/v1/runs`, { cookie: cleared.split(';')[0] as string });
+    assert.equal(after.status, 401);
+  });
+
   test('a tampered, foreign or empty cookie is not a session', async () => {
     const cookie = await signIn();
     const value = cookie.slice(SESSION_COOKIE.length + 1);

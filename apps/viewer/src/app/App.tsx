@@ -2,9 +2,16 @@
  * The viewer's shell: header with navigation, and the pages by URL. Pages other than the runs
  * list load on first visit (they bring the notebook renderer), so the first paint stays small.
  */
-import { Component, lazy, type ErrorInfo as ReactErrorInfo, type ReactNode, Suspense } from 'react';
+import {
+  Component,
+  lazy,
+  type ErrorInfo as ReactErrorInfo,
+  type ReactNode,
+  Suspense,
+  useState,
+} from 'react';
 import { Link, Route, Router, type RouterProps, Switch, useLocation, useRoute } from 'wouter';
-import { type Api, ApiProvider } from './api.tsx';
+import { type Api, ApiProvider, useApi } from './api.tsx';
 import { ErrorView, Loading } from './components.tsx';
 import { RunsPage } from './pages/RunsPage.tsx';
 
@@ -73,7 +80,31 @@ function Header() {
       <a className="nav-link subtle" href="/openapi.json" target="_blank" rel="noreferrer">
         API
       </a>
+      <SignOut />
     </header>
+  );
+}
+
+/**
+ * The browser forgets its session cookie (`POST /sign-out`); the runs page then asks for the
+ * token URL again. A full page load, so nothing read while signed in stays on screen.
+ */
+function SignOut() {
+  const api = useApi();
+  const [busy, setBusy] = useState(false);
+  const signOut = async () => {
+    setBusy(true);
+    try {
+      await api.fetch('/sign-out', { method: 'POST' });
+    } catch {
+      // Unreachable service: the reload below shows whether the session is still there.
+    }
+    api.navigate('/');
+  };
+  return (
+    <button type="button" className="nav-link subtle" onClick={signOut} disabled={busy}>
+      Sign out
+    </button>
   );
 }
 

@@ -22,6 +22,8 @@ export interface Api {
   openEvents: OpenEventSource;
   /** Origin of the sandboxed frame that renders notebook outputs. */
   frameOrigin: string;
+  /** A full page load of `path` (after sign-out: nothing read before stays in memory). */
+  navigate: (path: string) => void;
 }
 
 /** The `<meta name="nes-frame-origin">` the server fills in, else VITE_NES_FRAME_ORIGIN (vite dev). */
@@ -39,6 +41,7 @@ export function browserApi(): Api {
     fetch,
     openEvents: browserEventSource,
     frameOrigin: readFrameOrigin(),
+    navigate: (path) => window.location.assign(path),
   };
 }
 

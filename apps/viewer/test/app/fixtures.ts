@@ -196,5 +196,9 @@ export function testApi(fetch: FetchLike): Api {
     fetch: (input, init) => fetch(new URL(input, ORIGIN).toString(), init),
     openEvents: (url) => new FakeEventSource(url),
     frameOrigin: FRAME_ORIGIN,
+    navigate: (path) => navigations.push(path),
   };
 }
+
+/** Full page loads the app asked for (sign-out), in order. */
+export const navigations: string[] = [];

@@ -6,7 +6,7 @@
  *
  * Sign-in: `?token=` on any page is checked against the store, traded for the session cookie and
  * taken out of the address bar by a 303 to the same URL without it (an invalid token gets an
- * error page, never a redirect). index.html learns the output frame's origin from the
+ * error page, never a redirect); `POST /sign-out` clears it. index.html learns the output frame's origin from the
  * `nes-frame-origin` meta tag, filled in here on every response.
  */
 import fastifyStatic from '@fastify/static';
@@ -107,7 +107,26 @@ export const viewerRoutes: FastifyPluginAsync<ViewerOptions & { verify: TokenVer
     return reply.header('set-cookie', sessions.issue(secret)).redirect(location, 303);
   };
 
+  /**
+   * Sign-out: the browser forgets its session cookie. The sealed cookie needs no table, so a
+   * copy taken elsewhere stays valid until it expires or its token is revoked. Only the viewer
+   * itself may sign its user out (a fetch from its own origin, never a form from elsewhere).
+   */
+  const signOut = async (request: FastifyRequest, reply: FastifyReply) => {
+    reply.headers(PAGE_HEADERS).header('cache-control', 'no-store');
+    if (!sessions.fromViewer(request)) {
+      return reply.status(403).send({
+        error: {
+          code: 'cross_origin',
+          message: 'sign-out is accepted only from the viewer itself (a fetch from its origin)',
+        },
+      });
+    }
+    return reply.header('set-cookie', sessions.clear()).status(204).send();
+  };
+
   const hidden = { schema: { hide: true } };
   app.get('/', hidden, page);
   app.get('/*', hidden, page);
+  app.post('/sign-out', hidden, signOut);
 };
