@@ -59,7 +59,9 @@ async function scrollTo(target: Locator): Promise<void> {
     await page.mouse.wheel(0, 500);
     await page.waitForTimeout(50);
   }
-  await target.waitFor();
+  // Rendered by the virtual list; the caller scrolls it into view (a tall boxed output may be
+  // in the DOM while its first line sits above the viewport).
+  await target.waitFor({ state: 'attached' });
 }
 
 function runIdOf(url: string): string {
@@ -259,6 +261,7 @@ describe('viewer flows', () => {
     assert.ok((await count('img')) >= 1, 'the PNG (and SVG) outputs');
     await notebookText('line 000 of a long stream').evaluate((line) => line.scrollIntoView());
     await page.waitForTimeout(300);
+    assert.ok(await notebookText('line 000 of a long stream').isVisible(), 'the stream is shown');
     await harness.screenshot(page, 'rich-output-stream');
   });
 
@@ -287,6 +290,20 @@ describe('viewer flows', () => {
       [a.id, b.id].sort(),
     );
     await page.getByRole('heading', { name: 'Compare runs' }).waitFor();
+  });
+
+  test('sign-out forgets the session: the page asks for the token URL again', async () => {
+    await page.goto(`${harness.service.url}/`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in to NES' }).waitFor();
+    assert.equal(page.url(), `${harness.service.url}/`);
+    const cookies = await harness.context.cookies(harness.service.url);
+    assert.equal(
+      cookies.find((c) => c.name === 'nes_session'),
+      undefined,
+    );
+    await page.goto(harness.signInUrl('/')); // signed in again for any test after this one
+    await page.getByRole('heading', { name: 'Runs', level: 1 }).waitFor();
   });
 
   test('no page broke the strict CSP or threw', () => {
