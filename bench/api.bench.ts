@@ -20,7 +20,7 @@
  * Writes its own block of bench/RESULTS.md unless --no-write. Work files live in bench/.work/.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -28,14 +28,13 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { NesClient, type Run, TERMINAL_STATUSES } from '../packages/client/src/index.ts';
 import { type PostgresServer, startPostgres } from '../test/servers/postgres/index.ts';
+import { writeBenchSection } from './results-file.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const WORK = join(ROOT, 'bench/.work');
 const SERVICE = join(ROOT, 'bench/api-service.ts');
 const NES_RUN = join(ROOT, 'services/runner/bin/nes-run.ts');
 const JUPYTER = join(ROOT, '.tools/py/bin/jupyter');
-const START = '<!-- api-bench:start -->';
-const END = '<!-- api-bench:end -->';
 const ANALYSIS = '### Where the time goes (API benchmark)';
 const TOKEN = 'nes_bench_admin_token_0123456789';
 
@@ -547,7 +546,12 @@ async function main(): Promise<void> {
   process.stdout.write(`${table}\n\nload average (1 min) at start and after each case: ${load}\n`);
   for (const note of set.notes) process.stdout.write(`- ${note}\n`);
   if (!values['no-write']) {
-    writeResults(join(ROOT, 'bench/RESULTS.md'), renderResults(table, set, load));
+    writeBenchSection(
+      join(ROOT, 'bench/RESULTS.md'),
+      'api',
+      renderResults(table, set, load),
+      ANALYSIS,
+    );
     process.stderr.write('wrote bench/RESULTS.md\n');
   }
 }
@@ -574,26 +578,6 @@ on the same 2 cores. Anchors: \`nes-run\` and \`jupyter nbconvert --to notebook 
 ${table}
 
 ${notes}`;
-}
-
-function writeResults(path: string, block: string): void {
-  let fenced = `${START}\n${block}${END}`;
-  let old = '';
-  try {
-    old = readFileSync(path, 'utf8');
-  } catch {
-    // first run
-  }
-  const start = old.indexOf(START);
-  const end = old.indexOf(END);
-  // The written analysis at the end of the block outlives a new measurement.
-  const analysis = start >= 0 && end > start ? old.slice(start, end).indexOf(ANALYSIS) : -1;
-  if (analysis >= 0) fenced = `${START}\n${block}\n${old.slice(start + analysis, end)}${END}`;
-  const text =
-    start >= 0 && end > start
-      ? old.slice(0, start) + fenced + old.slice(end + END.length)
-      : `${old.replace(/\n*$/, '\n\n')}${fenced}\n`;
-  writeFileSync(path, text);
 }
 
 await main();

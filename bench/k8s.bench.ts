@@ -13,7 +13,7 @@
  * Writes its own block of bench/RESULTS.md unless --no-write.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -24,11 +24,10 @@ import {
   fakeClusterKubeconfigFile,
   startFakeCluster,
 } from '../test/servers/kubernetes/index.ts';
+import { writeBenchSection } from './results-file.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const TRACKER = join(ROOT, 'bench/k8s-tracker.ts');
-const START = '<!-- k8s-bench:start -->';
-const END = '<!-- k8s-bench:end -->';
 
 const { values } = parseArgs({
   options: { runs: { type: 'string', default: '500' }, 'no-write': { type: 'boolean' } },
@@ -276,7 +275,6 @@ console.log(table);
 if (!values['no-write']) {
   const machine = `${cpus().length} CPU(s), ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`;
   const block = [
-    START,
     '# Kubernetes executor benchmark results',
     '',
     `Measured by \`node bench/k8s.bench.ts --runs ${RUNS}\` on ${new Date().toISOString().slice(0, 10)}.`,
@@ -295,17 +293,9 @@ if (!values['no-write']) {
     '- Faults during both runs: every watch dropped every 3 s, and expired (410 Gone) once at 7 s.',
     '',
     table,
-    END,
   ].join('\n');
-  const file = join(ROOT, 'bench/RESULTS.md');
-  const text = readFileSync(file, 'utf8');
-  const start = text.indexOf(START);
-  const end = text.indexOf(END);
-  const next =
-    start >= 0 && end > start
-      ? `${text.slice(0, start)}${block}${text.slice(end + END.length)}`
-      : `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(file, next);
+  // The written reading of the numbers below the table outlives a new measurement.
+  writeBenchSection(join(ROOT, 'bench/RESULTS.md'), 'k8s', block, 'Reading it');
   console.log('written to bench/RESULTS.md');
 }
 process.exit(0);

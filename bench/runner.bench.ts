@@ -13,14 +13,13 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { writeBenchSection } from './results-file.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const WORK = join(ROOT, 'bench/.work');
 const NES_RUN = join(ROOT, 'services/runner/bin/nes-run.ts');
 const JUPYTER = join(ROOT, '.tools/py/bin/jupyter');
 // RESULTS.md is shared with other benchmarks: this one rewrites only its own block.
-const START = '<!-- runner-bench:start -->';
-const END = '<!-- runner-bench:end -->';
 
 interface Case {
   name: string;
@@ -244,7 +243,7 @@ async function main(): Promise<void> {
   const table = renderTable(rows, runs);
   process.stdout.write(`${table}\n`);
   if (!values['no-write']) {
-    writeResults(join(ROOT, 'bench/RESULTS.md'), renderResults(table, runs));
+    writeBenchSection(join(ROOT, 'bench/RESULTS.md'), 'runner', renderResults(table, runs));
     process.stderr.write('wrote bench/RESULTS.md\n');
   }
 }
@@ -271,29 +270,6 @@ function renderTable(rows: Row[], runs: number): string {
     );
   }
   return lines.join('\n');
-}
-
-function writeResults(path: string, block: string): void {
-  const fenced = `${START}\n${block}${END}`;
-  let old = '';
-  try {
-    old = readFileSync(path, 'utf8');
-  } catch {
-    // first run
-  }
-  const start = old.indexOf(START);
-  const end = old.indexOf(END);
-  let text: string;
-  if (start >= 0 && end > start) {
-    text = old.slice(0, start) + fenced + old.slice(end + END.length);
-  } else if (old.startsWith('# Runner benchmark results')) {
-    // An unfenced block from before the markers: it runs up to the next fenced block.
-    const next = old.indexOf('<!--');
-    text = `${fenced}\n\n${next >= 0 ? old.slice(next) : ''}`;
-  } else {
-    text = `${fenced}\n\n${old}`;
-  }
-  writeFileSync(path, text);
 }
 
 function renderResults(table: string, runs: number): string {

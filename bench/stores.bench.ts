@@ -10,7 +10,7 @@
  * The emulator keeps objects in memory and on local disk: its numbers measure our client path
  * (HTTP, multipart/resumable framing, hashing), not GCS.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import type { Notebook } from '@nes/notebook';
 import { GcsStore, LocalStore, type ObjectStore, StoreNotebookSink } from '@nes/stores';
 import { startGcsEmulator } from '../test/servers/gcs/index.ts';
+import { writeBenchSection } from './results-file.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -144,12 +145,8 @@ try {
 }
 
 function writeSection(table: string, autosaveLine: string): void {
-  const file = join(ROOT, 'bench/RESULTS.md');
-  const start = '<!-- stores-bench:start -->';
-  const end = '<!-- stores-bench:end -->';
   const machine = `${cpus().length} x ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 1024 ** 3).toFixed(0)} GB RAM, Node ${process.version}`;
   const section = [
-    start,
     '## Output stores (`node bench/stores.bench.ts`)',
     '',
     `${new Date().toISOString().slice(0, 10)}, ${machine}; median of ${RUNS} runs each, sequential requests.`,
@@ -159,15 +156,7 @@ function writeSection(table: string, autosaveLine: string): void {
     table,
     '',
     autosaveLine,
-    end,
   ].join('\n');
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const from = current.indexOf(start);
-  const to = current.indexOf(end);
-  const next =
-    from !== -1 && to > from
-      ? current.slice(0, from) + section + current.slice(to + end.length)
-      : `${current}${current === '' || current.endsWith('\n\n') ? '' : current.endsWith('\n') ? '\n' : '\n\n'}${section}\n`;
-  writeFileSync(file, next);
+  writeBenchSection(join(ROOT, 'bench/RESULTS.md'), 'stores', section);
   process.stderr.write('wrote the stores section of bench/RESULTS.md\n');
 }

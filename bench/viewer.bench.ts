@@ -36,12 +36,11 @@ import { crc32, deflateSync } from 'node:zlib';
 import { chromium, type Page } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_FLAGS, DIST } from '../apps/viewer/e2e/harness.ts';
 import { startService } from '../services/nes-api/src/index.ts';
+import { writeBenchSection } from './results-file.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const WORK = join(ROOT, 'bench/.work/viewer');
 const JUPYTER = join(ROOT, '.tools/py/bin/jupyter');
-const START = '<!-- viewer-bench:start -->';
-const END = '<!-- viewer-bench:end -->';
 const ANALYSIS = '### Reading the viewer numbers';
 const TARGET_FIRST_MS = 1000;
 const TARGET_P95_MS = 50;
@@ -453,23 +452,6 @@ function table(nes: Measure, anchor: Measure): string {
   ].join('\n');
 }
 
-/** Replaces this benchmark's block of RESULTS.md; the written analysis at its end is kept. */
-function writeResults(block: string): void {
-  const path = join(ROOT, 'bench/RESULTS.md');
-  const old = existsSync(path) ? readFileSync(path, 'utf8') : '';
-  const start = old.indexOf(START);
-  const end = old.indexOf(END);
-  const analysis = start >= 0 && end > start ? old.slice(start, end).indexOf(ANALYSIS) : -1;
-  const kept = analysis >= 0 ? `\n${old.slice(start + analysis, end)}` : '';
-  const fenced = `${START}\n${block}${kept}${END}`;
-  writeFileSync(
-    path,
-    start >= 0 && end > start
-      ? old.slice(0, start) + fenced + old.slice(end + END.length)
-      : `${old.replace(/\n*$/, '\n\n')}${fenced}\n`,
-  );
-}
-
 async function main(): Promise<void> {
   if (!existsSync(join(DIST, 'index.html')))
     throw new Error(`build the viewer first: npm run build -w @nes/viewer (no ${DIST}/index.html)`);
@@ -543,7 +525,7 @@ ${result}
 `;
   process.stdout.write(`${block}\n`);
   if (!args['no-write']) {
-    writeResults(block);
+    writeBenchSection(join(ROOT, 'bench/RESULTS.md'), 'viewer', block, ANALYSIS);
     process.stderr.write('wrote the viewer section of bench/RESULTS.md\n');
   }
 }
