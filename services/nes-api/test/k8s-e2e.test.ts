@@ -16,34 +16,12 @@ import {
 import { type StartedService, startService } from '../src/service.ts';
 import { k8sWorkspace, podsOf, type Workspace } from './k8s-executor-support.ts';
 import { writeNotebook } from './scheduler-support.ts';
-import { Api, printed } from './service-support.ts';
+import { Api, printed, runEvents } from './service-support.ts';
 
 let cluster: FakeCluster;
 let ws: Workspace;
 let service: StartedService;
 let api: Api;
-
-interface SseEvent {
-  event: string;
-  data: unknown;
-}
-
-async function events(id: string): Promise<SseEvent[]> {
-  const response = await api.request('GET', `/v1/runs/${id}/events`);
-  assert.equal(response.status, 200);
-  return response.text
-    .split('\n\n')
-    .map((block) => {
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = block
-        .split('\n')
-        .filter((line) => line.startsWith('data: '))
-        .map((line) => line.slice(6))
-        .join('\n');
-      return event === undefined ? null : { event, data: data === '' ? null : JSON.parse(data) };
-    })
-    .filter((e): e is SseEvent => e !== null);
-}
 
 before(async () => {
   cluster = await startFakeCluster();
@@ -111,7 +89,7 @@ describe('the service with the Kubernetes executor', () => {
     });
     assert.equal(submitted.status, 'queued');
 
-    const stream = await events(submitted.id);
+    const stream = await runEvents(api, submitted.id);
     const statuses = stream
       .filter((e) => e.event === 'status')
       .map((e) => (e.data as { status: string }).status);

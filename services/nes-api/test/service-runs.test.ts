@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { type PostgresServer, startPostgres } from '../../../test/servers/postgres/index.ts';
 import { type StartedService, startService } from '../src/service.ts';
 import { workspace, writeNotebook } from './scheduler-support.ts';
-import { Api, printed } from './service-support.ts';
+import { Api, printed, runEvents } from './service-support.ts';
 
 const ws = workspace();
 const greet = writeNotebook(ws.notebooks, 'greet.ipynb', [
@@ -37,29 +37,6 @@ async function start(env: Record<string, string>): Promise<{ service: StartedSer
   return { service, api: new Api(service.url, service.adminToken) };
 }
 
-interface SseEvent {
-  event: string;
-  data: unknown;
-}
-
-/** A run's event stream, read to its end (the API ends it after a terminal status). */
-async function events(api: Api, id: string): Promise<SseEvent[]> {
-  const response = await api.request('GET', `/v1/runs/${id}/events`);
-  assert.equal(response.status, 200);
-  return response.text
-    .split('\n\n')
-    .map((block) => {
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = block
-        .split('\n')
-        .filter((line) => line.startsWith('data: '))
-        .map((line) => line.slice(6))
-        .join('\n');
-      return event === undefined ? null : { event, data: data === '' ? null : JSON.parse(data) };
-    })
-    .filter((e): e is SseEvent => e !== null);
-}
-
 async function fullRun(api: Api): Promise<void> {
   const submitted = await api.submit({
     notebook: greet,
@@ -70,7 +47,7 @@ async function fullRun(api: Api): Promise<void> {
   assert.match(submitted.links.viewer, new RegExp(`/runs/${submitted.id}$`));
   assert.ok(submitted.links.self.startsWith(api.url), submitted.links.self);
 
-  const stream = await events(api, submitted.id);
+  const stream = await runEvents(api, submitted.id);
   const statuses = stream
     .filter((e) => e.event === 'status')
     .map((e) => (e.data as { status: string }).status);

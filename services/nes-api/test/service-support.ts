@@ -149,3 +149,26 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+export interface SseEvent {
+  event: string;
+  data: unknown;
+}
+
+/** A run's event stream, read to its end (the API ends it after a terminal status). */
+export async function runEvents(api: Api, id: string): Promise<SseEvent[]> {
+  const response = await api.request('GET', `/v1/runs/${id}/events`);
+  assert.equal(response.status, 200);
+  return response.text
+    .split('\n\n')
+    .map((block) => {
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = block
+        .split('\n')
+        .filter((line) => line.startsWith('data: '))
+        .map((line) => line.slice(6))
+        .join('\n');
+      return event === undefined ? null : { event, data: data === '' ? null : JSON.parse(data) };
+    })
+    .filter((e): e is SseEvent => e !== null);
+}
