@@ -52,16 +52,34 @@ function notebookText(text: string) {
     .first();
 }
 
-/** Scrolls the (virtualized) notebook down until `target` is rendered. */
+/**
+ * Scrolls the (virtualized) notebook down until `target` is rendered, then brings it into view:
+ * small steps, each given time to render, so no cell is passed between two looks. Cells above
+ * may still grow (markdown renders in a deferred pass) and push it out of the rendered window,
+ * so it is brought into view again until it stays.
+ */
 async function scrollTo(target: Locator): Promise<void> {
   await page.evaluate(() => window.scrollTo(0, 0));
-  for (let step = 0; step < 100 && (await target.count()) === 0; step++) {
-    await page.mouse.wheel(0, 500);
-    await page.waitForTimeout(50);
+  for (let step = 0; step < 200; step++) {
+    if ((await target.count()) > 0) {
+      await target
+        .evaluate((element) => element.scrollIntoView({ block: 'start' }), undefined, {
+          timeout: 2000,
+        })
+        .catch(() => {});
+      await page.waitForTimeout(300);
+      if ((await target.count()) > 0) return;
+      continue;
+    }
+    const atEnd = await page.evaluate(() => {
+      const before = window.scrollY;
+      window.scrollBy(0, 250);
+      return window.scrollY === before;
+    });
+    await page.waitForTimeout(atEnd ? 500 : 100);
+    if (atEnd && (await target.count()) === 0) break;
   }
-  // Rendered by the virtual list; the caller scrolls it into view (a tall boxed output may be
-  // in the DOM while its first line sits above the viewport).
-  await target.waitFor({ state: 'attached' });
+  await target.waitFor({ state: 'attached', timeout: 5000 });
 }
 
 function runIdOf(url: string): string {
@@ -259,8 +277,7 @@ describe('viewer flows', () => {
     assert.ok((await count('table')) >= 1, 'the markdown table');
     await scrollTo(notebookText('line 000 of a long stream'));
     assert.ok((await count('img')) >= 1, 'the PNG (and SVG) outputs');
-    await notebookText('line 000 of a long stream').evaluate((line) => line.scrollIntoView());
-    await page.waitForTimeout(300);
+    await scrollTo(notebookText('line 000 of a long stream'));
     assert.ok(await notebookText('line 000 of a long stream').isVisible(), 'the stream is shown');
     await harness.screenshot(page, 'rich-output-stream');
   });
