@@ -231,3 +231,32 @@ export const HOSTILE_FILE = `${JSON.stringify(
   null,
   1,
 )}\n`;
+
+/**
+ * Markdown linking files that a notebook wrote into the output store (a notebook reaches the
+ * store: its runner writes there with the store's credentials). Opened from the viewer, those
+ * files would run in its origin with its session cookie, unless the API serves them as inert
+ * downloads.
+ */
+export const STORE_LINKS = notebookJson([
+  {
+    markdown: [
+      '# Report links',
+      '[the html report](/v1/browse/reports/evil.html)',
+      '[the svg chart](/v1/browse/reports/evil.svg)',
+    ].join('\n\n'),
+  },
+  'x = 1',
+]);
+
+/**
+ * What the linked store files do when a browser runs them: submit a run with the viewer's
+ * session cookie (same-origin fetch, the viewer's own Origin), as an attacker's page would.
+ */
+export function storeAttack(notebook: string): { html: string; svg: string } {
+  const script = `fetch('/v1/runs', {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({notebook: ${JSON.stringify(notebook)}, labels: {attack: 'store-link'}})}).then((r) => { document.title = 'submitted ' + r.status; });`;
+  return {
+    html: `<!doctype html><html><head><title>report</title></head><body><p>report</p><script>${script}</script></body></html>`,
+    svg: `<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><rect width="40" height="40" fill="red"/><script>${script}</script></svg>`,
+  };
+}

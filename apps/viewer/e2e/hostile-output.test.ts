@@ -13,8 +13,15 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Frame, Page } from 'playwright-core';
-import { HOSTILE_FILE, HOSTILE_MARKDOWN, HOSTILE_OUTPUTS, SPOOFED_HEIGHT } from './fixtures.ts';
+import type { Download, Frame, Page } from 'playwright-core';
+import {
+  HOSTILE_FILE,
+  HOSTILE_MARKDOWN,
+  HOSTILE_OUTPUTS,
+  SPOOFED_HEIGHT,
+  STORE_LINKS,
+  storeAttack,
+} from './fixtures.ts';
 import { type Harness, startHarness, waitForStatus } from './harness.ts';
 
 declare global {
@@ -28,6 +35,7 @@ const CANARY = 'viewer-canary-7f3a';
 let harness: Harness;
 let outputsRun: string;
 let markdownRun: string;
+let storeLinksRun: string;
 
 /** Polls `probe` until it returns a value (not undefined), or fails with `what`. */
 async function until<T>(
@@ -85,6 +93,7 @@ before(async () => {
   harness = await startHarness({
     'hostile-outputs.ipynb': HOSTILE_OUTPUTS,
     'hostile-markdown.ipynb': HOSTILE_MARKDOWN,
+    'store-links.ipynb': STORE_LINKS,
   });
   const submit = async (name: string, parameters: Record<string, unknown> = {}) => {
     const { status, body } = await harness.api<{ id: string }>('POST', '/v1/runs', {
@@ -96,12 +105,17 @@ before(async () => {
   };
   outputsRun = await submit('hostile-outputs.ipynb', { api_url: harness.service.url });
   markdownRun = await submit('hostile-markdown.ipynb');
+  storeLinksRun = await submit('store-links.ipynb');
   assert.equal(
     (await waitForStatus(harness, outputsRun, ['succeeded', 'failed'])).status,
     'succeeded',
   );
   assert.equal(
     (await waitForStatus(harness, markdownRun, ['succeeded', 'failed'])).status,
+    'succeeded',
+  );
+  assert.equal(
+    (await waitForStatus(harness, storeLinksRun, ['succeeded', 'failed'])).status,
     'succeeded',
   );
 });
@@ -297,6 +311,58 @@ describe('hostile notebook content', () => {
     assert.deepEqual(page2, { base: url, bases: 0, injected: 0 });
     // HTML inside text outputs is shown as text.
     await page.getByText(`<img src=x onerror="window.__nesPwned`).first().waitFor();
+    await page.close();
+  });
+
+  test('an HTML or SVG file in the store, linked from markdown, downloads instead of running with the session', async () => {
+    const folder = join(harness.service.config.store, 'reports');
+    mkdirSync(folder, { recursive: true });
+    const attack = storeAttack(harness.notebook('store-links.ipynb'));
+    writeFileSync(join(folder, 'evil.html'), attack.html);
+    writeFileSync(join(folder, 'evil.svg'), attack.svg);
+    const runCount = async () =>
+      (await harness.api<{ runs: unknown[] }>('GET', '/v1/runs?label=attack=store-link')).body.runs
+        .length;
+
+    const { page, dialogs } = await hostilePage();
+    const runUrl = `${harness.service.url}/runs/${storeLinksRun}`;
+    await page.goto(runUrl);
+    await page.getByRole('heading', { name: 'Report links' }).waitFor();
+    const downloads: Download[] = [];
+    const watchDownloads = (opened: Page) => opened.on('download', (d) => downloads.push(d));
+    watchDownloads(page);
+    harness.context.on('page', watchDownloads);
+    try {
+      for (const [name, file] of [
+        ['the html report', 'evil.html'],
+        ['the svg chart', 'evil.svg'],
+      ] as const) {
+        harness.clearSeen();
+        downloads.length = 0;
+        await page.getByRole('link', { name }).click();
+        const submitted = () =>
+          harness.seen.filter((r) => r.method === 'POST' && r.url.startsWith('/v1/runs'));
+        // Either the browser saves the file, or (the attack) its script submits a run.
+        await until(`${file} to download (or its script to submit a run)`, async () =>
+          downloads.length > 0 || submitted().length > 0 ? true : undefined,
+        );
+        assert.deepEqual(submitted(), [], `${file} ran in the viewer's origin and submitted a run`);
+        assert.equal(downloads[0]?.suggestedFilename(), file);
+        assert.ok(
+          harness.seen.some((r) => r.url === `/v1/browse/reports/${file}` && r.cookie),
+          `the browser fetched ${file} with the session cookie (the attack's precondition)`,
+        );
+        // Nothing rendered it late either.
+        await page.waitForTimeout(500);
+        assert.deepEqual(submitted(), []);
+      }
+    } finally {
+      harness.context.off('page', watchDownloads);
+    }
+    assert.equal(await runCount(), 0, 'a run was submitted by store content');
+    const traces = await viewerTraces(page);
+    assert.equal(traces.url, runUrl);
+    assert.deepEqual(dialogs, []);
     await page.close();
   });
 

@@ -26,6 +26,7 @@ import { inspectRoutes } from './routes/inspect.ts';
 import { runNotebookRoutes } from './routes/run-notebooks.ts';
 import { runStreamRoutes } from './routes/run-streams.ts';
 import { runRoutes } from './routes/runs.ts';
+import { API_RESPONSE_HEADERS } from './routes/store-content.ts';
 import { sweepRoutes } from './routes/sweeps.ts';
 import type { RunStore } from './runs/run-store.ts';
 import { type ViewerOptions, viewerRoutes } from './viewer/viewer-routes.ts';
@@ -94,6 +95,12 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     credentials: false,
     allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'],
     methods: ['GET', 'POST', 'OPTIONS'],
+  });
+
+  // API answers are data, never documents: a browser that opens one directly (a link in a
+  // notebook's markdown) must neither sniff it into HTML nor run anything from it.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.url.startsWith('/v1/')) reply.headers(API_RESPONSE_HEADERS);
   });
 
   const verify = tokenVerifier(store);

@@ -1,6 +1,7 @@
 /**
  * The output store, Commuter-like: a path ending in `/` (or empty) lists one level (directories
- * and files); any other path serves the object, or lists it when it is a "directory".
+ * and files); any other path serves the object (as a download: store-content.ts), or lists it
+ * when it is a "directory".
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { checkKey, checkPrefix } from '@nes/stores';
@@ -8,6 +9,7 @@ import { Type } from 'typebox';
 import { ApiError } from '../errors.ts';
 import { authErrors, ErrorSchema } from '../schemas/common.ts';
 import type { RouteContext } from './context.ts';
+import { asStoreDownload } from './store-content.ts';
 
 const ListingSchema = Type.Object({
   path: Type.String(),
@@ -76,7 +78,10 @@ export const browseRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
         }
         return asDirectory;
       }
-      reply.type(info.contentType).header('content-length', String(info.size));
+      // Sent as a download, never rendered on this origin (store-content.ts).
+      asStoreDownload(reply, path)
+        .type(info.contentType)
+        .header('content-length', String(info.size));
       // A stream is sent as is (the response schema describes the listing).
       return reply.send((await objects.getStream(path)) as never);
     },

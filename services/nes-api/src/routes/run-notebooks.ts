@@ -7,6 +7,7 @@ import { type Run, TERMINAL_STATUSES } from '../runs/run-model.ts';
 import { authErrors, ErrorSchema } from '../schemas/common.ts';
 import { RunIdParams } from '../schemas/run.ts';
 import { getRunOr404, type RouteContext, resolveRunNotebook } from './context.ts';
+import { asStoreDownload } from './store-content.ts';
 
 /** Both notebook routes: readable with a ?token= link, answering a notebook or 404. */
 const notebookRoute = (summary: string) => ({
@@ -51,7 +52,7 @@ export const runNotebookRoutes: FastifyPluginAsyncTypebox<RouteContext> = async 
           },
         );
       }
-      reply
+      asStoreDownload(reply, key)
         .type(NOTEBOOK_CONTENT_TYPE)
         .header(
           'cache-control',
@@ -67,9 +68,10 @@ export const runNotebookRoutes: FastifyPluginAsyncTypebox<RouteContext> = async 
     notebookRoute('The input notebook as fetched at the recorded commit'),
     async (request, reply) => {
       const run = await getRunOr404(ctx.store, request.params.id);
-      reply.type(NOTEBOOK_CONTENT_TYPE);
+      const key = new RunArtifacts(objects, run.id).keys.input;
+      asStoreDownload(reply, key).type(NOTEBOOK_CONTENT_TYPE);
       try {
-        return reply.send(await objects.get(new RunArtifacts(objects, run.id).keys.input));
+        return reply.send(await objects.get(key));
       } catch (error) {
         if (!isStoreError(error, 'not_found')) throw error;
       }
