@@ -27,6 +27,7 @@ export {
   pythonRepr,
   pythonStr,
 } from './path-template.ts';
+export { pythonJsonLoads } from './python-json.ts';
 export { parseNotebook, readNotebook } from './read.ts';
 export * from './translators/index.ts';
 export type { IdPolicy } from './validate.ts';

@@ -9,6 +9,7 @@
  * floats match Python's `repr`. Parameter values keep their Python type where the translators'
  * model says so: a `FloatValue` is written as a float (`1.0`), a `bigint` as an exact int.
  * Lone UTF-16 surrogates are written escaped (`\ud800`); Python would fail to encode them.
+ * Non-finite floats are written as Python writes them: `NaN`, `Infinity`, `-Infinity`.
  */
 
 import { FloatValue, pythonFloatRepr } from './translators/index.ts';
@@ -90,15 +91,77 @@ function codePointRank(unit: number): number {
 
 /** Integral values as Python ints; others as Python's `float.__repr__`. */
 function pythonNumber(value: number): string {
-  if (!Number.isFinite(value)) {
-    // Python writes NaN/Infinity (invalid JSON); nbformat documents never hold them.
-    throw new TypeError(`cannot write ${value} as JSON`);
-  }
+  if (!Number.isFinite(value)) return nonFiniteJson(value);
   if (Number.isInteger(value)) return BigInt(value).toString();
   return pythonFloatRepr(value);
 }
 
-/** A float parameter; non-finite ones become null, as FloatValue's own toJSON does. */
+/** A float parameter: `1.0` stays `1.0`. */
 function floatValueJson(value: number): string {
-  return Number.isFinite(value) ? pythonFloatRepr(value) : 'null';
+  return Number.isFinite(value) ? pythonFloatRepr(value) : nonFiniteJson(value);
+}
+
+/**
+ * Python's json.dumps (allow_nan=True, nbformat's writer) writes `NaN`, `Infinity` and
+ * `-Infinity`: not JSON, but what papermill records for `-p x inf` in
+ * metadata.papermill.parameters. parseNotebook reads them back as Python's json.loads does.
+ */
+function nonFiniteJson(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  return value > 0 ? 'Infinity' : '-Infinity';
+}
+
+/**
+ * `json.loads` as Python reads a notebook: JSON plus the bare `NaN`, `Infinity` and `-Infinity`
+ * that Python's encoder writes for non-finite floats (papermill's record of `-p x inf`). Plain
+ * JSON goes straight to JSON.parse; only text that fails is scanned for those words.
+ */
+export function pythonJsonLoads(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const marked = markNonFinite(text);
+    if (marked === null) throw error;
+    return JSON.parse(marked.text, (_key, value: unknown) =>
+      typeof value === 'string' && value.startsWith(marked.prefix)
+        ? NON_FINITE[value.slice(marked.prefix.length)]
+        : value,
+    );
+  }
+}
+
+const NON_FINITE: Record<string, number> = {
+  NaN: Number.NaN,
+  Infinity: Number.POSITIVE_INFINITY,
+  '-Infinity': Number.NEGATIVE_INFINITY,
+};
+
+/** The bare words outside strings replaced by marked strings; null when there are none. */
+function markNonFinite(text: string): { text: string; prefix: string } | null {
+  const prefix = `\u0000nes-non-finite-${Math.random().toString(36).slice(2)}:`;
+  const quotedPrefix = JSON.stringify(prefix).slice(1, -1);
+  let out = '';
+  let last = 0;
+  let found = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      // Skip the string, escapes included.
+      for (i += 1; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i += 1;
+      continue;
+    }
+    const word = text.startsWith('NaN', i)
+      ? 'NaN'
+      : text.startsWith('Infinity', i)
+        ? 'Infinity'
+        : text.startsWith('-Infinity', i)
+          ? '-Infinity'
+          : null;
+    if (word === null) continue;
+    out += `${text.slice(last, i)}"${quotedPrefix}${word}"`;
+    i += word.length - 1;
+    last = i + 1;
+    found = true;
+  }
+  return found ? { text: out + text.slice(last), prefix } : null;
 }

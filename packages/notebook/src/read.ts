@@ -8,6 +8,7 @@ import { ensureCellIds } from './cell-ids.ts';
 import { NotebookFormatError } from './format-error.ts';
 import { findJsonSyntaxProblem } from './json-syntax.ts';
 import type { Attachments, Cell, MimeBundle, Notebook, Output } from './nbformat.ts';
+import { pythonJsonLoads } from './python-json.ts';
 import { isJsonMimeType, validateNotebook } from './validate.ts';
 
 /** Parses notebook JSON text. Syntax errors become `NotebookFormatError` with line and column. */
@@ -16,7 +17,7 @@ export function parseNotebook(text: string): Notebook {
   const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
   let json: unknown;
   try {
-    json = JSON.parse(body);
+    json = pythonJsonLoads(body);
   } catch (error) {
     throw syntaxError(body, error instanceof Error ? error.message : String(error));
   }

@@ -52,6 +52,24 @@ describe('serializeNotebook', () => {
     assert.equal(disk.metadata.signature, undefined);
   });
 
+  test('non-finite floats are written as nbformat writes them (NaN, Infinity) and read back', {
+    skip: !nbformatAvailable && 'no nbformat venv',
+  }, () => {
+    const nb = readNotebook(WRITER_FIXTURES.empty_notebook);
+    nb.metadata.papermill = {
+      parameters: { x: Number.POSITIVE_INFINITY, y: Number.NaN, z: Number.NEGATIVE_INFINITY },
+    };
+    nb.metadata.note = 'NaN and "Infinity" inside strings stay text';
+    const ours = serializeNotebook(nb);
+    assert.match(ours, /"x": Infinity,\n {4}"y": NaN,\n {4}"z": -Infinity\n/);
+    const [reference] = askNbformat([{ op: 'rewrite', text: ours }]);
+    assert.ok(reference?.ok, reference?.error);
+    assert.equal(ours, reference.text, 'bytes differ from nbformat');
+    const back = parseNotebook(ours);
+    assert.deepEqual(back.metadata.papermill, nb.metadata.papermill);
+    assert.equal(back.metadata.note, nb.metadata.note);
+  });
+
   test('ends with one newline and uses one-space indent', () => {
     const text = serializeNotebook(readNotebook(WRITER_FIXTURES.empty_notebook));
     assert.ok(text.endsWith('}\n'));

@@ -181,10 +181,9 @@ class NotebookRun {
       if (this.#deadlineTimer) clearTimeout(this.#deadlineTimer);
     }
     error = await this.#finish(error);
-    await Promise.all([
-      (session as KernelSession | null)?.shutdown(),
-      (server as PrivateJupyterServer | null)?.stop(),
-    ]);
+    // The kernel first: a server stopped while it restarts a dead kernel waits out its grace.
+    await (session as KernelSession | null)?.shutdown();
+    await (server as PrivateJupyterServer | null)?.stop();
     const summary: RunSummary = {
       status: error ? STATUS_BY_CLASS[error.class] : 'succeeded',
       error,

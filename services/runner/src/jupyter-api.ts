@@ -107,7 +107,16 @@ export async function getKernel(
   return (await response.json()) as KernelModel;
 }
 
-export async function shutdownKernel(endpoint: ServerEndpoint, id: string): Promise<void> {
-  const response = await call(endpoint, 'DELETE', `api/kernels/${encodeURIComponent(id)}`);
+export async function shutdownKernel(
+  endpoint: ServerEndpoint,
+  id: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  const response = await call(
+    endpoint,
+    'DELETE',
+    `api/kernels/${encodeURIComponent(id)}`,
+    signal ? { signal } : {},
+  );
   await response.body?.cancel();
 }

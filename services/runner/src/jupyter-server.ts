@@ -174,6 +174,10 @@ async function startOnce(options: StartServerOptions, port: number): Promise<Pri
   const endpoint: ServerEndpoint = { url: `http://127.0.0.1:${port}/`, token };
   const stop = async (): Promise<void> => {
     if (hasExited) return;
+    // Waiting for the exit must keep this process alive (the child is unref'd so that a
+    // running server never holds the runner open): without a ref, a server slower to stop than
+    // the grace timer left an await that nothing could settle.
+    child.ref();
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
     await exited;

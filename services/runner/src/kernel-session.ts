@@ -37,10 +37,21 @@ import {
  */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
+/** How long `shutdown` keeps asking a server that is busy restarting the kernel. */
+const SHUTDOWN_RETRY_MS = 3000;
+
 const STREAM_CHUNKING = readFileSync(
   fileURLToPath(new URL('../python/stream_chunking.py', import.meta.url)),
   'utf8',
 );
+
+/**
+ * The kernelspec a kernel name starts: jupyter_client's KernelManager turns `python` into its
+ * native kernel, `python3` (papermill's own test notebooks name `python`).
+ */
+export function kernelSpecName(name: string): string {
+  return name === 'python' ? 'python3' : name;
+}
 
 export interface KernelDeath {
   reason: 'dead' | 'restarted' | 'connection_lost';
@@ -167,10 +178,11 @@ export class KernelSession {
     options: StartKernelOptions,
   ): Promise<KernelSession> {
     const specs = await listKernelSpecs(endpoint, options.signal);
-    if (!specs.names.includes(options.kernelName)) {
+    const kernelName = kernelSpecName(options.kernelName);
+    if (!specs.names.includes(kernelName)) {
       throw new NoSuchKernelError(options.kernelName, specs.names);
     }
-    const model = await startKernel(endpoint, options.kernelName, options.path, options.signal);
+    const model = await startKernel(endpoint, kernelName, options.path, options.signal);
     return await KernelSession.#connect(endpoint, model, options.signal);
   }
 
@@ -192,7 +204,7 @@ export class KernelSession {
       }
       throw error;
     }
-    if (options.kernelName !== undefined && model.name !== options.kernelName) {
+    if (options.kernelName !== undefined && model.name !== kernelSpecName(options.kernelName)) {
       await shutdownKernel(endpoint, model.id).catch(() => undefined);
       throw new NoSuchKernelError(options.kernelName, [model.name]);
     }
@@ -280,10 +292,20 @@ export class KernelSession {
   async shutdown(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    try {
-      await shutdownKernel(this.#endpoint, this.model.id);
-    } catch {
-      // Already gone (dead, or the server stopped): nothing left to shut down.
+    // A kernel the server is restarting answers DELETE with a bare 500 until the restart is
+    // over (a few hundred ms); left running, that restart held the server's own stop for its
+    // whole grace period. So retry for a while; 404 means already gone.
+    const giveUpAt = performance.now() + SHUTDOWN_RETRY_MS;
+    for (;;) {
+      try {
+        await shutdownKernel(this.#endpoint, this.model.id, AbortSignal.timeout(2000));
+        break;
+      } catch (error) {
+        const retry =
+          error instanceof JupyterApiError && error.status >= 500 && performance.now() < giveUpAt;
+        if (!retry) break; // Gone (404), or the server stopped: nothing left to shut down.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     }
     this.kernel.dispose();
   }

@@ -107,10 +107,19 @@ export function markCellComplete(cell: Cell, startMicros: number, endMicros: num
   if (record.status !== 'failed') record.status = 'completed';
 }
 
+/**
+ * papermill's notebook_complete: the end time and duration, and (its "cleanup in case callbacks
+ * were never called") every cell still pending before the first failed one marked completed.
+ */
 export function markNotebookComplete(nb: Notebook, startMicros: number, endMicros: number): void {
   const record = notebookRecord(nb);
   record.end_time = papermillTimestamp(endMicros);
   record.duration = durationSeconds(startMicros, endMicros);
+  for (const cell of nb.cells) {
+    const status = cell.metadata.papermill?.status;
+    if (status === 'failed') break;
+    if (status === 'pending') cellRecord(cell).status = 'completed';
+  }
 }
 
 /**

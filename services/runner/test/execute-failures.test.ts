@@ -102,7 +102,9 @@ describe('failures', () => {
     assert.equal(result.error?.class, 'source');
     assert.equal(result.error?.ename, 'NoSuchKernel');
     assert.match(result.error?.evalue ?? '', /'no-such-kernel'.*available kernels: .*python3/);
-    assert.equal(codeCell(saved, 0).metadata.papermill?.status, 'pending');
+    // papermill's notebook_complete marks every cell still pending (none failed) completed.
+    assert.equal(codeCell(saved, 0).metadata.papermill?.status, 'completed');
+    assert.equal(codeCell(saved, 0).metadata.papermill?.start_time, null, 'it never ran');
   });
 
   test('a private server is started and stopped when no server is given', async () => {

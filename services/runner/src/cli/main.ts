@@ -255,7 +255,16 @@ async function run(
       reporter.log('INFO', `nes-run: prepared (not executed), output ${sink.uri}`);
       return EXIT_SUCCEEDED;
     }
-    if (!options.jupyterUrl) checkKernel(kernelName);
+    if (!options.jupyterUrl) {
+      try {
+        checkKernel(kernelName);
+      } catch (error) {
+        // papermill saves the notebook before it starts the kernel, so a notebook naming an
+        // unknown kernel still leaves the prepared notebook behind: do the same.
+        await writeUnstarted(prepared, sink, reporter);
+        throw error;
+      }
+    }
     checkPlaces(options);
 
     let cwd = options.cwd;
@@ -524,8 +533,27 @@ function checkKernel(kernelName: string | undefined): void {
     throw usageError('the notebook names no kernel (metadata.kernelspec.name): pass -k/--kernel');
   }
   const kernels = availableKernels();
-  if (kernels.length > 0 && !kernels.includes(kernelName.toLowerCase())) {
+  // jupyter_client's alias: `python` starts the native `python3` kernel.
+  const specName = kernelName === 'python' ? 'python3' : kernelName;
+  if (kernels.length > 0 && !kernels.includes(specName.toLowerCase())) {
     throw usageError(`no such kernel: ${kernelName}; available kernels: ${kernels.join(', ')}`);
+  }
+}
+
+/**
+ * The notebook as papermill leaves it when the kernel never starts: its notebook_start (cells
+ * pending, outputs cleared) followed at once by its notebook_complete. Best effort: the refusal
+ * that follows is what the user must see.
+ */
+async function writeUnstarted(prepared: Notebook, sink: NotebookSink, reporter: Reporter) {
+  const { markNotebookComplete, nowMicros, prepareNotebook } = await import('../papermill.ts');
+  const start = nowMicros();
+  const nb = prepareNotebook(prepared, { startMicros: start });
+  markNotebookComplete(nb, start, nowMicros());
+  try {
+    await sink.write(nb, 'final');
+  } catch (error) {
+    reporter.log('WARNING', `nes-run: could not write the prepared notebook: ${messageOf(error)}`);
   }
 }
 
