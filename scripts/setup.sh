@@ -38,11 +38,11 @@ fi
 # The Airflow provider's test dependencies (pytest, httpx, respx; not Airflow itself) in the same
 # environment; scripts/test.sh runs its tests with .tools/py/bin/python -m pytest.
 AF_SUM=$(checksum operators/airflow/requirements-test.txt)
-if ! fresh airflow-tests "$AF_SUM" || ! .tools/py/bin/python -c "import pytest, httpx, respx, yaml" 2>/dev/null; then
+if ! fresh airflow-tests "$AF_SUM" || ! .tools/py/bin/python -c "import pytest, httpx, respx, yaml, asgiref" 2>/dev/null; then
   echo "setup: installing the Airflow provider's test dependencies into .tools/py" >&2
   PIP_RETRIES=0 .tools/py/bin/pip install --retries 0 --disable-pip-version-check -q \
     -r operators/airflow/requirements-test.txt 2>&1 | grep -v "is ignored: it is neither" >&2 || true
-  .tools/py/bin/python -c "import pytest, httpx, respx, yaml" || { echo "setup: provider test dependencies are incomplete" >&2; exit 1; }
+  .tools/py/bin/python -c "import pytest, httpx, respx, yaml, asgiref" || { echo "setup: provider test dependencies are incomplete" >&2; exit 1; }
   echo "$AF_SUM" > "$STAMPS/airflow-tests"
 fi
 

@@ -16,6 +16,7 @@ from nes_airflow.core import (
     complete,
     run_result,
     sensor_poke,
+    start_message,
     start_run,
     wait_for_run,
 )
@@ -54,17 +55,17 @@ def test_start_run_reattaches_to_the_live_run_of_the_task_instance(nes, client):
     dag_run = f"manual__{uuid.uuid4()}"
     spec = SubmitSpec(notebook=nes.notebook("slow.ipynb"), parameters={"seconds": 30}, labels={"team": "data"})
     ids = dict(dag_id="daily", task_id="report", run_id=dag_run, map_index=3)
-    run, reattached = start_run(client, spec, try_number=1, **ids)
-    assert not reattached
+    run, outcome = start_run(client, spec, try_number=1, **ids)
+    assert outcome == "submitted"
     assert run["labels"]["airflow.run_id"] == dag_run
     assert run["labels"]["airflow.map_index"] == "3"
     assert run["labels"]["team"] == "data"
     # The worker died; Airflow retries the task (try 2): the live run is found, nothing new runs.
-    again, reattached = start_run(client, spec, try_number=2, **ids)
-    assert reattached and again["id"] == run["id"]
+    again, outcome = start_run(client, spec, try_number=2, **ids)
+    assert outcome == "reattached" and again["id"] == run["id"]
     # Another map index is another task instance.
-    other, reattached = start_run(client, spec, try_number=1, **{**ids, "map_index": 4})
-    assert not reattached and other["id"] != run["id"]
+    other, outcome = start_run(client, spec, try_number=1, **{**ids, "map_index": 4})
+    assert outcome == "submitted" and other["id"] != run["id"]
     found = client.list(labels={"airflow.run_id": dag_run})
     assert {r["id"] for r in found["runs"]} == {run["id"], other["id"]}
     # on_kill: cancel; a cancelled run is never a success.
@@ -76,9 +77,16 @@ def test_start_run_reattaches_to_the_live_run_of_the_task_instance(nes, client):
         run_result(final)
     assert info.value.run_id == run["id"]
     # After the run ended, a new try submits a new run (the key includes the try number).
-    third, reattached = start_run(client, SubmitSpec(notebook=nes.notebook("hello.ipynb")), try_number=3, **ids)
-    assert not reattached and third["id"] != run["id"]
+    hello = SubmitSpec(notebook=nes.notebook("hello.ipynb"))
+    third, outcome = start_run(client, hello, try_number=3, **ids)
+    assert outcome == "submitted" and third["id"] != run["id"]
     wait_for_run(client, third["id"], poll_interval=0.2)
+    # The same try submitting again after its run ended (the answer to its submit was lost): NES
+    # replays the run its Idempotency-Key created; nothing new runs and the log does not say
+    # "Submitted".
+    replay, outcome = start_run(client, hello, try_number=3, **ids)
+    assert outcome == "replayed" and replay["id"] == third["id"]
+    assert not start_message(replay, outcome).startswith("Submitted")
     wait_for_run(client, other["id"], poll_interval=0.2)
 
 

@@ -24,6 +24,7 @@ from nes_airflow.core import (
     merge_labels,
     normalize_parameters,
     run_result,
+    start_message,
     start_run,
     task_labels,
     terminal_event,
@@ -58,9 +59,11 @@ class FakeClient:
         self.calls.append(("list", kw))
         return {"runs": self.live, "nextCursor": None}
 
-    def submit(self, notebook, **kw):
+    created = True
+
+    def create_run(self, notebook, **kw):
         self.calls.append(("submit", notebook, kw))
-        return run("queued", rid="new")
+        return run("queued", rid="new"), self.created
 
     def get(self, run_id):
         self.calls.append(("get", run_id))
@@ -79,6 +82,9 @@ class FakeAsyncClient(FakeClient):
 
     async def get(self, run_id):  # type: ignore[override]
         return FakeClient.get(self, run_id)
+
+    async def cancel(self, run_id):  # type: ignore[override]
+        return FakeClient.cancel(self, run_id)
 
     async def aclose(self):
         self.closed = True
@@ -218,10 +224,11 @@ def test_complete_maps_events_exactly_like_the_sync_path():
 
 def test_start_run_reattaches_to_a_live_run_without_submitting():
     client = FakeClient(live=[run("running", rid="live")])
-    got, reattached = start_run(
+    got, outcome = start_run(
         client, SubmitSpec("nb.ipynb"), dag_id="d", task_id="t", run_id="r", map_index=None, try_number=2
     )
-    assert reattached and got["id"] == "live"
+    assert outcome == "reattached" and got["id"] == "live"
+    assert start_message(got, outcome).startswith("Reattached to live NES run live")
     assert not [c for c in client.calls if c[0] == "submit"]
     assert client.calls[0][1]["labels"] == task_labels("d", "t", "r", None)
     assert set(client.calls[0][1]["status"]) == {"queued", "starting", "running"}
@@ -230,8 +237,9 @@ def test_start_run_reattaches_to_a_live_run_without_submitting():
 def test_start_run_submits_with_labels_key_and_json_parameters():
     client = FakeClient()
     spec = SubmitSpec("nb.ipynb", ref="main", parameters='{"day": "2026-11-01"}', labels={"team": "ds"}, timeout_seconds=60)
-    got, reattached = start_run(client, spec, dag_id="d", task_id="t", run_id="r", map_index=2, try_number=1)
-    assert not reattached and got["id"] == "new"
+    got, outcome = start_run(client, spec, dag_id="d", task_id="t", run_id="r", map_index=2, try_number=1)
+    assert outcome == "submitted" and got["id"] == "new"
+    assert start_message(got, outcome) == f"Submitted NES run new: {URL}/runs/new"
     _, notebook, kw = client.calls[1]
     assert notebook == "nb.ipynb" and kw["ref"] == "main" and kw["timeout_seconds"] == 60
     assert kw["parameters"] == {"day": "2026-11-01"}
@@ -425,3 +433,196 @@ def test_url_from_connection():
     assert url_from_connection("http://h/base", 8080) == "http://h:8080/base"
     with pytest.raises(ValueError):
         url_from_connection("")
+
+
+# --- the triggerer's loop: nothing blocks it ------------------------------------------------------
+
+
+def test_the_client_is_made_off_the_event_loop():
+    """A slow connection lookup (the factory blocks until a coroutine on the loop has run). Were the
+    factory called on the loop, the coroutine could never run and the factory would give up."""
+    import threading
+
+    loop_ran = threading.Event()
+    client = FakeAsyncClient(gets=[run("succeeded")])
+
+    def slow_lookup():
+        if not loop_ran.wait(timeout=10):
+            raise AssertionError("the event loop was blocked while the connection was read")
+        return client
+
+    async def ticker():
+        await asyncio.sleep(0)
+        loop_ran.set()
+
+    async def go():
+        tick = asyncio.ensure_future(ticker())
+        events = [e async for e in RunPoller(run_id="r1").events(slow_lookup, sleep=_no_sleep)]
+        await tick
+        return events
+
+    events = asyncio.run(go())
+    assert [e["status"] for e in events] == ["terminal"]
+
+
+def test_task_sdk_calls_work_from_the_trigger_only_off_the_loop():
+    """Airflow 3's triggerer answers task-SDK calls (BaseHook.get_connection, get_task_states)
+    through TriggerCommsDecoder.send = async_to_sync(self.asend) (airflow-core
+    jobs/triggerer_job_runner.py). The same construction with the real asgiref: called on the loop it
+    fails; through run_off_loop it answers."""
+    from asgiref.sync import async_to_sync
+
+    from nes_airflow.core import run_off_loop
+
+    class Comms:  # the shape of TriggerCommsDecoder: a sync send over an async one
+        async def asend(self, msg):
+            await asyncio.sleep(0)
+            return {"conn_id": msg, "host": "http://nes.test"}
+
+        def send(self, msg):
+            return async_to_sync(self.asend)(msg)
+
+    comms = Comms()
+
+    async def on_loop():
+        return comms.send("nes_default")
+
+    with pytest.raises(RuntimeError, match="same thread as an async event loop"):
+        asyncio.run(on_loop())
+
+    async def off_loop():
+        return await run_off_loop(comms.send, "nes_default")
+
+    assert asyncio.run(off_loop())["host"] == "http://nes.test"
+
+
+# --- a deferred task ended by a user: the run is cancelled, a triggerer restart keeps it -----------
+
+
+@pytest.mark.parametrize(
+    "state, cancel",
+    [
+        ("deferred", False),  # the triggerer stopping or handing the trigger over: the task still waits
+        ("failed", True),  # marked failed
+        ("success", True),  # marked success
+        ("none", True),  # cleared (Airflow 2: state NULL)
+        ("scheduled", True),
+        ("restarting", True),
+        ("up_for_retry", True),
+        ("missing", True),  # the task instance (or its DAG run) was deleted
+        ("DEFERRED", False),
+        (None, False),  # the state could not be read: keep the run the task may still wait for
+    ],
+)
+def test_cancel_after_trigger_stopped(state, cancel):
+    from nes_airflow.core import cancel_after_trigger_stopped
+
+    assert cancel_after_trigger_stopped(state) is cancel
+
+
+def _cancelled_poller(on_cancel, cancel_on_kill=True):
+    client = FakeAsyncClient(gets=[run("running")])
+
+    async def forever(_s):
+        await asyncio.sleep(3600)
+
+    async def go():
+        poller = RunPoller(run_id="r1", cancel_on_kill=cancel_on_kill)
+        task = asyncio.ensure_future(
+            _drain(poller.events(lambda: client, sleep=forever, on_cancel=on_cancel))
+        )
+        while not any(c[0] == "get" for c in client.calls):
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(go())
+    return client
+
+
+async def _drain(agen):
+    return [e async for e in agen]
+
+
+def test_a_stopped_trigger_cancels_the_run_when_the_task_no_longer_waits():
+    async def gone():
+        return True
+
+    client = _cancelled_poller(gone)
+    assert ("cancel", "r1") in client.calls and client.closed
+
+
+def test_a_stopped_trigger_keeps_the_run_when_the_task_is_still_deferred():
+    async def still_deferred():
+        return False
+
+    client = _cancelled_poller(still_deferred)
+    assert ("cancel", "r1") not in client.calls and client.closed
+
+
+def test_a_failing_state_lookup_keeps_the_run_and_still_propagates_the_cancellation():
+    async def broken():
+        raise RuntimeError("supervisor unreachable")
+
+    client = _cancelled_poller(broken)
+    assert ("cancel", "r1") not in client.calls
+
+
+def test_without_cancel_on_kill_the_task_state_is_not_even_read():
+    asked = []
+
+    async def gone():
+        asked.append(1)
+        return True
+
+    client = _cancelled_poller(gone, cancel_on_kill=False)
+    assert asked == [] and ("cancel", "r1") not in client.calls
+
+
+# --- the renamed argument ------------------------------------------------------------------------
+
+
+def test_split_resources_keeps_airflows_and_moves_the_runs():
+    from nes_airflow.core import split_resources
+
+    assert split_resources(None, {"cpu": "1"}) == (None, {"cpu": "1"}, False)
+    # The old spelling of the NES run's resources: still honoured, flagged deprecated.
+    assert split_resources({"cpu": "2", "memory": "4Gi"}, None) == (None, {"cpu": "2", "memory": "4Gi"}, True)
+    assert split_resources("{{ params.res | tojson }}", None) == (None, "{{ params.res | tojson }}", True)
+    # Airflow's own resources (cpus, ram, disk, gpus) stay Airflow's.
+    assert split_resources({"cpus": 2, "ram": 1024}, None) == ({"cpus": 2, "ram": 1024}, None, False)
+    assert split_resources({"cpus": 1}, {"cpu": "1"}) == ({"cpus": 1}, {"cpu": "1"}, False)
+    with pytest.raises(ValueError, match="once, as nes_resources"):
+        split_resources({"cpu": "1"}, {"cpu": "2"})
+
+
+def test_nes_resources_accept_dicts_and_rendered_json():
+    from nes_airflow.core import normalize_resources
+
+    assert normalize_resources(None) is None and normalize_resources("") is None
+    assert normalize_resources({"cpu": "1"}) == {"cpu": "1"}
+    assert normalize_resources('{"gpu": 1}') == {"gpu": 1}
+    for bad in ("[1]", "nope", 3):
+        with pytest.raises(ValueError, match="nes_resources"):
+            normalize_resources(bad)
+
+
+def test_start_message_says_submitted_only_when_nes_created_the_run():
+    client = FakeClient()
+    client.created = False
+    got, outcome = start_run(client, SubmitSpec("nb.ipynb"), dag_id="d", task_id="t", run_id="r", map_index=None, try_number=1)
+    assert outcome == "replayed"
+    message = start_message(got, outcome)
+    assert "Submitted" not in message and "idempotent replay" in message and got["id"] in message
+
+
+@respx.mock
+def test_create_run_tells_a_created_run_from_a_replayed_one():
+    route = respx.post(f"{URL}/v1/runs").mock(
+        side_effect=[httpx.Response(201, json=run("queued")), httpx.Response(200, json=run("running"))]
+    )
+    with NesClient(URL, TOKEN) as c:
+        assert c.create_run("nb.ipynb", idempotency_key="k")[1] is True
+        assert c.create_run("nb.ipynb", idempotency_key="k")[1] is False
+    assert route.call_count == 2

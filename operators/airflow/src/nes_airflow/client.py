@@ -182,7 +182,7 @@ class NesClient(_Base):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _request(self, method: str, path: str, *, safe: bool, idempotency_key=None, **kw) -> Any:
+    def _send(self, method: str, path: str, *, safe: bool, idempotency_key=None, **kw) -> httpx.Response:
         attempt = 0
         while True:
             attempt += 1
@@ -195,14 +195,24 @@ class NesClient(_Base):
             if wait is None:
                 if error is not None:
                     raise self._connection_error(error) from None
-                return self._result(response)
+                assert response is not None
+                return response
             self._sleep(wait)
 
-    def submit(self, notebook: str, *, idempotency_key: Optional[str] = None, **spec: Any) -> dict:
+    def _request(self, method: str, path: str, *, safe: bool, idempotency_key=None, **kw) -> Any:
+        return self._result(self._send(method, path, safe=safe, idempotency_key=idempotency_key, **kw))
+
+    def create_run(self, notebook: str, *, idempotency_key: Optional[str] = None, **spec: Any) -> tuple:
+        """``POST /v1/runs``; returns ``(run, created)``. ``created`` is False when NES answered with
+        the run an earlier request with the same ``Idempotency-Key`` created (HTTP 200, not 201)."""
         body = self._submit_body(notebook, **spec)
-        return self._request(
+        response = self._send(
             "POST", "/v1/runs", safe=idempotency_key is not None, idempotency_key=idempotency_key, json=body
         )
+        return self._result(response), response.status_code == 201
+
+    def submit(self, notebook: str, *, idempotency_key: Optional[str] = None, **spec: Any) -> dict:
+        return self.create_run(notebook, idempotency_key=idempotency_key, **spec)[0]
 
     def get(self, run_id: str) -> dict:
         return self._request("GET", f"/v1/runs/{quote(run_id, safe='')}", safe=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ XCOM_RUN_ID = "nes_run_id"
 XCOM_VIEWER_URL = "nes_viewer_url"
 LABEL_PREFIX = "airflow."
 TRIGGER_CLASSPATH = "nes_airflow.triggers.nes.NesRunTrigger"
+
+_log = logging.getLogger("nes_airflow")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -126,6 +129,20 @@ def normalize_parameters(parameters: Any) -> dict:
     return out
 
 
+def normalize_resources(resources: Any) -> Optional[dict]:
+    """``nes_resources`` after templating: a dict, None, or a JSON object as text."""
+    if resources is None or resources == "":
+        return None
+    if isinstance(resources, str):
+        try:
+            resources = json.loads(resources)
+        except ValueError as exc:
+            raise ValueError(f"nes_resources must be a JSON object: {exc}") from None
+    if not isinstance(resources, Mapping):
+        raise ValueError(f"nes_resources must be a JSON object, not {type(resources).__name__}")
+    return dict(resources)
+
+
 # ---------------------------------------------------------------------------------------------
 # The one mapping from a finished run to a result
 
@@ -182,6 +199,9 @@ def find_live_run(client: NesClient, labels: Mapping[str, str]) -> Optional[dict
     return runs[0] if runs else None
 
 
+SUBMITTED, REPLAYED, REATTACHED = "submitted", "replayed", "reattached"
+
+
 def start_run(
     client: NesClient,
     spec: SubmitSpec,
@@ -192,12 +212,15 @@ def start_run(
     map_index: Optional[int],
     try_number: int,
 ) -> tuple:
-    """Reattach to a live run of this task instance, else submit one. Returns (run, reattached)."""
+    """Reattach to a live run of this task instance, else submit one. Returns ``(run, outcome)``:
+    ``"reattached"`` (a live run of an earlier try), ``"submitted"`` (NES created the run now) or
+    ``"replayed"`` (NES answered with the run an earlier submit of this try created: the same
+    Idempotency-Key, so nothing new runs)."""
     task = task_labels(dag_id, task_id, run_id, map_index)
     live = find_live_run(client, task)
     if live is not None:
-        return live, True
-    run = client.submit(
+        return live, REATTACHED
+    run, created = client.create_run(
         spec.notebook,
         idempotency_key=idempotency_key(task, try_number),
         ref=spec.ref,
@@ -210,7 +233,49 @@ def start_run(
         queue=spec.queue,
         allow_unknown_parameters=spec.allow_unknown_parameters,
     )
-    return run, False
+    return run, SUBMITTED if created else REPLAYED
+
+
+def start_message(run: Mapping[str, Any], outcome: str) -> str:
+    """The operator's log line: "Submitted" only when this call created the run."""
+    link = viewer_url(run) or ""
+    if outcome == SUBMITTED:
+        return f"Submitted NES run {run['id']}: {link}"
+    if outcome == REPLAYED:
+        return (
+            f"NES run {run['id']} was already submitted for this try (idempotent replay, nothing new "
+            f"submitted): {link}"
+        )
+    return f"Reattached to live NES run {run['id']} of an earlier try: {link}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Resources: NES's per-run requests versus Airflow's own ``resources`` argument
+
+AIRFLOW_RESOURCE_KEYS = frozenset({"cpus", "ram", "disk", "gpus"})
+RESOURCES_RENAMED = (
+    "NesOperator(resources=...) for the NES run's resources is deprecated: `resources` is an "
+    "argument BaseOperator reserves (Airflow's scheduler refuses to serialize a DAG that templates "
+    "it). Use nes_resources=... instead."
+)
+
+
+def split_resources(resources: Any, nes_resources: Any) -> tuple:
+    """The deprecation path of the renamed argument: returns ``(airflow_resources, nes_resources,
+    deprecated)``. A ``resources`` mapping made only of Airflow's keys (cpus, ram, disk, gpus) or an
+    Airflow ``Resources`` object is Airflow's own setting and goes to BaseOperator; anything else
+    (``{"cpu": ..., "memory": ...}``, a template string) is the NES run's, as it was before the
+    rename."""
+    if resources is None:
+        return None, nes_resources, False
+    airflow_shaped = (
+        isinstance(resources, Mapping) and resources and set(map(str, resources)) <= AIRFLOW_RESOURCE_KEYS
+    ) or all(hasattr(resources, key) for key in ("cpus", "ram", "disk", "gpus"))
+    if airflow_shaped:
+        return resources, nes_resources, False
+    if nes_resources is not None:
+        raise ValueError("give the NES run's resources once, as nes_resources (resources is deprecated)")
+    return None, resources, True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,18 +334,51 @@ def complete(event: Mapping[str, Any], cancel: Optional[Callable[[str], Any]] = 
     raise NesWaitError(run_id, str(event.get("message")), event.get("link"))
 
 
+async def run_off_loop(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run blocking code (a connection lookup, a database or supervisor call) without blocking the
+    event loop. asgiref's ``sync_to_async`` where it is installed (Airflow depends on it): inside
+    Airflow 3's triggerer, task-SDK calls such as ``BaseHook.get_connection`` talk to the
+    supervisor through ``async_to_sync``, which works only from a thread ``sync_to_async`` started
+    (airflow-core jobs/triggerer_job_runner.py, ``TriggerCommsDecoder.send`` and
+    ``TriggerRunner.init_comms``). A plain worker thread otherwise."""
+    try:
+        from asgiref.sync import sync_to_async
+    except ImportError:  # pragma: no cover - Airflow always brings asgiref
+        return await asyncio.to_thread(fn, *args)
+    return await sync_to_async(fn)(*args)
+
+
+TI_DEFERRED = "deferred"
+TI_MISSING = "missing"
+
+
+def cancel_after_trigger_stopped(task_state: Optional[str]) -> bool:
+    """Whether a trigger that Airflow stopped should cancel its NES run, given the task instance's
+    state read after the stop. Still ``deferred``: the triggerer itself is stopping or handing the
+    trigger to another triggerer, and the task will go on waiting: keep the run. Anything else
+    (failed, success, up_for_retry, cleared to none/scheduled/restarting, or the task instance
+    gone): a user ended the task while it waited: cancel. An unknown state (the lookup failed) keeps
+    the run: cancelling a run the task still waits for would fail it."""
+    if task_state is None:
+        return False
+    return str(task_state).lower() != TI_DEFERRED
+
+
 @dataclass
 class RunPoller:
     """The trigger without Airflow: serializable arguments and an async generator that yields
     exactly one terminal event (a dict) on every path. It holds a connection id, never a token:
-    trigger arguments are stored in Airflow's database. A cancellation of the poller itself (the
-    triggerer stopping) propagates without an event: it is never reported as anything."""
+    trigger arguments are stored in Airflow's database. The client is made off the event loop (the
+    connection lookup blocks). A cancellation of the poller itself (the triggerer stopping it)
+    propagates without an event; before it does, ``on_cancel`` decides whether the run is
+    cancelled too (``cancel_on_kill``)."""
 
     run_id: str
     nes_conn_id: str = "nes_default"
     poll_interval: float = 5.0
     deadline: Optional[float] = None
     max_consecutive_errors: int = 5
+    cancel_on_kill: bool = False
 
     def serialize_kwargs(self) -> dict:
         return {
@@ -289,6 +387,7 @@ class RunPoller:
             "poll_interval": self.poll_interval,
             "deadline": self.deadline,
             "max_consecutive_errors": self.max_consecutive_errors,
+            "cancel_on_kill": self.cancel_on_kill,
         }
 
     async def events(
@@ -297,11 +396,17 @@ class RunPoller:
         *,
         sleep: Callable[[float], Any] = asyncio.sleep,
         clock: Callable[[], float] = time.time,
+        offload: Callable[..., Any] = run_off_loop,
+        on_cancel: Optional[Callable[[], Any]] = None,
+        log: Optional[logging.Logger] = None,
     ) -> AsyncIterator[dict]:
+        log = log or _log
         event = None
         try:
-            client = client_factory()
-        except Exception as exc:  # bad URL and the like
+            client = await offload(client_factory)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # bad URL, unknown connection and the like
             yield error_event(self.run_id, "client", f"{type(exc).__name__}: {exc}")
             return
         try:
@@ -329,6 +434,9 @@ class RunPoller:
                     event = error_event(self.run_id, "wait_timeout", "the wait passed its deadline", link)
                     break
                 await sleep(self.poll_interval)
+        except asyncio.CancelledError:
+            await self._after_cancel(client, on_cancel, log)
+            raise
         finally:
             close = getattr(client, "aclose", None)
             if close is not None:
@@ -337,6 +445,20 @@ class RunPoller:
                 except Exception:
                     pass
         yield event
+
+    async def _after_cancel(self, client: Any, on_cancel: Optional[Callable[[], Any]], log: logging.Logger) -> None:
+        """The poller was cancelled: cancel the NES run when ``on_cancel`` says the task is gone."""
+        if not self.cancel_on_kill or on_cancel is None:
+            return
+        try:
+            if not await on_cancel():
+                return
+            log.info("Cancelling NES run %s: its task instance no longer waits for it", self.run_id)
+            await client.cancel(self.run_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the cancellation itself must still propagate
+            log.warning("Could not cancel NES run %s: %s: %s", self.run_id, type(exc).__name__, exc)
 
 
 def sensor_poke(client: NesClient, run_id: str) -> Optional[dict]:

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import warnings
 from typing import Any, Mapping, Optional, Sequence
 
-from .._compat import BaseOperator, BaseOperatorLink, XCom
+from .._compat import AirflowProviderDeprecationWarning, BaseOperator, BaseOperatorLink, XCom
 from ..core import (
+    RESOURCES_RENAMED,
     XCOM_RUN_ID,
     XCOM_VIEWER_URL,
     SubmitSpec,
     complete,
+    normalize_resources,
     run_result,
+    split_resources,
+    start_message,
     start_run,
     viewer_url,
     wait_for_run,
@@ -39,9 +44,20 @@ def _seconds(value: Any) -> Optional[int]:
 
 
 class NesRunLink(BaseOperatorLink):
-    """The run's page in the NES viewer (from the XCom the operator pushes before waiting)."""
+    """The run's page in the NES viewer, from the XCom the operator pushes before waiting.
+
+    It needs nothing but ``ti_key``: Airflow 2 calls ``get_link`` on the operator rebuilt from its
+    serialized form (only BaseOperator's fields and the template fields survive), after importing
+    this class by the path the provider registers ("extra-links"). Airflow 3 never runs link code
+    in the API server: it reads the XCom named ``xcom_key``, which is the key the operator pushes the
+    URL under, so the link works while the task waits (and the worker's own push of ``get_link``'s
+    value at the end of the task writes the same value)."""
 
     name = "NES run"
+
+    @property
+    def xcom_key(self) -> str:
+        return XCOM_VIEWER_URL
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
         return XCom.get_value(ti_key=ti_key, key=XCOM_VIEWER_URL) or ""
@@ -59,8 +75,20 @@ class NesOperator(BaseOperator):
     NesRunTimeoutError / NesRunCancelledError.
     """
 
-    template_fields: Sequence[str] = ("notebook", "ref", "parameters", "kernel", "labels", "resources", "image")
-    template_fields_renderers = {"parameters": "json", "labels": "json", "resources": "json"}
+    # No name here may be a BaseOperator argument: Airflow's scheduler refuses to serialize a DAG
+    # whose operator templates one (tests/test_airflow_rules.py).
+    template_fields: Sequence[str] = (
+        "notebook",
+        "ref",
+        "parameters",
+        "kernel",
+        "labels",
+        "nes_resources",
+        "image",
+        "nes_queue",
+        "timeout",
+    )
+    template_fields_renderers = {"parameters": "json", "labels": "json", "nes_resources": "json"}
     ui_color = "#f4a460"
     operator_extra_links = (NesRunLink(),)
 
@@ -71,7 +99,7 @@ class NesOperator(BaseOperator):
         ref: Optional[str] = None,
         parameters: Optional[Mapping[str, Any] | str] = None,
         kernel: Optional[str] = None,
-        resources: Optional[Mapping[str, Any]] = None,
+        nes_resources: Optional[Mapping[str, Any] | str] = None,
         timeout: Optional[int | dt.timedelta] = None,
         labels: Optional[Mapping[str, str]] = None,
         image: Optional[str] = None,
@@ -84,12 +112,19 @@ class NesOperator(BaseOperator):
         cancel_on_kill: bool = True,
         **kwargs: Any,
     ):
+        # `resources` belongs to BaseOperator; the NES run's resources were once passed under that
+        # name. Airflow-shaped values ({"cpus", "ram", ...}) stay Airflow's; others are the run's.
+        airflow_resources, nes_resources, deprecated = split_resources(kwargs.pop("resources", None), nes_resources)
+        if deprecated:
+            warnings.warn(RESOURCES_RENAMED, AirflowProviderDeprecationWarning, stacklevel=2)
+        if airflow_resources is not None:
+            kwargs["resources"] = airflow_resources
         super().__init__(**kwargs)
         self.notebook = notebook
         self.ref = ref
         self.parameters = parameters
         self.kernel = kernel
-        self.resources = resources
+        self.nes_resources = nes_resources
         self.timeout = timeout
         self.labels = labels
         self.image = image
@@ -120,12 +155,12 @@ class NesOperator(BaseOperator):
             kernel=self.kernel,
             labels=self.labels,
             timeout_seconds=_seconds(self.timeout),
-            resources=self.resources,
+            resources=normalize_resources(self.nes_resources),
             image=self.image,
             queue=self.nes_queue,
             allow_unknown_parameters=self.allow_unknown_parameters,
         )
-        run, reattached = start_run(
+        run, outcome = start_run(
             client,
             spec,
             dag_id=ti.dag_id,
@@ -135,10 +170,9 @@ class NesOperator(BaseOperator):
             try_number=getattr(ti, "try_number", 1) or 1,
         )
         self._nes_run_id = run["id"]
-        link = viewer_url(run)
         ti.xcom_push(key=XCOM_RUN_ID, value=run["id"])
-        ti.xcom_push(key=XCOM_VIEWER_URL, value=link)
-        self.log.info("%s NES run %s: %s", "Reattached to" if reattached else "Submitted", run["id"], link)
+        ti.xcom_push(key=XCOM_VIEWER_URL, value=viewer_url(run))
+        self.log.info("%s", start_message(run, outcome))
 
         if run.get("status") in ("succeeded", "failed", "cancelled", "timed_out"):
             return run_result(run)
@@ -149,6 +183,7 @@ class NesOperator(BaseOperator):
                     nes_conn_id=self.nes_conn_id,
                     poll_interval=self.poll_interval,
                     deadline=self._deadline(),
+                    cancel_on_kill=self.cancel_on_kill,
                 ),
                 method_name="execute_complete",
             )
