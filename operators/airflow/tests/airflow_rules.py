@@ -45,7 +45,6 @@ Sources read (stored copies of apache/airflow):
 from __future__ import annotations
 
 import ast
-import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -85,6 +84,9 @@ BASEOPERATOR_ATTRIBUTES = frozenset(
         "expand_input", "partial_kwargs", "deps", "_dag", "_log",
     }
 )
+
+# utils/operator_resources.py: Resources(cpus, ram, disk, gpus), what Airflow's own `resources` holds.
+AIRFLOW_RESOURCE_KEYS = frozenset({"cpus", "ram", "disk", "gpus"})
 
 # BaseSensorOperator.__init__ parameters (2.9 airflow/sensors/base.py; 3.x sdk/bases/sensor.py).
 BASESENSOR_ARGS = frozenset(
@@ -252,7 +254,7 @@ def check_task_call(call: TaskCall, own_params, base_args) -> list:
             value = ast.literal_eval(resources)
         except ValueError:
             value = None
-        if isinstance(value, dict) and not set(value) <= {"cpus", "ram", "disk", "gpus"}:
+        if isinstance(value, dict) and not set(value) <= AIRFLOW_RESOURCE_KEYS:
             where = "partial() coerces it with Resources(**resources)" if call.mapped else "BaseOperator's"
             problems.append(
                 f"line {call.line}: resources={sorted(value)} is Airflow's argument ({where}); "
@@ -263,6 +265,3 @@ def check_task_call(call: TaskCall, own_params, base_args) -> list:
             problems.append(f"line {call.line}: {name}= holds a value the serializer would store as str()")
     return problems
 
-
-def is_timedelta_like(value) -> bool:
-    return isinstance(value, (dt.timedelta, dt.datetime, dt.date))

@@ -73,6 +73,11 @@ class NesOperator(BaseOperator):
     run id and viewer URL go to XCom before waiting. Returns ``{run_id, status, output_uri,
     viewer_url}``; a failed, timed-out or cancelled run raises NesRunFailedError /
     NesRunTimeoutError / NesRunCancelledError.
+
+    ``nes_resources`` are the run's resource requests (``resources`` is BaseOperator's; the old
+    ``resources={"cpu": ...}`` spelling still reaches the run, with a deprecation warning). With
+    ``cancel_on_kill``, ending the task while the run goes on cancels the run, also while deferred
+    (see NesRunTrigger).
     """
 
     # No name here may be a BaseOperator argument: Airflow's scheduler refuses to serialize a DAG

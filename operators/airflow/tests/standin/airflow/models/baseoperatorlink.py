@@ -1,0 +1,6 @@
+class BaseOperatorLink:
+    operators = []
+
+    @property
+    def name(self):  # pragma: no cover - subclasses set it
+        raise NotImplementedError
