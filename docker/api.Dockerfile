@@ -1,17 +1,44 @@
-# The NES API (serves the viewer too). Build from the repository root:
-#   docker build -f docker/api.Dockerfile -t nes-api .
-FROM node:24-bookworm-slim
-ENV NODE_ENV=production NES_PORT=8080 NES_OUTPUT_PORT=8081 NES_HOST=0.0.0.0
+# The NES API, which also serves the built viewer and the output origin. Build from the
+# repository root (the context is the allow-list in .dockerignore):
+#   docker build -f docker/api.Dockerfile -t nes-api:dev .
+# Two stages: the viewer is built with its development dependencies (vite, React's types), and
+# the runtime stage gets only the API's runtime dependencies plus the viewer's static files.
+
+FROM node:24-bookworm-slim AS viewer
+WORKDIR /src
+COPY package.json package-lock.json docker/workspaces.mjs ./
+COPY packages/client ./packages/client
+COPY packages/notebook ./packages/notebook
+COPY apps/viewer ./apps/viewer
+RUN node workspaces.mjs packages/client packages/notebook apps/viewer \
+ && npm install --ignore-scripts --no-audit --no-fund --loglevel=error \
+ && npm run build -w @nes/viewer
+
+FROM node:24-bookworm-slim AS modules
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json docker/workspaces.mjs ./
 COPY packages ./packages
-COPY services ./services
-COPY apps ./apps
-COPY test/package.json ./test/package.json
+COPY services/nes-api ./services/nes-api
+COPY services/runner ./services/runner
 # `npm install`, not `npm ci`: the lock file lacks other platforms' optional binaries (see
 # scripts/setup.sh), which `npm ci` rejects. The lock file still pins every version.
-RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
-RUN useradd --uid 10001 --create-home --home-dir /home/nes nes
+RUN node workspaces.mjs packages/cli packages/client packages/notebook packages/sources \
+      packages/stores services/nes-api services/runner \
+ && rm workspaces.mjs \
+ && npm install --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production NES_PORT=8080 NES_OUTPUT_PORT=8081 NES_HOST=0.0.0.0 \
+    NES_DATA_DIR=/var/lib/nes HOME=/home/nes
+RUN useradd --uid 10001 --user-group --create-home --home-dir /home/nes nes \
+ && install -d -o 10001 -g 10001 /var/lib/nes
+WORKDIR /app
+COPY --from=modules /app ./
+# The API finds the viewer at apps/viewer/dist when the viewer's package is not installed.
+COPY --from=viewer /src/apps/viewer/dist ./apps/viewer/dist
+# The data dir (the embedded database when NES_DATABASE_URL is unset, the default store, work
+# files) must be writable on a read-only root: Docker gives it a volume; the Deployment mounts one.
+VOLUME /var/lib/nes
 USER 10001:10001
 # 8080: the API and the viewer; 8081: the output origin (untrusted notebook output, its own origin).
 EXPOSE 8080 8081

@@ -1,29 +1,47 @@
-# The runner image: Node 24, nes-run, and the Python kernel environment with the Jupyter Server
-# tunings (services/runner/python/jupyter_server_config.py, loaded by nes-run). Build from the
-# repository root:  docker build -f docker/runner.Dockerfile -t nes-runner .
-FROM node:24-bookworm-slim
+# The runner image: Node 24, nes-run and its runtime dependencies, and the Python kernel
+# environment with the Jupyter Server tunings (services/runner/python/jupyter_server_config.py,
+# loaded by nes-run). Build from the repository root (the context is the allow-list in
+# .dockerignore):
+#   docker build -f docker/runner.Dockerfile -t nes-runner:dev .
+# Nothing else: no API, viewer, Kubernetes client or database (sizes: docs/kubernetes.md).
+
+FROM node:24-bookworm-slim AS python
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates git \
+ && apt-get install -y --no-install-recommends python3 python3-venv \
  && rm -rf /var/lib/apt/lists/*
-ENV VIRTUAL_ENV=/opt/nes/py NODE_ENV=production
-COPY services/runner/python/requirements.txt /opt/nes/requirements.txt
-RUN python3 -m venv "$VIRTUAL_ENV" \
- && "$VIRTUAL_ENV/bin/pip" install --no-cache-dir -r /opt/nes/requirements.txt \
- && "$VIRTUAL_ENV/bin/python" -m ipykernel install --prefix "$VIRTUAL_ENV"
+COPY services/runner/python/requirements-runtime.txt /opt/nes/requirements.txt
+RUN python3 -m venv /opt/nes/py \
+ && /opt/nes/py/bin/pip install --no-cache-dir --disable-pip-version-check -r /opt/nes/requirements.txt \
+ && /opt/nes/py/bin/python -m ipykernel install --prefix /opt/nes/py \
+ && find /opt/nes/py -name __pycache__ -prune -exec rm -rf {} +
+
+FROM node:24-bookworm-slim AS modules
 WORKDIR /app
-COPY package.json package-lock.json ./
-COPY packages ./packages
-COPY services ./services
-COPY apps ./apps
-COPY test/package.json ./test/package.json
+COPY package.json package-lock.json docker/workspaces.mjs ./
+COPY packages/notebook ./packages/notebook
+COPY packages/sources ./packages/sources
+COPY packages/stores ./packages/stores
+COPY services/runner ./services/runner
 # `npm install`, not `npm ci`: the lock file lacks other platforms' optional binaries (see
 # scripts/setup.sh), which `npm ci` rejects. The lock file still pins every version.
-RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force \
- && ln -s /app/node_modules/.bin/nes-run /usr/local/bin/nes-run
-# The tunings are also installed system-wide for any other Jupyter process in the image.
-RUN mkdir -p /etc/jupyter && cp services/runner/python/jupyter_server_config.py /etc/jupyter/
-RUN useradd --uid 10001 --create-home --home-dir /home/nes nes
+RUN node workspaces.mjs packages/notebook packages/sources packages/stores services/runner \
+ && rm workspaces.mjs \
+ && npm install --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
+
+FROM node:24-bookworm-slim
+# Python for the kernels (the venv is copied in; it needs the same interpreter, not venv or pip),
+# CA certificates for notebooks that call HTTPS from Python.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=python /opt/nes/py /opt/nes/py
+WORKDIR /app
+COPY --from=modules /app ./
+RUN ln -s /app/node_modules/.bin/nes-run /usr/local/bin/nes-run \
+ && mkdir -p /etc/jupyter && cp services/runner/python/jupyter_server_config.py /etc/jupyter/ \
+ && useradd --uid 10001 --user-group --create-home --home-dir /home/nes nes
 # Read-only root in the Job: HOME and /tmp are emptyDir volumes mounted by the Job builder.
-ENV HOME=/home/nes TMPDIR=/tmp NES_JUPYTER_BIN=/opt/nes/py/bin PATH=/opt/nes/py/bin:$PATH
+ENV NODE_ENV=production HOME=/home/nes TMPDIR=/tmp VIRTUAL_ENV=/opt/nes/py \
+    NES_JUPYTER_BIN=/opt/nes/py/bin PATH=/opt/nes/py/bin:$PATH
 USER 10001:10001
 ENTRYPOINT ["nes-run"]

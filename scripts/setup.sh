@@ -24,7 +24,7 @@ if ! fresh npm "$NPM_SUM" || [ ! -x node_modules/.bin/node ]; then
   echo "$NPM_SUM" > "$STAMPS/npm"
 fi
 
-PY_SUM=$(checksum services/runner/python/requirements.txt scripts/setup.sh)
+PY_SUM=$(checksum services/runner/python/requirements.txt services/runner/python/requirements-runtime.txt scripts/setup.sh)
 if ! fresh python "$PY_SUM" || [ ! -x .tools/py/bin/jupyter-server ]; then
   echo "setup: creating the Python kernel environment in .tools/py" >&2
   python3 -m venv .tools/py

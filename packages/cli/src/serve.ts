@@ -46,7 +46,16 @@ export async function serve(a: Record<string, unknown>, io: Io): Promise<number>
   if (a.port !== undefined) flags.PORT = String(a.port);
   if (a.host !== undefined) flags.HOST = String(a.host);
   if (a['data-dir'] !== undefined) flags.DATA_DIR = String(a['data-dir']);
-  const service = await startService({ env: io.env, flags });
+  let service: StartedService;
+  try {
+    service = await startService({ env: io.env, flags });
+  } catch (err) {
+    // A bad configuration is the operator's to fix: said as it is, not as an unexpected error.
+    if ((err as Error)?.name === 'ConfigError') {
+      throw new CliError(EXIT_INFRA, `configuration: ${(err as Error).message}`);
+    }
+    throw err;
+  }
   const viewer =
     service.viewerUrl ??
     (service.adminToken

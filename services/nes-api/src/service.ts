@@ -23,6 +23,7 @@ import { ConfigError, type ConfigFlags, loadConfig, type NesConfig } from './con
 import { createRunStore } from './db/index.ts';
 import { ApiError } from './errors.ts';
 import { RunEventBus } from './events-bus.ts';
+import { assertJupyterServerAvailable } from './executors/jupyter-check.ts';
 import type {
   KubernetesExecutor,
   KubernetesExecutorOptions,
@@ -81,6 +82,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const config = loadConfig(env, options.flags ?? {});
+  if (config.kubernetes === null) assertJupyterServerAvailable(env);
   const graceMs =
     options.shutdownGraceMs ?? envSeconds(env, 'NES_SHUTDOWN_GRACE_SECONDS') ?? DEFAULT_GRACE_MS;
   const concurrency =
