@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { test } from 'node:test';
@@ -14,6 +14,14 @@ import { test } from 'node:test';
 type Manifest = any;
 
 import { parseAllDocuments } from 'yaml';
+import {
+  defaultLimitRangeItem,
+  defaultPodSpec,
+} from '../../../test/servers/kubernetes/admission.ts';
+import {
+  namespaceLevels,
+  podSecurityViolations,
+} from '../../../test/servers/kubernetes/pod-security.ts';
 import { loadConfig } from '../src/config.ts';
 import { buildRunJob } from '../src/executors/kubernetes/job-builder.ts';
 import { labelIssues } from '../src/executors/kubernetes/openapi-validator.ts';
@@ -22,7 +30,7 @@ import {
   kubernetesRunSettings,
   readSettingsFile,
 } from '../src/executors/kubernetes/settings-file.ts';
-import { openApiValidator, REPO_ROOT, run } from './k8s-support.ts';
+import { openApiValidator, REPO_ROOT, run, settings } from './k8s-support.ts';
 
 const KUBECTL = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((path) => existsSync(path));
 const OVERLAYS = join(REPO_ROOT, 'k8s', 'overlays');
@@ -188,3 +196,226 @@ for (const overlay of readdirSync(OVERLAYS)) {
     }
   });
 }
+
+// ---- What a real cluster does with the rendered objects -------------------------------------
+
+const DOCS = readFileSync(join(REPO_ROOT, 'docs', 'kubernetes.md'), 'utf8');
+
+/** NES_* variables the service reads: its config keys and the ones read beside them. */
+function variablesTheApiReads(): Set<string> {
+  const config = readFileSync(join(REPO_ROOT, 'services/nes-api/src/config.ts'), 'utf8');
+  const union = config.match(/type ConfigKey =([^;]+);/)?.[1] ?? '';
+  const names = [...union.matchAll(/'([A-Z0-9_]+)'/g)].map((m) => `NES_${m[1]}`);
+  const service = readFileSync(join(REPO_ROOT, 'services/nes-api/src/service.ts'), 'utf8');
+  names.push(...[...service.matchAll(/'(NES_[A-Z0-9_]+)'/g)].map((m) => m[1] as string));
+  return new Set(names);
+}
+
+/** The API image's default of an ENV variable (docker/api.Dockerfile). */
+function imageEnv(name: string): string | undefined {
+  const dockerfile = readFileSync(join(REPO_ROOT, 'docker/api.Dockerfile'), 'utf8');
+  return dockerfile.match(new RegExp(`\\b${name}=(\\S+)`))?.[1];
+}
+
+interface Mounted {
+  mount: Manifest;
+  volume: Manifest;
+}
+/** The mount that holds `path` in a container (the longest mount path that is a prefix). */
+function mountFor(pod: Manifest, container: Manifest, path: string): Mounted | undefined {
+  const mounts = (container.volumeMounts ?? []).filter(
+    (m: Manifest) => path === m.mountPath || path.startsWith(`${m.mountPath}/`),
+  );
+  mounts.sort((a: Manifest, b: Manifest) => b.mountPath.length - a.mountPath.length);
+  const mount = mounts[0];
+  if (!mount) return undefined;
+  return { mount, volume: pod.volumes.find((v: Manifest) => v.name === mount.name) };
+}
+
+function assertWritable(where: string, found: Mounted | undefined, path: string): void {
+  assert.ok(found, `${where}: ${path} is on a volume (the root filesystem is read-only)`);
+  assert.notEqual(found.mount.readOnly, true, `${where}: ${path} is mounted read-only`);
+  assert.ok(
+    found.volume.emptyDir || found.volume.persistentVolumeClaim,
+    `${where}: ${path} is on ${JSON.stringify(found.volume)}, which is not writable`,
+  );
+}
+
+/** Where a mounted path lives on the node: the PV's hostPath plus the subPath, for a claim. */
+function storageOf(objects: Manifest[], namespace: string, found: Mounted): string {
+  const claim = objects.find(
+    (o) =>
+      o.kind === 'PersistentVolumeClaim' &&
+      o.metadata.namespace === namespace &&
+      o.metadata.name === found.volume.persistentVolumeClaim.claimName,
+  );
+  assert.ok(claim, `${namespace}/${found.volume.persistentVolumeClaim.claimName}`);
+  const volume = find(objects, 'PersistentVolume', claim.spec.volumeName);
+  assert.deepEqual(volume.spec.claimRef, { namespace, name: claim.metadata.name });
+  return posix.join(volume.spec.hostPath.path, found.mount.subPath ?? '');
+}
+
+for (const overlay of readdirSync(OVERLAYS)) {
+  test(`k8s/overlays/${overlay}: every nes-config key is one the API reads, and what it needs is there`, {
+    skip,
+  }, () => {
+    const objects = render(overlay);
+    const env = find(objects, 'ConfigMap', 'nes-config').data;
+    const known = variablesTheApiReads();
+    for (const key of Object.keys(env))
+      assert.ok(known.has(key), `nes-config: ${key} is read by nothing`);
+    for (const key of ['NES_EXECUTOR', 'NES_STORE', 'NES_K8S_NAMESPACE', 'NES_K8S_IMAGE']) {
+      assert.ok(env[key], `nes-config sets ${key}`);
+    }
+    assert.equal(env.NES_EXECUTOR, 'kubernetes');
+    const container = find(objects, 'Deployment', 'nes-api').spec.template.spec.containers[0];
+    for (const variable of container.env) {
+      assert.ok(known.has(variable.name), `${variable.name} is read by nothing`);
+    }
+    // Only the admin token is required; GitHub's token is optional everywhere.
+    const github = container.env.find((v: Manifest) => v.name === 'NES_GITHUB_TOKEN');
+    assert.equal(github.valueFrom.secretKeyRef.optional, true);
+  });
+
+  test(`k8s/overlays/${overlay}: every path the configuration names is mounted and writable`, {
+    skip,
+  }, () => {
+    const objects = render(overlay);
+    const env = find(objects, 'ConfigMap', 'nes-config').data;
+    const api = find(objects, 'Deployment', 'nes-api').spec.template.spec;
+    const container = api.containers[0];
+    assert.equal(container.securityContext.readOnlyRootFilesystem, true);
+    const dataDir = env.NES_DATA_DIR ?? imageEnv('NES_DATA_DIR');
+    assert.ok(dataDir, 'the API image sets NES_DATA_DIR');
+    assertWritable('API', mountFor(api, container, dataDir), dataDir);
+    assertWritable('API', mountFor(api, container, '/tmp'), '/tmp');
+
+    const template = find(objects, 'PodTemplate', env.NES_K8S_POD_TEMPLATE).template.spec;
+    const runner = template.containers.find((c: Manifest) => c.name === 'runner');
+    if (String(env.NES_STORE).startsWith('gs://')) {
+      // GCS: the pods reach it through Workload Identity, no mount (BUCKET is the user's).
+      assert.match(env.NES_STORE, /^gs:\/\/[^/]+\/./);
+      return;
+    }
+    const inApi = mountFor(api, container, env.NES_STORE);
+    const inRun = mountFor(template, runner, env.NES_STORE);
+    assertWritable('API', inApi, env.NES_STORE);
+    assertWritable('runner PodTemplate', inRun, env.NES_STORE);
+    // One store: both mounts reach the same directory of the node, and a run sees only it.
+    const apiStore = storageOf(objects, 'nes', inApi as Mounted);
+    const runStore = storageOf(objects, env.NES_K8S_NAMESPACE, inRun as Mounted);
+    assert.equal(apiStore, runStore);
+    const apiData = storageOf(objects, 'nes', mountFor(api, container, dataDir) as Mounted);
+    assert.ok(
+      !apiData.startsWith(`${runStore}/`) && apiData !== runStore,
+      'runs never see the API data dir',
+    );
+    assert.ok(!runStore.startsWith(`${apiData}/`), 'the store is not inside the data dir');
+  });
+
+  test(`k8s/overlays/${overlay}: the PodDisruptionBudget lets a node drain with ${overlay}'s replicas`, {
+    skip,
+  }, () => {
+    const objects = render(overlay);
+    const replicas = find(objects, 'Deployment', 'nes-api').spec.replicas;
+    const pdb = find(objects, 'PodDisruptionBudget', 'nes-api').spec;
+    const allowed =
+      pdb.maxUnavailable !== undefined
+        ? Number(pdb.maxUnavailable)
+        : replicas - Number(pdb.minAvailable);
+    assert.ok(
+      allowed >= 1,
+      `${replicas} replica(s), ${JSON.stringify(pdb)}: no disruption allowed`,
+    );
+    assert.ok(allowed < replicas || replicas === 1, 'a drain never takes every replica at once');
+  });
+
+  test(`k8s/overlays/${overlay}: pods pass Pod Security "restricted" where their namespace enforces it`, {
+    skip,
+  }, () => {
+    const objects = render(overlay);
+    const levels = new Map(
+      objects
+        .filter((o) => o.kind === 'Namespace')
+        .map((o) => [o.metadata.name, namespaceLevels(o.metadata.labels)]),
+    );
+    for (const object of objects) {
+      const spec =
+        object.kind === 'PodTemplate' ? object.template.spec : object.spec?.template?.spec;
+      if (!spec) continue;
+      const level = levels.get(object.metadata.namespace);
+      assert.ok(level, `${object.kind}/${object.metadata.name}: its namespace is in the overlay`);
+      for (const mode of ['enforce', 'warn'] as const) {
+        assert.deepEqual(
+          podSecurityViolations(spec, level[mode]),
+          [],
+          `${object.kind}/${object.metadata.name} (${mode} ${level[mode]})`,
+        );
+      }
+    }
+    // And the pod of a run built on the overlay's PodTemplate.
+    const env = find(objects, 'ConfigMap', 'nes-config').data;
+    const template = structuredClone(find(objects, 'PodTemplate', env.NES_K8S_POD_TEMPLATE));
+    const job = buildRunJob(run(), settings({ podTemplate: template, image: env.NES_K8S_IMAGE }));
+    const spec = job.spec?.template.spec as Manifest;
+    assert.deepEqual(podSecurityViolations(spec, 'restricted'), []);
+  });
+
+  test(`k8s/overlays/${overlay}: objects are written as the server stores them (a re-apply changes nothing)`, {
+    skip,
+  }, () => {
+    const objects = render(overlay);
+    for (const template of objects.filter((o) => o.kind === 'PodTemplate')) {
+      const stored = structuredClone(template.template.spec);
+      defaultPodSpec(stored, 'Always');
+      assert.deepEqual(stored, template.template.spec, `PodTemplate/${template.metadata.name}`);
+    }
+    for (const range of objects.filter((o) => o.kind === 'LimitRange')) {
+      for (const item of range.spec.limits) {
+        const stored = structuredClone(item);
+        defaultLimitRangeItem(stored);
+        assert.deepEqual(stored, item, `LimitRange/${range.metadata.name}`);
+      }
+    }
+  });
+
+  test(`k8s/overlays/${overlay}: the runner image is one name everywhere`, { skip }, () => {
+    const objects = render(overlay);
+    const env = find(objects, 'ConfigMap', 'nes-config').data;
+    const template = find(objects, 'PodTemplate', env.NES_K8S_POD_TEMPLATE);
+    assert.equal(template.template.spec.containers[0].image, env.NES_K8S_IMAGE);
+  });
+}
+
+test('k8s/overlays/local: its images are the ones docs/kubernetes.md and the Dockerfiles build', {
+  skip,
+}, () => {
+  const objects = render('local');
+  const images = new Set<string>();
+  for (const object of objects) {
+    const spec = object.kind === 'PodTemplate' ? object.template.spec : object.spec?.template?.spec;
+    for (const container of spec?.containers ?? []) images.add(container.image);
+  }
+  const built = (text: string, dockerfile: string) =>
+    [
+      ...text.matchAll(new RegExp(`docker build [^\\n]*-f docker/${dockerfile} -t (\\S+)`, 'g')),
+    ].map((m) => m[1]);
+  for (const [dockerfile, expected] of [
+    ['api.Dockerfile', 'nes-api:dev'],
+    ['runner.Dockerfile', 'nes-runner:dev'],
+  ] as const) {
+    assert.ok(images.has(expected), `the local overlay runs ${expected}`);
+    assert.ok(built(DOCS, dockerfile).includes(expected), `docs/kubernetes.md builds ${expected}`);
+    const header = readFileSync(join(REPO_ROOT, 'docker', dockerfile), 'utf8');
+    assert.deepEqual(
+      built(header, dockerfile),
+      [expected],
+      `docker/${dockerfile} says ${expected}`,
+    );
+  }
+  assert.ok(
+    /kind load docker-image nes-api:dev nes-runner:dev/.test(DOCS),
+    'the docs load both images',
+  );
+  for (const image of images) assert.match(image, /^nes-(api|runner):dev$/);
+});

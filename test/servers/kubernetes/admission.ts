@@ -71,7 +71,8 @@ function defaultJob(job: V1Job, uid: string): void {
   job.status = {};
 }
 
-function defaultPodSpec(spec: V1PodSpec, restartPolicy: string): void {
+/** The pod spec defaults kube-apiserver fills (in pods, and in every pod template it stores). */
+export function defaultPodSpec(spec: V1PodSpec, restartPolicy: string): void {
   spec.restartPolicy ??= restartPolicy;
   spec.dnsPolicy ??= 'ClusterFirst';
   spec.schedulerName ??= 'default-scheduler';
@@ -92,6 +93,29 @@ function defaultContainer(container: V1Container): void {
   container.resources ??= {};
   if (container.resources.limits && !container.resources.requests) {
     container.resources.requests = { ...container.resources.limits };
+  }
+}
+
+/**
+ * A LimitRange's defaulting (SetDefaults_LimitRangeItem): for a Container item, a resource with a
+ * `max` but no `default` gets `default = max`, and one with a `default` but no `defaultRequest`
+ * gets `defaultRequest = default`. The limits list is replaced whole by a client-side apply, so a
+ * manifest that leaves these out is reported "configured" at every apply.
+ */
+export function defaultLimitRangeItem(item: {
+  type: string;
+  max?: Record<string, string>;
+  default?: Record<string, string>;
+  defaultRequest?: Record<string, string>;
+}): void {
+  if (item.type !== 'Container') return;
+  for (const [resource, value] of Object.entries(item.max ?? {})) {
+    item.default ??= {};
+    item.default[resource] ??= value;
+  }
+  for (const [resource, value] of Object.entries(item.default ?? {})) {
+    item.defaultRequest ??= {};
+    item.defaultRequest[resource] ??= value;
   }
 }
 
