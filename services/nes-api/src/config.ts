@@ -56,6 +56,11 @@ export interface KubernetesConfig {
   lease: { namespace: string | null; name: string } | null;
   /** NES_K8S_SETTINGS_FILE: YAML or JSON of the run policy (settings-file.ts). */
   settingsFile: string | null;
+  /**
+   * NES_K8S_INSTALLATION: this installation's label value on its Jobs and pods; default derived
+   * from the lease (`<namespace>.<name>`), else the API pod's namespace.
+   */
+  installation: string | null;
 }
 
 export class ConfigError extends Error {
@@ -96,10 +101,12 @@ type ConfigKey =
   | 'K8S_POD_TEMPLATE'
   | 'K8S_PENDING_TIMEOUT_SECONDS'
   | 'K8S_LEASE_NAME'
-  | 'K8S_SETTINGS_FILE';
+  | 'K8S_SETTINGS_FILE'
+  | 'K8S_INSTALLATION';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const LABEL_VALUE = /^(?=.{1,63}$)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
@@ -253,6 +260,11 @@ export function loadConfig(
       pendingTimeoutSeconds: integer('K8S_PENDING_TIMEOUT_SECONDS', 600, 1, 7 * 24 * 3600),
       lease,
       settingsFile: file('K8S_SETTINGS_FILE'),
+      installation: name(
+        'K8S_INSTALLATION',
+        LABEL_VALUE,
+        'a label value (63 characters at most: letters, digits, -, _ and .)',
+      ),
     };
   }
 

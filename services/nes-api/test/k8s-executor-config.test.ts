@@ -42,7 +42,22 @@ describe('NES_K8S_* variables', () => {
       pendingTimeoutSeconds: 600,
       lease: null,
       settingsFile: null,
+      installation: null,
     });
+  });
+
+  test('NES_K8S_INSTALLATION: a label value', () => {
+    const env = { NES_EXECUTOR: 'kubernetes' };
+    assert.equal(
+      loadConfig({ ...env, NES_K8S_INSTALLATION: 'team-a' }).kubernetes?.installation,
+      'team-a',
+    );
+    for (const bad of ['has space', 'x'.repeat(64), '-lead', 'a/b']) {
+      assert.throws(
+        () => loadConfig({ ...env, NES_K8S_INSTALLATION: bad }),
+        /NES_K8S_INSTALLATION: expected a label value/,
+      );
+    }
   });
 
   test('all keys, lease as namespace/name', () => {

@@ -3,7 +3,11 @@ import { describe, test } from 'node:test';
 import type { V1Job } from '@kubernetes/client-node';
 import {
   buildRunJob,
+  defaultPullPolicy,
+  INSTALLATION_LABEL,
+  installationLabels,
   jobNameForRun,
+  NES_LABELS,
   nesJobIssues,
   RUN_ID_LABEL,
 } from '../src/executors/kubernetes/job-builder.ts';
@@ -486,5 +490,47 @@ describe('strict validator: it catches what the API server would refuse', () => 
     runner(job).env?.push({ name: 'DB_PASSWORD', value: 'hunter2' });
     const issues = nesJobIssues(job);
     assert.equal(issues.length, 3, issues.join('\n'));
+  });
+});
+
+describe('decided per run, not inherited from the PodTemplate as the server stored it', () => {
+  // The server fills the template container's pull policy from the template's own image.
+  const template = {
+    template: {
+      spec: {
+        containers: [
+          { name: 'runner', image: 'ghcr.io/nes/runner:latest', imagePullPolicy: 'Always' },
+        ],
+      },
+    },
+  };
+  const policyOf = (image: string, extra: Partial<Parameters<typeof settings>[0]> = {}) => {
+    const job = buildRunJob(
+      run({ image }),
+      settings({ podTemplate: template, allowedImages: ['*'], ...extra }),
+    );
+    return job.spec?.template.spec?.containers[0]?.imagePullPolicy;
+  };
+
+  test("image pull policy: the run's image decides (Always only for :latest or no tag)", () => {
+    assert.equal(defaultPullPolicy('nes-runner:dev'), 'IfNotPresent');
+    assert.equal(defaultPullPolicy('localhost:5000/nes-runner'), 'Always');
+    assert.equal(defaultPullPolicy('ghcr.io/nes/runner@sha256:abc'), 'IfNotPresent');
+    assert.equal(policyOf('europe-docker.pkg.dev/acme/nes/runner:1.4.0'), 'IfNotPresent');
+    assert.equal(policyOf('europe-docker.pkg.dev/acme/nes/runner:latest'), 'Always');
+    // The administrator's setting wins for every image.
+    assert.equal(policyOf('ghcr.io/nes/runner:1.4.0', { imagePullPolicy: 'Always' }), 'Always');
+  });
+
+  test('the installation label is on the Job and its pod, and selected by its informers', () => {
+    const job = buildRunJob(run(), settings({ installation: 'team-a' }));
+    assert.equal(job.metadata?.labels?.[INSTALLATION_LABEL], 'team-a');
+    assert.equal(job.spec?.template.metadata?.labels?.[INSTALLATION_LABEL], 'team-a');
+    assert.deepEqual(installationLabels('team-a'), {
+      ...NES_LABELS,
+      [INSTALLATION_LABEL]: 'team-a',
+    });
+    assert.deepEqual(nesJobIssues(job), []);
+    assert.deepEqual(openApiValidator().validateObject(job), []);
   });
 });

@@ -247,7 +247,7 @@ describe('finished Jobs (the durable truth)', () => {
       [6, 'failed', 'oom'],
       [7, 'failed', 'infra'],
       [2, 'failed', 'infra'],
-      [130, 'cancelled', 'cancelled'],
+      [130, 'failed', 'infra'], // no cancel asked: the pod was deleted
       [42, 'failed', 'infra'],
     ];
     for (const [code, status, failureClass] of cases) {
@@ -610,8 +610,23 @@ describe('disruption, cancel and vanished Jobs', () => {
     assert.equal(finishedOf(objects(j, [])).status, 'cancelled');
   });
 
-  test('runner exit 130 without a request still means cancelled (someone stopped it)', () => {
-    assert.equal(finishedOf(objects(null, [terminatedPod(130)])).status, 'cancelled');
+  test('runner exit 130 without a cancel asked (the pod deleted) -> failed infra PodTerminated', () => {
+    const update = finishedOf(objects(null, [terminatedPod(130)]));
+    assert.equal(update.status, 'failed');
+    assert.equal(update.error?.class, 'infra');
+    assert.equal(update.error?.ename, 'PodTerminated');
+    assert.match(update.error?.evalue ?? '', /without a cancel/);
+    // Even when the runner's own result says cancelled: it cannot tell who sent SIGTERM.
+    const said = terminatedPod(130, {
+      message: JSON.stringify({ v: 1, status: 'cancelled', class: 'cancelled' }),
+    });
+    assert.equal(finishedOf(objects(null, [said])).error?.class, 'infra');
+    // With the cancel asked, the same exit is the cancel.
+    const asked = mapRunState(objects(null, [terminatedPod(130)]), T0, {
+      ...OPTIONS,
+      cancelRequested: true,
+    });
+    assert.equal(asked?.type === 'finished' && asked.status, 'cancelled');
   });
 
   test('a Job that vanished without a terminal condition or exit -> judged infra RunLost', () => {
@@ -633,5 +648,67 @@ describe('disruption, cancel and vanished Jobs', () => {
     p.metadata = { ...p.metadata, creationTimestamp: new Date(T0) };
     assert.equal(mapRunState(objects(j, [p]), T0 + 299_000, OPTIONS), null);
     assert.equal(finishedOf(objects(j, [p]), T0 + 301_000).error?.ename, 'ImagePullFailed');
+  });
+});
+
+describe('what a real v1.28 cluster showed', () => {
+  const deadlineJob = () =>
+    job({
+      active: 1,
+      startTime: at(0) as unknown as Date,
+      // v1.28: Failed at once, no FailureTarget, while the pod still runs.
+      conditions: [
+        cond('Failed', 'DeadlineExceeded', 'Job was active longer than specified deadline', 90),
+      ],
+    });
+
+  test('a Job past its deadline with its runner still saving: nothing yet, then timed_out', () => {
+    assert.equal(mapRunState(objects(deadlineJob(), [runningPod()]), T0 + 91_000, OPTIONS), null);
+    const result = JSON.stringify({
+      v: 1,
+      status: 'cancelled',
+      class: 'cancelled',
+      outputUri: OUTPUT,
+    });
+    const stopped = terminatedPod(130, { message: result });
+    const update = finishedOf(objects(deadlineJob(), [stopped]), T0 + 95_000);
+    assert.equal(update.status, 'timed_out');
+    assert.equal(update.error?.class, 'timeout');
+    assert.equal(update.error?.ename, 'DeadlineExceeded');
+    assert.equal(update.outputUri, OUTPUT);
+  });
+
+  test('a Job whose deadline passed before any runner started reports no output notebook', () => {
+    const pending = pendingPod({ waiting: { reason: 'ContainerCreating' } });
+    const update = finishedOf(objects(deadlineJob(), [pending]), T0 + 95_000);
+    assert.equal(update.status, 'timed_out');
+    assert.equal(update.outputUri, null);
+  });
+
+  test('an image that cannot be pulled: the root cause from the Failed event, no output notebook', () => {
+    const backOff = pendingPod({
+      waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "nes-runner:nope"' },
+    });
+    const events = [
+      {
+        metadata: { name: 'e1', creationTimestamp: at(3) as unknown as Date },
+        involvedObject: { kind: 'Pod', name: 'nes-a-x1' },
+        reason: 'Failed',
+        message:
+          'Failed to pull image "nes-runner:nope": rpc error: code = NotFound desc = failed to pull and unpack image "docker.io/library/nes-runner:nope": not found',
+        type: 'Warning',
+      },
+      {
+        metadata: { name: 'e2', creationTimestamp: at(4) as unknown as Date },
+        involvedObject: { kind: 'Pod', name: 'nes-a-x1' },
+        reason: 'BackOff',
+        message: 'Back-off pulling image "nes-runner:nope"',
+        type: 'Normal',
+      },
+    ] as CoreV1Event[];
+    const update = finishedOf(objects(job({ active: 1 }), [backOff], events), T0 + 301_000);
+    assert.equal(update.error?.ename, 'ImagePullFailed');
+    assert.match(update.error?.evalue ?? '', /not found/);
+    assert.equal(update.outputUri, null, 'no runner ran: there is no output notebook');
   });
 });

@@ -6,6 +6,7 @@
  * Every check that can fail runs before anything is written: a usage or source error leaves no
  * output behind.
  */
+
 import { statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -42,6 +43,7 @@ import {
   usageError,
 } from './exit-codes.ts';
 import { cliSourceOptions, type FetchedInput, fetchInput } from './input.ts';
+import { effectiveDeadlineMs } from './job-deadline.ts';
 import { availableKernels } from './kernels.ts';
 import { collectParameters, type ParameterValues } from './params.ts';
 import {
@@ -609,7 +611,7 @@ async function execute(
     cwd: options.cwd,
     startTimeoutMs: options.startTimeoutSeconds * 1000,
     cellTimeoutMs: seconds(options.executionTimeoutSeconds),
-    deadlineMs: seconds(options.timeoutSeconds),
+    deadlineMs: effectiveDeadlineMs(seconds(options.timeoutSeconds), process.env, Date.now()),
     autosave: {
       onCellComplete: options.requestSaveOnCellExecute && !onlyStdout,
       longCellEverySeconds: onlyStdout ? 0 : options.autosaveCellEverySeconds,

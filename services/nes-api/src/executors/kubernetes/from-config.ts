@@ -3,6 +3,7 @@
  * the settings file merged with the NES_K8S_* variables, the lease, and the scheduler tunings a
  * cluster needs (the Job's own deadline and the pending timeout govern, not the local defaults).
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ObjectStore } from '@nes/stores/local';
@@ -58,14 +59,18 @@ export function kubernetesFromConfig(
   } catch (error) {
     throw new ConfigError('NES_K8S_KUBECONFIG', (error as Error).message);
   }
+  const leaseNamespace = k8s.lease?.namespace ?? podNamespace() ?? k8s.namespace;
   const executor = new KubernetesExecutor({
     kc,
-    settings,
+    settings: {
+      ...settings,
+      installation: k8s.installation ?? defaultInstallation(k8s, leaseNamespace),
+    },
     kernels,
     podTemplateName: k8s.podTemplate,
     pendingTimeoutSeconds: k8s.pendingTimeoutSeconds,
     leaseName: k8s.lease?.name ?? null,
-    leaseNamespace: k8s.lease?.namespace ?? podNamespace() ?? k8s.namespace,
+    leaseNamespace,
     artifacts: options.artifacts,
     storedLog: storedLogOf(options.runStore),
     log: options.log,
@@ -94,6 +99,17 @@ export function storedLogOf(store: RunStore): (runId: string) => Promise<LogLine
     (await store.listEvents(runId))
       .filter((event) => event.type === 'log' && typeof event.data.time === 'string')
       .map((event) => ({ time: String(event.data.time), text: String(event.data.text) }));
+}
+
+/**
+ * Without NES_K8S_INSTALLATION: the lease names the installation (two installations never share
+ * one: they would elect one leader between them), else the namespace the API runs in.
+ */
+function defaultInstallation(k8s: KubernetesConfig, leaseNamespace: string): string {
+  const base = k8s.lease ? `${leaseNamespace}.${k8s.lease.name}` : (podNamespace() ?? 'nes');
+  if (base.length <= 63) return base;
+  const hash = createHash('sha256').update(base).digest('hex').slice(0, 10);
+  return `${base.slice(0, 52).replace(/[^A-Za-z0-9]+$/, '')}.${hash}`;
 }
 
 function podNamespace(): string | null {

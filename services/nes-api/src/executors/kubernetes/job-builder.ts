@@ -33,6 +33,8 @@ export const RUNNER_CONTAINER = 'runner';
 export const LABEL_PREFIX = 'nes.dev/';
 export const RUN_ID_LABEL = 'nes.dev/run-id';
 export const QUEUE_LABEL = 'nes.dev/queue';
+/** Which NES installation owns a Job and its pod (several may share a runs namespace). */
+export const INSTALLATION_LABEL = 'nes.dev/installation';
 export const KUEUE_QUEUE_LABEL = 'kueue.x-k8s.io/queue-name';
 export const GPU_RESOURCE = 'nvidia.com/gpu';
 /** Labels on every NES Job and pod: the executor's informers select on these. */
@@ -41,6 +43,24 @@ export const NES_LABELS: Readonly<Record<string, string>> = {
   'app.kubernetes.io/component': 'run',
   'app.kubernetes.io/managed-by': 'nes-api',
 };
+/** The labels an installation's informers select on: NES's own plus its identity. */
+export function installationLabels(
+  installation: string | null | undefined,
+): Record<string, string> {
+  return installation ? { ...NES_LABELS, [INSTALLATION_LABEL]: installation } : { ...NES_LABELS };
+}
+
+/**
+ * The pull policy the API server would give `image` (Always for `:latest` or no tag, else
+ * IfNotPresent), decided for each run's image: the PodTemplate's container carries the policy
+ * the server filled in for the template's own image, which says nothing about another one.
+ */
+export function defaultPullPolicy(image: string): 'Always' | 'IfNotPresent' {
+  if (image.includes('@')) return 'IfNotPresent';
+  const tag = /:([^/:]+)$/.exec(image)?.[1];
+  return tag === undefined || tag === 'latest' ? 'Always' : 'IfNotPresent';
+}
+
 export const ANNOTATIONS = {
   runId: 'nes.dev/run-id',
   notebook: 'nes.dev/notebook',
@@ -51,6 +71,8 @@ export const ANNOTATIONS = {
 /** The runner will write its small JSON result here (Kubernetes reads at most 4096 bytes). */
 export const TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 export const HOME_DIR = '/home/nes';
+/** The Job's deadline as a time, set by the executor when it creates the Job (nes-run reads it). */
+export const DEADLINE_ENV = 'NES_DEADLINE_AT';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
@@ -413,7 +435,7 @@ export function buildRunJob(run: Run, settings: KubernetesRunSettings): V1Job {
     ...baseRunner,
     name: RUNNER_CONTAINER,
     image,
-    ...(settings.imagePullPolicy ? { imagePullPolicy: settings.imagePullPolicy } : {}),
+    imagePullPolicy: settings.imagePullPolicy ?? defaultPullPolicy(image),
     command: settings.command ?? ['nes-run'],
     args,
     env,
@@ -433,7 +455,7 @@ export function buildRunJob(run: Run, settings: KubernetesRunSettings): V1Job {
     ? (settings.kueue.queues?.[queue] ?? settings.kueue.defaultQueue)
     : null;
   const labels: Record<string, string> = {
-    ...NES_LABELS,
+    ...installationLabels(settings.installation),
     [RUN_ID_LABEL]: runIdLabelValue(run.id),
     ...(isLabelValue(queue) ? { [QUEUE_LABEL]: queue } : {}),
   };

@@ -27,6 +27,7 @@ import {
   setHeaderOptions,
   type V1Job,
   type V1Pod,
+  type V1PodTemplate,
 } from '@kubernetes/client-node';
 import type { ObjectStore } from '@nes/stores/local';
 import type { Run } from '../../runs/run-model.ts';
@@ -36,8 +37,10 @@ import { ResilientInformer } from './informer.ts';
 import {
   ANNOTATIONS,
   buildRunJob,
+  DEADLINE_ENV,
+  INSTALLATION_LABEL,
+  installationLabels,
   jobNameForRun,
-  NES_LABELS,
   nesJobIssues,
   RUNNER_CONTAINER,
 } from './job-builder.ts';
@@ -181,7 +184,7 @@ export class KubernetesExecutor implements Executor {
     this.#namespace = options.settings.namespace;
     this.#batch = options.kc.makeApiClient(BatchV1Api);
     this.#core = options.kc.makeApiClient(CoreV1Api);
-    const selector = labelSelector(NES_LABELS);
+    const selector = labelSelector(installationLabels(options.settings.installation));
     const namespace = this.#namespace;
     const log = (level: 'info' | 'warn' | 'error', message: string) => this.#log(level, message);
     this.#jobs = new ResilientInformer<V1Job>({
@@ -262,10 +265,7 @@ export class KubernetesExecutor implements Executor {
   async start(): Promise<void> {
     if (this.#o.podTemplateName) {
       try {
-        this.#settings.podTemplate = await this.#core.readNamespacedPodTemplate({
-          name: this.#o.podTemplateName,
-          namespace: this.#namespace,
-        });
+        this.#settings.podTemplate = await this.#readPodTemplate();
       } catch (error) {
         throw new KubernetesSettingsError(
           `NES_K8S_POD_TEMPLATE: cannot read PodTemplate ${this.#o.podTemplateName} in namespace ${this.#namespace}: ${describeError(error)}`,
@@ -300,6 +300,30 @@ export class KubernetesExecutor implements Executor {
     every(this.#o.resyncIntervalMs ?? 60_000, () => void this.resync());
   }
 
+  #readPodTemplate(): Promise<V1PodTemplate> {
+    return this.#core.readNamespacedPodTemplate({
+      name: this.#o.podTemplateName as string,
+      namespace: this.#namespace,
+    });
+  }
+
+  /**
+   * The PodTemplate as it is now: read again for every Job, so an operator's change applies to
+   * the next run without restarting the API. When the read fails the last copy read is used.
+   */
+  async #currentSettings(): Promise<KubernetesRunSettings> {
+    if (!this.#o.podTemplateName) return this.#settings;
+    try {
+      this.#settings.podTemplate = await this.#readPodTemplate();
+    } catch (error) {
+      this.#log(
+        'warn',
+        `PodTemplate ${this.#o.podTemplateName}: ${describeError(error)}; using the copy read before`,
+      );
+    }
+    return this.#settings;
+  }
+
   // Executor -----------------------------------------------------------------------------------
 
   async kernels(): Promise<string[]> {
@@ -312,9 +336,10 @@ export class KubernetesExecutor implements Executor {
 
   /** Creates the run's Job; a 409 means it exists (a relaunch): it is adopted. */
   async launch(run: Run): Promise<void> {
-    const job = buildRunJob(run, this.#settings);
+    const job = buildRunJob(run, await this.#currentSettings());
     const issues = nesJobIssues(job);
     if (issues.length > 0) throw new KubernetesSettingsError(issues.join('; '));
+    withDeadlineAt(job, this.#now());
     const tracked = this.#track(run.id);
     if (run.cancelRequested) tracked.cancelRequested = true;
     const name = job.metadata?.name as string;
@@ -415,7 +440,7 @@ export class KubernetesExecutor implements Executor {
   async resync(): Promise<void> {
     if (this.#stopped) return;
     try {
-      const selector = labelSelector(NES_LABELS);
+      const selector = labelSelector(installationLabels(this.#settings.installation));
       const [jobs, pods] = await Promise.all([
         this.#batch.listNamespacedJob({ namespace: this.#namespace, labelSelector: selector }),
         this.#core.listNamespacedPod({ namespace: this.#namespace, labelSelector: selector }),
@@ -462,6 +487,9 @@ export class KubernetesExecutor implements Executor {
   }
 
   #runIdOf(object: V1Job | V1Pod): string | null {
+    // Another installation's object (read by name, or listed before a label change): not ours.
+    const installation = this.#settings.installation;
+    if (installation && object.metadata?.labels?.[INSTALLATION_LABEL] !== installation) return null;
     return object.metadata?.annotations?.[ANNOTATIONS.runId] ?? null;
   }
 
@@ -710,6 +738,7 @@ export class KubernetesExecutor implements Executor {
         String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp)),
       );
     let text = '';
+    let fetched = 0;
     let complete = pods.length > 0;
     for (const pod of pods) {
       const name = pod.metadata?.name as string;
@@ -729,11 +758,16 @@ export class KubernetesExecutor implements Executor {
         );
         if (pods.length > 1) text += `==> pod ${name} <==\n`;
         text += lines.map((line) => `${line}\n`).join('');
+        fetched += lines.length;
       } catch {
         complete = false;
       }
     }
-    if (!complete) text = tracked.logLines.map((line) => `${line}\n`).join('');
+    // A pod being deleted (a cancel) may answer with less than was already followed, or
+    // nothing: then the followed lines are the fuller copy.
+    if (!complete || fetched < tracked.logLines.length) {
+      text = tracked.logLines.map((line) => `${line}\n`).join('');
+    }
     try {
       await artifacts.put(podLogKey(tracked.runId), text, {
         contentType: 'text/plain; charset=utf-8',
@@ -904,6 +938,22 @@ export class KubernetesExecutor implements Executor {
       await delay(Math.min(retryMs * 2 ** Math.min(failures, 5), 5000));
     }
   }
+}
+
+/**
+ * The Job's deadline as a time (NES_DEADLINE_AT for the runner): its activeDeadlineSeconds count
+ * from about now, when the Job is created, and include the time spent pending. The runner stops
+ * itself a little before it, so a run that waited long for a node still ends as timed out in its
+ * notebook and manifest, not as cancelled by the Job controller's SIGTERM.
+ */
+function withDeadlineAt(job: V1Job, now: number): void {
+  const seconds = job.spec?.activeDeadlineSeconds;
+  const runner = job.spec?.template.spec?.containers.find((c) => c.name === RUNNER_CONTAINER);
+  if (!seconds || !runner) return;
+  runner.env = [
+    ...(runner.env ?? []).filter((e) => e.name !== DEADLINE_ENV),
+    { name: DEADLINE_ENV, value: new Date(now + seconds * 1000).toISOString() },
+  ];
 }
 
 function delay(ms: number): Promise<void> {

@@ -217,9 +217,26 @@ export function failureFromExit(
       outputUri,
     };
   }
+  if (exit.exitCode === 130 || exit.exitCode === 143) {
+    // SIGTERM that no cancel asked for: the pod was deleted (kubectl delete pod, a node shut
+    // down without a drain). The runner saved what it had, but the run did not end on its own
+    // and nobody cancelled it: a failure of the infrastructure, not a cancel.
+    return {
+      status: 'failed',
+      error: {
+        class: 'infra',
+        ename: 'PodTerminated',
+        evalue:
+          'The runner was stopped by SIGTERM without a cancel: its pod was deleted or its node shut down (exit code ' +
+          `${exit.exitCode}); the notebook was saved as far as it ran`,
+        cellIndex: typeof result?.cellIndex === 'number' ? result.cellIndex : null,
+      },
+      outputUri,
+    };
+  }
   if (known) {
     const failureClass =
-      result?.class && FAILURE_CLASSES.has(result.class)
+      result?.class && FAILURE_CLASSES.has(result.class) && result.class !== 'cancelled'
         ? (result.class as RunFailure['class'])
         : known.class;
     return {
@@ -251,7 +268,21 @@ export function failureFromExit(
   };
 }
 
-function outputUriOf(job: V1Job | null, pods: V1Pod[]): string | null {
+/** A runner container of the run has started: only then can its output notebook exist. */
+function runnerStarted(pods: V1Pod[]): boolean {
+  return pods.some((pod) => {
+    const status = runnerStatus(pod);
+    return Boolean(
+      status?.state?.running ||
+        status?.state?.terminated?.startedAt ||
+        status?.lastState?.terminated,
+    );
+  });
+}
+
+/** Where the output notebook is, once a runner has started (never for a run that could not). */
+function outputUriOf(job: V1Job | null, pods: V1Pod[], ran = runnerStarted(pods)): string | null {
+  if (!ran) return null;
   return (
     job?.metadata?.annotations?.[ANNOTATIONS.outputUri] ??
     pods.find((p) => p.metadata?.annotations?.[ANNOTATIONS.outputUri])?.metadata?.annotations?.[
@@ -312,7 +343,10 @@ function fromFinishedJob(
   cancelRequested: boolean,
 ): Finished {
   const { runId, pods } = objects;
-  const outputUri = outputUriOf(job, pods);
+  const failedWith = exitCodeFromMessage(condition(job, 'Failed')?.message);
+  // Complete, or a runner exit in the condition: a runner ran even when its pod is gone.
+  const ran = runnerStarted(pods) || condition(job, 'Complete') !== null || failedWith !== null;
+  const outputUri = outputUriOf(job, pods, ran);
   const complete = condition(job, 'Complete');
   if (complete) {
     const exit = terminatedRunner(pods);
@@ -328,6 +362,8 @@ function fromFinishedJob(
   const failed = condition(job, 'Failed');
   const time = iso(failed?.lastTransitionTime, now);
   if (failed?.reason === 'DeadlineExceeded') {
+    const ran = terminatedRunner(pods);
+    const saved = ran ? parseTerminationMessage(ran.message)?.outputUri : null;
     return finished(
       runId,
       time,
@@ -338,7 +374,7 @@ function fromFinishedJob(
         evalue: `The Job was active longer than its deadline of ${job.spec?.activeDeadlineSeconds ?? '?'} s (scheduling and image pulls included)`,
         cellIndex: null,
       },
-      outputUri,
+      (typeof saved === 'string' ? saved : null) ?? outputUri,
     );
   }
   const exit = terminatedRunner(pods);
@@ -413,7 +449,14 @@ function pendingFailure(
   if (now - since < timeoutMs) return null;
   const image = pod.spec?.containers.find((c) => c.name === RUNNER_CONTAINER)?.image ?? '?';
   if (waiting?.reason && IMAGE_PULL_ERRORS.has(waiting.reason)) {
-    const detail = waiting.message ?? eventMessage(events, ['Failed', 'BackOff']) ?? waiting.reason;
+    // The root cause is in the kubelet's `Failed` event ("Failed to pull image ...: not found");
+    // ImagePullBackOff's own message only says it is backing off.
+    const detail =
+      eventMessage(events, ['Failed']) ??
+      (waiting.reason === 'ErrImagePull' ? waiting.message : undefined) ??
+      eventMessage(events, ['BackOff']) ??
+      waiting.message ??
+      waiting.reason;
     return fail(
       infra(
         'ImagePullFailed',
@@ -461,6 +504,10 @@ export function judgeRunState(
     options.cancelRequested === true || job?.metadata?.annotations?.[CANCEL_ANNOTATION] === 'true';
 
   if (job !== null && jobFinished(job)) {
+    // A Job fails at once when its deadline passes, while its pod still runs (the runner got
+    // SIGTERM and is saving the notebook): the end is reported when the runner has stopped,
+    // with its notebook saved and its whole log in.
+    if (pods.some(runnerStillRunning)) return null;
     return { update: fromFinishedJob(objects, job, now, cancelRequested), judged: false };
   }
 
@@ -541,6 +588,14 @@ export function judgeRunState(
     };
   }
   return pendingFailure(objects, job, pod, now, options);
+}
+
+function runnerStillRunning(pod: V1Pod): boolean {
+  if (disrupted(pod)) return false;
+  const phase = pod.status?.phase;
+  return (
+    (phase === 'Running' || phase === 'Pending') && runnerStatus(pod)?.state?.running !== undefined
+  );
 }
 
 /** `judgeRunState` without the judgement flag. */

@@ -79,6 +79,11 @@ export interface KubernetesRunSettings {
   kueue?: KueueSettings | null;
   /** The runner PodTemplate read from the cluster (see `mergePodTemplate` for the rules). */
   podTemplate?: V1PodTemplate | null;
+  /**
+   * This NES installation's identity (the `nes.dev/installation` label value on its Jobs and
+   * pods): installations sharing a runs namespace each see and touch only their own.
+   */
+  installation?: string | null;
 }
 
 /** A run asks for something the settings do not allow, or asks it in a malformed way. */
