@@ -284,3 +284,55 @@ def test_hook_test_connection(af, nes):
     af.BaseHook.connections["nes_bad"] = {"host": nes.url, "password": "nes_wrong_token_0123456789"}
     ok, message = af.NesHook(nes_conn_id="nes_bad").test_connection()
     assert not ok and "401" in message and "nes_wrong_token" not in message
+
+
+def test_airflow_3_reads_the_state_through_the_supervisor_off_the_loop(af, monkeypatch):
+    """Airflow 3's branch of the state lookup: RuntimeTaskInstance.get_task_states (its signature as
+    in task-sdk execution_time/task_runner.py) sent through comms shaped like the triggerer's
+    TriggerCommsDecoder (async_to_sync over an async send): it answers only off the loop."""
+    import types
+
+    from asgiref.sync import async_to_sync
+
+    asked = []
+    answers = {}
+
+    class Comms:
+        async def asend(self, msg):
+            asked.append(msg)
+            return answers
+
+        def send(self, msg):
+            return async_to_sync(self.asend)(msg)
+
+    comms = Comms()
+
+    class RuntimeTaskInstance:
+        @staticmethod
+        def get_task_states(dag_id, map_index=None, task_ids=None, task_group_id=None, logical_dates=None, run_ids=None):
+            return comms.send({"dag_id": dag_id, "map_index": map_index, "task_ids": task_ids, "run_ids": run_ids})
+
+    module = types.ModuleType("airflow.sdk.execution_time.task_runner")
+    module.RuntimeTaskInstance = RuntimeTaskInstance
+    monkeypatch.setitem(sys.modules, "airflow.sdk.execution_time.task_runner", module)
+
+    trigger = af.NesRunTrigger(run_id="x", cancel_on_kill=True)
+    trigger.task_instance = SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=3)
+    answers.update({"r": {"t_3": "failed"}})  # a mapped task instance is keyed task_id_mapindex
+    assert asyncio.run(trigger._task_gone()) is True
+    assert asked[-1] == {"dag_id": "d", "map_index": 3, "task_ids": ["t"], "run_ids": ["r"]}
+    answers.update({"r": {"t_3": "deferred"}})
+    assert asyncio.run(trigger._task_gone()) is False
+    answers.clear()  # the task instance is gone
+    assert asyncio.run(trigger._task_gone()) is True
+    trigger.task_instance = SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=-1)
+    answers.update({"r": {"t": None}})  # cleared: no state
+    assert asyncio.run(trigger._task_gone()) is True
+
+
+def test_an_unknown_connection_gives_one_error_event(af):
+    trigger = af.NesRunTrigger(run_id="x", nes_conn_id="nes_missing")
+
+    events = asyncio.run(_drain(trigger.run()))
+    assert len(events) == 1
+    assert events[0].payload["kind"] == "client" and "nes_missing" in events[0].payload["message"]

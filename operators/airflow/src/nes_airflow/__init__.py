@@ -4,7 +4,7 @@
 trigger and sensor modules need Airflow 2.9+ or 3.x.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def get_provider_info() -> dict:

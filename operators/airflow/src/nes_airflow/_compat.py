@@ -87,6 +87,7 @@ def _state_name(state: Any) -> str:
         return "none"
     return str(getattr(state, "value", state)).lower()
 
+
 __all__ = [
     "AirflowException",
     "AirflowProviderDeprecationWarning",

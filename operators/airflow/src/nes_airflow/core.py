@@ -349,7 +349,6 @@ async def run_off_loop(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 TI_DEFERRED = "deferred"
-TI_MISSING = "missing"
 
 
 def cancel_after_trigger_stopped(task_state: Optional[str]) -> bool:
