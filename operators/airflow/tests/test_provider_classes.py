@@ -178,9 +178,27 @@ def _start_slow_run(client, nes):
 
 
 def _stop_trigger_while_it_waits(af, trigger):
+    """Run the trigger until it has polled NES once, then stop it as the triggerer does."""
+    make_client = trigger._client
+
     async def go():
+        polled = asyncio.Event()
+
+        def client_that_reports_its_first_poll():
+            client = make_client()
+            get = client.get
+
+            async def reporting_get(run_id):
+                run = await get(run_id)
+                polled.set()
+                return run
+
+            client.get = reporting_get
+            return client
+
+        trigger._client = client_that_reports_its_first_poll
         task = asyncio.ensure_future(_drain(trigger.run()))
-        await asyncio.sleep(0.8)  # at least one poll
+        await asyncio.wait_for(polled.wait(), timeout=30)
         task.cancel()  # what the triggerer does to a trigger it removes (any Airflow version)
         with pytest.raises(asyncio.CancelledError):
             await task
