@@ -39,6 +39,19 @@ export interface NesConfig {
   outputUrl: string | null;
   /** NES_K8S_*: read when `executor` is 'kubernetes', else null. */
   kubernetes: KubernetesConfig | null;
+  /** How the local executor isolates runs (docs/security.md). */
+  sandbox: SandboxConfig;
+}
+
+export interface SandboxConfig {
+  /** NES_SANDBOX: `auto` (bubblewrap when usable, else a loud warning), `require`, `off`. */
+  mode: 'auto' | 'require' | 'off';
+  /** NES_SANDBOX_USER: the unprivileged user runs switch to when the service is root. */
+  user: string;
+  /** NES_SANDBOX_READONLY: colon-separated extra host paths runs may read. */
+  readOnlyPaths: string[];
+  /** NES_RUN_ENV: comma-separated names of this environment's variables every run gets. */
+  runEnv: string[];
 }
 
 export interface KubernetesConfig {
@@ -95,6 +108,10 @@ type ConfigKey =
   | 'VIEWER_DIR'
   | 'OUTPUT_PORT'
   | 'OUTPUT_URL'
+  | 'SANDBOX'
+  | 'SANDBOX_USER'
+  | 'SANDBOX_READONLY'
+  | 'RUN_ENV'
   | 'K8S_NAMESPACE'
   | 'K8S_IMAGE'
   | 'K8S_KUBECONFIG'
@@ -205,6 +222,43 @@ export function loadConfig(
 
   const kubernetes = executor === 'kubernetes' ? kubernetesConfig() : null;
 
+  const sandboxMode = read('SANDBOX');
+  if (sandboxMode !== null && !['auto', 'require', 'off'].includes(sandboxMode.value)) {
+    throw new ConfigError(
+      sandboxMode.name,
+      `expected "auto", "require" or "off", got ${JSON.stringify(sandboxMode.value)}`,
+    );
+  }
+  const sandboxUser = read('SANDBOX_USER');
+  if (sandboxUser !== null && !/^[a-z_][a-z0-9_-]{0,31}$/.test(sandboxUser.value)) {
+    throw new ConfigError(
+      sandboxUser.name,
+      `expected a user name, got ${JSON.stringify(sandboxUser.value)}`,
+    );
+  }
+  const runEnv = read('RUN_ENV');
+  const runEnvNames = (runEnv?.value ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  for (const name of runEnvNames) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || name.startsWith('NES_')) {
+      throw new ConfigError(
+        runEnv?.name ?? 'NES_RUN_ENV',
+        `${JSON.stringify(name)} is not an environment variable a run may get (NES_* never are)`,
+      );
+    }
+  }
+  const sandbox: SandboxConfig = {
+    mode: (sandboxMode?.value ?? 'auto') as SandboxConfig['mode'],
+    user: sandboxUser?.value ?? 'nes-sandbox',
+    readOnlyPaths: (text('SANDBOX_READONLY') ?? '')
+      .split(':')
+      .filter((path) => path.trim() !== '')
+      .map((path) => resolve(path)),
+    runEnv: runEnvNames,
+  };
+
   function kubernetesConfig(): KubernetesConfig {
     const name = (key: ConfigKey, pattern: RegExp, what: string): string | null => {
       const got = read(key);
@@ -291,5 +345,6 @@ export function loadConfig(
     outputPort,
     outputUrl: url('OUTPUT_URL', true),
     kubernetes,
+    sandbox,
   };
 }

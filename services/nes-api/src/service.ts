@@ -88,7 +88,9 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
   const concurrency =
     options.scheduler?.concurrency ?? envInteger(env, 'NES_CONCURRENCY', 1, 1000) ?? 4;
 
-  await mkdir(config.dataDir, { recursive: true });
+  // The data directory holds the database, the admin token and (by default) the store: private.
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await chmod(config.dataDir, 0o700);
   const storeLocation = outputStoreLocation(config.store);
 
   // Everything opened so far is closed again if a later step fails.
@@ -132,7 +134,19 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
         env: {
           ...options.executor?.env,
           ...(config.githubApiUrl ? { NES_GITHUB_API_URL: config.githubApiUrl } : {}),
-          ...(config.githubToken ? { NES_GITHUB_TOKEN: config.githubToken } : {}),
+        },
+        ...(config.githubToken ? { githubToken: config.githubToken } : {}),
+        passEnv: config.sandbox.runEnv,
+        sandbox: {
+          mode: config.sandbox.mode,
+          user: config.sandbox.user,
+          readOnlyPaths: config.sandbox.readOnlyPaths,
+          ...options.executor?.sandbox,
+          hiddenPaths: [
+            config.dataDir,
+            ...(storeLocation.startsWith('gs://') ? [] : [localStorePath(storeLocation)]),
+            ...(options.executor?.sandbox?.hiddenPaths ?? []),
+          ],
         },
         log: options.executor?.log ?? executorLog,
       });
@@ -325,6 +339,11 @@ async function ensureAdminToken(store: RunStore, config: NesConfig): Promise<str
 function outputStoreLocation(store: string): string {
   if (store.startsWith('gs://') || store.startsWith('file://')) return store;
   return resolve(store);
+}
+
+/** A local store's directory (NES_STORE as a directory or file:// URL). */
+function localStorePath(location: string): string {
+  return location.startsWith('file://') ? fileURLToPath(location) : location;
 }
 
 /** The output store; the GCS client is only loaded for gs:// stores (about 0.8 s). */

@@ -267,7 +267,7 @@ describe('scheduler with the local executor', () => {
     await scheduler.stop(500);
     const done = await store.getRun(run.id);
     console.log(`shutdown with a 500 ms grace: ${Math.round(performance.now() - t0)} ms`);
-    assert.equal(done?.status, 'cancelled');
+    assert.equal(done?.status, 'cancelled', JSON.stringify(done?.error));
     assert.ok(existsSync(outputPath(done as Run)));
     const queued = (await store.createRun(specOf(trivial))).run;
     scheduler.submitted(queued);

@@ -43,11 +43,18 @@ def _stop_when_parent_exits(parent_pid):
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-# The runner passes the token and its pid through the environment; removing them here keeps
-# them out of the kernels' environment (and so out of notebooks that print os.environ).
-_token = os.environ.pop("NES_JUPYTER_TOKEN", None)
-if _token:
-    c.IdentityProvider.token = _token
+# The runner passes the token in a one-use file (its path in the environment) and deletes the
+# file here: the token is then in neither the kernels' environment nor this process's
+# /proc/PID/environ (which keeps the initial environment even after os.environ changes), so a
+# notebook cannot read it from its parent.
+_token_file = os.environ.pop("NES_JUPYTER_TOKEN_FILE", None)
+if _token_file:
+    with open(_token_file, encoding="utf-8") as _f:
+        c.IdentityProvider.token = _f.read().strip()
+    try:
+        os.unlink(_token_file)
+    except OSError:
+        pass
 
 _parent = os.environ.pop("NES_PARENT_PID", None)
 if _parent and _parent.isdigit():

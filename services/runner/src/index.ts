@@ -13,7 +13,7 @@ export {
   startKernel,
 } from './jupyter-api.ts';
 export type { PrivateJupyterServer, StartServerOptions } from './jupyter-server.ts';
-export { locateJupyterServer, startJupyterServer } from './jupyter-server.ts';
+export { CONFIG_FILE, locateJupyterServer, startJupyterServer } from './jupyter-server.ts';
 export { KernelNotFoundError } from './kernel-session.ts';
 export { DEFAULT_OUTPUT_LIMITS } from './output-limits.ts';
 export type {

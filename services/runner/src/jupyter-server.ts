@@ -9,8 +9,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getStatus, JupyterApiError, type ServerEndpoint } from './jupyter-api.ts';
@@ -61,6 +62,25 @@ export interface StartServerOptions {
   rootDir?: string;
   /** Extra environment for the server and so for its kernels. */
   env?: Record<string, string>;
+  /**
+   * The environment the server (and so every kernel) starts from. Default: this process's.
+   * A service passes an allow-listed one so its own secrets never reach notebooks.
+   */
+  baseEnv?: NodeJS.ProcessEnv;
+  /**
+   * Where the one-use file carrying the access token is written; the server reads and deletes
+   * it at start, so the token is in neither its environment (`/proc/PID/environ`) nor its
+   * command line. It must be visible to the server at the same path. Default: a private
+   * temporary directory.
+   */
+  tokenDir?: string;
+  /** Called with the token file before the server starts (a sandbox hands it to its user). */
+  prepareTokenFile?: (path: string) => void;
+  /**
+   * Wraps the launch (a sandbox: `bwrap ... -- python ...`). The server then cannot watch this
+   * process as its parent; the wrapper must stop it when this process dies.
+   */
+  wrap?: (launch: { file: string; args: string[] }) => { file: string; args: string[] };
   timeoutMs?: number;
   signal?: AbortSignal;
 }
@@ -128,30 +148,34 @@ async function startOnce(options: StartServerOptions, port: number): Promise<Pri
   const launch = launchArgs(located);
   const token = randomBytes(24).toString('hex');
   const rootDir = options.rootDir ?? '/';
-  const pathEntries = [dirname(process.execPath), binDir, process.env.PATH].filter(Boolean);
-  const child = spawn(
-    launch.file,
-    [
+  const baseEnv = options.baseEnv ?? process.env;
+  const pathEntries = [dirname(process.execPath), binDir, baseEnv.PATH].filter(Boolean);
+  const tokenFile = writeTokenFile(token, options.tokenDir);
+  options.prepareTokenFile?.(tokenFile.path);
+  const server = {
+    file: launch.file,
+    args: [
       ...launch.args,
       `--config=${CONFIG_FILE}`,
       '--ServerApp.ip=127.0.0.1',
       `--ServerApp.port=${port}`,
       `--ServerApp.root_dir=${rootDir}`,
     ],
-    {
-      env: {
-        ...process.env,
-        ...options.env,
-        PATH: pathEntries.join(delimiter),
-        // Read and removed by the config file: kernels never see them.
-        NES_JUPYTER_TOKEN: token,
-        NES_PARENT_PID: String(process.pid),
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-      // Its own process group: a terminal's Ctrl-C reaches the runner, which stops it in order.
-      detached: true,
+  };
+  const wrapped = options.wrap ? options.wrap(server) : server;
+  const child = spawn(wrapped.file, wrapped.args, {
+    env: {
+      ...baseEnv,
+      ...options.env,
+      PATH: pathEntries.join(delimiter),
+      // Read (and the file deleted) by the config file: kernels never see them.
+      NES_JUPYTER_TOKEN_FILE: tokenFile.path,
+      ...(options.wrap ? {} : { NES_PARENT_PID: String(process.pid) }),
     },
-  );
+    stdio: ['ignore', 'ignore', 'pipe'],
+    // Its own process group: a terminal's Ctrl-C reaches the runner, which stops it in order.
+    detached: true,
+  });
   let stderrTail = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
@@ -165,6 +189,7 @@ async function startOnce(options: StartServerOptions, port: number): Promise<Pri
   void exited.then(() => {
     hasExited = true;
     running.delete(child);
+    tokenFile.remove();
   });
   running.add(child);
   killAllOnExit();
@@ -212,8 +237,23 @@ async function startOnce(options: StartServerOptions, port: number): Promise<Pri
   } catch (error) {
     await stop();
     throw error;
+  } finally {
+    // Read by now (or never will be): the token lives only in the server's memory.
+    tokenFile.remove();
   }
   return { ...endpoint, rootDir, pid: child.pid ?? -1, stop };
+}
+
+/** The token in a file only this user can read, in a fresh private directory unless given one. */
+function writeTokenFile(token: string, dir?: string): { path: string; remove(): void } {
+  const own = dir === undefined ? mkdtempSync(join(tmpdir(), 'nes-jupyter-')) : null;
+  const path = join(own ?? (dir as string), `.nes-jupyter-token-${randomBytes(6).toString('hex')}`);
+  writeFileSync(path, token, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return {
+    path,
+    remove: () => rmSync(own ?? path, { recursive: true, force: true }),
+  };
 }
 
 function tail(stderr: string): string {

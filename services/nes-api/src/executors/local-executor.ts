@@ -1,8 +1,10 @@
 /**
  * The local executor (the embedded default): one runner worker process per run on this machine,
- * all sharing one warm Jupyter Server that this executor starts, with a small pool of
- * pre-started kernels per kernelspec and a few pre-spawned workers, so a claimed run starts
- * executing in milliseconds. Each run still gets a fresh kernel and a fresh process.
+ * and for each run a sandbox of its own (sandbox/): a private directory with a Jupyter Server
+ * and one kernel inside bubblewrap, pre-started a few per kernelspec, so a claimed run starts
+ * executing in milliseconds on a warm kernel that no other run can see or touch. The worker
+ * (outside the sandbox, trusted) drives the kernel and writes the output store; the notebook's
+ * code never sees the store, the data directory or the service's environment.
  *
  * Progress comes back over each worker's IPC channel (only the parent can read it; a Kubernetes
  * pod has no such channel, and its executor will need a per-run token). When a worker dies
@@ -10,23 +12,19 @@
  * output notebook it autosaved kept.
  *
  * Workers die with this process: their IPC channel closes (and they watch their parent pid), so
- * they cancel, save the notebook and exit; the shared server stops itself the same way.
+ * they cancel, save the notebook and exit; sandboxes die with it too (bwrap --die-with-parent).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   EXIT_CODE_BY_CLASS,
   type FailureClass,
-  listKernelSpecs,
   oomKilledSince,
   type ParentMessage,
-  type PrivateJupyterServer,
   type RunEvent,
   readOomKillCount,
-  shutdownKernel,
-  startJupyterServer,
   WORKER_ENTRY,
   type WorkerMessage,
   type WorkerResult,
@@ -34,24 +32,37 @@ import {
 } from '@nes/runner';
 import type { Run, RunFailure, RunProgress } from '../runs/run-model.ts';
 import type { Executor, ExecutorObservation, ExecutorUpdate } from './executor.ts';
-import { KernelPool } from './kernel-pool.ts';
+import { workerEnvironment } from './sandbox/environment.ts';
+import { RunSandbox, type RunSandboxOptions } from './sandbox/run-sandbox.ts';
+import { planSandbox, type SandboxSettings, type SandboxStatus } from './sandbox/sandbox-plan.ts';
+import { SandboxPool } from './sandbox/sandbox-pool.ts';
 import { UpdateListeners } from './update-listeners.ts';
 
 export interface LocalExecutorOptions {
   /** The output store every run writes to: `gs://bucket/prefix`, `file:///dir` or a directory. */
   store: string;
-  /** Where kernels start (their working directory); created if missing. */
+  /**
+   * Where runs' private directories are made (one per run, `0700`, removed when it ends);
+   * created `0711` if missing: others may pass through it to a directory they were given, never
+   * list it.
+   */
   workDir: string;
-  /** Pre-started kernels per kernelspec. Default `{ python3: 2 }`. */
+  /** Pre-started sandboxes (server and kernel) per kernelspec. Default `{ python3: 2 }`. */
   warmKernels?: Record<string, number>;
   /** Worker processes kept loaded and waiting. Default 1. */
   warmWorkers?: number;
-  /** Use this Jupyter Server instead of starting one (it must see `workDir`). */
-  jupyter?: { url: string; token: string; rootDir?: string };
   /** Directories local notebooks may come from (default: NES_NOTEBOOK_ROOTS in the workers). */
   localRoots?: string[];
-  /** Extra environment for workers (and, through the server it starts, kernels). */
+  /** Extra environment for workers (never for kernels: see `runEnv`). */
   env?: Record<string, string>;
+  /** The GitHub token workers read notebooks with (sent over IPC, in no environment). */
+  githubToken?: string;
+  /** Set in every run's environment (its Jupyter Server and kernel). */
+  runEnv?: Record<string, string>;
+  /** Names of the service's environment variables passed on to every run (NES_RUN_ENV). */
+  passEnv?: string[];
+  /** The sandbox runs execute in (sandbox/sandbox-plan.ts). Default: bubblewrap when usable. */
+  sandbox?: Partial<SandboxSettings>;
   /**
    * Autosave policy of the runs. Default: at most one save a second, and a long-running cell
    * saved every 5 s (a local store is cheap; GCS allows one write a second per object).
@@ -70,7 +81,7 @@ interface LocalRun {
   runId: string;
   state: RunState;
   child: ChildProcess | null;
-  kernelId: string | null;
+  sandbox: RunSandbox | null;
   cancelRequested: boolean;
   result: WorkerResult | null;
   outputUri: string | null;
@@ -154,10 +165,10 @@ export class LocalExecutor implements Executor {
   readonly #runs = new Map<string, LocalRun>();
   readonly #updates = new UpdateListeners((level, message) => this.#log(level, message));
   readonly #warm: Warm[] = [];
-  #server: PrivateJupyterServer | null = null;
   #kernelNames: { names: string[]; at: number } | null = null;
-  #endpoint: { url: string; token: string; rootDir: string } | null = null;
-  #pool: KernelPool | null = null;
+  #sandbox: RunSandboxOptions | null = null;
+  #status: SandboxStatus | null = null;
+  #pool: SandboxPool | null = null;
   #starting: Promise<void> | null = null;
   #stopping = false;
 
@@ -177,34 +188,47 @@ export class LocalExecutor implements Executor {
 
   async #start(): Promise<void> {
     const workDir = resolve(this.#options.workDir);
-    mkdirSync(workDir, { recursive: true });
-    const t0 = performance.now();
-    if (this.#options.jupyter) {
-      this.#endpoint = { rootDir: '/', ...this.#options.jupyter };
-    } else {
-      this.#server = await startJupyterServer({
-        rootDir: '/',
-        ...(this.#options.env ? { env: this.#options.env } : {}),
-      });
-      this.#endpoint = { url: this.#server.url, token: this.#server.token, rootDir: '/' };
+    mkdirSync(workDir, { recursive: true, mode: 0o711 });
+    chmodSync(workDir, 0o711);
+    // Directories of runs a killed service left behind (their sandboxes died with it).
+    for (const entry of readdirSync(workDir)) {
+      rmSync(join(workDir, entry), { recursive: true, force: true });
     }
-    this.#pool = new KernelPool({
-      endpoint: this.#endpoint,
+    const t0 = performance.now();
+    const planned = await planSandbox(this.#options.sandbox ?? {}, {
+      hidden: [...(this.#options.sandbox?.hiddenPaths ?? []), workDir],
+    });
+    this.#status = planned.status;
+    if (planned.status.sandboxed) {
+      this.#log('info', `runs execute in a sandbox: ${planned.status.detail}`);
+    } else {
+      this.#log('warn', planned.status.detail);
+    }
+    this.#sandbox = {
+      baseDir: workDir,
+      plan: planned.plan,
+      sourceEnv: process.env,
+      pathFirst: planned.pathFirst,
+      ...(this.#options.passEnv ? { passEnv: this.#options.passEnv } : {}),
+      ...(this.#options.runEnv ? { env: this.#options.runEnv } : {}),
+    };
+    this.#pool = new SandboxPool({
+      sandbox: this.#sandbox,
       sizes: this.#options.warmKernels ?? { python3: 2 },
-      path: relative(this.#endpoint.rootDir, workDir),
       onError: (message) => this.#log('warn', message),
     });
-    await this.#pool.start();
+    const names = await this.#pool.start();
+    this.#kernelNames = { names, at: performance.now() };
     this.#refillWorkers();
     this.#log('info', `local executor ready in ${Math.round(performance.now() - t0)} ms`);
   }
 
-  /** The shared server (for tests and diagnostics). */
-  get endpoint(): { url: string; token: string } | null {
-    return this.#endpoint;
+  /** Whether runs are sandboxed, and how (for the start-up banner, health and tests). */
+  get sandboxStatus(): SandboxStatus | null {
+    return this.#status;
   }
 
-  get pool(): KernelPool | null {
+  get pool(): SandboxPool | null {
     return this.#pool;
   }
 
@@ -214,9 +238,9 @@ export class LocalExecutor implements Executor {
   }
 
   /**
-   * Kernel names of the shared server. Every submit asks (to refuse an unknown kernel before
+   * Kernel names inside the sandbox. Every submit asks (to refuse an unknown kernel before
    * anything runs), so the answer is kept for a few seconds instead of costing an HTTP round trip
-   * each time; a newly installed kernelspec shows up within that time.
+   * each time; a newly installed kernelspec shows up within that time (asked of a warm sandbox).
    */
   async kernels(): Promise<string[]> {
     const now = performance.now();
@@ -224,7 +248,7 @@ export class LocalExecutor implements Executor {
       return this.#kernelNames.names;
     }
     await this.start();
-    const names = (await listKernelSpecs(this.#endpoint as { url: string; token: string })).names;
+    const names = (await this.#pool?.refreshNames()) ?? this.#pool?.names ?? [];
     this.#kernelNames = { names, at: now };
     return names;
   }
@@ -236,13 +260,12 @@ export class LocalExecutor implements Executor {
   // Workers ---------------------------------------------------------------------------------
 
   #spawnWorker(): Warm {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
+    const env = workerEnvironment(process.env, {
       ...this.#options.env,
       NES_STORE: this.#options.store,
       NODE_COMPILE_CACHE:
         process.env.NODE_COMPILE_CACHE ?? join(tmpdir(), 'nes-node-compile-cache'),
-    };
+    });
     const child = spawn(process.execPath, [WORKER_ENTRY], {
       cwd: resolve(this.#options.workDir),
       env,
@@ -298,7 +321,6 @@ export class LocalExecutor implements Executor {
   // Runs ------------------------------------------------------------------------------------
 
   #specFor(run: Run): WorkerRunSpec {
-    const endpoint = this.#endpoint as { url: string; token: string; rootDir: string };
     return {
       runId: run.id,
       notebook: run.notebook,
@@ -307,7 +329,7 @@ export class LocalExecutor implements Executor {
       parameters: run.parameters,
       kernel: run.kernel,
       store: this.#options.store,
-      jupyter: endpoint,
+      ...(this.#options.githubToken ? { githubToken: this.#options.githubToken } : {}),
       timeoutSeconds: run.timeoutSeconds,
       autosave: this.#options.autosave ?? { minIntervalMs: 1000, longCellEverySeconds: 5 },
       ...(this.#options.localRoots ? { localRoots: this.#options.localRoots } : {}),
@@ -327,7 +349,7 @@ export class LocalExecutor implements Executor {
       runId: run.id,
       state: 'pending',
       child: null,
-      kernelId: null,
+      sandbox: null,
       cancelRequested: false,
       result: null,
       outputUri: null,
@@ -368,17 +390,7 @@ export class LocalExecutor implements Executor {
     const runId = local.runId;
     switch (message.type) {
       case 'need_kernel': {
-        const pool = this.#pool;
-        void (async () => {
-          let kernelId: string | null = null;
-          try {
-            kernelId = pool ? await pool.take(message.kernelName) : null;
-          } catch (error) {
-            this.#log('warn', `run ${runId}: no kernel from the pool: ${String(error)}`);
-          }
-          local.kernelId = kernelId;
-          this.#send(local, { type: 'kernel', kernelId });
-        })();
+        void this.#giveSandbox(local, message.kernelName);
         return;
       }
       case 'event':
@@ -400,6 +412,35 @@ export class LocalExecutor implements Executor {
       case 'ready':
         return;
     }
+  }
+
+  /**
+   * The run's sandbox: a warm one with the kernel, or (a kernel the pool does not keep) a fresh
+   * one; without a kernel when the name is unknown, so the engine reports the kernels there are.
+   */
+  async #giveSandbox(local: LocalRun, kernelName: string): Promise<void> {
+    let sandbox: RunSandbox | null = null;
+    try {
+      sandbox = (await this.#pool?.take(kernelName)) ?? null;
+      if (sandbox === null && this.#sandbox !== null && !this.#stopping) {
+        sandbox = await RunSandbox.start(this.#sandbox);
+      }
+    } catch (error) {
+      this.#log(
+        'warn',
+        `run ${local.runId}: no sandbox for a ${kernelName} kernel: ${String(error)}`,
+      );
+    }
+    if (sandbox !== null && (local.state === 'finished' || this.#stopping)) {
+      await sandbox.stop();
+      sandbox = null;
+    }
+    local.sandbox = sandbox;
+    this.#send(local, {
+      type: 'kernel',
+      kernelId: sandbox?.kernel?.id ?? null,
+      ...(sandbox !== null ? { jupyter: sandbox.endpoint } : {}),
+    });
   }
 
   #onRunEvent(local: LocalRun, event: RunEvent): void {
@@ -445,11 +486,9 @@ export class LocalExecutor implements Executor {
     signal: NodeJS.Signals | null,
   ): Promise<void> {
     for (const timer of local.killTimers) clearTimeout(timer);
-    if (local.kernelId !== null && this.#endpoint) {
-      // The worker shuts its kernel down; a worker that died could not.
-      await shutdownKernel(this.#endpoint, local.kernelId).catch(() => undefined);
-    }
     local.state = 'finished';
+    // Everything the run's code started dies with its sandbox, and its directory goes.
+    await local.sandbox?.stop();
     const time = new Date().toISOString();
     const result = local.result;
     if (result) {
@@ -539,6 +578,5 @@ export class LocalExecutor implements Executor {
       warm.child.kill('SIGTERM');
     }
     await this.#pool?.close();
-    await this.#server?.stop();
   }
 }

@@ -7,7 +7,7 @@
 import { EXIT_INFRA } from '../cli/exit-codes.ts';
 import { quietServicesDebug } from '../quiet-console.ts';
 import type { ParentMessage, WorkerMessage } from './protocol.ts';
-import { runWorkerSpec } from './run.ts';
+import { type KernelReply, runWorkerSpec } from './run.ts';
 
 function send(message: WorkerMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -30,11 +30,11 @@ async function main(): Promise<number> {
   const stop = new AbortController();
   const parentPid = process.ppid;
   let running = false;
-  let kernelReply: ((id: string | null) => void) | null = null;
+  let kernelReply: ((reply: KernelReply) => void) | null = null;
   const parentGone = (why: string) => {
     if (!running) process.exit(0);
     stop.abort(new Error(why));
-    kernelReply?.(null);
+    kernelReply?.({ kernelId: null });
   };
   process.on('disconnect', () => parentGone('the executor went away'));
   // Backstop for an IPC channel that outlives its parent (it should not).
@@ -55,7 +55,12 @@ async function main(): Promise<number> {
       const message = raw as ParentMessage;
       if (message.type === 'run') resolve(message.spec);
       else if (message.type === 'cancel') stop.abort(new Error('cancelled'));
-      else if (message.type === 'kernel') kernelReply?.(message.kernelId);
+      else if (message.type === 'kernel') {
+        kernelReply?.({
+          kernelId: message.kernelId,
+          ...(message.jupyter ? { jupyter: message.jupyter } : {}),
+        });
+      }
     });
     void send({ type: 'ready' });
   });
@@ -65,9 +70,9 @@ async function main(): Promise<number> {
       send: (message) => void send(message),
       requestKernel: (kernelName) =>
         new Promise((resolve) => {
-          kernelReply = (id) => {
+          kernelReply = (reply) => {
             kernelReply = null;
-            resolve(id);
+            resolve(reply);
           };
           void send({ type: 'need_kernel', kernelName });
         }),

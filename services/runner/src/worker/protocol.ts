@@ -9,7 +9,8 @@
  *   child  -> parent  { type: 'ready' }                    modules loaded, waiting for a run
  *   parent -> child   { type: 'run', spec }                one run, once
  *   child  -> parent  { type: 'need_kernel', kernelName }  the notebook is fetched and prepared
- *   parent -> child   { type: 'kernel', kernelId }         a pre-started kernel (null: start one)
+ *   parent -> child   { type: 'kernel', kernelId, jupyter? } a pre-started kernel (null: start one),
+ *                                                        on its own server when `jupyter` is given
  *   child  -> parent  { type: 'event', event }             the engine's RunEvents, in order
  *   child  -> parent  { type: 'output', stream, text }     cell stream output (capped)
  *   parent -> child   { type: 'cancel' }                   stop, save as cancelled
@@ -33,8 +34,16 @@ export interface WorkerRunSpec {
   kernel: string | null;
   /** The output store: `gs://bucket/prefix`, `file:///dir` or a directory (NES_STORE). */
   store: string;
-  /** The shared Jupyter Server. */
-  jupyter: { url: string; token: string; rootDir?: string };
+  /**
+   * The Jupyter Server to use when the parent's `kernel` reply names none (the local executor
+   * gives each run its own sandboxed server with the kernel instead).
+   */
+  jupyter?: JupyterEndpoint;
+  /**
+   * The GitHub token for reading the notebook: sent over the private channel so that it is in
+   * no process's environment (NES_GITHUB_TOKEN otherwise).
+   */
+  githubToken?: string;
   /** The whole run's deadline (fetch included). */
   timeoutSeconds: number | null;
   /** Directories local notebook paths may come from (NES_NOTEBOOK_ROOTS otherwise). */
@@ -44,6 +53,12 @@ export interface WorkerRunSpec {
   /** Recorded in the manifest. */
   labels?: Record<string, string>;
   createdAt?: string;
+}
+
+export interface JupyterEndpoint {
+  url: string;
+  token: string;
+  rootDir?: string;
 }
 
 export interface WorkerResult {
@@ -58,7 +73,7 @@ export interface WorkerResult {
 
 export type ParentMessage =
   | { type: 'run'; spec: WorkerRunSpec }
-  | { type: 'kernel'; kernelId: string | null }
+  | { type: 'kernel'; kernelId: string | null; jupyter?: JupyterEndpoint }
   | { type: 'cancel' };
 
 export type WorkerMessage =

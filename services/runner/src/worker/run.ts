@@ -31,16 +31,25 @@ import { EXIT_CODE_BY_CLASS, EXIT_SUCCEEDED } from '../cli/exit-codes.ts';
 import { executeNotebook } from '../execute.ts';
 import type { NotebookSink, RunError, RunEvent } from '../execution-types.ts';
 import {
+  type JupyterEndpoint,
   MAX_FORWARDED_OUTPUT_BYTES,
   type WorkerMessage,
   type WorkerResult,
   type WorkerRunSpec,
 } from './protocol.ts';
 
+/** The parent's answer to `need_kernel`. */
+export interface KernelReply {
+  /** A pre-started kernel; null: start one on the server. */
+  kernelId: string | null;
+  /** The server that kernel is on (else the spec's). */
+  jupyter?: JupyterEndpoint;
+}
+
 export interface WorkerIo {
   send(message: WorkerMessage): void;
-  /** Asks the parent for a pre-started kernel of this name; null: start one on the server. */
-  requestKernel(kernelName: string): Promise<string | null>;
+  /** Asks the parent for a pre-started kernel of this name. */
+  requestKernel(kernelName: string): Promise<KernelReply>;
   /** Aborted when the run must stop (cancel, or the parent went away). */
   signal: AbortSignal;
 }
@@ -119,6 +128,7 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
     const pinned = pinnedSource(spec);
     source = await resolveSource(pinned.uri, {
       ...sourceOptionsFromEnv(),
+      ...(spec.githubToken ? { githubToken: spec.githubToken } : {}),
       ...(spec.localRoots ? { localRoots: spec.localRoots } : {}),
       ref: pinned.ref,
     });
@@ -181,12 +191,34 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
 
   // 4. A kernel: the parent's pre-started one when it has one.
   let kernelId: string | null = null;
+  let jupyter: JupyterEndpoint | undefined = spec.jupyter;
   if (!io.signal.aborted) {
     try {
-      kernelId = await io.requestKernel(kernelName);
+      const reply = await io.requestKernel(kernelName);
+      kernelId = reply.kernelId;
+      if (reply.jupyter) jupyter = reply.jupyter;
     } catch (error) {
       log('warn', `no pre-started kernel (${messageOf(error)}): starting one`);
     }
+  }
+  if (jupyter === undefined) {
+    const reason = io.signal.aborted ? messageOf(io.signal.reason) : 'no Jupyter Server';
+    return await end(
+      {
+        status: io.signal.aborted ? 'cancelled' : 'failed',
+        error: failure(
+          io.signal.aborted ? 'cancelled' : 'infra',
+          io.signal.aborted ? 'Cancelled' : 'NoKernel',
+          io.signal.aborted
+            ? reason
+            : `no ${kernelName} kernel could be started for the run (see the service log)`,
+        ),
+        cellsDone: 0,
+        cellsTotal: 0,
+        outputUri: null,
+      },
+      { kernel: kernelName, source },
+    );
   }
 
   // 5. Execute.
@@ -198,9 +230,9 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
     sink,
     kernelName,
     jupyter: {
-      url: spec.jupyter.url,
-      token: spec.jupyter.token,
-      ...(spec.jupyter.rootDir !== undefined ? { rootDir: spec.jupyter.rootDir } : {}),
+      url: jupyter.url,
+      token: jupyter.token,
+      ...(jupyter.rootDir !== undefined ? { rootDir: jupyter.rootDir } : {}),
       ...(kernelId !== null ? { kernelId } : {}),
     },
     ...(spec.timeoutSeconds !== null

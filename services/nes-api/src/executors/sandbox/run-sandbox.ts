@@ -1,0 +1,138 @@
+/**
+ * One run's place to execute: a private directory, a Jupyter Server of its own started inside
+ * the sandbox (bubblewrap, see bubblewrap.ts) and one kernel on it. The local executor pre-starts
+ * a few (sandbox-pool.ts) so a run still starts on a warm kernel; each serves exactly one run and
+ * is destroyed with it (processes killed, directory removed).
+ *
+ * A server per run, not one shared: a run's output is buffered by its own server, so a notebook
+ * that floods its server exhausts only itself; and the server's token opens nothing but the run's
+ * own kernel, which the notebook already controls.
+ */
+import { randomBytes } from 'node:crypto';
+import { chownSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  getKernel,
+  listKernelSpecs,
+  type PrivateJupyterServer,
+  startJupyterServer,
+  startKernel,
+} from '@nes/runner';
+import { bubblewrapCommand, type SandboxPlan } from './bubblewrap.ts';
+import { runEnvironment } from './environment.ts';
+
+export interface RunSandboxOptions {
+  /** Where run directories are made (each `0700`, owned by the sandbox user). */
+  baseDir: string;
+  /** The sandbox; null runs unsandboxed (private directory and clean environment only). */
+  plan: SandboxPlan | null;
+  /** The service's environment, filtered through the allow-list. */
+  sourceEnv: NodeJS.ProcessEnv;
+  /** Directories first on the run's PATH (the kernel environment's, Node's). */
+  pathFirst: string[];
+  passEnv?: readonly string[];
+  env?: Record<string, string>;
+  startTimeoutMs?: number;
+}
+
+export interface ServerEndpointWithRoot {
+  url: string;
+  token: string;
+  rootDir: string;
+}
+
+export class RunSandbox {
+  readonly id: string;
+  readonly dir: string;
+  readonly #server: PrivateJupyterServer;
+  #kernel: { id: string; name: string } | null = null;
+  #stopped: Promise<void> | null = null;
+
+  private constructor(id: string, dir: string, server: PrivateJupyterServer) {
+    this.id = id;
+    this.dir = dir;
+    this.#server = server;
+  }
+
+  /** A private directory and a Jupyter Server inside the sandbox, ready for a kernel. */
+  static async start(options: RunSandboxOptions): Promise<RunSandbox> {
+    const id = randomBytes(8).toString('hex');
+    const dir = join(options.baseDir, id);
+    mkdirSync(dir, { mode: 0o700 });
+    const user = options.plan?.user ?? null;
+    const own = (path: string) => {
+      if (user !== null) chownSync(path, user.uid, user.gid);
+    };
+    own(dir);
+    const plan = options.plan;
+    const env = runEnvironment(options.sourceEnv, {
+      home: dir,
+      pathFirst: options.pathFirst,
+      ...(options.passEnv ? { passNames: options.passEnv } : {}),
+      explicit: {
+        // Unsandboxed, /tmp is the host's: keep the run's temporary files in its directory.
+        ...(plan === null ? { TMPDIR: dir } : {}),
+        ...options.env,
+      },
+    });
+    let server: PrivateJupyterServer;
+    try {
+      server = await startJupyterServer({
+        rootDir: dir,
+        baseEnv: env,
+        tokenDir: dir,
+        prepareTokenFile: own,
+        ...(plan !== null ? { wrap: (launch) => bubblewrapCommand(plan, { dir, ...launch }) } : {}),
+        ...(options.startTimeoutMs !== undefined ? { timeoutMs: options.startTimeoutMs } : {}),
+      });
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+    return new RunSandbox(id, dir, server);
+  }
+
+  get endpoint(): ServerEndpointWithRoot {
+    return { url: this.#server.url, token: this.#server.token, rootDir: this.dir };
+  }
+
+  /** The sandbox's outermost process (bwrap, or the server when unsandboxed). */
+  get pid(): number {
+    return this.#server.pid;
+  }
+
+  get kernel(): { id: string; name: string } | null {
+    return this.#kernel;
+  }
+
+  async kernelNames(): Promise<string[]> {
+    return (await listKernelSpecs(this.endpoint, AbortSignal.timeout(10_000))).names;
+  }
+
+  /** Starts the run's one kernel, in the run's directory. */
+  async startKernel(name: string): Promise<string> {
+    const model = await startKernel(this.endpoint, name, '', AbortSignal.timeout(60_000));
+    this.#kernel = { id: model.id, name };
+    return model.id;
+  }
+
+  /** Whether the kernel is still there and not dead (a pooled one may have died waiting). */
+  async alive(): Promise<boolean> {
+    if (this.#kernel === null || this.#stopped !== null) return false;
+    try {
+      const model = await getKernel(this.endpoint, this.#kernel.id, AbortSignal.timeout(2000));
+      return model.execution_state !== 'dead';
+    } catch {
+      return false;
+    }
+  }
+
+  /** Kills everything of the run (the sandbox's processes die together) and removes its files. */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      await this.#server.stop().catch(() => undefined);
+      rmSync(this.dir, { recursive: true, force: true });
+    })();
+    return this.#stopped;
+  }
+}
