@@ -84,6 +84,25 @@ if [ -z "${NES_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# bubblewrap: the local executor runs every notebook in a sandbox made with it (docs/security.md),
+# and as root it runs them as the unprivileged user nes-sandbox. Without it the service still
+# starts (NES_SANDBOX=auto) but warns that runs are not isolated; the sandbox tests need it.
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing bubblewrap for the run sandbox (apt-get install bubblewrap)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends bubblewrap >&2 \
+      || { apt-get update >&2 && apt-get install -y --no-install-recommends bubblewrap >&2; }
+  else
+    echo "setup: bwrap not found; install the bubblewrap package, else runs of the local" \
+      "executor are not sandboxed and the sandbox tests fail" >&2
+  fi
+fi
+if [ "$(id -u)" = 0 ] && ! getent passwd nes-sandbox >/dev/null 2>&1 && command -v useradd >/dev/null 2>&1; then
+  useradd --system --user-group --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin nes-sandbox >&2 || true
+fi
+
 # The viewer's production build (apps/viewer/dist), which the API serves. Rebuilt when the
 # viewer's sources or the packages it bundles change.
 if [ -f apps/viewer/vite.config.ts ]; then

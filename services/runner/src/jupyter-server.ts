@@ -76,6 +76,8 @@ export interface StartServerOptions {
   tokenDir?: string;
   /** Called with the token file before the server starts (a sandbox hands it to its user). */
   prepareTokenFile?: (path: string) => void;
+  /** The path the server sees for a host path (a sandbox mounts `tokenDir` elsewhere). */
+  visiblePath?: (hostPath: string) => string;
   /**
    * Wraps the launch (a sandbox: `bwrap ... -- python ...`). The server then cannot watch this
    * process as its parent; the wrapper must stop it when this process dies.
@@ -169,7 +171,7 @@ async function startOnce(options: StartServerOptions, port: number): Promise<Pri
       ...options.env,
       PATH: pathEntries.join(delimiter),
       // Read (and the file deleted) by the config file: kernels never see them.
-      NES_JUPYTER_TOKEN_FILE: tokenFile.path,
+      NES_JUPYTER_TOKEN_FILE: options.visiblePath?.(tokenFile.path) ?? tokenFile.path,
       ...(options.wrap ? {} : { NES_PARENT_PID: String(process.pid) }),
     },
     stdio: ['ignore', 'ignore', 'pipe'],

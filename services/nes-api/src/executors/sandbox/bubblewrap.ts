@@ -9,7 +9,8 @@
  *   (the Python environment and its interpreter, Node and node_modules for JavaScript kernels,
  *   the runner's Jupyter configuration); nothing else of the host's file system: not the data
  *   directory, the database, the admin token file, the output store, other runs' directories;
- * - a private /tmp and /dev, a fresh /proc, and only the run's own directory writable;
+ * - a private /tmp and /dev, a fresh /proc, and only the run's own directory writable (at
+ *   /home/run inside: the host's path, under the data directory, is not even named);
  * - `--die-with-parent` and `--new-session`: the sandbox dies with the executor that started it,
  *   and cannot push keystrokes into a terminal (TIOCSTI).
  *
@@ -56,8 +57,11 @@ export interface SandboxPlan {
   hidden: string[];
 }
 
+/** Where the run's directory appears inside the sandbox (its HOME and working directory). */
+export const RUN_DIR_INSIDE = '/home/run';
+
 export interface SandboxedLaunch {
-  /** The run's directory: bound read-write at the same path, the working directory. */
+  /** The run's directory on the host: bound read-write at RUN_DIR_INSIDE. */
   dir: string;
   file: string;
   args: string[];
@@ -114,8 +118,8 @@ export function bubblewrapCommand(
       made.add(path);
     }
   }
-  parents(launch.dir);
-  args.push('--bind', launch.dir, launch.dir, '--chdir', launch.dir, '--');
+  parents(RUN_DIR_INSIDE);
+  args.push('--bind', launch.dir, RUN_DIR_INSIDE, '--chdir', RUN_DIR_INSIDE, '--');
   if (plan.user !== null && plan.setpriv !== null) {
     args.push(
       plan.setpriv,

@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chownSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import {
   getKernel,
   listKernelSpecs,
@@ -18,7 +18,7 @@ import {
   startJupyterServer,
   startKernel,
 } from '@nes/runner';
-import { bubblewrapCommand, type SandboxPlan } from './bubblewrap.ts';
+import { bubblewrapCommand, RUN_DIR_INSIDE, type SandboxPlan } from './bubblewrap.ts';
 import { runEnvironment } from './environment.ts';
 
 export interface RunSandboxOptions {
@@ -35,10 +35,9 @@ export interface RunSandboxOptions {
   startTimeoutMs?: number;
 }
 
-export interface ServerEndpointWithRoot {
+export interface SandboxEndpoint {
   url: string;
   token: string;
-  rootDir: string;
 }
 
 export class RunSandbox {
@@ -65,8 +64,10 @@ export class RunSandbox {
     };
     own(dir);
     const plan = options.plan;
+    // The directory as the run sees it: the same path unsandboxed, /home/run in the sandbox.
+    const inside = plan === null ? dir : RUN_DIR_INSIDE;
     const env = runEnvironment(options.sourceEnv, {
-      home: dir,
+      home: inside,
       pathFirst: options.pathFirst,
       ...(options.passEnv ? { passNames: options.passEnv } : {}),
       explicit: {
@@ -78,10 +79,11 @@ export class RunSandbox {
     let server: PrivateJupyterServer;
     try {
       server = await startJupyterServer({
-        rootDir: dir,
+        rootDir: inside,
         baseEnv: env,
         tokenDir: dir,
         prepareTokenFile: own,
+        visiblePath: (path) => join(inside, basename(path)),
         ...(plan !== null ? { wrap: (launch) => bubblewrapCommand(plan, { dir, ...launch }) } : {}),
         ...(options.startTimeoutMs !== undefined ? { timeoutMs: options.startTimeoutMs } : {}),
       });
@@ -92,8 +94,9 @@ export class RunSandbox {
     return new RunSandbox(id, dir, server);
   }
 
-  get endpoint(): ServerEndpointWithRoot {
-    return { url: this.#server.url, token: this.#server.token, rootDir: this.dir };
+  /** The server, for the run's worker (which starts kernels in the server's root). */
+  get endpoint(): SandboxEndpoint {
+    return { url: this.#server.url, token: this.#server.token };
   }
 
   /** The sandbox's outermost process (bwrap, or the server when unsandboxed). */

@@ -1,0 +1,126 @@
+# The hostile notebook of sandbox-hostile.test.ts: every escape a notebook author would try
+# against the embedded service, each recorded as "refused: ..." or "ESCAPED: ...". It never
+# raises, so the run succeeds and its last output is the JSON verdict the test reads. What it
+# reads (environments, command lines) is printed too: the test checks that no secret is in it.
+#
+# `probe` (a parameter, JSON) names host things the test found: the API's pid, the pids of the
+# service's other processes (workers, servers, kernels of the pool and of another run), their
+# kernel connection files, the data directory, the admin token file, the store, the runs'
+# working directories and a host path under /tmp to try to create.
+import json
+import os
+import signal
+
+P = json.loads(probe)  # noqa: F821 -- injected as a parameter
+results = {}
+seen = []
+
+
+def record(name, escaped, detail):
+    results[name] = ("ESCAPED: " if escaped else "refused: ") + str(detail)[:300]
+
+
+def attempt(name, action):
+    try:
+        detail = action()
+    except Exception as error:  # noqa: BLE001 -- every refusal counts
+        record(name, False, f"{type(error).__name__}: {error}")
+    else:
+        record(name, True, detail)
+
+
+def read(path, limit=1 << 20):
+    with open(path, "rb") as f:
+        return f.read(limit).decode("utf-8", "replace")
+
+
+def secrets_in(text):
+    found = [n for n in P["secretNames"] if n in text]
+    for marker in ("NES_JUPYTER_TOKEN=", "IdentityProvider.token", "ServerApp.token=", "token="):
+        if marker in text:
+            found.append(marker)
+    return found
+
+
+# 1. The environment of the kernel.
+env_text = "\n".join(f"{k}={v}" for k, v in os.environ.items())
+seen.append(env_text)
+leaked = secrets_in(env_text)
+record("os.environ", bool(leaked), leaked or sorted(os.environ))
+
+# 2. The parent (the Jupyter Server) and every process visible in /proc.
+for label, pid in [("parent", os.getppid())] + [
+    (f"pid {p}", p) for p in sorted(int(d) for d in os.listdir("/proc") if d.isdigit())
+]:
+    if pid == os.getpid():
+        continue
+    try:
+        text = read(f"/proc/{pid}/environ").replace("\0", "\n") + "\n" + read(
+            f"/proc/{pid}/cmdline"
+        ).replace("\0", " ")
+    except Exception as error:  # noqa: BLE001
+        record(f"/proc environ+cmdline of {label}", False, error)
+        continue
+    seen.append(text)
+    leaked = secrets_in(text)
+    record(f"/proc environ+cmdline of {label}", bool(leaked), leaked or "no secret in it")
+token_file = os.environ.get("NES_JUPYTER_TOKEN_FILE")
+if token_file:
+    attempt("the Jupyter token file", lambda: read(token_file))
+
+# 3. Other processes of the service, by their host pids: inspect, then signal.
+for pid in P["servicePids"]:
+    if pid == os.getpid():
+        continue
+    attempt(f"read /proc/{pid}/environ (service process)", lambda pid=pid: read(f"/proc/{pid}/environ")[:80])
+    attempt(f"read /proc/{pid}/cmdline (service process)", lambda pid=pid: read(f"/proc/{pid}/cmdline")[:200])
+    attempt(f"signal 0 to {pid} (service process)", lambda pid=pid: os.kill(pid, 0) or "delivered")
+
+# 4. The data directory, the database, the admin token file, the store.
+for path in P["dataPaths"]:
+    if os.path.isdir(path) or not os.path.exists(path):
+        attempt(f"list {path}", lambda path=path: os.listdir(path))
+    attempt(f"read {path}", lambda path=path: read(path)[:80] if os.path.isfile(path) else os.stat(path))
+attempt("write into the store", lambda: open(os.path.join(P["store"], "planted.txt"), "w").write("x"))
+attempt("read the admin token", lambda: read(P["adminTokenFile"]))
+
+# 5. Connection files of the pool's kernels and of the other run: write. (Its own kernel's file
+# is its own business.)
+try:
+    from ipykernel.connect import get_connection_file
+
+    own_file = os.path.basename(get_connection_file())
+except Exception:  # noqa: BLE001
+    own_file = None
+for path in P["connectionFiles"]:
+    if os.path.basename(path) == own_file:
+        continue
+    attempt(f"open {path} for writing", lambda path=path: os.close(os.open(path, os.O_WRONLY | os.O_APPEND)) or "opened")
+    attempt(f"read {path}", lambda path=path: read(path)[:80])
+
+# 6. Other runs' working directories.
+attempt(f"list {P['workDir']}", lambda: os.listdir(P["workDir"]))
+for path in P["runDirs"]:
+    if os.path.realpath(path) == os.path.realpath(os.getcwd()):
+        continue
+    attempt(f"list {path}", lambda path=path: os.listdir(path))
+
+# 7. Writing outside its own directory. /tmp is the run's own (private) one: the test checks that
+# the file is not on the host.
+for path in P["writeTargets"]:
+    attempt(f"write {path}", lambda path=path: open(path, "w").write("planted"))
+try:
+    with open(P["hostTmpFile"], "w") as f:
+        f.write("planted")
+except Exception:  # noqa: BLE001
+    pass
+
+# 8. Kill another run's kernel, then the API (last: on a service without isolation this ends it).
+for pid in P["victimPids"]:
+    if pid == os.getpid():
+        continue
+    attempt(f"SIGKILL the other run's kernel {pid}", lambda pid=pid: os.kill(pid, signal.SIGKILL) or "killed")
+attempt(f"SIGKILL the API {P['apiPid']}", lambda: os.kill(P["apiPid"], signal.SIGKILL) or "killed")
+
+print("\n".join(seen)[:200000])
+print("VERDICT " + json.dumps(results))
