@@ -43,6 +43,7 @@ const victim = writeNotebook(ws.notebooks, 'victim.ipynb', [
 const normal = writeNotebook(ws.notebooks, 'normal.ipynb', [
   'n = 3',
   'print(sum(range(n)))',
+  'import tempfile\nwith tempfile.NamedTemporaryFile() as f: f.write(b"x")\nopen("own.txt", "w").write("mine")\nprint("files ok")',
   'from IPython.display import display, HTML\ndisplay(HTML("<b>shown</b>"))\n"last value"',
 ]);
 
@@ -217,7 +218,7 @@ describe('a hostile notebook against the embedded service', () => {
     const done = await api.waitTerminal(ok.id, 60_000);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
     const nb = await api.notebook(ok.id);
-    assert.match(printed(nb), /^10\n/);
+    assert.match(printed(nb), /^10\nfiles ok\n/);
     const kinds = nb.cells.flatMap((c: { outputs?: Array<{ output_type: string }> }) =>
       (c.outputs ?? []).map((o) => o.output_type),
     );

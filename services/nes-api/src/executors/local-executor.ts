@@ -108,6 +108,15 @@ const CLASS_BY_EXIT_CODE = new Map<number, FailureClass>(
   Object.entries(EXIT_CODE_BY_CLASS).map(([cls, code]) => [code, cls as FailureClass]),
 );
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export function statusForClass(cls: FailureClass): 'failed' | 'cancelled' | 'timed_out' {
   if (cls === 'cancelled') return 'cancelled';
   if (cls === 'timeout') return 'timed_out';
@@ -192,7 +201,10 @@ export class LocalExecutor implements Executor {
     chmodSync(workDir, 0o711);
     // Directories of runs a killed service left behind (their sandboxes died with it).
     for (const entry of readdirSync(workDir)) {
-      rmSync(join(workDir, entry), { recursive: true, force: true });
+      const owner = Number(entry.split('-')[0]);
+      if (!Number.isInteger(owner) || !processAlive(owner)) {
+        rmSync(join(workDir, entry), { recursive: true, force: true });
+      }
     }
     const t0 = performance.now();
     const planned = await planSandbox(this.#options.sandbox ?? {}, {

@@ -109,7 +109,7 @@ export function bubblewrapCommand(
     bound.push(path);
     made.add(path);
   }
-  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
+  args.push('--proc', '/proc', '--dev', '/dev', '--perms', '1777', '--tmpfs', '/tmp');
   // Secrets that happen to lie below a bound path (a data directory inside the checkout). The
   // run's own directory may sit below one: it is bound after, onto the empty tmpfs.
   for (const path of plan.hidden) {

@@ -55,7 +55,8 @@ export class RunSandbox {
 
   /** A private directory and a Jupyter Server inside the sandbox, ready for a kernel. */
   static async start(options: RunSandboxOptions): Promise<RunSandbox> {
-    const id = randomBytes(8).toString('hex');
+    // The executor's pid first: a later start removes only directories whose executor is gone.
+    const id = `${process.pid}-${randomBytes(8).toString('hex')}`;
     const dir = join(options.baseDir, id);
     mkdirSync(dir, { mode: 0o700 });
     const user = options.plan?.user ?? null;
