@@ -6,11 +6,15 @@
 import { createHash } from 'node:crypto';
 import {
   FloatValue,
+  findTranslator,
   inspectParameters,
   type Notebook,
   notebookKernelName,
+  notebookLanguage,
+  parameterNameProblem,
   parametersJsonSchema,
   stringifyParametersJson,
+  UnsupportedLanguageError,
 } from '@nes/notebook';
 import type { ResolvedSource } from '@nes/sources';
 import Schema from 'typebox/schema';
@@ -104,17 +108,48 @@ export async function checkKernel(ctx: RouteContext, kernel: string | null): Pro
 
 export interface ParameterProblem {
   field: string;
-  code: 'unknown_parameter' | 'invalid_value';
+  code: 'unknown_parameter' | 'invalid_value' | 'invalid_parameter_name';
   message: string;
 }
 
-/** 422 naming each bad parameter. Languages NES cannot inspect are not checked. */
+/**
+ * 422 naming each parameter whose name is not a variable name in the kernel's language: a name
+ * is written into the injected cell verbatim, so anything else would run as code. Checked even
+ * when unknown parameters are allowed and for languages NES cannot inspect.
+ */
+export function checkParameterNames(
+  notebook: Notebook,
+  kernel: string,
+  parameters: Record<string, unknown>,
+): void {
+  let translator: ReturnType<typeof findTranslator> | null = null;
+  try {
+    translator = findTranslator(kernel, notebookLanguage(notebook));
+  } catch (error) {
+    // No translator: only plain identifiers pass; the runner reports that it cannot inject.
+    if (!(error instanceof UnsupportedLanguageError)) throw error;
+  }
+  const problems: ParameterProblem[] = [];
+  for (const name of Object.keys(parameters)) {
+    const message = parameterNameProblem(translator, name);
+    if (message !== null) {
+      problems.push({ field: `parameters.${name}`, code: 'invalid_parameter_name', message });
+    }
+  }
+  const first = problems[0];
+  if (first !== undefined) {
+    throw new ApiError(422, 'invalid_parameter_name', first.message, problems);
+  }
+}
+
+/** 422 naming each bad parameter. Values in languages NES cannot inspect are not checked. */
 export function checkParameters(
   notebook: Notebook,
   kernel: string,
   parameters: Record<string, unknown>,
   allowUnknown: boolean,
 ): void {
+  checkParameterNames(notebook, kernel, parameters);
   const info = inspectParameters(notebook, { kernelName: kernel });
   if (info.warnings.some((w) => w.startsWith('parameter inspection is not supported'))) return;
   const schema = parametersJsonSchema(info, { allowUnknown });

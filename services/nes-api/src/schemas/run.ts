@@ -1,6 +1,7 @@
 /** The run object (design.md "Contract") and the bodies and queries of the run routes. */
 import { Type } from 'typebox';
 import { Nullable } from './common.ts';
+import { LabelSelectorsSchema, LabelsSchema } from './labels.ts';
 
 export const RunStatusSchema = Type.Union([
   Type.Literal('queued'),
@@ -12,14 +13,7 @@ export const RunStatusSchema = Type.Union([
   Type.Literal('timed_out'),
 ]);
 
-const Labels = Type.Record(
-  Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$' }),
-  Type.String({ maxLength: 256 }),
-  {
-    description:
-      'Keys: letters, digits, ".", "_", "/", "-" (up to 63); values up to 256 characters',
-  },
-);
+const Labels = LabelsSchema;
 
 const Parameters = Type.Record(Type.String(), Type.Unknown(), {
   description: 'Parameter values by name, injected the way papermill does',
@@ -122,11 +116,7 @@ export const ListRunsQuerySchema = Type.Object(
   {
     status: Type.Optional(Type.Array(RunStatusSchema, { description: 'Repeatable: any of them' })),
     notebook: Type.Optional(Type.String()),
-    label: Type.Optional(
-      Type.Array(Type.String({ pattern: '^[^=]+=.*$' }), {
-        description: 'k=v, repeatable; all must match',
-      }),
-    ),
+    label: Type.Optional(LabelSelectorsSchema),
     createdAfter: Type.Optional(Type.String({ format: 'date-time' })),
     createdBefore: Type.Optional(Type.String({ format: 'date-time' })),
     sweepId: Type.Optional(Type.String()),

@@ -1,5 +1,6 @@
 /** Sweeps: one notebook over many parameter sets, with one aggregate status. */
 import { Type } from 'typebox';
+import { LabelsSchema } from './labels.ts';
 import { RunSchema } from './run.ts';
 
 const Parameters = Type.Record(Type.String(), Type.Unknown());
@@ -38,7 +39,7 @@ export const SweepBodySchema = Type.Object(
     ),
     allowUnknownParameters: Type.Optional(Type.Boolean()),
     maxConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-    labels: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 256 }))),
+    labels: Type.Optional(LabelsSchema),
     timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 })),
   },
   { additionalProperties: false },

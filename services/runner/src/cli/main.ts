@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   addBuiltinParameters,
+  InvalidParameterNameError,
   inspectParameters,
   type Notebook,
   parameterize,
@@ -478,7 +479,8 @@ function prepare(
     } catch (err) {
       if (
         err instanceof UnsupportedLanguageError ||
-        err instanceof UnsupportedParameterValueError
+        err instanceof UnsupportedParameterValueError ||
+        err instanceof InvalidParameterNameError
       ) {
         throw usageError((err as Error).message);
       }

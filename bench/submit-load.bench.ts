@@ -1,0 +1,401 @@
+/**
+ * Submit load: many clients submitting at once to the real embedded service (bench/api-service.ts
+ * in its own process, PGlite, the local executor running 2 at a time), then the queue draining.
+ *
+ *   node bench/submit-load.bench.ts [--submits N] [--clients C] [--concurrency K]
+ *                                   [--save-baseline] [--no-write]
+ *
+ * N submits (default 1000) of a trivial notebook from C concurrent clients (default 50), each
+ * client sending its share one after the other, each POST with its own Idempotency-Key. A 429
+ * is counted and not retried (the run was refused, not lost). Printed:
+ * - accepted/s: 201 answers / wall time of the submit phase; p50/p99 of every POST's latency;
+ *   the 429 count and how fast a 429 came back (p99);
+ * - lost runs: a 201 whose run never reached a terminal status, or whose id is missing from the
+ *   run list, or a run in the list that no 201 announced;
+ * - drain: runs finished per second from the end of the submit phase to the last finish, side by
+ *   side with what the executor alone allows (K / mean service time, the service time read from
+ *   each run's startedAt -> finishedAt); a ratio near 1 means the executor, not the API, limits.
+ *
+ * `--save-baseline` stores the numbers in bench/submit-load.baseline.json (the "before" column);
+ * later measurements print and record that column side by side. Writes its section of
+ * bench/RESULTS.md unless --no-write. Work files live in bench/.work/.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { writeBenchSection } from './results-file.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const WORK = join(ROOT, 'bench/.work');
+const SERVICE = join(ROOT, 'bench/api-service.ts');
+const BASELINE = join(ROOT, 'bench/submit-load.baseline.json');
+const TOKEN = 'nes_bench_admin_token_0123456789';
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'timed_out']);
+
+interface Measured {
+  commit: string;
+  date: string;
+  submits: number;
+  clients: number;
+  concurrency: number;
+  accepted: number;
+  acceptedPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  rejected429: number;
+  p99RejectMs: number | null;
+  otherErrors: number;
+  lost: number;
+  drainPerSecond: number;
+  executorBoundPerSecond: number;
+  drainSeconds: number;
+  loadAverage: string;
+}
+
+function notebook(): string {
+  const nb = {
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: {
+      kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' },
+      language_info: { name: 'python' },
+    },
+    cells: ['x = 1', 'print(x * 2)'].map((source, i) => ({
+      cell_type: 'code',
+      id: `c${i}`,
+      metadata: i === 0 ? { tags: ['parameters'] } : {},
+      execution_count: null,
+      outputs: [],
+      source,
+    })),
+  };
+  return `${JSON.stringify(nb, null, 1)}\n`;
+}
+
+async function startService(concurrency: number) {
+  const dataDir = mkdtempSync(join(WORK, 'load-data-'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NES_PORT: '0',
+    NES_HOST: '127.0.0.1',
+    NES_DATA_DIR: dataDir,
+    NES_ADMIN_TOKEN: TOKEN,
+    NES_NOTEBOOK_ROOTS: WORK,
+    NES_CONCURRENCY: String(concurrency),
+    NES_LOG_LEVEL: 'error',
+  };
+  delete env.NES_DATABASE_URL;
+  const child = spawn(process.execPath, [...profileArgs(), SERVICE], {
+    env,
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const first = await new Promise<string>((done, fail) => {
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    lines.once('line', (line) => done(line));
+    child.once('exit', (code) => fail(new Error(`the service exited ${code}:\n${stderr}`)));
+  });
+  const { url } = JSON.parse(first) as { url: string };
+  return {
+    url,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** NES_BENCH_CPU_PROF=DIR profiles the service process (node --cpu-prof). */
+function profileArgs(): string[] {
+  const dir = process.env.NES_BENCH_CPU_PROF;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
+function percentile(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const rank = (p / 100) * (s.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  return (s[lo] as number) + ((s[hi] as number) - (s[lo] as number)) * (rank - lo);
+}
+
+interface ApiRun {
+  id: string;
+  status: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+async function listAll(url: string, tag: string): Promise<ApiRun[]> {
+  const runs: ApiRun[] = [];
+  let cursor: string | null = null;
+  do {
+    const query = new URLSearchParams({ label: `bench=${tag}`, limit: '500' });
+    if (cursor !== null) query.set('cursor', cursor);
+    const response = await fetch(`${url}/v1/runs?${query}`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    if (response.status !== 200) throw new Error(`list answered ${response.status}`);
+    const page = (await response.json()) as { runs: ApiRun[]; nextCursor: string | null };
+    runs.push(...page.runs);
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return runs;
+}
+
+async function measure(submits: number, clients: number, concurrency: number): Promise<Measured> {
+  mkdirSync(WORK, { recursive: true });
+  const path = join(WORK, 'load.ipynb');
+  writeFileSync(path, notebook());
+  const service = await startService(concurrency);
+  const tag = randomUUID().slice(0, 8);
+  try {
+    // One warm-up run, so the first submits do not pay for the kernel pool's start.
+    const warm = await post(service.url, path, 'warm', -1);
+    if (warm.status !== 201) throw new Error(`warm-up submit answered ${warm.status}`);
+    await waitTerminal(service.url, warm.id as string);
+
+    const accepted: string[] = [];
+    const latencies: number[] = [];
+    const rejectLatencies: number[] = [];
+    let otherErrors = 0;
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: clients }, async () => {
+        while (next < submits) {
+          const i = next++;
+          const t0 = performance.now();
+          const answer = await post(service.url, path, tag, i);
+          const ms = performance.now() - t0;
+          latencies.push(ms);
+          if (answer.status === 201) accepted.push(answer.id as string);
+          else if (answer.status === 429) rejectLatencies.push(ms);
+          else otherErrors++;
+        }
+      }),
+    );
+    const submitSeconds = (performance.now() - started) / 1000;
+    const submitEnd = Date.now();
+
+    // Drain: every accepted run must end terminal.
+    const deadline = Date.now() + Math.max(600_000, accepted.length * 3_000);
+    let runs: ApiRun[] = [];
+    for (;;) {
+      runs = await listAll(service.url, tag);
+      const open = runs.filter((r) => !TERMINAL.has(r.status)).length;
+      if (open === 0 && runs.length >= accepted.length) break;
+      if (Date.now() > deadline) break;
+      process.stderr.write(`  draining: ${runs.length - open}/${accepted.length} finished\n`);
+      await new Promise((done) => setTimeout(done, 5000));
+    }
+    const byId = new Map(runs.map((r) => [r.id, r]));
+    const acceptedIds = new Set(accepted);
+    const lost =
+      accepted.filter((id) => !TERMINAL.has(byId.get(id)?.status ?? '')).length +
+      runs.filter((r) => !acceptedIds.has(r.id)).length;
+    const finished = runs.filter((r) => r.finishedAt !== null && r.startedAt !== null);
+    const lastFinish = Math.max(...finished.map((r) => Date.parse(r.finishedAt as string)));
+    const drainSeconds = Math.max(0.001, (lastFinish - submitEnd) / 1000);
+    const finishedAfter = finished.filter((r) => Date.parse(r.finishedAt as string) > submitEnd);
+    const serviceTimes = finished.map(
+      (r) => (Date.parse(r.finishedAt as string) - Date.parse(r.startedAt as string)) / 1000,
+    );
+    const meanService = serviceTimes.reduce((a, b) => a + b, 0) / Math.max(1, serviceTimes.length);
+    return {
+      commit: gitHead(),
+      date: new Date().toISOString().slice(0, 10),
+      submits,
+      clients,
+      concurrency,
+      accepted: accepted.length,
+      acceptedPerSecond: accepted.length / submitSeconds,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      rejected429: rejectLatencies.length,
+      p99RejectMs: rejectLatencies.length ? percentile(rejectLatencies, 99) : null,
+      otherErrors,
+      lost,
+      drainPerSecond: finishedAfter.length / drainSeconds,
+      executorBoundPerSecond: concurrency / meanService,
+      drainSeconds,
+      loadAverage: loadavg()[0]?.toFixed(1) ?? '?',
+    };
+  } finally {
+    await service.stop();
+  }
+}
+
+async function post(
+  url: string,
+  path: string,
+  tag: string,
+  i: number,
+): Promise<{ status: number; id?: string }> {
+  const response = await fetch(`${url}/v1/runs`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${TOKEN}`,
+      'content-type': 'application/json',
+      'idempotency-key': `${tag}-${i}`,
+    },
+    body: JSON.stringify({ notebook: path, parameters: { x: i }, labels: { bench: tag } }),
+  });
+  const body = (await response.json()) as { id?: string };
+  return { status: response.status, ...(body.id ? { id: body.id } : {}) };
+}
+
+async function waitTerminal(url: string, id: string): Promise<void> {
+  for (;;) {
+    const response = await fetch(`${url}/v1/runs/${id}`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    const run = (await response.json()) as ApiRun;
+    if (TERMINAL.has(run.status)) return;
+    await new Promise((done) => setTimeout(done, 200));
+  }
+}
+
+function gitHead(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+const fmt = (n: number | null, digits = 0, unit = '') =>
+  n === null || Number.isNaN(n) ? '-' : `${n.toFixed(digits)}${unit}`;
+
+function rows(after: Measured, before: Measured | null) {
+  const line = (
+    title: string,
+    pick: (m: Measured) => number | null,
+    digits: number,
+    unit: string,
+    target: string,
+    better: 'higher' | 'lower' | 'none',
+  ) => {
+    const a = pick(after);
+    const b = before === null ? null : pick(before);
+    let ratio = '';
+    if (better !== 'none' && a !== null && b !== null && a > 0 && b > 0) {
+      ratio = better === 'higher' ? `${(a / b).toFixed(2)}x` : `${(b / a).toFixed(2)}x faster`;
+    }
+    return `| ${title} | ${fmt(b, digits, unit)} | ${fmt(a, digits, unit)} | ${ratio} | ${target} |`;
+  };
+  const met = (ok: boolean) => (ok ? 'met' : 'MISSED');
+  const fastEnough = after.acceptedPerSecond >= 200 && after.p99Ms < 250;
+  const shedFast = after.rejected429 > 0 && (after.p99RejectMs ?? Infinity) < 250;
+  return [
+    '| measure | before | after | ratio | target |',
+    '| --- | --- | --- | --- | --- |',
+    line(
+      'accepted submits/s',
+      (m) => m.acceptedPerSecond,
+      0,
+      '',
+      `>= 200: ${met(after.acceptedPerSecond >= 200)}`,
+      'higher',
+    ),
+    line('submit latency p50', (m) => m.p50Ms, 0, ' ms', '', 'lower'),
+    line(
+      'submit latency p99',
+      (m) => m.p99Ms,
+      0,
+      ' ms',
+      `< 250 ms: ${met(after.p99Ms < 250)}`,
+      'lower',
+    ),
+    line('accepted (201)', (m) => m.accepted, 0, '', '', 'none'),
+    line(
+      'refused with 429',
+      (m) => m.rejected429,
+      0,
+      '',
+      fastEnough || shedFast ? 'throughput or fast 429: met' : 'throughput or fast 429: MISSED',
+      'none',
+    ),
+    line('429 latency p99', (m) => m.p99RejectMs, 0, ' ms', '', 'none'),
+    line('other errors', (m) => m.otherErrors, 0, '', '0', 'none'),
+    line('lost runs', (m) => m.lost, 0, '', `0: ${met(after.lost === 0)}`, 'none'),
+    line('drain, runs/s after the submits', (m) => m.drainPerSecond, 2, '', '', 'higher'),
+    line(
+      'executor bound (concurrency / mean run time)',
+      (m) => m.executorBoundPerSecond,
+      2,
+      '',
+      '',
+      'none',
+    ),
+    line(
+      'drain / executor bound',
+      (m) => m.drainPerSecond / m.executorBoundPerSecond,
+      2,
+      '',
+      `near 1: ${met(after.drainPerSecond / after.executorBoundPerSecond >= 0.8)}`,
+      'none',
+    ),
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      submits: { type: 'string', default: '1000' },
+      clients: { type: 'string', default: '50' },
+      concurrency: { type: 'string', default: '2' },
+      'save-baseline': { type: 'boolean', default: false },
+      'no-write': { type: 'boolean', default: false },
+    },
+  });
+  const measured = await measure(
+    Number(values.submits),
+    Number(values.clients),
+    Number(values.concurrency),
+  );
+  process.stderr.write(`${JSON.stringify(measured)}\n`);
+  if (values['save-baseline']) writeFileSync(BASELINE, `${JSON.stringify(measured, null, 2)}\n`);
+  const before = existsSync(BASELINE)
+    ? (JSON.parse(readFileSync(BASELINE, 'utf8')) as Measured)
+    : null;
+  const table = rows(measured, values['save-baseline'] ? null : before);
+  process.stdout.write(`${table}\n`);
+  if (values['no-write']) return;
+  const machine = `${cpus().length} CPU(s), ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}`;
+  const beforeNote =
+    before === null || values['save-baseline']
+      ? ''
+      : `"before" is commit ${before.commit} measured on ${before.date} (load average ${before.loadAverage}); `;
+  writeBenchSection(
+    join(ROOT, 'bench/RESULTS.md'),
+    'submit-load',
+    `## Submit load (\`node bench/submit-load.bench.ts\`)
+
+Measured on ${measured.date} at commit ${measured.commit}: ${machine}; load average (1 min) ${measured.loadAverage} at the end.
+${measured.submits} submits of a 2-cell notebook from ${measured.clients} concurrent clients to the embedded service (its own
+process, PGlite, local executor ${measured.concurrency} at a time), each POST with its own Idempotency-Key; a 429 is
+counted, not retried. ${beforeNote}"after" is this measurement.
+
+${table}
+`,
+    '### Where the time goes (submit load)',
+  );
+}
+
+await main();
