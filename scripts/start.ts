@@ -63,12 +63,14 @@ const code = await new Promise<number | null>((resolve) => submit.once('exit', r
 if (stopping) await new Promise(() => {}); // the signal handler exits
 if (code !== 0) say(`\nThe example run did not succeed (nes exited with ${code}).`);
 
+// An admin token from NES_ADMIN_TOKEN is never printed (start-up output ends up in logs).
+const fromEnvironment = service.adminTokenSource === 'environment';
 say(`
 NES is running at ${service.url}
-Open it (the URL carries the admin token):
-    ${service.viewerUrl}
+Open it (the URL carries the admin token${fromEnvironment ? ' from NES_ADMIN_TOKEN, not printed' : ''}):
+    ${fromEnvironment ? `${service.url}/?token=<NES_ADMIN_TOKEN>` : service.viewerUrl}
 Notebook output is shown from a second origin, ${service.outputUrl} (keep both ports reachable).
 Use the CLI or the API from another terminal:
-    export NES_URL=${service.url} NES_TOKEN=${service.adminToken}
+    export NES_URL=${service.url} NES_TOKEN=${fromEnvironment ? '"$NES_ADMIN_TOKEN"' : service.adminToken}
     npx nes list
 Press Ctrl-C to stop.`);

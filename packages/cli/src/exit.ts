@@ -42,8 +42,8 @@ export function exitCodeForRun(run: Pick<Run, 'status' | 'error'>): number {
 }
 
 export interface ErrorContext {
-  /** What the command was doing, for 403 hints ("submit", "read"). */
-  scope: 'read' | 'submit';
+  /** What the command was doing, for 403 hints ("submit", "read", "admin"). */
+  scope: 'read' | 'submit' | 'admin';
   tokenGiven: boolean;
 }
 

@@ -26,6 +26,7 @@ import {
 } from './exit.ts';
 import { failureText, runDetails, runsTable, table } from './format.ts';
 import { serve } from './serve.ts';
+import { TOKEN_ACTIONS, token } from './token.ts';
 import { waitForRun } from './wait.ts';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
@@ -182,6 +183,21 @@ function parser(argv: string[]): Argv {
         .positional('id', { type: 'string' })
         .option('with-token', { type: 'boolean', describe: 'Append ?token= for a browser' }),
     )
+    .command('token <action> [id]', 'API tokens (admin): create, list, revoke', (y) =>
+      y
+        .positional('action', { type: 'string', choices: TOKEN_ACTIONS })
+        .positional('id', { type: 'string', describe: 'revoke: the token id (nes token list)' })
+        .option('name', { type: 'string', describe: 'create: what the token is for' })
+        .option('scope', {
+          type: 'string',
+          describe: 'create: read, submit or admin (repeatable or comma-separated; default read)',
+        })
+        .option('expires', {
+          type: 'string',
+          describe: 'create: 90d, 12h, 2w, a date (2027-01-31) or an instant; default never',
+        })
+        .option('all', { type: 'boolean', describe: 'list: revoked and expired tokens too' }),
+    )
     .command('serve', 'Start the NES service (API and viewer)', (y) =>
       y
         .option('port', { type: 'string', describe: 'NES_PORT (default 8080)' })
@@ -226,7 +242,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return await run(command, a, client, io);
   } catch (err) {
     const e = describeError(err, {
-      scope: SUBMIT_SCOPE.has(command) ? 'submit' : 'read',
+      scope: command === 'token' ? 'admin' : SUBMIT_SCOPE.has(command) ? 'submit' : 'read',
       tokenGiven: token !== undefined,
     });
     io.stderr.write(`nes ${command}: ${e.message}\n`);
@@ -344,6 +360,8 @@ async function run(command: string, a: Args, client: NesClient, io: Io): Promise
     }
     case 'sweep':
       return sweep(client, a, io);
+    case 'token':
+      return token(client, a, io);
     case 'open': {
       const r = await client.getRun(String(a.id));
       let url = r.links.viewer;

@@ -1,7 +1,9 @@
 /**
  * `nes serve`: starts the service from @nes/api (API and viewer). Flags map onto the same
  * configuration keys as the NES_* variables (flags win). Prints the viewer URL with the admin
- * token, the way Jupyter prints its token URL, and stops cleanly on SIGINT/SIGTERM.
+ * token, the way Jupyter prints its token URL, and stops cleanly on SIGINT/SIGTERM. An admin
+ * token that came from NES_ADMIN_TOKEN is never printed: whoever set it has it, and start-up
+ * output ends up in logs (a pod's) that more people read than the secret's holders.
  */
 import { CliError, EXIT_INFRA, EXIT_SUCCEEDED } from './exit.ts';
 import type { Io } from './main.ts';
@@ -15,7 +17,36 @@ export interface StartedService {
   /** The origin that serves notebook outputs' scripts in sandboxed frames (its own port). */
   outputUrl?: string;
   adminToken?: string;
+  /** 'environment': the token is NES_ADMIN_TOKEN's, not to be printed. */
+  adminTokenSource?: 'environment' | 'file';
   close(): Promise<void>;
+}
+
+/** What `nes serve` (and `npm start`) print once the service listens. */
+export function startBanner(service: StartedService): string {
+  const lines = [`NES is running at ${service.url}`];
+  if (service.adminTokenSource === 'environment') {
+    lines.push(
+      'Open the viewer with the admin token from NES_ADMIN_TOKEN (not printed):',
+      `    ${service.url}/?token=<NES_ADMIN_TOKEN>`,
+    );
+  } else {
+    const viewer =
+      service.viewerUrl ??
+      (service.adminToken
+        ? `${service.url}/?token=${encodeURIComponent(service.adminToken)}`
+        : service.url);
+    lines.push('Open the viewer (the URL carries the admin token):', `    ${viewer}`);
+  }
+  if (service.outputUrl) {
+    lines.push(`Notebook outputs with scripts run in frames from ${service.outputUrl}`);
+  }
+  if (service.adminTokenSource === 'environment') {
+    lines.push(`Client: export NES_URL=${service.url} NES_TOKEN="$NES_ADMIN_TOKEN"`);
+  } else if (service.adminToken) {
+    lines.push(`Client: export NES_URL=${service.url} NES_TOKEN=${service.adminToken}`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 type StartService = (options: {
@@ -56,20 +87,7 @@ export async function serve(a: Record<string, unknown>, io: Io): Promise<number>
     }
     throw err;
   }
-  const viewer =
-    service.viewerUrl ??
-    (service.adminToken
-      ? `${service.url}/?token=${encodeURIComponent(service.adminToken)}`
-      : service.url);
-  io.stderr.write(
-    `NES is running at ${service.url}\nOpen the viewer (the URL carries the admin token):\n    ${viewer}\n`,
-  );
-  if (service.outputUrl) {
-    io.stderr.write(`Notebook outputs with scripts run in frames from ${service.outputUrl}\n`);
-  }
-  if (service.adminToken) {
-    io.stderr.write(`Client: export NES_URL=${service.url} NES_TOKEN=${service.adminToken}\n`);
-  }
+  io.stderr.write(startBanner(service));
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       io.stderr.write(`${signal}: stopping NES (runs get a grace period to finish)\n`);

@@ -8,8 +8,11 @@
 import { isAbortError, NesApiError, NesConnectionError } from './errors.ts';
 import { type SseMessage, SseParser } from './sse.ts';
 import {
+  type ApiToken,
   type BrowseListing,
   type BrowseResult,
+  type CreatedToken,
+  type CreateTokenRequest,
   type Health,
   type InspectRequest,
   type InspectResult,
@@ -160,6 +163,42 @@ export class NesClient {
   /** Asks the run to stop. Safe to repeat; a finished run is returned as it is. */
   async cancelRun(id: string, options: CallOptions = {}): Promise<Run> {
     return this.#json<Run>('POST', `/v1/runs/${seg(id)}/cancel`, { retryable: true, ...options });
+  }
+
+  /** Creates a token (admin scope); the answer holds its secret, which is never shown again. */
+  async createToken(request: CreateTokenRequest, options: CallOptions = {}): Promise<CreatedToken> {
+    // Not retried: a lost answer would leave a token whose secret nobody saw.
+    return this.#json<CreatedToken>('POST', '/v1/tokens', {
+      body: request,
+      retryable: false,
+      ...options,
+    });
+  }
+
+  /** Every token, newest first, revoked and expired ones included (admin scope). */
+  async listTokens(options: CallOptions = {}): Promise<ApiToken[]> {
+    const page = await this.#json<{ tokens: ApiToken[] }>('GET', '/v1/tokens', {
+      retryable: true,
+      ...options,
+    });
+    return page.tokens;
+  }
+
+  async getToken(id: string, options: CallOptions = {}): Promise<ApiToken> {
+    return this.#json<ApiToken>('GET', `/v1/tokens/${seg(id)}`, { retryable: true, ...options });
+  }
+
+  /** Revokes a token (admin scope): its next request fails, its viewer sessions end. */
+  async revokeToken(id: string, options: CallOptions = {}): Promise<ApiToken> {
+    return this.#json<ApiToken>('POST', `/v1/tokens/${seg(id)}/revoke`, {
+      retryable: true,
+      ...options,
+    });
+  }
+
+  /** The token this client authenticates with (any scope). */
+  async whoami(options: CallOptions = {}): Promise<ApiToken> {
+    return this.#json<ApiToken>('GET', '/v1/whoami', { retryable: true, ...options });
   }
 
   /** A new run with the same notebook, commit SHA, parameters and kernel; `overrides` win. */

@@ -222,3 +222,36 @@ export type RunEvent =
 export type RunListEvent =
   | { type: 'run'; id: string | null; data: Run }
   | { type: 'unknown'; event: string; id: string | null; data: unknown };
+
+/**
+ * What a token may do: `read` (runs, events, notebooks, logs, the store), `submit` (read, and
+ * submit, rerun and cancel runs and sweeps), `admin` (everything, tokens included).
+ */
+export type TokenScope = 'read' | 'submit' | 'admin';
+
+/** An API token as the API lists it: never its secret. */
+export interface ApiToken {
+  id: string;
+  name: string;
+  scopes: TokenScope[];
+  state: 'active' | 'expired' | 'revoked';
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  /** To the minute. */
+  lastUsedAt: string | null;
+  /** The service's own admin token (NES_ADMIN_TOKEN or the generated one). */
+  service: boolean;
+}
+
+export interface CreateTokenRequest {
+  name: string;
+  scopes: TokenScope[];
+  /** ISO 8601; absent or null: the token does not expire. */
+  expiresAt?: string | null;
+}
+
+/** The answer to a create: the token and its secret, which the API never shows again. */
+export interface CreatedToken extends ApiToken {
+  secret: string;
+}

@@ -7,7 +7,7 @@ import { tooLarge } from './github.ts';
 import { DEFAULT_MAX_NOTEBOOK_BYTES, retryPolicy, type SourceOptions } from './options.ts';
 import { readCapped } from './read-capped.ts';
 import { isTransientNetworkError, RetriesExhausted, withRetry } from './retry.ts';
-import { safeUri } from './uri.ts';
+import { safeUri, scrubUrls } from './uri.ts';
 
 export interface HttpsFile {
   bytes: Uint8Array;
@@ -76,7 +76,7 @@ export async function readHttpsNotebook(url: string, options: SourceOptions): Pr
       const last = error.last instanceof Error ? error.last.message : String(error.last);
       throw new SourceError(
         'source_unavailable',
-        `${shown} did not answer after ${error.attempts} attempts (${last.replace(/\?\S*/g, '?…')}); try again later`,
+        `${shown} did not answer after ${error.attempts} attempts (${scrubUrls(last)}); try again later`,
         { transient: true, details: { attempts: error.attempts } },
       );
     }
@@ -84,7 +84,7 @@ export async function readHttpsNotebook(url: string, options: SourceOptions): Pr
     const message = error instanceof Error ? error.message : String(error);
     throw new SourceError(
       'source_unavailable',
-      `${shown} cannot be fetched (${message.replace(/\?\S*/g, '?…')})`,
+      `${shown} cannot be fetched (${scrubUrls(message)})`,
     );
   }
 }

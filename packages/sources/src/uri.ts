@@ -54,8 +54,19 @@ export interface ParseOptions {
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
+/** `scheme://user:password@host...`: user information in the authority (up to the last `@`). */
+const USER_INFO = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*@/;
+
 export function parseSourceUri(uri: string, options: ParseOptions = {}): SourceLocation {
   if (uri.trim() === '') throw invalid(uri, 'the notebook location is empty');
+  if (USER_INFO.test(uri)) {
+    // A run records its location as given (run rows, manifests, notebook metadata, logs):
+    // credentials there would be shown to every reader. Sources get them from configuration.
+    throw invalid(
+      uri,
+      'a notebook location must not carry credentials (user:password@); GitHub reads use NES_GITHUB_TOKEN, gs:// the service account',
+    );
+  }
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(uri)?.[1]?.toLowerCase();
   let location: SourceLocation;
   if (scheme === undefined) {
@@ -216,7 +227,11 @@ function invalid(uri: string, why: string): SourceError {
 }
 
 /** A URI fit for messages: user info and query strings (which may carry tokens) removed. */
-export function safeUri(uri: string): string {
+export function safeUri(given: string): string {
+  // Any scheme, parsed or not: user information never reaches a message.
+  const uri = given.replace(USER_INFO, (authority) =>
+    authority.slice(0, authority.indexOf('//') + 2),
+  );
   try {
     const url = new URL(uri);
     if (url.protocol === 'http:' || url.protocol === 'https:') {
@@ -231,4 +246,12 @@ export function safeUri(uri: string): string {
     // not a URL: a path or a custom scheme
   }
   return uri.length > 500 ? `${uri.slice(0, 500)}…` : uri;
+}
+
+/**
+ * Free text (an error from fetch or the network) fit for messages: every URL in it loses its
+ * user information and query string (undici quotes the whole URL in some of its errors).
+ */
+export function scrubUrls(text: string): string {
+  return text.replace(/([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^\s/?#]*@/g, '$1').replace(/\?\S*/g, '?…');
 }

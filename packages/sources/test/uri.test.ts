@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseSourceUri, SourceError } from '../src/index.ts';
+import { readHttpsNotebook } from '../src/https.ts';
+import { parseSourceUri, SourceError, safeUri } from '../src/index.ts';
+import { scrubUrls } from '../src/uri.ts';
 
 test('source URIs parse to locations', () => {
   const table: [string, object][] = [
@@ -72,4 +74,46 @@ test('unsupported and malformed locations', () => {
   assert.equal(code('gs://bucket'), 'invalid_source');
   assert.equal(code('gs://b/a.ipynb', 'main'), 'invalid_source');
   assert.equal(code(''), 'invalid_source');
+});
+
+test('credentials in a location are refused, and never echoed in a message', async () => {
+  for (const uri of [
+    'https://alice:hunter2pass@example.org/a.ipynb',
+    'http://alice:hunter2pass@example.org/a.ipynb',
+    'https://alice:hunter2pass@github.com/acme/nb/blob/main/a.ipynb',
+    'https://hunter2pass@example.org/a.ipynb',
+    'https://a:b@c:hunter2pass@example.org/a.ipynb',
+    'github://alice:hunter2pass@acme/nb/a.ipynb',
+    'gs://alice:hunter2pass@bucket/a.ipynb',
+    'ftp://alice:hunter2pass@example.org/a.ipynb',
+  ]) {
+    assert.throws(
+      () => parseSourceUri(uri),
+      (error: unknown) =>
+        error instanceof SourceError &&
+        error.code === 'invalid_source' &&
+        !error.message.includes('hunter2pass') &&
+        !JSON.stringify(error).includes('hunter2pass'),
+      uri,
+    );
+  }
+  assert.equal(safeUri('gs://alice:hunter2pass@bucket/a.ipynb'), 'gs://bucket/a.ipynb');
+  assert.equal(
+    safeUri('https://alice:pw@example.org/a.ipynb?x=1'),
+    'https://example.org/a.ipynb?…',
+  );
+  // Free text from fetch quotes the URL: user information and queries are taken out.
+  assert.equal(
+    scrubUrls(
+      'Request cannot be constructed from a URL that includes credentials: https://alice:hunter2pass@example.org/a.ipynb?sig=1',
+    ),
+    'Request cannot be constructed from a URL that includes credentials: https://example.org/a.ipynb?…',
+  );
+  // The https reader itself scrubs what fetch says, were it given such a URL directly.
+  await assert.rejects(
+    readHttpsNotebook('https://alice:hunter2pass@127.0.0.1:1/a.ipynb', {
+      retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
+    }),
+    (error: unknown) => error instanceof SourceError && !error.message.includes('hunter2pass'),
+  );
 });

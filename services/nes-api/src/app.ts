@@ -16,6 +16,7 @@ import { resolveSource } from '@nes/sources';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { AppServices } from './app-services.ts';
 import { registerAuth, tokenVerifier } from './auth/auth.ts';
+import { redactTokenParameters } from './auth/query-token.ts';
 import type { NesConfig } from './config.ts';
 import { ApiError, mapError } from './errors.ts';
 import { createMetrics } from './metrics.ts';
@@ -28,6 +29,7 @@ import { runStreamRoutes } from './routes/run-streams.ts';
 import { runRoutes } from './routes/runs.ts';
 import { API_RESPONSE_HEADERS } from './routes/store-content.ts';
 import { sweepRoutes } from './routes/sweeps.ts';
+import { tokenRoutes } from './routes/tokens.ts';
 import type { RunStore } from './runs/run-store.ts';
 import { type ViewerOptions, viewerRoutes } from './viewer/viewer-routes.ts';
 
@@ -148,6 +150,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(inspectRoutes, context);
   await app.register(browseRoutes, context);
   await app.register(sweepRoutes, context);
+  await app.register(tokenRoutes, context);
   if (options.viewer !== undefined) await app.register(viewerRoutes, { ...options.viewer, verify });
 
   app.addHook('onClose', async () => metrics.close());
@@ -169,7 +172,7 @@ export function loggerOptions(logger: BuildAppOptions['logger']): FastifyServerO
   };
 }
 
-/** `?token=...` (event streams) never reaches a log line. */
+/** `?token=...` (event streams, sign-in), however its name is encoded, never reaches a log line. */
 export function redactUrl(url: string): string {
-  return url.replace(/([?&]token=)[^&#]*/gi, '$1[REDACTED]');
+  return redactTokenParameters(url);
 }

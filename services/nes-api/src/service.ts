@@ -29,7 +29,7 @@ import type {
   KubernetesExecutorOptions,
 } from './executors/kubernetes/kubernetes-executor.ts';
 import { LocalExecutor, type LocalExecutorOptions } from './executors/local-executor.ts';
-import type { RunStore } from './runs/run-store.ts';
+import { RevokedTokenError, type RunStore } from './runs/run-store.ts';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.ts';
 import { defaultViewerDir, ViewerDist } from './viewer/dist.ts';
 import { buildOutputServer } from './viewer/output-server.ts';
@@ -66,6 +66,8 @@ export interface StartedService {
   outputUrl: string;
   /** The admin token (NES_ADMIN_TOKEN, or the one kept in `<dataDir>/admin-token`). */
   adminToken: string;
+  /** 'environment': NES_ADMIN_TOKEN, which start-up banners must not print (pod logs). */
+  adminTokenSource: AdminTokenSource;
   config: NesConfig;
   app: App;
   store: RunStore;
@@ -101,7 +103,11 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
   try {
     const store = options.store ?? (await openRunStore(config));
     undo.push(() => store.close());
-    const adminToken = await ensureAdminToken(store, config);
+    const { token: adminToken, source: adminTokenSource } = await ensureAdminToken(
+      store,
+      config,
+      log,
+    );
     const artifacts = await openArtifacts(storeLocation);
 
     const executorLog = (level: string, message: string) =>
@@ -259,6 +265,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
       viewerUrl,
       outputUrl: origins.output,
       adminToken,
+      adminTokenSource,
       config,
       app,
       store,
@@ -304,17 +311,39 @@ function openRunStore(config: NesConfig): Promise<RunStore> {
   });
 }
 
+/** Where the admin token came from: the environment (never printed) or the kept file. */
+export type AdminTokenSource = 'environment' | 'file';
+
 /**
  * The admin token. NES_ADMIN_TOKEN fixes it. Otherwise one is generated at the first start and
  * kept in `<dataDir>/admin-token` (mode 0600, like Jupyter's runtime files) so every start can
- * print a working viewer URL; the run store only ever holds its hash.
+ * print a working viewer URL; the run store only ever holds its hash. Either way it becomes the
+ * store's one service token: starting with another admin token revokes the previous one (API
+ * and viewer sign-in). A revoked NES_ADMIN_TOKEN stops the start (a restart must not bring a
+ * leaked token back); a revoked kept token is replaced by a new one.
  */
-async function ensureAdminToken(store: RunStore, config: NesConfig): Promise<string> {
-  if (config.adminToken !== null) {
-    if ((await store.verifyToken(config.adminToken)) === null) {
-      await store.createToken('admin', ['admin'], config.adminToken);
+async function ensureAdminToken(
+  store: RunStore,
+  config: NesConfig,
+  log: (line: string) => void,
+): Promise<{ token: string; source: AdminTokenSource }> {
+  const install = async (secret: string) => {
+    const { revoked } = await store.setServiceToken(secret);
+    if (revoked.length > 0) {
+      log(
+        `nes: the admin token changed; revoked the previous one (${revoked.map((t) => t.id).join(', ')})`,
+      );
     }
-    return config.adminToken;
+  };
+  if (config.adminToken !== null) {
+    try {
+      await install(config.adminToken);
+    } catch (error) {
+      if (error instanceof RevokedTokenError)
+        throw new ConfigError('NES_ADMIN_TOKEN', error.message);
+      throw error;
+    }
+    return { token: config.adminToken, source: 'environment' };
   }
   const file = join(config.dataDir, ADMIN_TOKEN_FILE);
   const kept = await readFile(file, 'utf8').then(
@@ -322,17 +351,22 @@ async function ensureAdminToken(store: RunStore, config: NesConfig): Promise<str
     () => '',
   );
   if (kept !== '') {
-    // The database may be new (another NES_DATABASE_URL): register the kept token there too.
-    if ((await store.verifyToken(kept)) === null) await store.createToken('admin', ['admin'], kept);
-    return kept;
+    try {
+      // The database may be new (another NES_DATABASE_URL): the kept token is registered there.
+      await install(kept);
+      return { token: kept, source: 'file' };
+    } catch (error) {
+      if (!(error instanceof RevokedTokenError)) throw error;
+      log(`nes: the admin token kept in ${file} was revoked; generating a new one`);
+    }
   }
   const secret = `nes_${randomBytes(24).toString('base64url')}`;
-  const { token } = await store.createToken('admin', ['admin'], secret);
+  await install(secret);
   const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, `${token}\n`, { mode: 0o600 });
+  await writeFile(temporary, `${secret}\n`, { mode: 0o600 });
   await chmod(temporary, 0o600);
   await rename(temporary, file);
-  return token;
+  return { token: secret, source: 'file' };
 }
 
 /** NES_STORE as the executor and the API both read it: a gs:// URI or an absolute directory. */

@@ -100,4 +100,43 @@ describe('logging', () => {
       assert.ok(!log.includes(secret), 'a token reached the log');
     }
   });
+
+  test('a percent-encoded token name: authenticates as `token` and is redacted as `token`', async (t) => {
+    for (const [url, redacted] of [
+      ['/v1/events?%74oken=s3cret', '/v1/events?%74oken=[REDACTED]'],
+      ['/v1/events?to%6Ben=s3cret&x=1', '/v1/events?to%6Ben=[REDACTED]&x=1'],
+      ['/v1/events?%54OKEN=s3cret', '/v1/events?%54OKEN=[REDACTED]'],
+      ['/?a=1&token=one&%74oken=two#h', '/?a=1&token=[REDACTED]&%74oken=[REDACTED]#h'],
+      ['/v1/events?tokens=public&%zz=1', '/v1/events?tokens=public&%zz=1'],
+      ['/v1/events', '/v1/events'],
+    ] as const) {
+      assert.equal(redactUrl(url), redacted, url);
+    }
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const h = await startHarness({ logger: { level: 'trace', stream: sink } });
+    t.after(() => h.close());
+    // The encoded name is the token parameter for the route (past auth: the run is unknown)...
+    const encoded = await h.app.inject({
+      method: 'GET',
+      url: `/v1/runs/nope/notebook?%74oken=${h.tokens.read}`,
+    });
+    assert.equal(encoded.statusCode, 404, encoded.body);
+    const events = await h.app.inject({
+      method: 'GET',
+      url: `/v1/runs/nope/events?t%6fken=${h.tokens.admin}`,
+    });
+    assert.equal(events.statusCode, 404, events.body);
+    // ...and for the log, which names the request with the value redacted.
+    const log = lines.join('');
+    assert.match(log, /\/v1\/runs\/nope\/notebook\?%74oken=\[REDACTED\]/);
+    for (const secret of [h.tokens.read, h.tokens.admin]) {
+      assert.ok(!log.includes(secret), `a token reached the log:\n${log}`);
+    }
+  });
 });

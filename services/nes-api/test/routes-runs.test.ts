@@ -348,8 +348,22 @@ describe('service routes', () => {
     assert.equal(other.headers['access-control-allow-origin'], undefined);
   });
 
-  test('OpenAPI 3 document lists every route with its responses; /docs serves', async () => {
-    const res = await h.app.inject({ method: 'GET', url: '/openapi.json' });
+  test('OpenAPI 3 document lists every route with its responses; /docs serves; both need a token', async () => {
+    for (const url of [
+      '/openapi.json',
+      '/docs',
+      '/docs/',
+      '/docs/json',
+      '/docs/static/index.html',
+    ]) {
+      const anonymous = await h.app.inject({ method: 'GET', url });
+      assert.equal(anonymous.statusCode, 401, `${url} without a token: ${anonymous.statusCode}`);
+    }
+    const res = await h.app.inject({
+      method: 'GET',
+      url: '/openapi.json',
+      headers: h.auth(h.tokens.read),
+    });
     assert.equal(res.statusCode, 200);
     const doc = JSON.parse(res.body);
     assert.match(doc.openapi, /^3\./);
@@ -369,6 +383,11 @@ describe('service routes', () => {
       ['get', '/livez'],
       ['get', '/readyz'],
       ['get', '/metrics'],
+      ['post', '/v1/tokens'],
+      ['get', '/v1/tokens'],
+      ['get', '/v1/tokens/{id}'],
+      ['post', '/v1/tokens/{id}/revoke'],
+      ['get', '/v1/whoami'],
     ];
     for (const [method, path] of expected) {
       const op = doc.paths[path]?.[method];
@@ -380,7 +399,11 @@ describe('service routes', () => {
     }
     assert.ok(doc.paths['/v1/runs'].post.requestBody);
     assert.ok(doc.paths['/v1/runs'].post.responses['422']);
-    const docs = await h.app.inject({ method: 'GET', url: '/docs/' });
+    const docs = await h.app.inject({
+      method: 'GET',
+      url: '/docs/',
+      headers: h.auth(h.tokens.read),
+    });
     assert.ok(docs.statusCode === 200 || docs.statusCode === 302, String(docs.statusCode));
   });
 });

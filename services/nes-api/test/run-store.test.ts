@@ -7,14 +7,18 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { FloatValue, pythonFloat } from '@nes/notebook';
-import { migrate, type SqlRunStore } from '../src/db/index.ts';
+import { loadMigrations, migrate, type SqlRunStore } from '../src/db/index.ts';
 import {
   NEXT_STATUSES,
   type Run,
   type RunStatus,
   TERMINAL_STATUSES,
 } from '../src/runs/run-model.ts';
-import { IdempotencyConflictError, InvalidCursorError } from '../src/runs/run-store.ts';
+import {
+  IdempotencyConflictError,
+  InvalidCursorError,
+  RevokedTokenError,
+} from '../src/runs/run-store.ts';
 import {
   type Driver,
   pgliteDriver,
@@ -426,11 +430,11 @@ for (const makeDriver of [pgliteDriver, postgresDriver]) {
       const admin = await store.createToken('admin', ['admin']);
       assert.match(admin.token, /^nes_[\w-]{40,}$/);
       const reader = await store.createToken('ci', ['read', 'submit']);
-      assert.deepEqual(await store.verifyToken(admin.token), {
-        id: admin.id,
-        name: 'admin',
-        scopes: ['admin'],
-      });
+      const verified = await store.verifyToken(admin.token);
+      assert.deepEqual(
+        { id: verified?.id, name: verified?.name, scopes: verified?.scopes },
+        { id: admin.id, name: 'admin', scopes: ['admin'] },
+      );
       assert.deepEqual((await store.verifyToken(reader.token))?.scopes, ['read', 'submit']);
       assert.equal(await store.verifyToken(`${admin.token}x`), null);
       assert.equal(await store.verifyToken(''), null);
@@ -441,20 +445,69 @@ for (const makeDriver of [pgliteDriver, postgresDriver]) {
         rows.map((r) => r.secret_hash),
         [admin.token, reader.token].map((t) => createHash('sha256').update(t).digest('hex')),
       );
-      // A fixed secret (NES_ADMIN_TOKEN) is stored once: a restart finds the same token.
-      const fixed = await store.createToken('admin', ['admin'], 'fixed-admin-secret');
-      const again = await store.createToken('admin', ['admin', 'read'], 'fixed-admin-secret');
+      // A given secret is stored once: creating it again updates the same token.
+      const fixed = await store.createToken('admin', ['admin'], { secret: 'fixed-admin-secret' });
+      const again = await store.createToken('admin', ['admin', 'read'], {
+        secret: 'fixed-admin-secret',
+      });
       assert.equal(fixed.token, 'fixed-admin-secret');
       assert.equal(again.id, fixed.id);
       assert.deepEqual((await store.verifyToken('fixed-admin-secret'))?.scopes, ['admin', 'read']);
       await assert.rejects(store.createToken('x', ['root' as 'admin']), /unknown token scope/);
     });
 
+    test('tokens: revoked and expired ones stop verifying at once; listings never hold a secret', async () => {
+      const ci = await store.createToken('ci', ['submit']);
+      const soon = await store.createToken('soon', ['read'], {
+        expiresAt: new Date(Date.now() + 1500).toISOString(),
+      });
+      assert.equal((await store.verifyToken(ci.token))?.id, ci.id);
+      assert.equal((await store.verifyToken(soon.token))?.id, soon.id);
+      const revoked = await store.revokeToken(ci.id);
+      assert.ok(revoked?.revokedAt, 'revokedAt is set');
+      assert.equal(await store.verifyToken(ci.token), null, 'revoked: refused on the next check');
+      // Revoking again changes nothing; an unknown id is null.
+      assert.equal((await store.revokeToken(ci.id))?.revokedAt, revoked.revokedAt);
+      assert.equal(await store.revokeToken('tok_none'), null);
+      await new Promise((resolve) => setTimeout(resolve, 1600));
+      assert.equal(await store.verifyToken(soon.token), null, 'expired');
+      const listed = await store.listTokens();
+      const byId = new Map(listed.map((t) => [t.id, t]));
+      assert.ok(byId.get(ci.id)?.revokedAt && byId.get(soon.id)?.expiresAt);
+      assert.ok(byId.get(soon.id)?.lastUsedAt, 'the first use is recorded');
+      assert.ok(!JSON.stringify(listed).includes(ci.token));
+      assert.deepEqual(await store.getToken(ci.id), byId.get(ci.id));
+    });
+
+    test('service token: a new admin secret revokes the previous one; a revoked one cannot return', async () => {
+      const first = await store.setServiceToken('first-admin-secret-0123');
+      assert.equal(first.record.service, true);
+      assert.deepEqual(first.record.scopes, ['admin']);
+      // A restart with the same secret: the same token, nothing revoked.
+      const again = await store.setServiceToken('first-admin-secret-0123');
+      assert.equal(again.record.id, first.record.id);
+      assert.deepEqual(again.revoked, []);
+      const other = await store.createToken('alice', ['admin']);
+      const second = await store.setServiceToken('second-admin-secret-0123');
+      assert.deepEqual(
+        second.revoked.map((t) => t.id),
+        [first.record.id],
+      );
+      assert.equal(await store.verifyToken('first-admin-secret-0123'), null);
+      assert.equal((await store.verifyToken('second-admin-secret-0123'))?.service, true);
+      assert.equal((await store.verifyToken(other.token))?.id, other.id, 'other tokens stay');
+      await assert.rejects(store.setServiceToken('first-admin-secret-0123'), RevokedTokenError);
+      assert.equal(await store.verifyToken('first-admin-secret-0123'), null);
+    });
+
     test('migrations: applying again does nothing; a restart keeps the data', async () => {
       const { run } = await store.createRun(spec());
       assert.deepEqual(await migrate(store.db), []);
       const versions = await store.db.query('SELECT version FROM schema_migrations');
-      assert.deepEqual(versions.map((v) => v.version).sort(), [1, 2]);
+      assert.deepEqual(
+        versions.map((v) => v.version).sort((a, b) => Number(a) - Number(b)),
+        (await loadMigrations()).map((m) => m.version),
+      );
       // A restart: the store closes, a new one migrates the same database and finds the run.
       await store.close();
       store = await driver.reopen();

@@ -142,16 +142,29 @@ describe('viewer serving', () => {
     assert.equal(unknown.status, 404);
     assert.equal(JSON.parse(unknown.text).error.code, 'not_found');
     assert.equal((await get(`${service.url}/livez`, HTML)).text, '{"status":"ok"}');
+    // The API's description needs a token like the API: a bearer token, or the viewer's session
+    // (its header links to it).
+    assert.equal((await get(`${service.url}/openapi.json`, HTML)).status, 401);
+    assert.equal((await get(`${service.url}/docs`, HTML)).status, 401);
+    const cookie = await signIn();
     assert.equal(
-      JSON.parse((await get(`${service.url}/openapi.json`, HTML)).text).openapi,
+      JSON.parse((await get(`${service.url}/openapi.json`, { ...HTML, cookie })).text).openapi,
       '3.0.3',
     );
     assert.equal((await get(`${service.url}/metrics`, HTML)).status, 401);
-    const docs = await fetch(`${service.url}/docs`, { headers: HTML });
+    const docs = await fetch(`${service.url}/docs`, { headers: { ...HTML, cookie } });
     assert.equal(docs.status, 200);
     assert.match(await docs.text(), /swagger/i);
     // No page route is in the API's description.
-    const paths = Object.keys(JSON.parse((await get(`${service.url}/openapi.json`)).text).paths);
+    const paths = Object.keys(
+      JSON.parse(
+        (
+          await get(`${service.url}/openapi.json`, {
+            authorization: `Bearer ${service.adminToken}`,
+          })
+        ).text,
+      ).paths,
+    );
     assert.ok(
       paths.every(
         (path) => path.startsWith('/v1') || ['/livez', '/readyz', '/metrics'].includes(path),

@@ -1,8 +1,14 @@
 /**
  * Bearer tokens with scopes. `admin` satisfies every scope; `submit` also reads (a pipeline reads
  * back the runs it submits). Routes declare the scope they need in `config.scope`; health routes
- * declare none. A token is never logged: the logger redacts the Authorization header and the
- * `token` query parameter (accepted on event streams, where browsers cannot set headers).
+ * and the viewer's pages declare none. Every `/v1` route must declare one (registering one
+ * without is an error), and the API's description (`/openapi.json`, `/docs`) needs `read`: only
+ * health checks answer without a token. A token is never logged: the logger redacts the
+ * Authorization header and the `token` query parameter (query-token.ts; accepted on event
+ * streams, where browsers cannot set headers).
+ *
+ * Tokens are checked against the store on every request, without a cache: a revoked or expired
+ * token fails on its next request, on every replica.
  *
  * The viewer signs in once and then sends a session cookie (`viewer/session.ts`) that carries the
  * token sealed: the token inside is verified like a bearer token on every request. A request
@@ -11,12 +17,12 @@
  * too (such as the output origin, a port away), and only the Origin header tells them apart;
  * and never as a navigation (a form), which is how HTML slipped into a page would try.
  */
-import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.ts';
-import type { RunStore, StoredToken } from '../runs/run-store.ts';
+import type { RunStore, StoredToken, TokenScope } from '../runs/run-store.ts';
+import { TOKEN_PARAMETER } from './query-token.ts';
 
-export type Scope = StoredToken['scopes'][number];
+export type Scope = TokenScope;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -30,8 +36,6 @@ declare module 'fastify' {
   }
 }
 
-const CACHE_MS = 10_000;
-const CACHE_MAX = 1000;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Checks a token secret against the store; `null` when it is unknown or revoked. */
@@ -54,24 +58,13 @@ export function hasScope(token: StoredToken, scope: Scope): boolean {
   return token.scopes.includes(scope);
 }
 
-/**
- * `store.verifyToken` behind a short cache. Verified tokens are cached briefly by hash (never by
- * value), so a busy client does not pay a hash-and-lookup per request; a revoked token stops
- * working within CACHE_MS.
- */
+/** `store.verifyToken`, uncached (see above). */
 export function tokenVerifier(store: RunStore): TokenVerifier {
-  const cache = new Map<string, { token: StoredToken | null; until: number }>();
-  return async (secret: string): Promise<StoredToken | null> => {
-    const key = createHash('sha256').update(secret).digest('base64url');
-    const hit = cache.get(key);
-    const now = Date.now();
-    if (hit !== undefined && hit.until > now) return hit.token;
-    const token = await store.verifyToken(secret);
-    if (cache.size >= CACHE_MAX) cache.clear();
-    cache.set(key, { token, until: now + CACHE_MS });
-    return token;
-  };
+  return (secret: string) => store.verifyToken(secret);
 }
+
+/** The API's own description: as private as the API (it names every route and the version). */
+const DESCRIPTION_PATHS = ['/openapi.json', '/docs'];
 
 /** Registers the onRequest hook that checks bearer tokens (and the viewer's session cookie). */
 export function registerAuth(
@@ -80,6 +73,17 @@ export function registerAuth(
   sessions: CookieSessions | null = null,
 ): void {
   app.decorateRequest('token', null);
+  // Default-deny for the API: a /v1 route that forgets its scope fails at start, not in production.
+  app.addHook('onRoute', (route) => {
+    const path = route.url ?? '';
+    const config = (route.config ?? {}) as { scope?: Scope };
+    if (config.scope !== undefined) return;
+    if (DESCRIPTION_PATHS.some((p) => path === p || path.startsWith(`${p}/`))) {
+      route.config = { ...config, scope: 'read' };
+    } else if (path === '/v1' || path.startsWith('/v1/')) {
+      throw new Error(`route ${String(route.method)} ${path} declares no scope (config.scope)`);
+    }
+  });
   app.addHook('onRequest', async (request) => {
     const scope = request.routeOptions.config.scope;
     if (scope === undefined) return;
@@ -122,7 +126,8 @@ function bearer(request: FastifyRequest): string | null {
     return match?.[1] ?? null;
   }
   if (request.routeOptions.config.queryToken === true) {
-    const token = (request.query as Record<string, unknown> | undefined)?.token;
+    // The parsed query: names already decoded, as the log redaction decodes them.
+    const token = (request.query as Record<string, unknown> | undefined)?.[TOKEN_PARAMETER];
     if (typeof token === 'string' && token !== '') return token;
   }
   return null;

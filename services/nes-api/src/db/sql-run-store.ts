@@ -20,8 +20,12 @@ import {
   type IdempotentCreate,
   InvalidCursorError,
   type ListRunsFilter,
+  type NewTokenOptions,
+  RevokedTokenError,
   type RunStore,
   type StoredToken,
+  TOKEN_SCOPES,
+  type TokenScope,
   type TransitionPatch,
 } from '../runs/run-store.ts';
 import type { Database, Row } from './database.ts';
@@ -60,7 +64,35 @@ export function newRunId(now: number = Date.now()): string {
 export const hashSecret = (secret: string): string =>
   createHash('sha256').update(secret, 'utf8').digest('hex');
 
-const TOKEN_SCOPES = new Set(['read', 'submit', 'admin']);
+const TOKEN_COLUMNS = 'id, name, scopes, created_at, expires_at, revoked_at, last_used_at, service';
+
+/** Arbitrary constant shared by every NES process: "NES admin token". */
+const SERVICE_TOKEN_LOCK = 0x4e45_5303;
+
+const newTokenSecret = () => `nes_${randomBytes(32).toString('base64url')}`;
+const newTokenId = () => `tok_${randomBytes(9).toString('base64url')}`;
+
+function checkScopes(scopes: readonly string[]): void {
+  if (scopes.length === 0) throw new Error('a token needs at least one scope');
+  for (const scope of scopes) {
+    if (!TOKEN_SCOPES.includes(scope as TokenScope)) {
+      throw new Error(`unknown token scope ${String(scope)}`);
+    }
+  }
+}
+
+function toToken(row: Row): StoredToken {
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    scopes: row.scopes as TokenScope[],
+    createdAt: iso(row.created_at),
+    expiresAt: isoOrNull(row.expires_at),
+    revokedAt: isoOrNull(row.revoked_at),
+    lastUsedAt: isoOrNull(row.last_used_at),
+    service: row.service === true,
+  };
+}
 
 /** How many finished runs `getRun` keeps in memory. */
 const FINISHED_RUNS_CACHED = 10_000;
@@ -353,38 +385,43 @@ export class SqlRunStore implements RunStore {
   }
 
   /**
-   * Stores the sha256 of the secret, never the secret. A given secret (NES_ADMIN_TOKEN) that is
-   * already stored keeps its id and takes the new name and scopes, so a restart is a no-op.
+   * Stores the sha256 of the secret, never the secret. A given secret that is already stored
+   * keeps its id and takes the new name, scopes and expiry (never un-revoking it).
    */
   async createToken(
     name: string,
-    scopes: StoredToken['scopes'],
-    secret?: string,
-  ): Promise<{ token: string; id: string }> {
-    for (const scope of scopes)
-      if (!TOKEN_SCOPES.has(scope)) throw new Error(`unknown token scope ${String(scope)}`);
+    scopes: TokenScope[],
+    options: NewTokenOptions = {},
+  ): Promise<{ token: string; id: string; record: StoredToken }> {
+    checkScopes(scopes);
+    const { secret } = options;
     if (secret !== undefined && secret.length === 0) throw new Error('a token secret is empty');
-    const token = secret ?? `nes_${randomBytes(32).toString('base64url')}`;
-    const rows = await this.db.query<{ id: string }>(
-      `INSERT INTO api_tokens (id, name, scopes, secret_hash) VALUES ($1, $2, $3::jsonb, $4)
-       ON CONFLICT (secret_hash) DO UPDATE SET name = EXCLUDED.name, scopes = EXCLUDED.scopes
-       RETURNING id`,
-      [
-        `tok_${randomBytes(9).toString('base64url')}`,
-        name,
-        JSON.stringify(scopes),
-        hashSecret(token),
-      ],
+    const token = secret ?? newTokenSecret();
+    const rows = await this.db.query(
+      `INSERT INTO api_tokens (id, name, scopes, secret_hash, expires_at)
+       VALUES ($1, $2, $3::jsonb, $4, $5)
+       ON CONFLICT (secret_hash) DO UPDATE
+         SET name = EXCLUDED.name, scopes = EXCLUDED.scopes, expires_at = EXCLUDED.expires_at
+       RETURNING ${TOKEN_COLUMNS}`,
+      [newTokenId(), name, JSON.stringify(scopes), hashSecret(token), options.expiresAt ?? null],
     );
-    return { token, id: (rows[0] as { id: string }).id };
+    const record = toToken(rows[0] as Row);
+    return { token, id: record.id, record };
   }
 
+  /**
+   * No cache: a revoked or expired token fails on its very next request, on every replica.
+   * Marks the token used at most once a minute (one small write), so listings can show it.
+   */
   async verifyToken(token: string): Promise<StoredToken | null> {
     if (token.length === 0 || token.length > 1024) return null;
     const digest = hashSecret(token);
     const row = (
       await this.db.query(
-        'SELECT id, name, scopes, secret_hash FROM api_tokens WHERE secret_hash = $1',
+        `SELECT ${TOKEN_COLUMNS}, secret_hash,
+           (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') AS stale
+         FROM api_tokens
+         WHERE secret_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
         [digest],
       )
     )[0];
@@ -392,11 +429,77 @@ export class SqlRunStore implements RunStore {
     const stored = Buffer.from(String(row.secret_hash), 'hex');
     const given = Buffer.from(digest, 'hex');
     if (stored.length !== given.length || !timingSafeEqual(stored, given)) return null;
-    return {
-      id: String(row.id),
-      name: String(row.name),
-      scopes: row.scopes as StoredToken['scopes'],
-    };
+    const record = toToken(row);
+    if (row.stale === true) {
+      const used = await this.db.query(
+        'UPDATE api_tokens SET last_used_at = now() WHERE id = $1 RETURNING last_used_at',
+        [record.id],
+      );
+      record.lastUsedAt = isoOrNull(used[0]?.last_used_at);
+    }
+    return record;
+  }
+
+  async listTokens(): Promise<StoredToken[]> {
+    const rows = await this.db.query(
+      `SELECT ${TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at DESC, id DESC`,
+    );
+    return rows.map(toToken);
+  }
+
+  async getToken(id: string): Promise<StoredToken | null> {
+    const rows = await this.db.query(`SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE id = $1`, [id]);
+    return rows[0] === undefined ? null : toToken(rows[0]);
+  }
+
+  async revokeToken(id: string): Promise<StoredToken | null> {
+    const rows = await this.db.query(
+      `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1
+       RETURNING ${TOKEN_COLUMNS}`,
+      [id],
+    );
+    return rows[0] === undefined ? null : toToken(rows[0]);
+  }
+
+  async setServiceToken(secret: string): Promise<{ record: StoredToken; revoked: StoredToken[] }> {
+    if (secret.length === 0) throw new Error('a token secret is empty');
+    const digest = hashSecret(secret);
+    return this.db.transaction(async (tx) => {
+      // Replicas starting together take turns (the same lock key space as migrations).
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [SERVICE_TOKEN_LOCK]);
+      const existing = (
+        await tx.query(
+          `SELECT ${TOKEN_COLUMNS}, (expires_at IS NOT NULL AND expires_at <= now()) AS expired
+           FROM api_tokens WHERE secret_hash = $1`,
+          [digest],
+        )
+      )[0];
+      if (existing !== undefined && (existing.revoked_at !== null || existing.expired === true)) {
+        const what = existing.revoked_at !== null ? 'was revoked' : 'has expired';
+        throw new RevokedTokenError(
+          `the admin token ${what} (token ${String(existing.id)}); set a new one`,
+        );
+      }
+      const rows =
+        existing === undefined
+          ? await tx.query(
+              `INSERT INTO api_tokens (id, name, scopes, secret_hash, service)
+               VALUES ($1, 'admin', '["admin"]'::jsonb, $2, true) RETURNING ${TOKEN_COLUMNS}`,
+              [newTokenId(), digest],
+            )
+          : await tx.query(
+              `UPDATE api_tokens SET scopes = '["admin"]'::jsonb, service = true WHERE id = $1
+               RETURNING ${TOKEN_COLUMNS}`,
+              [existing.id],
+            );
+      const record = toToken(rows[0] as Row);
+      const revoked = await tx.query(
+        `UPDATE api_tokens SET revoked_at = now()
+         WHERE service AND revoked_at IS NULL AND id <> $1 RETURNING ${TOKEN_COLUMNS}`,
+        [record.id],
+      );
+      return { record, revoked: revoked.map(toToken) };
+    });
   }
 
   close(): Promise<void> {

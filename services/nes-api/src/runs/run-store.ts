@@ -47,10 +47,37 @@ export class InvalidCursorError extends Error {
   readonly code = 'invalid_cursor';
 }
 
+/**
+ * What a token may do: `read` (runs, events, notebooks, logs, the store), `submit` (also submit,
+ * rerun and cancel runs and sweeps; it reads too) and `admin` (everything, tokens included).
+ */
+export type TokenScope = 'read' | 'submit' | 'admin';
+export const TOKEN_SCOPES: readonly TokenScope[] = ['read', 'submit', 'admin'];
+
+/** An API token as stored: everything but its secret, of which only a hash is kept. */
 export interface StoredToken {
   id: string;
   name: string;
-  scopes: Array<'read' | 'submit' | 'admin'>;
+  scopes: TokenScope[];
+  createdAt: string;
+  /** After this instant the token no longer authenticates; null: it does not expire. */
+  expiresAt: string | null;
+  revokedAt: string | null;
+  /** The last request it authenticated, to the minute; null: never used. */
+  lastUsedAt: string | null;
+  /** The service's own admin token (NES_ADMIN_TOKEN or the generated one). */
+  service: boolean;
+}
+
+export interface NewTokenOptions {
+  /** A given secret (tests, migrations); default: a new random `nes_...` secret. */
+  secret?: string;
+  expiresAt?: string | null;
+}
+
+/** The service's admin token was revoked (or expired): it must not come back by a restart. */
+export class RevokedTokenError extends Error {
+  readonly code = 'token_revoked';
 }
 
 export interface RunStore {
@@ -77,11 +104,24 @@ export interface RunStore {
   listActive(statuses?: RunStatus[]): Promise<Run[]>;
   appendEvent(runId: string, type: string, data: Record<string, unknown>): Promise<RunEventRecord>;
   listEvents(runId: string, afterSeq?: number): Promise<RunEventRecord[]>;
+  /** Stores a new token (only the sha256 of its secret) and returns the secret once. */
   createToken(
     name: string,
-    scopes: StoredToken['scopes'],
-    secret?: string,
-  ): Promise<{ token: string; id: string }>;
+    scopes: TokenScope[],
+    options?: NewTokenOptions,
+  ): Promise<{ token: string; id: string; record: StoredToken }>;
+  /** The token a secret belongs to, when it is neither revoked nor expired; else null. */
   verifyToken(token: string): Promise<StoredToken | null>;
+  /** Every token, newest first (revoked and expired ones too). */
+  listTokens(): Promise<StoredToken[]>;
+  getToken(id: string): Promise<StoredToken | null>;
+  /** Revokes a token (a no-op when it already is); null when there is no such token. */
+  revokeToken(id: string): Promise<StoredToken | null>;
+  /**
+   * Makes `secret` the service's admin token and revokes every other service token, in one
+   * transaction: changing NES_ADMIN_TOKEN retires the previous one. Throws RevokedTokenError when
+   * that secret was revoked or has expired.
+   */
+  setServiceToken(secret: string): Promise<{ record: StoredToken; revoked: StoredToken[] }>;
   close(): Promise<void>;
 }

@@ -3,8 +3,8 @@
  * cookie with AES-256-GCM under a key derived from the admin token: the value is unreadable and
  * unforgeable in the browser, needs no server-side table (it survives a restart and works on
  * every replica that shares the admin token), and the token inside is verified against the store
- * on every request, so revoking the token ends the session. Rotating the admin token ends every
- * session. The cookie is HttpOnly (no script reads it), SameSite=Strict, Path=/, and Secure when
+ * on every request (no cache), so revoking the token ends the session on its next request, and
+ * the cookie expires with the token at the latest. Rotating the admin token ends every session. The cookie is HttpOnly (no script reads it), SameSite=Strict, Path=/, and Secure when
  * the public URL is https.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
@@ -43,14 +43,21 @@ export class SessionCookies implements CookieSessions {
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
   }
 
-  /** The Set-Cookie value signing this token in. */
-  issue(token: string): string {
-    const expires = this.#now() + SESSION_SECONDS;
+  /**
+   * The Set-Cookie value signing this token in; it lasts SESSION_SECONDS, or until the token
+   * expires when that comes first (the token is checked on every request anyway).
+   */
+  issue(token: string, tokenExpiresAt: string | null = null): string {
+    const now = this.#now();
+    const tokenLeft =
+      tokenExpiresAt === null ? Infinity : Math.floor(Date.parse(tokenExpiresAt) / 1000) - now;
+    const seconds = Math.max(0, Math.min(SESSION_SECONDS, tokenLeft));
+    const expires = now + seconds;
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.#key, iv);
     const sealed = Buffer.concat([cipher.update(`${expires}:${token}`, 'utf8'), cipher.final()]);
     const value = Buffer.concat([iv, sealed, cipher.getAuthTag()]).toString('base64url');
-    return this.#cookie(value, SESSION_SECONDS);
+    return this.#cookie(value, seconds);
   }
 
   /** The Set-Cookie value that signs out. */

@@ -12,6 +12,7 @@
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenVerifier } from '../auth/auth.ts';
+import { TOKEN_PARAMETER } from '../auth/query-token.ts';
 import type { ViewerDist } from './dist.ts';
 import { withFrameOrigin } from './dist.ts';
 import { notBuiltPage, signInFailedPage } from './pages.ts';
@@ -71,7 +72,7 @@ export const viewerRoutes: FastifyPluginAsync<ViewerOptions & { verify: TokenVer
       return reply.callNotFound();
     }
     const query = new URLSearchParams(search);
-    if (query.has('token')) return signIn(reply, path, query);
+    if (query.has(TOKEN_PARAMETER)) return signIn(reply, path, query);
 
     reply
       .headers(PAGE_HEADERS)
@@ -90,21 +91,24 @@ export const viewerRoutes: FastifyPluginAsync<ViewerOptions & { verify: TokenVer
 
   /** Trades `?token=` for the session cookie, then the same URL without it. */
   const signIn = async (reply: FastifyReply, path: string, query: URLSearchParams) => {
-    const secret = query.get('token') ?? '';
-    query.delete('token');
+    const secret = query.get(TOKEN_PARAMETER) ?? '';
+    query.delete(TOKEN_PARAMETER);
     const rest = query.toString();
     // `//host` would be another site's address: the redirect stays on this one.
     const local = `/${path.replace(/^[/\\]+/, '')}`;
     const location = rest === '' ? local : `${local}?${rest}`;
     reply.headers(PAGE_HEADERS).header('cache-control', 'no-store');
-    if (secret === '' || (await verify(secret)) === null) {
+    const token = secret === '' ? null : await verify(secret);
+    if (token === null) {
       return reply
         .status(401)
         .type('text/html; charset=utf-8')
         .header('content-security-policy', STATIC_PAGE_POLICY)
         .send(signInFailedPage(location));
     }
-    return reply.header('set-cookie', sessions.issue(secret)).redirect(location, 303);
+    return reply
+      .header('set-cookie', sessions.issue(secret, token.expiresAt))
+      .redirect(location, 303);
   };
 
   /**

@@ -16,8 +16,11 @@ import {
   IdempotencyConflictError,
   type IdempotentCreate,
   type ListRunsFilter,
+  type NewTokenOptions,
+  RevokedTokenError,
   type RunStore,
   type StoredToken,
+  type TokenScope,
   type TransitionPatch,
 } from '../../src/runs/run-store.ts';
 
@@ -150,21 +153,69 @@ export class MemoryRunStore implements RunStore {
 
   async createToken(
     name: string,
-    scopes: StoredToken['scopes'],
-    secret?: string,
-  ): Promise<{ token: string; id: string }> {
-    const token = secret ?? `nes_${randomBytes(24).toString('base64url')}`;
-    const id = randomUUID();
-    this.#tokens.set(hash(token), { id, name, scopes });
-    return { token, id };
+    scopes: TokenScope[],
+    options: NewTokenOptions = {},
+  ): Promise<{ token: string; id: string; record: StoredToken }> {
+    const token = options.secret ?? `nes_${randomBytes(24).toString('base64url')}`;
+    const known = this.#tokens.get(hash(token));
+    const record: StoredToken = {
+      id: known?.id ?? randomUUID(),
+      name,
+      scopes,
+      createdAt: known?.createdAt ?? new Date().toISOString(),
+      expiresAt: options.expiresAt ?? null,
+      revokedAt: known?.revokedAt ?? null,
+      lastUsedAt: known?.lastUsedAt ?? null,
+      service: known?.service ?? false,
+    };
+    this.#tokens.set(hash(token), record);
+    return { token, id: record.id, record: { ...record } };
   }
 
   async verifyToken(token: string): Promise<StoredToken | null> {
-    return this.#tokens.get(hash(token)) ?? null;
+    const record = this.#tokens.get(hash(token));
+    if (record === undefined || !active(record)) return null;
+    record.lastUsedAt = new Date().toISOString();
+    return { ...record };
+  }
+
+  async listTokens(): Promise<StoredToken[]> {
+    return [...this.#tokens.values()].reverse().map((record) => ({ ...record }));
+  }
+
+  async getToken(id: string): Promise<StoredToken | null> {
+    const record = [...this.#tokens.values()].find((t) => t.id === id);
+    return record === undefined ? null : { ...record };
+  }
+
+  async revokeToken(id: string): Promise<StoredToken | null> {
+    const record = [...this.#tokens.values()].find((t) => t.id === id);
+    if (record === undefined) return null;
+    record.revokedAt ??= new Date().toISOString();
+    return { ...record };
+  }
+
+  async setServiceToken(secret: string): Promise<{ record: StoredToken; revoked: StoredToken[] }> {
+    const known = this.#tokens.get(hash(secret));
+    if (known !== undefined && !active(known))
+      throw new RevokedTokenError('the admin token was revoked');
+    const { record } = await this.createToken('admin', ['admin'], { secret });
+    const stored = this.#tokens.get(hash(secret)) as StoredToken;
+    stored.service = true;
+    const revoked: StoredToken[] = [];
+    for (const other of this.#tokens.values()) {
+      if (other.service && other.revokedAt === null && other.id !== record.id) {
+        other.revokedAt = new Date().toISOString();
+        revoked.push({ ...other });
+      }
+    }
+    return { record: { ...stored }, revoked };
   }
 
   async close(): Promise<void> {}
 }
 
+const active = (t: StoredToken) =>
+  t.revokedAt === null && (t.expiresAt === null || Date.parse(t.expiresAt) > Date.now());
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
