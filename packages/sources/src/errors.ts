@@ -25,6 +25,10 @@ export type SourceErrorCode =
   | 'local_path_outside_roots'
   /** A scheme or host NES does not read notebooks from. */
   | 'unsupported_source'
+  /** A URL whose host is (or resolves to) a loopback, private, link-local or metadata address. */
+  | 'forbidden_address'
+  /** A redirect NES does not follow: https to http, or more than a few in a row. */
+  | 'redirect_refused'
   /** A URI of a known kind that is malformed (e.g. github:// without a path). */
   | 'invalid_source'
   /** 401/403 from GCS or an HTTPS server. */

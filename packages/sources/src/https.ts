@@ -1,7 +1,11 @@
 /**
  * Plain GET of an https:// URL (http:// only when allowed): size cap while streaming, a timeout
- * per attempt, retries on 5xx and network failures, never on 4xx.
+ * per attempt, retries on 5xx and network failures, never on 4xx. Only public addresses are
+ * reached (address-guard.ts); redirects are followed by hand, at most MAX_REDIRECTS, never from
+ * https to http.
  */
+import { Agent, fetch as undiciFetch } from 'undici';
+import { type AllowList, checkUrlHost, guardedLookup, parseAllowList } from './address-guard.ts';
 import { SourceError } from './errors.ts';
 import { tooLarge } from './github.ts';
 import { DEFAULT_MAX_NOTEBOOK_BYTES, retryPolicy, type SourceOptions } from './options.ts';
@@ -25,6 +29,22 @@ class HttpStatusError extends Error {
   }
 }
 
+export const MAX_REDIRECTS = 5;
+
+/** One connection pool per allow-list: its sockets resolve through the address guard. */
+const agents = new Map<string, Agent>();
+
+function guardedFetch(allowText: string, allow: AllowList): typeof fetch {
+  let agent = agents.get(allowText);
+  if (agent === undefined) {
+    agent = new Agent({ connect: { lookup: guardedLookup(allow) } });
+    agents.set(allowText, agent);
+  }
+  const dispatcher = agent;
+  return ((input: string, init: RequestInit) =>
+    undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof fetch;
+}
+
 export async function readHttpsNotebook(url: string, options: SourceOptions): Promise<HttpsFile> {
   const shown = safeUri(url);
   const parsed = new URL(url);
@@ -36,18 +56,13 @@ export async function readHttpsNotebook(url: string, options: SourceOptions): Pr
   }
   const maxBytes = options.maxNotebookBytes ?? DEFAULT_MAX_NOTEBOOK_BYTES;
   const timeoutMs = options.requestTimeoutMs ?? 30_000;
-  const doFetch = options.fetch ?? globalThis.fetch;
+  const allowText = options.allowedHosts ?? '';
+  const allow = parseAllowList(allowText);
+  const doFetch = options.fetch ?? guardedFetch(allowText, allow);
   try {
     return await withRetry(
       async () => {
-        const response = await doFetch(url, {
-          signal: AbortSignal.timeout(timeoutMs),
-          redirect: 'follow',
-          headers: {
-            accept: 'application/x-ipynb+json, application/json;q=0.9, */*;q=0.5',
-            'user-agent': 'nes-sources',
-          },
-        });
+        const response = await fetchFollowing(doFetch, parsed, allow, shown, timeoutMs);
         if (response.status !== 200) {
           await response.body?.cancel().catch(() => {});
           throw new HttpStatusError(response.status, response.headers.get('retry-after'));
@@ -86,6 +101,60 @@ export async function readHttpsNotebook(url: string, options: SourceOptions): Pr
       'source_unavailable',
       `${shown} cannot be fetched (${scrubUrls(message)})`,
     );
+  }
+}
+
+/**
+ * GET with redirects followed by hand: each hop's host checked, https never downgraded to http,
+ * at most MAX_REDIRECTS hops. A refusal from the address guard comes out as its SourceError.
+ */
+async function fetchFollowing(
+  doFetch: typeof fetch,
+  start: URL,
+  allow: AllowList,
+  shown: string,
+  timeoutMs: number,
+): Promise<Response> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  let url = start;
+  for (let hop = 0; ; hop++) {
+    checkUrlHost(url, allow);
+    let response: Response;
+    try {
+      response = await doFetch(url.href, {
+        signal,
+        redirect: 'manual',
+        headers: {
+          accept: 'application/x-ipynb+json, application/json;q=0.9, */*;q=0.5',
+          'user-agent': 'nes-sources',
+        },
+      });
+    } catch (error) {
+      const cause = (error as { cause?: unknown }).cause;
+      if (cause instanceof SourceError) throw cause;
+      throw error;
+    }
+    const location = response.headers.get('location');
+    if (![301, 302, 303, 307, 308].includes(response.status) || location === null) {
+      return response;
+    }
+    await response.body?.cancel().catch(() => {});
+    if (hop + 1 > MAX_REDIRECTS) {
+      throw new SourceError(
+        'redirect_refused',
+        `${shown} redirected more than ${MAX_REDIRECTS} times; NES follows at most ${MAX_REDIRECTS} redirects`,
+        { details: { maxRedirects: MAX_REDIRECTS } },
+      );
+    }
+    const next = new URL(location, url);
+    if (next.protocol !== 'https:' && !(next.protocol === 'http:' && url.protocol === 'http:')) {
+      throw new SourceError(
+        'redirect_refused',
+        `${shown} redirected from ${url.protocol}// to ${safeUri(next.href)}; NES never follows a redirect from https to another scheme`,
+        { details: { from: url.protocol, to: next.protocol } },
+      );
+    }
+    url = next;
   }
 }
 

@@ -1,3 +1,4 @@
+export { forbiddenRange, parseAllowList } from './address-guard.ts';
 export {
   isSourceError,
   redact,

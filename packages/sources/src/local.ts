@@ -4,7 +4,7 @@
  * (so a symbolic link out of a root is refused too). The file is opened without following a
  * final link and read through that one descriptor.
  */
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { open, realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { SourceError } from './errors.ts';
@@ -55,7 +55,10 @@ export async function readLocalNotebook(path: string, options: SourceOptions): P
   const maxBytes = options.maxNotebookBytes ?? DEFAULT_MAX_NOTEBOOK_BYTES;
   let handle: Awaited<ReturnType<typeof open>>;
   try {
-    handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: opening a FIFO without a writer would otherwise hold a libuv thread until one
+    // comes (every other file read in the process waits behind four such opens). It has no
+    // effect on a regular file, and anything else is refused below, before a read.
+    handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     throw fsError(error, path);
   }
@@ -67,12 +70,27 @@ export async function readLocalNotebook(path: string, options: SourceOptions): P
       });
     }
     if (!stat.isFile()) {
-      throw new SourceError('not_a_notebook', `${path} is not a regular file`, {
-        details: { path },
-      });
+      throw new SourceError(
+        'not_a_notebook',
+        `${path} is not a regular file (it is a ${fileKind(stat)}); notebooks are read only from regular files`,
+        { details: { path } },
+      );
     }
     if (stat.size > maxBytes) throw tooLarge(path, stat.size, maxBytes);
-    const bytes = await handle.readFile();
+    const timeoutMs = options.requestTimeoutMs ?? 30_000;
+    let bytes: Buffer;
+    try {
+      bytes = await handle.readFile({ signal: AbortSignal.timeout(timeoutMs) });
+    } catch (error) {
+      if ((error as Error).name !== 'TimeoutError' && (error as Error).name !== 'AbortError') {
+        throw fsError(error, path);
+      }
+      throw new SourceError(
+        'source_unavailable',
+        `local notebook ${path} could not be read within ${timeoutMs} ms`,
+        { details: { path, timeoutMs } },
+      );
+    }
     if (bytes.byteLength > maxBytes) throw tooLarge(path, bytes.byteLength, maxBytes);
     return {
       realPath: real,
@@ -83,12 +101,28 @@ export async function readLocalNotebook(path: string, options: SourceOptions): P
   }
 }
 
+function fileKind(stat: Stats): string {
+  if (stat.isFIFO()) return 'FIFO';
+  if (stat.isSocket()) return 'socket';
+  if (stat.isCharacterDevice()) return 'character device';
+  if (stat.isBlockDevice()) return 'block device';
+  return 'special file';
+}
+
 function fsError(error: unknown, path: string): SourceError {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || code === 'ENOTDIR') {
     return new SourceError('path_not_found', `local notebook ${path} does not exist`, {
       details: { path },
     });
+  }
+  if (code === 'ENXIO') {
+    // open(2) on a Unix socket.
+    return new SourceError(
+      'not_a_notebook',
+      `${path} is not a regular file (it is a socket); notebooks are read only from regular files`,
+      { details: { path } },
+    );
   }
   if (code === 'EACCES' || code === 'EPERM') {
     return new SourceError(

@@ -36,6 +36,11 @@ export interface SourceOptions {
   contextTimeoutMs?: number;
   /** Allow http:// (not https) sources. Default false. */
   allowHttp?: boolean;
+  /**
+   * Hosts https:// sources may reach although their addresses are not public: host names, IPs
+   * and CIDR ranges, comma separated (NES_SOURCE_ALLOWED_HOSTS). Default: none.
+   */
+  allowedHosts?: string;
   retry?: RetryPolicy;
   /** Reads gs:// objects; default uses @google-cloud/storage (honours STORAGE_EMULATOR_HOST). */
   gcs?: GcsObjectReader;
@@ -49,7 +54,8 @@ export const DEFAULT_MAX_CONTEXT_BYTES = 512 * 1024 * 1024;
 
 /**
  * NES_GITHUB_API_URL, NES_GITHUB_TOKEN or NES_GITHUB_TOKEN_FILE (a mounted secret, trimmed),
- * NES_NOTEBOOK_ROOTS (colon-separated directories).
+ * NES_NOTEBOOK_ROOTS (colon-separated directories), NES_SOURCE_ALLOWED_HOSTS (non-public hosts
+ * that https:// sources may reach).
  */
 export function sourceOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): SourceOptions {
   const options: SourceOptions = {};
@@ -73,6 +79,8 @@ export function sourceOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Sour
     const trimmed = text.trim();
     if (trimmed !== '') options.githubToken = trimmed;
   }
+  const allowed = env.NES_SOURCE_ALLOWED_HOSTS?.trim();
+  if (allowed) options.allowedHosts = allowed;
   const roots = env.NES_NOTEBOOK_ROOTS?.split(':').filter((r) => r.trim() !== '');
   if (roots !== undefined && roots.length > 0) options.localRoots = roots;
   return options;

@@ -130,7 +130,12 @@ describe('https sources', () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });
-  const options = () => ({ allowHttp: true, retry: fastRetry, requestTimeoutMs: 300 });
+  const options = () => ({
+    allowHttp: true,
+    allowedHosts: '127.0.0.1',
+    retry: fastRetry,
+    requestTimeoutMs: 300,
+  });
 
   test('a plain GET, recorded', async () => {
     const source = await resolveSource(`${base}/nb.ipynb`, options());

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseAllowList } from '@nes/sources';
 
 export type ExecutorKind = 'local' | 'kubernetes';
 
@@ -22,6 +23,8 @@ export interface NesConfig {
   executor: ExecutorKind;
   githubApiUrl: string | null;
   githubToken: string | null;
+  /** Non-public hosts, IPs or CIDR ranges https:// sources may reach (NES_SOURCE_ALLOWED_HOSTS). */
+  sourceAllowedHosts: string | null;
   /** The viewer's origin: the one origin CORS allows. null: no cross-origin access. */
   viewerOrigin: string | null;
   /** Base of the links the API returns (`links.viewer`). Default `http://HOST:PORT`. */
@@ -100,6 +103,7 @@ type ConfigKey =
   | 'GITHUB_API_URL'
   | 'GITHUB_TOKEN'
   | 'GITHUB_TOKEN_FILE'
+  | 'SOURCE_ALLOWED_HOSTS'
   | 'VIEWER_ORIGIN'
   | 'PUBLIC_URL'
   | 'BODY_LIMIT'
@@ -186,6 +190,15 @@ export function loadConfig(
   const adminToken = read('ADMIN_TOKEN');
   if (adminToken !== null && adminToken.value.length < 16) {
     throw new ConfigError(adminToken.name, 'a token must be at least 16 characters long');
+  }
+
+  const sourceAllowedHosts = text('SOURCE_ALLOWED_HOSTS');
+  if (sourceAllowedHosts !== null) {
+    try {
+      parseAllowList(sourceAllowedHosts);
+    } catch (error) {
+      throw new ConfigError('NES_SOURCE_ALLOWED_HOSTS', (error as Error).message);
+    }
   }
 
   let githubToken = text('GITHUB_TOKEN');
@@ -334,6 +347,7 @@ export function loadConfig(
     executor,
     githubApiUrl: url('GITHUB_API_URL'),
     githubToken,
+    sourceAllowedHosts,
     viewerOrigin: url('VIEWER_ORIGIN', true),
     publicUrl:
       url('PUBLIC_URL') ??

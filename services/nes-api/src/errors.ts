@@ -29,6 +29,8 @@ export interface ErrorBody {
 const SOURCE_STATUS: Record<SourceErrorCode, number> = {
   invalid_source: 400,
   unsupported_source: 400,
+  forbidden_address: 422,
+  redirect_refused: 422,
   local_path_outside_roots: 422,
   repository_not_found: 422,
   ref_not_found: 422,

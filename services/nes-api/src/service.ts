@@ -140,6 +140,9 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
         env: {
           ...options.executor?.env,
           ...(config.githubApiUrl ? { NES_GITHUB_API_URL: config.githubApiUrl } : {}),
+          ...(config.sourceAllowedHosts
+            ? { NES_SOURCE_ALLOWED_HOSTS: config.sourceAllowedHosts }
+            : {}),
         },
         ...(config.githubToken ? { githubToken: config.githubToken } : {}),
         passEnv: config.sandbox.runEnv,
@@ -179,6 +182,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
       localRoots: config.notebookRoots,
       ...(config.githubApiUrl ? { githubApiUrl: config.githubApiUrl } : {}),
       ...(config.githubToken ? { githubToken: config.githubToken } : {}),
+      ...(config.sourceAllowedHosts ? { allowedHosts: config.sourceAllowedHosts } : {}),
     };
     const services: AppServices = {
       scheduler,

@@ -160,3 +160,20 @@ describe('labels are bounded as Kubernetes bounds them', () => {
     }
   });
 });
+
+describe('sources that would reach the service side of the network', () => {
+  test('submit of an https:// URL to loopback or cloud metadata: 422, nothing stored', async () => {
+    const before = await h.runCount();
+    for (const notebook of [
+      'https://127.0.0.1:9/nb.ipynb',
+      'https://0x7f.1:9/nb.ipynb',
+      'https://[::ffff:127.0.0.1]:9/nb.ipynb',
+      'https://169.254.169.254/latest/meta-data/nb.ipynb',
+    ]) {
+      const res = await post('/v1/runs', { notebook });
+      assert.equal(res.status, 422, res.body);
+      assert.equal(res.json.error?.code, 'forbidden_address', res.body);
+    }
+    assert.equal(await h.runCount(), before);
+  });
+});

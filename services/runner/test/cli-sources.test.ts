@@ -127,6 +127,8 @@ before(async () => {
     NES_GITHUB_TOKEN: TOKEN,
     STORAGE_EMULATOR_HOST: gcsProxy.url,
     NODE_EXTRA_CA_CERTS: join(pki, 'cert.pem'),
+    // The test's HTTPS server is on loopback, which sources refuse unless allowed.
+    NES_SOURCE_ALLOWED_HOSTS: '127.0.0.1',
     NES_NOTEBOOK_ROOTS: '',
   };
 });
