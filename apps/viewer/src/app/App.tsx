@@ -11,7 +11,7 @@ import {
   useState,
 } from 'react';
 import { Link, Route, Router, type RouterProps, Switch, useLocation, useRoute } from 'wouter';
-import { type Api, ApiProvider, useApi } from './api.tsx';
+import { type Api, ApiProvider, useApi, useLoad } from './api.tsx';
 import { ErrorView, Loading } from './components.tsx';
 import { RunsPage } from './pages/RunsPage.tsx';
 
@@ -19,6 +19,7 @@ const RunPage = lazy(() => import('./pages/RunPage.tsx'));
 const BrowsePage = lazy(() => import('./pages/BrowsePage.tsx'));
 const NotebookPage = lazy(() => import('./pages/NotebookPage.tsx'));
 const ComparePage = lazy(() => import('./pages/ComparePage.tsx'));
+const TokensPage = lazy(() => import('./pages/TokensPage.tsx'));
 
 export function App(props: { api: Api; router?: Omit<RouterProps, 'children'> }) {
   return (
@@ -46,6 +47,7 @@ function Shell() {
               <Route path="/browse/*">{(params) => <BrowsePage path={params['*'] ?? ''} />}</Route>
               <Route path="/notebook" component={NotebookPage} />
               <Route path="/compare" component={ComparePage} />
+              <Route path="/tokens" component={TokensPage} />
               <Route>
                 <NotFound />
               </Route>
@@ -58,6 +60,10 @@ function Shell() {
 }
 
 function Header() {
+  const { client } = useApi();
+  // Whether this session may manage tokens (the API says; no answer hides the link).
+  const me = useLoad('whoami', (signal) => client.whoami({ signal }));
+  const admin = me.data?.scopes.includes('admin') ?? false;
   return (
     <header className="app-header">
       <a className="skip-link" href="#main">
@@ -75,6 +81,7 @@ function Header() {
         </NavLink>
         <NavLink href="/browse">Output store</NavLink>
         <NavLink href="/compare">Compare</NavLink>
+        {admin ? <NavLink href="/tokens">Tokens</NavLink> : null}
       </nav>
       <span className="header-spacer" />
       <a className="nav-link subtle" href="/openapi.json" target="_blank" rel="noreferrer">

@@ -102,9 +102,23 @@ export function apiError(status: number, code: string, message: string): Respons
   return json({ error: { code, message } }, status);
 }
 
+/** What the header's `GET /v1/whoami` gets unless a test routes it: a read-only token. */
+export const READ_TOKEN = {
+  id: 'tok_reader',
+  name: 'reader',
+  scopes: ['read'],
+  state: 'active',
+  createdAt: '2026-01-01T00:00:00.000Z',
+  expiresAt: null,
+  revokedAt: null,
+  lastUsedAt: null,
+  service: false,
+};
+
 /**
  * A fetch answering `METHOD /path` from `routes` (first match by exact path, then by prefix ending
- * in `*`); anything else is the API's 404. Every request is recorded.
+ * in `*`); anything else is the API's 404. Every request a page makes is recorded; the header's
+ * own `GET /v1/whoami` (answered with READ_TOKEN unless routed) is not.
  */
 export function fakeFetch(routes: Record<string, Handler>) {
   const requests: Recorded[] = [];
@@ -119,6 +133,9 @@ export function fakeFetch(routes: Record<string, Handler>) {
     );
     const body = typeof init.body === 'string' ? JSON.parse(init.body) : undefined;
     const request = { method, path: url.pathname + url.search, body, headers };
+    if (`${method} ${url.pathname}` === 'GET /v1/whoami' && !routes['GET /v1/whoami']) {
+      return json(READ_TOKEN);
+    }
     requests.push(request);
     const exact = routes[`${method} ${url.pathname}`];
     if (exact) return exact(request, url);

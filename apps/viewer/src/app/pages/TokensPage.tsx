@@ -1,0 +1,279 @@
+/**
+ * API tokens (`/tokens`, admins): create one (name, scopes, expiry) and see its secret once, list
+ * every token (never a secret: the service keeps only hashes) and revoke one. A revoked token
+ * fails on its next request, and every viewer session signed in with it ends there too. Without
+ * the admin scope the API refuses the listing and the page says so.
+ */
+import type { ApiToken, CreatedToken, TokenScope } from '@nes/client';
+import { type FormEvent, useState } from 'react';
+import { describeError, useApi, useLoad, useTitle } from '../api.tsx';
+import { ErrorView, Loading } from '../components.tsx';
+import { formatDate } from '../lib/format.ts';
+
+const SCOPES: Array<{ scope: TokenScope; what: string }> = [
+  { scope: 'read', what: 'runs, events, notebooks, logs, the store' },
+  { scope: 'submit', what: 'read, and submit, rerun, cancel runs and sweeps' },
+  { scope: 'admin', what: 'everything, tokens included' },
+];
+
+const EXPIRIES: Array<{ label: string; days: number | null }> = [
+  { label: 'Never', days: null },
+  { label: '7 days', days: 7 },
+  { label: '30 days', days: 30 },
+  { label: '90 days', days: 90 },
+  { label: '1 year', days: 365 },
+];
+
+export default function TokensPage() {
+  const { client } = useApi();
+  useTitle('API tokens');
+  const tokens = useLoad<ApiToken[]>('tokens', (signal) => client.listTokens({ signal }));
+  const [created, setCreated] = useState<CreatedToken | null>(null);
+  return (
+    <div className="page tokens-page">
+      <h1>API tokens</h1>
+      <p className="muted">
+        Tokens authenticate the API, the <code>nes</code> command and viewer sign-in. Only a hash of
+        each is stored: a new token&apos;s secret is shown once, when it is created.
+      </p>
+      {tokens.error ? (
+        <ErrorView error={tokens.error} what="the tokens" retry={tokens.reload} />
+      ) : !tokens.data ? (
+        <Loading what="the tokens" />
+      ) : (
+        <>
+          {created ? (
+            <NewSecret token={created} onDone={() => setCreated(null)} />
+          ) : (
+            <CreateForm
+              onCreated={(token) => {
+                setCreated(token);
+                tokens.reload();
+              }}
+            />
+          )}
+          <TokenTable tokens={tokens.data} onRevoked={tokens.reload} />
+        </>
+      )}
+    </div>
+  );
+}
+
+function CreateForm(props: { onCreated: (token: CreatedToken) => void }) {
+  const { client } = useApi();
+  const [name, setName] = useState('');
+  const [scopes, setScopes] = useState<TokenScope[]>(['read']);
+  const [days, setDays] = useState<number | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (name.trim() === '') return setError('Give the token a name: what or who it is for.');
+    if (scopes.length === 0) return setError('Choose at least one scope.');
+    setBusy(true);
+    setError(null);
+    try {
+      const expiresAt =
+        days === null ? null : new Date(Date.now() + days * 86_400_000).toISOString();
+      props.onCreated(await client.createToken({ name: name.trim(), scopes, expiresAt }));
+      setName('');
+    } catch (err) {
+      setError(describeError(err).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const toggle = (scope: TokenScope) =>
+    setScopes((current) =>
+      current.includes(scope) ? current.filter((s) => s !== scope) : [...current, scope],
+    );
+
+  return (
+    <form className="panel" aria-label="New token" onSubmit={submit}>
+      <header className="panel-header">
+        <h2>New token</h2>
+      </header>
+      <div className="panel-body">
+        <div className="form-row">
+          <label className="field grow">
+            <span>Name</span>
+            <input
+              className="input"
+              name="name"
+              maxLength={100}
+              placeholder="airflow-prod, alice laptop…"
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+            />
+          </label>
+          <label className="field">
+            <span>Expires</span>
+            <select
+              className="input"
+              name="expires"
+              value={days === null ? '' : String(days)}
+              onChange={(e) => setDays(e.target.value === '' ? null : Number(e.target.value))}
+            >
+              {EXPIRIES.map((option) => (
+                <option key={option.label} value={option.days === null ? '' : String(option.days)}>
+                  {option.label}
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
+        <fieldset className="fieldset">
+          <legend>Scopes</legend>
+          {SCOPES.map(({ scope, what }) => (
+            <label key={scope} className="checkbox">
+              <input
+                type="checkbox"
+                name="scope"
+                value={scope}
+                checked={scopes.includes(scope)}
+                onChange={() => toggle(scope)}
+              />{' '}
+              <strong>{scope}</strong> <span className="muted small">({what})</span>
+            </label>
+          ))}
+        </fieldset>
+        {error ? (
+          <div className="form-error" role="alert">
+            {error}
+          </div>
+        ) : null}
+        <div className="form-actions">
+          <button type="submit" className="btn primary" disabled={busy}>
+            {busy ? 'Creating…' : 'Create token'}
+          </button>
+        </div>
+      </div>
+    </form>
+  );
+}
+
+/** The one time a secret is shown: copy it now. */
+function NewSecret(props: { token: CreatedToken; onDone: () => void }) {
+  const [copied, setCopied] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(props.token.secret);
+      setCopied(true);
+    } catch {
+      setCopied(false); // no clipboard permission: the field stays there to select by hand
+    }
+  };
+  return (
+    <section className="panel new-secret" aria-label="New token secret">
+      <header className="panel-header">
+        <h2>Token “{props.token.name}” created</h2>
+      </header>
+      <div className="panel-body">
+        <p>
+          Copy its secret now: <strong>it is shown this once</strong>. Use it as{' '}
+          <code>Authorization: Bearer …</code>, as <code>NES_TOKEN</code>, or in a viewer URL (
+          <code>?token=…</code>).
+        </p>
+        <div className="form-row">
+          <input
+            className="input mono grow"
+            aria-label="Secret"
+            readOnly
+            value={props.token.secret}
+            onFocus={(e) => e.target.select()}
+          />
+          <button type="button" className="btn" onClick={copy}>
+            {copied ? 'Copied' : 'Copy'}
+          </button>
+          <button type="button" className="btn primary" onClick={props.onDone}>
+            Done
+          </button>
+        </div>
+      </div>
+    </section>
+  );
+}
+
+function TokenTable(props: { tokens: ApiToken[]; onRevoked: () => void }) {
+  if (props.tokens.length === 0) return <div className="empty">No tokens yet.</div>;
+  return (
+    <div className="table-wrap">
+      <table className="files-table tokens-table" aria-label="Tokens">
+        <thead>
+          <tr>
+            <th>Name</th>
+            <th>Scopes</th>
+            <th>State</th>
+            <th>Created</th>
+            <th>Expires</th>
+            <th>Last used</th>
+            <th>
+              <span className="visually-hidden">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.tokens.map((token) => (
+            <TokenRow key={token.id} token={token} onRevoked={props.onRevoked} />
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function TokenRow(props: { token: ApiToken; onRevoked: () => void }) {
+  const { client } = useApi();
+  const { token } = props;
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const revoke = async () => {
+    setError(null);
+    try {
+      await client.revokeToken(token.id);
+      setConfirming(false);
+      props.onRevoked();
+    } catch (err) {
+      setError(describeError(err).message);
+    }
+  };
+  return (
+    <tr data-token-id={token.id} aria-label={`Token ${token.name}`}>
+      <td>
+        {token.name}
+        {token.service ? <span className="muted small"> (service admin token)</span> : null}
+        <div className="mono small muted">{token.id}</div>
+      </td>
+      <td className="mono small">{token.scopes.join(', ')}</td>
+      <td>
+        <span className={`badge token-${token.state}`}>{token.state}</span>
+      </td>
+      <td className="small">{formatDate(token.createdAt)}</td>
+      <td className="small">{token.expiresAt ? formatDate(token.expiresAt) : 'never'}</td>
+      <td className="small">{token.lastUsedAt ? formatDate(token.lastUsedAt) : 'never'}</td>
+      <td>
+        {token.state !== 'active' ? null : confirming ? (
+          <span className="confirm">
+            <button type="button" className="btn small danger" onClick={revoke}>
+              Yes, revoke {token.name}
+            </button>{' '}
+            <button type="button" className="btn small subtle" onClick={() => setConfirming(false)}>
+              Keep
+            </button>
+          </span>
+        ) : (
+          <button type="button" className="btn small" onClick={() => setConfirming(true)}>
+            Revoke
+          </button>
+        )}
+        {error ? (
+          <div className="field-error" role="alert">
+            {error}
+          </div>
+        ) : null}
+      </td>
+    </tr>
+  );
+}
