@@ -11,6 +11,12 @@ export {
 export { NotebookFormatError } from './format-error.ts';
 export * from './inspect/index.ts';
 export type * from './nbformat.ts';
+export {
+  loadAsPapermill,
+  PAPERMILL_COMPATIBLE_VERSION,
+  type PapermillPrepareOptions,
+  prepareAsPapermill,
+} from './papermill-prepare.ts';
 export type { ParameterizeOptions, ParameterizeResult } from './parameterize.ts';
 export {
   hasTag,

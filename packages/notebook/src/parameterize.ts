@@ -122,6 +122,7 @@ function copyParameters(parameters: Record<string, unknown>): JsonObject {
 
 function copyValue(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(copyValue);
+  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, copyValue(v)]));
   if (
     value !== null &&
     typeof value === 'object' &&

@@ -4,14 +4,16 @@
  * `out/{region}/{pm[current_datetime_utc]:%Y-%m-%d}-{pm[run_uuid]}.ipynb`.
  *
  * Supported, as in Python: `{name}`, `{name[key]}`, `{name[0]}`, `{name.attr}` chains,
- * `{{` and `}}` escapes, conversions `!s` and `!r`, and a format spec on datetimes (strftime).
- * A missing name or key raises `MissingParameterError` with papermill's message. Anything else
- * Python would accept but a path never needs (positional fields, other format specs, nested
+ * `{{` and `}}` escapes, conversions `!s` and `!r`, a format spec on datetimes (strftime) and
+ * the format-spec mini-language on numbers and strings (`{n:03d}`, `{f:.03f}`:
+ * python-format-spec.ts). A missing name or key raises `MissingParameterError` with papermill's
+ * message. Anything else Python would accept but a path never needs (positional fields, nested
  * fields in specs) raises `PathTemplateError` rather than guessing.
  *
  * One leniency: `.attr` also reads a key of a plain object (Python would need `[attr]`).
  */
 import { PythonDateTime } from './builtin-parameters.ts';
+import { FormatSpecError, formatWithSpec } from './python-format-spec.ts';
 import { FloatValue, pythonFloatRepr } from './translators/index.ts';
 
 export class PathTemplateError extends Error {
@@ -109,6 +111,7 @@ function getItem(value: unknown, key: string): unknown {
     throw new MissingParameterError(key);
   }
   if (isPlainObject(value) && Object.hasOwn(value, key)) return value[key];
+  if (value instanceof Map && value.has(key)) return value.get(key);
   throw new MissingParameterError(key);
 }
 
@@ -128,9 +131,12 @@ function convert(value: unknown, conversion: string | undefined, field: string):
 function formatValue(value: unknown, spec: string, field: string): string {
   if (spec === '') return pythonStr(value);
   if (value instanceof PythonDateTime) return value.strftime(spec);
-  throw new PathTemplateError(
-    `format spec ":${spec}" in "{${field}}" is only supported on pm datetimes`,
-  );
+  try {
+    return formatWithSpec(value, spec, pythonStr);
+  } catch (error) {
+    if (!(error instanceof FormatSpecError)) throw error;
+    throw new PathTemplateError(`"{${field}}": ${error.message}`);
+  }
 }
 
 /** Python's `str()` of the values parameters can hold. */
@@ -158,8 +164,9 @@ export function pythonRepr(value: unknown): string {
     return `datetime.datetime(${parts.join(', ')})`;
   }
   if (Array.isArray(value)) return `[${value.map(pythonRepr).join(', ')}]`;
-  if (isPlainObject(value)) {
-    const items = Object.entries(value).map(([k, v]) => `${pythonStringRepr(k)}: ${pythonRepr(v)}`);
+  if (isPlainObject(value) || value instanceof Map) {
+    const entries = value instanceof Map ? [...value] : Object.entries(value);
+    const items = entries.map(([k, v]) => `${pythonStringRepr(String(k))}: ${pythonRepr(v)}`);
     return `{${items.join(', ')}}`;
   }
   return String(value);

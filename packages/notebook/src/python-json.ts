@@ -61,7 +61,11 @@ function dump(value: unknown, indent: string): string {
     const items = value.map((item) => `${inner}${dump(item ?? null, inner)}`);
     return `[\n${items.join(',\n')}\n${indent}]`;
   }
-  const entries = Object.entries(value as Record<string, unknown>)
+  const entries = (
+    value instanceof Map
+      ? [...value.entries()].map(([k, v]) => [String(k), v] as [string, unknown])
+      : Object.entries(value as Record<string, unknown>)
+  )
     .filter(([, member]) => member !== undefined)
     .sort(([a], [b]) => compareCodePoints(a, b));
   if (entries.length === 0) return '{}';

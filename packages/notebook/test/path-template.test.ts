@@ -123,7 +123,11 @@ describe('parameterizePath (papermill parameterize_path, Python str.format)', ()
     ['unclosed field', 'a{name', /Single '{' encountered/],
     ['positional field', 'out/{}.ipynb', /positional field/],
     ['numbered field', 'out/{0}.ipynb', /positional field/],
-    ['format spec on a string', '{name:>10}', /only supported on pm datetimes/],
+    [
+      'numeric format code on a string',
+      '{name:d}',
+      /Unknown format code 'd' for object of type 'str'/,
+    ],
     ['unknown conversion', '{name!x}', /unknown conversion/],
     ['attribute of a string', '{name.upper}', /'str' object has no attribute 'upper'/],
   ];

@@ -494,7 +494,7 @@ describe('unsupported values', () => {
     refuses('python', undefined);
     refuses('python', new Date(0));
     refuses('python', () => 1);
-    refuses('python', new Map());
+    refuses('python', new Set());
     refuses('python', [Symbol('s')]);
   });
 });

@@ -58,13 +58,14 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   registerAjvFormats();
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
-  // JSON bodies keep Python's int/float distinction (`1.0` stays a float) for parameters.
+  // JSON bodies keep what Python would see in parameters: `1.0` stays a float, big integers
+  // stay exact, and a dict keeps its key order (parseParametersJson).
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
     try {
-      done(null, parseParametersJson(text));
+      done(null, plainOutsideParameters(parseParametersJson(text)));
     } catch (error) {
       done(
         new ApiError(
@@ -175,4 +176,31 @@ export function loggerOptions(logger: BuildAppOptions['logger']): FastifyServerO
 /** `?token=...` (event streams, sign-in), however its name is encoded, never reaches a log line. */
 export function redactUrl(url: string): string {
   return redactTokenParameters(url);
+}
+
+/**
+ * Only `parameters` keeps parseParametersJson's ordered dicts (Maps): elsewhere in a body (labels,
+ * resources) key order means nothing and the schemas expect plain objects.
+ */
+function plainOutsideParameters(body: unknown): unknown {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+  const entries = body instanceof Map ? [...body] : Object.entries(body);
+  return Object.fromEntries(
+    entries.map(([key, value]) => [key, key === 'parameters' ? value : plainDicts(value)]),
+  );
+}
+
+function plainDicts(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(plainDicts);
+  if (value instanceof Map) {
+    return Object.fromEntries([...value].map(([k, v]) => [k, plainDicts(v)]));
+  }
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    Object.getPrototypeOf(value) === Object.prototype
+  ) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainDicts(v)]));
+  }
+  return value;
 }

@@ -24,6 +24,12 @@ const FINAL_SAVE_ATTEMPTS = 3;
 
 export function resolveAutosavePolicy(policy: Partial<AutosavePolicy> | undefined): AutosavePolicy {
   const resolved = { ...DEFAULT_AUTOSAVE_POLICY, ...policy };
+  // Asking for a save every N s during a long cell (papermill's --autosave-cell-every) under the
+  // default interval lowers the interval to N s: `1` saves about every second, as papermill does.
+  const every = resolved.longCellEverySeconds;
+  if (policy?.minIntervalMs === undefined && every > 0) {
+    resolved.minIntervalMs = Math.min(resolved.minIntervalMs, every * 1000);
+  }
   resolved.minIntervalMs = Math.max(MIN_INTERVAL_FLOOR_MS, resolved.minIntervalMs);
   resolved.longCellEverySeconds = Math.max(0, resolved.longCellEverySeconds);
   return resolved;

@@ -111,12 +111,21 @@ class NotebookRun {
     this.#collector = new OutputCollector(
       new OutputBudget(resolveOutputLimits(options.limits)),
       options.onOutputText,
+      options.onOutputPlainText,
     );
   }
 
   #emit(event: RunEvent): void {
     try {
       this.#options.onEvent?.(event);
+    } catch {
+      // An observer must not break the run.
+    }
+  }
+
+  #boundary(phase: 'start' | 'end', cellIndex: number): void {
+    try {
+      this.#options.onCellBoundary?.(phase, cellIndex);
     } catch {
       // An observer must not break the run.
     }
@@ -307,10 +316,12 @@ class NotebookRun {
       if (this.#stopReason) return this.#stopFailure(null);
       const cell = this.#nb.cells[index] as Cell;
       const start = nowMicros();
+      this.#boundary('start', index);
       markCellRunning(cell, start);
       this.#autosaver.touch();
       if (cell.cell_type !== 'code') {
         markCellComplete(cell, start, nowMicros());
+        this.#boundary('end', index);
         continue;
       }
       codeCellNumber += 1;
@@ -321,6 +332,7 @@ class NotebookRun {
         : undefined; // nbclient skips blank cells
       const end = nowMicros();
       markCellComplete(cell, start, end);
+      this.#boundary('end', index);
       this.#cellsDone += 1;
       this.#autosaver.touch();
       this.#emit({

@@ -95,6 +95,13 @@ export interface ExecuteOptions {
   onEvent?: (event: RunEvent) => void;
   /** Receives cell output text as it arrives (papermill's --log-output). */
   onOutputText?: (text: string, stream: 'stdout' | 'stderr') => void;
+  /** Receives the text/plain of each display and execute result (papermill's --log-output). */
+  onOutputPlainText?: (text: string) => void;
+  /**
+   * Called as each cell, markdown included, starts and ends, with its index in the running
+   * notebook (papermill's `Executing Cell N` / `Ending Cell N` markers count the same way).
+   */
+  onCellBoundary?: (phase: 'start' | 'end', cellIndex: number) => void;
   /** Extra environment for a private server's kernels. */
   env?: Record<string, string>;
   /**

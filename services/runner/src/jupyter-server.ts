@@ -151,7 +151,10 @@ async function startOnce(options: StartServerOptions, port: number): Promise<Pri
   const token = randomBytes(24).toString('hex');
   const rootDir = options.rootDir ?? '/';
   const baseEnv = options.baseEnv ?? process.env;
-  const pathEntries = [dirname(process.execPath), binDir, baseEnv.PATH].filter(Boolean);
+  // The kernels' PATH is the caller's, as under papermill (`!python` and `%%bash` reach what the
+  // user's shell would); Node's and the environment's directories only come after it, for
+  // kernels launched through them (tslab's `#!/usr/bin/env node`).
+  const pathEntries = [baseEnv.PATH, dirname(process.execPath), binDir].filter(Boolean);
   const tokenFile = writeTokenFile(token, options.tokenDir);
   options.prepareTokenFile?.(tokenFile.path);
   const server = {

@@ -1,7 +1,7 @@
 /**
  * IOPub messages -> nbformat outputs, with nbclient's semantics:
- * - stream: consecutive text of the same stream is merged into one output (as Jupyter front
- *   ends and nbformat's coalescing do);
+ * - stream: one output per stream message, as nbclient stores them under papermill (its
+ *   `coalesce_streams` is off), so consecutive chunks are not merged;
  * - display_data / execute_result: appended; a `transient.display_id` is remembered, and a
  *   later display or update_display_data with that id replaces the data and metadata of every
  *   output that carries it, in any cell;
@@ -38,15 +38,20 @@ export class OutputCollector {
   readonly #budget: OutputBudget;
   readonly #onText: ((text: string, stream: 'stdout' | 'stderr') => void) | undefined;
   readonly #displays = new Map<string, DisplayRef[]>();
-  /** Runner notes: never merged with user text. */
-  readonly #notes = new WeakSet<Output>();
   #cell: CodeCell | null = null;
   #clearPending = false;
   #notebookNote: NotebookNote | null = null;
 
-  constructor(budget: OutputBudget, onText?: (text: string, stream: 'stdout' | 'stderr') => void) {
+  readonly #onPlainText: ((text: string) => void) | undefined;
+
+  constructor(
+    budget: OutputBudget,
+    onText?: (text: string, stream: 'stdout' | 'stderr') => void,
+    onPlainText?: (text: string) => void,
+  ) {
     this.#budget = budget;
     this.#onText = onText;
+    this.#onPlainText = onPlainText;
   }
 
   /** Outputs of the following messages go to `cell`. */
@@ -75,6 +80,7 @@ export class OutputCollector {
         metadata: asObject(msg.content.metadata),
       };
       this.#appendRich(cell, output, displayIdOf(msg.content));
+      this.#logPlainText(output.data);
     } else if (KernelMessage.isExecuteResultMsg(msg)) {
       const output: ExecuteResultOutput = {
         output_type: 'execute_result',
@@ -83,11 +89,20 @@ export class OutputCollector {
         metadata: asObject(msg.content.metadata),
       };
       this.#appendRich(cell, output, displayIdOf(msg.content));
+      this.#logPlainText(output.data);
     } else if (KernelMessage.isErrorMsg(msg)) {
       this.#takePendingClear(cell);
       this.addError(cell, msg.content.ename, msg.content.evalue, msg.content.traceback);
     } else if (KernelMessage.isUpdateDisplayDataMsg(msg)) {
       this.handleDisplayUpdate(msg);
+    }
+  }
+
+  /** papermill's --log-output also logs the text/plain of displays and results. */
+  #logPlainText(data: MimeBundle): void {
+    const text = data['text/plain'];
+    if (this.#onPlainText && text !== undefined) {
+      this.#onPlainText(Array.isArray(text) ? text.join('') : String(text));
     }
   }
 
@@ -124,11 +139,6 @@ export class OutputCollector {
   }
 
   #appendStream(cell: CodeCell, name: 'stdout' | 'stderr', text: string): void {
-    const last = cell.outputs.at(-1);
-    if (last?.output_type === 'stream' && last.name === name && !this.#notes.has(last)) {
-      this.#budget.appendStream(last, text);
-      return;
-    }
     if (this.#budget.notebookFull) {
       this.#dropForNotebook(cell, text.length === 0 ? 0 : Buffer.byteLength(text));
       return;
@@ -152,7 +162,6 @@ export class OutputCollector {
           name: 'stderr',
           text: truncationNote(verdict.bytes, 'output').trimStart(),
         };
-        this.#notes.add(note);
         cell.outputs.push(note);
       }
       return;
@@ -183,7 +192,6 @@ export class OutputCollector {
     let note = this.#notebookNote;
     if (note?.cell !== cell || !cell.outputs.includes(note.output)) {
       const output: StreamOutput = { output_type: 'stream', name: 'stderr', text: '' };
-      this.#notes.add(output);
       cell.outputs.push(output);
       note = { cell, output, dropped: 0 };
       this.#notebookNote = note;

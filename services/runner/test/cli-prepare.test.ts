@@ -195,15 +195,12 @@ describe('nes-run errors before anything runs', { concurrency: 4 }, () => {
   });
 
   test('usage errors: exit 2 with the reason', async () => {
+    const o = join(dir, 'usage-o.ipynb');
     const cases: Array<[string[], RegExp]> = [
-      [[HELLO, 'o.ipynb', '-p', 'name'], /-p\/--parameters takes two values: NAME VALUE/],
-      [[HELLO, 'o.ipynb', '-y', 'a: [1'], /-y\/--parameters_yaml: invalid YAML/],
-      [[HELLO, 'o.ipynb', '--engine', 'papermill'], /--engine is not supported/],
-      [[HELLO, 'o.ipynb', '--no-such-flag'], /unknown option: --no-such-flag/],
-      [
-        [HELLO, 'o.ipynb', '-k', 'nosuchkernel'],
-        /no such kernel: nosuchkernel; available kernels: .*python3/,
-      ],
+      [[HELLO, o, '-p', 'name'], /-p\/--parameters takes two values: NAME VALUE/],
+      [[HELLO, o, '-y', 'a: [1'], /-y\/--parameters_yaml: invalid YAML/],
+      [[HELLO, o, '--engine', 'papermill'], /--engine is not supported/],
+      [[HELLO, o, '--no-such-flag'], /unknown option: --no-such-flag/],
     ];
     for (const [args, pattern] of cases) {
       const r = await nesRun(args);
@@ -211,7 +208,14 @@ describe('nes-run errors before anything runs', { concurrency: 4 }, () => {
       assert.match(r.stderr, pattern);
       assert.match(r.stderr, /Try 'nes-run --help'/);
     }
-    assert.equal(existsSync(join(dir, '..', 'o.ipynb')), false);
+    assert.equal(existsSync(o), false);
+    // An unknown kernel is refused too, but after the prepared notebook is written, as papermill
+    // saves it before starting the kernel.
+    const k = join(dir, 'usage-kernel.ipynb');
+    const r = await nesRun([HELLO, k, '-k', 'nosuchkernel']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /no such kernel: nosuchkernel; available kernels: .*python3/);
+    assert.equal(existsSync(k), true);
   });
 
   test('--help lists papermill flags, NES flags and what is unsupported', async () => {

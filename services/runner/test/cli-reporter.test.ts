@@ -48,7 +48,7 @@ test('with --json, cell output is one masked output event per chunk, stream kept
   assert.doesNotMatch(errText(), /key|oops/, 'nothing of the cells on stderr');
 });
 
-test('without --json, cell output is masked text on stderr', () => {
+test('without --json, cell output is masked text on stderr, each chunk then a line break (papermill logs each as a record)', () => {
   const stderr = new PassThrough();
   const errText = collect(stderr);
   const reporter = new Reporter({
@@ -59,5 +59,6 @@ test('without --json, cell output is masked text on stderr', () => {
     redact: mask,
   });
   reporter.outputText('key sk-live-123\n');
-  assert.equal(errText(), 'key ***\n');
+  reporter.outputText('no newline');
+  assert.equal(errText(), 'key ***\n\nno newline\n');
 });

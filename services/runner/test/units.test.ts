@@ -135,8 +135,34 @@ describe('output collection and caps', () => {
     );
     const cell = code('c');
     collector.beginCell(cell);
+    // One output per stream message (nbclient's way): the notebook cap bounds them all.
     for (let i = 0; i < 1000; i += 1)
       collector.handle(iopub('stream', { name: 'stdout', text: 'abcdefg' }));
+    const kept = cell.outputs.slice(0, -1) as Array<{ name: string; text: string }>;
+    assert.ok(kept.length > 1);
+    for (const output of kept.slice(0, -1)) assert.equal(output.text, 'abcdefg');
+    // The message that reached the cap is cut there, with the note.
+    assert.match(
+      kept.at(-1)?.text ?? '',
+      /^a?b?c?d?e?f?\n\[NES: output truncated: \d+ bytes dropped \(notebook output limit reached\)\]\n$/,
+    );
+    const keptBytes = kept.reduce((sum, o) => sum + (o.text.split('\n')[0] ?? '').length, 0);
+    assert.ok(keptBytes <= 100, String(keptBytes));
+    const last = cell.outputs.at(-1) as { name: string; text: string };
+    assert.equal(last.name, 'stderr');
+    assert.match(
+      last.text,
+      /^\[NES: output truncated: \d+ bytes dropped \(notebook output limit reached\)\]\n$/,
+    );
+  });
+
+  test('one long stream message is cut at the per-output cap with a note', () => {
+    const collector = new OutputCollector(
+      new OutputBudget({ perOutputBytes: 10, perNotebookBytes: 100 }),
+    );
+    const cell = code('c');
+    collector.beginCell(cell);
+    collector.handle(iopub('stream', { name: 'stdout', text: 'abcdefg'.repeat(1000) }));
     assert.deepEqual(cell.outputs, [
       {
         output_type: 'stream',

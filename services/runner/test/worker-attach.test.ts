@@ -91,7 +91,7 @@ describe('worker process', () => {
       notebook: input,
       ref: null,
       commitSha: null,
-      parameters: { greeting: 'yo' },
+      parametersJson: '{"greeting": "yo"}',
       kernel: null,
       store: join(dir, 'store'),
       jupyter: { url: server.url, token: server.token, rootDir: server.rootDir },

@@ -19,7 +19,12 @@ export {
   pythonFloat,
   UnsupportedParameterValueError,
 } from './parameter-values.ts';
-export { parseParametersJson, stringifyParametersJson } from './parameters-json.ts';
+export {
+  isArrayIndexKey,
+  orderedObject,
+  parseParametersJson,
+  stringifyParametersJson,
+} from './parameters-json.ts';
 export { pythonFloatRepr } from './python-float-repr.ts';
 export {
   findTranslator,

@@ -26,11 +26,13 @@ export class FloatValue {
   }
   /**
    * Serialize as a JSON number that keeps its float-ness (`1.0`, not `1`), so a stored run's
-   * parameters read back with `parseParametersJson` render the same. Non-finite values become
-   * `null`, as JSON.stringify does for plain numbers.
+   * parameters read back with `parseParametersJson` render the same. +-Infinity is written
+   * `1e400` / `-1e400` (valid JSON that reads back as the same float); NaN, which JSON cannot
+   * express, becomes `null`.
    */
   toJSON(): unknown {
-    if (!Number.isFinite(this.value)) return null;
+    if (Number.isNaN(this.value)) return null;
+    if (!Number.isFinite(this.value)) return rawJson(this.value > 0 ? '1e400' : '-1e400');
     return rawJson(pythonFloatRepr(this.value));
   }
 }
@@ -82,10 +84,16 @@ export function classifyValue(value: unknown): ClassifiedValue {
       if (value instanceof FloatValue) return { kind: 'float', value: value.value };
       if (Array.isArray(value)) return { kind: 'list', items: value };
       if (isPlainObject(value)) return { kind: 'dict', entries: Object.entries(value) };
+      // An ordered dict (parseParametersJson, YAML): keys that a plain object would reorder.
+      if (value instanceof Map)
+        return {
+          kind: 'dict',
+          entries: [...value.entries()].map(([k, v]) => [String(k), v] as const),
+        };
       break;
   }
   throw new UnsupportedParameterValueError(
-    `parameter values must be JSON-like (null, string, boolean, number, bigint, FloatValue, array, plain object); got ${describe(value)}`,
+    `parameter values must be JSON-like (null, string, boolean, number, bigint, FloatValue, array, plain object or Map); got ${describe(value)}`,
   );
 }
 

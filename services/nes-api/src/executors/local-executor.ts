@@ -18,6 +18,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { stringifyParametersJson } from '@nes/notebook';
 import {
   EXIT_CODE_BY_CLASS,
   type FailureClass,
@@ -338,7 +339,7 @@ export class LocalExecutor implements Executor {
       notebook: run.notebook,
       ref: run.ref,
       commitSha: run.commitSha,
-      parameters: run.parameters,
+      parametersJson: stringifyParametersJson(run.parameters),
       kernel: run.kernel,
       store: this.#options.store,
       ...(this.#options.githubToken ? { githubToken: this.#options.githubToken } : {}),
@@ -374,8 +375,12 @@ export class LocalExecutor implements Executor {
     };
     this.#runs.set(run.id, local);
     let warm: Warm;
+    let spec: WorkerRunSpec;
     try {
       await this.start();
+      // Built before a worker is taken: a spec that cannot be sent fails the launch, and no
+      // worker is left waiting for it.
+      spec = this.#specFor(run);
       warm = await this.#takeWorker();
     } catch (error) {
       this.#runs.delete(run.id);
@@ -389,13 +394,15 @@ export class LocalExecutor implements Executor {
       local.stderrTail = warm.stderrTail.text;
       void this.#onExit(local, code, signal);
     });
-    this.#send(local, { type: 'run', spec: this.#specFor(run) });
+    this.#send(local, { type: 'run', spec });
     if (local.cancelRequested) this.#requestStop(local);
   }
 
   #send(local: LocalRun, message: ParentMessage): void {
     const child = local.child;
-    if (child?.connected) child.send(message, (error) => error && undefined);
+    // A message that cannot be delivered must not leave a worker waiting for it: end the
+    // worker, and its exit settles the run.
+    if (child?.connected) child.send(message, (error) => error && child.kill('SIGKILL'));
   }
 
   #onMessage(local: LocalRun, message: WorkerMessage): void {

@@ -36,10 +36,22 @@ export function toApiRun(run: Run, publicUrl: string): ApiRun {
   };
 }
 
-/** Exact big integers survive serialization (JSON.stringify throws on bigint). */
+/**
+ * Parameters as JSON the way they were submitted: big integers exact (JSON.stringify throws on
+ * bigint), +-Infinity as 1e400 (submitted as such), FloatValue as `1.0` (its toJSON). An ordered
+ * dict (a Map, for keys like "1") becomes a plain object here: a JavaScript object cannot keep
+ * such keys in order, so the run object lists them first; the stored parameters, the injected
+ * cell, the worker and the Job keep the submitted order.
+ */
 function jsonSafe(value: unknown): unknown {
   if (typeof value === 'bigint') return rawJson(value.toString());
+  if (typeof value === 'number' && !Number.isFinite(value) && !Number.isNaN(value)) {
+    return rawJson(value > 0 ? '1e400' : '-1e400');
+  }
   if (Array.isArray(value)) return value.map(jsonSafe);
+  if (value instanceof Map) {
+    return Object.fromEntries([...value].map(([k, v]) => [String(k), jsonSafe(v)]));
+  }
   if (
     value !== null &&
     typeof value === 'object' &&

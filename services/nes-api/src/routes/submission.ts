@@ -205,22 +205,44 @@ function decodePointer(segment: string): string {
   return segment.replaceAll('~1', '/').replaceAll('~0', '~');
 }
 
-/** FloatValue and bigint as plain numbers, for schema checks. */
+/**
+ * FloatValue and bigint as plain numbers, for schema checks; +-Infinity (submitted as 1e400, a
+ * float to Python) as the largest finite float, since JSON Schema numbers are finite.
+ */
 function plainValues(value: unknown): unknown {
+  if (typeof value === 'number' && !Number.isFinite(value) && !Number.isNaN(value)) {
+    return Math.sign(value) * Number.MAX_VALUE;
+  }
+  if (value instanceof FloatValue && !Number.isFinite(value.value)) return plainValues(value.value);
   if (value instanceof FloatValue) return value.value;
   if (typeof value === 'bigint') return Number(value);
   if (Array.isArray(value)) return value.map(plainValues);
+  if (value instanceof Map) {
+    return Object.fromEntries([...value].map(([k, v]) => [String(k), plainValues(v)]));
+  }
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainValues(v)]));
   }
   return value;
 }
 
-/** Key order does not matter; `1.0` and `1` do (they inject differently). */
+/**
+ * Key order does not matter, except in `parameters` (it is the injected cell's order); `1.0`
+ * and `1` do matter (they inject differently).
+ */
 export function requestHash(body: unknown): string {
-  return createHash('sha256')
-    .update(stringifyParametersJson(sortKeys(body)))
-    .digest('hex');
+  const sorted =
+    body !== null && typeof body === 'object' && !Array.isArray(body)
+      ? Object.fromEntries(
+          Object.keys(body as Record<string, unknown>)
+            .sort()
+            .map((k) => {
+              const v = (body as Record<string, unknown>)[k];
+              return [k, k === 'parameters' ? v : sortKeys(v)];
+            }),
+        )
+      : body;
+  return createHash('sha256').update(stringifyParametersJson(sorted)).digest('hex');
 }
 
 function sortKeys(value: unknown): unknown {

@@ -8,6 +8,25 @@ import { inspectParameters, type Notebook } from '@nes/notebook';
 
 const USAGE_LINE = 'Usage: nes-run [OPTIONS] INPUT [OUTPUT]';
 
+/**
+ * Of the translators, papermill gives only Python's an `inspect`: for an R notebook it infers
+ * nothing (NES's API still reads R parameters cells, for its parameter schema).
+ */
+function papermillInspects(language: string): boolean {
+  return language === 'python';
+}
+
+/**
+ * papermill reads the parameters cell line by line and skips a line holding more than one `=`
+ * ("Unable to parse line"), so `d = a == 3` (or a `=` in a string or comment on the same line)
+ * is not listed. The line is the one that starts the assignment of `name`.
+ */
+function papermillSkipsLine(source: string, name: string): boolean {
+  const start = new RegExp(`^\\s*${name.replace(/[^\p{L}\p{N}_]/gu, '')}\\s*[:=]`, 'u');
+  const line = source.split('\n').find((candidate) => start.test(candidate));
+  return line !== undefined && line.split('=').length - 1 > 1;
+}
+
 export function formatNotebookHelp(
   notebook: Notebook,
   path: string,
@@ -25,7 +44,11 @@ export function formatNotebookHelp(
     ...(options.kernelName !== undefined ? { kernelName: options.kernelName } : {}),
     ...(options.language !== undefined ? { language: options.language } : {}),
   });
-  if (result.parameters.length === 0) {
+  const cell = notebook.cells.find((candidate) => candidate.metadata.tags?.includes('parameters'));
+  const parameters = papermillInspects(result.language)
+    ? result.parameters.filter((p) => !papermillSkipsLine(cell?.source ?? '', p.name))
+    : [];
+  if (parameters.length === 0) {
     for (const warning of result.warnings) lines.push(`  (${warning})`);
     lines.push(
       '',
@@ -33,7 +56,7 @@ export function formatNotebookHelp(
     );
     return `${lines.join('\n')}\n`;
   }
-  for (const p of result.parameters) {
+  for (const p of parameters) {
     const type = p.type && p.type !== 'None' ? p.type : 'Unknown type';
     const definition = `  ${p.name}: ${type} (default ${p.default})`;
     if (definition.length > 30) {

@@ -18,9 +18,8 @@ import {
   InvalidParameterNameError,
   inspectParameters,
   type Notebook,
-  parameterize,
   parameterizePath,
-  removeErrorMarkers,
+  prepareAsPapermill,
   serializeNotebook,
   UnsupportedLanguageError,
   UnsupportedParameterValueError,
@@ -463,54 +462,32 @@ function prepare(
   },
 ): Notebook {
   const { inputPath, outputPath, nes, warn } = record;
-  // Error markers of a previous papermill run go first, as in papermill.
-  let nb = removeErrorMarkers(notebook);
-  // papermill parameterizes only when there are parameters; with none the notebook is unchanged.
   if (Object.keys(params).length > 0) {
-    warnUnknownParameters(nb, params, kernelName, options.language, warn);
-    try {
-      const result = parameterize(nb, params, {
-        kernelName,
-        language: options.language,
-        reportMode: options.reportMode,
-      });
-      for (const warning of result.warnings) warn(warning);
-      nb = result.notebook;
-    } catch (err) {
-      if (
-        err instanceof UnsupportedLanguageError ||
-        err instanceof UnsupportedParameterValueError ||
-        err instanceof InvalidParameterNameError
-      ) {
-        throw usageError((err as Error).message);
-      }
-      throw err;
-    }
+    warnUnknownParameters(notebook, params, kernelName, options.language, warn);
   }
-  // papermill's prepare_notebook_metadata: report mode hides code inputs; the paths are recorded.
-  const cells = options.reportMode
-    ? nb.cells.map((cell) =>
-        cell.cell_type === 'code'
-          ? {
-              ...cell,
-              metadata: {
-                ...cell.metadata,
-                jupyter: { ...(cell.metadata.jupyter as object | undefined), source_hidden: true },
-              },
-            }
-          : cell,
-      )
-    : nb.cells;
-  const papermill = {
-    default_parameters: {},
-    parameters: {},
-    environment_variables: {},
-    ...nb.metadata.papermill,
-    input_path: inputPath,
-    output_path: outputPath,
-  };
+  let prepared: Notebook;
+  try {
+    const result = prepareAsPapermill(notebook, params, {
+      ...(kernelName !== undefined ? { kernelName } : {}),
+      ...(options.language !== undefined ? { language: options.language } : {}),
+      reportMode: options.reportMode,
+      inputPath,
+      outputPath,
+    });
+    for (const warning of result.warnings) warn(warning);
+    prepared = result.notebook;
+  } catch (err) {
+    if (
+      err instanceof UnsupportedLanguageError ||
+      err instanceof UnsupportedParameterValueError ||
+      err instanceof InvalidParameterNameError
+    ) {
+      throw usageError((err as Error).message);
+    }
+    throw err;
+  }
   // NES's own record sits beside papermill's under its own key: papermill readers ignore it.
-  return { ...nb, cells, metadata: { ...nb.metadata, papermill, nes } };
+  return { ...prepared, metadata: { ...prepared.metadata, nes } };
 }
 
 /** papermill's "Passed unknown parameter" warnings, where the language can be inspected. */
@@ -639,6 +616,21 @@ async function execute(
           onOutputText: (text: string, stream: 'stdout' | 'stderr') => {
             if (options.logOutput) reporter.outputText(text, stream);
             files[stream]?.push(text);
+          },
+        }
+      : {}),
+    ...(options.logOutput
+      ? {
+          onOutputPlainText: (text: string) => reporter.outputText(text, 'stdout'),
+          // papermill's engines.py: 'Executing Cell {:-<40}' and 'Ending Cell {:-<43}'.
+          onCellBoundary: (phase: 'start' | 'end', cellIndex: number) => {
+            const number = String(cellIndex + 1);
+            reporter.log(
+              'INFO',
+              phase === 'start'
+                ? `Executing Cell ${number.padEnd(40, '-')}`
+                : `Ending Cell ${number.padEnd(43, '-')}`,
+            );
           },
         }
       : {}),

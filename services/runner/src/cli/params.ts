@@ -4,7 +4,7 @@
  *   --inject-* paths < -b base64 YAML < -f YAML files < -y YAML strings < -p guessed < -r raw.
  */
 import { readFileSync } from 'node:fs';
-import { FloatValue, guessParameterType, pythonFloat } from '@nes/notebook';
+import { FloatValue, guessParameterType, orderedObject, pythonFloat } from '@nes/notebook';
 import { parse as parseYaml, type Tags } from 'yaml';
 import { usageError } from './exit-codes.ts';
 
@@ -69,18 +69,27 @@ function decodeBase64(encoded: string): string {
 export function yamlMapping(text: string, what: string): ParameterValues {
   let value: unknown;
   try {
-    value = parseYaml(text, { version: '1.1', intAsBigInt: true, customTags: pythonTags });
+    // Mappings as Maps: a YAML mapping keeps its order, even keys like "1" a JS object reorders.
+    value = parseYaml(text, {
+      version: '1.1',
+      intAsBigInt: true,
+      customTags: pythonTags,
+      mapAsMap: true,
+    });
   } catch (err) {
     const first = ((err as Error).message.split('\n')[0] ?? '').trim();
     throw usageError(`${what}: invalid YAML: ${first}`);
   }
   if (value === null || value === undefined) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) {
+  if (!(value instanceof Map)) {
     throw usageError(
       `${what}: expected a mapping of parameter names to values, got ${kindOf(value)}`,
     );
   }
-  return toJson(value, what, '') as ParameterValues;
+  // Parameter names are identifiers: the top level is a plain object.
+  const top: ParameterValues = {};
+  for (const [name, item] of value) top[String(name)] = toJson(item, what, String(name));
+  return top;
 }
 
 const TIMESTAMP = 'tag:yaml.org,2002:timestamp';
@@ -127,6 +136,7 @@ function pythonTags(tags: Tags): Tags {
 
 function kindOf(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'bigint') return `an integer (${value})`;
   return `a ${typeof value} (${JSON.stringify(value)})`;
 }
 
@@ -139,10 +149,13 @@ function toJson(value: unknown, what: string, path: string): unknown {
       : value;
   }
   if (Array.isArray(value)) return value.map((item, i) => toJson(item, what, `${path}[${i}]`));
-  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = toJson(v, what, path ? `${path}.${k}` : k);
-    return out;
+  if (value instanceof Map) {
+    return orderedObject(
+      [...value].map(([k, v]) => {
+        const key = String(k);
+        return [key, toJson(v, what, path ? `${path}.${key}` : key)] as const;
+      }),
+    );
   }
   throw usageError(
     `${what}: value at ${path || 'top level'} is not a plain YAML scalar, list or mapping`,

@@ -49,7 +49,6 @@ export class Reporter {
   #ownsEvents = false;
   #cellsTotal = 0;
   #cellsDone = 0;
-  #lineOpen = false;
   readonly #outputAsEvents: boolean;
 
   constructor(options: ReporterOptions) {
@@ -81,7 +80,6 @@ export class Reporter {
       this.#stderr.write(text);
       this.#bar.render?.();
     } else {
-      this.#closeOutputLine();
       this.#stderr.write(text);
     }
   }
@@ -95,15 +93,8 @@ export class Reporter {
       this.#events?.write(`${JSON.stringify(event)}\n`);
       return;
     }
-    this.#stderr.write(clean);
-    this.#lineOpen = !clean.endsWith('\n');
-  }
-
-  #closeOutputLine(): void {
-    if (this.#lineOpen) {
-      this.#stderr.write('\n');
-      this.#lineOpen = false;
-    }
+    // papermill logs each output chunk as one log record: the text, then a line break.
+    this.#stderr.write(`${clean}\n`);
   }
 
   /** A run event: to the events channel as JSON, and to the human view. */
@@ -170,7 +161,6 @@ export class Reporter {
   /** The one-line summary on stderr. */
   summary(summary: RunSummary, outputUri: string): void {
     this.#stopBar();
-    this.#closeOutputLine();
     const secs = (summary.durationMs / 1000).toFixed(1);
     const cells = `${summary.cellsDone}/${summary.cellsTotal} cells`;
     if (summary.status === 'succeeded') {
@@ -189,7 +179,6 @@ export class Reporter {
 
   async close(): Promise<void> {
     this.#stopBar();
-    this.#closeOutputLine();
     const events = this.#events;
     if (events && this.#ownsEvents) {
       await new Promise<void>((resolve) => (events as WriteStream).end(resolve));

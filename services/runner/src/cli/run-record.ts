@@ -80,7 +80,12 @@ export async function putManifest(
   // Parameters may hold bigints (-p integers beyond 2^53): written as their decimal text.
   const text = JSON.stringify(
     manifest,
-    (_key, value) => (typeof value === 'bigint' ? value.toString() : value),
+    (_key, value) =>
+      typeof value === 'bigint'
+        ? value.toString()
+        : value instanceof Map
+          ? Object.fromEntries(value)
+          : value,
     2,
   );
   await store.put(key, `${text}\n`, {

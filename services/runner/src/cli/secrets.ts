@@ -3,7 +3,7 @@
  * password, passwd, secret, key or credential (any case) is shown as `***`, and its value is
  * cut out of any free text (error messages, logged output) before it is printed.
  */
-import { FloatValue } from '@nes/notebook';
+import { FloatValue, stringifyParametersJson } from '@nes/notebook';
 
 const SECRET_NAME = /token|passw(or)?d|secret|key|credential/i;
 export const MASK = '***';
@@ -23,6 +23,9 @@ export function maskParameters(params: Record<string, unknown>): Record<string, 
 
 function maskValue(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(maskValue);
+  if (value instanceof Map) {
+    return new Map([...value].map(([k, v]) => [k, isSecretName(String(k)) ? MASK : maskValue(v)]));
+  }
   if (isMapping(value)) return maskParameters(value);
   return value;
 }
@@ -38,7 +41,11 @@ function isMapping(value: unknown): value is Record<string, unknown> {
 
 /** The printable form of a parameter value: JSON, with bigint and float markers as numbers. */
 export function formatValue(value: unknown): string {
-  return JSON.stringify(value, (_key, v) => (typeof v === 'bigint' ? Number(v) : v)) ?? 'null';
+  try {
+    return stringifyParametersJson(value);
+  } catch {
+    return JSON.stringify(value, (_key, v) => (typeof v === 'bigint' ? Number(v) : v)) ?? 'null';
+  }
 }
 
 /**
@@ -52,9 +59,13 @@ export function redactText(text: string, secrets: readonly string[]): string {
 }
 
 /** The secret strings among `params` (longest first), for `redactText`. */
-export function secretValues(params: Record<string, unknown>, inherited = false): string[] {
+export function secretValues(
+  params: Record<string, unknown> | Map<string, unknown>,
+  inherited = false,
+): string[] {
   const found: string[] = [];
-  for (const [name, value] of Object.entries(params)) {
+  const entries = params instanceof Map ? [...params] : Object.entries(params);
+  for (const [name, value] of entries) {
     collect(value, inherited || isSecretName(name), found);
   }
   return [...new Set(found)].sort((a, b) => b.length - a.length);
@@ -63,7 +74,7 @@ export function secretValues(params: Record<string, unknown>, inherited = false)
 function collect(value: unknown, secret: boolean, found: string[]): void {
   if (Array.isArray(value)) {
     for (const item of value) collect(item, secret, found);
-  } else if (isMapping(value)) {
+  } else if (value instanceof Map || isMapping(value)) {
     found.push(...secretValues(value, secret));
   } else if (secret && value !== null && value !== undefined) {
     const text = value instanceof FloatValue ? String(value.value) : String(value);

@@ -29,7 +29,12 @@ export interface WorkerRunSpec {
   ref: string | null;
   /** The commit resolved at submit time: every GitHub read uses it. */
   commitSha: string | null;
-  parameters: Record<string, unknown>;
+  /**
+   * The run's parameters as exact JSON text (@nes/notebook stringifyParametersJson): the IPC
+   * channel's own JSON would turn `1.0` into `1`, reorder dict keys like "1", and refuse big
+   * integers. The worker reads it with parseParametersJson.
+   */
+  parametersJson: string;
   /** Kernel name; null: the notebook's kernelspec. */
   kernel: string | null;
   /** The output store: `gs://bucket/prefix`, `file:///dir` or a directory (NES_STORE). */

@@ -8,8 +8,8 @@
 import { fileURLToPath } from 'node:url';
 import {
   type Notebook,
-  parameterize,
-  removeErrorMarkers,
+  parseParametersJson,
+  prepareAsPapermill,
   UnsupportedLanguageError,
   UnsupportedParameterValueError,
 } from '@nes/notebook';
@@ -272,6 +272,11 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
   );
 }
 
+/** The parameters exactly as submitted (see WorkerRunSpec.parametersJson). */
+function specParameters(spec: WorkerRunSpec): Record<string, unknown> {
+  return parseParametersJson(spec.parametersJson) as Record<string, unknown>;
+}
+
 function prepare(
   source: ResolvedSource,
   spec: WorkerRunSpec,
@@ -279,20 +284,13 @@ function prepare(
   outputUri: string,
   warn: (message: string) => void,
 ): Notebook {
-  let nb = removeErrorMarkers(source.notebook);
-  if (Object.keys(spec.parameters).length > 0) {
-    const result = parameterize(nb, spec.parameters, { kernelName });
-    for (const warning of result.warnings) warn(warning);
-    nb = result.notebook;
-  }
-  const papermill = {
-    default_parameters: {},
-    parameters: {},
-    environment_variables: {},
-    ...nb.metadata.papermill,
-    input_path: source.record.uri,
-    output_path: outputUri,
-  };
+  const prepared = prepareAsPapermill(source.notebook, specParameters(spec), {
+    kernelName,
+    inputPath: source.record.uri,
+    outputPath: outputUri,
+  });
+  for (const warning of prepared.warnings) warn(warning);
+  const nb = prepared.notebook;
   const nes = {
     source: {
       uri: source.record.uri,
@@ -302,7 +300,7 @@ function prepare(
     },
     runId: spec.runId,
   };
-  return { ...nb, metadata: { ...nb.metadata, papermill, nes } };
+  return { ...nb, metadata: { ...nb.metadata, nes } };
 }
 
 /** The run layout's output notebook; the final save records the outcome on the object. */
@@ -343,7 +341,7 @@ async function writeRecords(
         ref: extra.source?.record.ref ?? spec.ref,
         commitSha: extra.source?.record.commitSha ?? spec.commitSha,
       },
-      parameters: spec.parameters,
+      parameters: specParameters(spec),
       kernel: extra.kernel,
       timings: {
         createdAt: spec.createdAt ?? null,

@@ -20,6 +20,7 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from '@kubernetes/client-node';
+import { stringifyParametersJson } from '@nes/notebook';
 import { parseSourceUri } from '@nes/sources';
 import type { Run } from '../../runs/run-model.ts';
 import { parseQuantity } from './quantity.ts';
@@ -427,7 +428,7 @@ export function buildRunJob(run: Run, settings: KubernetesRunSettings): V1Job {
   if (Object.keys(run.parameters).length > 0) {
     args.push(
       '--parameters_base64',
-      Buffer.from(JSON.stringify(run.parameters), 'utf8').toString('base64'),
+      Buffer.from(stringifyParametersJson(run.parameters), 'utf8').toString('base64'),
     );
   }
 
