@@ -144,19 +144,24 @@ describe('one parameter encoding end to end', () => {
     test('values IPC could not carry (big integers) leave no runner worker behind', async () => {
       // Before the parameters went to the worker as text, a big integer could not be sent: the
       // run failed as infra and its worker (75 MB) waited forever. Three runs, then count.
+      const workers = () =>
+        spawnSync('pgrep', ['-P', String(process.pid), '-f', 'worker/main.ts'], {
+          encoding: 'utf8',
+        })
+          .stdout.split('\n')
+          .filter(Boolean).length;
+      let seen = 0;
       for (let i = 0; i < 3; i += 1) {
         const { id } = await submitRaw(api);
+        seen = Math.max(seen, workers());
         const run = await api.waitTerminal(id);
         assert.equal(run.status, 'succeeded', JSON.stringify(run.error));
       }
+      assert.ok(seen >= 1, 'the count sees the workers while they run');
       await new Promise((r) => setTimeout(r, 1000));
-      const workers = spawnSync('pgrep', ['-P', String(process.pid), '-f', 'worker/main.ts'], {
-        encoding: 'utf8',
-      })
-        .stdout.split('\n')
-        .filter(Boolean);
       // Only the warm spare (warmWorkers defaults to 1) is left.
-      assert.ok(workers.length <= 1, `runner workers left: ${workers.length}`);
+      const left = workers();
+      assert.ok(left <= 1, `runner workers left: ${left}`);
     });
   });
 
