@@ -1,11 +1,17 @@
 #!/usr/bin/env node
 /** nes-run: execute a notebook, papermill-compatible. See docs/runner-cli.md. */
 import { Console } from 'node:console';
-import { main } from '../src/cli/main.ts';
+import module from 'node:module';
+
+// Node's on-disk compile cache (NODE_COMPILE_CACHE, else a directory under the temp dir): a cold
+// nes-run otherwise spends a good part of its start compiling its modules, every time.
+module.enableCompileCache?.();
 
 // stdout carries only the notebook (OUTPUT -) or JSON events (--json): libraries that log with
 // console.* (Jupyter's client logs through console.debug) write to stderr instead.
 globalThis.console = new Console({ stdout: process.stderr, stderr: process.stderr });
+
+const { main } = await import('../src/cli/main.ts');
 
 const code = await main(process.argv.slice(2));
 // Let stdout drain before leaving: a notebook piped to stdout must arrive whole.

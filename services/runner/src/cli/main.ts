@@ -34,6 +34,7 @@ import type {
   RunSummary,
 } from '../execution-types.ts';
 import { type CliOptions, parseCommandLine } from './args.ts';
+import type { EarlyStart, EarlyTarget } from './early-start.ts';
 import {
   CliError,
   EXIT_CANCELLED,
@@ -154,6 +155,7 @@ async function run(
   });
   const startedAt = new Date();
   let contextDir: string | null = null;
+  let early: EarlyStart | null = null;
   try {
     // papermill templates both paths with the parameters and its `pm` built-ins.
     const pathParams = addBuiltinParameters(params);
@@ -191,6 +193,14 @@ async function run(
       runLog,
       reporter,
     });
+
+    // A run on a private server: start it now, while the notebook is fetched and prepared.
+    if (!options.prepareOnly && !options.helpNotebook && !options.jupyterUrl) {
+      const { EarlyStart } = await import('./early-start.ts');
+      early = EarlyStart.begin(options.startTimeoutSeconds * 1000, (message) =>
+        reporter.log('INFO', message),
+      );
+    }
 
     reporter.log('INFO', `Input Notebook:  ${inputUri}`);
     reporter.log('INFO', `Output Notebook: ${outputPath ?? artifacts?.uris.output}`);
@@ -279,6 +289,7 @@ async function run(
       });
       cwd ??= contextCwd;
     }
+    if (kernelName) early?.startKernel(kernelName, cwd);
 
     if (artifacts) {
       try {
@@ -308,14 +319,21 @@ async function run(
     // The engine loads Jupyter's client libraries: only a run pays for them.
     const { executeNotebook } = await import('../index.ts');
     recorder.outputStarted = true;
+    // --timeout counts from nes-run's start: the server and kernel started early count too.
+    const elapsedSeconds = (Date.now() - startedAt.getTime()) / 1000;
+    const timeoutSeconds =
+      options.timeoutSeconds === undefined
+        ? undefined
+        : Math.max(0, options.timeoutSeconds - elapsedSeconds);
     const outcome = await execute(
-      { ...options, cwd },
+      { ...options, cwd, timeoutSeconds },
       prepared,
       sink,
       kernelName,
       reporter,
       redact,
       executeNotebook,
+      (await early?.target()) ?? null,
     );
     let code = outcome.code;
     let rescued: string | null = null;
@@ -337,6 +355,7 @@ async function run(
       rescued,
     });
   } finally {
+    await early?.stop();
     await reporter.close();
     if (contextDir !== null) await rm(contextDir, { recursive: true, force: true });
   }
@@ -561,6 +580,7 @@ async function execute(
   reporter: Reporter,
   redact: (text: string) => string,
   executeNotebook: (options: ExecuteOptions) => Promise<ExecuteResult>,
+  started: EarlyTarget | null,
 ): Promise<Outcome> {
   const controller = new AbortController();
   let signals = 0;
@@ -610,7 +630,9 @@ async function execute(
     },
     ...(options.jupyterUrl
       ? { jupyter: { url: options.jupyterUrl, token: options.jupyterToken } }
-      : {}),
+      : started
+        ? { jupyter: started }
+        : {}),
     ...(options.logOutput || files.stdout || files.stderr
       ? {
           onOutputText: (text: string, stream: 'stdout' | 'stderr') => {
