@@ -74,6 +74,11 @@ export class SandboxPool {
     return this.#ready.get(name)?.length ?? 0;
   }
 
+  /** The ready sandboxes of a kernel name, to look at (benchmarks measure their processes). */
+  ready(name: string): readonly RunSandbox[] {
+    return [...(this.#ready.get(name) ?? [])];
+  }
+
   /**
    * A sandbox with a kernel of this name, now the caller's: a pooled one when one is ready and
    * alive, else one started for the caller. Null when no such kernelspec exists (the run then
