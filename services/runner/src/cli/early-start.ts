@@ -21,35 +21,57 @@ export interface EarlyTarget {
   kernelId?: string;
 }
 
+/**
+ * Whether a command line may execute a notebook on a private server, read from argv alone (no
+ * module loaded yet): the bin starts the server before it even loads the CLI when this says yes.
+ * A wrong yes costs a server started and stopped; the options decide what actually runs.
+ */
+export function mayExecute(argv: readonly string[]): boolean {
+  const positional = argv.some((arg) => !arg.startsWith('-'));
+  const never = ['--help', '-h', '--version', '--prepare-only', '--help-notebook', '--jupyter-url'];
+  return positional && !argv.some((arg) => never.includes(arg.split('=')[0] ?? arg));
+}
+
 export class EarlyStart {
   readonly #server: Promise<PrivateJupyterServer | null>;
-  readonly #log: (message: string) => void;
+  #log: ((message: string) => void) | null;
+  readonly #pending: string[] = [];
   readonly #startTimeoutMs: number;
   #kernel: Promise<string | null> | null = null;
 
-  private constructor(
-    server: Promise<PrivateJupyterServer | null>,
-    startTimeoutMs: number,
-    log: (message: string) => void,
-  ) {
+  private constructor(server: Promise<PrivateJupyterServer | null>, startTimeoutMs: number) {
     this.#server = server;
     this.#startTimeoutMs = startTimeoutMs;
-    this.#log = log;
+    this.#log = null;
   }
 
   /** Starts the private server now. Never rejects: a failure leaves the engine to try itself. */
-  static begin(startTimeoutMs: number, log: (message: string) => void): EarlyStart {
+  static begin(startTimeoutMs: number): EarlyStart {
     const t0 = performance.now();
+    let early: EarlyStart | null = null;
     const server = import('../jupyter-server.ts')
       .then(({ startJupyterServer }) => startJupyterServer({ timeoutMs: startTimeoutMs }))
       .then(
         (started) => {
-          log(`Jupyter Server ready in ${Math.round(performance.now() - t0)} ms`);
+          const message = `Jupyter Server ready in ${Math.round(performance.now() - t0)} ms`;
+          if (early) early.#say(message);
           return started;
         },
         () => null,
       );
-    return new EarlyStart(server, startTimeoutMs, log);
+    early = new EarlyStart(server, startTimeoutMs);
+    return early;
+  }
+
+  /** Where its log lines go (held until the CLI's reporter exists). */
+  logTo(log: (message: string) => void): void {
+    this.#log = log;
+    for (const message of this.#pending.splice(0)) log(message);
+  }
+
+  #say(message: string): void {
+    if (this.#log) this.#log(message);
+    else this.#pending.push(message);
   }
 
   /** Asks for the kernel once the server is up, in `cwd` (the engine's rule for its path). */
@@ -67,7 +89,7 @@ export class EarlyStart {
           path,
           AbortSignal.timeout(this.#startTimeoutMs),
         );
-        this.#log(`Kernel ${kernelName} ready in ${Math.round(performance.now() - t1)} ms`);
+        this.#say(`Kernel ${kernelName} ready in ${Math.round(performance.now() - t1)} ms`);
         return model.id;
       } catch {
         return null; // the engine starts it and reports why it cannot

@@ -70,12 +70,12 @@ export function version(): string {
  * Runs nes-run and resolves to its exit code. Never calls process.exit itself. With
  * NES_RESULT_FILE set, the run's result is written there on every way out (result-file.ts).
  */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], started: { early?: EarlyStart } = {}): Promise<number> {
   const secrets: string[] = [];
   const facts: ResultFacts = {};
   let code = EXIT_INFRA;
   try {
-    code = await command(argv, secrets, facts);
+    code = await command(argv, secrets, facts, started.early ?? null);
     return code;
   } finally {
     const resultFile = process.env[RESULT_FILE_ENV];
@@ -88,7 +88,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function command(argv: string[], secrets: string[], facts: ResultFacts): Promise<number> {
+async function command(
+  argv: string[],
+  secrets: string[],
+  facts: ResultFacts,
+  earlyFromBin: EarlyStart | null,
+): Promise<number> {
+  let handed = false;
   try {
     const command = await parseCommandLine(argv);
     if (command.kind === 'help') {
@@ -113,7 +119,8 @@ async function command(argv: string[], secrets: string[], facts: ResultFacts): P
     });
     secrets.push(...secretValues(params));
     if (options.jupyterToken) secrets.push(options.jupyterToken);
-    return await run(options, params, secrets, facts);
+    handed = true;
+    return await run(options, params, secrets, facts, earlyFromBin);
   } catch (err) {
     facts.message = err instanceof CliError ? err.message : String((err as Error)?.message ?? err);
     if (err instanceof CliError) {
@@ -125,6 +132,9 @@ async function command(argv: string[], secrets: string[], facts: ResultFacts): P
       `nes-run: internal error: ${redactText(String((err as Error)?.stack ?? err), secrets)}\n`,
     );
     return EXIT_INFRA;
+  } finally {
+    // A server the bin started on a guess, for a command line that turned out not to run.
+    if (!handed) await earlyFromBin?.stop();
   }
 }
 
@@ -133,6 +143,7 @@ async function run(
   params: ParameterValues,
   secrets: string[],
   facts: ResultFacts,
+  earlyFromBin: EarlyStart | null,
 ): Promise<number> {
   const redact = (text: string) => redactText(text, secrets);
   const toStdout = options.output === '-';
@@ -196,10 +207,10 @@ async function run(
 
     // A run on a private server: start it now, while the notebook is fetched and prepared.
     if (!options.prepareOnly && !options.helpNotebook && !options.jupyterUrl) {
-      const { EarlyStart } = await import('./early-start.ts');
-      early = EarlyStart.begin(options.startTimeoutSeconds * 1000, (message) =>
-        reporter.log('INFO', message),
-      );
+      early =
+        earlyFromBin ??
+        (await import('./early-start.ts')).EarlyStart.begin(options.startTimeoutSeconds * 1000);
+      early.logTo((message) => reporter.log('INFO', message));
     }
 
     reporter.log('INFO', `Input Notebook:  ${inputUri}`);
@@ -356,6 +367,7 @@ async function run(
     });
   } finally {
     await early?.stop();
+    if (earlyFromBin !== null && earlyFromBin !== early) await earlyFromBin.stop();
     await reporter.close();
     if (contextDir !== null) await rm(contextDir, { recursive: true, force: true });
   }
