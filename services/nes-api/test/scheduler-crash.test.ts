@@ -1,7 +1,7 @@
 /** The API process killed with -9 mid-run: its runner worker follows it and the notebook stays. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +36,13 @@ test('killing the executor process with -9 ends its worker; the partial notebook
     });
     parent.once('exit', (code) => reject(new Error(`executor process exited early (${code})`)));
   });
-  await new Promise((resolve) => setTimeout(resolve, 1500)); // an autosave with 'before'
+  // Kill only once an autosave holds 'before' (a fixed wait loses that race on a busy machine).
+  const output = join(ws.store, 'runs/crash-1/output.ipynb');
+  const saved = () => (existsSync(output) ? readFileSync(output, 'utf8') : '');
+  const waitStart = performance.now();
+  while (!saved().includes('before\\n') && performance.now() - waitStart < 30_000) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const t0 = performance.now();
   parent.kill('SIGKILL');
   while (alive(pid) && performance.now() - t0 < 10_000) {
@@ -44,8 +50,8 @@ test('killing the executor process with -9 ends its worker; the partial notebook
   }
   console.log(`worker gone ${Math.round(performance.now() - t0)} ms after the executor's -9`);
   assert.equal(alive(pid), false, 'the worker outlived its executor');
-  const saved = JSON.parse(readFileSync(join(ws.store, 'runs/crash-1/output.ipynb'), 'utf8'));
-  assert.deepEqual(saved.cells[2].outputs[0].text, ['before\n']);
+  const notebook = JSON.parse(saved());
+  assert.deepEqual(notebook.cells[2].outputs[0].text, ['before\n']);
   // The worker saw its parent go and saved the run as cancelled before exiting.
-  assert.equal(saved.metadata.papermill.exception, true);
+  assert.equal(notebook.metadata.papermill.exception, true);
 });
