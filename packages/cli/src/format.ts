@@ -48,7 +48,13 @@ export function runsTable(runs: Run[]): string {
 export function failureText(run: Run): string {
   const e = run.error;
   if (!e) return '';
-  const at = e.cellIndex !== null ? ` at cell ${e.cellIndex}` : '';
+  // The author's cell number (older services sent only the output notebook's index).
+  const at =
+    typeof e.cellNumber === 'number'
+      ? ` at cell ${e.cellNumber}`
+      : e.cellIndex !== null
+        ? ` at output cell index ${e.cellIndex}`
+        : '';
   return `${e.class}${at}: ${e.ename}${e.evalue ? `: ${e.evalue}` : ''}`;
 }
 

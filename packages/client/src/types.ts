@@ -43,7 +43,13 @@ export interface RunFailure {
   class: FailureClass;
   ename: string;
   evalue: string;
+  /** Index of the failed cell in the output notebook's `cells` (papermill's error cells included). */
   cellIndex: number | null;
+  /**
+   * The failed cell as its author counts it: position (from 1) among the notebook's own code
+   * cells, without the injected parameters cell. What the viewer and the CLI call "cell N".
+   */
+  cellNumber?: number | null;
 }
 
 export interface RunLinks {

@@ -151,7 +151,8 @@ export async function startContractServer(): Promise<ContractServer> {
           class: 'cell_error',
           ename: 'ValueError',
           evalue: 'boom',
-          cellIndex: 1,
+          cellIndex: 3,
+          cellNumber: 1,
         });
         return;
       }

@@ -24,6 +24,7 @@ import { browseRoutes } from './routes/browse.ts';
 import type { RouteContext } from './routes/context.ts';
 import { healthRoutes } from './routes/health.ts';
 import { inspectRoutes } from './routes/inspect.ts';
+import { notebookRoutes } from './routes/notebooks.ts';
 import { runNotebookRoutes } from './routes/run-notebooks.ts';
 import { runStreamRoutes } from './routes/run-streams.ts';
 import { runRoutes } from './routes/runs.ts';
@@ -149,6 +150,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(runStreamRoutes, context);
   await app.register(runNotebookRoutes, context);
   await app.register(inspectRoutes, context);
+  await app.register(notebookRoutes, context);
   await app.register(browseRoutes, context);
   await app.register(sweepRoutes, context);
   await app.register(tokenRoutes, context);

@@ -10,7 +10,13 @@
  */
 import { relative, resolve } from 'node:path';
 import type { KernelMessage } from '@jupyterlab/services';
-import type { Cell, CodeCell, JsonObject, Notebook } from '@nes/notebook';
+import {
+  type Cell,
+  type CodeCell,
+  INJECTED_PARAMETERS_TAG,
+  type JsonObject,
+  type Notebook,
+} from '@nes/notebook';
 import { Autosaver, errorMessage, isoNow, resolveAutosavePolicy } from './autosave.ts';
 import { type CellOutcome, executeCode } from './cell-execution.ts';
 import type {
@@ -48,6 +54,26 @@ class RunFailure extends Error {
     super(`${failure.ename}: ${failure.evalue}`);
     this.failure = failure;
   }
+}
+
+/**
+ * The author's number of the cell at `index`: its position among the notebook's own code cells
+ * (the injected parameters cell is papermill's, not the author's, so it is not counted).
+ */
+export function authorCellNumber(cells: readonly Cell[], index: number): number | null {
+  const target = cells[index];
+  if (target?.cell_type !== 'code' || isInjected(target)) return null;
+  let number = 0;
+  for (let i = 0; i <= index; i++) {
+    const cell = cells[i];
+    if (cell?.cell_type === 'code' && !isInjected(cell)) number += 1;
+  }
+  return number;
+}
+
+function isInjected(cell: Cell): boolean {
+  const tags = (cell.metadata as { tags?: unknown }).tags;
+  return Array.isArray(tags) && tags.includes(INJECTED_PARAMETERS_TAG);
 }
 
 function failure(
@@ -445,6 +471,10 @@ class NotebookRun {
   async #finish(error: RunError | null): Promise<RunError | null> {
     markNotebookComplete(this.#nb, this.#startMicros, nowMicros());
     let result = error;
+    if (error && error.cellIndex !== null) {
+      error = { ...error, cellNumber: authorCellNumber(this.#nb.cells, error.cellIndex) };
+      result = error;
+    }
     if (error && error.cellIndex !== null && error.class !== 'cancelled') {
       const failed = this.#nb.cells[error.cellIndex];
       const count = failed?.cell_type === 'code' ? failed.execution_count : null;

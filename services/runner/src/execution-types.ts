@@ -23,6 +23,12 @@ export interface RunError {
   evalue: string;
   /** Index in the output notebook's cells of the cell that failed, when one did. */
   cellIndex: number | null;
+  /**
+   * The failed cell as its author counts it: its position (from 1) among the code cells of the
+   * notebook as written, not counting the injected parameters cell or papermill's error cells.
+   * What the viewer, the CLI and the log call "cell N".
+   */
+  cellNumber?: number | null;
 }
 
 /**

@@ -33,6 +33,7 @@ describe('cell errors', () => {
       ename: 'ValueError',
       evalue: 'bad value',
       cellIndex: 4,
+      cellNumber: 2, // the author's second code cell
     });
     assert.equal(result.cellsTotal, 3);
     assert.equal(result.cellsDone, 2);
@@ -135,6 +136,7 @@ describe('cell errors', () => {
       ename: 'SystemExit',
       evalue: '1',
       cellIndex: 2,
+      cellNumber: 1,
     });
     assert.equal(joined(one.saved.cells[0]?.source ?? ''), errorMessageMarkdown(1));
     assert.equal(codeCell(one.saved, 3).execution_count, null);

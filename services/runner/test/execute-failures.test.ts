@@ -41,6 +41,7 @@ describe('failures', () => {
       ename: 'CellTimeoutError',
       evalue: 'Cell execution timed out after 1 s',
       cellIndex: 2,
+      cellNumber: 1,
     });
     assert.ok(elapsedMs < 10_000, `took ${elapsedMs} ms`);
     const cell = codeCell(saved, 2);
@@ -85,6 +86,7 @@ describe('failures', () => {
       ename: 'Cancelled',
       evalue: 'The run was cancelled',
       cellIndex: 1,
+      cellNumber: 2, // the cell that was running, as its author counts it
     });
     assert.ok(elapsedMs < 10_000, `took ${elapsedMs} ms`);
     assert.equal(saved.cells.length, 3, 'no error banner for a cancelled run');

@@ -84,8 +84,14 @@ function Header() {
         {admin ? <NavLink href="/tokens">Tokens</NavLink> : null}
       </nav>
       <span className="header-spacer" />
-      <a className="nav-link subtle" href="/openapi.json" target="_blank" rel="noreferrer">
-        API
+      <a
+        className="nav-link subtle"
+        href="/docs"
+        target="_blank"
+        rel="noreferrer"
+        title="The HTTP API's reference (OpenAPI; the raw document is /openapi.json)"
+      >
+        API docs
       </a>
       <SignOut />
     </header>

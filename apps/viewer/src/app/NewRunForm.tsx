@@ -1,104 +1,199 @@
 /**
- * "New run": a notebook (and ref), its parameters from `POST /v1/inspect` with their types and
- * defaults, labels; submitting navigates to the new run.
+ * "New run": pick a notebook (browse the service's notebook roots, one run recently, a GitHub
+ * repository and ref, or any URI), its parameters load at once (`POST /v1/inspect`) with their
+ * types and defaults, each field is checked as it is typed and the API's own per-field errors
+ * land on their fields; the submit button says what is still missing. Submitting opens the run.
  */
-import type { InspectResult } from '@nes/client';
-import { type FormEvent, useState } from 'react';
+import { type InspectResult, NesApiError, type Run } from '@nes/client';
+import { type FormEvent, useEffect, useMemo, useState } from 'react';
 import { useLocation } from 'wouter';
-import { describeError, useApi } from './api.tsx';
+import { describeError, getText, useApi, useLoad } from './api.tsx';
+import { Loading } from './components.tsx';
+import { notebookName, shortSha } from './lib/format.ts';
 import {
   buildFields,
   collectParameters,
+  fieldProblems,
   ParameterError,
   type ParameterField,
+  serverFieldErrors,
 } from './lib/parameter-form.ts';
 import { parseLabelFilter } from './lib/run-list.ts';
 import { ParameterInputs } from './ParameterInputs.tsx';
 
+type Source = 'roots' | 'recent' | 'github' | 'uri';
+
+interface RootsListing {
+  roots: Array<{
+    root: string;
+    truncated: boolean;
+    notebooks: Array<{ path: string; relative: string; size: number; modifiedAt: string }>;
+  }>;
+}
+
+/** What the form is waiting for before it can submit, in words; null when it can. */
+export function missingForSubmit(state: {
+  notebook: string;
+  inspecting: boolean;
+  inspectError: string | null;
+  inspected: boolean;
+  problems: number;
+  labelError: string | undefined;
+}): string | null {
+  if (!state.notebook) return 'Pick a notebook first';
+  if (state.inspecting) return 'Loading the notebook’s parameters…';
+  if (state.inspectError) return 'The notebook could not be read (see above)';
+  if (!state.inspected) return 'Loading the notebook’s parameters…';
+  if (state.problems > 0)
+    return state.problems === 1
+      ? 'Fix the field marked in red'
+      : `Fix the ${state.problems} fields marked in red`;
+  if (state.labelError) return 'Fix the labels';
+  return null;
+}
+
+/** `github://owner/repo/path` from the GitHub picker's fields, or '' while one is missing. */
+export function githubUri(repository: string, path: string): string {
+  const repo = repository
+    .trim()
+    .replace(/^https:\/\/github\.com\//, '')
+    .replace(/\.git$/, '');
+  const file = path.trim().replace(/^\/+/, '');
+  if (!/^[^/\s]+\/[^/\s]+$/.test(repo) || !file) return '';
+  return `github://${repo}/${file}`;
+}
+
+/** The distinct notebooks of recent runs, newest first, each with the ref it last ran at. */
+export function recentNotebooks(
+  runs: readonly Run[],
+  max = 12,
+): Array<{ notebook: string; ref: string | null; at: string }> {
+  const seen = new Map<string, { notebook: string; ref: string | null; at: string }>();
+  for (const run of runs) {
+    if (!seen.has(run.notebook))
+      seen.set(run.notebook, { notebook: run.notebook, ref: run.ref, at: run.createdAt });
+    if (seen.size >= max) break;
+  }
+  return [...seen.values()];
+}
+
 export function NewRunForm(props: { onClose(): void; initialNotebook?: string }) {
-  const { client } = useApi();
+  const api = useApi();
+  const { client } = api;
   const [, navigate] = useLocation();
+  const [source, setSource] = useState<Source>(props.initialNotebook ? 'uri' : 'roots');
   const [notebook, setNotebook] = useState(props.initialNotebook ?? '');
   const [ref, setRef] = useState('');
+  const [repo, setRepo] = useState('');
+  const [repoPath, setRepoPath] = useState('');
   const [labels, setLabels] = useState('');
-  const [inspected, setInspected] = useState<{
-    key: string;
-    result: InspectResult;
-    fields: ParameterField[];
-  } | null>(null);
+  const [timeout, setTimeoutText] = useState('');
   const [texts, setTexts] = useState<Record<string, string>>({});
-  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
+  const [serverErrors, setServerErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState<'inspect' | 'submit' | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [tried, setTried] = useState(false);
 
-  const key = `${notebook.trim()}@${ref.trim()}`;
-  const current = inspected?.key === key ? inspected : null;
+  const target = source === 'github' ? githubUri(repo, repoPath) : notebook.trim();
+  const targetRef = ref.trim();
+  // Typed input settles before the notebook is read; a pick from a list reads at once.
+  const [settled, setSettled] = useState({ notebook: target, ref: targetRef });
+  useEffect(() => {
+    const delay = source === 'roots' || source === 'recent' ? 0 : 500;
+    const timer = setTimeout(() => setSettled({ notebook: target, ref: targetRef }), delay);
+    return () => clearTimeout(timer);
+  }, [target, targetRef, source]);
 
-  const inspect = async () => {
-    if (!notebook.trim()) {
-      setError('Enter the notebook: a github:// path, a GitHub blob URL, gs://… or a local path.');
-      return;
-    }
-    setBusy('inspect');
+  const inspectKey = settled.notebook ? `inspect:${settled.notebook}@${settled.ref}` : null;
+  const inspect = useLoad<InspectResult>(inspectKey, (signal) =>
+    client.inspect(
+      { notebook: settled.notebook, ...(settled.ref ? { ref: settled.ref } : {}) },
+      { signal },
+    ),
+  );
+  const fields: ParameterField[] = useMemo(
+    () => (inspect.data ? buildFields(inspect.data) : []),
+    [inspect.data],
+  );
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new notebook starts a fresh form
+  useEffect(() => {
+    setTexts({});
+    setServerErrors({});
     setError(null);
-    try {
-      const result = await client.inspect({
-        notebook: notebook.trim(),
-        ...(ref.trim() ? { ref: ref.trim() } : {}),
-      });
-      setInspected({ key, result, fields: buildFields(result) });
-      setTexts({});
-      setFieldErrors({});
-    } catch (err) {
-      setError(describeError(err).message);
-    } finally {
-      setBusy(null);
-    }
-  };
+    setTried(false);
+  }, [inspectKey]);
+
+  const problems = fieldProblems(fields, texts);
+  const labelParse = parseLabelFilter(labels);
+  const timeoutProblem =
+    timeout.trim() && !/^[1-9]\d*$/.test(timeout.trim())
+      ? 'The time limit is a whole number of seconds'
+      : null;
+  const fresh = settled.notebook === target && settled.ref === targetRef;
+  const missing =
+    missingForSubmit({
+      notebook: target,
+      inspecting: inspect.loading || !fresh,
+      inspectError: inspect.error ? describeError(inspect.error).message : null,
+      inspected: inspect.data !== undefined,
+      problems: Object.keys(problems).length,
+      labelError: labelParse.error,
+    }) ?? (timeoutProblem ? 'Fix the time limit' : null);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    if (!current) {
-      await inspect();
-      return;
-    }
-    const labelParse = parseLabelFilter(labels);
-    if (labelParse.error) {
-      setError(labelParse.error);
-      return;
-    }
+    setTried(true);
+    if (missing || busy) return;
     let parameters: Record<string, unknown>;
     try {
-      parameters = collectParameters(current.fields, texts);
+      parameters = collectParameters(fields, texts);
     } catch (err) {
-      if (err instanceof ParameterError) {
-        setFieldErrors({ [err.field]: err.message });
-        return;
-      }
+      if (err instanceof ParameterError) return; // shown on its field already
       throw err;
     }
-    setBusy('submit');
+    setBusy(true);
     setError(null);
-    setFieldErrors({});
+    setServerErrors({});
     try {
       const run = await client.submitRun(
         {
-          notebook: notebook.trim(),
-          ...(ref.trim() ? { ref: ref.trim() } : {}),
+          notebook: target,
+          ...(targetRef ? { ref: targetRef } : {}),
           ...(Object.keys(parameters).length ? { parameters } : {}),
           ...(Object.keys(labelParse.labels).length ? { labels: labelParse.labels } : {}),
+          ...(timeout.trim() ? { timeoutSeconds: Number(timeout.trim()) } : {}),
         },
         { idempotencyKey: crypto.randomUUID() },
       );
       navigate(`/runs/${encodeURIComponent(run.id)}`);
     } catch (err) {
-      setError(describeError(err).message);
-      setBusy(null);
+      const onFields = err instanceof NesApiError ? serverFieldErrors(err.details) : {};
+      setServerErrors(onFields);
+      setError(
+        Object.keys(onFields).length > 0
+          ? 'The service refused some parameters: see the fields marked in red.'
+          : describeError(err).message,
+      );
+      setBusy(false);
     }
   };
 
+  // A field's own check wins while it is being edited; the server's stays until it changes.
+  const shownErrors: Record<string, string> = {};
+  for (const field of fields) {
+    const own = problems[field.name];
+    const server = serverErrors[field.name];
+    if (own) shownErrors[field.name] = own;
+    else if (server) shownErrors[field.name] = server;
+  }
+
+  const pick = (uri: string, pickedRef?: string | null) => {
+    setNotebook(uri);
+    setRef(pickedRef ?? '');
+  };
+
   return (
-    <form className="panel new-run" aria-label="New run" onSubmit={submit}>
+    <form className="panel new-run" aria-label="New run" onSubmit={submit} noValidate>
       <header className="panel-header">
         <h2>New run</h2>
         <div className="panel-actions">
@@ -108,45 +203,127 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
         </div>
       </header>
       <div className="panel-body">
-        <div className="form-row">
-          <label className="field grow">
-            <span>Notebook</span>
-            <input
-              className="input mono"
-              name="notebook"
-              placeholder="github://owner/repo/path/notebook.ipynb"
-              value={notebook}
-              onChange={(e) => setNotebook(e.target.value)}
-              // biome-ignore lint/a11y/noAutofocus: the form opens on request, to be typed into
-              autoFocus
-            />
-          </label>
-          <label className="field">
-            <span>Ref</span>
-            <input
-              className="input mono"
-              name="ref"
-              placeholder="default branch"
-              value={ref}
-              onChange={(e) => setRef(e.target.value)}
-            />
-          </label>
-          <button type="button" className="btn" onClick={inspect} disabled={busy !== null}>
-            {busy === 'inspect' ? 'Loading…' : 'Load parameters'}
-          </button>
+        <div className="source-tabs" role="tablist" aria-label="Where the notebook comes from">
+          {(
+            [
+              ['roots', 'Notebook folders'],
+              ['recent', 'Recent'],
+              ['github', 'GitHub'],
+              ['uri', 'Path or URI'],
+            ] as const
+          ).map(([id, label]) => (
+            <button
+              key={id}
+              type="button"
+              role="tab"
+              id={`source-${id}`}
+              aria-selected={source === id}
+              aria-controls="source-panel"
+              className={`tab${source === id ? ' active' : ''}`}
+              onClick={() => setSource(id)}
+            >
+              {label}
+            </button>
+          ))}
         </div>
-        {current ? (
+        <div
+          className="source-panel"
+          id="source-panel"
+          role="tabpanel"
+          aria-labelledby={`source-${source}`}
+        >
+          {source === 'roots' ? (
+            <RootsPicker
+              load={(signal) => getText(api, '/v1/notebook-roots', signal)}
+              selected={notebook}
+              onPick={(path) => pick(path)}
+            />
+          ) : source === 'recent' ? (
+            <RecentPicker
+              load={(signal) => client.listRuns({ limit: 100 }, { signal })}
+              selected={notebook}
+              onPick={pick}
+            />
+          ) : source === 'github' ? (
+            <div className="form-row">
+              <label className="field grow">
+                <span>Repository</span>
+                <input
+                  className="input mono"
+                  name="repository"
+                  placeholder="owner/repo"
+                  value={repo}
+                  onChange={(e) => setRepo(e.target.value)}
+                />
+              </label>
+              <label className="field grow">
+                <span>Notebook path in the repository</span>
+                <input
+                  className="input mono"
+                  name="path"
+                  placeholder="reports/daily.ipynb"
+                  value={repoPath}
+                  onChange={(e) => setRepoPath(e.target.value)}
+                />
+              </label>
+              <label className="field">
+                <span>Branch, tag or commit</span>
+                <input
+                  className="input mono"
+                  name="ref"
+                  placeholder="default branch"
+                  value={ref}
+                  onChange={(e) => setRef(e.target.value)}
+                />
+              </label>
+            </div>
+          ) : (
+            <div className="form-row">
+              <label className="field grow">
+                <span>Notebook</span>
+                <input
+                  className="input mono"
+                  name="notebook"
+                  placeholder="github://owner/repo/path.ipynb, a GitHub blob URL, gs://bucket/path.ipynb or a local path"
+                  value={notebook}
+                  onChange={(e) => setNotebook(e.target.value)}
+                />
+              </label>
+              <label className="field">
+                <span>Ref</span>
+                <input
+                  className="input mono"
+                  name="ref"
+                  placeholder="default branch"
+                  value={ref}
+                  onChange={(e) => setRef(e.target.value)}
+                />
+              </label>
+            </div>
+          )}
+        </div>
+
+        {target ? (
+          <p className="picked" aria-live="polite">
+            <span className="muted">Notebook:</span> <strong>{notebookName(target)}</strong>{' '}
+            <span className="mono small muted">{target}</span>
+          </p>
+        ) : null}
+
+        {target && (inspect.loading || !fresh) ? (
+          <Loading what="the notebook's parameters" />
+        ) : null}
+        {inspect.error && fresh ? (
+          <div className="form-error" role="alert">
+            {describeError(inspect.error).message}
+          </div>
+        ) : null}
+        {inspect.data && fresh ? (
           <>
-            <p className="muted small">
-              {current.result.commitSha ? (
-                <>
-                  at <code>{current.result.commitSha.slice(0, 7)}</code>
-                  {current.result.ref ? ` (${current.result.ref})` : ''},{' '}
-                </>
-              ) : null}
-              kernel {current.result.kernel ?? 'default'}, {current.result.language}
+            <p className="kernel-line small">
+              <KernelLine result={inspect.data} />
             </p>
-            {current.result.warnings.map((w) => (
+            {inspect.data.warnings.map((w) => (
               <p key={w} className="warning">
                 {w}
               </p>
@@ -155,22 +332,42 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
               <legend>Parameters</legend>
               <ParameterInputs
                 idPrefix="new-run"
-                fields={current.fields}
+                fields={fields}
                 texts={texts}
-                errors={fieldErrors}
-                onChange={(name, text) => setTexts((t) => ({ ...t, [name]: text }))}
+                errors={shownErrors}
+                onChange={(name, text) => {
+                  setTexts((t) => ({ ...t, [name]: text }));
+                  setServerErrors(({ [name]: _gone, ...rest }) => rest);
+                }}
               />
             </fieldset>
-            <label className="field">
-              <span>Labels</span>
-              <input
-                className="input mono"
-                name="labels"
-                placeholder="team=data env=dev"
-                value={labels}
-                onChange={(e) => setLabels(e.target.value)}
-              />
-            </label>
+            <div className="form-row">
+              <label className="field grow">
+                <span>Labels</span>
+                <input
+                  className="input mono"
+                  name="labels"
+                  placeholder="team=data env=dev"
+                  value={labels}
+                  aria-invalid={Boolean(labelParse.error) || undefined}
+                  onChange={(e) => setLabels(e.target.value)}
+                />
+              </label>
+              <label className="field">
+                <span>Time limit (seconds)</span>
+                <input
+                  className="input mono"
+                  name="timeoutSeconds"
+                  inputMode="numeric"
+                  placeholder="none"
+                  value={timeout}
+                  aria-invalid={Boolean(timeoutProblem) || undefined}
+                  onChange={(e) => setTimeoutText(e.target.value)}
+                />
+              </label>
+            </div>
+            {labelParse.error ? <p className="field-error">{labelParse.error}</p> : null}
+            {timeoutProblem ? <p className="field-error">{timeoutProblem}</p> : null}
           </>
         ) : null}
         {error ? (
@@ -179,11 +376,161 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
           </div>
         ) : null}
         <div className="form-actions">
-          <button type="submit" className="btn primary" disabled={busy !== null || !current}>
-            {busy === 'submit' ? 'Submitting…' : 'Run notebook'}
+          <button
+            type="submit"
+            className="btn primary"
+            aria-disabled={missing !== null || busy || undefined}
+            aria-describedby={missing ? 'new-run-missing' : undefined}
+          >
+            {busy ? 'Submitting…' : 'Run notebook'}
           </button>
+          {missing ? (
+            <span
+              id="new-run-missing"
+              className={`submit-hint${tried ? ' insist' : ''}`}
+              role={tried ? 'alert' : undefined}
+            >
+              {missing}
+            </span>
+          ) : null}
         </div>
       </div>
     </form>
+  );
+}
+
+/** `Runs on the python3 kernel (Python), at commit 1a2b3c4 of main`. */
+function KernelLine(props: { result: InspectResult }) {
+  const { result } = props;
+  const language = result.language
+    ? result.language.charAt(0).toUpperCase() + result.language.slice(1)
+    : '';
+  return (
+    <>
+      Runs on the <code>{result.kernel ?? 'default'}</code> kernel
+      {language ? ` (${language})` : ''}
+      {result.commitSha ? (
+        <>
+          , at commit <code title={result.commitSha}>{shortSha(result.commitSha)}</code>
+          {result.ref ? (
+            <>
+              {' '}
+              of <code>{result.ref}</code>
+            </>
+          ) : null}
+        </>
+      ) : null}
+      .
+    </>
+  );
+}
+
+function RootsPicker(props: {
+  load(signal: AbortSignal): Promise<string>;
+  selected: string;
+  onPick(path: string): void;
+}) {
+  const listing = useLoad<RootsListing>('notebook-roots', async (signal) =>
+    JSON.parse(await props.load(signal)),
+  );
+  const [filter, setFilter] = useState('');
+  if (listing.loading) return <Loading what="the notebook folders" />;
+  if (listing.error)
+    return (
+      <p className="form-error" role="alert">
+        {describeError(listing.error).message}
+      </p>
+    );
+  const roots = listing.data?.roots ?? [];
+  if (roots.length === 0) {
+    return (
+      <p className="muted">
+        The service has no notebook folders (NES_NOTEBOOK_ROOTS). Use GitHub or a URI instead.
+      </p>
+    );
+  }
+  const words = filter.toLowerCase().split(/\s+/).filter(Boolean);
+  return (
+    <div className="picker">
+      <input
+        className="input"
+        type="search"
+        aria-label="Filter notebooks"
+        placeholder="Filter notebooks…"
+        value={filter}
+        onChange={(e) => setFilter(e.target.value)}
+      />
+      {roots.map((root) => {
+        const notebooks = root.notebooks.filter((n) =>
+          words.every((w) => n.relative.toLowerCase().includes(w)),
+        );
+        return (
+          <div key={root.root} className="picker-group">
+            <div className="picker-root mono small muted">{root.root}</div>
+            {notebooks.length === 0 ? (
+              <p className="muted small">No notebook here{words.length ? ' matches' : ''}.</p>
+            ) : (
+              <ul className="pick-list" aria-label={`Notebooks in ${root.root}`}>
+                {notebooks.map((n) => (
+                  <li key={n.path}>
+                    <button
+                      type="button"
+                      className={`pick${props.selected === n.path ? ' selected' : ''}`}
+                      aria-pressed={props.selected === n.path}
+                      onClick={() => props.onPick(n.path)}
+                    >
+                      <span className="mono">{n.relative}</span>
+                    </button>
+                  </li>
+                ))}
+              </ul>
+            )}
+            {root.truncated ? (
+              <p className="muted small">
+                Only the first notebooks are listed; filter to find others.
+              </p>
+            ) : null}
+          </div>
+        );
+      })}
+    </div>
+  );
+}
+
+function RecentPicker(props: {
+  load(signal: AbortSignal): Promise<{ runs: Run[] }>;
+  selected: string;
+  onPick(notebook: string, ref: string | null): void;
+}) {
+  const runs = useLoad('recent-notebooks', props.load);
+  if (runs.loading) return <Loading what="recent notebooks" />;
+  if (runs.error)
+    return (
+      <p className="form-error" role="alert">
+        {describeError(runs.error).message}
+      </p>
+    );
+  const recent = recentNotebooks(runs.data?.runs ?? []);
+  if (recent.length === 0)
+    return <p className="muted">No runs yet: pick from the folders or GitHub.</p>;
+  return (
+    <ul className="pick-list" aria-label="Recently run notebooks">
+      {recent.map((r) => (
+        <li key={r.notebook}>
+          <button
+            type="button"
+            className={`pick${props.selected === r.notebook ? ' selected' : ''}`}
+            aria-pressed={props.selected === r.notebook}
+            onClick={() => props.onPick(r.notebook, r.ref)}
+          >
+            <strong>{notebookName(r.notebook)}</strong>{' '}
+            <span className="mono small muted">
+              {r.notebook}
+              {r.ref ? ` @ ${r.ref}` : ''}
+            </span>
+          </button>
+        </li>
+      ))}
+    </ul>
   );
 }

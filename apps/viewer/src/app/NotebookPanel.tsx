@@ -21,6 +21,8 @@ export function NotebookPanel(props: {
   extra?: ReactNode;
   /** Only the cells: no toolbar, no contents (a cell in the compare view). */
   bare?: boolean;
+  /** papermill's banner offers its own jump (off when the page shows one). */
+  bannerJump?: boolean;
 }) {
   const { frameOrigin } = useApi();
   const [hideCode, setHideCode] = useState(false);
@@ -79,6 +81,7 @@ export function NotebookPanel(props: {
             frameOrigin={frameOrigin}
             focusCell={focusCell}
             hideCode={hideCode}
+            bannerJump={props.bannerJump ?? true}
           />
         </div>
       </div>

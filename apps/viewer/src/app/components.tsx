@@ -2,7 +2,7 @@
 import type { RunStatus } from '@nes/client';
 import type { ReactNode } from 'react';
 import { describeError } from './api.tsx';
-import { formatDate, formatRelative } from './lib/format.ts';
+import { formatDateZone, formatRelative } from './lib/format.ts';
 
 const STATUS_TEXT: Record<RunStatus, string> = {
   queued: 'Queued',
@@ -148,7 +148,7 @@ export function Labels(props: { labels: Record<string, string> | null | undefine
 export function Time(props: { iso: string | null; now: number }) {
   if (!props.iso) return <span className="muted">-</span>;
   return (
-    <time dateTime={props.iso} title={formatDate(props.iso)}>
+    <time dateTime={props.iso} title={formatDateZone(props.iso)}>
       {formatRelative(props.iso, props.now)}
     </time>
   );

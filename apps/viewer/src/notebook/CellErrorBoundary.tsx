@@ -6,8 +6,8 @@
 import { Component, type ReactNode } from 'react';
 
 interface Props {
-  /** The cell's number as shown. */
-  number: number;
+  /** The cell's number as shown (null: a cell without one). */
+  number: number | null;
   /** The cell being shown; when it changes the boundary tries again. */
   resetKey: unknown;
   children: ReactNode;
@@ -33,7 +33,10 @@ export class CellErrorBoundary extends Component<Props, State> {
     const { error } = this.state;
     if (!error) return this.props.children;
     return (
-      <article className="nes-cell nes-cell-broken" aria-label={`Cell ${this.props.number}`}>
+      <article
+        className="nes-cell nes-cell-broken"
+        aria-label={this.props.number !== null ? `Cell ${this.props.number}` : 'Cell'}
+      >
         <p className="nes-output-note">This cell could not be shown: {error.message}</p>
       </article>
     );

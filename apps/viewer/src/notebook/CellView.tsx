@@ -24,13 +24,24 @@ import {
 } from './papermill.ts';
 import { useMarkdown } from './useMarkdown.ts';
 
-export type CellRunStatus = 'pending' | 'running' | 'done' | 'failed';
+/**
+ * `not_run`: a finished run never reached the cell (it ended earlier); `stopped`: the cell was
+ * running when the run was cancelled or hit its deadline.
+ */
+export type CellRunStatus = 'pending' | 'running' | 'done' | 'failed' | 'not_run' | 'stopped';
 
 export interface CellViewProps {
   cell: Cell;
   index: number;
-  /** The cell's number as shown ("Cell 3"): papermill's error cells are not counted. */
-  number: number;
+  /**
+   * The author's number of a code cell ("Cell 3", `authorCellNumbers`); null for the injected
+   * parameters cell and for markdown and raw cells.
+   */
+  number: number | null;
+  /** The failing cell's author number, for papermill's banner. */
+  failingNumber: number | null;
+  /** Whether papermill's banner offers its own jump (not when the page has one already). */
+  bannerJump: boolean;
   /** Live status from the run, when one is executing. */
   status?: CellRunStatus;
   /** highlight.js grammar for code cells, or null for plain text. */
@@ -53,17 +64,26 @@ const STATUS_TEXT: Record<CellRunStatus, string> = {
   running: 'Running',
   done: 'Done',
   failed: 'Failed',
+  not_run: 'Not run',
+  stopped: 'Stopped',
 };
 
-/** The status to show: the live one, else what papermill recorded. */
-function shownStatus(cell: Cell, live: CellRunStatus | undefined): CellRunStatus | null {
+/**
+ * The status to show: the live one, else what papermill recorded. In a notebook that failed,
+ * papermill leaves the cells after the failure "pending": nothing will run them, so "Not run".
+ */
+function shownStatus(
+  cell: Cell,
+  live: CellRunStatus | undefined,
+  notebookFailed: boolean,
+): CellRunStatus | null {
   if (live) return live;
   const info = papermillCellInfo(cell);
   if (!info) return null;
   if (info.exception || info.status === 'failed') return 'failed';
   if (info.status === 'running') return 'running';
   if (info.status === 'completed') return 'done';
-  if (info.status === 'pending') return 'pending';
+  if (info.status === 'pending') return notebookFailed ? 'not_run' : 'pending';
   return null;
 }
 
@@ -73,14 +93,14 @@ function CellHeader({
   status,
 }: {
   cell: Cell;
-  number: number;
+  number: number | null;
   status: CellRunStatus | null;
 }) {
   const info = papermillCellInfo(cell);
   const badge = parameterBadge(cell);
   return (
     <header className="nes-cell-header">
-      <span className="nes-cell-index">Cell {number}</span>
+      {number !== null ? <span className="nes-cell-index">Cell {number}</span> : null}
       {badge && (
         <span
           className={`nes-badge nes-badge-${badge === 'Parameters' ? 'parameters' : 'injected'}`}
@@ -133,7 +153,7 @@ function CellOutputs({
 }: {
   cell: CodeCell;
   index: number;
-  number: number;
+  number: number | null;
   frameOrigin: string;
 }) {
   const [opened, setOpened] = useState(false);
@@ -152,7 +172,7 @@ function CellOutputs({
     <OutputArea
       outputs={cell.outputs}
       cellKey={cellKey(cell, index)}
-      cellNumber={number}
+      cellName={number !== null ? `cell ${number}` : 'the parameters cell'}
       frameOrigin={frameOrigin}
       executionCount={cell.execution_count}
     />
@@ -178,20 +198,22 @@ function RenderedMarkdown({ source, attachments }: { source: string; attachments
 }
 
 function ErrorBanner({
-  executionCount,
+  failingNumber,
   failingIndex,
+  jump,
   onJump,
 }: {
-  executionCount: string;
+  failingNumber: number | null;
   failingIndex: number | null;
+  jump: boolean;
   onJump(i: number): void;
 }) {
   return (
     <div className="nes-error-banner" role="alert">
       <strong>
-        {executionCount ? `Execution failed at cell [${executionCount}]` : 'Execution failed'}
+        {failingNumber !== null ? `Execution failed at cell ${failingNumber}` : 'Execution failed'}
       </strong>
-      {failingIndex !== null && (
+      {jump && failingIndex !== null && (
         <button type="button" className="nes-link-button" onClick={() => onJump(failingIndex)}>
           Go to the failing cell
         </button>
@@ -207,8 +229,9 @@ function CellViewImpl(props: CellViewProps) {
     return (
       <article className="nes-cell nes-cell-banner" aria-label="Execution error">
         <ErrorBanner
-          executionCount={marker.executionCount}
+          failingNumber={props.failingNumber}
           failingIndex={props.failingIndex}
+          jump={props.bannerJump}
           onJump={props.onJumpToCell}
         />
       </article>
@@ -227,7 +250,7 @@ function CellViewImpl(props: CellViewProps) {
       </article>
     );
   }
-  const status = shownStatus(cell, props.status);
+  const status = shownStatus(cell, props.status, props.failingIndex !== null);
   const classes = ['nes-cell', `nes-cell-${cell.cell_type}`];
   if (focused) classes.push('nes-cell-focused');
   if (status) classes.push(`nes-cell-${status}`);
@@ -236,7 +259,13 @@ function CellViewImpl(props: CellViewProps) {
   return (
     <article
       className={classes.join(' ')}
-      aria-label={`${kind} cell ${number}`}
+      aria-label={
+        number !== null
+          ? `${kind} cell ${number}`
+          : parameterBadge(cell) === 'Injected parameters'
+            ? 'Code cell: injected parameters'
+            : `${kind} cell`
+      }
       data-cell-index={index}
       data-state={status ?? undefined}
     >
@@ -267,6 +296,8 @@ function sameProps(a: CellViewProps, b: CellViewProps): boolean {
     a.focused === b.focused &&
     a.frameOrigin === b.frameOrigin &&
     a.failingIndex === b.failingIndex &&
+    a.failingNumber === b.failingNumber &&
+    a.bannerJump === b.bannerJump &&
     a.onJumpToCell === b.onJumpToCell &&
     jsonEqual(a.cell, b.cell)
   );

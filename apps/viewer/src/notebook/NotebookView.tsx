@@ -23,7 +23,7 @@ import { markdownHeadings } from './markdown.ts';
 import type { Cell, JsonValue, MultilineString, NotebookJson } from './nbformat.ts';
 import { joinText } from './nbformat.ts';
 import { LONG_OUTPUT_LINES } from './outputs/TextOutputs.tsx';
-import { failingCellIndex, papermillMarker } from './papermill.ts';
+import { authorCellNumbers, failingCellIndex } from './papermill.ts';
 import './notebook.css';
 
 export interface NotebookViewProps {
@@ -36,6 +36,8 @@ export interface NotebookViewProps {
   focusCell?: number;
   /** Hide all code inputs (a toggle the app shows); papermill report mode hides them per cell anyway. */
   hideCode?: boolean;
+  /** papermill's error banner offers a jump to the failing cell (off where the page has one). */
+  bannerJump?: boolean;
   /** The element that scrolls (for virtualization); default: the window. */
   scrollElement?: () => HTMLElement | null;
 }
@@ -162,6 +164,7 @@ export function NotebookView({
   frameOrigin,
   focusCell,
   hideCode = false,
+  bannerJump = true,
   scrollElement,
 }: NotebookViewProps) {
   const cells = notebook.cells;
@@ -246,7 +249,9 @@ export function NotebookView({
               <CellView
                 cell={cell}
                 index={item.index}
-                number={numbers[item.index] ?? item.index + 1}
+                number={numbers[item.index] ?? null}
+                failingNumber={failingIndex !== null ? (numbers[failingIndex] ?? null) : null}
+                bannerJump={bannerJump}
                 status={cellStates?.[item.index]}
                 grammar={grammar}
                 hideCode={hideCode}
@@ -269,13 +274,9 @@ export function NotebookView({
   );
 }
 
-/**
- * Each cell's number as shown ("Cell 3"): papermill's error banner and
- * anchor cells are drawn as notices, not cells, so they are not counted.
- */
-export function cellNumbers(cells: readonly Cell[]): number[] {
-  let number = 0;
-  return cells.map((cell) => (papermillMarker(cell) ? number : ++number));
+/** Each cell's number as shown ("Cell 3"): the author's numbering (`authorCellNumbers`). */
+export function cellNumbers(cells: readonly Cell[]): Array<number | null> {
+  return authorCellNumbers(cells);
 }
 
 function findHeadingCell(cells: readonly Cell[], id: string): number | null {

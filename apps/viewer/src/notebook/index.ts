@@ -8,4 +8,5 @@ export type { CellRunStatus } from './CellView.tsx';
 export { NotebookView, type NotebookViewProps } from './NotebookView.tsx';
 export type { NotebookJson } from './nbformat.ts';
 export { NotebookParseError, parseNotebook } from './nbformat.ts';
+export { authorCellNumbers } from './papermill.ts';
 export { TableOfContents, type TocEntry, tableOfContents } from './TableOfContents.tsx';

@@ -137,3 +137,22 @@ export function formatDuration(seconds: number): string {
   if (whole < 3600) return `${Math.floor(whole / 60)} min ${String(whole % 60).padStart(2, '0')} s`;
   return `${Math.floor(whole / 3600)} h ${String(Math.floor((whole % 3600) / 60)).padStart(2, '0')} min`;
 }
+
+/**
+ * The cell numbers NES shows everywhere (cell headers, banners, the durations panel, the API's
+ * `error.cellNumber`, the CLI): a code cell's position, from 1, among the code cells of the
+ * notebook as its author wrote it. papermill's injected parameters cell and its error cells are
+ * not the author's, so they get no number (null), nor do markdown and raw cells.
+ */
+export function authorCellNumbers(
+  cells: ReadonlyArray<{ cell_type: string; metadata?: unknown }>,
+): Array<number | null> {
+  let number = 0;
+  return cells.map((cell) => {
+    if (cell?.cell_type !== 'code') return null;
+    const tags = (cell.metadata as { tags?: unknown } | undefined)?.tags;
+    if (Array.isArray(tags) && tags.includes('injected-parameters')) return null;
+    number += 1;
+    return number;
+  });
+}

@@ -98,8 +98,13 @@ export function json(body: unknown, status = 200): Response {
   });
 }
 
-export function apiError(status: number, code: string, message: string): Response {
-  return json({ error: { code, message } }, status);
+export function apiError(
+  status: number,
+  code: string,
+  message: string,
+  details?: unknown,
+): Response {
+  return json({ error: { code, message, ...(details === undefined ? {} : { details }) } }, status);
 }
 
 /** What the header's `GET /v1/whoami` gets unless a test routes it: a read-only token. */

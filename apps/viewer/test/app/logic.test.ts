@@ -1,12 +1,14 @@
 /** The viewer's pure logic: formatting, list merging, timelines, cell states, forms, links. */
 import { describe, expect, it } from 'vitest';
 import { subscribe } from '../../src/app/lib/event-stream.ts';
+import { failureSummary } from '../../src/app/lib/failure.ts';
 import {
   compactParameters,
   elapsedMs,
   formatBytes,
   formatDuration,
   formatRelative,
+  humanizeSeconds,
   notebookName,
   shortRunId,
 } from '../../src/app/lib/format.ts';
@@ -17,7 +19,9 @@ import {
   buildFields,
   collectParameters,
   fieldKind,
+  fieldProblems,
   ParameterError,
+  serverFieldErrors,
 } from '../../src/app/lib/parameter-form.ts';
 import {
   EMPTY_FILTER,
@@ -28,6 +32,8 @@ import {
   parseLabelFilter,
 } from '../../src/app/lib/run-list.ts';
 import { buildTimeline } from '../../src/app/lib/timeline.ts';
+import { githubUri, missingForSubmit } from '../../src/app/NewRunForm.tsx';
+import { authorCellNumbers } from '../../src/notebook/papermill.ts';
 import { codeCell, FakeEventSource, makeRun, mdCell, notebookOf } from './fixtures.ts';
 
 describe('formatting', () => {
@@ -244,7 +250,8 @@ describe('cell states and durations', () => {
       status: 'failed',
       error: { class: 'cell_error', ename: 'ValueError', evalue: '', cellIndex: 3 },
     });
-    expect(cellStates(nb, failed)).toEqual([undefined, 'done', 'done', 'failed', 'pending']);
+    // a finished run will never run the cells after its failure: "not run", not "pending"
+    expect(cellStates(nb, failed)).toEqual([undefined, 'done', 'done', 'failed', 'not_run']);
     expect(cellStates(nb, makeRun({ status: 'succeeded' }))).toEqual([
       undefined,
       undefined,
@@ -255,12 +262,44 @@ describe('cell states and durations', () => {
     expect(cellStates({ cells: null } as never, failed)).toEqual([]);
   });
 
-  it('reads per-cell durations from papermill metadata', () => {
-    expect(cellDurations(nb).map((d) => [d.index, d.label, d.ms, d.status])).toEqual([
-      [1, 'In [1]', 250, 'completed'],
-      [2, 'In [2]', 1500, 'completed'],
-      [3, 'cell 3', 300, 'failed'],
+  it('marks the cell a cancelled or timed-out run stopped in as stopped, not failed', () => {
+    const stoppedNb = notebookOf([
+      codeCell('c1', 'a = 1', { metadata: { papermill: { status: 'completed' } } }),
+      codeCell('c2', 'sleep(60)', { metadata: { papermill: { status: 'running' } } }),
+      codeCell('c3', 'b = 2', { metadata: { papermill: { status: 'pending' } } }),
     ]);
+    for (const status of ['cancelled', 'timed_out'] as const) {
+      const run = makeRun({
+        status,
+        error: {
+          class: status === 'cancelled' ? 'cancelled' : 'timeout',
+          ename: 'Stopped',
+          evalue: '',
+          cellIndex: null,
+        },
+      });
+      expect(cellStates(stoppedNb, run)).toEqual(['done', 'stopped', 'not_run']);
+    }
+  });
+
+  it('reads per-cell durations from papermill metadata', () => {
+    // slowest first, each cell named by the author's numbering
+    expect(cellDurations(nb).map((d) => [d.index, d.label, d.ms, d.status])).toEqual([
+      [2, 'Cell 2', 1500, 'completed'],
+      [3, 'Cell 3', 300, 'failed'],
+      [1, 'Cell 1', 250, 'completed'],
+    ]);
+  });
+
+  it("numbers cells as their author does, without papermill's injected cell", () => {
+    const cells = [
+      mdCell('m', '# T'),
+      codeCell('p', 'x = 1', { metadata: { tags: ['parameters'] } }),
+      codeCell('i', 'x = 2', { metadata: { tags: ['injected-parameters'] } }),
+      codeCell('a', 'y'),
+      codeCell('b', 'z'),
+    ];
+    expect(authorCellNumbers(cells)).toEqual([null, 1, null, 2, 3]);
   });
 });
 
@@ -452,7 +491,15 @@ describe('parameter form', () => {
       }
     };
     expect(attempt({ count: '1.5' })).toEqual(['count', 'count must be a whole number']);
-    expect(attempt({ rate: 'fast' })).toEqual(['rate', 'rate must be a number']);
+    expect(attempt({ rate: 'fast' })).toEqual([
+      'rate',
+      'rate must be a number (like 0.5, 3 or 1e-3), not "fast"',
+    ]);
+    expect((attempt({ rate: 'abc' }) as string[])[0]).toBe('rate');
+    expect((attempt({ rate: '0x10' }) as string[])[0]).toBe('rate');
+    expect(attempt({ tags: '[1, 2]' })).toEqual(['tags', 'tags must be a string (at [0])']);
+    expect(attempt({ tags: '{"a": 1}' })).toEqual(['tags', 'tags must be a list']);
+    expect(attempt({ mode: '"medium"' })).toEqual(['mode', 'mode must be one of "fast", "slow"']);
     expect(attempt({ tags: '[1,' })).toEqual([
       'tags',
       'tags must be JSON (e.g. [1, 2] or {"a": 1})',
@@ -597,5 +644,148 @@ describe('event stream', () => {
     es.onerror?.call(es, new Event('error'));
     expect(pending).toHaveLength(0);
     expect(FakeEventSource.instances).toHaveLength(1);
+  });
+});
+
+describe('field problems and server errors', () => {
+  const inspect = {
+    parameters: [
+      { name: 'count', type: 'int', default: '1', help: '' },
+      { name: 'rate', type: 'float', default: '0.5', help: '' },
+      { name: 'ids', type: 'dict[str, int]', default: '{}', help: '' },
+      { name: 'pair', type: 'tuple[int, str]', default: '(1, "a")', help: '' },
+      { name: 'maybe', type: 'Optional[float]', default: 'None', help: '' },
+    ],
+    schema: {
+      type: 'object',
+      properties: {
+        count: { type: 'integer', default: 1 },
+        rate: { type: 'number', default: 0.5 },
+        ids: { type: 'object', additionalProperties: { type: 'integer' }, default: {} },
+        pair: {
+          type: 'array',
+          prefixItems: [{ type: 'integer' }, { type: 'string' }],
+          items: false,
+          default: [1, 'a'],
+        },
+        maybe: { type: ['number', 'null'], default: null },
+      },
+    },
+  };
+
+  it('reports every field that does not parse, and none that is unchanged', () => {
+    const fields = buildFields(inspect);
+    expect(fieldProblems(fields, {})).toEqual({});
+    expect(
+      fieldProblems(fields, {
+        count: 'x',
+        rate: 'abc',
+        ids: '{"a": "b"}',
+        pair: '["a", 1]',
+        maybe: 'none',
+      }),
+    ).toEqual({
+      count: 'count must be a whole number',
+      rate: 'rate must be a number (like 0.5, 3 or 1e-3), not "abc"',
+      ids: 'ids must be a whole number (at ["a"])',
+      pair: 'pair must be a whole number (at [0])',
+      maybe: 'maybe must be a number (like 0.5, 3 or 1e-3), not "none"',
+    });
+    expect(fieldProblems(fields, { pair: '[1, "a", 2]' })).toEqual({
+      pair: 'pair must have 2 items',
+    });
+    expect(fieldProblems(fields, { maybe: '' })).toEqual({});
+  });
+
+  it("puts the API's 422 details on their fields", () => {
+    expect(
+      serverFieldErrors([
+        {
+          field: 'parameters.rate',
+          code: 'invalid_value',
+          message: 'parameter "rate" must be number',
+        },
+        { field: 'parameters.rate', code: 'invalid_value', message: 'second' },
+        { field: 'labels', message: 'not a parameter' },
+        'junk',
+      ]),
+    ).toEqual({ rate: 'parameter "rate" must be number' });
+    expect(serverFieldErrors(undefined)).toEqual({});
+  });
+});
+
+describe('failures in words', () => {
+  it('summarises a failed, timed-out or cancelled run for its row', () => {
+    expect(
+      failureSummary({
+        status: 'failed',
+        cancelRequested: false,
+        error: {
+          class: 'cell_error',
+          ename: 'KeyError',
+          evalue: "'region'\nmore",
+          cellIndex: 7,
+          cellNumber: 5,
+        },
+      }),
+    ).toEqual({
+      title: 'Cell error',
+      line: "KeyError: 'region' (cell 5)",
+      full: "Cell error (cell 5)\nKeyError: 'region'\nmore",
+    });
+    expect(
+      failureSummary({
+        status: 'timed_out',
+        cancelRequested: false,
+        error: {
+          class: 'timeout',
+          ename: 'DeadlineExceeded',
+          evalue: 'The run exceeded its deadline of 4.968991905999999 s',
+          cellIndex: null,
+        },
+      })?.line,
+    ).toBe('DeadlineExceeded: The run exceeded its deadline of 5.0 s');
+    expect(failureSummary({ status: 'succeeded', cancelRequested: false, error: null })).toBeNull();
+    expect(failureSummary({ status: 'cancelled', cancelRequested: true, error: null })?.title).toBe(
+      'Cancelled',
+    );
+  });
+
+  it('formats machine durations in messages for people', () => {
+    expect(humanizeSeconds('deadline of 4.968991905999999 s')).toBe('deadline of 5.0 s');
+    expect(humanizeSeconds('after 3725 seconds, 12 s later')).toBe('after 1h 02m, 12 s later');
+    expect(humanizeSeconds('no numbers')).toBe('no numbers');
+  });
+
+  it('reads a label filter and names what is wrong with a bad one', () => {
+    expect(parseLabelFilter('team=data env=prod')).toEqual({
+      labels: { team: 'data', env: 'prod' },
+    });
+    expect(parseLabelFilter('team').error).toMatch(/"team" needs a value/);
+    expect(parseLabelFilter('=x').error).toMatch(/no key/);
+    expect(parseLabelFilter('key!=x').error).toMatch(/"key!" is not valid/);
+    expect(parseLabelFilter('a=1 a=2').error).toMatch(/given twice/);
+  });
+
+  it('says what the new-run form is missing', () => {
+    const base = {
+      notebook: 'nb.ipynb',
+      inspecting: false,
+      inspectError: null,
+      inspected: true,
+      problems: 0,
+      labelError: undefined,
+    };
+    expect(missingForSubmit({ ...base, notebook: '' })).toBe('Pick a notebook first');
+    expect(missingForSubmit({ ...base, inspecting: true })).toMatch(/Loading/);
+    expect(missingForSubmit({ ...base, inspectError: 'nope' })).toMatch(/could not be read/);
+    expect(missingForSubmit({ ...base, problems: 2 })).toBe('Fix the 2 fields marked in red');
+    expect(missingForSubmit({ ...base, labelError: 'x' })).toBe('Fix the labels');
+    expect(missingForSubmit(base)).toBeNull();
+    expect(githubUri('acme/repo', '/nb/a.ipynb')).toBe('github://acme/repo/nb/a.ipynb');
+    expect(githubUri('https://github.com/acme/repo.git', 'a.ipynb')).toBe(
+      'github://acme/repo/a.ipynb',
+    );
+    expect(githubUri('acme', 'a.ipynb')).toBe('');
   });
 });

@@ -83,7 +83,7 @@ describe('run page', () => {
     await screen.findByRole('region', { name: 'Notebook (live)' });
     expect(screen.getByRole('button', { name: 'Cancel run' })).toBeTruthy();
     // cell durations from the notebook's papermill metadata
-    expect(await screen.findByRole('button', { name: 'In [2]: 2.0 s' })).toBeTruthy();
+    expect(await screen.findByRole('button', { name: 'Cell 2: 2.0 s' })).toBeTruthy();
   });
 
   it('cancels after confirmation', async () => {
@@ -138,7 +138,9 @@ describe('run page', () => {
     const failure = await screen.findByRole('alert', { name: 'Failure' });
     expect(failure.textContent).toContain('cell_error');
     expect(failure.textContent).toContain('ValueError: bad input');
-    const jump = within(failure).getByRole('button', { name: 'Jump to failing cell' });
+    // One numbering: the third code cell is "cell 3" in the banner and on the cell itself.
+    await waitFor(() => expect(failure.textContent).toContain('A cell raised an error in cell 3'));
+    const jump = within(failure).getByRole('button', { name: 'Go to cell 3' });
     await waitFor(() => expect((jump as HTMLButtonElement).disabled).toBe(false));
     fireEvent.click(jump);
     await waitFor(() =>

@@ -323,8 +323,9 @@ describe('HTML outputs', () => {
       ]),
     );
     const frames = Array.from(document.querySelectorAll('iframe'), (f) => f.getAttribute('title'));
-    expect(frames).toEqual(['Output 3 of cell 2']);
-    expect(screen.getByTitle('Output 3 of cell 2').tagName).toBe('IFRAME');
+    // code cells are numbered among code cells, as their author counts them
+    expect(frames).toEqual(['Output 3 of cell 1']);
+    expect(screen.getByTitle('Output 3 of cell 1').tagName).toBe('IFRAME');
   });
 
   it('runs application/javascript only in the sandboxed frame', () => {

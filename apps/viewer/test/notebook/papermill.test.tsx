@@ -63,7 +63,7 @@ describe("papermill's error cells", () => {
     const filler = Array.from({ length: 30 }, (_, i) => code(`print(${i})`));
     const { container } = renderNotebook(notebook([...failedRun(), ...filler]));
     const banner = screen.getByRole('alert');
-    expect(banner.textContent).toContain('Execution failed at cell [2]');
+    expect(banner.textContent).toContain('Execution failed at cell 2');
     expect(container.querySelector('span[style*="color:red"]')).toBeNull();
     expect(container.textContent).not.toContain('An Exception was encountered');
     fireEvent.click(screen.getByRole('button', { name: 'Go to the failing cell' }));
@@ -77,25 +77,32 @@ describe("papermill's error cells", () => {
     const { container } = renderNotebook(notebook(failedRun()));
     const anchor = container.querySelector('#papermill-error-cell');
     expect(anchor?.textContent).toBe('Execution stopped here: the next cell raised an exception.');
-    const failing = screen.getByRole('article', { name: 'Code cell 3' });
+    // The author's numbering: the injected parameters cell is papermill's, not counted.
+    const failing = screen.getByRole('article', { name: 'Code cell 2' });
     expect(failing.classList.contains('nes-cell-failed')).toBe(true);
     expect(failing.querySelector('.nes-status')?.textContent).toBe('Failed');
     expect(failing.querySelector('.nes-duration')?.textContent).toBe('0.25 s');
-    const notRun = screen.getByRole('article', { name: 'Code cell 4' });
-    expect(notRun.querySelector('.nes-status')?.textContent).toBe('Pending');
+    const notRun = screen.getByRole('article', { name: 'Code cell 3' });
+    expect(notRun.querySelector('.nes-status')?.textContent).toBe('Not run');
     expect(notRun.querySelector('.nes-input-prompt')?.textContent).toBe('[ ]:');
   });
 
-  it('numbers only the cells it shows: the banner and the anchor are not cells', () => {
+  it('numbers code cells as their author does: not the banner, the anchor or the injected parameters', () => {
     const { container } = renderNotebook(notebook([...failedRun(), md('after')]));
     expect(
       Array.from(container.querySelectorAll('.nes-cell-index'), (label) => label.textContent),
-    ).toEqual(['Cell 1', 'Cell 2', 'Cell 3', 'Cell 4']);
+    ).toEqual(['Cell 1', 'Cell 2', 'Cell 3']);
     expect(
       Array.from(container.querySelectorAll('article[data-cell-index]'), (cell) =>
         cell.getAttribute('aria-label'),
       ),
-    ).toEqual(['Code cell 1', 'Code cell 2', 'Code cell 3', 'Code cell 4', 'Markdown cell 5']);
+    ).toEqual([
+      'Code cell 1',
+      'Code cell: injected parameters',
+      'Code cell 2',
+      'Code cell 3',
+      'Markdown cell',
+    ]);
   });
 
   it('exposes each cell state as data-state, beside the visible text', () => {
@@ -107,9 +114,9 @@ describe("papermill's error cells", () => {
     ]);
     expect(states).toEqual([
       ['Code cell 1', null, null],
-      ['Code cell 2', null, null],
-      ['Code cell 3', 'failed', 'Failed'],
-      ['Code cell 4', 'pending', 'Pending'],
+      ['Code cell: injected parameters', null, null],
+      ['Code cell 2', 'failed', 'Failed'],
+      ['Code cell 3', 'not_run', 'Not run'],
     ]);
   });
 });
@@ -121,7 +128,9 @@ describe('papermill metadata', () => {
       screen.getByRole('article', { name: 'Code cell 1' }).querySelector('.nes-badge')?.textContent,
     ).toBe('Parameters');
     expect(
-      screen.getByRole('article', { name: 'Code cell 2' }).querySelector('.nes-badge')?.textContent,
+      screen
+        .getByRole('article', { name: 'Code cell: injected parameters' })
+        .querySelector('.nes-badge')?.textContent,
     ).toBe('Injected parameters');
   });
 
@@ -251,7 +260,7 @@ describe('papermill error cells by tag', () => {
         code('raise', [], { execution_count: 7 }),
       ]),
     );
-    expect(screen.getByRole('alert').textContent).toContain('Execution failed at cell [7]');
+    expect(screen.getByRole('alert').textContent).toContain('Execution failed at cell 1');
     expect(container.querySelector('#papermill-error-cell')?.textContent).toBe(
       'Execution stopped here: the next cell raised an exception.',
     );

@@ -58,6 +58,8 @@ describe('mounting markdown cells', () => {
       focused: false,
       frameOrigin: FRAME_ORIGIN,
       failingIndex: null,
+      failingNumber: null,
+      bannerJump: true,
       onJumpToCell: () => {},
     };
     // The first paint of a new cell (the server renderer shows it without the deferred pass).

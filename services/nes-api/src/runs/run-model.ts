@@ -41,7 +41,10 @@ export interface RunFailure {
   class: FailureClass;
   ename: string;
   evalue: string;
+  /** Index in the output notebook's cells (papermill's error cells included). */
   cellIndex: number | null;
+  /** The failed cell as its author counts it: position among the notebook's own code cells. */
+  cellNumber?: number | null;
 }
 
 /** What is fixed at submit time; a rerun copies it (with optional overrides). */

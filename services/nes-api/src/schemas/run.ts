@@ -57,7 +57,20 @@ export const RunSchema = Type.Object(
         class: FailureClassSchema,
         ename: Type.String(),
         evalue: Type.String(),
-        cellIndex: Nullable(Type.Integer()),
+        cellIndex: Nullable(
+          Type.Integer({
+            description:
+              "Index of the failed cell in the output notebook's cells (papermill's error cells included)",
+          }),
+        ),
+        cellNumber: Type.Optional(
+          Nullable(
+            Type.Integer({
+              description:
+                "The failed cell as its author counts it: position (from 1) among the notebook's own code cells, without the injected parameters cell",
+            }),
+          ),
+        ),
       }),
     ),
     outputUri: Nullable(Type.String()),

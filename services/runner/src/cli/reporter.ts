@@ -169,7 +169,7 @@ export class Reporter {
     }
     const e = summary.error;
     const cause = e
-      ? ` (${e.class}${e.cellIndex !== null ? ` at cell ${e.cellIndex}` : ''}): ${e.ename}${e.evalue ? `: ${e.evalue}` : ''}`
+      ? ` (${e.class}${typeof e.cellNumber === 'number' ? ` at cell ${e.cellNumber}` : ''}): ${e.ename}${e.evalue ? `: ${e.evalue}` : ''}`
       : '';
     this.log(
       'ERROR',

@@ -33,6 +33,8 @@ export interface RunnerResult {
   ename: string | null;
   evalue: string | null;
   cellIndex: number | null;
+  /** The failed cell as its author counts it (RunError.cellNumber). */
+  cellNumber?: number | null;
   cellsDone: number | null;
   cellsTotal: number | null;
   outputUri: string | null;
@@ -97,6 +99,7 @@ export function buildResult(
     ename: error?.ename ?? (failed ? (ENAME_BY_EXIT[exitCode] ?? null) : null),
     evalue: evalue === null ? null : redact(evalue),
     cellIndex: error?.cellIndex ?? null,
+    cellNumber: error?.cellNumber ?? null,
     cellsDone: facts.cellsDone ?? null,
     cellsTotal: facts.cellsTotal ?? null,
     outputUri: facts.outputUri ?? null,

@@ -115,3 +115,53 @@ export function notebookName(uri: string): string {
   const clean = uri.replace(/[?#].*$/, '').replace(/\/+$/, '');
   return clean.slice(clean.lastIndexOf('/') + 1) || uri;
 }
+
+/**
+ * The full local date and time with its zone, for hover text:
+ * `2026-11-22 13:41:19 GMT+1 (UTC+01:00)`, so a time read in another zone is never ambiguous.
+ */
+export function formatDateZone(iso: string | null): string {
+  if (!iso) return '-';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '-';
+  const offset = -d.getTimezoneOffset();
+  const sign = offset >= 0 ? '+' : '-';
+  const utc = `UTC${sign}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`;
+  let zone = '';
+  try {
+    zone =
+      new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' })
+        .formatToParts(d)
+        .find((part) => part.type === 'timeZoneName')?.value ?? '';
+  } catch {
+    // no Intl time zone names: the offset says enough
+  }
+  return `${formatDate(iso)} ${zone && zone !== utc ? `${zone} (${utc})` : utc}`;
+}
+
+/**
+ * Seconds written by machines inside a message (`deadline of 4.968991905999999 s`) as people
+ * read durations (`deadline of 5.0 s`); the rest of the text is kept.
+ */
+export function humanizeSeconds(text: string): string {
+  return text.replace(/\b(\d+(?:\.\d+)?)\s?(?:s|seconds)\b/g, (whole, value: string) => {
+    const seconds = Number(value);
+    return Number.isFinite(seconds) ? formatDuration(seconds * 1000) : whole;
+  });
+}
+
+/** The first non-empty line of a text, cut to `max` characters. */
+export function firstLine(text: string, max = 160): string {
+  const line = text.split('\n').find((l) => l.trim()) ?? '';
+  const trimmed = line.trim();
+  return trimmed.length > max ? `${trimmed.slice(0, max - 1)}…` : trimmed;
+}
+
+/** Where a notebook comes from, for the Ref column of runs that have no Git ref. */
+export function notebookOrigin(uri: string): 'github' | 'gcs' | 'https' | 'local' {
+  if (uri.startsWith('github://') || /^https:\/\/[^/]+\/[^/]+\/[^/]+\/blob\//.test(uri))
+    return 'github';
+  if (uri.startsWith('gs://')) return 'gcs';
+  if (uri.startsWith('https://') || uri.startsWith('http://')) return 'https';
+  return 'local';
+}

@@ -4,8 +4,9 @@
  * structurally so it works on any parsed nbformat 4 notebook.
  */
 import { isTerminal, type Run } from '@nes/client';
+import { authorCellNumbers } from '../../notebook/papermill.ts';
 
-export type CellState = 'pending' | 'running' | 'done' | 'failed';
+export type CellState = 'pending' | 'running' | 'done' | 'failed' | 'not_run' | 'stopped';
 
 export interface CellLike {
   cell_type: string;
@@ -28,7 +29,9 @@ function papermillStatus(cell: CellLike): string | undefined {
  * Per cell: `done`, `running`, `failed`, `pending`, or undefined (markdown and raw cells, and
  * every cell of a succeeded run: nothing to mark). While the run goes, progress decides (the
  * autosaved notebook may lag it by a second); once it ended, the notebook's own papermill record
- * does, and `error.cellIndex` (an index into the output notebook) is the failed cell.
+ * does, and `error.cellIndex` (an index into the output notebook) is the failed cell. In a
+ * finished run a cell that never ran is `not_run` (not "pending": nothing will run it), and the
+ * cell that was running when the run was cancelled or timed out is `stopped`, not `failed`.
  */
 export function cellStates(
   notebook: NotebookLike,
@@ -38,13 +41,19 @@ export function cellStates(
   if (run.status === 'succeeded') return cells.map(() => undefined);
   if (isTerminal(run.status)) {
     const failedAt = run.error?.cellIndex ?? null;
+    const stopped =
+      run.status === 'cancelled' ||
+      run.status === 'timed_out' ||
+      run.error?.class === 'cancelled' ||
+      run.error?.class === 'timeout';
     return cells.map((cell, index) => {
       if (cell?.cell_type !== 'code') return undefined;
-      if (index === failedAt) return 'failed';
       const status = papermillStatus(cell);
+      if (index === failedAt) return stopped ? 'stopped' : 'failed';
       if (status === 'completed') return 'done';
-      if (status === 'failed' || status === 'running') return 'failed';
-      return 'pending';
+      // The runner marks the cell it interrupted failed; in a stopped run that cell was stopped.
+      if (status === 'failed' || status === 'running') return stopped ? 'stopped' : 'failed';
+      return 'not_run';
     });
   }
   if (run.status !== 'running') {
@@ -66,7 +75,7 @@ export function cellStates(
 
 export interface CellDuration {
   index: number;
-  /** `In [n]` when the cell ran, else its position among code cells. */
+  /** `Cell n` (the author's numbering, `authorCellNumbers`), or `Parameters` for the injected cell. */
   label: string;
   ms: number;
   status: string | undefined;
@@ -80,14 +89,17 @@ export function sourceText(cell: CellLike): string {
   return typeof source === 'string' ? source : '';
 }
 
-/** Durations of code cells from `metadata.papermill` (duration in seconds, or start/end times). */
+/**
+ * Durations of code cells from `metadata.papermill` (duration in seconds, or start/end times),
+ * slowest first: the panel answers "where did the time go".
+ */
 export function cellDurations(notebook: NotebookLike): CellDuration[] {
   const out: CellDuration[] = [];
   const cells = Array.isArray(notebook?.cells) ? notebook.cells : [];
-  let codeNumber = 0;
+  const numbers = authorCellNumbers(cells);
   cells.forEach((cell, index) => {
     if (cell?.cell_type !== 'code') return;
-    codeNumber += 1;
+    const number = numbers[index] ?? null;
     const pm = cell.metadata?.papermill as
       | { duration?: unknown; start_time?: unknown; end_time?: unknown; status?: unknown }
       | undefined;
@@ -99,20 +111,19 @@ export function cellDurations(notebook: NotebookLike): CellDuration[] {
       if (Number.isFinite(span)) ms = span;
     }
     if (ms === null || ms < 0) return;
-    const count = (cell as { execution_count?: unknown }).execution_count;
     const firstLine =
       sourceText(cell)
         .split('\n')
         .find((line) => line.trim()) ?? '';
     out.push({
       index,
-      label: typeof count === 'number' ? `In [${count}]` : `cell ${codeNumber}`,
+      label: number !== null ? `Cell ${number}` : 'Parameters',
       ms,
       status: typeof pm.status === 'string' ? pm.status : undefined,
       summary: firstLine.trim().slice(0, 80),
     });
   });
-  return out;
+  return out.sort((a, b) => b.ms - a.ms || a.index - b.index);
 }
 
 export interface CellPair {

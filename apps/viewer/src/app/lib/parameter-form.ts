@@ -23,6 +23,8 @@ export interface ParameterField {
   help: string;
   /** The text the field starts with. */
   initial: string;
+  /** The parameter's JSON Schema from the inspection (what the API checks the value against). */
+  schema: Schema;
 }
 
 type Schema = Record<string, unknown>;
@@ -112,6 +114,7 @@ export function buildFields(
       type: parameter.type,
       help: parameter.help || (typeof schema.description === 'string' ? schema.description : ''),
       initial: start === undefined ? '' : valueToText(kind, start),
+      schema,
     };
   });
 }
@@ -138,6 +141,13 @@ export function floatValue(n: number): unknown {
 
 /** One field's text as the value to send. Throws ParameterError naming the field. */
 export function parseField(field: ParameterField, text: string): unknown {
+  const value = parseText(field, text);
+  const problem = schemaProblem(field.schema, plain(value));
+  if (problem) throw new ParameterError(field.name, `${field.name} ${problem}`);
+  return value;
+}
+
+function parseText(field: ParameterField, text: string): unknown {
   const trimmed = text.trim();
   if (field.nullable && trimmed === '' && field.kind !== 'string') return null;
   switch (field.kind) {
@@ -155,9 +165,15 @@ export function parseField(field: ParameterField, text: string): unknown {
       return n;
     }
     case 'number': {
-      const n = Number(trimmed);
-      if (trimmed === '' || !Number.isFinite(n)) {
-        throw new ParameterError(field.name, `${field.name} must be a number`);
+      // Number() takes '0x10', '1e3', ' '; a person means decimal notation (and Python's 1e3).
+      const n = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(trimmed)
+        ? Number(trimmed)
+        : Number.NaN;
+      if (!Number.isFinite(n)) {
+        throw new ParameterError(
+          field.name,
+          `${field.name} must be a number (like 0.5, 3 or 1e-3), not "${trimmed}"`,
+        );
       }
       return floatValue(n);
     }
@@ -186,6 +202,132 @@ function parseLoose(trimmed: string, text: string): unknown {
   } catch {
     return text;
   }
+}
+
+/** A value as the schema checks it: floats sent as `1.0` are plain numbers here. */
+function plain(value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && 'toJSON' in value) {
+    return JSON.parse(JSON.stringify(value));
+  }
+  return value;
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  string: 'a string',
+  integer: 'a whole number',
+  number: 'a number',
+  boolean: 'true or false',
+  null: 'None',
+  array: 'a list',
+  object: 'a dict',
+};
+
+function typeOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value;
+}
+
+function typeMatches(type: string, value: unknown): boolean {
+  const actual = typeOf(value);
+  return actual === type || (type === 'number' && actual === 'integer');
+}
+
+/**
+ * What is wrong with `value` under the inspection's schema, or null. Covers what
+ * `parametersJsonSchema` produces (type, enum, const, anyOf, items, prefixItems,
+ * additionalProperties, uniqueItems), so the form refuses what the API would before sending.
+ */
+export function schemaProblem(schema: Schema, value: unknown, at = ''): string | null {
+  if (!schema || typeof schema !== 'object') return null;
+  const where = at ? ` (at ${at})` : '';
+  if (Array.isArray(schema.enum)) {
+    const ok = schema.enum.some((option) => JSON.stringify(option) === JSON.stringify(value));
+    return ok
+      ? null
+      : `must be one of ${schema.enum.map((o) => (o === null ? 'None' : JSON.stringify(o))).join(', ')}${where}`;
+  }
+  if ('const' in schema && JSON.stringify(schema.const) !== JSON.stringify(value)) {
+    return `must be ${JSON.stringify(schema.const)}${where}`;
+  }
+  if (Array.isArray(schema.anyOf)) {
+    const members = schema.anyOf as Schema[];
+    if (members.some((member) => schemaProblem(member, value, at) === null)) return null;
+    return `must be ${members.map(describeSchema).join(' or ')}${where}`;
+  }
+  const types = schemaTypes(schema);
+  if (schema.type !== undefined && types.length > 0 && !types.some((t) => typeMatches(t, value))) {
+    return `must be ${types.map((t) => TYPE_WORDS[t] ?? t).join(' or ')}${where}`;
+  }
+  if (Array.isArray(value)) {
+    const prefix = Array.isArray(schema.prefixItems) ? (schema.prefixItems as Schema[]) : [];
+    for (const [i, item] of value.entries()) {
+      const itemSchema = prefix[i] ?? (schema.items as Schema | undefined);
+      const problem = itemSchema ? schemaProblem(itemSchema, item, `${at}[${i}]`) : null;
+      if (problem) return problem;
+    }
+    if (prefix.length > 0 && schema.items === false && value.length !== prefix.length) {
+      return `must have ${prefix.length} items${where}`;
+    }
+    if (schema.uniqueItems === true) {
+      const seen = new Set(value.map((v) => JSON.stringify(v)));
+      if (seen.size !== value.length) return `must not repeat items${where}`;
+    }
+  } else if (value !== null && typeof value === 'object') {
+    const extra = schema.additionalProperties;
+    if (extra && typeof extra === 'object') {
+      for (const [key, item] of Object.entries(value)) {
+        const problem = schemaProblem(extra as Schema, item, `${at}[${JSON.stringify(key)}]`);
+        if (problem) return problem;
+      }
+    }
+  }
+  return null;
+}
+
+function describeSchema(schema: Schema): string {
+  if (Array.isArray(schema.enum))
+    return `one of ${schema.enum.map((o) => JSON.stringify(o)).join(', ')}`;
+  const types = schemaTypes(schema);
+  return types.length ? types.map((t) => TYPE_WORDS[t] ?? t).join(' or ') : 'any value';
+}
+
+/** Every field's problem (by name) in the texts as they stand; empty when all parse. */
+export function fieldProblems(
+  fields: readonly ParameterField[],
+  texts: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const problems: Record<string, string> = {};
+  for (const field of fields) {
+    const text = texts[field.name] ?? field.initial;
+    if (text === field.initial) continue; // unchanged: the notebook's (or run's) own value
+    try {
+      parseField(field, text);
+    } catch (error) {
+      if (error instanceof ParameterError) problems[field.name] = error.message;
+      else throw error;
+    }
+  }
+  return problems;
+}
+
+/**
+ * The API's 422 `details` (`[{field: 'parameters.NAME', message}]`) by parameter name, so each
+ * lands on its own field; what names no parameter is left for the form's own error line.
+ */
+export function serverFieldErrors(details: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!Array.isArray(details)) return out;
+  for (const detail of details) {
+    const field = (detail as { field?: unknown })?.field;
+    const message = (detail as { message?: unknown })?.message;
+    if (typeof field !== 'string' || typeof message !== 'string') continue;
+    if (!field.startsWith('parameters.')) continue;
+    const name = field.slice('parameters.'.length);
+    if (!(name in out)) out[name] = message;
+  }
+  return out;
 }
 
 /** The parameters to send: the fields whose text differs from what they started with. */

@@ -126,13 +126,32 @@ export function matchesSearch(run: Run, search: string): boolean {
   return words.every((word) => haystack.includes(word));
 }
 
-/** `team=data env=prod` -> `{team: 'data', env: 'prod'}`; a pair without `=` is an error. */
+/** The label keys the API accepts (services/nes-api/src/schemas/run.ts). */
+const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
+
+/**
+ * `team=data env=prod` -> `{team: 'data', env: 'prod'}`. A pair without `=`, with an empty key
+ * or a key the API would refuse is an error that names the pair and what is wrong with it.
+ */
 export function parseLabelFilter(text: string): { labels: Record<string, string>; error?: string } {
   const labels: Record<string, string> = {};
   for (const pair of text.split(/[\s,]+/).filter(Boolean)) {
     const at = pair.indexOf('=');
-    if (at <= 0) return { labels, error: `label filter "${pair}" must be key=value` };
-    labels[pair.slice(0, at)] = pair.slice(at + 1);
+    if (at < 0) {
+      return { labels, error: `Label filter "${pair}" needs a value: write it as key=value` };
+    }
+    const key = pair.slice(0, at);
+    if (key === '') return { labels, error: `Label filter "${pair}" has no key before "="` };
+    if (!LABEL_KEY.test(key)) {
+      return {
+        labels,
+        error: `Label key "${key}" is not valid: letters, digits, ".", "_", "/" and "-", starting with a letter or digit, up to 63 characters`,
+      };
+    }
+    if (Object.hasOwn(labels, key) && labels[key] !== pair.slice(at + 1)) {
+      return { labels, error: `Label "${key}" is given twice with different values` };
+    }
+    labels[key] = pair.slice(at + 1);
   }
   return { labels };
 }

@@ -6,18 +6,30 @@
 import { isTerminal, NesApiError, type Run } from '@nes/client';
 import { useMemo, useState } from 'react';
 import { Link } from 'wouter';
+import { authorCellNumbers } from '../../notebook/index.ts';
 import { useNow, useTitle } from '../api.tsx';
-import { ErrorView, Labels, Loading, Section, StatusBadge, statusText } from '../components.tsx';
+import {
+  ErrorView,
+  Labels,
+  Loading,
+  Section,
+  StatusBadge,
+  statusText,
+  Time,
+} from '../components.tsx';
+import { FAILURE_TEXT, wasStopped } from '../lib/failure.ts';
 import {
   elapsedMs,
   formatDate,
+  formatDateZone,
   formatDuration,
   formatValue,
+  humanizeSeconds,
   notebookName,
   shortSha,
 } from '../lib/format.ts';
-import { githubLink } from '../lib/links.ts';
-import { cellDurations, cellStates } from '../lib/notebook-cells.ts';
+import { browseDirHref, browseHref, githubLink } from '../lib/links.ts';
+import { type CellLike, cellDurations, cellStates } from '../lib/notebook-cells.ts';
 import { buildTimeline, stepLabel } from '../lib/timeline.ts';
 import { NotebookPanel } from '../NotebookPanel.tsx';
 import { CellDurations } from '../run/CellDurations.tsx';
@@ -38,15 +50,24 @@ function isNotFound(error: unknown): boolean {
   return error instanceof NesApiError && error.status === 404;
 }
 
-const FAILURE_TEXT: Record<string, string> = {
-  cell_error: 'A cell raised an error',
-  timeout: 'The run took longer than its time limit',
-  kernel_died: 'The kernel died',
-  oom: 'The kernel ran out of memory',
-  cancelled: 'The run was cancelled',
-  source: 'The notebook could not be fetched or read',
-  infra: 'The service could not run the notebook',
-};
+/**
+ * The cell a run ended at, as an index into the output notebook: the one the error names, else
+ * (a cancelled or timed-out run) the one papermill still marks running, else the run's last
+ * known current cell.
+ */
+function endCellIndex(run: Run, cells: readonly CellLike[] | undefined): number | null {
+  if (run.error?.cellIndex !== null && run.error?.cellIndex !== undefined)
+    return run.error.cellIndex;
+  if (cells) {
+    const running = cells.findIndex(
+      (cell) =>
+        cell.cell_type === 'code' &&
+        (cell.metadata?.papermill as { status?: unknown } | undefined)?.status === 'running',
+    );
+    if (running >= 0) return running;
+  }
+  return run.progress?.currentCell ?? null;
+}
 
 function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
   const { run, live } = props;
@@ -75,7 +96,11 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
   const durations = useMemo(() => (nb.notebook ? cellDurations(nb.notebook) : []), [nb.notebook]);
   const timeline = buildTimeline(run, live.statusEvents, now);
   const github = githubLink(run);
-  const failedCell = run.error?.cellIndex ?? null;
+  const cells = nb.notebook?.cells as CellLike[] | undefined;
+  const numbers = useMemo(() => (cells ? authorCellNumbers(cells) : []), [cells]);
+  const endCell = run.error || wasStopped(run) ? endCellIndex(run, cells) : null;
+  // The API's author number when it sent one, else the same numbering over the notebook.
+  const endNumber = run.error?.cellNumber ?? (endCell !== null ? (numbers[endCell] ?? null) : null);
   const duration = elapsedMs(run.startedAt, run.finishedAt, now);
   const progress = run.progress;
 
@@ -139,7 +164,7 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
         </div>
         <div>
           <dt>Created</dt>
-          <dd>{formatDate(run.createdAt)}</dd>
+          <dd title={formatDateZone(run.createdAt)}>{formatDate(run.createdAt)}</dd>
         </div>
         <div>
           <dt>Duration</dt>
@@ -166,10 +191,14 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
         {run.outputUri ? (
           <div className="wide">
             <dt>Output</dt>
-            <dd className="mono" title={run.outputUri}>
+            <dd className="output-place">
               {/* The store keeps each run's files under runs/ID/ (its per-run layout). */}
-              <Link href={`/browse/runs/${encodeURIComponent(run.id)}/`}>run files</Link> ·{' '}
-              {run.outputUri}
+              <Link href={browseHref(`runs/${run.id}/output.ipynb`)}>output.ipynb</Link>
+              {' · '}
+              <Link href={browseDirHref(`runs/${run.id}/`)}>all files of this run</Link>
+              <code className="uri" title="Where the output notebook is stored">
+                {readableUri(run.outputUri)}
+              </code>
             </dd>
           </div>
         ) : null}
@@ -180,7 +209,10 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
           <li key={step.status} className={`step step-${step.state} step-${step.status}`}>
             <span className="step-dot" aria-hidden="true" />
             <span className="step-name">{stepLabel(step.status)}</span>
-            <span className="step-time mono" title={step.time ? formatDate(step.time) : undefined}>
+            <span
+              className="step-time mono"
+              title={step.time ? formatDateZone(step.time) : undefined}
+            >
               {step.state === 'skipped'
                 ? 'skipped'
                 : step.time
@@ -196,30 +228,13 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
         ))}
       </ol>
 
-      {run.error ? (
-        <div className="failure" role="alert" aria-label="Failure">
-          <div className="failure-head">
-            <span className="failure-class mono">{run.error.class}</span>
-            <span>{FAILURE_TEXT[run.error.class] ?? 'The run failed'}</span>
-            {failedCell !== null ? (
-              <button
-                type="button"
-                className="btn small"
-                onClick={() => jumpTo(failedCell)}
-                disabled={!nb.notebook}
-              >
-                Jump to failing cell
-              </button>
-            ) : null}
-          </div>
-          {run.error.ename || run.error.evalue ? (
-            <pre className="failure-text">
-              <strong>{run.error.ename}</strong>
-              {run.error.evalue ? `: ${run.error.evalue}` : ''}
-            </pre>
-          ) : null}
-        </div>
-      ) : null}
+      <RunEnd
+        run={run}
+        endCell={endCell}
+        endNumber={endNumber}
+        canJump={Boolean(nb.notebook)}
+        onJump={jumpTo}
+      />
 
       <div className="run-grid">
         <div className="run-main">
@@ -230,6 +245,7 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
               notebook={nb.notebook}
               cellStates={states}
               focusCell={focusCell}
+              bannerJump={false}
             />
           ) : nb.error ? (
             active || isNotFound(nb.error) ? (
@@ -273,6 +289,110 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
           </Section>
         </aside>
       </div>
+    </div>
+  );
+}
+
+/** A `file://` URI as the path it names (decoded), other URIs as they are. */
+function readableUri(uri: string): string {
+  if (!uri.startsWith('file://')) return uri;
+  try {
+    return decodeURIComponent(new URL(uri).pathname);
+  } catch {
+    return uri;
+  }
+}
+
+/**
+ * How the run ended when it did not succeed. A failure names its class, the error and the cell
+ * that raised it; a cancelled or timed-out run is not a failure of the notebook, so it says when
+ * it was stopped and which cell was running instead. One jump control, to that cell.
+ */
+function RunEnd(props: {
+  run: Run;
+  endCell: number | null;
+  endNumber: number | null;
+  canJump: boolean;
+  onJump(cell: number): void;
+}) {
+  const { run, endCell, endNumber } = props;
+  const stopped = wasStopped(run);
+  if (!run.error && !stopped) return null;
+  const jump =
+    endCell !== null ? (
+      <button
+        type="button"
+        className="btn small"
+        onClick={() => props.onJump(endCell)}
+        disabled={!props.canJump}
+      >
+        {endNumber !== null ? `Go to cell ${endNumber}` : 'Go to the cell'}
+      </button>
+    ) : null;
+  const ranFor = formatDuration(elapsedMs(run.startedAt, run.finishedAt, Date.now()));
+  if (stopped) {
+    const when = run.finishedAt ? (
+      <>
+        at <time title={formatDateZone(run.finishedAt)}>{formatDate(run.finishedAt)}</time>
+      </>
+    ) : null;
+    const where = !run.startedAt
+      ? ', before it started'
+      : endNumber !== null
+        ? `, while cell ${endNumber} was running`
+        : endCell !== null
+          ? ', while the parameters cell was running'
+          : ', between cells';
+    return (
+      <div
+        className={`run-end stopped stopped-${stopped}`}
+        role="status"
+        aria-label="How the run ended"
+      >
+        <div className="failure-head">
+          <StatusBadge status={stopped === 'cancelled' ? 'cancelled' : 'timed_out'} />
+          <span>
+            {stopped === 'cancelled' ? 'Cancelled' : 'Stopped at its time limit'} {when}
+            {run.startedAt ? ` after ${ranFor}` : ''}
+            {where}.
+          </span>
+          {jump}
+        </div>
+        {stopped === 'timed_out' && run.error?.evalue ? (
+          <p className="muted small">{humanizeSeconds(run.error.evalue)}</p>
+        ) : null}
+        {stopped === 'cancelled' ? (
+          <p className="muted small">
+            The notebook as far as it ran is kept below; cells after it read "Not run".
+          </p>
+        ) : null}
+      </div>
+    );
+  }
+  const error = run.error;
+  if (!error) return null;
+  return (
+    <div className="failure run-end" role="alert" aria-label="Failure">
+      <div className="failure-head">
+        <span className="failure-class mono">{error.class}</span>
+        <span>
+          {FAILURE_TEXT[error.class] ?? 'The run failed'}
+          {endNumber !== null ? ` in cell ${endNumber}` : ''}
+          {run.finishedAt ? (
+            <>
+              {' '}
+              (<Time iso={run.finishedAt} now={Date.now()} />)
+            </>
+          ) : null}
+        </span>
+        {jump}
+      </div>
+      {error.ename || error.evalue ? (
+        <pre className="failure-text">
+          <strong>{error.ename}</strong>
+          {error.evalue ? `: ${humanizeSeconds(error.evalue)}` : ''}
+        </pre>
+      ) : null}
     </div>
   );
 }

@@ -16,11 +16,13 @@ import {
   statusText,
   Time,
 } from '../components.tsx';
+import { failureSummary } from '../lib/failure.ts';
 import {
   compactParameters,
   elapsedMs,
   formatDuration,
   notebookName,
+  notebookOrigin,
   shortRunId,
   shortSha,
 } from '../lib/format.ts';
@@ -154,6 +156,7 @@ export function RunsPage() {
           className="input mono"
           aria-label="Filter by label"
           aria-invalid={Boolean(labelParse.error) || undefined}
+          aria-describedby={labelParse.error ? 'label-filter-error' : undefined}
           placeholder="label k=v"
           value={labelText}
           onChange={(e) => update('label', e.target.value)}
@@ -169,7 +172,11 @@ export function RunsPage() {
           </button>
         ) : null}
       </form>
-      {labelParse.error ? <p className="field-error">{labelParse.error}</p> : null}
+      {labelParse.error ? (
+        <p className="field-error" role="alert" id="label-filter-error">
+          {labelParse.error}
+        </p>
+      ) : null}
 
       {list.error && list.runs.length === 0 ? (
         <ErrorView error={list.error} retry={list.reload} what="the runs" />
@@ -190,10 +197,10 @@ export function RunsPage() {
                   <span className="visually-hidden">Select</span>
                 </th>
                 <th className="col-status">Status</th>
-                <th>Notebook</th>
-                <th>Ref</th>
-                <th>Parameters</th>
-                <th>Labels</th>
+                <th className="col-notebook">Notebook</th>
+                <th className="col-ref">Ref</th>
+                <th className="col-params">Parameters</th>
+                <th className="col-labels">Labels</th>
                 <th className="col-time">Started</th>
                 <th className="col-duration">Duration</th>
               </tr>
@@ -287,6 +294,9 @@ const RunRowMemo = memo(function RunRow(props: RunRowProps) {
   const href = `/runs/${encodeURIComponent(run.id)}`;
   const active = !isTerminal(run.status);
   const progress = run.progress && run.progress.cellsTotal > 0 ? run.progress : null;
+  const failure = failureSummary(run);
+  const labels = props.nested ? withoutSweepLabel(run.labels) : run.labels;
+  const params = compactParameters(run.parameters, 60);
   return (
     <tr
       className={`run-row${props.nested ? ' nested' : ''}${props.selected ? ' selected' : ''}`}
@@ -319,16 +329,34 @@ const RunRowMemo = memo(function RunRow(props: RunRowProps) {
         <div className="sub mono" title={run.notebook}>
           <span title={run.id}>{shortRunId(run.id)}</span> · {run.notebook}
         </div>
+        {failure ? (
+          <div className={`failure-line failure-${run.status}`} title={failure.full}>
+            <span className="failure-title">{failure.title}</span>
+            {failure.line ? <span className="failure-message mono">{failure.line}</span> : null}
+          </div>
+        ) : null}
+        {/* On narrow screens the columns below fold into this line (see styles.css). */}
+        <div className="row-extra small">
+          <span className="extra-ref mono">
+            <RefText run={run} />
+          </span>
+          {params ? <span className="extra-params mono">{params}</span> : null}
+          <span className="extra-labels">
+            <Labels labels={labels} />
+          </span>
+        </div>
       </td>
-      <td className="mono small">
-        {run.ref ?? (run.commitSha ? '' : <span className="muted">-</span>)}
-        {run.commitSha ? <span className="sha"> @{shortSha(run.commitSha)}</span> : null}
+      <td className="col-ref mono small">
+        <RefText run={run} />
       </td>
-      <td className="mono small params-cell" title={compactParameters(run.parameters, 2000)}>
-        {compactParameters(run.parameters, 60) || <span className="muted">-</span>}
+      <td
+        className="col-params mono small params-cell"
+        title={compactParameters(run.parameters, 2000)}
+      >
+        {params || <span className="muted">-</span>}
       </td>
-      <td>
-        <Labels labels={props.nested ? withoutSweepLabel(run.labels) : run.labels} />
+      <td className="col-labels">
+        <Labels labels={labels} />
       </td>
       <td className="col-time small">
         <Time iso={run.startedAt ?? run.createdAt} now={now} />
@@ -396,6 +424,37 @@ function SweepRows(props: {
           ))
         : null}
     </Fragment>
+  );
+}
+
+/** The ref and short commit; a notebook read from a local root or a bucket has no Git ref. */
+function RefText(props: { run: Run }) {
+  const { run } = props;
+  if (!run.ref && !run.commitSha) {
+    const origin = notebookOrigin(run.notebook);
+    return (
+      <span
+        className="muted"
+        title={
+          origin === 'local'
+            ? 'A file under a notebook root: no Git ref'
+            : 'Read from the object store: no Git ref'
+        }
+      >
+        {origin === 'local' ? 'local file' : origin === 'gcs' ? 'bucket' : '-'}
+      </span>
+    );
+  }
+  return (
+    <>
+      {run.ref ?? ''}
+      {run.commitSha ? (
+        <span className="sha" title={run.commitSha}>
+          {' '}
+          @{shortSha(run.commitSha)}
+        </span>
+      ) : null}
+    </>
   );
 }
 

@@ -2,13 +2,19 @@
  * A run's actions: cancel (confirmed), rerun with a parameters form prefilled with this run's
  * values, compare with another run of the same notebook, download the .ipynb, open on GitHub.
  */
-import { type InspectResult, isTerminal, type Run } from '@nes/client';
+import { type InspectResult, isTerminal, NesApiError, type Run } from '@nes/client';
 import { type FormEvent, type ReactNode, useState } from 'react';
 import { Link, useLocation } from 'wouter';
 import { describeError, useApi, useLoad } from '../api.tsx';
 import { ErrorView, Loading, StatusBadge } from '../components.tsx';
 import { compactParameters, formatDate, shortRunId } from '../lib/format.ts';
-import { buildFields, collectParameters, ParameterError } from '../lib/parameter-form.ts';
+import {
+  buildFields,
+  collectParameters,
+  fieldProblems,
+  ParameterError,
+  serverFieldErrors,
+} from '../lib/parameter-form.ts';
 import { ParameterInputs } from '../ParameterInputs.tsx';
 
 type Open = 'none' | 'cancel' | 'rerun' | 'compare';
@@ -141,16 +147,15 @@ function RerunForm(props: { run: Run; onClose(): void }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
+  const problems = fieldProblems(fields, texts);
+  const shownErrors = { ...fieldErrors, ...problems };
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     let parameters: Record<string, unknown> = {};
     try {
       parameters = collectParameters(fields, texts);
     } catch (err) {
-      if (err instanceof ParameterError) {
-        setFieldErrors({ [err.field]: err.message });
-        return;
-      }
+      if (err instanceof ParameterError) return; // shown on its field already
       throw err;
     }
     setBusy(true);
@@ -164,7 +169,13 @@ function RerunForm(props: { run: Run; onClose(): void }) {
       );
       navigate(`/runs/${encodeURIComponent(next.id)}`);
     } catch (err) {
-      setError(describeError(err).message);
+      const onFields = err instanceof NesApiError ? serverFieldErrors(err.details) : {};
+      setFieldErrors(onFields);
+      setError(
+        Object.keys(onFields).length > 0
+          ? 'The service refused some parameters: see the fields marked in red.'
+          : describeError(err).message,
+      );
       setBusy(false);
     }
   };
@@ -188,8 +199,11 @@ function RerunForm(props: { run: Run; onClose(): void }) {
             idPrefix="rerun"
             fields={fields}
             texts={texts}
-            errors={fieldErrors}
-            onChange={(name, text) => setTexts((t) => ({ ...t, [name]: text }))}
+            errors={shownErrors}
+            onChange={(name, text) => {
+              setTexts((t) => ({ ...t, [name]: text }));
+              setFieldErrors(({ [name]: _gone, ...rest }) => rest);
+            }}
           />
         ) : null}
         {error ? (
@@ -198,9 +212,16 @@ function RerunForm(props: { run: Run; onClose(): void }) {
           </p>
         ) : null}
         <div className="form-actions">
-          <button type="submit" className="btn primary" disabled={busy || inspect.loading}>
+          <button
+            type="submit"
+            className="btn primary"
+            disabled={busy || inspect.loading || Object.keys(problems).length > 0}
+          >
             {busy ? 'Submitting…' : 'Start rerun'}
           </button>
+          {Object.keys(problems).length > 0 ? (
+            <span className="submit-hint">Fix the fields marked in red</span>
+          ) : null}
           <button type="button" className="btn subtle" onClick={props.onClose}>
             Close
           </button>

@@ -58,8 +58,8 @@ export interface OutputAreaProps {
   outputs: readonly Output[];
   /** Stable key of the cell (its id, else its index), for the output frames' remembered heights. */
   cellKey: string;
-  /** The cell's number as shown, to name its output frames. */
-  cellNumber: number;
+  /** The cell as shown (`cell 3`), to name its output frames. */
+  cellName: string;
   frameOrigin: string;
   executionCount: number | null;
 }
@@ -67,7 +67,7 @@ export interface OutputAreaProps {
 export function OutputArea({
   outputs,
   cellKey,
-  cellNumber,
+  cellName,
   frameOrigin,
   executionCount,
 }: OutputAreaProps) {
@@ -95,7 +95,7 @@ export function OutputArea({
                   data={shown.data}
                   metadata={shown.metadata}
                   outputKey={key}
-                  title={`Output ${position + 1} of cell ${cellNumber}`}
+                  title={`Output ${position + 1} of ${cellName}`}
                   frameOrigin={frameOrigin}
                 />
               )}

@@ -49,6 +49,7 @@ export interface RunnerResultMessage {
   ename?: string | null;
   evalue?: string | null;
   cellIndex?: number | null;
+  cellNumber?: number | null;
   outputUri?: string | null;
   exitCode?: number;
 }
@@ -196,6 +197,7 @@ export function failureFromExit(
         ename: 'OOMKilled',
         evalue: `The runner container was killed for exceeding its memory limit (exit code ${exit.exitCode})`,
         cellIndex: typeof result?.cellIndex === 'number' ? result.cellIndex : null,
+        cellNumber: typeof result?.cellNumber === 'number' ? result.cellNumber : null,
       },
       outputUri,
     };
@@ -213,6 +215,7 @@ export function failureFromExit(
         ename: 'Cancelled',
         evalue: 'The run was cancelled',
         cellIndex: typeof result?.cellIndex === 'number' ? result.cellIndex : null,
+        cellNumber: typeof result?.cellNumber === 'number' ? result.cellNumber : null,
       },
       outputUri,
     };
@@ -230,6 +233,7 @@ export function failureFromExit(
           'The runner was stopped by SIGTERM without a cancel: its pod was deleted or its node shut down (exit code ' +
           `${exit.exitCode}); the notebook was saved as far as it ran`,
         cellIndex: typeof result?.cellIndex === 'number' ? result.cellIndex : null,
+        cellNumber: typeof result?.cellNumber === 'number' ? result.cellNumber : null,
       },
       outputUri,
     };
@@ -249,6 +253,7 @@ export function failureFromExit(
           lastLine(result ? undefined : exit.message) ??
           `${known.what} (exit code ${exit.exitCode})`,
         cellIndex: typeof result?.cellIndex === 'number' ? result.cellIndex : null,
+        cellNumber: typeof result?.cellNumber === 'number' ? result.cellNumber : null,
       },
       outputUri,
     };
