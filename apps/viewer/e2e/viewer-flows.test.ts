@@ -135,8 +135,8 @@ describe('viewer flows', () => {
     await page.goto(`${harness.service.url}/`);
     await page.getByRole('button', { name: 'New run' }).click();
     const form = page.getByRole('form', { name: 'New run' });
-    await form.getByRole('textbox', { name: 'Notebook' }).fill(harness.notebook('slow.ipynb'));
-    await form.getByRole('button', { name: 'Load parameters' }).click();
+    // Picked from the service's notebook folder; its parameters load at once.
+    await form.getByRole('button', { name: 'slow.ipynb' }).click();
     const tagInput = form.getByLabel(/^tag/);
     await tagInput.waitFor();
     await tagInput.fill('"from the UI"');
@@ -169,7 +169,8 @@ describe('viewer flows', () => {
       await page.waitForTimeout(100);
     }
     assert.ok(pendingWhileRunning, 'no cell was pending while another ran');
-    for (const cell of ['Code cell 3', 'Code cell 4', 'Code cell 5']) {
+    // The author's numbering: the parameters cell is 1, papermill's injected cell has none.
+    for (const cell of ['Code cell 2', 'Code cell 3', 'Code cell 4']) {
       const states = seen.get(cell);
       assert.ok(states?.has('running'), `${cell} was never seen running: ${[...(states ?? [])]}`);
       assert.ok(states?.has('done'), `${cell} never done`);
@@ -201,7 +202,10 @@ describe('viewer flows', () => {
       .click();
     const run = await waitForStatus(harness, id, ['cancelled'], 30_000);
     assert.equal(run.status, 'cancelled');
-    await page.getByText('The run was cancelled').first().waitFor();
+    await page
+      .getByText(/Cancelled at .* while cell \d+ was running/)
+      .first()
+      .waitFor();
     assert.equal(await page.getByRole('button', { name: 'Cancel run' }).count(), 0);
   });
 

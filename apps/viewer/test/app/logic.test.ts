@@ -749,6 +749,23 @@ describe('failures in words', () => {
     expect(failureSummary({ status: 'cancelled', cancelRequested: true, error: null })?.title).toBe(
       'Cancelled',
     );
+    expect(
+      failureSummary({
+        status: 'cancelled',
+        cancelRequested: true,
+        error: {
+          class: 'cancelled',
+          ename: 'Cancelled',
+          evalue: 'The run was cancelled',
+          cellIndex: 4,
+          cellNumber: 3,
+        },
+      }),
+    ).toEqual({
+      title: 'Cancelled',
+      line: 'while cell 3 was running',
+      full: 'Cancelled, while cell 3 was running',
+    });
   });
 
   it('formats machine durations in messages for people', () => {

@@ -44,6 +44,12 @@ export function failureSummary(
   const cls = error?.class ?? (run.status === 'timed_out' ? 'timeout' : run.status);
   const title = FAILURE_CLASS_TEXT[cls] ?? cls;
   if (!error) return { title, line: '', full: title };
+  if (cls === 'cancelled') {
+    // "Cancelled: The run was cancelled" says nothing twice; where it stopped says something.
+    const line =
+      typeof error.cellNumber === 'number' ? `while cell ${error.cellNumber} was running` : '';
+    return { title, line, full: [title, line].filter(Boolean).join(', ') };
+  }
   const message = [error.ename, humanizeSeconds(error.evalue ?? '')].filter(Boolean).join(': ');
   const where = typeof error.cellNumber === 'number' ? ` (cell ${error.cellNumber})` : '';
   return {

@@ -2,11 +2,11 @@
  * Browse (`/browse/*`): the output store as folders and files, like Commuter. Notebooks open
  * rendered (`/notebook?path=…`); other files download from the API.
  */
-import type { BrowseListing } from '@nes/client';
+import type { BrowseListing, Run } from '@nes/client';
 import { Link } from 'wouter';
-import { useApi, useLoad, useTitle } from '../api.tsx';
-import { ErrorView, Loading } from '../components.tsx';
-import { formatBytes, formatDate } from '../lib/format.ts';
+import { useApi, useLoad, useNow, useTitle } from '../api.tsx';
+import { ErrorView, Loading, StatusBadge, Time } from '../components.tsx';
+import { formatBytes, formatDate, formatDateZone, notebookName } from '../lib/format.ts';
 import { breadcrumbs, browseDirHref, browseHref } from '../lib/links.ts';
 
 export default function BrowsePage(props: { path: string }) {
@@ -70,11 +70,48 @@ function decodePath(raw: string): string {
   }
 }
 
+/** A run's folder in the store's per-run layout (`runs/ID/`). */
+const RUN_FOLDER = /^runs\/[^/]+\/$/;
+/** How many run folders of one listing are looked up (newest first); the rest show bare. */
+const RUN_LOOKUPS = 100;
+
+/**
+ * The runs behind run folders (`runs/ID/`), by id, so a folder reads as a run: notebook, status,
+ * date. A folder whose run the service no longer knows (another service's store) stays bare.
+ */
+function useFolderRuns(ids: string[]): Map<string, Run> {
+  const { client } = useApi();
+  const key = ids.length ? `folder-runs:${ids.join(',')}` : null;
+  const runs = useLoad<Map<string, Run>>(key, async (signal) => {
+    const found = new Map<string, Run>();
+    // A few at a time: a folder of hundreds of runs must not open hundreds of requests at once.
+    for (let i = 0; i < ids.length; i += 8) {
+      const batch = await Promise.all(
+        ids.slice(i, i + 8).map((id) => client.getRun(id, { signal }).catch(() => null)),
+      );
+      for (const run of batch) if (run) found.set(run.id, run);
+    }
+    return found;
+  });
+  return runs.data ?? new Map();
+}
+
 function Listing(props: { listing: BrowseListing }) {
   const { directories, files } = props.listing;
+  const runFolders = directories.filter((dir) => RUN_FOLDER.test(dir.path));
+  // Run ids are ULIDs: newest last by name, so newest first is the reverse.
+  const runIds = runFolders
+    .map((dir) => dir.name.replace(/\/$/, ''))
+    .sort()
+    .reverse()
+    .slice(0, RUN_LOOKUPS);
+  const runs = useFolderRuns(runIds);
+  const now = useNow(false);
   if (directories.length === 0 && files.length === 0)
     return <div className="empty">This folder is empty.</div>;
-  const sortedDirs = [...directories].sort((a, b) => a.name.localeCompare(b.name));
+  const sortedDirs = [...directories].sort((a, b) =>
+    runFolders.length > 0 ? b.name.localeCompare(a.name) : a.name.localeCompare(b.name),
+  );
   const sortedFiles = [...files].sort((a, b) => a.name.localeCompare(b.name));
   return (
     <div className="table-wrap">
@@ -87,21 +124,46 @@ function Listing(props: { listing: BrowseListing }) {
           </tr>
         </thead>
         <tbody>
-          {sortedDirs.map((dir) => (
-            <tr key={dir.path}>
-              <td>
-                <FileIcon kind="folder" />
-                <Link href={browseDirHref(dir.path)}>{dir.name}/</Link>
-                {/^runs\/[^/]+\/$/.test(dir.path) ? (
-                  <Link href={`/runs/${encodeURIComponent(dir.name)}`} className="side-link small">
-                    run page
+          {sortedDirs.map((dir) => {
+            const run = RUN_FOLDER.test(dir.path)
+              ? runs.get(dir.name.replace(/\/$/, ''))
+              : undefined;
+            return (
+              <tr key={dir.path}>
+                <td>
+                  <FileIcon kind="folder" />
+                  <Link href={browseDirHref(dir.path)} className="mono">
+                    {dir.name}/
                   </Link>
-                ) : null}
-              </td>
-              <td className="num muted">-</td>
-              <td className="muted">-</td>
-            </tr>
-          ))}
+                  {RUN_FOLDER.test(dir.path) ? (
+                    <Link
+                      href={`/runs/${encodeURIComponent(dir.name.replace(/\/$/, ''))}`}
+                      className="side-link small"
+                    >
+                      run page
+                    </Link>
+                  ) : null}
+                  {run ? (
+                    <div className="folder-run small">
+                      <StatusBadge status={run.status} />{' '}
+                      <strong title={run.notebook}>{notebookName(run.notebook)}</strong>{' '}
+                      <span className="mono muted">{run.notebook}</span>
+                    </div>
+                  ) : null}
+                </td>
+                <td className="num muted">-</td>
+                <td className="small">
+                  {run ? (
+                    <span title={formatDateZone(run.createdAt)}>
+                      <Time iso={run.createdAt} now={now} />
+                    </span>
+                  ) : (
+                    <span className="muted">-</span>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
           {sortedFiles.map((file) => {
             const notebook = file.name.endsWith('.ipynb');
             return (
@@ -117,7 +179,9 @@ function Listing(props: { listing: BrowseListing }) {
                   )}
                 </td>
                 <td className="num mono small">{formatBytes(file.size)}</td>
-                <td className="small">{formatDate(file.updated)}</td>
+                <td className="small" title={formatDateZone(file.updated)}>
+                  {formatDate(file.updated)}
+                </td>
               </tr>
             );
           })}

@@ -3,7 +3,7 @@
  * are aligned (by id, else position) and each pair is shown next to each other, with runs of
  * unchanged cells folded.
  */
-import { isTerminal, type Run } from '@nes/client';
+import { type InspectResult, isTerminal, type Run } from '@nes/client';
 import { type FormEvent, Fragment, useMemo, useState } from 'react';
 import { Link, useLocation, useSearchParams } from 'wouter';
 import type { NotebookJson } from '../../notebook/index.ts';
@@ -65,6 +65,42 @@ function ChooseRuns(props: { a: string; b: string }) {
   );
 }
 
+/**
+ * The notebook's defaults at the commit a run ran (`POST /v1/inspect`), by name, as written in
+ * its parameters cell: what a run that did not set a parameter actually ran with.
+ */
+function useDefaults(run: Run | undefined): Record<string, string> {
+  const { client } = useApi();
+  const ref = run?.commitSha ?? run?.ref ?? undefined;
+  const inspect = useLoad<InspectResult>(
+    run ? `defaults:${run.notebook}@${ref ?? ''}` : null,
+    (signal) =>
+      client.inspect(
+        {
+          notebook: run?.notebook ?? '',
+          ...(ref ? { ref } : {}),
+          ...(run?.kernel ? { kernel: run.kernel } : {}),
+        },
+        { signal },
+      ),
+  );
+  return Object.fromEntries((inspect.data?.parameters ?? []).map((p) => [p.name, p.default]));
+}
+
+function DefaultValue(props: { text: string | undefined }) {
+  return (
+    <span className="muted" title="Not set by this run: the notebook's default">
+      {props.text !== undefined ? (
+        <>
+          {props.text} <span className="small">(default)</span>
+        </>
+      ) : (
+        'default'
+      )}
+    </span>
+  );
+}
+
 function Comparison(props: { a: string; b: string }) {
   const { client } = useApi();
   const runA = useLoad(`run:${props.a}`, (signal) => client.getRun(props.a, { signal }));
@@ -76,6 +112,8 @@ function Comparison(props: { a: string; b: string }) {
   const nbA = useNotebook(nbPath(runA.data));
   const nbB = useNotebook(nbPath(runB.data));
   const now = useNow(false);
+  const defaultsA = useDefaults(runA.data);
+  const defaultsB = useDefaults(runB.data);
 
   if (runA.error) return <ErrorView error={runA.error} what={`run ${props.a}`} />;
   if (runB.error) return <ErrorView error={runB.error} what={`run ${props.b}`} />;
@@ -126,10 +164,10 @@ function Comparison(props: { a: string; b: string }) {
                     {row.changed ? <span className="visually-hidden"> (differs)</span> : null}
                   </th>
                   <td className="mono">
-                    {row.inA ? formatValue(row.a) : <span className="muted">default</span>}
+                    {row.inA ? formatValue(row.a) : <DefaultValue text={defaultsA[row.name]} />}
                   </td>
                   <td className="mono">
-                    {row.inB ? formatValue(row.b) : <span className="muted">default</span>}
+                    {row.inB ? formatValue(row.b) : <DefaultValue text={defaultsB[row.name]} />}
                   </td>
                 </tr>
               ))}

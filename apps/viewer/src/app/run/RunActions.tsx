@@ -7,7 +7,13 @@ import { type FormEvent, type ReactNode, useState } from 'react';
 import { Link, useLocation } from 'wouter';
 import { describeError, useApi, useLoad } from '../api.tsx';
 import { ErrorView, Loading, StatusBadge } from '../components.tsx';
-import { compactParameters, formatDate, shortRunId } from '../lib/format.ts';
+import {
+  compactParameters,
+  elapsedMs,
+  formatDate,
+  formatDuration,
+  shortRunId,
+} from '../lib/format.ts';
 import {
   buildFields,
   collectParameters,
@@ -107,7 +113,17 @@ function CancelConfirm(props: { run: Run; onDone(run: Run): void; onClose(): voi
   };
   return (
     <Popover label="Cancel run" onClose={props.onClose}>
-      <p>Stop this run? The notebook so far is kept; the run ends as cancelled.</p>
+      <p>
+        <strong>Stop this run?</strong>{' '}
+        {props.run.startedAt
+          ? `It has been running for ${formatDuration(elapsedMs(props.run.startedAt, null, Date.now()))}${
+              props.run.progress.cellsTotal > 0
+                ? ` (${props.run.progress.cellsDone} of ${props.run.progress.cellsTotal} cells done)`
+                : ''
+            }. `
+          : 'It has not started yet. '}
+        The notebook so far is kept; the run ends as cancelled and cannot be resumed.
+      </p>
       {error ? (
         <p className="form-error" role="alert">
           {error}
@@ -117,7 +133,9 @@ function CancelConfirm(props: { run: Run; onDone(run: Run): void; onClose(): voi
         <button type="button" className="btn danger" onClick={cancel} disabled={busy}>
           {busy ? 'Cancelling…' : 'Yes, cancel the run'}
         </button>
-        <button type="button" className="btn subtle" onClick={props.onClose}>
+        {/* The safe choice has the focus: Enter or a stray click does not end a long run. */}
+        {/* biome-ignore lint/a11y/noAutofocus: the confirmation opens on request */}
+        <button type="button" className="btn subtle" onClick={props.onClose} autoFocus>
           Keep running
         </button>
       </div>
