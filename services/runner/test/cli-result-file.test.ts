@@ -80,6 +80,8 @@ describe('nes-run with NES_RESULT_FILE', { concurrency: 2 }, () => {
     // An index into the output notebook (papermill's error markers included).
     const failing = read(out).cells[result.cellIndex];
     assert.match(cellSource(failing), /raise ValueError/);
+    // The author's number: the third code cell (papermill's injected cell is not counted).
+    assert.equal(result.cellNumber, 3);
     assert.equal(result.cellsTotal, 5);
     assert.equal(result.cellsDone, 4);
     assert.equal(result.exitCode, 1);
@@ -99,6 +101,7 @@ describe('nes-run with NES_RESULT_FILE', { concurrency: 2 }, () => {
       ename: null,
       evalue: null,
       cellIndex: null,
+      cellNumber: null,
       cellsDone: 2,
       cellsTotal: 2,
       outputUri: pathToFileURL(join(dir, 'ok-out.ipynb')).href,
