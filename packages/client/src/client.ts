@@ -1,8 +1,9 @@
 /**
  * NesClient: typed calls to the NES HTTP API (design.md, "Contract").
  *
- * Retries: only connection errors, 429 and 503, with exponential back-off (Retry-After honoured),
- * and only for calls that are safe to repeat: reads, cancel, and submit/rerun when they carry an
+ * Retries: only connection errors, 429 and 503, with exponential back-off (Retry-After honoured).
+ * A 429 is retried on every call (the API refuses before it creates anything); the others only
+ * for calls that are safe to repeat: reads, cancel, and submit/rerun when they carry an
  * Idempotency-Key. Event streams resume with Last-Event-ID after a drop.
  */
 import { isAbortError, NesApiError, NesConnectionError } from './errors.ts';
@@ -377,18 +378,20 @@ export class NesClient {
       body = toJsonBody(options.body);
       headers['content-type'] = 'application/json';
     }
-    const attempts = options.retryable ? Math.max(1, this.#retry.attempts) : 1;
+    // A 429 is always safe to send again: the API refuses before it creates anything.
+    const attempts = Math.max(1, this.#retry.attempts);
     for (let attempt = 1; ; attempt++) {
       let res: Response;
       try {
         res = await this.#fetch(url, { method, headers, body, signal: options.signal });
       } catch (err) {
         if (isAbortError(err) || options.signal?.aborted) throw err;
-        if (attempt >= attempts) throw this.#connectionError(err);
+        if (!options.retryable || attempt >= attempts) throw this.#connectionError(err);
         await sleep(this.#delay(attempt, undefined), options.signal);
         continue;
       }
-      if ((res.status === 429 || res.status === 503) && attempt < attempts) {
+      const again = res.status === 429 || (res.status === 503 && options.retryable);
+      if (again && attempt < attempts) {
         const retryAfter = res.headers.get('retry-after');
         await res.body?.cancel().catch(() => {});
         await sleep(this.#delay(attempt, retryAfter), options.signal);

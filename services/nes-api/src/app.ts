@@ -20,6 +20,7 @@ import { redactTokenParameters } from './auth/query-token.ts';
 import type { NesConfig } from './config.ts';
 import { ApiError, mapError } from './errors.ts';
 import { createMetrics } from './metrics.ts';
+import { SubmitAdmission } from './routes/admission.ts';
 import { browseRoutes } from './routes/browse.ts';
 import type { RouteContext } from './routes/context.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -83,6 +84,11 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     const mapped = mapError(error);
     if (mapped.internal) request.log.error({ err: error }, 'request failed');
     if (mapped.internal && process.env.DEBUG_NES) console.error(error);
+    const retryAfter = (error as { details?: { retryAfterSeconds?: unknown } }).details
+      ?.retryAfterSeconds;
+    if (mapped.status === 429 && typeof retryAfter === 'number') {
+      reply.header('retry-after', String(retryAfter));
+    }
     reply.status(mapped.status).send(mapped.body);
   });
   app.setNotFoundHandler((request, reply) => {
@@ -107,6 +113,9 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     if (request.url.startsWith('/v1/')) reply.headers(API_RESPONSE_HEADERS);
   });
 
+  // Before authentication: a refused submit must cost no database query.
+  const admission = new SubmitAdmission(store, config);
+  admission.register(app);
   const verify = tokenVerifier(store);
   registerAuth(app, verify, options.viewer?.sessions ?? null);
 
@@ -144,6 +153,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     resolve: services.resolveSource ?? resolveSource,
     metrics,
     heartbeatMs: options.heartbeatMs ?? 15_000,
+    admission,
   };
   await app.register(healthRoutes, context);
   await app.register(runRoutes, context);

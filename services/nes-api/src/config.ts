@@ -33,6 +33,12 @@ export interface NesConfig {
   bodyLimit: number;
   /** Largest `parameters` object in bytes (as JSON). */
   maxParametersBytes: number;
+  /** Submits validated and stored at once; more wait for a 429 (NES_MAX_CONCURRENT_SUBMITS). */
+  maxConcurrentSubmits: number;
+  /** Queued runs at most; a submit past it gets 429 (NES_MAX_QUEUED_RUNS). */
+  maxQueuedRuns: number;
+  /** Bytes an event or log stream may hold for a client that does not read; past it, dropped. */
+  streamBufferBytes: number;
   logLevel: string;
   /** The built viewer (index.html, frame.html, assets/); null: the workspace's apps/viewer/dist. */
   viewerDir: string | null;
@@ -108,6 +114,9 @@ type ConfigKey =
   | 'PUBLIC_URL'
   | 'BODY_LIMIT'
   | 'MAX_PARAMETERS_BYTES'
+  | 'MAX_CONCURRENT_SUBMITS'
+  | 'MAX_QUEUED_RUNS'
+  | 'STREAM_BUFFER_BYTES'
   | 'LOG_LEVEL'
   | 'VIEWER_DIR'
   | 'OUTPUT_PORT'
@@ -354,6 +363,9 @@ export function loadConfig(
       `http://${publicHost.includes(':') ? `[${publicHost}]` : publicHost}:${port}`,
     bodyLimit: integer('BODY_LIMIT', 1024 * 1024, 1024, 64 * 1024 * 1024),
     maxParametersBytes: integer('MAX_PARAMETERS_BYTES', 256 * 1024, 16, 64 * 1024 * 1024),
+    maxConcurrentSubmits: integer('MAX_CONCURRENT_SUBMITS', 8, 1, 10_000),
+    maxQueuedRuns: integer('MAX_QUEUED_RUNS', 10_000, 1, 10_000_000),
+    streamBufferBytes: integer('STREAM_BUFFER_BYTES', 4 * 1024 * 1024, 16 * 1024, 1024 ** 3),
     logLevel: text('LOG_LEVEL') ?? 'info',
     viewerDir: text('VIEWER_DIR') === null ? null : resolve(text('VIEWER_DIR') as string),
     outputPort,

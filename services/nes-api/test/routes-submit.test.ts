@@ -7,7 +7,8 @@ const NB = 'github://acme/notebooks/nb/params.ipynb';
 
 let h: Harness;
 before(async () => {
-  h = await startHarness();
+  // Bursts here test idempotency, not back-pressure (routes-backpressure.test.ts does that).
+  h = await startHarness({ env: { NES_MAX_CONCURRENT_SUBMITS: '1000' } });
 });
 after(() => h.close());
 

@@ -355,6 +355,13 @@ export class SqlRunStore implements RunStore {
     return rows.map(toRun);
   }
 
+  async countRuns(status: RunStatus): Promise<number> {
+    const rows = await this.db.query('SELECT count(*)::int AS n FROM runs WHERE status = $1', [
+      status,
+    ]);
+    return Number(rows[0]?.n ?? 0);
+  }
+
   async appendEvent(
     runId: string,
     type: string,

@@ -6,6 +6,7 @@ import { notFound } from '../errors.ts';
 import type { ApiMetrics } from '../metrics.ts';
 import type { Run } from '../runs/run-model.ts';
 import type { RunStore } from '../runs/run-store.ts';
+import type { SubmitAdmission } from './admission.ts';
 
 export interface RouteContext {
   config: NesConfig;
@@ -14,6 +15,8 @@ export interface RouteContext {
   resolve: SourceResolver;
   metrics: ApiMetrics;
   heartbeatMs: number;
+  /** Bounds submits in flight and the queue (429 with Retry-After past them). */
+  admission: SubmitAdmission;
 }
 
 export interface ApiRun extends Run {

@@ -10,9 +10,10 @@ import { Type } from 'typebox';
 import { ApiError } from '../errors.ts';
 import { type RunEventRecord, TERMINAL_STATUSES } from '../runs/run-model.ts';
 import { authErrors, ErrorSchema } from '../schemas/common.ts';
+import { LabelSelectorsSchema } from '../schemas/labels.ts';
 import { RunIdParams } from '../schemas/run.ts';
 import { getRunOr404, type RouteContext, toApiRun } from './context.ts';
-import { openSse, serialTask } from './sse.ts';
+import { openSse, serialTask, writeBounded } from './sse.ts';
 
 const StreamQuery = Type.Object({
   token: Type.Optional(Type.String({ description: 'For EventSource, which cannot send headers' })),
@@ -50,7 +51,7 @@ export const runStreamRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
     async (request, reply) => {
       const run = await getRunOr404(store, request.params.id);
       let lastSeq = lastEventId(request.headers['last-event-id'], request.query.lastEventId);
-      const stream = openSse(reply);
+      const stream = openSse(reply, ctx.config.streamBufferBytes);
       stream.send('run', toApiRun(run, ctx.config.publicUrl));
       const pump = serialTask(
         async () => {
@@ -101,7 +102,7 @@ export const runStreamRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
         tags: ['runs'],
         querystring: Type.Object({
           token: Type.Optional(Type.String()),
-          label: Type.Optional(Type.Array(Type.String({ pattern: '^[^=]+=.*$' }))),
+          label: Type.Optional(LabelSelectorsSchema),
         }),
         response: sseResponse,
       },
@@ -111,7 +112,7 @@ export const runStreamRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
         const at = pair.indexOf('=');
         return [pair.slice(0, at), pair.slice(at + 1)] as const;
       });
-      const stream = openSse(reply);
+      const stream = openSse(reply, ctx.config.streamBufferBytes);
       const unsubscribe = services.bus.subscribeAll((message) => {
         if (message.type !== 'run') return;
         if (!labels.every(([k, v]) => message.run.labels[k] === v)) return;
@@ -162,18 +163,21 @@ export const runStreamRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
       });
       let lastSeq = 0;
       let closed = false;
+      const write = (text: string) => {
+        if (!writeBounded(reply.raw, text, ctx.config.streamBufferBytes)) closed = true;
+      };
       const pump = serialTask(
         async () => {
           if (closed) return;
           for (const event of await store.listEvents(run.id, lastSeq)) {
             lastSeq = event.seq;
-            if (event.type === 'log') reply.raw.write(logLine(event));
+            if (event.type === 'log') write(logLine(event));
           }
           const current = await store.getRun(run.id);
           if (current !== null && TERMINAL_STATUSES.includes(current.status)) {
             for (const event of await store.listEvents(run.id, lastSeq)) {
               lastSeq = event.seq;
-              if (event.type === 'log') reply.raw.write(logLine(event));
+              if (event.type === 'log') write(logLine(event));
             }
             reply.raw.end();
           }

@@ -37,6 +37,7 @@ const submitResponses = {
   409: ErrorSchema,
   413: ErrorSchema,
   422: ErrorSchema,
+  429: ErrorSchema,
   503: ErrorSchema,
   ...authErrors,
 };
@@ -48,7 +49,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ct
   app.post(
     '/v1/runs',
     {
-      config: { scope: 'submit' },
+      config: { scope: 'submit', submit: true },
       schema: {
         summary: 'Submit a run',
         tags: ['runs'],
@@ -62,8 +63,8 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ct
       let outcome = 'error';
       try {
         const key = checkIdempotencyKey(request.headers['idempotency-key']);
-        const { run, created } = await submitter.submit(key, requestHash(request.body), () =>
-          prepareSpec(ctx, request.body),
+        const { run, created } = await ctx.admission.admit(1, () =>
+          submitter.submit(key, requestHash(request.body), () => prepareSpec(ctx, request.body)),
         );
         outcome = created ? 'created' : 'replayed';
         return reply.status(created ? 201 : 200).send(view(run));
@@ -141,7 +142,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ct
   app.post(
     '/v1/runs/:id/rerun',
     {
-      config: { scope: 'submit' },
+      config: { scope: 'submit', submit: true },
       // No body means no overrides.
       preValidation: async (request) => {
         request.body ??= {};
@@ -160,34 +161,36 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ct
       const overrides = request.body;
       const key = checkIdempotencyKey(request.headers['idempotency-key']);
       const hash = requestHash({ rerun: original.id, ...overrides });
-      const { run, created } = await submitter.submit(key, hash, async () => {
-        const parameters = { ...original.parameters, ...(overrides.parameters ?? {}) };
-        if (overrides.parameters !== undefined) {
-          checkParametersSize(ctx, parameters);
-          // Checked against the notebook at the original commit (GitHub) or as it is now.
-          const resolved = await resolveRunNotebook(ctx, original);
-          const kernel = await checkKernel(ctx, original.kernel);
-          checkParameters(
-            resolved.notebook,
-            kernel,
+      const { run, created } = await ctx.admission.admit(1, () =>
+        submitter.submit(key, hash, async () => {
+          const parameters = { ...original.parameters, ...(overrides.parameters ?? {}) };
+          if (overrides.parameters !== undefined) {
+            checkParametersSize(ctx, parameters);
+            // Checked against the notebook at the original commit (GitHub) or as it is now.
+            const resolved = await resolveRunNotebook(ctx, original);
+            const kernel = await checkKernel(ctx, original.kernel);
+            checkParameters(
+              resolved.notebook,
+              kernel,
+              parameters,
+              overrides.allowUnknownParameters ?? false,
+            );
+          }
+          return {
+            notebook: original.notebook,
+            ref: original.ref,
+            commitSha: original.commitSha,
             parameters,
-            overrides.allowUnknownParameters ?? false,
-          );
-        }
-        return {
-          notebook: original.notebook,
-          ref: original.ref,
-          commitSha: original.commitSha,
-          parameters,
-          kernel: original.kernel,
-          labels: overrides.labels ?? original.labels,
-          timeoutSeconds: overrides.timeoutSeconds ?? original.timeoutSeconds,
-          resources: original.resources,
-          image: original.image,
-          queue: original.queue,
-          sweepId: null,
-        };
-      });
+            kernel: original.kernel,
+            labels: overrides.labels ?? original.labels,
+            timeoutSeconds: overrides.timeoutSeconds ?? original.timeoutSeconds,
+            resources: original.resources,
+            image: original.image,
+            queue: original.queue,
+            sweepId: null,
+          };
+        }),
+      );
       return reply.status(created ? 201 : 200).send(view(run));
     },
   );

@@ -1,5 +1,30 @@
-/** Server-sent events on a hijacked reply: headers fastify would have sent, frames, heartbeats. */
+/**
+ * Server-sent events on a hijacked reply: headers fastify would have sent, frames, heartbeats.
+ *
+ * A consumer that stops reading must not make the service's memory grow: what the socket has not
+ * taken yet (the response's and the socket's buffers, `writableLength`) is bounded, and a stream
+ * past the bound is dropped. The client reconnects and resumes after the last event it got
+ * (`Last-Event-ID` on a run's stream; the list stream is live, so the client re-reads the list).
+ */
+import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
+
+/** What one stream may hold for a client that does not read (NES_STREAM_BUFFER_BYTES). */
+export const DEFAULT_STREAM_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Writes `chunk` unless the client already leaves more than `maxBuffered` bytes unread; then
+ * the connection is destroyed (its 'close' ends the stream) and false is returned.
+ */
+export function writeBounded(raw: ServerResponse, chunk: string, maxBuffered: number): boolean {
+  if (raw.destroyed || raw.writableEnded) return false;
+  if (raw.writableLength + Buffer.byteLength(chunk) > maxBuffered) {
+    raw.destroy();
+    return false;
+  }
+  raw.write(chunk);
+  return true;
+}
 
 export interface SseStream {
   send(event: string, data: unknown, id?: number): void;
@@ -9,7 +34,7 @@ export interface SseStream {
   onClose(listener: () => void): void;
 }
 
-export function openSse(reply: FastifyReply): SseStream {
+export function openSse(reply: FastifyReply, maxBuffered = DEFAULT_STREAM_BUFFER_BYTES): SseStream {
   reply.hijack();
   const raw = reply.raw;
   const headers: Record<string, string> = {};
@@ -39,10 +64,11 @@ export function openSse(reply: FastifyReply): SseStream {
         .split('\n')
         .map((line) => `data: ${line}`)
         .join('\n');
-      raw.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\n${lines}\n\n`);
+      const frame = `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\n${lines}\n\n`;
+      if (!writeBounded(raw, frame, maxBuffered)) finish();
     },
     comment(text) {
-      if (!closed) raw.write(`: ${text}\n\n`);
+      if (!closed && !writeBounded(raw, `: ${text}\n\n`, maxBuffered)) finish();
     },
     close() {
       if (!closed) raw.end();

@@ -26,7 +26,7 @@ export const sweepRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
   app.post(
     '/v1/sweeps',
     {
-      config: { scope: 'submit' },
+      config: { scope: 'submit', submit: true },
       schema: {
         summary: 'Run one notebook over a list or grid of parameter sets, or a date range',
         tags: ['sweeps'],
@@ -36,6 +36,7 @@ export const sweepRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
           400: ErrorSchema,
           413: ErrorSchema,
           422: ErrorSchema,
+          429: ErrorSchema,
           503: ErrorSchema,
           ...authErrors,
         },
@@ -70,29 +71,31 @@ export const sweepRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
         }
       });
       const sweepId = `sweep-${randomUUID()}`;
-      if (body.maxConcurrency !== undefined)
-        ctx.services.scheduler.limitQueue?.(sweepId, body.maxConcurrency);
       const runs: Run[] = [];
-      for (const parameters of sets) {
-        const spec: RunSpec = {
-          notebook: body.notebook,
-          ref: resolved.record.ref ?? body.ref ?? null,
-          commitSha: resolved.record.commitSha,
-          parameters,
-          kernel,
-          labels: { ...body.labels, 'nes/sweep': sweepId },
-          timeoutSeconds: body.timeoutSeconds ?? null,
-          resources: null,
-          image: null,
-          queue: sweepId,
-          sweepId,
-        };
-        const { run } = await ctx.store.createRun(spec);
-        ctx.metrics.runsSubmitted.inc();
-        ctx.services.bus.publishRun(run);
-        ctx.services.scheduler.submitted(run);
-        runs.push(run);
-      }
+      await ctx.admission.admit(sets.length, async () => {
+        if (body.maxConcurrency !== undefined)
+          ctx.services.scheduler.limitQueue?.(sweepId, body.maxConcurrency);
+        for (const parameters of sets) {
+          const spec: RunSpec = {
+            notebook: body.notebook,
+            ref: resolved.record.ref ?? body.ref ?? null,
+            commitSha: resolved.record.commitSha,
+            parameters,
+            kernel,
+            labels: { ...body.labels, 'nes/sweep': sweepId },
+            timeoutSeconds: body.timeoutSeconds ?? null,
+            resources: null,
+            image: null,
+            queue: sweepId,
+            sweepId,
+          };
+          const { run } = await ctx.store.createRun(spec);
+          ctx.metrics.runsSubmitted.inc();
+          ctx.services.bus.publishRun(run);
+          ctx.services.scheduler.submitted(run);
+          runs.push(run);
+        }
+      });
       return reply.status(201).send(view(sweepId, runs));
     },
   );

@@ -102,6 +102,8 @@ export interface RunStore {
   claimQueued(limit: number, queueLimits?: Record<string, number>): Promise<Run[]>;
   /** Runs that have not finished (queued, starting, running), or only those in `statuses`. */
   listActive(statuses?: RunStatus[]): Promise<Run[]>;
+  /** How many runs are in `status` (the submit route's queue bound). */
+  countRuns(status: RunStatus): Promise<number>;
   appendEvent(runId: string, type: string, data: Record<string, unknown>): Promise<RunEventRecord>;
   listEvents(runId: string, afterSeq?: number): Promise<RunEventRecord[]>;
   /** Stores a new token (only the sha256 of its secret) and returns the secret once. */

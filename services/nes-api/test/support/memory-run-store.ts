@@ -129,6 +129,10 @@ export class MemoryRunStore implements RunStore {
     return [...this.runs.values()].filter((r) => statuses.includes(r.status));
   }
 
+  async countRuns(status: RunStatus): Promise<number> {
+    return [...this.runs.values()].filter((r) => r.status === status).length;
+  }
+
   async appendEvent(
     runId: string,
     type: string,
