@@ -25,6 +25,7 @@ export const JOB_LABELS = {
 export function defaultNew(kind: Kind, object: KubeObject): void {
   object.metadata.uid = randomUUID();
   if (kind === 'Job') defaultJob(object as unknown as V1Job, object.metadata.uid);
+  if (kind === 'PodTemplate') defaultPodTemplate(object);
   if (kind === 'Pod') {
     const pod = object as unknown as V1Pod;
     const spec = (pod.spec ?? { containers: [] }) as V1PodSpec;
@@ -43,6 +44,16 @@ export function defaultNew(kind: Kind, object: KubeObject): void {
   }
 }
 
+/** Defaults a write fills again on update (a changed PodTemplate gets them like a new one). */
+export function defaultUpdate(kind: Kind, object: KubeObject): void {
+  if (kind === 'PodTemplate') defaultPodTemplate(object);
+}
+
+function defaultPodTemplate(object: KubeObject): void {
+  const spec = (object.template as { spec?: V1PodSpec } | undefined)?.spec;
+  if (spec) defaultPodSpec(spec, 'Always');
+}
+
 function defaultJob(job: V1Job, uid: string): void {
   const spec = job.spec;
   if (!spec) return;
@@ -52,7 +63,7 @@ function defaultJob(job: V1Job, uid: string): void {
   spec.backoffLimit ??= spec.backoffLimitPerIndex === undefined ? 6 : 2147483647;
   spec.completionMode ??= 'NonIndexed';
   spec.suspend ??= false;
-  spec.podReplacementPolicy ??= spec.podFailurePolicy ? 'Failed' : 'TerminatingOrFailed';
+  // v1.28: podReplacementPolicy is alpha (off): the server sets no default.
   const template = spec.template;
   if (!template) return;
   template.metadata ??= {};

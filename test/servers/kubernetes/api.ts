@@ -6,8 +6,10 @@
  * gc.ts finishes what they start). Everything here is synchronous and HTTP-free.
  */
 import { randomInt } from 'node:crypto';
-import { defaultNew, normalize, validate } from './admission.ts';
+import type { V1PodSpec } from '@kubernetes/client-node';
+import { defaultNew, defaultUpdate, normalize, validate } from './admission.ts';
 import { applyPatch, PatchTestFailed, type PatchType } from './patch.ts';
+import { namespaceLevels, podSecurityMessage, podSecurityViolations } from './pod-security.ts';
 import { apiVersionOf, type ResourceType } from './resources.ts';
 import { type KubeObject, type Selector, sameJson } from './selectors.ts';
 import {
@@ -153,6 +155,7 @@ export class ObjectApi {
     normalize(type.kind, object);
     const causes = validate(type.kind, object);
     if (causes.length > 0) throw invalid(type, object.metadata.name, causes);
+    this.#podSecurity(type, namespace, object);
     if (dryRun) {
       if (this.#store.get(type.kind, namespace, object.metadata.name)) {
         throw new ApiError(conflictExists(type, object.metadata.name));
@@ -160,6 +163,55 @@ export class ObjectApi {
       return object;
     }
     return this.#store.create(type.kind, object);
+  }
+
+  /** Warnings of the last request (the `Warning` headers kube-apiserver sends). */
+  #warnings: string[] = [];
+  takeWarnings(): string[] {
+    const warnings = this.#warnings;
+    this.#warnings = [];
+    return warnings;
+  }
+
+  /**
+   * Pod Security admission for the namespace's labels: a pod that violates the enforced level
+   * is refused (403); a pod, or a Job or PodTemplate whose pod template violates the warn level,
+   * gets a warning.
+   */
+  #podSecurity(type: ResourceType, namespace: string | undefined, object: KubeObject): void {
+    const spec =
+      type.kind === 'Pod'
+        ? object.spec
+        : type.kind === 'PodTemplate'
+          ? (object.template as { spec?: unknown } | undefined)?.spec
+          : type.kind === 'Job'
+            ? (object.spec as { template?: { spec?: unknown } } | undefined)?.template?.spec
+            : undefined;
+    if (!spec || namespace === undefined) return;
+    const labels = this.#store.get('Namespace', undefined, namespace)?.metadata.labels as
+      | Record<string, string>
+      | undefined;
+    const levels = namespaceLevels(labels);
+    const podSpec = spec as V1PodSpec;
+    if (type.kind === 'Pod') {
+      const violations = podSecurityViolations(podSpec, levels.enforce);
+      if (violations.length > 0) {
+        throw new ApiError({
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Failure',
+          message: `pods "${object.metadata.name}" is forbidden: violates ${podSecurityMessage(levels.enforce, violations)}`,
+          reason: 'Forbidden',
+          details: { name: object.metadata.name, kind: 'pods' },
+          code: 403,
+        });
+      }
+    }
+    const warned = podSecurityViolations(podSpec, levels.warn);
+    if (warned.length > 0) {
+      this.#warnings.push(`would violate ${podSecurityMessage(levels.warn, warned)}`);
+    }
   }
 
   update(
@@ -210,9 +262,11 @@ export class ObjectApi {
       }
     }
     next.metadata.resourceVersion = current.metadata.resourceVersion;
+    if (subresource !== 'status') defaultUpdate(type.kind, next);
     normalize(type.kind, next);
     const causes = validate(type.kind, next, current);
     if (causes.length > 0) throw invalid(type, name, causes);
+    if (subresource !== 'status' && type.kind !== 'Pod') this.#podSecurity(type, namespace, next);
     if (dryRun) return next;
     if (sameJson(next, current)) return current;
     if (

@@ -42,6 +42,8 @@ export interface FakeClusterOptions {
     scheduleDelayMs?: number;
     /** Image pull. Default 10 ms. */
     pullDelayMs?: number;
+    /** The node's allocatable CPU; pods that request more than is left wait unscheduled. Default "16". */
+    allocatableCpu?: string;
   };
   watch?: {
     /** How often a watch with allowWatchBookmarks gets a BOOKMARK. Default 1000 ms. */
@@ -133,6 +135,7 @@ export async function startFakeCluster(options: FakeClusterOptions = {}): Promis
     ...(options.kubelet?.resolveCommand ? { resolveCommand: options.kubelet.resolveCommand } : {}),
     scheduleDelayMs: options.kubelet?.scheduleDelayMs ?? 10,
     pullDelayMs: options.kubelet?.pullDelayMs ?? 10,
+    allocatableCpu: options.kubelet?.allocatableCpu ?? '16',
     path: defaultPath(REPO_ROOT),
     workDir: join(tmpdir(), `fake-kubelet-${randomBytes(6).toString('hex')}`),
   });

@@ -31,12 +31,15 @@ export function nowNanos(): bigint {
   return lastNanos;
 }
 
-/** Go's time.RFC3339Nano: fractional seconds with trailing zeros trimmed. */
+/**
+ * The kubelet's log timestamps: RFC 3339 with always nine fractional digits (its
+ * RFC3339NanoFixed, not Go's RFC3339Nano, which trims trailing zeros).
+ */
 export function formatRfc3339Nano(nanos: bigint): string {
   const seconds = nanos / 1_000_000_000n;
-  const fraction = (nanos % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
+  const fraction = (nanos % 1_000_000_000n).toString().padStart(9, '0');
   const base = new Date(Number(seconds) * 1000).toISOString().replace(/\.\d+Z$/, '');
-  return `${base}${fraction ? `.${fraction}` : ''}Z`;
+  return `${base}.${fraction}Z`;
 }
 
 /** Parses RFC 3339 with up to nine fractional digits into epoch nanoseconds. */

@@ -2,9 +2,11 @@
  * kube-controller-manager's Job controller for NonIndexed Jobs, reconciled per Job key the way
  * the real one works: it creates pods from the template up to parallelism/completions, counts
  * finished pods once each, applies podFailurePolicy (FailJob, Ignore, Count), backoffLimit and
- * activeDeadlineSeconds, honours `suspend`, writes conditions in the real order
- * (SuccessCriteriaMet then Complete; FailureTarget then Failed, once no pod is terminating) and
- * deletes a finished Job after ttlSecondsAfterFinished.
+ * activeDeadlineSeconds, honours `suspend`, writes conditions as v1.28 does (Complete once the
+ * pods succeeded, no SuccessCriteriaMet; a podFailurePolicy FailJob as FailureTarget, then Failed
+ * once no pod is terminating; a deadline or the backoff limit as Failed at once, while the
+ * deleted pods still stop), tracks pods with the `batch.kubernetes.io/job-tracking` finalizer
+ * (removed once a pod is counted) and deletes a finished Job after ttlSecondsAfterFinished.
  */
 import type { V1Job, V1JobCondition, V1Pod, V1PodFailurePolicyRule } from '@kubernetes/client-node';
 import type { ObjectApi } from './api.ts';
@@ -27,6 +29,8 @@ interface Tracking {
 }
 
 const POD = resourceByKind('Pod');
+/** On every pod the controller creates; it removes it once it has counted the pod. */
+export const JOB_TRACKING_FINALIZER = 'batch.kubernetes.io/job-tracking';
 const JOB = resourceByKind('Job');
 
 export class JobController {
@@ -66,11 +70,19 @@ export class JobController {
       return;
     }
     if (change.kind !== 'Pod') return;
-    const owner = controllerOf(change.object);
-    if (!owner) return;
     const pod = change.object as unknown as V1Pod;
+    const owner = controllerOf(change.object);
+    if (!owner) {
+      // Orphaned (its Job deleted with Orphan): nothing will count it either.
+      if (change.type !== 'DELETED' && countable(pod)) this.#releaseSoon(pod);
+      return;
+    }
     const job = this.#store.get('Job', change.object.metadata.namespace, owner.name);
-    if (job?.metadata.uid !== owner.uid) return;
+    if (job?.metadata.uid !== owner.uid) {
+      // Its Job is gone: nothing will count it, the finalizer goes once it is done.
+      if (change.type !== 'DELETED' && countable(pod)) this.#releaseSoon(pod);
+      return;
+    }
     if (change.type === 'DELETED') {
       // Its last state counts, whether or not the controller saw it finish.
       const list = this.#vanished.get(owner.uid) ?? [];
@@ -115,7 +127,14 @@ export class JobController {
       this.#timers.delete(key);
       return;
     }
-    if (job.metadata.deletionTimestamp) return;
+    if (job.metadata.deletionTimestamp) {
+      // Being deleted (Foreground): its pods still lose the finalizer once they are done.
+      for (const pod of this.#store.scan('Pod', namespace)) {
+        const owned = pod as unknown as V1Pod;
+        if (controllerOf(pod)?.uid === job.metadata.uid && countable(owned)) this.#release(owned);
+      }
+      return;
+    }
     // Another controller (e.g. MultiKueue) owns this Job's status and pods.
     const managedBy = job.spec.managedBy;
     if (managedBy && managedBy !== 'kubernetes.io/job-controller') return;
@@ -132,6 +151,7 @@ export class JobController {
 
     if (has('Complete') || has('Failed')) {
       for (const pod of active) this.#deletePod(job, pod);
+      for (const pod of pods) if (countable(pod)) this.#release(pod);
       this.#ttl(key, job, conditions);
       return;
     }
@@ -142,12 +162,15 @@ export class JobController {
       failed: status.failed ?? 0,
     };
     this.#tracking.set(uid, tracking);
+    // A pod deleted before a node took it has no kubelet to finish it: its finalizer goes now.
+    for (const pod of pods) if (!isTerminal(pod) && countable(pod)) this.#release(pod);
     const finished = [...pods.filter(isTerminal), ...(this.#vanished.get(uid) ?? [])];
     this.#vanished.delete(uid);
     for (const pod of finished) {
       const podUid = pod.metadata?.uid ?? '';
       if (tracking.counted.has(podUid)) continue;
       tracking.counted.add(podUid);
+      this.#release(pod);
       if (pod.status?.phase === 'Succeeded') {
         tracking.succeeded += 1;
         continue;
@@ -219,21 +242,19 @@ export class JobController {
     };
 
     if (failure || success) {
-      if (failure) setCondition('FailureTarget', 'True', failure.reason, failure.message);
-      else
-        setCondition(
-          'SuccessCriteriaMet',
-          'True',
-          'CompletionsReached',
-          'Reached expected number of succeeded pods',
-        );
+      // v1.28: only a podFailurePolicy failure waits for the pods (FailureTarget first); a
+      // deadline or the backoff limit fails the Job at once while its pods are still stopping.
+      const waitsForPods = failure?.reason === 'PodFailurePolicy';
+      if (waitsForPods && failure) {
+        setCondition('FailureTarget', 'True', failure.reason, failure.message);
+      }
       next.conditions = conditions;
       next.active = 0;
       next.ready = 0;
       next.terminating = terminating.length + active.length;
       this.#writeStatus(job, next);
       for (const pod of active) this.#deletePod(job, pod);
-      if (terminating.length + active.length > 0) return;
+      if (waitsForPods && terminating.length + active.length > 0) return;
       // Every pod has stopped: the terminal condition.
       const written = this.#store.get('Job', namespace, name) as unknown as V1Job;
       next = structuredClone(written.status ?? {});
@@ -265,7 +286,7 @@ export class JobController {
         );
       }
       next.conditions = conditions;
-      next.terminating = 0;
+      if (waitsForPods || success) next.terminating = 0;
       this.#writeStatus(written, next);
       return;
     }
@@ -304,7 +325,11 @@ export class JobController {
       next.startTime = timestamp() as unknown as Date;
       if (spec.activeDeadlineSeconds) this.#after(key, spec.activeDeadlineSeconds * 1000 + 5);
     }
-    const waitForTerminating = spec.podReplacementPolicy === 'Failed' && terminating.length > 0;
+    // With a podFailurePolicy (the policy needs the pod's final state), or podReplacementPolicy
+    // Failed, a replacement comes only once the previous pod is gone.
+    const waitForTerminating =
+      (spec.podReplacementPolicy === 'Failed' || spec.podFailurePolicy !== undefined) &&
+      pods.some((pod) => pod.metadata?.deletionTimestamp);
     const wanted =
       Math.min(spec.parallelism ?? 1, completions - tracking.succeeded) - active.length;
     const created: V1Pod[] = [];
@@ -345,6 +370,7 @@ export class JobController {
         namespace: job.metadata?.namespace,
         labels: template.metadata?.labels ?? {},
         ...(template.metadata?.annotations ? { annotations: template.metadata.annotations } : {}),
+        finalizers: [JOB_TRACKING_FINALIZER],
         ownerReferences: [
           {
             apiVersion: 'batch/v1',
@@ -380,6 +406,31 @@ export class JobController {
       'job-controller',
     );
     return created;
+  }
+
+  /** Outside the store's change delivery, so every watcher sees changes in their order. */
+  #releaseSoon(pod: V1Pod): void {
+    setImmediate(() => {
+      if (!this.#closed) this.#release(pod);
+    });
+  }
+
+  /** Drops the tracking finalizer; a pod already being deleted then goes. */
+  #release(pod: V1Pod): void {
+    const namespace = pod.metadata?.namespace;
+    const name = pod.metadata?.name ?? '';
+    let gone = false;
+    this.#store.mutate('Pod', namespace, name, (object) => {
+      if (object.metadata.uid !== pod.metadata?.uid) return false;
+      const finalizers = (object.metadata.finalizers ?? []) as string[];
+      if (!finalizers.includes(JOB_TRACKING_FINALIZER)) return false;
+      const rest = finalizers.filter((f) => f !== JOB_TRACKING_FINALIZER);
+      if (rest.length > 0) object.metadata.finalizers = rest;
+      else delete object.metadata.finalizers;
+      gone = rest.length === 0 && Boolean(object.metadata.deletionTimestamp);
+      return true;
+    });
+    if (gone) this.#store.remove('Pod', namespace, name);
   }
 
   #deletePod(job: V1Job, pod: V1Pod): void {
@@ -426,6 +477,11 @@ export function controllerOf(object: KubeObject): { name: string; uid: string } 
     controller?: boolean;
   }[];
   return references.find((reference) => reference.controller && reference.kind === 'Job');
+}
+
+/** Done with: terminal, or deleted while no node had it. */
+function countable(pod: V1Pod): boolean {
+  return isTerminal(pod) || (Boolean(pod.metadata?.deletionTimestamp) && !pod.spec?.nodeName);
 }
 
 function isTerminal(pod: V1Pod): boolean {

@@ -44,6 +44,8 @@ export interface KubeletConfig {
   resolveCommand?: (pod: V1Pod, container: V1Container) => ResolvedCommand | undefined;
   scheduleDelayMs: number;
   pullDelayMs: number;
+  /** The node's allocatable CPU (a quantity): the scheduler fits pods' CPU requests into it. */
+  allocatableCpu?: string;
   /** PATH for containers that set none. */
   path: string;
   /** Parent of the per-pod directories. */
@@ -107,6 +109,9 @@ interface PodRuntime {
   containers: ContainerRuntime[];
   conditions: Map<string, V1PodCondition>;
   phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed';
+  /** Bound to the node: its CPU request counts against the node until it ends. */
+  bound: boolean;
+  cpuRequestMillis: number;
   startTime?: string;
   podIP?: string;
   stopping: boolean;
@@ -179,6 +184,24 @@ export class Kubelet {
     return pids;
   }
 
+  #cpuFits(runtime: PodRuntime): boolean {
+    const allocatable = Math.round(
+      (parseQuantity(this.#config.allocatableCpu ?? '16') ?? 16) * 1000,
+    );
+    let used = 0;
+    for (const other of this.#pods.values()) {
+      if (
+        other !== runtime &&
+        other.bound &&
+        other.phase !== 'Succeeded' &&
+        other.phase !== 'Failed'
+      ) {
+        used += other.cpuRequestMillis;
+      }
+    }
+    return used + runtime.cpuRequestMillis <= allocatable;
+  }
+
   /** The kernel's OOM killer: SIGKILL to the container's processes, reason OOMKilled. */
   oomKill(namespace: string | undefined, podName: string): boolean {
     const runtime = [...this.#pods.values()].find(
@@ -209,9 +232,21 @@ export class Kubelet {
       const table = readProcessTable();
       for (const [tracked, bytes] of this.#running) {
         tracked.tree?.refresh(table);
-        if (bytes > 0 && !tracked.oomKilled && (tracked.tree?.rssBytes(table) ?? 0) > bytes) {
+        if (bytes > 0 && (tracked.tree?.rssBytes(table) ?? 0) > bytes) {
+          // The cgroup's OOM killer picks the process using the most memory (a notebook's
+          // kernel, not the runner that started it) and SIGKILLs it alone; the container goes
+          // on, and ends OOMKilled with its main process's own exit code.
           tracked.oomKilled = true;
-          killContainer(tracked, 'SIGKILL');
+          const biggest = tracked.tree?.biggest(table);
+          if (biggest === undefined || biggest === tracked.child?.pid)
+            killContainer(tracked, 'SIGKILL');
+          else {
+            try {
+              process.kill(biggest, 'SIGKILL');
+            } catch {
+              // Gone already.
+            }
+          }
         }
       }
     }, SAMPLE_MS);
@@ -280,6 +315,8 @@ export class Kubelet {
       ],
       conditions: new Map(),
       phase: 'Pending',
+      bound: false,
+      cpuRequestMillis: 0,
       stopping: false,
       abort: new AbortController(),
       killTimers: [],
@@ -311,6 +348,22 @@ export class Kubelet {
     if (!(await this.#wait(runtime, this.#config.scheduleDelayMs))) return this.#finish(runtime);
     const pod = this.#current(runtime);
     if (!pod) return this.#finish(runtime);
+    // The scheduler: CPU requests must fit what the node has left (kube-scheduler's
+    // NodeResourcesFit); until then the pod stays Pending, retried as others end.
+    runtime.cpuRequestMillis = cpuRequestMillis(pod);
+    let waitedForCpu = false;
+    while (!this.#cpuFits(runtime)) {
+      if (!waitedForCpu) {
+        const message =
+          '0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod..';
+        this.#condition(runtime, 'PodScheduled', 'False', 'Unschedulable', message);
+        this.#sync(runtime);
+        this.#event(runtime, 'Warning', 'FailedScheduling', message, 'default-scheduler');
+        waitedForCpu = true;
+      }
+      if (!(await this.#wait(runtime, 200))) return this.#finish(runtime);
+    }
+    runtime.bound = true;
     if (this.faults.unschedulable.some((matches) => matches(pod))) {
       const message = unschedulableMessage(pod);
       this.#condition(runtime, 'PodScheduled', 'False', 'Unschedulable', message);
@@ -437,7 +490,8 @@ export class Kubelet {
         container.state = {
           waiting: {
             reason: 'ImagePullBackOff',
-            message: `Back-off pulling image "${image}": ErrImagePull: ${error}`,
+            // The real kubelet's back-off message names no cause (that is only in the events).
+            message: `Back-off pulling image "${image}"`,
           },
         };
         this.#sync(runtime);
@@ -642,7 +696,7 @@ export class Kubelet {
     child.stderr?.destroy();
     container.log.end();
 
-    const exitCode = container.oomKilled ? 137 : (code ?? 128 + (SIGNALS[signal ?? ''] ?? 9));
+    const exitCode = code ?? 128 + (SIGNALS[signal ?? ''] ?? 9);
     const reason = container.oomKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';
     let message = readMessage(prepared.terminationFile);
     if (
@@ -740,7 +794,11 @@ export class Kubelet {
     }
     const pod = this.#current(runtime);
     if (!pod || pod.metadata?.deletionTimestamp) {
-      this.#store.remove('Pod', runtime.namespace, runtime.name);
+      // The kubelet's final delete: a pod with finalizers (the Job controller's job-tracking
+      // one) stays, terminal, until they are removed.
+      if (!(pod?.metadata?.finalizers as string[] | undefined)?.length) {
+        this.#store.remove('Pod', runtime.namespace, runtime.name);
+      }
       rmSync(runtime.dir, { recursive: true, force: true });
       this.#pods.delete(runtime.uid);
     }
@@ -864,6 +922,15 @@ function killContainer(container: ContainerRuntime, signal: NodeJS.Signals): voi
     // The group is already gone.
   }
   container.tree?.kill(signal);
+}
+
+/** The pod's CPU request as the scheduler sums it: its containers, or its largest init container. */
+function cpuRequestMillis(pod: V1Pod): number {
+  const millis = (c: V1Container) =>
+    Math.round((parseQuantity(String(c.resources?.requests?.cpu ?? '0')) ?? 0) * 1000);
+  const main = (pod.spec?.containers ?? []).reduce((sum, c) => sum + millis(c), 0);
+  const init = Math.max(0, ...(pod.spec?.initContainers ?? []).map(millis));
+  return Math.max(main, init);
 }
 
 function unschedulableMessage(pod: V1Pod): string {

@@ -87,6 +87,17 @@ export class ProcessTree {
     return total;
   }
 
+  /** The member with the largest resident memory (the OOM killer's choice). */
+  biggest(table: Map<number, ProcessInfo>): number | undefined {
+    let found: { pid: number; rss: number } | undefined;
+    for (const [pid, start] of this.#members) {
+      const info = table.get(pid);
+      if (!info || info.start !== start) continue;
+      if (!found || info.rssBytes > found.rss) found = { pid, rss: info.rssBytes };
+    }
+    return found?.pid;
+  }
+
   /** Sends `signal` to every member still alive (after a fresh look for new descendants). */
   kill(signal: NodeJS.Signals): void {
     const table = readProcessTable();

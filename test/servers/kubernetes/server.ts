@@ -145,6 +145,9 @@ function route(
   response: ServerResponse,
 ): undefined {
   if (request.headers.authorization !== `Bearer ${parts.token}`) throw unauthorized();
+  // Handling is synchronous from here to the answer: the warnings are this request's.
+  parts.api.takeWarnings();
+  pendingWarnings = () => parts.api.takeWarnings();
   const fault = parts.requestFaults.find(
     (candidate) =>
       candidate.times > 0 &&
@@ -181,8 +184,8 @@ function route(
   if (url.pathname === '/version' || url.pathname === '/version/') {
     return json(response, 200, {
       major: '1',
-      minor: '35',
-      gitVersion: 'v1.35.0',
+      minor: '28',
+      gitVersion: 'v1.28.15',
       gitCommit: '0000000000000000000000000000000000000000',
       gitTreeState: 'clean',
       buildDate: '2025-12-17T00:00:00Z',
@@ -432,8 +435,18 @@ function parseRoute(path: string): Route | undefined {
   return { type, namespace, name: rest[1], subresource: rest[2], watchPath };
 }
 
+/** Warnings the API collected while handling the current request (Pod Security). */
+let pendingWarnings: () => string[] = () => [];
+
 function json(response: ServerResponse, code: number, body: unknown): undefined {
-  response.writeHead(code, { 'Content-Type': 'application/json' });
+  const warnings = pendingWarnings();
+  response.writeHead(code, {
+    'Content-Type': 'application/json',
+    // As kube-apiserver sends them: code 299, agent "-", the text quoted.
+    ...(warnings.length > 0
+      ? { Warning: warnings.map((w) => `299 - "${w.replace(/["\\]/g, '\\$&')}"`) }
+      : {}),
+  });
   response.end(JSON.stringify(body));
   return undefined;
 }

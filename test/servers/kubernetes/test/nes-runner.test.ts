@@ -64,7 +64,7 @@ test('a run Job from buildRunJob runs nes-run on a real kernel to Complete, the 
   const log = await readLog(cluster, pod.metadata?.name ?? '', 'container=runner');
   assert.deepEqual(
     conditionsOf(done),
-    ['SuccessCriteriaMet=True/CompletionsReached', 'Complete=True/CompletionsReached'],
+    ['Complete=True/CompletionsReached'],
     `${terminated?.message}\n${log.text}`,
   );
   assert.equal(terminated?.exitCode, 0);

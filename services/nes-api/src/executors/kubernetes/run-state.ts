@@ -456,8 +456,9 @@ function pendingFailure(
   if (waiting?.reason && IMAGE_PULL_ERRORS.has(waiting.reason)) {
     // The root cause is in the kubelet's `Failed` event ("Failed to pull image ...: not found");
     // ImagePullBackOff's own message only says it is backing off.
+    const pullFailure = (events ?? []).filter((e) => e.message?.startsWith('Failed to pull image'));
     const detail =
-      eventMessage(events, ['Failed']) ??
+      eventMessage(pullFailure, ['Failed']) ??
       (waiting.reason === 'ErrImagePull' ? waiting.message : undefined) ??
       eventMessage(events, ['BackOff']) ??
       waiting.message ??
