@@ -103,6 +103,19 @@ if [ "$(id -u)" = 0 ] && ! getent passwd nes-sandbox >/dev/null 2>&1 && command 
     --shell /usr/sbin/nologin nes-sandbox >&2 || true
 fi
 
+# Docker for the image tier of the tests (test/images: both images built and run as the
+# manifests run them). Skipped when a Docker engine is there or NES_SKIP_IMAGES=1.
+if [ "${NES_SKIP_IMAGES:-}" != 1 ] && ! command -v dockerd >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Docker for the image tests (apt-get install docker.io)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends docker.io >&2 \
+      || { apt-get update >&2 && apt-get install -y --no-install-recommends docker.io >&2; }
+  else
+    echo "setup: no Docker engine; install docker.io (the image tests need one, as root)" >&2
+  fi
+fi
+
 # The viewer's production build (apps/viewer/dist), which the API serves. Rebuilt when the
 # viewer's sources or the packages it bundles change.
 if [ -f apps/viewer/vite.config.ts ]; then

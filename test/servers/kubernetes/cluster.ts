@@ -19,7 +19,7 @@ import { ObjectApi } from './api.ts';
 import { EventRecorder } from './events.ts';
 import { GarbageCollector } from './gc.ts';
 import { JobController } from './job-controller.ts';
-import { defaultPath, Kubelet, type ResolvedCommand } from './kubelet.ts';
+import { defaultPath, Kubelet, type KubeletConfig, type ResolvedCommand } from './kubelet.ts';
 import type { OpenLogStream } from './logs.ts';
 import { apiVersionOf, type Kind, resourceByKind } from './resources.ts';
 import type { KubeObject } from './selectors.ts';
@@ -37,7 +37,7 @@ export interface FakeClusterOptions {
      * repository's node_modules/.bin, .tools/py/bin and the system's, env from the spec
      * (secretKeyRef/configMapKeyRef resolved), mount paths remapped.
      */
-    resolveCommand?: (pod: V1Pod, container: V1Container) => ResolvedCommand | undefined;
+    resolveCommand?: KubeletConfig['resolveCommand'];
     /** Pending -> scheduled. Default 10 ms. */
     scheduleDelayMs?: number;
     /** Image pull. Default 10 ms. */

@@ -40,8 +40,22 @@ export interface ResolvedCommand {
   env?: Record<string, string>;
 }
 
+/** What the kubelet prepared for a container, for a `resolveCommand` that runs it elsewhere. */
+export interface ContainerContext {
+  /** The container's environment as its spec resolves it (Secrets and ConfigMaps read, no path mapped). */
+  env: Record<string, string>;
+  /** The host file whose content becomes the termination message. */
+  terminationFile: string;
+  /** The host directory prepared for a mount path (Secret, ConfigMap and emptyDir volumes). */
+  hostPathOf(mountPath: string): string | undefined;
+}
+
 export interface KubeletConfig {
-  resolveCommand?: (pod: V1Pod, container: V1Container) => ResolvedCommand | undefined;
+  resolveCommand?: (
+    pod: V1Pod,
+    container: V1Container,
+    context: ContainerContext,
+  ) => ResolvedCommand | undefined;
   scheduleDelayMs: number;
   pullDelayMs: number;
   /** The node's allocatable CPU (a quantity): the scheduler fits pods' CPU requests into it. */
@@ -591,7 +605,11 @@ export class Kubelet {
     const words = [...(spec.command ?? []), ...(spec.args ?? [])].map((word) => paths.map(word));
     let command = words[0] ?? '';
     let args = words.slice(1);
-    const override = this.#config.resolveCommand?.(pod, spec);
+    const override = this.#config.resolveCommand?.(pod, spec, {
+      env: { ...specEnv },
+      terminationFile,
+      hostPathOf: (mountPath) => (paths.has(mountPath) ? paths.map(mountPath) : undefined),
+    });
     if (override) {
       command = override.command;
       args = override.args;
