@@ -425,12 +425,18 @@ function pendingFailure(
     judged: true,
   });
   if (pod === undefined) {
+    // A disrupted pod still stopping: the Job controller creates the replacement only once it
+    // is gone (the podFailurePolicy needs its final state), so there is nothing to judge yet.
+    if (pods.some((p) => disrupted(p) && !podFinished(p))) return null;
     // No pod at all: quota, admission or PodSecurity refused it (the Job's FailedCreate events).
-    // After a disruption the replacement's wait starts when the last pod was disrupted.
+    // After a disruption the replacement's wait starts when the last pod was disrupted and done.
     const since = Math.max(
       ms(job.status?.startTime) ?? 0,
       ms(job.metadata?.creationTimestamp) ?? now,
       ...pods.map((p) => disruptedAt(p) ?? 0),
+      ...pods.map((p) =>
+        disrupted(p) ? (ms(runnerStatus(p)?.state?.terminated?.finishedAt) ?? 0) : 0,
+      ),
     );
     if (now - since < timeoutMs) return null;
     const why = eventMessage(events, ['FailedCreate']);
@@ -594,6 +600,10 @@ export function judgeRunState(
     };
   }
   return pendingFailure(objects, job, pod, now, options);
+}
+
+function podFinished(pod: V1Pod): boolean {
+  return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 }
 
 function runnerStillRunning(pod: V1Pod): boolean {
