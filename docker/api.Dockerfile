@@ -4,28 +4,40 @@
 # Two stages: the viewer is built with its development dependencies (vite, React's types), and
 # the runtime stage gets only the API's runtime dependencies plus the viewer's static files.
 
+# Each stage installs from the package manifests alone, then copies the sources: a change to the
+# sources reuses the cached install layer.
 FROM node:24-bookworm-slim AS viewer
 WORKDIR /src
 COPY package.json package-lock.json docker/workspaces.mjs ./
+COPY packages/client/package.json ./packages/client/
+COPY packages/notebook/package.json ./packages/notebook/
+COPY apps/viewer/package.json ./apps/viewer/
+RUN node workspaces.mjs packages/client packages/notebook apps/viewer \
+ && npm install --ignore-scripts --no-audit --no-fund --loglevel=error
 COPY packages/client ./packages/client
 COPY packages/notebook ./packages/notebook
 COPY apps/viewer ./apps/viewer
-RUN node workspaces.mjs packages/client packages/notebook apps/viewer \
- && npm install --ignore-scripts --no-audit --no-fund --loglevel=error \
- && npm run build -w @nes/viewer
+RUN npm run build -w @nes/viewer
 
 FROM node:24-bookworm-slim AS modules
 WORKDIR /app
 COPY package.json package-lock.json docker/workspaces.mjs ./
-COPY packages ./packages
-COPY services/nes-api ./services/nes-api
-COPY services/runner ./services/runner
+COPY packages/cli/package.json ./packages/cli/
+COPY packages/client/package.json ./packages/client/
+COPY packages/notebook/package.json ./packages/notebook/
+COPY packages/sources/package.json ./packages/sources/
+COPY packages/stores/package.json ./packages/stores/
+COPY services/nes-api/package.json ./services/nes-api/
+COPY services/runner/package.json ./services/runner/
 # `npm install`, not `npm ci`: the lock file lacks other platforms' optional binaries (see
 # scripts/setup.sh), which `npm ci` rejects. The lock file still pins every version.
 RUN node workspaces.mjs packages/cli packages/client packages/notebook packages/sources \
       packages/stores services/nes-api services/runner \
  && rm workspaces.mjs \
  && npm install --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
+COPY packages ./packages
+COPY services/nes-api ./services/nes-api
+COPY services/runner ./services/runner
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production NES_PORT=8080 NES_OUTPUT_PORT=8081 NES_HOST=0.0.0.0 \

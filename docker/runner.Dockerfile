@@ -15,18 +15,24 @@ RUN python3 -m venv /opt/nes/py \
  && /opt/nes/py/bin/python -m ipykernel install --prefix /opt/nes/py \
  && find /opt/nes/py -name __pycache__ -prune -exec rm -rf {} +
 
+# Installed from the package manifests alone, then the sources: a change to the sources reuses
+# the cached install layer.
 FROM node:24-bookworm-slim AS modules
 WORKDIR /app
 COPY package.json package-lock.json docker/workspaces.mjs ./
-COPY packages/notebook ./packages/notebook
-COPY packages/sources ./packages/sources
-COPY packages/stores ./packages/stores
-COPY services/runner ./services/runner
+COPY packages/notebook/package.json ./packages/notebook/
+COPY packages/sources/package.json ./packages/sources/
+COPY packages/stores/package.json ./packages/stores/
+COPY services/runner/package.json ./services/runner/
 # `npm install`, not `npm ci`: the lock file lacks other platforms' optional binaries (see
 # scripts/setup.sh), which `npm ci` rejects. The lock file still pins every version.
 RUN node workspaces.mjs packages/notebook packages/sources packages/stores services/runner \
  && rm workspaces.mjs \
  && npm install --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
+COPY packages/notebook ./packages/notebook
+COPY packages/sources ./packages/sources
+COPY packages/stores ./packages/stores
+COPY services/runner ./services/runner
 
 FROM node:24-bookworm-slim
 # Python for the kernels (the venv is copied in; it needs the same interpreter, not venv or pip),
@@ -37,7 +43,7 @@ RUN apt-get update \
 COPY --from=python /opt/nes/py /opt/nes/py
 WORKDIR /app
 COPY --from=modules /app ./
-RUN ln -s /app/node_modules/.bin/nes-run /usr/local/bin/nes-run \
+RUN ln -s /app/services/runner/bin/nes-run.ts /usr/local/bin/nes-run \
  && mkdir -p /etc/jupyter && cp services/runner/python/jupyter_server_config.py /etc/jupyter/ \
  && useradd --uid 10001 --user-group --create-home --home-dir /home/nes nes
 # Read-only root in the Job: HOME and /tmp are emptyDir volumes mounted by the Job builder.
