@@ -222,6 +222,7 @@ describe('finished Jobs (the durable truth)', () => {
           ename: 'ZeroDivisionError',
           evalue: 'division by zero',
           cellIndex: 4,
+          cellNumber: 3,
           exitCode: 1,
         }),
       }),
@@ -233,6 +234,7 @@ describe('finished Jobs (the durable truth)', () => {
       ename: 'ZeroDivisionError',
       evalue: 'division by zero',
       cellIndex: 4,
+      cellNumber: 3,
     });
     assert.equal(update.time, at(61));
     assert.equal(update.outputUri, OUTPUT);
