@@ -32,6 +32,7 @@ import {
   parseLabelFilter,
 } from '../../src/app/lib/run-list.ts';
 import { buildTimeline } from '../../src/app/lib/timeline.ts';
+import { triggerOf, triggerText } from '../../src/app/lib/trigger.ts';
 import { githubUri, missingForSubmit } from '../../src/app/NewRunForm.tsx';
 import { authorCellNumbers } from '../../src/notebook/papermill.ts';
 import { codeCell, FakeEventSource, makeRun, mdCell, notebookOf } from './fixtures.ts';
@@ -804,5 +805,44 @@ describe('failures in words', () => {
       'github://acme/repo/a.ipynb',
     );
     expect(githubUri('acme', 'a.ipynb')).toBe('');
+  });
+});
+
+describe('label keys as the API takes them', () => {
+  it('accepts prefixed keys and refuses what the API refuses', () => {
+    expect(parseLabelFilter('nes/submitted-by=ci airflow.apache.org/dag-id=daily').error).toBe(
+      undefined,
+    );
+    expect(parseLabelFilter('-bad=x').error).toMatch(/not valid/);
+    expect(parseLabelFilter('Upper.Case/x=1').error).toMatch(/not valid/);
+    expect(parseLabelFilter(`${'k'.repeat(64)}=1`).error).toMatch(/not valid/);
+  });
+});
+
+describe('who started a run', () => {
+  it('reads the submitter, the Airflow task instance and a rerun from the labels', () => {
+    const trigger = triggerOf({
+      sweepId: null,
+      labels: {
+        'nes/submitted-by': 'airflow-prod',
+        'airflow.dag_id': 'daily_report',
+        'airflow.task_id': 'load',
+        'airflow.run_id': 'scheduled__2026-11-01T00:00:00+00:00',
+        'airflow.map_index': '-1',
+      },
+    });
+    expect(trigger.airflow).toEqual({
+      dag: 'daily_report',
+      task: 'load',
+      runId: 'scheduled__2026-11-01T00:00:00+00:00',
+      how: 'scheduled',
+    });
+    expect(triggerText(trigger)).toBe('Airflow daily_report › load (scheduled) · by airflow-prod');
+    expect(
+      triggerText(
+        triggerOf({ sweepId: null, labels: { 'nes/submitted-by': 'ana', 'nes/rerun-of': 'r1' } }),
+      ),
+    ).toBe('rerun · by ana');
+    expect(triggerText(triggerOf({ sweepId: null, labels: {} }))).toBe('');
   });
 });

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { notFound } from '../errors.ts';
 import type { RunStatus } from '../runs/run-model.ts';
+import { RERUN_OF_LABEL, withSubmitter } from '../runs/submitted-by.ts';
 import { authErrors, ErrorSchema } from '../schemas/common.ts';
 import {
   ListRunsQuerySchema,
@@ -64,7 +65,10 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ct
       try {
         const key = checkIdempotencyKey(request.headers['idempotency-key']);
         const { run, created } = await ctx.admission.admit(1, () =>
-          submitter.submit(key, requestHash(request.body), () => prepareSpec(ctx, request.body)),
+          submitter.submit(key, requestHash(request.body), async () => {
+            const spec = await prepareSpec(ctx, request.body);
+            return { ...spec, labels: withSubmitter(spec.labels, request.token) };
+          }),
         );
         outcome = created ? 'created' : 'replayed';
         return reply.status(created ? 201 : 200).send(view(run));
@@ -182,7 +186,10 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ct
             commitSha: original.commitSha,
             parameters,
             kernel: original.kernel,
-            labels: overrides.labels ?? original.labels,
+            labels: withSubmitter(
+              { ...(overrides.labels ?? original.labels), [RERUN_OF_LABEL]: original.id },
+              request.token,
+            ),
             timeoutSeconds: overrides.timeoutSeconds ?? original.timeoutSeconds,
             resources: original.resources,
             image: original.image,

@@ -8,6 +8,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ApiError, notFound } from '../errors.ts';
 import type { Run, RunSpec } from '../runs/run-model.ts';
+import { withSubmitter } from '../runs/submitted-by.ts';
 import { authErrors, ErrorSchema } from '../schemas/common.ts';
 import { SweepBodySchema, SweepSchema } from '../schemas/sweep.ts';
 import { type RouteContext, toApiRun } from './context.ts';
@@ -82,7 +83,7 @@ export const sweepRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
             commitSha: resolved.record.commitSha,
             parameters,
             kernel,
-            labels: { ...body.labels, 'nes/sweep': sweepId },
+            labels: withSubmitter({ ...body.labels, 'nes/sweep': sweepId }, request.token),
             timeoutSeconds: body.timeoutSeconds ?? null,
             resources: null,
             image: null,

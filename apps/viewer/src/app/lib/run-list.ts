@@ -126,8 +126,15 @@ export function matchesSearch(run: Run, search: string): boolean {
   return words.every((word) => haystack.includes(word));
 }
 
-/** The label keys the API accepts (services/nes-api/src/schemas/run.ts). */
-const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
+/**
+ * The label keys the API accepts (services/nes-api/src/schemas/labels.ts, as Kubernetes label
+ * keys): an optional DNS-subdomain prefix and `/`, then up to 63 letters, digits, `-`, `_`, `.`,
+ * beginning and ending with a letter or digit.
+ */
+const DNS_LABEL = '[a-z0-9](?:[-a-z0-9]*[a-z0-9])?';
+const LABEL_KEY = new RegExp(
+  `^(?:(?=[a-z0-9.-]{1,253}/)${DNS_LABEL}(?:\\.${DNS_LABEL})*/)?(?=[-A-Za-z0-9_.]{1,63}$)[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?$`,
+);
 
 /**
  * `team=data env=prod` -> `{team: 'data', env: 'prod'}`. A pair without `=`, with an empty key
@@ -145,7 +152,7 @@ export function parseLabelFilter(text: string): { labels: Record<string, string>
     if (!LABEL_KEY.test(key)) {
       return {
         labels,
-        error: `Label key "${key}" is not valid: letters, digits, ".", "_", "/" and "-", starting with a letter or digit, up to 63 characters`,
+        error: `Label key "${key}" is not valid: an optional prefix like "example.com/", then up to 63 letters, digits, "-", "_" or ".", beginning and ending with a letter or digit`,
       };
     }
     if (Object.hasOwn(labels, key) && labels[key] !== pair.slice(at + 1)) {

@@ -31,6 +31,7 @@ import {
 import { browseDirHref, browseHref, githubLink } from '../lib/links.ts';
 import { type CellLike, cellDurations, cellStates } from '../lib/notebook-cells.ts';
 import { buildTimeline, stepLabel } from '../lib/timeline.ts';
+import { TRIGGER_LABELS, triggerOf } from '../lib/trigger.ts';
 import { NotebookPanel } from '../NotebookPanel.tsx';
 import { CellDurations } from '../run/CellDurations.tsx';
 import { LogTail } from '../run/LogTail.tsx';
@@ -170,6 +171,7 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
           <dt>Duration</dt>
           <dd className="mono">{run.startedAt ? formatDuration(duration) : '-'}</dd>
         </div>
+        <TriggerFacts run={run} />
         <div>
           <dt>Queue</dt>
           <dd className="mono">{run.queue}</dd>
@@ -180,11 +182,15 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
             <dd className="mono">{run.sweepId}</dd>
           </div>
         ) : null}
-        {Object.keys(run.labels ?? {}).length ? (
+        {Object.keys(run.labels ?? {}).some((key) => !TRIGGER_LABELS.has(key)) ? (
           <div>
             <dt>Labels</dt>
             <dd>
-              <Labels labels={run.labels} />
+              <Labels
+                labels={Object.fromEntries(
+                  Object.entries(run.labels).filter(([key]) => !TRIGGER_LABELS.has(key)),
+                )}
+              />
             </dd>
           </div>
         ) : null}
@@ -394,5 +400,35 @@ function RunEnd(props: {
         </pre>
       ) : null}
     </div>
+  );
+}
+
+/** Who or what started the run: the submitting token, the Airflow task, the run it reran. */
+function TriggerFacts(props: { run: Run }) {
+  const trigger = triggerOf(props.run);
+  return (
+    <>
+      {trigger.airflow ? (
+        <div className="wide">
+          <dt>Airflow</dt>
+          <dd title={trigger.airflow.runId ?? undefined}>
+            DAG <code>{trigger.airflow.dag}</code>, task <code>{trigger.airflow.task}</code>
+            {trigger.airflow.how ? ` (${trigger.airflow.how})` : ''}
+          </dd>
+        </div>
+      ) : null}
+      <div>
+        <dt>Submitted by</dt>
+        <dd className="mono">{trigger.by ?? <span className="muted">not recorded</span>}</dd>
+      </div>
+      {trigger.rerunOf ? (
+        <div>
+          <dt>Rerun of</dt>
+          <dd className="mono">
+            <Link href={`/runs/${encodeURIComponent(trigger.rerunOf)}`}>{trigger.rerunOf}</Link>
+          </dd>
+        </div>
+      ) : null}
+    </>
   );
 }

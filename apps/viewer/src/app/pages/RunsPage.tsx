@@ -34,6 +34,7 @@ import {
   type RunFilter,
   type RunRow,
 } from '../lib/run-list.ts';
+import { TRIGGER_LABELS, triggerOf, triggerText } from '../lib/trigger.ts';
 import { NewRunForm } from '../NewRunForm.tsx';
 import { useRunList } from '../use-run-list.ts';
 
@@ -295,7 +296,12 @@ const RunRowMemo = memo(function RunRow(props: RunRowProps) {
   const active = !isTerminal(run.status);
   const progress = run.progress && run.progress.cellsTotal > 0 ? run.progress : null;
   const failure = failureSummary(run);
-  const labels = props.nested ? withoutSweepLabel(run.labels) : run.labels;
+  const labels = Object.fromEntries(
+    Object.entries(props.nested ? withoutSweepLabel(run.labels) : (run.labels ?? {})).filter(
+      ([key]) => !TRIGGER_LABELS.has(key),
+    ),
+  );
+  const trigger = triggerText(triggerOf(run));
   const params = compactParameters(run.parameters, 60);
   return (
     <tr
@@ -329,6 +335,7 @@ const RunRowMemo = memo(function RunRow(props: RunRowProps) {
         <div className="sub mono" title={run.notebook}>
           <span title={run.id}>{shortRunId(run.id)}</span> · {run.notebook}
         </div>
+        {trigger ? <div className="trigger-line small">{trigger}</div> : null}
         {failure ? (
           <div className={`failure-line failure-${run.status}`} title={failure.full}>
             <span className="failure-title">{failure.title}</span>
