@@ -17,6 +17,14 @@ export const DEFAULT_OUTPUT_LIMITS: OutputLimits = {
   perNotebookBytes: 50 * MiB,
 };
 
+/**
+ * Rich outputs (display_data, execute_result) one notebook keeps; later ones are dropped like
+ * output past the notebook cap, with the same note. Each output costs memory and serialization
+ * work beyond its bytes (its objects, nbformat's framing): 100,000 one-character displays took the
+ * runner to 370 MB while their data was under 1 MB. No notebook viewer shows that many anyway.
+ */
+export const MAX_RICH_OUTPUTS = 10_000;
+
 export function resolveOutputLimits(limits: Partial<OutputLimits> | undefined): OutputLimits {
   const resolved = { ...DEFAULT_OUTPUT_LIMITS, ...limits };
   for (const [key, value] of Object.entries(resolved)) {
@@ -80,7 +88,9 @@ interface TruncatedStream {
 export class OutputBudget {
   readonly limits: OutputLimits;
   #used = 0;
+  #richCount = 0;
   #sizes = new WeakMap<Output, number>();
+  #rich = new WeakSet<Output>();
   #truncated = new WeakMap<StreamOutput, TruncatedStream>();
 
   constructor(limits: OutputLimits) {
@@ -160,6 +170,14 @@ export class OutputBudget {
     if (this.#used + bytes > this.limits.perNotebookBytes) {
       return { ok: false, bytes, reason: 'notebook' };
     }
+    const rich = output.output_type === 'display_data' || output.output_type === 'execute_result';
+    if (rich && this.#richCount >= MAX_RICH_OUTPUTS) {
+      return { ok: false, bytes, reason: 'notebook' };
+    }
+    if (rich) {
+      this.#richCount += 1;
+      this.#rich.add(output);
+    }
     this.#track(output, bytes);
     return { ok: true };
   }
@@ -180,6 +198,7 @@ export class OutputBudget {
     for (const output of outputs) {
       this.#used -= this.#sizes.get(output) ?? 0;
       this.#sizes.delete(output);
+      if (this.#rich.delete(output)) this.#richCount -= 1;
     }
   }
 

@@ -455,6 +455,15 @@ export class LocalExecutor implements Executor {
       sandbox = null;
     }
     local.sandbox = sandbox;
+    if (sandbox !== null && this.#status?.sandboxed === false) {
+      this.#updates.emit({
+        type: 'log',
+        runId: local.runId,
+        time: new Date().toISOString(),
+        stream: 'runner',
+        text: `warn: ${this.#status.detail}`,
+      });
+    }
     this.#send(local, {
       type: 'kernel',
       kernelId: sandbox?.kernel?.id ?? null,

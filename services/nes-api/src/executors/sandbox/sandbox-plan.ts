@@ -5,7 +5,7 @@
  *   wherever people who do not own the machine can submit notebooks.
  * - `auto` (the default): bubblewrap when it works; otherwise runs execute unsandboxed (their own
  *   private directory and an allow-listed environment only) and the service says so loudly at
- *   start, in every run's log and in /healthz. The default serves the embedded service's usual
+ *   start and in every run's log. The default serves the embedded service's usual
  *   case, one person running their own notebooks on a laptop or a CI box, where refusing to start
  *   on a machine without user namespaces (many containers, macOS) would only push people to turn
  *   the sandbox off altogether.
@@ -64,7 +64,7 @@ function kernelEnvironmentPaths(extra: string[]): { readOnly: string[]; pathFirs
 
 export async function planSandbox(
   settings: Partial<SandboxSettings>,
-  context: { hidden: string[] },
+  context: { hidden: string[]; probe?: typeof probeBubblewrap },
 ): Promise<{ plan: SandboxPlan | null; status: SandboxStatus; pathFirst: string[] }> {
   const mode = settings.mode ?? 'auto';
   const paths = kernelEnvironmentPaths(settings.readOnlyPaths ?? []);
@@ -83,7 +83,7 @@ export async function planSandbox(
   });
   if (mode === 'off') return unsandboxed('NES_SANDBOX=off');
   const asRoot = process.getuid?.() === 0;
-  const probe = await probeBubblewrap(asRoot);
+  const probe = await (context.probe ?? probeBubblewrap)(asRoot);
   if (!probe.ok) {
     if (mode === 'require') {
       throw new SandboxUnavailableError(
