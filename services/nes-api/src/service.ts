@@ -171,9 +171,9 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
       log:
         options.scheduler?.log ?? ((level, message) => log(`nes scheduler ${level}: ${message}`)),
     });
-    // Stopping the scheduler shuts the executor down (runs, workers, kernels, Jupyter Server).
+    // Stopping the scheduler shuts the executor down (runs, workers, sandboxes).
     undo.push(() => scheduler.stop(0));
-    // The Jupyter Server and warm kernels first: the first submit checks kernels against it.
+    // The warm sandboxes first: the first submit checks kernels against what runs will see.
     await executor.start();
     // Runs a previous process left starting or running are reconciled before anything new.
     await scheduler.start();

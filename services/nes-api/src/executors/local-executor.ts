@@ -101,7 +101,7 @@ interface Warm {
 }
 
 const STDERR_TAIL = 4096;
-/** How long the shared server's kernel names are trusted (see `kernels`). */
+/** How long the kernel names seen in a sandbox are trusted (see `kernels`). */
 const KERNEL_NAMES_TTL_MS = 10_000;
 
 /** A worker's exit code back to the failure class nes-run chose it for. */
@@ -190,7 +190,7 @@ export class LocalExecutor implements Executor {
     this.#options.log?.(level, message);
   }
 
-  /** Starts the shared server, the kernel pool and the warm workers. Idempotent. */
+  /** Decides the sandbox, starts the warm sandboxes and the warm workers. Idempotent. */
   start(): Promise<void> {
     this.#starting ??= this.#start();
     return this.#starting;
