@@ -239,3 +239,33 @@ describe('a hostile notebook against the embedded service', () => {
     }
   });
 });
+
+describe('NES_SANDBOX=off', () => {
+  test('runs still get only the allow-listed environment, and each says it is not sandboxed', async () => {
+    const unsandboxed = await spawnService({
+      ...SECRETS,
+      NES_DATA_DIR: join(ws.root, 'data-off'),
+      NES_NOTEBOOK_ROOTS: ws.notebooks,
+      NES_SANDBOX: 'off',
+    });
+    try {
+      assert.match(unsandboxed.stderr(), /RUNS ARE NOT SANDBOXED \(NES_SANDBOX=off\)/);
+      const probe = writeNotebook(ws.notebooks, 'environ.ipynb', [
+        'import os\nprint(sorted(os.environ))\nprint(open(f"/proc/{os.getppid()}/environ").read())',
+      ]);
+      const run = await unsandboxed.api.submit({ notebook: probe });
+      const done = await unsandboxed.api.waitTerminal(run.id, 120_000);
+      assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+      const text = printed(await unsandboxed.api.notebook(run.id));
+      for (const [name, value] of Object.entries(SECRETS)) {
+        assert.ok(!text.includes(name) && !text.includes(value), `${name} reached the run`);
+      }
+      assert.ok(text.includes("'HOME'"), text.slice(0, 500));
+      const log = await unsandboxed.api.request('GET', `/v1/runs/${run.id}/logs`);
+      assert.match(log.text, /RUNS ARE NOT SANDBOXED/);
+    } finally {
+      unsandboxed.child.kill('SIGTERM');
+      await unsandboxed.exited;
+    }
+  });
+});
