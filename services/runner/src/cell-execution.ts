@@ -26,6 +26,15 @@ export interface ExecuteCodeOptions {
 /** How long an interrupted kernel gets to finish the cell before the run moves on. */
 export const INTERRUPT_GRACE_MS = 3000;
 
+/**
+ * After the execute reply, how long to wait for the kernel's `idle` status on IOPub (which
+ * closes the cell's output) before moving on without it. IOPub is a ZeroMQ PUB socket: past its
+ * high-water mark (a cell emitting 100,000 displays faster than they are read) it drops
+ * messages, the idle one included, and the request would never complete. nbclient waits the
+ * same way (`iopub_timeout`, 4 s).
+ */
+export const IOPUB_IDLE_GRACE_MS = 4000;
+
 export async function executeCode(
   session: KernelSession,
   code: string,
@@ -54,7 +63,16 @@ export async function executeCode(
     }),
   );
   const died = session.died.then((death): CellOutcome => ({ kind: 'died', death }));
-  const racers: Array<Promise<CellOutcome>> = [settled, died];
+  const replied = new Promise<CellOutcome>((resolve) => {
+    future.onReply = (reply) => {
+      const timer = setTimeout(
+        () => resolve({ kind: 'reply', reply: reply as KernelMessage.IExecuteReplyMsg }),
+        IOPUB_IDLE_GRACE_MS,
+      ).unref();
+      cleanups.push(() => clearTimeout(timer));
+    };
+  });
+  const racers: Array<Promise<CellOutcome>> = [settled, died, replied];
   if (options.timeoutMs !== undefined) {
     const ms = options.timeoutMs;
     racers.push(
