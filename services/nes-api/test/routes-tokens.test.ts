@@ -1,7 +1,7 @@
 /**
  * Token management through the API on the real database (PGlite): admin-only create, list, show
  * and revoke; the secret in the create answer only; scopes enforced; revocation and expiry
- * effective on the very next request (no cache); `whoami` for any token holder.
+ * effective on the very next request; `whoami` for any token holder.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -135,9 +135,9 @@ describe('token management', () => {
     );
   });
 
-  test('a revoked token fails on its very next request (no cache), its record stays', async () => {
+  test('a revoked token fails on its very next request, its record stays', async () => {
     const token = await created({ name: 'laptop', scopes: ['read'] });
-    // Used (and, were there a cache, cached) just before the revocation.
+    // Used (so the embedded store holds it in memory) just before the revocation.
     assert.equal((await whoami(token.secret)).statusCode, 200);
     const revoke = await h.app.inject({
       method: 'POST',
@@ -215,5 +215,51 @@ describe('token management', () => {
       assert.ok(res.body.includes(field), `${JSON.stringify(payload)}: ${res.body}`);
     }
     assert.equal((await h.store.listTokens()).length, before);
+  });
+
+  test('open event streams and log follows end when their token is revoked', async (t) => {
+    const live = await startHarness({ heartbeatMs: 50 });
+    t.after(() => live.close());
+    const base = await live.app.listen({ port: 0, host: '127.0.0.1' });
+    const submitted = await live.app.inject({
+      method: 'POST',
+      url: '/v1/runs',
+      headers: live.auth(),
+      payload: { notebook: 'github://acme/notebooks/nb/plain.ipynb' },
+    });
+    const runId = (submitted.json() as { id: string }).id;
+    const created = await live.app.inject({
+      method: 'POST',
+      url: '/v1/tokens',
+      headers: live.auth(live.tokens.admin),
+      payload: { name: 'dashboard', scopes: ['read'] },
+    });
+    const { id, secret } = created.json() as { id: string; secret: string };
+    const bystander = live.tokens.read;
+    const open = (path: string, token: string) =>
+      fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    const streams = await Promise.all([
+      open('/v1/events', secret),
+      open(`/v1/runs/${runId}/events`, secret),
+      open(`/v1/runs/${runId}/logs?follow=true`, secret),
+      open('/v1/events', bystander),
+    ]);
+    for (const res of streams) assert.equal(res.status, 200);
+    const ended = (res: Response) =>
+      (async () => {
+        const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+        for (;;) if ((await reader.read()).done) return true;
+      })();
+    const endings = streams.map((res) =>
+      Promise.race([ended(res), new Promise((r) => setTimeout(() => r(false), 3000))]),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const revoked = await live.app.inject({
+      method: 'POST',
+      url: `/v1/tokens/${id}/revoke`,
+      headers: live.auth(live.tokens.admin),
+    });
+    assert.equal(revoked.statusCode, 200);
+    assert.deepEqual(await Promise.all(endings), [true, true, true, false]);
   });
 });

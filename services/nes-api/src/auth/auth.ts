@@ -7,8 +7,9 @@
  * Authorization header and the `token` query parameter (query-token.ts; accepted on event
  * streams, where browsers cannot set headers).
  *
- * Tokens are checked against the store on every request, without a cache: a revoked or expired
- * token fails on its next request, on every replica.
+ * Tokens are checked against the store on every request, with no cache of our own here: a revoked
+ * or expired token fails on its next request, on every replica (the embedded store answers from
+ * memory that every token write clears; PostgreSQL is asked each time).
  *
  * The viewer signs in once and then sends a session cookie (`viewer/session.ts`) that carries the
  * token sealed: the token inside is verified like a bearer token on every request. A request
@@ -58,7 +59,7 @@ export function hasScope(token: StoredToken, scope: Scope): boolean {
   return token.scopes.includes(scope);
 }
 
-/** `store.verifyToken`, uncached (see above). */
+/** `store.verifyToken`, with no cache in front of it (see above). */
 export function tokenVerifier(store: RunStore): TokenVerifier {
   return (secret: string) => store.verifyToken(secret);
 }

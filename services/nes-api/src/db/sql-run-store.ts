@@ -66,6 +66,10 @@ export const hashSecret = (secret: string): string =>
 
 const TOKEN_COLUMNS = 'id, name, scopes, created_at, expires_at, revoked_at, last_used_at, service';
 
+/** How often a token's last use is written (it is shown to the minute). */
+const LAST_USE_STEP_MS = 60_000;
+const TOKEN_CACHE_MAX = 1000;
+
 /** Arbitrary constant shared by every NES process: "NES admin token". */
 const SERVICE_TOKEN_LOCK = 0x4e45_5303;
 
@@ -106,8 +110,21 @@ export class SqlRunStore implements RunStore {
    */
   readonly #finished = new Map<string, Run>();
 
+  /**
+   * Verified tokens by secret hash, on PGlite only. An embedded database has one process, this
+   * one, so every change to a token goes through this store, which clears the cache: a revoked
+   * token still fails on its next request, and a busy client costs no query (expiry is checked
+   * on each hit; the last use is written at most once a minute). PostgreSQL may be shared by
+   * replicas that revoke on their own: there every check is a query.
+   */
+  readonly #verified = new Map<string, StoredToken>();
+  readonly #cacheTokens: boolean;
+  /** Bumped around every token write: a check that overlapped one does not fill the cache. */
+  #tokenWrites = 0;
+
   constructor(db: Database) {
     this.db = db;
+    this.#cacheTokens = db.driver === 'pglite';
   }
 
   async createRun(
@@ -404,13 +421,15 @@ export class SqlRunStore implements RunStore {
     const { secret } = options;
     if (secret !== undefined && secret.length === 0) throw new Error('a token secret is empty');
     const token = secret ?? newTokenSecret();
-    const rows = await this.db.query(
-      `INSERT INTO api_tokens (id, name, scopes, secret_hash, expires_at)
+    const rows = await this.#tokenWrite(() =>
+      this.db.query(
+        `INSERT INTO api_tokens (id, name, scopes, secret_hash, expires_at)
        VALUES ($1, $2, $3::jsonb, $4, $5)
        ON CONFLICT (secret_hash) DO UPDATE
          SET name = EXCLUDED.name, scopes = EXCLUDED.scopes, expires_at = EXCLUDED.expires_at
        RETURNING ${TOKEN_COLUMNS}`,
-      [newTokenId(), name, JSON.stringify(scopes), hashSecret(token), options.expiresAt ?? null],
+        [newTokenId(), name, JSON.stringify(scopes), hashSecret(token), options.expiresAt ?? null],
+      ),
     );
     const record = toToken(rows[0] as Row);
     return { token, id: record.id, record };
@@ -423,6 +442,18 @@ export class SqlRunStore implements RunStore {
   async verifyToken(token: string): Promise<StoredToken | null> {
     if (token.length === 0 || token.length > 1024) return null;
     const digest = hashSecret(token);
+    const generation = this.#tokenWrites;
+    const cached = this.#verified.get(digest);
+    if (cached !== undefined) {
+      const now = Date.now();
+      if (cached.expiresAt !== null && Date.parse(cached.expiresAt) <= now) {
+        this.#verified.delete(digest);
+        return null;
+      }
+      if (cached.lastUsedAt !== null && now - Date.parse(cached.lastUsedAt) < LAST_USE_STEP_MS) {
+        return { ...cached, scopes: [...cached.scopes] };
+      }
+    }
     const row = (
       await this.db.query(
         `SELECT ${TOKEN_COLUMNS}, secret_hash,
@@ -444,6 +475,10 @@ export class SqlRunStore implements RunStore {
       );
       record.lastUsedAt = isoOrNull(used[0]?.last_used_at);
     }
+    if (this.#cacheTokens && generation === this.#tokenWrites) {
+      if (this.#verified.size >= TOKEN_CACHE_MAX) this.#verified.clear();
+      this.#verified.set(digest, { ...record, scopes: [...record.scopes] });
+    }
     return record;
   }
 
@@ -460,6 +495,10 @@ export class SqlRunStore implements RunStore {
   }
 
   async revokeToken(id: string): Promise<StoredToken | null> {
+    return this.#tokenWrite(() => this.#revokeToken(id));
+  }
+
+  async #revokeToken(id: string): Promise<StoredToken | null> {
     const rows = await this.db.query(
       `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1
        RETURNING ${TOKEN_COLUMNS}`,
@@ -471,42 +510,56 @@ export class SqlRunStore implements RunStore {
   async setServiceToken(secret: string): Promise<{ record: StoredToken; revoked: StoredToken[] }> {
     if (secret.length === 0) throw new Error('a token secret is empty');
     const digest = hashSecret(secret);
-    return this.db.transaction(async (tx) => {
-      // Replicas starting together take turns (the same lock key space as migrations).
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [SERVICE_TOKEN_LOCK]);
-      const existing = (
-        await tx.query(
-          `SELECT ${TOKEN_COLUMNS}, (expires_at IS NOT NULL AND expires_at <= now()) AS expired
+    return this.#tokenWrite(() =>
+      this.db.transaction(async (tx) => {
+        // Replicas starting together take turns (the same lock key space as migrations).
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [SERVICE_TOKEN_LOCK]);
+        const existing = (
+          await tx.query(
+            `SELECT ${TOKEN_COLUMNS}, (expires_at IS NOT NULL AND expires_at <= now()) AS expired
            FROM api_tokens WHERE secret_hash = $1`,
-          [digest],
-        )
-      )[0];
-      if (existing !== undefined && (existing.revoked_at !== null || existing.expired === true)) {
-        const what = existing.revoked_at !== null ? 'was revoked' : 'has expired';
-        throw new RevokedTokenError(
-          `the admin token ${what} (token ${String(existing.id)}); set a new one`,
-        );
-      }
-      const rows =
-        existing === undefined
-          ? await tx.query(
-              `INSERT INTO api_tokens (id, name, scopes, secret_hash, service)
+            [digest],
+          )
+        )[0];
+        if (existing !== undefined && (existing.revoked_at !== null || existing.expired === true)) {
+          const what = existing.revoked_at !== null ? 'was revoked' : 'has expired';
+          throw new RevokedTokenError(
+            `the admin token ${what} (token ${String(existing.id)}); set a new one`,
+          );
+        }
+        const rows =
+          existing === undefined
+            ? await tx.query(
+                `INSERT INTO api_tokens (id, name, scopes, secret_hash, service)
                VALUES ($1, 'admin', '["admin"]'::jsonb, $2, true) RETURNING ${TOKEN_COLUMNS}`,
-              [newTokenId(), digest],
-            )
-          : await tx.query(
-              `UPDATE api_tokens SET scopes = '["admin"]'::jsonb, service = true WHERE id = $1
+                [newTokenId(), digest],
+              )
+            : await tx.query(
+                `UPDATE api_tokens SET scopes = '["admin"]'::jsonb, service = true WHERE id = $1
                RETURNING ${TOKEN_COLUMNS}`,
-              [existing.id],
-            );
-      const record = toToken(rows[0] as Row);
-      const revoked = await tx.query(
-        `UPDATE api_tokens SET revoked_at = now()
+                [existing.id],
+              );
+        const record = toToken(rows[0] as Row);
+        const revoked = await tx.query(
+          `UPDATE api_tokens SET revoked_at = now()
          WHERE service AND revoked_at IS NULL AND id <> $1 RETURNING ${TOKEN_COLUMNS}`,
-        [record.id],
-      );
-      return { record, revoked: revoked.map(toToken) };
-    });
+          [record.id],
+        );
+        return { record, revoked: revoked.map(toToken) };
+      }),
+    );
+  }
+
+  /** A write to the tokens table: the verified-token cache is dropped before and after it. */
+  async #tokenWrite<T>(write: () => Promise<T>): Promise<T> {
+    this.#tokenWrites++;
+    this.#verified.clear();
+    try {
+      return await write();
+    } finally {
+      this.#tokenWrites++;
+      this.#verified.clear();
+    }
   }
 
   close(): Promise<void> {

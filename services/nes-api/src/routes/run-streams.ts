@@ -7,6 +7,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { RunArtifacts } from '@nes/stores';
 import { Type } from 'typebox';
+import { StreamTokenWatch } from '../auth/stream-token-watch.ts';
 import { ApiError } from '../errors.ts';
 import { type RunEventRecord, TERMINAL_STATUSES } from '../runs/run-model.ts';
 import { authErrors, ErrorSchema } from '../schemas/common.ts';
@@ -31,7 +32,10 @@ export const runStreamRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
   const { store, services } = ctx;
   // Open streams end when the app closes (they would otherwise hold the server open).
   const open = new Set<() => void>();
+  // A stream ends with its token (revoked or expired), not only when it is read to its end.
+  const tokens = new StreamTokenWatch(store, ctx.heartbeatMs);
   app.addHook('preClose', async () => {
+    tokens.stop();
     for (const close of open) close();
   });
 
@@ -84,8 +88,10 @@ export const runStreamRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
       }, ctx.heartbeatMs);
       const end = () => stream.close();
       open.add(end);
+      const unwatch = tokens.add(request.token?.id, end);
       stream.onClose(() => {
         open.delete(end);
+        unwatch();
         unsubscribe();
         clearInterval(heartbeat);
       });
@@ -121,8 +127,10 @@ export const runStreamRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
       const heartbeat = setInterval(() => stream.comment('heartbeat'), ctx.heartbeatMs);
       const end = () => stream.close();
       open.add(end);
+      const unwatch = tokens.add(request.token?.id, end);
       stream.onClose(() => {
         open.delete(end);
+        unwatch();
         unsubscribe();
         clearInterval(heartbeat);
       });
@@ -161,6 +169,8 @@ export const runStreamRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
         'cache-control': 'no-cache',
         'x-accel-buffering': 'no',
       });
+      // Headers now, not with the first log line: a queued run may print nothing for a while.
+      reply.raw.flushHeaders();
       let lastSeq = 0;
       let closed = false;
       const write = (text: string) => {
@@ -191,8 +201,10 @@ export const runStreamRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
       const heartbeat = setInterval(pump, ctx.heartbeatMs);
       const end = () => reply.raw.end();
       open.add(end);
+      const unwatch = tokens.add(request.token?.id, end);
       reply.raw.on('close', () => {
         open.delete(end);
+        unwatch();
         closed = true;
         unsubscribe();
         clearInterval(heartbeat);

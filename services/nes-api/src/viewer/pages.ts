@@ -15,8 +15,8 @@ export function notBuiltPage(viewerDir: string): string {
 (or point <code>NES_VIEWER_DIR</code> at a build) and reload this page; no restart is needed.</p>
 <p>The API is here meanwhile:</p>
 <ul>
-<li><a href="/docs">/docs</a>: the API reference (OpenAPI, try it with the admin token as the bearer token)</li>
-<li><a href="/openapi.json">/openapi.json</a>: the OpenAPI 3 document</li>
+<li><a href="/docs">/docs</a>: the API reference (OpenAPI; like the API it needs a token: open the token URL once, or send it as the bearer token)</li>
+<li><a href="/openapi.json">/openapi.json</a>: the OpenAPI 3 document (a token too)</li>
 <li><a href="/livez">/livez</a>, <a href="/readyz">/readyz</a>: health</li>
 </ul>
 <p>From a terminal: <code>export NES_URL=... NES_TOKEN=...</code> (printed by <code>nes serve</code>), then <code>nes list</code>.</p>

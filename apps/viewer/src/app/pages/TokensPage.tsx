@@ -178,7 +178,7 @@ function NewSecret(props: { token: CreatedToken; onDone: () => void }) {
         </p>
         <div className="form-row">
           <input
-            className="input mono grow"
+            className="input mono secret-input"
             aria-label="Secret"
             readOnly
             value={props.token.secret}
