@@ -323,8 +323,9 @@ export type AdminTokenSource = 'environment' | 'file';
  * kept in `<dataDir>/admin-token` (mode 0600, like Jupyter's runtime files) so every start can
  * print a working viewer URL; the run store only ever holds its hash. Either way it becomes the
  * store's one service token: starting with another admin token revokes the previous one (API
- * and viewer sign-in). A revoked NES_ADMIN_TOKEN stops the start (a restart must not bring a
- * leaked token back); a revoked kept token is replaced by a new one.
+ * and viewer sign-in). A revoked NES_ADMIN_TOKEN stays revoked (a restart must not bring a
+ * leaked token back): the service starts and warns, its other tokens working; a revoked kept
+ * token is replaced by a new one.
  */
 async function ensureAdminToken(
   store: RunStore,
@@ -343,9 +344,12 @@ async function ensureAdminToken(
     try {
       await install(config.adminToken);
     } catch (error) {
-      if (error instanceof RevokedTokenError)
-        throw new ConfigError('NES_ADMIN_TOKEN', error.message);
-      throw error;
+      if (!(error instanceof RevokedTokenError)) throw error;
+      // It stays revoked (a restart must not bring a leaked token back), but the service starts:
+      // every other token keeps working until the operator sets a new one.
+      log(
+        `nes: warning: NES_ADMIN_TOKEN: ${error.message}; it authenticates nothing until it is replaced`,
+      );
     }
     return { token: config.adminToken, source: 'environment' };
   }

@@ -278,16 +278,14 @@ describe('Kubernetes executor against the fake cluster', { concurrency: 2 }, () 
     });
     // Gone for good, with nothing left to report how it ended: its finalizer removed, then
     // force-deleted (the kubelet never writes its status).
-    await kc
-      .makeApiClient(CoreV1Api)
-      .patchNamespacedPod(
-        {
-          name: pod,
-          namespace: 'nes-runs',
-          body: [{ op: 'remove', path: '/metadata/finalizers' }],
-        },
-        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-      );
+    await kc.makeApiClient(CoreV1Api).patchNamespacedPod(
+      {
+        name: pod,
+        namespace: 'nes-runs',
+        body: [{ op: 'remove', path: '/metadata/finalizers' }],
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+    );
     await kc
       .makeApiClient(CoreV1Api)
       .deleteNamespacedPod({ name: pod, namespace: 'nes-runs', gracePeriodSeconds: 0 });

@@ -1,7 +1,7 @@
 /**
  * Tokens in the running service (startService, PGlite, real HTTP): a new NES_ADMIN_TOKEN revokes
  * the previous one for the API and for viewer sign-in, and a revoked one cannot come back by a
- * restart; a viewer session cookie dies with its token on the next request, and never outlives
+ * restart (the service starts and warns); a viewer session cookie dies with its token on the next request, and never outlives
  * the token's expiry.
  */
 import assert from 'node:assert/strict';
@@ -99,8 +99,22 @@ describe('the admin token', () => {
     } finally {
       await service.close(0);
     }
-    // The revoked one cannot come back by a restart: the start fails and says why.
-    await assert.rejects(start(dir, first), /NES_ADMIN_TOKEN: the admin token was revoked/);
+    // The revoked one cannot come back by a restart: the service starts, says why, and the
+    // token stays refused while the others work.
+    const warned: string[] = [];
+    service = await start(dir, first, warned);
+    try {
+      assert.ok(
+        warned.some((line) => /warning: NES_ADMIN_TOKEN: the admin token was revoked/.test(line)),
+        warned.join('\n'),
+      );
+      assert.equal((await get(`${service.url}/v1/runs`, bearer(first))).status, 401);
+      assert.equal((await get(`${service.url}/?token=${first}`, HTML)).status, 401);
+      assert.equal((await get(`${service.url}/v1/runs`, bearer(second))).status, 200);
+      assert.equal((await get(`${service.url}/v1/runs`, bearer(user.secret))).status, 200);
+    } finally {
+      await service.close(0);
+    }
   });
 
   test('a generated admin token that was revoked is replaced at the next start', async () => {
