@@ -61,7 +61,7 @@ export function describeError(err: unknown, context: ErrorContext): CliError {
       return new CliError(
         EXIT_USAGE,
         context.tokenGiven
-          ? `the API rejected the token (401 ${err.code}): check NES_TOKEN or --token (nes serve prints the admin token)`
+          ? `the API rejected the token (401 ${err.code}): it is wrong, revoked or expired; check NES_TOKEN or --token (nes serve prints the admin token, nes token create makes others)`
           : 'the API needs a token (401): set NES_TOKEN or --token (nes serve prints the admin token)',
       );
     }

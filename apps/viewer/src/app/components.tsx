@@ -122,9 +122,10 @@ export function SignIn() {
     <div className="error-box sign-in" role="alert">
       <h2>Sign in to NES</h2>
       <p>
-        This browser is not signed in. Open the viewer with the token URL the service printed when
-        it started (it looks like <code>http://HOST:PORT/?token=…</code>); the token is exchanged
-        for a session cookie and removed from the address bar.
+        This browser is not signed in, or the token it signed in with was revoked or has expired.
+        Open the viewer with the token URL the service printed when it started, or with another
+        token (<code>http://HOST:PORT/?token=…</code>); the token is exchanged for a session cookie
+        and removed from the address bar.
       </p>
     </div>
   );

@@ -39,7 +39,7 @@ declare module 'fastify' {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** Checks a token secret against the store; `null` when it is unknown or revoked. */
+/** Checks a token secret against the store; `null` when it is unknown, revoked or expired. */
 export type TokenVerifier = (secret: string) => Promise<StoredToken | null>;
 
 /** The viewer's session cookie, as auth needs it. */
