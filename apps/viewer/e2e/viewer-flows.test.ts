@@ -295,14 +295,12 @@ describe('viewer flows', () => {
     const { body } = await harness.api<{ runs: RunBody[] }>('GET', '/v1/runs?limit=100');
     assert.ok(body.runs.length >= 8, `${body.runs.length} runs`);
     for (const run of body.runs) {
-      await page
-        .getByRole('checkbox', { name: `Select run ${run.id} to compare` })
-        .waitFor({ timeout: 5000 });
+      await page.getByRole('checkbox', { name: `Select run ${run.id}` }).waitFor({ timeout: 5000 });
     }
     // Two runs picked in the list open the comparison.
     const [a, b] = body.runs as [RunBody, RunBody];
-    await page.getByRole('checkbox', { name: `Select run ${a.id} to compare` }).check();
-    await page.getByRole('checkbox', { name: `Select run ${b.id} to compare` }).check();
+    await page.getByRole('checkbox', { name: `Select run ${a.id}` }).check();
+    await page.getByRole('checkbox', { name: `Select run ${b.id}` }).check();
     await page.getByRole('button', { name: 'Compare selected' }).click();
     await page.waitForURL(/\/compare\?/);
     const url = new URL(page.url());

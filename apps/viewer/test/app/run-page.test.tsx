@@ -146,6 +146,13 @@ describe('run page', () => {
     await waitFor(() =>
       expect(document.querySelector('[data-cell-index="3"]')?.className).toMatch(/focused/),
     );
+    // Keyboard: k to the previous code cell, e back to the error.
+    const focused = () =>
+      document.querySelector('.nes-cell-focused')?.getAttribute('data-cell-index');
+    fireEvent.keyDown(window, { key: 'k' });
+    await waitFor(() => expect(focused()).toBe('2'));
+    fireEvent.keyDown(window, { key: 'e' });
+    await waitFor(() => expect(focused()).toBe('3'));
     const es = FakeEventSource.last('/v1/runs/f-1/events');
     es.open();
     es.emit('end', { status: 'failed' });

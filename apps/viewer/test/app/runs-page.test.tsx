@@ -174,11 +174,90 @@ describe('runs page', () => {
       'GET /v1/runs': listing([makeRun({ id: 'left' }), makeRun({ id: 'right' })]),
     });
     const { location } = renderApp('/', fetch);
-    fireEvent.click(await screen.findByRole('checkbox', { name: 'Select run left to compare' }));
+    fireEvent.click(await screen.findByRole('checkbox', { name: 'Select run left' }));
     expect(screen.queryByRole('button', { name: 'Compare selected' })).toBeNull();
-    fireEvent.click(screen.getByRole('checkbox', { name: 'Select run right to compare' }));
+    fireEvent.click(screen.getByRole('checkbox', { name: 'Select run right' }));
     fireEvent.click(screen.getByRole('button', { name: 'Compare selected' }));
     expect(location.history.at(-1)).toBe('/compare?a=left&b=right');
+  });
+
+  it('cancels the selected active runs after a confirmation, and reruns several', async () => {
+    const { fetch, requests } = fakeFetch({
+      'GET /v1/runs': listing([
+        makeRun({ id: 'busy', status: 'running' }),
+        makeRun({ id: 'done', status: 'succeeded' }),
+      ]),
+      'POST /v1/runs/busy/cancel': () => json(makeRun({ id: 'busy', status: 'cancelled' })),
+      'POST /v1/runs/busy/rerun': () => json(makeRun({ id: 'busy-2' }), 201),
+      'POST /v1/runs/done/rerun': () => json(makeRun({ id: 'done-2' }), 201),
+    });
+    renderApp('/', fetch);
+    fireEvent.click(await screen.findByRole('checkbox', { name: 'Select run busy' }));
+    fireEvent.click(screen.getByRole('checkbox', { name: 'Select run done' }));
+    const bar = screen.getByRole('toolbar', { name: 'Selected runs' });
+    fireEvent.click(within(bar).getByRole('button', { name: 'Cancel 1 active' }));
+    // Nothing happens before the confirmation, and its safe answer has the focus.
+    expect(requests.some((r) => r.method === 'POST')).toBe(false);
+    expect(document.activeElement?.textContent).toBe('No');
+    fireEvent.click(within(bar).getByRole('button', { name: 'Yes, cancel 1 active' }));
+    await within(bar).findByText('Cancelled 1 of 1');
+    fireEvent.click(within(bar).getByRole('button', { name: 'Rerun 2' }));
+    fireEvent.click(within(bar).getByRole('button', { name: 'Yes, rerun 2' }));
+    await within(bar).findByText('Started 2 of 2');
+    expect(
+      requests
+        .filter((r) => r.method === 'POST')
+        .map((r) => r.path)
+        .sort(),
+    ).toEqual(['/v1/runs/busy/cancel', '/v1/runs/busy/rerun', '/v1/runs/done/rerun']);
+  });
+
+  it("reruns only a sweep's failed runs", async () => {
+    const { fetch, requests } = fakeFetch({
+      'GET /v1/runs': listing([
+        makeRun({ id: 's1', status: 'failed', sweepId: 'sw' }),
+        makeRun({ id: 's2', status: 'succeeded', sweepId: 'sw' }),
+        makeRun({ id: 's3', status: 'timed_out', sweepId: 'sw' }),
+      ]),
+      'POST /v1/runs/s1/rerun': () => json(makeRun({ id: 's1b' }), 201),
+      'POST /v1/runs/s3/rerun': () => json(makeRun({ id: 's3b' }), 201),
+    });
+    renderApp('/', fetch);
+    fireEvent.click(await screen.findByRole('button', { name: 'Rerun the 2 failed' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Yes, rerun the 2 failed' }));
+    await screen.findByText('Started 2 of 2');
+    expect(
+      requests
+        .filter((r) => r.method === 'POST')
+        .map((r) => r.path)
+        .sort(),
+    ).toEqual(['/v1/runs/s1/rerun', '/v1/runs/s3/rerun']);
+  });
+
+  it('keyboard: / searches, j and k move between runs, Enter opens one', async () => {
+    const { fetch } = fakeFetch({
+      'GET /v1/runs': listing([makeRun({ id: 'first' }), makeRun({ id: 'second' })]),
+    });
+    const { location } = renderApp('/', fetch);
+    await screen.findByRole('checkbox', { name: 'Select run first' });
+    fireEvent.keyDown(window, { key: '/' });
+    expect(document.activeElement).toBe(screen.getByRole('searchbox', { name: 'Search runs' }));
+    // typed into the search box, j is a letter, not a shortcut
+    fireEvent.keyDown(document.activeElement as Element, { key: 'j' });
+    expect(document.querySelector('tr.current')).toBeNull();
+    (document.activeElement as HTMLElement).blur();
+    const order = [...document.querySelectorAll('tr.run-row')].map((row) =>
+      row.getAttribute('data-run-id'),
+    );
+    const currentRow = () => document.querySelector('tr.current')?.getAttribute('data-run-id');
+    fireEvent.keyDown(window, { key: 'j' });
+    fireEvent.keyDown(window, { key: 'j' });
+    fireEvent.keyDown(window, { key: 'j' }); // stays on the last row
+    await waitFor(() => expect(currentRow()).toBe(order[1]));
+    fireEvent.keyDown(window, { key: 'k' });
+    await waitFor(() => expect(currentRow()).toBe(order[0]));
+    fireEvent.keyDown(window, { key: 'Enter' });
+    expect(location.history.at(-1)).toBe(`/runs/${order[0]}`);
   });
 
   it('loads older runs with the cursor', async () => {

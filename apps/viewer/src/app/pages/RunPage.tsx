@@ -4,7 +4,7 @@
  * parameters, download, compare.
  */
 import { isTerminal, NesApiError, type Run } from '@nes/client';
-import { useMemo, useState } from 'react';
+import { useMemo, useRef, useState } from 'react';
 import { Link } from 'wouter';
 import { authorCellNumbers } from '../../notebook/index.ts';
 import { useNow, useTitle } from '../api.tsx';
@@ -36,6 +36,7 @@ import { NotebookPanel } from '../NotebookPanel.tsx';
 import { CellDurations } from '../run/CellDurations.tsx';
 import { LogTail } from '../run/LogTail.tsx';
 import { RunActions } from '../run/RunActions.tsx';
+import { useKeys } from '../use-keys.ts';
 import { useNotebook } from '../use-notebook.ts';
 import { useRun } from '../use-run.ts';
 
@@ -77,7 +78,9 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
   useTitle(`${notebookName(run.notebook)} (${statusText(run.status)})`);
   const [focusCell, setFocusCell] = useState<number | undefined>();
   // Clearing first lets the same cell be jumped to again after the reader scrolled away.
+  const cellAt = useRef(-1);
   const jumpTo = (cell: number) => {
+    cellAt.current = cell;
     setFocusCell(undefined);
     requestAnimationFrame(() => setFocusCell(cell));
   };
@@ -103,6 +106,22 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
   // The API's author number when it sent one, else the same numbering over the notebook.
   const endNumber = run.error?.cellNumber ?? (endCell !== null ? (numbers[endCell] ?? null) : null);
   const duration = elapsedMs(run.startedAt, run.finishedAt, now);
+  // Keyboard: j/k to the next and previous code cell, e to the cell the run ended at.
+  const stepCell = (step: number) => {
+    if (!cells) return;
+    let i = cellAt.current;
+    do i += step;
+    while (i >= 0 && i < cells.length && cells[i]?.cell_type !== 'code');
+    if (i < 0 || i >= cells.length) return;
+    jumpTo(i);
+  };
+  useKeys({
+    j: () => stepCell(1),
+    k: () => stepCell(-1),
+    e: () => {
+      if (endCell !== null) jumpTo(endCell);
+    },
+  });
   const progress = run.progress;
 
   return (

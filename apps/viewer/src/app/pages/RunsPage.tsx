@@ -4,9 +4,9 @@
  * can be picked for comparison.
  */
 import { isTerminal, type Run, type RunStatus } from '@nes/client';
-import { Fragment, memo, useCallback, useState } from 'react';
+import { Fragment, memo, useCallback, useRef, useState } from 'react';
 import { Link, useLocation, useSearchParams } from 'wouter';
-import { describeError, useNow, useTitle } from '../api.tsx';
+import { describeError, useApi, useNow, useTitle } from '../api.tsx';
 import {
   ErrorView,
   Labels,
@@ -36,6 +36,7 @@ import {
 } from '../lib/run-list.ts';
 import { TRIGGER_LABELS, triggerOf, triggerText } from '../lib/trigger.ts';
 import { NewRunForm } from '../NewRunForm.tsx';
+import { useKeys } from '../use-keys.ts';
 import { useRunList } from '../use-run-list.ts';
 
 export function RunsPage() {
@@ -83,8 +84,38 @@ export function RunsPage() {
     );
   };
   const toggleSelected = useCallback((id: string) => {
-    setSelected((sel) => (sel.includes(id) ? sel.filter((s) => s !== id) : [...sel.slice(-1), id]));
+    setSelected((sel) => (sel.includes(id) ? sel.filter((s) => s !== id) : [...sel, id]));
   }, []);
+  // Keyboard: `/` searches, j/k move between runs, Enter or o opens the current one.
+  const searchRef = useRef<HTMLInputElement>(null);
+  const [current, setCurrentState] = useState<string | null>(null);
+  // Keys can come faster than renders: the ref is the current row between them.
+  const currentRef = useRef<string | null>(null);
+  const setCurrent = (id: string | null) => {
+    currentRef.current = id;
+    setCurrentState(id);
+  };
+  const moveCurrent = (step: number) => {
+    // The rows as shown (filters, sweeps folded or open), in order.
+    const rowsShown = [...document.querySelectorAll<HTMLElement>('tr.run-row[data-run-id]')];
+    const ids = rowsShown.map((row) => row.dataset.runId ?? '');
+    if (ids.length === 0) return;
+    const at = currentRef.current ? ids.indexOf(currentRef.current) : -1;
+    const index = at === -1 ? 0 : Math.min(ids.length - 1, Math.max(0, at + step));
+    setCurrent(ids[index] ?? null);
+    rowsShown[index]?.scrollIntoView?.({ block: 'nearest' });
+  };
+  const openCurrent = () => {
+    if (currentRef.current) navigate(`/runs/${encodeURIComponent(currentRef.current)}`);
+  };
+  useKeys({
+    '/': () => searchRef.current?.focus(),
+    j: () => moveCurrent(1),
+    k: () => moveCurrent(-1),
+    Enter: openCurrent,
+    o: openCurrent,
+  });
+  const selectedRuns = list.runs.filter((run) => selected.includes(run.id));
   const filtered =
     statuses.length > 0 || labelText !== '' || filter.notebook !== '' || filter.search !== '';
 
@@ -96,23 +127,12 @@ export function RunsPage() {
         <h1>Runs</h1>
         <LiveIndicator state={list.stream} />
         <span className="header-spacer" />
-        {selected.length === 2 ? (
-          <button
-            type="button"
-            className="btn"
-            onClick={() =>
-              navigate(
-                `/compare?a=${encodeURIComponent(selected[0] ?? '')}&b=${encodeURIComponent(selected[1] ?? '')}`,
-              )
-            }
-          >
-            Compare selected
-          </button>
-        ) : (
-          <span className="muted small">
-            {selected.length === 1 ? 'Select one more run to compare' : ''}
-          </span>
-        )}
+        <span
+          className="muted small keys-hint"
+          title="Keyboard: / search, j and k move, Enter opens"
+        >
+          <kbd>/</kbd> search · <kbd>j</kbd> <kbd>k</kbd> move · <kbd>Enter</kbd> open
+        </span>
         <button
           type="button"
           className="btn primary"
@@ -123,6 +143,20 @@ export function RunsPage() {
         </button>
       </div>
       {showNew ? <NewRunForm onClose={() => setShowNew(false)} /> : null}
+      {selected.length > 0 ? (
+        <SelectionBar
+          runs={selectedRuns}
+          onCompare={
+            selected.length === 2
+              ? () =>
+                  navigate(
+                    `/compare?a=${encodeURIComponent(selected[0] ?? '')}&b=${encodeURIComponent(selected[1] ?? '')}`,
+                  )
+              : null
+          }
+          onClear={() => setSelected([])}
+        />
+      ) : null}
 
       <form className="filters" aria-label="Filter runs" onSubmit={(e) => e.preventDefault()}>
         <fieldset className="status-filter" aria-label="Status">
@@ -139,8 +173,10 @@ export function RunsPage() {
           ))}
         </fieldset>
         <input
+          ref={searchRef}
           className="input"
           type="search"
+          aria-keyshortcuts="/"
           aria-label="Search runs"
           placeholder="Search id, notebook, parameters…"
           value={filter.search}
@@ -214,6 +250,7 @@ export function RunsPage() {
                     run={row.run}
                     now={now}
                     selected={selected.includes(row.run.id)}
+                    current={current === row.run.id}
                     onSelect={toggleSelected}
                   />
                 ) : (
@@ -231,6 +268,7 @@ export function RunsPage() {
                       })
                     }
                     selected={selected}
+                    current={current}
                     onSelect={toggleSelected}
                   />
                 ),
@@ -286,6 +324,8 @@ interface RunRowProps {
   run: Run;
   now: number;
   selected: boolean;
+  /** The row j/k moved to. */
+  current?: boolean;
   onSelect(id: string): void;
   nested?: boolean;
 }
@@ -305,13 +345,14 @@ const RunRowMemo = memo(function RunRow(props: RunRowProps) {
   const params = compactParameters(run.parameters, 60);
   return (
     <tr
-      className={`run-row${props.nested ? ' nested' : ''}${props.selected ? ' selected' : ''}`}
+      className={`run-row${props.nested ? ' nested' : ''}${props.selected ? ' selected' : ''}${props.current ? ' current' : ''}`}
       data-run-id={run.id}
+      aria-current={props.current || undefined}
     >
       <td className="col-select">
         <input
           type="checkbox"
-          aria-label={`Select run ${run.id} to compare`}
+          aria-label={`Select run ${run.id}`}
           checked={props.selected}
           onChange={() => props.onSelect(run.id)}
         />
@@ -381,10 +422,12 @@ function SweepRows(props: {
   open: boolean;
   onToggle(): void;
   selected: string[];
+  current: string | null;
   onSelect(id: string): void;
 }) {
   const { row } = props;
   const first = row.runs[0];
+  const failed = row.runs.filter((run) => run.status === 'failed' || run.status === 'timed_out');
   return (
     <Fragment>
       <tr className="sweep-row">
@@ -416,6 +459,14 @@ function SweepRows(props: {
             {' '}
             · <Time iso={row.createdAt} now={props.now} />
           </span>
+          {failed.length > 0 ? (
+            <BulkButton
+              label={`Rerun the ${failed.length} failed`}
+              confirm={`Start ${failed.length} new run${failed.length === 1 ? '' : 's'}, one per failed or timed-out run of this sweep, with the same parameters?`}
+              runs={failed}
+              action="rerun"
+            />
+          ) : null}
         </td>
       </tr>
       {props.open
@@ -426,6 +477,7 @@ function SweepRows(props: {
               now={props.now}
               nested
               selected={props.selected.includes(run.id)}
+              current={props.current === run.id}
               onSelect={props.onSelect}
             />
           ))
@@ -468,4 +520,120 @@ function RefText(props: { run: Run }) {
 /** Inside a sweep's group the sweep's own label says nothing new. */
 function withoutSweepLabel(labels: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(labels ?? {}).filter(([k]) => k !== 'nes/sweep'));
+}
+
+/**
+ * What can be done to the selected runs: compare two, cancel the active ones, rerun them all.
+ * Each bulk action says how many runs it touches and asks first.
+ */
+function SelectionBar(props: { runs: Run[]; onCompare: (() => void) | null; onClear(): void }) {
+  const active = props.runs.filter((run) => !isTerminal(run.status));
+  return (
+    <div className="selection-bar" role="toolbar" aria-label="Selected runs">
+      <span>
+        <strong>{props.runs.length}</strong> selected
+      </span>
+      {props.onCompare ? (
+        <button type="button" className="btn" onClick={props.onCompare}>
+          Compare selected
+        </button>
+      ) : props.runs.length === 1 ? (
+        <span className="muted small">Select one more run to compare</span>
+      ) : null}
+      <BulkButton
+        label={`Rerun ${props.runs.length}`}
+        confirm={`Start ${props.runs.length} new run${props.runs.length === 1 ? '' : 's'} with the same notebooks, commits and parameters?`}
+        runs={props.runs}
+        action="rerun"
+      />
+      {active.length > 0 ? (
+        <BulkButton
+          label={`Cancel ${active.length} active`}
+          confirm={`Stop ${active.length} active run${active.length === 1 ? '' : 's'}? Their notebooks so far are kept.`}
+          runs={active}
+          action="cancel"
+          danger
+        />
+      ) : null}
+      <button type="button" className="btn subtle" onClick={props.onClear}>
+        Clear selection
+      </button>
+    </div>
+  );
+}
+
+/** A bulk action with its own confirmation step and a result line (what failed, by run). */
+function BulkButton(props: {
+  label: string;
+  confirm: string;
+  runs: Run[];
+  action: 'rerun' | 'cancel';
+  danger?: boolean;
+}) {
+  const { client } = useApi();
+  const [state, setState] = useState<'idle' | 'confirm' | 'busy'>('idle');
+  const [result, setResult] = useState<string | null>(null);
+  const go = async () => {
+    setState('busy');
+    const outcomes = await Promise.allSettled(
+      props.runs.map((run) =>
+        props.action === 'cancel'
+          ? client.cancelRun(run.id)
+          : client.rerun(run.id, {}, { idempotencyKey: crypto.randomUUID() }),
+      ),
+    );
+    const failed = outcomes.flatMap((outcome, i) =>
+      outcome.status === 'rejected'
+        ? [`${shortRunId(props.runs[i]?.id ?? '')}: ${describeError(outcome.reason).message}`]
+        : [],
+    );
+    const done = outcomes.length - failed.length;
+    setResult(
+      `${props.action === 'cancel' ? 'Cancelled' : 'Started'} ${done} of ${outcomes.length}${failed.length ? `; ${failed.join('; ')}` : ''}`,
+    );
+    setState('idle');
+  };
+  if (state === 'confirm') {
+    return (
+      <fieldset className="bulk-confirm" aria-label={props.label}>
+        <span>{props.confirm}</span>
+        <button
+          type="button"
+          className={`btn small${props.danger ? ' danger' : ' primary'}`}
+          onClick={go}
+        >
+          Yes, {props.label.toLowerCase()}
+        </button>
+        <button
+          type="button"
+          className="btn small subtle"
+          onClick={() => setState('idle')}
+          // biome-ignore lint/a11y/noAutofocus: the confirmation opens on request; the safe answer is focused
+          autoFocus
+        >
+          No
+        </button>
+      </fieldset>
+    );
+  }
+  return (
+    <>
+      <button
+        type="button"
+        className={`btn small${props.danger ? ' danger' : ''}`}
+        onClick={() => {
+          setResult(null);
+          setState('confirm');
+        }}
+        disabled={state === 'busy'}
+      >
+        {state === 'busy' ? 'Working…' : props.label}
+      </button>
+      {result ? (
+        <span className="muted small" role="status">
+          {result}
+        </span>
+      ) : null}
+    </>
+  );
 }
