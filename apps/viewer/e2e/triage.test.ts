@@ -123,6 +123,11 @@ describe('triage', () => {
     await page.evaluate(() => window.scrollTo(0, 0));
     await failure.getByRole('button', { name: 'Go to cell 3' }).click();
     await page.locator('.nes-cell-focused[aria-label="Code cell 3"]').waitFor();
+    // Keyboard: k to the previous code cell, e back to the error.
+    await page.keyboard.press('k');
+    await page.locator('.nes-cell-focused[aria-label="Code cell 2"]').waitFor();
+    await page.keyboard.press('e');
+    await page.locator('.nes-cell-focused[aria-label="Code cell 3"]').waitFor();
     await page.evaluate(() => window.scrollTo(0, 0));
     await shoot('run-failed');
   });
@@ -334,6 +339,39 @@ describe('triage', () => {
     await diff.getByText(/^"world"\s*\(default\)$/).waitFor();
     await diff.getByText(/^2\s*\(default\)$/).waitFor();
     await shoot('compare');
+  });
+
+  test('a sweep from the New-run form: one run per value, at most one at once', async () => {
+    await page.goto(`${harness.service.url}/`);
+    await page.getByRole('button', { name: 'New run' }).click();
+    const form = page.getByRole('form', { name: 'New run' });
+    await form.getByRole('button', { name: 'greet.ipynb' }).click();
+    await form.getByLabel(/^name/).waitFor();
+    await form.getByRole('radio', { name: 'One run per value' }).check();
+    await form.getByRole('combobox', { name: 'Parameter' }).selectOption('name');
+    await form.getByRole('textbox', { name: 'Values, one per line' }).fill('ada\nbob\ncyd');
+    await form.getByRole('textbox', { name: 'At most at once' }).fill('1');
+    await shoot('new-run-sweep');
+    await form.getByRole('button', { name: 'Start 3 runs' }).click();
+    await page.waitForURL(/\?q=sweep-/);
+    const sweepId = new URL(page.url()).searchParams.get('q') ?? '';
+    const { body } = await harness.api<{ runs: Run[] }>(
+      'GET',
+      `/v1/runs?sweepId=${encodeURIComponent(sweepId)}&limit=10`,
+    );
+    assert.deepEqual(body.runs.map((r) => r.parameters.name).sort(), ['ada', 'bob', 'cyd']);
+    const toggle = page.getByRole('button', { name: /Sweep .* 3 runs/ });
+    await toggle.waitFor();
+    for (const run of body.runs) await waitForStatus(harness, run.id, ['succeeded'], 90_000);
+    await toggle.click();
+    await page.locator('tr.run-row.nested').first().waitFor();
+    await shoot('runs-sweep');
+  });
+
+  test('every page at both widths: tokens', async () => {
+    await page.goto(`${harness.service.url}/tokens`);
+    await page.getByRole('heading', { level: 1 }).first().waitFor();
+    await shoot('tokens');
   });
 
   test('the API link opens the readable docs', async () => {

@@ -19,6 +19,7 @@ import {
   serverFieldErrors,
 } from './lib/parameter-form.ts';
 import { parseLabelFilter } from './lib/run-list.ts';
+import { planSweep, type SweepInput, type SweepMode } from './lib/sweep-form.ts';
 import { ParameterInputs } from './ParameterInputs.tsx';
 
 type Source = 'roots' | 'recent' | 'github' | 'uri';
@@ -93,6 +94,14 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [tried, setTried] = useState(false);
+  const [sweep, setSweep] = useState<SweepInput>({
+    mode: 'single',
+    parameter: '',
+    values: '',
+    start: '',
+    end: '',
+    maxConcurrency: '',
+  });
 
   const target = source === 'github' ? githubUri(repo, repoPath) : notebook.trim();
   const targetRef = ref.trim();
@@ -129,6 +138,11 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
     timeout.trim() && !/^[1-9]\d*$/.test(timeout.trim())
       ? 'The time limit is a whole number of seconds'
       : null;
+  const sweepField = fields.find((f) => f.name === sweep.parameter) ?? fields[0];
+  const plan =
+    sweep.mode === 'single'
+      ? null
+      : planSweep({ ...sweep, parameter: sweepField?.name ?? '' }, fields);
   const fresh = settled.notebook === target && settled.ref === targetRef;
   const missing =
     missingForSubmit({
@@ -138,7 +152,9 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
       inspected: inspect.data !== undefined,
       problems: Object.keys(problems).length,
       labelError: labelParse.error,
-    }) ?? (timeoutProblem ? 'Fix the time limit' : null);
+    }) ??
+    (timeoutProblem ? 'Fix the time limit' : null) ??
+    (plan && !plan.ok ? plan.problem : null);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -155,6 +171,24 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
     setError(null);
     setServerErrors({});
     try {
+      if (plan?.ok) {
+        // The swept parameter comes from each run's set, the rest from the form.
+        const { [sweepField?.name ?? '']: _swept, ...base } = parameters;
+        const created = await client.submitSweep(
+          {
+            notebook: target,
+            ...(targetRef ? { ref: targetRef } : {}),
+            ...(Object.keys(base).length ? { parameters: base } : {}),
+            ...plan.body,
+            ...(Object.keys(labelParse.labels).length ? { labels: labelParse.labels } : {}),
+            ...(timeout.trim() ? { timeoutSeconds: Number(timeout.trim()) } : {}),
+          },
+          { idempotencyKey: crypto.randomUUID() },
+        );
+        // The runs list folds the sweep into one row; its id finds it.
+        navigate(`/?q=${encodeURIComponent(created.id)}`);
+        return;
+      }
       const run = await client.submitRun(
         {
           notebook: target,
@@ -368,6 +402,15 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
             </div>
             {labelParse.error ? <p className="field-error">{labelParse.error}</p> : null}
             {timeoutProblem ? <p className="field-error">{timeoutProblem}</p> : null}
+            {fields.length > 0 ? (
+              <SweepFields
+                sweep={sweep}
+                fields={fields}
+                parameter={sweepField?.name ?? ''}
+                runs={plan?.ok ? plan.runs : null}
+                onChange={(patch) => setSweep((s) => ({ ...s, ...patch }))}
+              />
+            ) : null}
           </>
         ) : null}
         {error ? (
@@ -382,7 +425,11 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
             aria-disabled={missing !== null || busy || undefined}
             aria-describedby={missing ? 'new-run-missing' : undefined}
           >
-            {busy ? 'Submitting…' : 'Run notebook'}
+            {busy
+              ? 'Submitting…'
+              : plan?.ok
+                ? `Start ${plan.runs} run${plan.runs === 1 ? '' : 's'}`
+                : 'Run notebook'}
           </button>
           {missing ? (
             <span
@@ -532,5 +579,105 @@ function RecentPicker(props: {
         </li>
       ))}
     </ul>
+  );
+}
+
+/** One run, or a sweep: a parameter over a list of values or a date range, at most N at once. */
+function SweepFields(props: {
+  sweep: SweepInput;
+  fields: readonly ParameterField[];
+  parameter: string;
+  runs: number | null;
+  onChange(patch: Partial<SweepInput>): void;
+}) {
+  const { sweep } = props;
+  const modes: Array<[SweepMode, string]> = [
+    ['single', 'One run'],
+    ['list', 'One run per value'],
+    ['dates', 'One run per day (backfill)'],
+  ];
+  return (
+    <fieldset className="fieldset sweep-fields">
+      <legend>Runs</legend>
+      <div className="radio-row">
+        {modes.map(([mode, label]) => (
+          <label key={mode} className="radio">
+            <input
+              type="radio"
+              name="sweep-mode"
+              checked={sweep.mode === mode}
+              onChange={() => props.onChange({ mode })}
+            />{' '}
+            {label}
+          </label>
+        ))}
+      </div>
+      {sweep.mode !== 'single' ? (
+        <div className="form-row">
+          <label className="field">
+            <span>Parameter</span>
+            <select
+              className="input"
+              value={props.parameter}
+              onChange={(e) => props.onChange({ parameter: e.target.value })}
+            >
+              {props.fields.map((f) => (
+                <option key={f.name} value={f.name}>
+                  {f.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          {sweep.mode === 'list' ? (
+            <label className="field grow">
+              <span>Values, one per line</span>
+              <textarea
+                className="input mono"
+                rows={4}
+                value={sweep.values}
+                onChange={(e) => props.onChange({ values: e.target.value })}
+              />
+            </label>
+          ) : (
+            <>
+              <label className="field">
+                <span>First day</span>
+                <input
+                  className="input"
+                  type="date"
+                  value={sweep.start}
+                  onChange={(e) => props.onChange({ start: e.target.value })}
+                />
+              </label>
+              <label className="field">
+                <span>Last day</span>
+                <input
+                  className="input"
+                  type="date"
+                  value={sweep.end}
+                  onChange={(e) => props.onChange({ end: e.target.value })}
+                />
+              </label>
+            </>
+          )}
+          <label className="field">
+            <span>At most at once</span>
+            <input
+              className="input mono"
+              inputMode="numeric"
+              placeholder="no limit"
+              value={sweep.maxConcurrency}
+              onChange={(e) => props.onChange({ maxConcurrency: e.target.value })}
+            />
+          </label>
+        </div>
+      ) : null}
+      {sweep.mode !== 'single' && props.runs !== null ? (
+        <p className="muted small" aria-live="polite">
+          {props.runs} run{props.runs === 1 ? '' : 's'}, each with the other parameters as above
+          {sweep.mode === 'dates' ? ` (${props.parameter} = each day as YYYY-MM-DD)` : ''}.
+        </p>
+      ) : null}
+    </fieldset>
   );
 }

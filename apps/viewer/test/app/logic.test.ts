@@ -31,6 +31,7 @@ import {
   newerRun,
   parseLabelFilter,
 } from '../../src/app/lib/run-list.ts';
+import { daysBetween, planSweep } from '../../src/app/lib/sweep-form.ts';
 import { buildTimeline } from '../../src/app/lib/timeline.ts';
 import { triggerOf, triggerText } from '../../src/app/lib/trigger.ts';
 import { githubUri, missingForSubmit } from '../../src/app/NewRunForm.tsx';
@@ -844,5 +845,80 @@ describe('who started a run', () => {
       ),
     ).toBe('rerun · by ana');
     expect(triggerText(triggerOf({ sweepId: null, labels: {} }))).toBe('');
+  });
+});
+
+describe('sweep form', () => {
+  const fields = buildFields({
+    parameters: [
+      { name: 'day', type: 'str', default: '"2026-01-01"', help: '' },
+      { name: 'n', type: 'int', default: '1', help: '' },
+      { name: 'mode', type: 'Literal', default: '"a"', help: '' },
+    ],
+    schema: {
+      type: 'object',
+      properties: {
+        day: { type: 'string', default: '2026-01-01' },
+        n: { type: 'integer', default: 1 },
+        mode: { enum: ['a', 'b'], default: 'a' },
+      },
+    },
+  });
+  const input = {
+    mode: 'list' as const,
+    parameter: 'n',
+    values: '',
+    start: '',
+    end: '',
+    maxConcurrency: '',
+  };
+
+  it('plans one run per value, each checked like its field', () => {
+    expect(planSweep({ ...input, values: '1\n2\n\n3', maxConcurrency: '2' }, fields)).toEqual({
+      ok: true,
+      runs: 3,
+      body: { list: [{ n: 1 }, { n: 2 }, { n: 3 }], maxConcurrency: 2 },
+    });
+    expect(planSweep({ ...input, values: '1\nx' }, fields)).toEqual({
+      ok: false,
+      problem: 'Line 2: n must be a whole number',
+    });
+    expect(planSweep({ ...input, parameter: 'mode', values: 'a\nb' }, fields)).toMatchObject({
+      ok: true,
+      body: { list: [{ mode: 'a' }, { mode: 'b' }] },
+    });
+    expect(planSweep({ ...input, parameter: 'mode', values: 'c' }, fields)).toMatchObject({
+      ok: false,
+    });
+    expect(planSweep({ ...input, values: '1', maxConcurrency: '0' }, fields)).toMatchObject({
+      ok: false,
+      problem: /concurrency/,
+    });
+  });
+
+  it('plans a backfill over days, both ends included', () => {
+    expect(
+      planSweep(
+        { ...input, mode: 'dates', parameter: 'day', start: '2026-01-30', end: '2026-02-02' },
+        fields,
+      ),
+    ).toEqual({
+      ok: true,
+      runs: 4,
+      body: { dateRange: { parameter: 'day', start: '2026-01-30', end: '2026-02-02' } },
+    });
+    expect(
+      planSweep(
+        { ...input, mode: 'dates', parameter: 'day', start: '2026-02-02', end: '2026-01-30' },
+        fields,
+      ),
+    ).toEqual({ ok: false, problem: 'The last day is before the first' });
+    expect(daysBetween('2026-01-01', '2028-12-31')).toBe(1096);
+    expect(
+      planSweep(
+        { ...input, mode: 'dates', parameter: 'day', start: '2026-01-01', end: '2028-12-31' },
+        fields,
+      ),
+    ).toMatchObject({ ok: false, problem: /at most 1000 runs/ });
   });
 });
