@@ -57,6 +57,8 @@ export interface SandboxConfig {
   mode: 'auto' | 'require' | 'off';
   /** NES_SANDBOX_USER: the unprivileged user runs switch to when the service is root. */
   user: string;
+  /** NES_SANDBOX_NETWORK: `host` (runs share the host's network) or `none` (loopback only). */
+  network: 'host' | 'none';
   /** NES_SANDBOX_READONLY: colon-separated extra host paths runs may read. */
   readOnlyPaths: string[];
   /** NES_RUN_ENV: comma-separated names of this environment's variables every run gets. */
@@ -123,6 +125,7 @@ type ConfigKey =
   | 'OUTPUT_URL'
   | 'SANDBOX'
   | 'SANDBOX_USER'
+  | 'SANDBOX_NETWORK'
   | 'SANDBOX_READONLY'
   | 'RUN_ENV'
   | 'K8S_NAMESPACE'
@@ -258,6 +261,13 @@ export function loadConfig(
       `expected a user name, got ${JSON.stringify(sandboxUser.value)}`,
     );
   }
+  const sandboxNetwork = read('SANDBOX_NETWORK');
+  if (sandboxNetwork !== null && !['host', 'none'].includes(sandboxNetwork.value)) {
+    throw new ConfigError(
+      sandboxNetwork.name,
+      `expected "host" or "none", got ${JSON.stringify(sandboxNetwork.value)}`,
+    );
+  }
   const runEnv = read('RUN_ENV');
   const runEnvNames = (runEnv?.value ?? '')
     .split(',')
@@ -274,6 +284,7 @@ export function loadConfig(
   const sandbox: SandboxConfig = {
     mode: (sandboxMode?.value ?? 'auto') as SandboxConfig['mode'],
     user: sandboxUser?.value ?? 'nes-sandbox',
+    network: (sandboxNetwork?.value ?? 'host') as SandboxConfig['network'],
     readOnlyPaths: (text('SANDBOX_READONLY') ?? '')
       .split(':')
       .filter((path) => path.trim() !== '')

@@ -149,6 +149,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
         sandbox: {
           mode: config.sandbox.mode,
           user: config.sandbox.user,
+          network: config.sandbox.network,
           readOnlyPaths: config.sandbox.readOnlyPaths,
           ...options.executor?.sandbox,
           hiddenPaths: [

@@ -115,7 +115,18 @@ try:
 except Exception:  # noqa: BLE001
     pass
 
-# 8. Kill another run's kernel, then the API (last: on a service without isolation this ends it).
+# 8. The network (the service runs this suite with NES_SANDBOX_NETWORK=none): the API's port on
+# the host's loopback.
+import socket  # noqa: E402
+from urllib.parse import urlsplit  # noqa: E402
+
+api = urlsplit(P["apiUrl"])
+attempt(
+    f"connect to the API at {api.netloc}",
+    lambda: socket.create_connection((api.hostname, api.port), timeout=3).close() or "connected",
+)
+
+# 9. Kill another run's kernel, then the API (last: on a service without isolation this ends it).
 for pid in P["victimPids"]:
     if pid == os.getpid():
         continue

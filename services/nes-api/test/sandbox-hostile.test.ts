@@ -8,7 +8,8 @@
  * directory, signalling the other run's kernel and the API. The other run and a normal notebook
  * still succeed with their outputs.
  *
- * The sandbox is required here (NES_SANDBOX=require): scripts/setup.sh installs bubblewrap.
+ * The sandbox is required here (NES_SANDBOX=require), without network (NES_SANDBOX_NETWORK=none,
+ * so the notebook cannot reach the API's port either): scripts/setup.sh installs bubblewrap.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -57,6 +58,7 @@ before(async () => {
     NES_DATA_DIR: dataDir,
     NES_NOTEBOOK_ROOTS: ws.notebooks,
     NES_SANDBOX: 'require',
+    NES_SANDBOX_NETWORK: 'none',
   });
   writeFileSync(join(dataDir, 'admin-token'), `${ADMIN_TOKEN_FILE_MARKER}\n`, { mode: 0o600 });
 });
@@ -150,6 +152,7 @@ describe('a hostile notebook against the embedded service', () => {
     const probe = {
       secretNames: Object.keys(SECRETS).map((name) => `${name}=`),
       apiPid: service.child.pid,
+      apiUrl: api.url,
       servicePids: [...processes.keys()],
       victimPids: kernels.pids,
       connectionFiles: [...new Set([...kernels.files, ...hostConnectionFiles])],
@@ -189,6 +192,7 @@ describe('a hostile notebook against the embedded service', () => {
         'open ',
         `list ${workDir}`,
         'write ',
+        'connect to the API',
         "SIGKILL the other run's kernel",
         'SIGKILL the API',
       ]) {

@@ -82,6 +82,12 @@ describe('the bwrap command', () => {
     }
     assert.match(joined, /--proc \/proc --dev \/dev --perms 1777 --tmpfs \/tmp/);
     assert.ok(!args.includes('--unshare-user'), 'root needs no user namespace');
+    assert.ok(!args.includes('--unshare-net'), 'the host network unless asked');
+    const offline = bubblewrapCommand(
+      { ...plan, network: 'none' },
+      { dir: '/d', file: 'f', args: [] },
+    );
+    assert.ok(offline.args.includes('--unshare-net'));
   });
 
   test('read-only binds once each; the run directory alone writable, at /home/run', () => {
@@ -141,6 +147,7 @@ describe('configuration', () => {
     assert.deepEqual(loadConfig(base).sandbox, {
       mode: 'auto',
       user: 'nes-sandbox',
+      network: 'host',
       readOnlyPaths: [],
       runEnv: [],
     });
@@ -154,6 +161,8 @@ describe('configuration', () => {
     assert.deepEqual(set.runEnv, ['MLFLOW_TRACKING_URI', 'HF_HOME']);
     assert.deepEqual(set.readOnlyPaths, ['/opt/r', '/opt/julia']);
     assert.throws(() => loadConfig({ ...base, NES_SANDBOX: 'maybe' }), ConfigError);
+    assert.equal(loadConfig({ ...base, NES_SANDBOX_NETWORK: 'none' }).sandbox.network, 'none');
+    assert.throws(() => loadConfig({ ...base, NES_SANDBOX_NETWORK: 'some' }), ConfigError);
     assert.throws(() => loadConfig({ ...base, NES_SANDBOX_USER: 'root; rm' }), ConfigError);
     assert.throws(
       () => loadConfig({ ...base, NES_RUN_ENV: 'NES_ADMIN_TOKEN' }),

@@ -10,7 +10,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,6 +83,12 @@ export interface StartServerOptions {
    * process as its parent; the wrapper must stop it when this process dies.
    */
   wrap?: (launch: { file: string; args: string[] }) => { file: string; args: string[] };
+  /**
+   * Listen on a Unix socket instead of a loopback port: the server binds `visiblePath` (its own
+   * view, in a sandbox without network) and this process relays a loopback port of its own to
+   * `path` (the same socket as the host sees it). The endpoint's URL is the relay's.
+   */
+  unixSocket?: { path: string; visiblePath: string };
   timeoutMs?: number;
   signal?: AbortSignal;
 }
@@ -132,6 +138,7 @@ async function freePort(): Promise<number> {
 export async function startJupyterServer(
   options: StartServerOptions = {},
 ): Promise<PrivateJupyterServer> {
+  if (options.unixSocket) return await startOnce(options, 0);
   // A free port can be taken between our probe and the server's bind: try a few.
   for (let attempt = 1; ; attempt += 1) {
     try {
@@ -162,11 +169,13 @@ async function startOnce(options: StartServerOptions, port: number): Promise<Pri
     args: [
       ...launch.args,
       `--config=${CONFIG_FILE}`,
-      '--ServerApp.ip=127.0.0.1',
-      `--ServerApp.port=${port}`,
+      ...(options.unixSocket
+        ? [`--ServerApp.sock=${options.unixSocket.visiblePath}`]
+        : ['--ServerApp.ip=127.0.0.1', `--ServerApp.port=${port}`]),
       `--ServerApp.root_dir=${rootDir}`,
     ],
   };
+  const relay = options.unixSocket ? await relayToSocket(options.unixSocket.path) : null;
   const wrapped = options.wrap ? options.wrap(server) : server;
   const child = spawn(wrapped.file, wrapped.args, {
     env: {
@@ -195,13 +204,17 @@ async function startOnce(options: StartServerOptions, port: number): Promise<Pri
     hasExited = true;
     running.delete(child);
     tokenFile.remove();
+    relay?.server.close();
   });
   running.add(child);
   killAllOnExit();
   child.unref();
   (child.stderr as { unref?: () => void } | null)?.unref?.();
 
-  const endpoint: ServerEndpoint = { url: `http://127.0.0.1:${port}/`, token };
+  const endpoint: ServerEndpoint = {
+    url: `http://127.0.0.1:${relay ? relay.port : port}/`,
+    token,
+  };
   const stop = async (): Promise<void> => {
     if (hasExited) return;
     // Waiting for the exit must keep this process alive (the child is unref'd so that a
@@ -247,6 +260,30 @@ async function startOnce(options: StartServerOptions, port: number): Promise<Pri
     tokenFile.remove();
   }
   return { ...endpoint, rootDir, pid: child.pid ?? -1, stop };
+}
+
+/**
+ * A loopback port whose connections are piped to a Unix socket (a server in a sandbox without
+ * network). Closed when the server exits.
+ */
+async function relayToSocket(path: string): Promise<{ server: Server; port: number }> {
+  const server = createServer((client) => {
+    const upstream = connect(path);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    client.pipe(upstream).pipe(client);
+  });
+  server.unref();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  return { server, port: typeof address === 'object' && address ? address.port : 0 };
 }
 
 /** The token in a file only this user can read, in a fresh private directory unless given one. */

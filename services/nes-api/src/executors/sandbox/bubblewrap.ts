@@ -169,7 +169,10 @@ export type SandboxProbe =
  * (a container without user namespaces, or a kernel that forbids them, fails this). The probe
  * runs a real sandbox with the same namespaces, so a pass means runs can start.
  */
-export async function probeBubblewrap(asRoot: boolean): Promise<SandboxProbe> {
+export async function probeBubblewrap(
+  asRoot: boolean,
+  network: 'host' | 'none' = 'host',
+): Promise<SandboxProbe> {
   const bwrap = await which('bwrap');
   if (bwrap === null) {
     return {
@@ -191,7 +194,7 @@ export async function probeBubblewrap(asRoot: boolean): Promise<SandboxProbe> {
     bwrap,
     setpriv,
     user: asRoot ? { name: 'nobody', uid: 65534, gid: 65534 } : null,
-    network: 'host',
+    network,
     readOnly: [],
     hidden: [],
   };

@@ -85,6 +85,15 @@ export class RunSandbox {
         tokenDir: dir,
         prepareTokenFile: own,
         visiblePath: (path) => join(inside, basename(path)),
+        // Without a network of its own the server is reached through a socket in its directory.
+        ...(plan?.network === 'none'
+          ? {
+              unixSocket: {
+                path: join(dir, '.jupyter-server.sock'),
+                visiblePath: join(inside, '.jupyter-server.sock'),
+              },
+            }
+          : {}),
         ...(plan !== null ? { wrap: (launch) => bubblewrapCommand(plan, { dir, ...launch }) } : {}),
         ...(options.startTimeoutMs !== undefined ? { timeoutMs: options.startTimeoutMs } : {}),
       });

@@ -26,6 +26,8 @@ export interface SandboxSettings {
   mode: SandboxMode;
   /** The unprivileged user runs execute as when the service runs as root. */
   user: string;
+  /** `host`: runs share the host's network; `none`: a network namespace with loopback only. */
+  network: 'host' | 'none';
   /** Extra host paths runs may read (kernels installed outside the usual places). */
   readOnlyPaths: string[];
   /** Paths kept out of the sandbox even when below a readable path (the data directory...). */
@@ -83,7 +85,7 @@ export async function planSandbox(
   });
   if (mode === 'off') return unsandboxed('NES_SANDBOX=off');
   const asRoot = process.getuid?.() === 0;
-  const probe = await (context.probe ?? probeBubblewrap)(asRoot);
+  const probe = await (context.probe ?? probeBubblewrap)(asRoot, settings.network ?? 'host');
   if (!probe.ok) {
     if (mode === 'require') {
       throw new SandboxUnavailableError(
@@ -98,7 +100,7 @@ export async function planSandbox(
     bwrap: probe.bwrap,
     setpriv: probe.setpriv,
     user,
-    network: 'host',
+    network: settings.network ?? 'host',
     readOnly: paths.readOnly,
     hidden: [...context.hidden, ...(settings.hiddenPaths ?? [])],
   };
@@ -110,7 +112,7 @@ export async function planSandbox(
       mode,
       user: user?.name ?? null,
       detail:
-        `${probe.version}, new PID/IPC/UTS namespaces, read-only system, private /tmp` +
+        `${probe.version}, new PID/IPC/UTS${plan.network === 'none' ? '/network' : ''} namespaces, read-only system, private /tmp` +
         (user ? `, user ${user.name} (uid ${user.uid})` : ', user namespace'),
     },
   };
