@@ -203,6 +203,14 @@ describe('triage', () => {
     const detail = (await ended.textContent()) ?? '';
     assert.doesNotMatch(detail, /\d\.\d{4,}/, `no machine-precision seconds: ${detail}`);
     assert.equal(await page.getByRole('button', { name: /failing cell/i }).count(), 0);
+    await ended
+      .getByText('Its time limit is 3.0 s (timeoutSeconds), counted from when it started.')
+      .waitFor();
+    // papermill's banner in the notebook says the same, not "Execution failed".
+    await page
+      .getByRole('article', { name: 'Execution error' })
+      .getByText('Stopped at its time limit at cell 3')
+      .waitFor();
     await shoot('run-timed-out');
   });
 
@@ -360,6 +368,8 @@ describe('triage', () => {
       `/v1/runs?sweepId=${encodeURIComponent(sweepId)}&limit=10`,
     );
     assert.deepEqual(body.runs.map((r) => r.parameters.name).sort(), ['ada', 'bob', 'cyd']);
+    // The form closes; the list shows the sweep, found by its id.
+    await form.waitFor({ state: 'detached' });
     const toggle = page.getByRole('button', { name: /Sweep .* 3 runs/ });
     await toggle.waitFor();
     for (const run of body.runs) await waitForStatus(harness, run.id, ['succeeded'], 90_000);

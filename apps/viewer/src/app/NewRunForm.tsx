@@ -186,6 +186,8 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
           { idempotencyKey: crypto.randomUUID() },
         );
         // The runs list folds the sweep into one row; its id finds it.
+        setBusy(false);
+        props.onClose();
         navigate(`/?q=${encodeURIComponent(created.id)}`);
         return;
       }

@@ -23,6 +23,7 @@ export function NotebookPanel(props: {
   bare?: boolean;
   /** papermill's banner offers its own jump (off when the page shows one). */
   bannerJump?: boolean;
+  bannerLead?: string;
 }) {
   const { frameOrigin } = useApi();
   const [hideCode, setHideCode] = useState(false);
@@ -82,6 +83,7 @@ export function NotebookPanel(props: {
             focusCell={focusCell}
             hideCode={hideCode}
             bannerJump={props.bannerJump ?? true}
+            bannerLead={props.bannerLead}
           />
         </div>
       </div>

@@ -42,6 +42,8 @@ export interface CellViewProps {
   failingNumber: number | null;
   /** Whether papermill's banner offers its own jump (not when the page has one already). */
   bannerJump: boolean;
+  /** How papermill's banner begins ("Execution failed"; a page knowing better may say why). */
+  bannerLead?: string;
   /** Live status from the run, when one is executing. */
   status?: CellRunStatus;
   /** highlight.js grammar for code cells, or null for plain text. */
@@ -201,18 +203,18 @@ function ErrorBanner({
   failingNumber,
   failingIndex,
   jump,
+  lead,
   onJump,
 }: {
   failingNumber: number | null;
   failingIndex: number | null;
   jump: boolean;
+  lead: string;
   onJump(i: number): void;
 }) {
   return (
     <div className="nes-error-banner" role="alert">
-      <strong>
-        {failingNumber !== null ? `Execution failed at cell ${failingNumber}` : 'Execution failed'}
-      </strong>
+      <strong>{failingNumber !== null ? `${lead} at cell ${failingNumber}` : lead}</strong>
       {jump && failingIndex !== null && (
         <button type="button" className="nes-link-button" onClick={() => onJump(failingIndex)}>
           Go to the failing cell
@@ -232,6 +234,7 @@ function CellViewImpl(props: CellViewProps) {
           failingNumber={props.failingNumber}
           failingIndex={props.failingIndex}
           jump={props.bannerJump}
+          lead={props.bannerLead ?? 'Execution failed'}
           onJump={props.onJumpToCell}
         />
       </article>
@@ -298,6 +301,7 @@ function sameProps(a: CellViewProps, b: CellViewProps): boolean {
     a.failingIndex === b.failingIndex &&
     a.failingNumber === b.failingNumber &&
     a.bannerJump === b.bannerJump &&
+    a.bannerLead === b.bannerLead &&
     a.onJumpToCell === b.onJumpToCell &&
     jsonEqual(a.cell, b.cell)
   );

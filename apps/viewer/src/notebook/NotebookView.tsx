@@ -38,6 +38,8 @@ export interface NotebookViewProps {
   hideCode?: boolean;
   /** papermill's error banner offers a jump to the failing cell (off where the page has one). */
   bannerJump?: boolean;
+  /** How papermill's error banner begins (default "Execution failed"). */
+  bannerLead?: string;
   /** The element that scrolls (for virtualization); default: the window. */
   scrollElement?: () => HTMLElement | null;
 }
@@ -165,6 +167,7 @@ export function NotebookView({
   focusCell,
   hideCode = false,
   bannerJump = true,
+  bannerLead,
   scrollElement,
 }: NotebookViewProps) {
   const cells = notebook.cells;
@@ -252,6 +255,7 @@ export function NotebookView({
                 number={numbers[item.index] ?? null}
                 failingNumber={failingIndex !== null ? (numbers[failingIndex] ?? null) : null}
                 bannerJump={bannerJump}
+                bannerLead={bannerLead}
                 status={cellStates?.[item.index]}
                 grammar={grammar}
                 hideCode={hideCode}

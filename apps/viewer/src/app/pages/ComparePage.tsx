@@ -6,7 +6,7 @@
 import { type InspectResult, isTerminal, type Run } from '@nes/client';
 import { type FormEvent, Fragment, useMemo, useState } from 'react';
 import { Link, useLocation, useSearchParams } from 'wouter';
-import type { NotebookJson } from '../../notebook/index.ts';
+import { authorCellNumbers, type NotebookJson } from '../../notebook/index.ts';
 import { useApi, useLoad, useNow, useTitle } from '../api.tsx';
 import { ErrorView, Loading, StatusBadge } from '../components.tsx';
 import {
@@ -319,11 +319,19 @@ function PairRow(props: {
     const cell = nb.cells[index];
     if (!cell) return <div className="pair-side missing">-</div>;
     const ms = durations.get(index);
+    // The author's numbering, as everywhere (papermill's injected cell has no number).
+    const number = authorCellNumbers(nb.cells)[index];
+    const name =
+      number !== null && number !== undefined
+        ? `cell ${number}`
+        : cell.cell_type === 'code'
+          ? 'injected parameters'
+          : cell.cell_type;
     return (
       <div className="pair-side">
         <div className="pair-head mono small">
           <span>
-            {label} · cell {index + 1}
+            {label} · {name}
           </span>
           {ms !== undefined ? <span>{formatDuration(ms)}</span> : null}
         </div>

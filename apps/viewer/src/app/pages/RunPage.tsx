@@ -271,6 +271,7 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
               cellStates={states}
               focusCell={focusCell}
               bannerJump={false}
+              bannerLead={wasStopped(run) === 'timed_out' ? 'Stopped at its time limit' : undefined}
             />
           ) : nb.error ? (
             active || isNotFound(nb.error) ? (
@@ -383,8 +384,16 @@ function RunEnd(props: {
           </span>
           {jump}
         </div>
-        {stopped === 'timed_out' && run.error?.evalue ? (
-          <p className="muted small">{humanizeSeconds(run.error.evalue)}</p>
+        {stopped === 'timed_out' ? (
+          <p className="muted small">
+            {/* The run's own limit; the runner's message gives what was left of it once the
+                notebook was prepared, which reads like a different limit. */}
+            {run.timeoutSeconds
+              ? `Its time limit is ${formatDuration(run.timeoutSeconds * 1000)} (timeoutSeconds), counted from when it started.`
+              : run.error?.evalue
+                ? humanizeSeconds(run.error.evalue)
+                : ''}
+          </p>
         ) : null}
         {stopped === 'cancelled' ? (
           <p className="muted small">
