@@ -70,8 +70,8 @@ export interface StartServerOptions {
   /**
    * Where the one-use file carrying the access token is written; the server reads and deletes
    * it at start, so the token is in neither its environment (`/proc/PID/environ`) nor its
-   * command line. It must be visible to the server at the same path. Default: a private
-   * temporary directory.
+   * command line. The server must see it, at the same path or at `visiblePath`'s. Default: a
+   * private temporary directory.
    */
   tokenDir?: string;
   /** Called with the token file before the server starts (a sandbox hands it to its user). */

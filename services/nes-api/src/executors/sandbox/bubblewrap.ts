@@ -110,8 +110,8 @@ export function bubblewrapCommand(
     made.add(path);
   }
   args.push('--proc', '/proc', '--dev', '/dev', '--perms', '1777', '--tmpfs', '/tmp');
-  // Secrets that happen to lie below a bound path (a data directory inside the checkout). The
-  // run's own directory may sit below one: it is bound after, onto the empty tmpfs.
+  // Secrets that happen to lie below a bound path (a data directory inside a bound checkout)
+  // are covered by an empty tmpfs.
   for (const path of plan.hidden) {
     if (bound.some((b) => isInside(path, b))) {
       args.push('--perms', '0755', '--tmpfs', path);
@@ -141,12 +141,9 @@ export function bubblewrapCommand(
  * environment (a venv's `bin/python` links to an interpreter elsewhere, /root/.pyenv/...).
  */
 export function pathsFor(file: string): string[] {
-  const paths = new Set<string>();
   if (!existsSync(file)) return [];
-  const real = realpathSync(file);
-  // <prefix>/bin/python -> <prefix>
-  paths.add(dirname(dirname(real)));
-  return [...paths];
+  // <prefix>/bin/python3.11 -> <prefix>
+  return [dirname(dirname(realpathSync(file)))];
 }
 
 async function which(name: string): Promise<string | null> {
