@@ -482,6 +482,19 @@ describe('parameter form', () => {
     expect(JSON.stringify(collectParameters(fields, { rate: '2.25' }))).toBe('{"rate":2.25}');
   });
 
+  it('keeps floats and big integers typed in JSON fields as typed', () => {
+    const fields = buildFields({
+      parameters: [{ name: 'conf', type: null, default: '{}', help: '' }],
+      schema: { type: 'object', properties: { conf: { default: {} } } },
+    });
+    const sent = collectParameters(fields, {
+      conf: '{"b2": 1.0, "big": 12345678901234567890, "n": [2, 0.5, 1e3]}',
+    });
+    expect(JSON.stringify(sent)).toBe(
+      '{"conf":{"b2":1.0,"big":12345678901234567890,"n":[2,0.5,1e3]}}',
+    );
+  });
+
   it('names the field a bad value is in', () => {
     const fields = buildFields(inspect);
     const attempt = (texts: Record<string, string>) => {

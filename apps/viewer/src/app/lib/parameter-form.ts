@@ -139,6 +139,23 @@ export function floatValue(n: number): unknown {
   return { toJSON: () => rawJson(`${n}.0`) };
 }
 
+/**
+ * JSON typed in a field, read the way the API and Python read it: a number written `1.0` (or
+ * `1e3`) stays a float and an integer beyond 2^53 stays exact on the wire (sent as written, by
+ * JSON.rawJSON and the reviver's source text); other values as JSON.parse gives them.
+ */
+export function parseJsonExact(text: string): unknown {
+  return JSON.parse(text, (_key, value: unknown, context?: { source?: string }) => {
+    const source = context?.source;
+    if (typeof value !== 'number' || !rawJson || source === undefined) return value;
+    const float = /[.eE]/.test(source);
+    if (float ? Number.isInteger(value) : !Number.isSafeInteger(value)) {
+      return { toJSON: () => rawJson(source) };
+    }
+    return value;
+  });
+}
+
 /** One field's text as the value to send. Throws ParameterError naming the field. */
 export function parseField(field: ParameterField, text: string): unknown {
   const value = parseText(field, text);
@@ -180,7 +197,7 @@ function parseText(field: ParameterField, text: string): unknown {
     case 'enum':
     case 'json':
       try {
-        return JSON.parse(trimmed);
+        return parseJsonExact(trimmed);
       } catch {
         throw new ParameterError(
           field.name,
@@ -198,17 +215,15 @@ function parseLoose(trimmed: string, text: string): unknown {
   if (trimmed === 'False') return false;
   if (trimmed === 'None') return null;
   try {
-    return JSON.parse(trimmed);
+    return parseJsonExact(trimmed);
   } catch {
     return text;
   }
 }
 
-/** A value as the schema checks it: floats sent as `1.0` are plain numbers here. */
+/** A value as the schema checks it: floats sent as `1.0` are plain numbers here, at any depth. */
 function plain(value: unknown): unknown {
-  if (value !== null && typeof value === 'object' && 'toJSON' in value) {
-    return JSON.parse(JSON.stringify(value));
-  }
+  if (value !== null && typeof value === 'object') return JSON.parse(JSON.stringify(value));
   return value;
 }
 
