@@ -61,14 +61,18 @@ describe('what a real cluster does to runs', { concurrency: 2 }, () => {
   let replica: Replica;
   before(async () => {
     cluster = await setUp();
-    ({ ws, store, replica } = await replicaOn(cluster));
+    // A loaded machine can take seconds to start a container: 10 s before a pending run fails.
+    ({ ws, store, replica } = await replicaOn(cluster, {
+      executor: { pendingTimeoutSeconds: 10 },
+    }));
   });
   afterEach(() => assert.deepEqual(cluster.specViolations, []));
 
   test('the pod deleted mid-run (no cancel asked) -> failed infra PodTerminated, not cancelled', async () => {
     const nb = notebook(ws, 'deleted.ipynb', ['x = 1', 'import time\ntime.sleep(120)']);
     const run = await submit(store, replica.scheduler, specOf(nb));
-    await waitFor(store, run.id, started, 90_000);
+    const first = await waitFor(store, run.id, started, 90_000);
+    assert.equal(first.status, 'running', JSON.stringify(first.error));
     const pod = await until('its pod', () => podsOf(cluster, run.id)[0]?.metadata.name);
     // kubectl delete pod: the default grace period, SIGTERM, no DisruptionTarget.
     await cluster

@@ -174,6 +174,13 @@ describe('Kubernetes executor against the fake cluster', { concurrency: 2 }, () 
     // The runner saved the notebook as cancelled within the grace period.
     const output = outputNotebook(ws, run.id);
     assert.ok(output.cells.length >= 3);
+    // The archived pod log is whole: at least every line the run's log has (a pod being deleted
+    // may answer the final read with less than was followed).
+    const archived = join(ws.store, podLogKey(run.id));
+    await until('the pod log archived', () => existsSync(archived));
+    const logged = (await store.listEvents(run.id)).filter((e) => e.type === 'log').length;
+    const lines = readFileSync(archived, 'utf8').split('\n').filter(Boolean).length;
+    assert.ok(logged > 0 && lines >= logged, `${lines} archived lines, ${logged} logged`);
     await until(
       'the pod removed by the garbage collector',
       () => podsOf(cluster, run.id).length === 0,

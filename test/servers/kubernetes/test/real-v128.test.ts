@@ -38,8 +38,13 @@ test('a Job past its deadline: Failed/DeadlineExceeded at once, no FailureTarget
   const { cluster, batch } = await harness(t);
   await batch.createNamespacedJob({
     namespace: NS,
-    body: nodeJob('late', SLOW_TERM, {}, { activeDeadlineSeconds: 1, ...ignoreDisruptions }),
+    body: nodeJob('late', SLOW_TERM, {}, { activeDeadlineSeconds: 6, ...ignoreDisruptions }),
   });
+  await waitFor(
+    'the pod to run',
+    () => podOf(cluster, 'late'),
+    (p) => p.status?.phase === 'Running',
+  );
   const job = await waitFor('Failed', () => cluster.get<V1Job>('Job', NS, 'late'), isFinished);
   assert.deepEqual(conditionsOf(job), ['Failed=True/DeadlineExceeded']);
   // The pod is still stopping (SIGTERM, grace) after the Job's final condition.
