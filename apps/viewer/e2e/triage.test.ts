@@ -7,7 +7,8 @@
  * page is saved as a screenshot at 1440 and 800 px under test-artifacts/viewer/.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Run } from '@nes/client';
 import type { Page } from 'playwright-core';
@@ -334,6 +335,40 @@ describe('triage', () => {
     await place.getByRole('link', { name: 'output.ipynb' }).click();
     await page.getByText('broken on purpose').first().waitFor();
     await shoot('store-notebook');
+  });
+
+  test('a failed run exports as static, self-contained HTML that runs nothing', async () => {
+    await page.goto(`${harness.service.url}/runs/${brokenId}`);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export HTML' }).click(),
+    ]);
+    const file = await download.path();
+    const html = readFileSync(file, 'utf8');
+    assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none'/);
+    assert.doesNotMatch(html, /<script/i);
+    assert.match(html, /broken on purpose/);
+    assert.match(html, /Execution failed at cell 3/);
+    // Opened on its own, offline: it reads, and asks the network for nothing.
+    const viewer = await harness.context.newPage();
+    const requests: string[] = [];
+    viewer.on('request', (request) => {
+      if (!request.url().startsWith('file:') && !request.url().startsWith('data:'))
+        requests.push(request.url());
+    });
+    // As a browser opens a saved .html file (the download's own path has no extension).
+    const saved = join(harness.notebooks, '..', `${download.suggestedFilename()}`);
+    assert.match(download.suggestedFilename(), /^broken-.*\.html$/);
+    writeFileSync(saved, html);
+    await viewer.goto(`file://${saved}`);
+    await viewer.getByRole('heading', { name: 'broken.ipynb', level: 1 }).waitFor();
+    await viewer.locator('.cell-head', { hasText: 'Cell 3' }).waitFor();
+    assert.deepEqual(requests, []);
+    for (const width of [1440, 800]) {
+      await viewer.setViewportSize({ width, height: 900 });
+      await harness.screenshot(viewer, `export-html-${width}`);
+    }
+    await viewer.close();
   });
 
   test('compare shows the default value a run did not set', async () => {

@@ -2,6 +2,7 @@
 import { Link, useSearchParams } from 'wouter';
 import { useTitle } from '../api.tsx';
 import { ErrorView, Loading } from '../components.tsx';
+import { ExportHtmlButton } from '../ExportHtmlButton.tsx';
 import { breadcrumbs, browseDirHref } from '../lib/links.ts';
 import { NotebookPanel } from '../NotebookPanel.tsx';
 import { useNotebook } from '../use-notebook.ts';
@@ -46,9 +47,17 @@ export default function NotebookPage() {
           title={name}
           notebook={nb.notebook}
           extra={
-            <a className="btn small" href={apiPath} download={name}>
-              Download
-            </a>
+            <>
+              <a className="btn small" href={apiPath} download={name}>
+                Download
+              </a>
+              <ExportHtmlButton
+                notebook={nb.notebook}
+                fileName={`${name.replace(/\.ipynb$/, '')}.html`}
+                title={name}
+                subtitle={`From the output store: ${path}`}
+              />
+            </>
           }
         />
       ) : nb.error ? (

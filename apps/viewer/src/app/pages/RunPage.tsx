@@ -17,6 +17,7 @@ import {
   statusText,
   Time,
 } from '../components.tsx';
+import { ExportHtmlButton } from '../ExportHtmlButton.tsx';
 import { FAILURE_TEXT, wasStopped } from '../lib/failure.ts';
 import {
   elapsedMs,
@@ -271,6 +272,14 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
               cellStates={states}
               focusCell={focusCell}
               bannerJump={false}
+              extra={
+                <ExportHtmlButton
+                  notebook={nb.notebook}
+                  fileName={`${notebookName(run.notebook).replace(/\.ipynb$/, '')}-${run.id}.html`}
+                  title={notebookName(run.notebook)}
+                  subtitle={`Run ${run.id}, ${statusText(run.status).toLowerCase()}, ${run.notebook}${run.commitSha ? ` @ ${shortSha(run.commitSha)}` : ''}, ${formatDateZone(run.createdAt)}`}
+                />
+              }
               bannerLead={wasStopped(run) === 'timed_out' ? 'Stopped at its time limit' : undefined}
             />
           ) : nb.error ? (
