@@ -61,6 +61,8 @@ async function measure(mode: 'informers' | 'informers-nologs' | 'polling'): Prom
   const work = mkdtempSync('/var/tmp/nes-k8s-bench-');
   const cluster: FakeCluster = await startFakeCluster({
     kubelet: {
+      // Room for every run at once: this measures the executor, not the scheduler's CPU fitting.
+      allocatableCpu: '1000',
       // A shell per run: sleep 4-12 s, leave a runner-like result.
       resolveCommand: (pod) => {
         const id = pod.metadata?.annotations?.['nes.dev/run-id'] ?? 'unknown';
