@@ -16,6 +16,9 @@
  *   side with what the executor alone allows (K / mean service time, the service time read from
  *   each run's startedAt -> finishedAt); a ratio near 1 means the executor, not the API, limits.
  *
+ * `--drain-seconds S` measures the drain over S seconds after the submits, then cancels the runs
+ * still open; they must still all end terminal (lost stays 0), so the check holds either way.
+ *
  * `--save-baseline` stores the numbers in bench/submit-load.baseline.json (the "before" column);
  * later measurements print and record that column side by side. Writes its section of
  * bench/RESULTS.md unless --no-write. Work files live in bench/.work/.
@@ -53,6 +56,8 @@ interface Measured {
   drainPerSecond: number;
   executorBoundPerSecond: number;
   drainSeconds: number;
+  /** Runs still open after --drain-seconds, cancelled (they must still end terminal). */
+  cancelledAfterWindow?: number;
   loadAverage: string;
 }
 
@@ -163,6 +168,7 @@ async function measure(
   clients: number,
   concurrency: number,
   drain = true,
+  drainWindowSeconds = Number.POSITIVE_INFINITY,
 ): Promise<Measured> {
   mkdirSync(WORK, { recursive: true });
   const path = join(WORK, 'load.ipynb');
@@ -207,22 +213,46 @@ async function measure(
     const submitEnd = Date.now();
 
     // Drain: every accepted run must end terminal.
+    process.stderr.write(
+      `submit phase: ${accepted.length} accepted in ${submitSeconds.toFixed(1)} s, p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms, ${rejectLatencies.length} x 429 (p99 ${percentile(rejectLatencies, 99).toFixed(0)} ms)\n`,
+    );
+    let drainWindowRuns: ApiRun[] | null = null;
     const deadline = drain ? Date.now() + Math.max(600_000, accepted.length * 3_000) : 0;
+    const windowEnd = submitEnd + drainWindowSeconds * 1000;
     let runs: ApiRun[] = [];
+    let cancelledAfterWindow = 0;
     for (;;) {
       runs = await listAll(service.url, tag);
-      const open = runs.filter((r) => !TERMINAL.has(r.status)).length;
-      if (open === 0 && runs.length >= accepted.length) break;
+      const open = runs.filter((r) => !TERMINAL.has(r.status));
+      if (open.length === 0 && runs.length >= accepted.length) break;
       if (Date.now() > deadline) break;
-      process.stderr.write(`  draining: ${runs.length - open}/${accepted.length} finished\n`);
+      if (Date.now() > windowEnd && cancelledAfterWindow === 0) {
+        // The drain rate is measured over the window; the rest is cancelled, which must still
+        // bring every accepted run to a terminal status (nothing lost).
+        drainWindowRuns = runs;
+        for (const run of open) {
+          await fetch(`${service.url}/v1/runs/${run.id}/cancel`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${TOKEN}` },
+          });
+          cancelledAfterWindow++;
+        }
+        continue;
+      }
+      process.stderr.write(
+        `  draining: ${runs.length - open.length}/${accepted.length} finished\n`,
+      );
       await new Promise((done) => setTimeout(done, 5000));
     }
+    const measuredRuns = drainWindowRuns ?? runs;
     const byId = new Map(runs.map((r) => [r.id, r]));
     const acceptedIds = new Set(accepted);
     const lost =
       accepted.filter((id) => !TERMINAL.has(byId.get(id)?.status ?? '')).length +
       runs.filter((r) => !acceptedIds.has(r.id)).length;
-    const finished = runs.filter((r) => r.finishedAt !== null && r.startedAt !== null);
+    const finished = measuredRuns.filter(
+      (r) => r.finishedAt !== null && r.startedAt !== null && r.status === 'succeeded',
+    );
     const lastFinish = Math.max(...finished.map((r) => Date.parse(r.finishedAt as string)));
     const drainSeconds = Math.max(0.001, (lastFinish - submitEnd) / 1000);
     const finishedAfter = finished.filter((r) => Date.parse(r.finishedAt as string) > submitEnd);
@@ -247,6 +277,7 @@ async function measure(
       drainPerSecond: finishedAfter.length / drainSeconds,
       executorBoundPerSecond: concurrency / meanService,
       drainSeconds,
+      cancelledAfterWindow,
       loadAverage: loadavg()[0]?.toFixed(1) ?? '?',
     };
   } finally {
@@ -312,7 +343,12 @@ function rows(after: Measured, before: Measured | null) {
     const b = before === null ? null : pick(before);
     let ratio = '';
     if (better !== 'none' && a !== null && b !== null && a > 0 && b > 0) {
-      ratio = better === 'higher' ? `${(a / b).toFixed(2)}x` : `${(b / a).toFixed(2)}x faster`;
+      ratio =
+        better === 'higher'
+          ? `${(a / b).toFixed(2)}x`
+          : b >= a
+            ? `${(b / a).toFixed(2)}x faster`
+            : `${(a / b).toFixed(2)}x slower`;
     }
     return `| ${title} | ${fmt(b, digits, unit)} | ${fmt(a, digits, unit)} | ${ratio} | ${target} |`;
   };
@@ -350,6 +386,7 @@ function rows(after: Measured, before: Measured | null) {
     ),
     line('429 latency p99', (m) => m.p99RejectMs, 0, ' ms', '', 'none'),
     line('other errors', (m) => m.otherErrors, 0, '', '0', 'none'),
+    line('cancelled after the drain window', (m) => m.cancelledAfterWindow ?? 0, 0, '', '', 'none'),
     line('lost runs', (m) => m.lost, 0, '', `0: ${met(after.lost === 0)}`, 'none'),
     line('drain, runs/s after the submits', (m) => m.drainPerSecond, 2, '', '', 'higher'),
     line(
@@ -381,6 +418,8 @@ async function main(): Promise<void> {
       'no-write': { type: 'boolean', default: false },
       // Profiling the submit phase alone: stop after the submits (drain and lost not measured).
       'no-drain': { type: 'boolean', default: false },
+      // Measure the drain over this many seconds, then cancel what is left (default: all).
+      'drain-seconds': { type: 'string' },
     },
   });
   const measured = await measure(
@@ -388,6 +427,7 @@ async function main(): Promise<void> {
     Number(values.clients),
     Number(values.concurrency),
     !values['no-drain'],
+    values['drain-seconds'] === undefined ? undefined : Number(values['drain-seconds']),
   );
   process.stderr.write(`${JSON.stringify(measured)}\n`);
   if (values['save-baseline']) writeFileSync(BASELINE, `${JSON.stringify(measured, null, 2)}\n`);
