@@ -75,6 +75,11 @@ function Header() {
         </span>
         NES
       </Link>
+      {/*
+        The places of the viewer, most used first. Per-notebook history (/notebooks/...) and
+        schedules (/schedules) belong between Runs and Output store; until they exist, a run's
+        page links to its notebook's runs (the runs list filtered by notebook).
+      */}
       <nav aria-label="Main" className="nav">
         <NavLink href="/" exact>
           Runs

@@ -129,7 +129,13 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
     <div className="page run-page">
       <nav aria-label="Breadcrumb" className="crumbs">
         <Link href="/">Runs</Link> <span aria-hidden="true">/</span>{' '}
-        <span className="mono">{run.id}</span>
+        <Link
+          href={`/?notebook=${encodeURIComponent(run.notebook)}`}
+          title="Every run of this notebook"
+        >
+          {notebookName(run.notebook)}
+        </Link>{' '}
+        <span aria-hidden="true">/</span> <span className="mono">{run.id}</span>
       </nav>
       <div className="page-title-row">
         <h1 title={run.notebook}>{notebookName(run.notebook)}</h1>
