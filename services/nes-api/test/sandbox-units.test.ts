@@ -100,6 +100,17 @@ describe('the bwrap command', () => {
     assert.ok(!joined.includes('/elsewhere/data --'), 'the data directory is never bound');
   });
 
+  test('a kernel environment under the host /tmp is bound over the private /tmp, never /tmp itself', () => {
+    const inTmp = bubblewrapCommand(
+      { ...plan, readOnly: ['/tmp/checkout/.tools/py', '/tmp'] },
+      { dir: '/d', file: 'f', args: [] },
+    ).args.join(' ');
+    const privateTmp = inTmp.indexOf('--tmpfs /tmp ');
+    const env = inTmp.indexOf('--ro-bind /tmp/checkout/.tools/py /tmp/checkout/.tools/py');
+    assert.ok(privateTmp >= 0 && env > privateTmp, inTmp);
+    assert.ok(!inTmp.includes('--ro-bind /tmp /tmp'), 'the host /tmp stays out');
+  });
+
   test('under root, setpriv drops to the sandbox user with nothing left', () => {
     const at = args.indexOf('/usr/bin/setpriv');
     assert.ok(at > args.indexOf('--'), 'after the sandbox is set up');

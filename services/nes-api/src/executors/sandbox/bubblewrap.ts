@@ -91,9 +91,12 @@ export function bubblewrapCommand(
   ];
   for (const dir of SYSTEM_DIRS) args.push('--ro-bind-try', dir, dir);
   const bound = [...SYSTEM_DIRS];
+  // The private /tmp comes before the read-only paths, so a kernel environment that lies under
+  // the host's /tmp (a checkout in a temporary directory) is bound on top of it, not hidden.
+  args.push('--proc', '/proc', '--dev', '/dev', '--perms', '1777', '--tmpfs', '/tmp');
   // bwrap makes missing parents of a mount point 0700 (root's): the run's user could not get
   // through them, so they are made 0755 first (empty directories of the sandbox's own root).
-  const made = new Set<string>(['/']);
+  const made = new Set<string>(['/', '/tmp']);
   const parents = (path: string) => {
     const chain: string[] = [];
     for (let p = dirname(path); !made.has(p); p = dirname(p)) chain.unshift(p);
@@ -104,12 +107,13 @@ export function bubblewrapCommand(
   };
   for (const path of [...plan.readOnly].sort((a, b) => a.length - b.length)) {
     if (bound.some((b) => isInside(path, b))) continue;
+    // Never the host's /tmp (or a parent of it) itself: that would undo the private /tmp.
+    if (isInside('/tmp', path)) continue;
     parents(path);
     args.push('--ro-bind', path, path);
     bound.push(path);
     made.add(path);
   }
-  args.push('--proc', '/proc', '--dev', '/dev', '--perms', '1777', '--tmpfs', '/tmp');
   // Secrets that happen to lie below a bound path (a data directory inside a bound checkout)
   // are covered by an empty tmpfs.
   for (const path of plan.hidden) {
