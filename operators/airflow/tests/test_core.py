@@ -180,12 +180,16 @@ def test_run_result_success_and_each_failure_type():
         "output_uri": "file:///store/runs/r1/output.ipynb",
         "viewer_url": f"{URL}/runs/r1",
     }
-    err = {"class": "cell_error", "ename": "ValueError", "evalue": "boom", "cellIndex": 2}
+    err = {"class": "cell_error", "ename": "ValueError", "evalue": "boom", "cellIndex": 4, "cellNumber": 2}
     with pytest.raises(NesRunFailedError) as info:
         run_result(run("failed", err))
     assert type(info.value) is NesRunFailedError
     assert (info.value.run_id, info.value.failure_class, info.value.link) == ("r1", "cell_error", f"{URL}/runs/r1")
     assert "ValueError: boom (cell 2)" in str(info.value)
+    older = {"class": "cell_error", "ename": "ValueError", "evalue": "boom", "cellIndex": 4}
+    with pytest.raises(NesRunFailedError) as info:
+        run_result(run("failed", older))
+    assert "ValueError: boom (output cell index 4)" in str(info.value)
     with pytest.raises(NesRunTimeoutError) as info:
         run_result(run("timed_out", {"class": "timeout", "ename": "", "evalue": "", "cellIndex": None}))
     assert info.value.failure_class == "timeout"

@@ -43,10 +43,13 @@ class NesRunFailedError(Exception):
         detail = ""
         if error:
             ename, evalue = error.get("ename") or "", error.get("evalue") or ""
-            cell = error.get("cellIndex")
             detail = f": {ename}: {evalue}" if ename or evalue else ""
-            if cell is not None:
-                detail += f" (cell {cell})"
+            # The cell as its author counts it (what the viewer and the nes CLI say); a service
+            # older than that number sent only the index in the output notebook.
+            if error.get("cellNumber") is not None:
+                detail += f" (cell {error['cellNumber']})"
+            elif error.get("cellIndex") is not None:
+                detail += f" (output cell index {error['cellIndex']})"
         super().__init__(
             f"NES run {run_id} {status}" + (f" [{failure_class}]" if failure_class else "") + detail
             + (f"; see {link}" if link else "")
