@@ -369,8 +369,19 @@ describe('faults in the watches and the log stream', () => {
     cluster.faults.dropWatches();
     await waitFor(store, run.id, running, 90_000);
     cluster.faults.expireWatches();
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    cluster.faults.dropWatches();
+    // Drop again until the informers have come back three times (a drop while one is still
+    // re-listing after the 410 finds no watch to drop; on a loaded machine that takes a while).
+    const reconnects = () => {
+      const now = replica.executor.stats();
+      return Math.min(
+        now.jobWatchReconnects - before.jobWatchReconnects,
+        now.podWatchReconnects - before.podWatchReconnects,
+      );
+    };
+    for (let tries = 0; reconnects() < 3 && tries < 100; tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      if (reconnects() < 3) cluster.faults.dropWatches();
+    }
     const done = await waitFor(store, run.id, isTerminal, 90_000);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
     assert.ok(done.startedAt);
