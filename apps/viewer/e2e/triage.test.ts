@@ -177,7 +177,9 @@ describe('triage', () => {
     // Its own wording: when, after how long, which cell was running; not the failure banner.
     const ended = page.getByRole('status', { name: 'How the run ended' });
     await ended
-      .getByText(/Cancelled at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d after .*, while cell 3 was running\./)
+      .getByText(
+        /Cancelled by admin at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d after .*, while cell 3 was running\./,
+      )
       .waitFor();
     assert.equal(await page.getByRole('alert', { name: 'Failure' }).count(), 0);
     await ended.getByRole('button', { name: 'Go to cell 3' }).waitFor();

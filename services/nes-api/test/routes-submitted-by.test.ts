@@ -61,3 +61,26 @@ test('every run of a sweep records who submitted it', async () => {
     ['pipeline', 'pipeline'],
   );
 });
+
+test('a cancel records who asked, once, as an event of the run', async () => {
+  const res = await h.app.inject({
+    method: 'POST',
+    url: '/v1/runs',
+    headers: h.auth(h.tokens.submit),
+    payload: { notebook: NB },
+  });
+  const run = res.json() as Run;
+  for (let i = 0; i < 2; i++) {
+    const cancel = await h.app.inject({
+      method: 'POST',
+      url: `/v1/runs/${run.id}/cancel`,
+      headers: h.auth(h.tokens.admin),
+    });
+    assert.equal(cancel.statusCode, 200, cancel.body);
+  }
+  const asked = (await h.store.listEvents(run.id)).filter((e) => e.type === 'cancel_requested');
+  assert.deepEqual(
+    asked.map((e) => e.data),
+    [{ by: 'admin' }],
+  );
+});

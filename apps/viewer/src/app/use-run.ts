@@ -30,6 +30,8 @@ export interface LiveRun {
   stream: StreamState;
   /** Bumped on every progress or status change: when to re-read the notebook. */
   progressTick: number;
+  /** Who asked to cancel the run, and when (its `cancel_requested` event). */
+  cancelRequest: { by: string | null; time: string | null } | null;
   replace(run: Run): void;
 }
 
@@ -38,6 +40,7 @@ export function useRun(id: string): LiveRun {
   const [run, setRun] = useState<Run | undefined>();
   const [error, setError] = useState<unknown>(null);
   const [statusEvents, setStatusEvents] = useState<StatusEvent[]>([]);
+  const [cancelRequest, setCancelRequest] = useState<LiveRun['cancelRequest']>(null);
   const [logs, setLogs] = useState<{ lines: LogLine[]; dropped: number; next: number }>({
     lines: [],
     dropped: 0,
@@ -79,7 +82,7 @@ export function useRun(id: string): LiveRun {
         if (controller.signal.aborted) return;
         merge(first);
         unsubscribe = subscribe(openEvents, `/v1/runs/${encodeURIComponent(id)}/events`, {
-          events: ['run', 'status', 'progress', 'log'],
+          events: ['run', 'status', 'progress', 'log', 'cancel_requested'],
           endEvent: 'end',
           resumeUrl: (last) =>
             `/v1/runs/${encodeURIComponent(id)}/events?lastEventId=${encodeURIComponent(last)}`,
@@ -96,6 +99,15 @@ export function useRun(id: string): LiveRun {
             switch (name) {
               case 'run':
                 if (isRun(d)) merge(d);
+                return;
+              case 'cancel_requested':
+                setCancelRequest(
+                  (current) =>
+                    current ?? {
+                      by: typeof d.by === 'string' ? d.by : null,
+                      time: typeof d.time === 'string' ? d.time : null,
+                    },
+                );
                 return;
               case 'status': {
                 const status = d.status as RunStatus;
@@ -162,6 +174,7 @@ export function useRun(id: string): LiveRun {
     logsDropped: logs.dropped,
     stream,
     progressTick,
+    cancelRequest,
     replace: (next) => setRun((current) => (current ? newerRun(current, next) : next)),
   };
 }

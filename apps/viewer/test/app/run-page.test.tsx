@@ -120,6 +120,30 @@ describe('run page', () => {
     ).toBeTruthy();
   });
 
+  it('says who cancelled a run, from its cancel_requested event, and not as a failure', async () => {
+    const run = makeRun({
+      id: 'k-1',
+      status: 'cancelled',
+      error: {
+        class: 'cancelled',
+        ename: 'Cancelled',
+        evalue: 'The run was cancelled',
+        cellIndex: null,
+      },
+    });
+    const { fetch } = fakeFetch({
+      'GET /v1/runs/k-1': () => json(run),
+      'GET /v1/runs/k-1/notebook': () => json(notebook),
+    });
+    renderApp('/runs/k-1', fetch);
+    const ended = await screen.findByRole('status', { name: 'How the run ended' });
+    const es = FakeEventSource.last('/v1/runs/k-1/events');
+    es.open();
+    es.emit('cancel_requested', { by: 'ana', seq: 5, time: '2026-11-22T10:00:04Z' });
+    await waitFor(() => expect(ended.textContent).toContain('Cancelled by ana at '));
+    expect(screen.queryByRole('alert', { name: 'Failure' })).toBeNull();
+  });
+
   it('shows the failure and jumps to the failing cell', async () => {
     const run = makeRun({
       id: 'f-1',

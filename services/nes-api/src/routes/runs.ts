@@ -2,8 +2,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { notFound } from '../errors.ts';
-import type { RunStatus } from '../runs/run-model.ts';
-import { RERUN_OF_LABEL, withSubmitter } from '../runs/submitted-by.ts';
+import { type RunStatus, TERMINAL_STATUSES } from '../runs/run-model.ts';
+import { CANCEL_REQUESTED_EVENT, RERUN_OF_LABEL, withSubmitter } from '../runs/submitted-by.ts';
 import { authErrors, ErrorSchema } from '../schemas/common.ts';
 import {
   ListRunsQuerySchema,
@@ -136,8 +136,20 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ct
       },
     },
     async (request) => {
+      const before = await ctx.store.getRun(request.params.id);
       const run = await ctx.services.scheduler.cancel(request.params.id);
       if (run === null) throw notFound('run', request.params.id);
+      // Who asked, in the run's event log (the run row itself stays as submitted): the first
+      // request that found the run still going.
+      if (
+        before !== null &&
+        !TERMINAL_STATUSES.includes(before.status) &&
+        !before.cancelRequested
+      ) {
+        await ctx.store.appendEvent(run.id, CANCEL_REQUESTED_EVENT, {
+          by: request.token?.name ?? null,
+        });
+      }
       ctx.services.bus.publishRun(run);
       return view(run);
     },

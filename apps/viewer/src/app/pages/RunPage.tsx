@@ -262,6 +262,7 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
 
       <RunEnd
         run={run}
+        cancelledBy={live.cancelRequest?.by ?? null}
         endCell={endCell}
         endNumber={endNumber}
         canJump={Boolean(nb.notebook)}
@@ -351,6 +352,8 @@ function readableUri(uri: string): string {
  */
 function RunEnd(props: {
   run: Run;
+  /** The token that asked to cancel, when the run's events say. */
+  cancelledBy: string | null;
   endCell: number | null;
   endNumber: number | null;
   canJump: boolean;
@@ -393,7 +396,10 @@ function RunEnd(props: {
         <div className="failure-head">
           <StatusBadge status={stopped === 'cancelled' ? 'cancelled' : 'timed_out'} />
           <span>
-            {stopped === 'cancelled' ? 'Cancelled' : 'Stopped at its time limit'} {when}
+            {stopped === 'cancelled'
+              ? `Cancelled${props.cancelledBy ? ` by ${props.cancelledBy}` : ''}`
+              : 'Stopped at its time limit'}{' '}
+            {when}
             {run.startedAt ? ` after ${ranFor}` : ''}
             {where}.
           </span>
