@@ -203,7 +203,7 @@ describe('viewer flows', () => {
     const run = await waitForStatus(harness, id, ['cancelled'], 30_000);
     assert.equal(run.status, 'cancelled');
     await page
-      .getByText(/Cancelled at .* while cell \d+ was running/)
+      .getByText(/Cancelled by admin at .* while cell \d+ was running/)
       .first()
       .waitFor();
     assert.equal(await page.getByRole('button', { name: 'Cancel run' }).count(), 0);
