@@ -274,16 +274,16 @@ describe('the images, built from the clean tree and run as the manifests run the
       .split('\n')
       .filter(Boolean);
     if (left.length > 0) await docker(['rm', '-f', ...left]).catch(() => undefined);
-    if (startedEngine?.pid) {
-      startedEngine.kill('SIGTERM');
-      await new Promise((r) => startedEngine?.once('exit', r));
-    }
     const sizes = await docker([
       'images',
       '--format',
       '{{.Repository}}:{{.Tag}} {{.Size}}',
       'nes-*',
     ]).catch(() => '');
+    if (startedEngine?.pid) {
+      startedEngine.kill('SIGTERM');
+      await new Promise((r) => startedEngine?.once('exit', r));
+    }
     process.stderr.write(
       `images: ${timings.map(([what, s]) => `${what} ${s.toFixed(1)} s`).join(', ')}; ${sizes.trim().replace(/\n/g, ', ')}\n`,
     );
