@@ -415,10 +415,15 @@ describe('triage', () => {
     await shoot('runs-sweep');
   });
 
-  test('every page at both widths: tokens', async () => {
+  test('every page at both widths: tokens; Revoke stays in view at 800 px', async () => {
     await page.goto(`${harness.service.url}/tokens`);
     await page.getByRole('heading', { level: 1 }).first().waitFor();
     await shoot('tokens');
+    await page.setViewportSize({ width: 800, height: 900 });
+    const revoke = page.getByRole('button', { name: 'Revoke' }).first();
+    const box = await revoke.boundingBox();
+    assert.ok(box !== null && box.x + box.width <= 800, `Revoke ends at ${box?.x} + ${box?.width}`);
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   test('the API link opens the readable docs', async () => {
