@@ -55,6 +55,8 @@ const skip =
 
 let work: string;
 let startedEngine: ChildProcess | null = null;
+/** The image ids the tags named before this run's builds. */
+let previous: string[] = [];
 const timings: Array<[string, number]> = [];
 
 async function docker(args: string[], timeoutMs = 15 * 60_000): Promise<string> {
@@ -243,6 +245,15 @@ describe('the images, built from the clean tree and run as the manifests run the
       );
       const tree = await timed('clean tree', cleanTree);
       // The layer cache persists between runs: unchanged sources and lock file rebuild nothing.
+      // The images the tags named before are removed once rebuilt, so runs do not pile them up.
+      previous = await Promise.all(
+        [API, RUNNER].map((tag) =>
+          docker(['image', 'inspect', '--format', '{{.Id}}', tag]).then(
+            (id) => id.trim(),
+            () => '',
+          ),
+        ),
+      );
       await timed('build api', () =>
         docker(
           ['build', '--network', 'host', '-q', '-f', 'docker/api.Dockerfile', '-t', API, tree],
@@ -274,6 +285,16 @@ describe('the images, built from the clean tree and run as the manifests run the
       .split('\n')
       .filter(Boolean);
     if (left.length > 0) await docker(['rm', '-f', ...left]).catch(() => undefined);
+    const current = await Promise.all(
+      [API, RUNNER].map((tag) =>
+        docker(['image', 'inspect', '--format', '{{.Id}}', tag]).then(
+          (id) => id.trim(),
+          () => '',
+        ),
+      ),
+    );
+    const stale = previous.filter((id, i) => id !== '' && id !== current[i]);
+    if (stale.length > 0) await docker(['rmi', ...stale]).catch(() => undefined);
     const sizes = await docker([
       'images',
       '--format',
