@@ -175,6 +175,8 @@ describe('scheduler with the local executor', () => {
     const done = await waitFor(store, run.id, isTerminal);
     assert.equal(done.status, 'timed_out', JSON.stringify(done.error));
     assert.equal(done.error?.class, 'timeout');
+    // The limit as the user set it, not what was left of it when the kernel started.
+    assert.equal(done.error?.evalue, 'The run exceeded its deadline of 2 s');
     assert.ok(existsSync(outputPath(done)));
   });
 

@@ -183,7 +183,7 @@ class NotebookRun {
       return failure(
         'timeout',
         'DeadlineExceeded',
-        `The run exceeded its deadline of ${(this.#options.deadlineMs ?? 0) / 1000} s`,
+        `The run exceeded its deadline of ${limitText(this.#options)} s`,
         cellIndex,
       );
     }
@@ -533,4 +533,10 @@ export function snapshotNotebook(nb: Notebook): Notebook {
       };
     }),
   };
+}
+
+/** The limit in seconds as people write it: the user's own value, else the deadline to 0.1 s. */
+function limitText(options: ExecuteOptions): string {
+  if (options.timeLimitSeconds !== undefined) return String(options.timeLimitSeconds);
+  return String(Math.round((options.deadlineMs ?? 0) / 100) / 10);
 }

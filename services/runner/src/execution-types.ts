@@ -91,6 +91,11 @@ export interface ExecuteOptions {
   cellTimeoutMs?: number;
   /** Time the whole run may take, start included. Absent: no limit. */
   deadlineMs?: number;
+  /**
+   * The run's time limit as its user set it, for the message when the deadline passes
+   * (deadlineMs is what is left of it once the run reaches the engine).
+   */
+  timeLimitSeconds?: number;
   autosave?: Partial<AutosavePolicy>;
   limits?: Partial<OutputLimits>;
   /** papermill report mode: hide inputs (`metadata.jupyter.source_hidden`). */

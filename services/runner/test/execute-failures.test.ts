@@ -59,6 +59,7 @@ describe('failures', () => {
     assert.equal(result.status, 'timed_out');
     assert.equal(result.error?.class, 'timeout');
     assert.equal(result.error?.ename, 'DeadlineExceeded');
+    assert.equal(result.error?.evalue, 'The run exceeded its deadline of 3 s');
     assert.equal(result.error?.cellIndex, 3);
     assert.ok(elapsedMs < 9000, `took ${elapsedMs} ms`);
     assert.equal(codeCell(saved, 1).execution_count, 1);

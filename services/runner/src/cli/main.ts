@@ -337,7 +337,7 @@ async function run(
         ? undefined
         : Math.max(0, options.timeoutSeconds - elapsedSeconds);
     const outcome = await execute(
-      { ...options, cwd, timeoutSeconds },
+      { ...options, cwd, timeoutSeconds, timeLimitSeconds: options.timeoutSeconds },
       prepared,
       sink,
       kernelName,
@@ -585,7 +585,8 @@ function isDirectory(path: string): boolean {
 }
 
 async function execute(
-  options: CliOptions,
+  // timeoutSeconds is what is left of the limit; timeLimitSeconds the limit as given (messages).
+  options: CliOptions & { timeLimitSeconds?: number | undefined },
   notebook: Notebook,
   sink: NotebookSink,
   kernelName: string | undefined,
@@ -623,6 +624,9 @@ async function execute(
     startTimeoutMs: options.startTimeoutSeconds * 1000,
     cellTimeoutMs: seconds(options.executionTimeoutSeconds),
     deadlineMs: effectiveDeadlineMs(seconds(options.timeoutSeconds), process.env, Date.now()),
+    ...(options.timeLimitSeconds !== undefined
+      ? { timeLimitSeconds: options.timeLimitSeconds }
+      : {}),
     autosave: {
       onCellComplete: options.requestSaveOnCellExecute && !onlyStdout,
       longCellEverySeconds: onlyStdout ? 0 : options.autosaveCellEverySeconds,

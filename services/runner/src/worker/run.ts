@@ -236,7 +236,10 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
       ...(kernelId !== null ? { kernelId } : {}),
     },
     ...(spec.timeoutSeconds !== null
-      ? { deadlineMs: Math.max(0, spec.timeoutSeconds * 1000 - elapsedMs) }
+      ? {
+          deadlineMs: Math.max(0, spec.timeoutSeconds * 1000 - elapsedMs),
+          timeLimitSeconds: spec.timeoutSeconds,
+        }
       : {}),
     record: prepared.metadata.papermill ?? {},
     ...(spec.autosave ? { autosave: spec.autosave } : {}),
