@@ -178,6 +178,13 @@ kueue: {defaultQueue: nes-default}
     assert.equal(settings.kueue, null);
   });
 
+  test("the runner fetches https:// notebooks under the API's NES_SOURCE_ALLOWED_HOSTS", () => {
+    const base = { namespace: 'runs', image: 'runner:1', store: '/s', githubApiUrl: null };
+    const allowed = kubernetesRunSettings({ ...base, sourceAllowedHosts: '10.0.0.0/8,git.corp' });
+    assert.deepEqual(allowed.env, { NES_SOURCE_ALLOWED_HOSTS: '10.0.0.0/8,git.corp' });
+    assert.deepEqual(kubernetesRunSettings(base).env, {});
+  });
+
   test('mistakes name the file and the key', async () => {
     const cases: Array<[string, RegExp]> = [
       ['resources: {max: {cpus: 4}}', /unknown key resources\.max\.cpus/],

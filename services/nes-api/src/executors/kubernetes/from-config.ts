@@ -49,6 +49,7 @@ export function kubernetesFromConfig(
       image: k8s.image,
       store: options.store,
       githubApiUrl: config.githubApiUrl,
+      sourceAllowedHosts: config.sourceAllowedHosts ?? null,
     },
     file,
     k8s.settingsFile ?? 'settings',

@@ -190,6 +190,8 @@ export interface KubernetesBaseSettings {
   image: string | null;
   store: string;
   githubApiUrl: string | null;
+  /** NES_SOURCE_ALLOWED_HOSTS: the runner fetches https:// notebooks under the API's own rule. */
+  sourceAllowedHosts?: string | null;
 }
 
 /** The settings the Job builder uses: defaults, then the file, then the variables. */
@@ -243,6 +245,7 @@ export function kubernetesRunSettings(
     },
     env: {
       ...(base.githubApiUrl ? { NES_GITHUB_API_URL: base.githubApiUrl } : {}),
+      ...(base.sourceAllowedHosts ? { NES_SOURCE_ALLOWED_HOSTS: base.sourceAllowedHosts } : {}),
       ...file.env,
     },
     timeouts: {
