@@ -19,20 +19,19 @@
  *
  * Writes its own block of bench/RESULTS.md unless --no-write. Work files live in bench/.work/.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { NesClient, type Run, TERMINAL_STATUSES } from '../packages/client/src/index.ts';
 import { type PostgresServer, startPostgres } from '../test/servers/postgres/index.ts';
+import { startEmbeddedService, trivialNotebook } from './embedded-service.ts';
 import { writeBenchSection } from './results-file.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const WORK = join(ROOT, 'bench/.work');
-const SERVICE = join(ROOT, 'bench/api-service.ts');
 const NES_RUN = join(ROOT, 'services/runner/bin/nes-run.ts');
 const JUPYTER = join(ROOT, '.tools/py/bin/jupyter');
 const ANALYSIS = '### Where the time goes (API benchmark)';
@@ -66,27 +65,6 @@ interface Row {
 
 // Notebooks ------------------------------------------------------------------------------------
 
-/** Two trivial cells, the first tagged `parameters` (so `x` can be injected). */
-function trivialNotebook(): string {
-  const nb = {
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: {
-      kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' },
-      language_info: { name: 'python' },
-    },
-    cells: ['x = 1', 'print(x * 2)'].map((source, i) => ({
-      cell_type: 'code',
-      id: `c${i}`,
-      metadata: i === 0 ? { tags: ['parameters'] } : {},
-      execution_count: null,
-      outputs: [],
-      source,
-    })),
-  };
-  return `${JSON.stringify(nb, null, 1)}\n`;
-}
-
 // The service ----------------------------------------------------------------------------------
 
 interface Nes {
@@ -100,53 +78,16 @@ async function startNes(options: {
   databaseUrl?: string;
   concurrency?: number;
 }): Promise<Nes> {
-  const dataDir = mkdtempSync(join(WORK, 'nes-data-'));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NES_PORT: '0',
-    NES_HOST: '127.0.0.1',
-    NES_DATA_DIR: dataDir,
-    NES_ADMIN_TOKEN: TOKEN,
-    NES_NOTEBOOK_ROOTS: WORK,
-    NES_CONCURRENCY: String(options.concurrency ?? 2),
-    NES_LOG_LEVEL: 'error',
-  };
-  delete env.NES_DATABASE_URL;
-  if (options.databaseUrl) env.NES_DATABASE_URL = options.databaseUrl;
-  const child = spawn(process.execPath, [SERVICE, ...(options.paused ? ['--paused'] : [])], {
-    env,
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const service = await startEmbeddedService({
+    work: WORK,
+    token: TOKEN,
+    env: { NES_CONCURRENCY: String(options.concurrency ?? 2) },
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    serviceArgs: options.paused ? ['--paused'] : [],
   });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  const first = await new Promise<string>((done, fail) => {
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    lines.once('line', (line) => done(line));
-    child.once('exit', (code) => fail(new Error(`the service exited ${code}:\n${stderr}`)));
-  });
-  const { url } = JSON.parse(first) as { url: string };
-  const client = new NesClient({ url, token: TOKEN });
+  const client = new NesClient({ url: service.url, token: TOKEN });
   await client.health();
-  return {
-    url,
-    client,
-    async stop() {
-      await stopChild(child, exited);
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  await exited;
-  clearTimeout(timer);
+  return { url: service.url, client, stop: () => service.stop() };
 }
 
 /**

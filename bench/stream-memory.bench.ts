@@ -11,18 +11,17 @@
  * peak (VmHWM), and how many slow streams the service still holds open. `--save-baseline`
  * stores the numbers in bench/stream-memory.baseline.json (the "before" column).
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { startEmbeddedService } from './embedded-service.ts';
 import { writeBenchSection } from './results-file.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const WORK = join(ROOT, 'bench/.work');
-const SERVICE = join(ROOT, 'bench/api-service.ts');
 const BASELINE = join(ROOT, 'bench/stream-memory.baseline.json');
 const TOKEN = 'nes_bench_admin_token_0123456789';
 
@@ -67,32 +66,12 @@ async function measure(clients: number, runs: number): Promise<Measured> {
   mkdirSync(WORK, { recursive: true });
   const path = join(WORK, 'stream.ipynb');
   writeFileSync(path, notebook());
-  const dataDir = mkdtempSync(join(WORK, 'stream-data-'));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NES_PORT: '0',
-    NES_HOST: '127.0.0.1',
-    NES_DATA_DIR: dataDir,
-    NES_ADMIN_TOKEN: TOKEN,
-    NES_NOTEBOOK_ROOTS: WORK,
-    NES_LOG_LEVEL: 'error',
-    NES_MAX_QUEUED_RUNS: String(runs + 10),
-  };
-  delete env.NES_DATABASE_URL;
-  const child = spawn(process.execPath, [SERVICE, '--paused'], {
-    env,
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { url, pid, stop } = await startEmbeddedService({
+    work: WORK,
+    token: TOKEN,
+    env: { NES_MAX_QUEUED_RUNS: String(runs + 10) },
+    serviceArgs: ['--paused'],
   });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  const first = await new Promise<string>((done, fail) => {
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', done);
-    child.once('exit', (code) => fail(new Error(`the service exited ${code}:\n${stderr}`)));
-  });
-  const { url, pid } = JSON.parse(first) as { url: string; pid: number };
   const port = Number(new URL(url).port);
   const sockets: Socket[] = [];
   try {
@@ -151,9 +130,7 @@ async function measure(clients: number, runs: number): Promise<Measured> {
     };
   } finally {
     for (const socket of sockets) socket.destroy();
-    child.kill('SIGTERM');
-    await new Promise((done) => child.once('exit', done));
-    rmSync(dataDir, { recursive: true, force: true });
+    await stop();
   }
 }
 

@@ -23,18 +23,17 @@
  * later measurements print and record that column side by side. Writes its section of
  * bench/RESULTS.md unless --no-write. Work files live in bench/.work/.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { type EmbeddedService, startEmbeddedService, trivialNotebook } from './embedded-service.ts';
 import { writeBenchSection } from './results-file.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const WORK = join(ROOT, 'bench/.work');
-const SERVICE = join(ROOT, 'bench/api-service.ts');
 const BASELINE = join(ROOT, 'bench/submit-load.baseline.json');
 const TOKEN = 'nes_bench_admin_token_0123456789';
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'timed_out']);
@@ -61,67 +60,13 @@ interface Measured {
   loadAverage: string;
 }
 
-function notebook(): string {
-  const nb = {
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: {
-      kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' },
-      language_info: { name: 'python' },
-    },
-    cells: ['x = 1', 'print(x * 2)'].map((source, i) => ({
-      cell_type: 'code',
-      id: `c${i}`,
-      metadata: i === 0 ? { tags: ['parameters'] } : {},
-      execution_count: null,
-      outputs: [],
-      source,
-    })),
-  };
-  return `${JSON.stringify(nb, null, 1)}\n`;
-}
-
-async function startService(concurrency: number) {
-  const dataDir = mkdtempSync(join(WORK, 'load-data-'));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NES_PORT: '0',
-    NES_HOST: '127.0.0.1',
-    NES_DATA_DIR: dataDir,
-    NES_ADMIN_TOKEN: TOKEN,
-    NES_NOTEBOOK_ROOTS: WORK,
-    NES_CONCURRENCY: String(concurrency),
-    NES_LOG_LEVEL: 'error',
-  };
-  delete env.NES_DATABASE_URL;
-  const child = spawn(process.execPath, [...profileArgs(), SERVICE], {
-    env,
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
+function startService(concurrency: number): Promise<EmbeddedService> {
+  return startEmbeddedService({
+    work: WORK,
+    token: TOKEN,
+    env: { NES_CONCURRENCY: String(concurrency) },
+    nodeArgs: profileArgs(),
   });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  const first = await new Promise<string>((done, fail) => {
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    lines.once('line', (line) => done(line));
-    child.once('exit', (code) => fail(new Error(`the service exited ${code}:\n${stderr}`)));
-  });
-  const { url } = JSON.parse(first) as { url: string };
-  return {
-    url,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** NES_BENCH_CPU_PROF=DIR profiles the service process (node --cpu-prof). */
@@ -172,7 +117,7 @@ async function measure(
 ): Promise<Measured> {
   mkdirSync(WORK, { recursive: true });
   const path = join(WORK, 'load.ipynb');
-  writeFileSync(path, notebook());
+  writeFileSync(path, trivialNotebook());
   const service = await startService(concurrency);
   const tag = randomUUID().slice(0, 8);
   try {
