@@ -38,4 +38,4 @@ export { parseNotebook, readNotebook } from './read.ts';
 export * from './translators/index.ts';
 export type { IdPolicy } from './validate.ts';
 export { validateNotebook } from './validate.ts';
-export { serializeNotebook } from './write.ts';
+export { serializeNotebook, serializeNotebookChunks } from './write.ts';

@@ -37,6 +37,24 @@ export function pythonJsonDumps(value: unknown): string {
 }
 
 function dump(value: unknown, indent: string): string {
+  const scalar = dumpScalar(value);
+  if (scalar !== null) return scalar;
+  const inner = `${indent} `;
+  if (Array.isArray(value)) {
+    if (value.length === 0) return '[]';
+    const items = value.map((item) => `${inner}${dump(item ?? null, inner)}`);
+    return `[\n${items.join(',\n')}\n${indent}]`;
+  }
+  const entries = sortedEntries(value as object);
+  if (entries.length === 0) return '{}';
+  const members = entries.map(
+    ([name, member]) => `${inner}${JSON.stringify(name)}: ${dump(member, inner)}`,
+  );
+  return `{\n${members.join(',\n')}\n${indent}}`;
+}
+
+/** The JSON text of a value that is not an array or object; null for those. */
+function dumpScalar(value: unknown): string | null {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'string':
@@ -51,28 +69,87 @@ function dump(value: unknown, indent: string): string {
       return value.toString();
     case 'object':
       if (value instanceof FloatValue) return floatValueJson(value.value);
-      break;
+      return null;
     default:
       throw new TypeError(`cannot write a ${typeof value} as JSON`);
   }
-  const inner = `${indent} `;
-  if (Array.isArray(value)) {
-    if (value.length === 0) return '[]';
-    const items = value.map((item) => `${inner}${dump(item ?? null, inner)}`);
-    return `[\n${items.join(',\n')}\n${indent}]`;
-  }
-  const entries = (
+}
+
+/** An object's (or Map's) members as `sort_keys=True` orders them, undefined ones left out. */
+function sortedEntries(value: object): Array<[string, unknown]> {
+  return (
     value instanceof Map
       ? [...value.entries()].map(([k, v]) => [String(k), v] as [string, unknown])
       : Object.entries(value as Record<string, unknown>)
   )
     .filter(([, member]) => member !== undefined)
     .sort(([a], [b]) => compareCodePoints(a, b));
-  if (entries.length === 0) return '{}';
-  const members = entries.map(
-    ([name, member]) => `${inner}${JSON.stringify(name)}: ${dump(member, inner)}`,
-  );
-  return `{\n${members.join(',\n')}\n${indent}}`;
+}
+
+/**
+ * An array whose items are made one at a time, as they are written: a notebook's cells and
+ * outputs are turned into their on-disk form (text split into lines) only while written, so that
+ * form never exists for the whole notebook at once.
+ */
+export class LazyArray<T> {
+  readonly items: readonly T[];
+  readonly map: (item: T) => unknown;
+  constructor(items: readonly T[], map: (item: T) => unknown) {
+    this.items = items;
+    this.map = map;
+  }
+}
+
+/**
+ * `pythonJsonDumps`, as a sequence of pieces of about `chunkChars` characters or more (one long
+ * string is one piece): a large value is written without ever being one string in memory, which
+ * costs several times its size while the pieces are joined level by level. Joined, the pieces are
+ * exactly `pythonJsonDumps(value)` (LazyArray items written as their `map`).
+ */
+export function* pythonJsonChunks(value: unknown, chunkChars = 64 * 1024): Generator<string> {
+  let buffer = '';
+  for (const piece of dumpPieces(value, '')) {
+    buffer += piece;
+    if (buffer.length >= chunkChars) {
+      yield buffer;
+      buffer = '';
+    }
+  }
+  if (buffer) yield buffer;
+}
+
+function* dumpPieces(value: unknown, indent: string): Generator<string> {
+  const scalar = dumpScalar(value);
+  if (scalar !== null) {
+    yield scalar;
+    return;
+  }
+  const inner = `${indent} `;
+  if (Array.isArray(value) || value instanceof LazyArray) {
+    const items: readonly unknown[] = Array.isArray(value) ? value : value.items;
+    if (items.length === 0) {
+      yield '[]';
+      return;
+    }
+    const map = value instanceof LazyArray ? value.map : (item: unknown) => item;
+    for (let i = 0; i < items.length; i++) {
+      yield i === 0 ? `[\n${inner}` : `,\n${inner}`;
+      yield* dumpPieces(map(items[i]) ?? null, inner);
+    }
+    yield `\n${indent}]`;
+    return;
+  }
+  const entries = sortedEntries(value as object);
+  if (entries.length === 0) {
+    yield '{}';
+    return;
+  }
+  for (let i = 0; i < entries.length; i++) {
+    const [name, member] = entries[i] as [string, unknown];
+    yield `${i === 0 ? '{\n' : ',\n'}${inner}${JSON.stringify(name)}: `;
+    yield* dumpPieces(member, inner);
+  }
+  yield `\n${indent}}`;
 }
 
 /** Python sorts str by code point; JS compares UTF-16 units. They differ only past U+D7FF. */

@@ -5,31 +5,46 @@
  * See python-json.ts for the one difference (integral floats).
  */
 import type { Attachments, Cell, JsonValue, MimeBundle, Notebook, Output } from './nbformat.ts';
-import { pythonJsonDumps, splitLines } from './python-json.ts';
+import { LazyArray, pythonJsonChunks, pythonJsonDumps, splitLines } from './python-json.ts';
 
 /** MIME types outside text/* that nbformat also splits into lines. */
 const SPLIT_NON_TEXT_MIME_TYPES = new Set(['application/javascript', 'image/svg+xml']);
 
 export function serializeNotebook(nb: Notebook): string {
+  return `${pythonJsonDumps(diskNotebook(nb, (cells, write) => cells.map(write)))}\n`;
+}
+
+/**
+ * `serializeNotebook`'s text in pieces of about 64 KiB (see pythonJsonChunks), each cell and
+ * output turned into its on-disk form only as it is written. Saving a notebook that holds 50 MB
+ * of output this way costs about one piece of memory instead of several copies of the whole text.
+ */
+export function* serializeNotebookChunks(nb: Notebook): Generator<string> {
+  yield* pythonJsonChunks(diskNotebook(nb, (cells, write) => new LazyArray(cells, write)));
+  yield '\n';
+}
+
+type ArrayWriter = <T>(items: readonly T[], write: (item: T) => unknown) => unknown;
+
+function diskNotebook(nb: Notebook, array: ArrayWriter): Record<string, unknown> {
   const metadata = { ...nb.metadata };
   delete metadata.orig_nbformat;
   delete metadata.orig_nbformat_minor;
   delete metadata.signature;
-  const disk = {
+  return {
     nbformat: nb.nbformat,
     nbformat_minor: nb.nbformat_minor,
     metadata,
-    cells: nb.cells.map(writeCell),
+    cells: array(nb.cells, (cell) => writeCell(cell, array)),
   };
-  return `${pythonJsonDumps(disk)}\n`;
 }
 
-function writeCell(cell: Cell): Record<string, unknown> {
+function writeCell(cell: Cell, array: ArrayWriter): Record<string, unknown> {
   const metadata = { ...cell.metadata };
   delete metadata.trusted;
   const disk: Record<string, unknown> = { ...cell, metadata, source: splitText(cell.source) };
   if (cell.cell_type === 'code') {
-    disk.outputs = cell.outputs.map(writeOutput);
+    disk.outputs = array(cell.outputs, writeOutput);
   } else if (cell.attachments !== undefined) {
     disk.attachments = writeAttachments(cell.attachments);
   }

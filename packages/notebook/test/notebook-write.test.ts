@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { Notebook } from '../src/nbformat.ts';
 import { parseNotebook, readNotebook } from '../src/read.ts';
-import { serializeNotebook } from '../src/write.ts';
+import { serializeNotebook, serializeNotebookChunks } from '../src/write.ts';
 import { WRITER_FIXTURES } from './fixtures.ts';
 import { askNbformat, nbformatAvailable } from './nbformat-reference.ts';
 
@@ -74,5 +75,43 @@ describe('serializeNotebook', () => {
     const text = serializeNotebook(readNotebook(WRITER_FIXTURES.empty_notebook));
     assert.ok(text.endsWith('}\n'));
     assert.ok(text.startsWith('{\n "cells": [],\n "metadata": {\n  "kernelspec"'));
+  });
+
+  test('in pieces: the same bytes, each piece bounded unless it is one long string', () => {
+    for (const [name, fixture] of Object.entries(WRITER_FIXTURES)) {
+      const nb = readNotebook(fixture);
+      assert.equal([...serializeNotebookChunks(nb)].join(''), serializeNotebook(nb), name);
+    }
+    // 30 outputs of 1 MiB lines and 2,000 short ones: what a chatty cell leaves behind.
+    const line = `${'x'.repeat(1024 * 1024 - 1)}\n`;
+    const nb: Notebook = {
+      ...readNotebook(WRITER_FIXTURES.empty_notebook),
+      cells: [
+        {
+          cell_type: 'code',
+          id: 'big',
+          source: 'print(...)',
+          metadata: { tags: [] },
+          execution_count: 1,
+          outputs: [
+            ...Array.from({ length: 30 }, () => ({
+              output_type: 'stream' as const,
+              name: 'stdout' as const,
+              text: line,
+            })),
+            ...Array.from({ length: 2000 }, (_, i) => ({
+              output_type: 'stream' as const,
+              name: 'stderr' as const,
+              text: `line ${i}\nand \u00e9\r\n`,
+            })),
+          ],
+        },
+      ],
+    };
+    const pieces = [...serializeNotebookChunks(nb)];
+    assert.equal(pieces.join(''), serializeNotebook(nb));
+    const longest = Math.max(...pieces.map((piece) => piece.length));
+    assert.ok(longest < 1.2 * 1024 * 1024, `longest piece ${longest} characters`);
+    assert.ok(pieces.length > 30, `${pieces.length} pieces`);
   });
 });

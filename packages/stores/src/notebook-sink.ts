@@ -12,8 +12,9 @@
  * (`finalAttempts`, back-off from 500 ms), since an overwrite is not retried by the GCS store:
  * this sink is the only writer of its object, so repeating the same bytes is safe here.
  */
-import { type Notebook, serializeNotebook } from '@nes/notebook';
-import type { ObjectStore } from './types.ts';
+import { Readable } from 'node:stream';
+import { type Notebook, serializeNotebookChunks } from '@nes/notebook';
+import type { ObjectStore, PutBody } from './types.ts';
 
 /** Structurally the runner's `NotebookSink` (services/runner/src/execution-types.ts). */
 export interface NotebookSinkLike {
@@ -119,14 +120,15 @@ export class StoreNotebookSink implements NotebookSinkLike {
   }
 
   async #writeWithRetries(job: Pending): Promise<void> {
-    const text = (this.#options.serialize ?? serializeNotebook)(job.notebook);
     const attempts = job.reason === 'final' ? Math.max(1, this.#options.finalAttempts ?? 4) : 1;
     let lastError: unknown;
     for (let attempt = 1; attempt <= attempts; attempt += 1) {
       const wait = this.#nextAllowedAt - this.#now();
       if (wait > 0) await this.#sleep(wait);
       try {
-        await this.store.put(this.key, text, {
+        // Serialized per attempt: a streamed body is read once.
+        const body = this.#options.serialize?.(job.notebook) ?? notebookBody(job.notebook);
+        await this.store.put(this.key, body, {
           contentType: NOTEBOOK_CONTENT_TYPE,
           metadata: this.#metadata(job.reason),
         });
@@ -150,4 +152,30 @@ export class StoreNotebookSink implements NotebookSinkLike {
       'nes-save': reason,
     };
   }
+}
+
+/** Notebooks up to this many characters are written as one string (one request to GCS). */
+const WHOLE_BODY_CHARS = 8 * 1024 * 1024;
+
+/**
+ * The notebook's bytes for `put`: one string when small, otherwise a stream of pieces made as
+ * they are written, so a notebook holding tens of MB of output never exists as one string (which
+ * costs several copies of it while it is built).
+ */
+export function notebookBody(notebook: Notebook): PutBody {
+  const chunks = serializeNotebookChunks(notebook);
+  const head: string[] = [];
+  let size = 0;
+  while (size < WHOLE_BODY_CHARS) {
+    const next = chunks.next();
+    if (next.done) return head.join('');
+    head.push(next.value);
+    size += next.value.length;
+  }
+  return Readable.from(
+    (function* () {
+      yield* head.splice(0);
+      yield* chunks;
+    })(),
+  );
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { Notebook } from '@nes/notebook';
-import { parseNotebook } from '@nes/notebook';
+import { parseNotebook, serializeNotebook } from '@nes/notebook';
 import {
   LocalStore,
   type NotebookSinkLike,
@@ -146,6 +146,42 @@ describe('StoreNotebookSink', () => {
       finalAttempts: 3,
     });
     await assert.rejects(deadSink.write(notebook(4), 'final'), /injected/);
+  });
+
+  test('a large notebook is written as a stream, whole, and again whole on a retry', async () => {
+    const big = notebook(5);
+    const cell = big.cells[0] as Notebook['cells'][number] & { outputs: unknown[] };
+    const text = `${'y'.repeat(1024 * 1024 - 1)}\n`;
+    cell.outputs = Array.from({ length: 12 }, () => ({
+      output_type: 'stream',
+      name: 'stdout',
+      text,
+    }));
+    const bodies: string[] = [];
+    let failuresLeft = 1;
+    const inner = new LocalStore(join(scratch, 'big'));
+    const store = Object.assign(Object.create(inner) as ObjectStore, {
+      uriOf: (key: string) => inner.uriOf(key),
+      put: async (key: string, body: unknown, options: object) => {
+        assert.ok(typeof body !== 'string', 'over 8 MiB: not one string');
+        let read = '';
+        for await (const piece of body as AsyncIterable<string>) read += piece;
+        bodies.push(read);
+        if (failuresLeft-- > 0) throw new StoreError('store_unavailable', 'injected');
+        return await inner.put(key, read, options);
+      },
+    });
+    const sink = new StoreNotebookSink(store, 'big.ipynb', {
+      minIntervalMs: 0,
+      finalAttempts: 2,
+      sleep: async () => {},
+    });
+    await sink.write(big, 'final');
+    assert.equal(bodies.length, 2);
+    assert.equal(bodies[0], serializeNotebook(big));
+    assert.equal(bodies[1], bodies[0], 'the retry wrote the whole notebook again');
+    const back = parseNotebook((await inner.get('big.ipynb')).toString());
+    assert.equal((back.cells[0] as { outputs: unknown[] }).outputs.length, 12);
   });
 });
 

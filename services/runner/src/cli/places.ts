@@ -7,7 +7,7 @@
 import { statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Notebook, serializeNotebook } from '@nes/notebook';
+import { type Notebook, serializeNotebookChunks } from '@nes/notebook';
 import {
   checkKey,
   isStoreError,
@@ -125,7 +125,8 @@ export class StdoutSink implements NotebookSink {
     this.#write = write;
   }
   async write(notebook: Notebook, reason: 'autosave' | 'final'): Promise<void> {
-    if (reason === 'final') await this.#write(serializeNotebook(notebook));
+    if (reason !== 'final') return;
+    for (const chunk of serializeNotebookChunks(notebook)) await this.#write(chunk);
   }
 }
 
