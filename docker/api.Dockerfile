@@ -11,11 +11,13 @@ WORKDIR /src
 COPY package.json package-lock.json docker/workspaces.mjs ./
 COPY packages/client/package.json ./packages/client/
 COPY packages/notebook/package.json ./packages/notebook/
+COPY packages/run-contract/package.json ./packages/run-contract/
 COPY apps/viewer/package.json ./apps/viewer/
-RUN node workspaces.mjs packages/client packages/notebook apps/viewer \
+RUN node workspaces.mjs packages/client packages/notebook packages/run-contract apps/viewer \
  && npm install --ignore-scripts --no-audit --no-fund --loglevel=error
 COPY packages/client ./packages/client
 COPY packages/notebook ./packages/notebook
+COPY packages/run-contract ./packages/run-contract
 COPY apps/viewer ./apps/viewer
 RUN npm run build -w @nes/viewer
 
@@ -25,14 +27,15 @@ COPY package.json package-lock.json docker/workspaces.mjs ./
 COPY packages/cli/package.json ./packages/cli/
 COPY packages/client/package.json ./packages/client/
 COPY packages/notebook/package.json ./packages/notebook/
+COPY packages/run-contract/package.json ./packages/run-contract/
 COPY packages/sources/package.json ./packages/sources/
 COPY packages/stores/package.json ./packages/stores/
 COPY services/nes-api/package.json ./services/nes-api/
 COPY services/runner/package.json ./services/runner/
 # `npm install`, not `npm ci`: the lock file lacks other platforms' optional binaries (see
 # scripts/setup.sh), which `npm ci` rejects. The lock file still pins every version.
-RUN node workspaces.mjs packages/cli packages/client packages/notebook packages/sources \
-      packages/stores services/nes-api services/runner \
+RUN node workspaces.mjs packages/cli packages/client packages/notebook packages/run-contract \
+      packages/sources packages/stores services/nes-api services/runner \
  && rm workspaces.mjs \
  && npm install --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
 COPY packages ./packages

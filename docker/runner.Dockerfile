@@ -21,15 +21,18 @@ FROM node:24-bookworm-slim AS modules
 WORKDIR /app
 COPY package.json package-lock.json docker/workspaces.mjs ./
 COPY packages/notebook/package.json ./packages/notebook/
+COPY packages/run-contract/package.json ./packages/run-contract/
 COPY packages/sources/package.json ./packages/sources/
 COPY packages/stores/package.json ./packages/stores/
 COPY services/runner/package.json ./services/runner/
 # `npm install`, not `npm ci`: the lock file lacks other platforms' optional binaries (see
 # scripts/setup.sh), which `npm ci` rejects. The lock file still pins every version.
-RUN node workspaces.mjs packages/notebook packages/sources packages/stores services/runner \
+RUN node workspaces.mjs packages/notebook packages/run-contract packages/sources packages/stores \
+      services/runner \
  && rm workspaces.mjs \
  && npm install --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
 COPY packages/notebook ./packages/notebook
+COPY packages/run-contract ./packages/run-contract
 COPY packages/sources ./packages/sources
 COPY packages/stores ./packages/stores
 COPY services/runner ./services/runner

@@ -120,7 +120,7 @@ fi
 # viewer's sources or the packages it bundles change.
 if [ -f apps/viewer/vite.config.ts ]; then
   VIEWER_SUM=$(find apps/viewer/src apps/viewer/index.html apps/viewer/frame.html apps/viewer/vite.config.ts \
-    apps/viewer/package.json packages/client/src packages/notebook/src -type f 2>/dev/null | sort | xargs cat | cksum | cut -d' ' -f1)
+    apps/viewer/package.json packages/client/src packages/notebook/src packages/run-contract/src -type f 2>/dev/null | sort | xargs cat | cksum | cut -d' ' -f1)
   if ! fresh viewer "$VIEWER_SUM" || [ ! -f apps/viewer/dist/index.html ]; then
     echo "setup: building the viewer (apps/viewer/dist)" >&2
     npm run --silent build -w @nes/viewer >&2

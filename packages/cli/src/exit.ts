@@ -1,44 +1,42 @@
 /**
- * Exit codes: the run outcomes use nes-run's numbers (`@nes/runner/cli`, services/runner/src/cli/exit-codes.ts), so a
- * script or a workflow step reads `nes submit --wait` exactly as it reads `nes-run`. Failures to
- * get an answer from the API add two meanings to existing numbers:
+ * Exit codes: the run outcomes use nes-run's numbers (@nes/run-contract), so a script or a
+ * workflow step reads `nes submit --wait` exactly as it reads `nes-run`. Failures to get an
+ * answer from the API add two meanings to existing numbers:
  *   2  usage, or a request the API refused as it stands (4xx): retrying will not help
  *   3  the API refused the notebook source (missing repo, ref or path)
  *   7  the API could not be reached or failed (connection, 429, 5xx): retrying may help
  */
 import { NesApiError, NesConnectionError, type Run } from '@nes/client';
 import {
-  CliError,
   EXIT_CANCELLED,
-  EXIT_CELL_ERROR,
   EXIT_INFRA,
   EXIT_SOURCE,
   EXIT_SUCCEEDED,
   EXIT_USAGE,
-  exitCodeForSummary,
-  usageError,
-} from '@nes/runner/cli';
+  exitCodeForOutcome,
+  isTerminal,
+} from '@nes/run-contract';
 
-export {
-  CliError,
-  EXIT_CANCELLED,
-  EXIT_CELL_ERROR,
-  EXIT_INFRA,
-  EXIT_SOURCE,
-  EXIT_SUCCEEDED,
-  EXIT_USAGE,
-  usageError,
-};
+export { EXIT_CANCELLED, EXIT_INFRA, EXIT_SUCCEEDED, EXIT_USAGE };
+
+/** An error that ends the command with an exit code and a one-line message (no stack). */
+export class CliError extends Error {
+  readonly exitCode: number;
+  constructor(exitCode: number, message: string) {
+    super(message);
+    this.name = 'CliError';
+    this.exitCode = exitCode;
+  }
+}
+
+export function usageError(message: string): CliError {
+  return new CliError(EXIT_USAGE, message);
+}
 
 /** The exit code for a finished run, by failure class (0 when it succeeded). */
 export function exitCodeForRun(run: Pick<Run, 'status' | 'error'>): number {
-  if (run.status === 'queued' || run.status === 'starting' || run.status === 'running') {
-    return EXIT_INFRA;
-  }
-  return exitCodeForSummary({
-    status: run.status,
-    error: run.error as Parameters<typeof exitCodeForSummary>[0]['error'],
-  });
+  const { status, error } = run;
+  return isTerminal(status) ? exitCodeForOutcome({ status, error }) : EXIT_INFRA;
 }
 
 export interface ErrorContext {

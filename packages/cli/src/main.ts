@@ -3,7 +3,7 @@
  * `nes serve` starts the service itself. With --json, stdout carries only JSON; human text
  * (progress, notes, errors) always goes to stderr. See docs/cli.md.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import {
   NesClient,
@@ -12,8 +12,12 @@ import {
   type SubmitRunRequest,
   TERMINAL_STATUSES,
 } from '@nes/client';
-import { guessParameterType } from '@nes/notebook';
-import { collectParameters, parameterPairs } from '@nes/runner/cli';
+import {
+  collectParameters,
+  guessParameterType,
+  ParameterInputError,
+  parameterPairs,
+} from '@nes/notebook';
 import yargs, { type Argv } from 'yargs';
 import {
   CliError,
@@ -471,19 +475,27 @@ async function sweep(client: NesClient, a: Args, io: Io): Promise<number> {
   return failed ? exitCodeForRun(failed) : exitCodeForRun({ status: 'failed', error: null });
 }
 
-/** -f files < -y YAML < -p guessed < -r raw, through nes-run's own merging. */
+/** -f files < -y YAML < -p guessed < -r raw, merged as nes-run merges them. */
 function parameters(a: Args): Record<string, unknown> {
-  return collectParameters({
-    inputPath: '',
-    outputPath: '',
-    injectInputPath: false,
-    injectOutputPath: false,
-    base64: [],
-    files: list(a.parameters_file),
-    yaml: list(a.parameters_yaml),
-    guessed: parameterPairs(a.parameters, '-p/--parameters'),
-    raw: parameterPairs(a.parameters_raw, '-r/--parameters_raw'),
-  });
+  try {
+    return collectParameters(
+      {
+        inputPath: '',
+        outputPath: '',
+        injectInputPath: false,
+        injectOutputPath: false,
+        base64: [],
+        files: list(a.parameters_file),
+        yaml: list(a.parameters_yaml),
+        guessed: parameterPairs(a.parameters, '-p/--parameters'),
+        raw: parameterPairs(a.parameters_raw, '-r/--parameters_raw'),
+      },
+      (path) => readFileSync(path, 'utf8'),
+    );
+  } catch (err) {
+    if (err instanceof ParameterInputError) throw usageError(err.message);
+    throw err;
+  }
 }
 
 function labels(value: unknown): Record<string, string> | undefined {

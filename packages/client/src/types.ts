@@ -4,52 +4,21 @@
  * model may carry more fields than it serves.
  */
 
-export type RunStatus =
-  | 'queued'
-  | 'starting'
-  | 'running'
-  | 'succeeded'
-  | 'failed'
-  | 'cancelled'
-  | 'timed_out';
+import type { RunFailure, RunStatus } from '@nes/run-contract';
 
-export const TERMINAL_STATUSES: readonly RunStatus[] = [
-  'succeeded',
-  'failed',
-  'cancelled',
-  'timed_out',
-];
-
-export function isTerminal(status: RunStatus): boolean {
-  return TERMINAL_STATUSES.includes(status);
-}
-
-export type FailureClass =
-  | 'cell_error'
-  | 'timeout'
-  | 'kernel_died'
-  | 'oom'
-  | 'cancelled'
-  | 'source'
-  | 'infra';
+/** How a run ends (statuses, failure classes, the failure) is the run contract's. */
+export {
+  type FailureClass,
+  isTerminal,
+  type RunFailure,
+  type RunStatus,
+  TERMINAL_STATUSES,
+} from '@nes/run-contract';
 
 export interface RunProgress {
   cellsDone: number;
   cellsTotal: number;
   currentCell: number | null;
-}
-
-export interface RunFailure {
-  class: FailureClass;
-  ename: string;
-  evalue: string;
-  /** Index of the failed cell in the output notebook's `cells` (papermill's error cells included). */
-  cellIndex: number | null;
-  /**
-   * The failed cell as its author counts it: position (from 1) among the notebook's own code
-   * cells, without the injected parameters cell. What the viewer and the CLI call "cell N".
-   */
-  cellNumber?: number | null;
 }
 
 export interface RunLinks {

@@ -17,6 +17,14 @@ export {
   type PapermillPrepareOptions,
   prepareAsPapermill,
 } from './papermill-prepare.ts';
+export {
+  collectParameters,
+  ParameterInputError,
+  type ParameterSources,
+  type ParameterValues,
+  parameterPairs,
+  yamlMapping,
+} from './parameter-sources.ts';
 export type { ParameterizeOptions, ParameterizeResult } from './parameterize.ts';
 export {
   hasTag,

@@ -10,11 +10,7 @@ export {
 } from './config.ts';
 export { ApiError, type ErrorBody, mapError } from './errors.ts';
 export { type BusListener, type BusMessage, RunEventBus } from './events-bus.ts';
-export {
-  failureFromExit,
-  LocalExecutor,
-  type LocalExecutorOptions,
-} from './executors/local-executor.ts';
+export { LocalExecutor, type LocalExecutorOptions } from './executors/local-executor.ts';
 export { RunSandbox } from './executors/sandbox/run-sandbox.ts';
 export type { SandboxStatus } from './executors/sandbox/sandbox-plan.ts';
 export { SandboxPool, type SandboxPoolOptions } from './executors/sandbox/sandbox-pool.ts';

@@ -68,7 +68,7 @@ describe('what a real cluster does to runs', { concurrency: 2 }, () => {
   });
   afterEach(() => assert.deepEqual(cluster.specViolations, []));
 
-  test('the pod deleted mid-run (no cancel asked) -> failed infra PodTerminated, not cancelled', async () => {
+  test('the pod deleted mid-run (no cancel asked) -> failed infra RunnerTerminated, not cancelled', async () => {
     const nb = notebook(ws, 'deleted.ipynb', ['x = 1', 'import time\ntime.sleep(120)']);
     const run = await submit(store, replica.scheduler, specOf(nb));
     const first = await waitFor(store, run.id, started, 90_000);
@@ -83,7 +83,7 @@ describe('what a real cluster does to runs', { concurrency: 2 }, () => {
     assert.equal(done.status, 'failed', JSON.stringify(done.error));
     assert.equal(done.cancelRequested, false);
     assert.equal(done.error?.class, 'infra');
-    assert.equal(done.error?.ename, 'PodTerminated');
+    assert.equal(done.error?.ename, 'RunnerTerminated');
     assert.match(done.error?.evalue ?? '', /without a cancel/);
   });
 

@@ -612,11 +612,11 @@ describe('disruption, cancel and vanished Jobs', () => {
     assert.equal(finishedOf(objects(j, [])).status, 'cancelled');
   });
 
-  test('runner exit 130 without a cancel asked (the pod deleted) -> failed infra PodTerminated', () => {
+  test('runner exit 130 without a cancel asked (the pod deleted) -> failed infra RunnerTerminated', () => {
     const update = finishedOf(objects(null, [terminatedPod(130)]));
     assert.equal(update.status, 'failed');
     assert.equal(update.error?.class, 'infra');
-    assert.equal(update.error?.ename, 'PodTerminated');
+    assert.equal(update.error?.ename, 'RunnerTerminated');
     assert.match(update.error?.evalue ?? '', /without a cancel/);
     // Even when the runner's own result says cancelled: it cannot tell who sent SIGTERM.
     const said = terminatedPod(130, {

@@ -3,7 +3,9 @@
  * through POST /v1/runs, on the local executor and on the Kubernetes executor (the stand-in cluster
  * running the real nes-run), injects exactly what nes-run injects for the same values and what
  * papermill's PythonTranslator writes: the order given (dict keys like "1" included), 1.0 as a
- * float, big integers exact, 1e400 as float('inf').
+ * float, big integers exact, 1e400 as float('inf'). And one reading of how a run fails: a cell
+ * error and a dead kernel end with the same failure on both executors as nes-run reports (its exit
+ * code and its result message, @nes/run-contract).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,6 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pythonJsonLoads } from '@nes/notebook';
+import { EXIT_CODE_BY_CLASS, parseRunnerResult, type RunFailure } from '@nes/run-contract';
 import {
   type FakeCluster,
   fakeClusterKubeconfigFile,
@@ -56,6 +59,45 @@ const notebook = writeNotebook(ws.notebooks, 'values.ipynb', [
   'a = 0\nb = 0.0\ns = ""\nflag = False\nitems = []\nconf = {}\nb2 = 0.0\nbig = 0\nhuge = 0.0',
   'print(repr((a, b, s, flag, items, list(conf), b2, big, huge)))',
 ]);
+
+/** Notebooks that fail, each in its own way. */
+const FAILING = [
+  writeNotebook(ws.notebooks, 'raises.ipynb', ['x = 1', 'raise ValueError(f"bad {x}")', 'y = 2']),
+  writeNotebook(ws.notebooks, 'dies.ipynb', ['import os', 'os._exit(3)', 'z = 3']),
+];
+
+/** How nes-run reports the notebook's failure: its exit code and its result message. */
+function nesRunFailure(input: string): RunFailure {
+  const resultFile = join(ws.root, 'nes-run-result.json');
+  const r = spawnSync(process.execPath, [NES_RUN, input, join(ws.root, 'nes-run-failed.ipynb')], {
+    encoding: 'utf8',
+    env: { ...process.env, NES_RESULT_FILE: resultFile },
+  });
+  const result = parseRunnerResult(readFileSync(resultFile, 'utf8'));
+  assert.ok(result?.class, r.stderr);
+  assert.equal(r.status, EXIT_CODE_BY_CLASS[result.class], r.stderr);
+  return {
+    class: result.class,
+    ename: result.ename ?? '',
+    evalue: result.evalue ?? '',
+    cellIndex: result.cellIndex ?? null,
+    cellNumber: result.cellNumber ?? null,
+  };
+}
+
+/** The same notebooks submitted to a service fail exactly as nes-run says they fail. */
+async function checkFailures(api: Api): Promise<void> {
+  const classes: string[] = [];
+  for (const input of FAILING) {
+    const expected = nesRunFailure(input);
+    classes.push(expected.class);
+    const submitted = await api.submit({ notebook: input });
+    const run = await api.waitTerminal(submitted.id);
+    assert.equal(run.status, 'failed');
+    assert.deepEqual(run.error, expected, input);
+  }
+  assert.deepEqual(classes, ['cell_error', 'kernel_died']);
+}
 
 /** What nes-run injects for the same JSON text given as papermill's -b (base64 YAML). */
 function nesRunCell(): string {
@@ -141,6 +183,10 @@ describe('one parameter encoding end to end', () => {
       await checkRun(api);
     });
 
+    test('a failing notebook fails as nes-run reports it (class, names, cells)', async () => {
+      await checkFailures(api);
+    });
+
     test('values IPC could not carry (big integers) leave no runner worker behind', async () => {
       // Before the parameters went to the worker as text, a big integer could not be sent: the
       // run failed as infra and its worker (75 MB) waited forever. Three runs, then count.
@@ -203,6 +249,10 @@ describe('one parameter encoding end to end', () => {
 
     test('POST /v1/runs injects exactly what nes-run and papermill inject', async () => {
       await checkRun(api);
+    });
+
+    test('a failing notebook fails as nes-run reports it (class, names, cells)', async () => {
+      await checkFailures(api);
     });
   });
 });

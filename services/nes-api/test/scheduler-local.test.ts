@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { failureFromExit, LocalExecutor } from '../src/executors/local-executor.ts';
+import { LocalExecutor } from '../src/executors/local-executor.ts';
 import type { Run } from '../src/runs/run-model.ts';
 import type { RunStore } from '../src/runs/run-store.ts';
 import { type RunPublisher, Scheduler } from '../src/scheduler/scheduler.ts';
@@ -208,20 +208,6 @@ describe('scheduler with the local executor', () => {
     assert.equal(done.error?.ename, 'RunnerKilled');
     const nb = JSON.parse(readFileSync(outputPath(done), 'utf8'));
     assert.deepEqual(nb.cells[2].outputs[0].text, ['before\n']);
-  });
-
-  test('exit codes and signals map to failure classes', () => {
-    const plain = { cancelRequested: false, oom: false };
-    assert.equal(failureFromExit(5, null, plain).class, 'kernel_died');
-    assert.equal(failureFromExit(3, null, plain).class, 'source');
-    assert.equal(failureFromExit(130, null, plain).class, 'cancelled');
-    assert.equal(failureFromExit(0, null, plain).class, 'infra');
-    assert.equal(failureFromExit(null, 'SIGKILL', plain).class, 'infra');
-    assert.equal(failureFromExit(null, 'SIGKILL', { ...plain, oom: true }).class, 'oom');
-    assert.equal(
-      failureFromExit(null, 'SIGKILL', { ...plain, cancelRequested: true }).class,
-      'cancelled',
-    );
   });
 
   test('after a crash: a new scheduler fails lost runs and relaunches unstarted ones', async () => {

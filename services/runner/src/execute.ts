@@ -23,9 +23,9 @@ import type {
   ExecuteOptions,
   ExecuteResult,
   FailureClass,
-  RunError,
   RunEvent,
-  RunStatus,
+  RunFailure,
+  RunOutcome,
   RunSummary,
 } from './execution-types.ts';
 import { normalizeBaseUrl, type ServerEndpoint } from './jupyter-api.ts';
@@ -48,9 +48,9 @@ import { quietServicesDebug } from './quiet-console.ts';
 export const DEFAULT_START_TIMEOUT_MS = 60_000;
 
 /** A failure that ends the run, with its class. */
-class RunFailure extends Error {
-  readonly failure: RunError;
-  constructor(failure: RunError) {
+class RunFailureError extends Error {
+  readonly failure: RunFailure;
+  constructor(failure: RunFailure) {
     super(`${failure.ename}: ${failure.evalue}`);
     this.failure = failure;
   }
@@ -81,11 +81,11 @@ function failure(
   ename: string,
   evalue: string,
   cellIndex: number | null = null,
-): RunError {
+): RunFailure {
   return { class: cls, ename, evalue, cellIndex };
 }
 
-const STATUS_BY_CLASS: Record<FailureClass, RunStatus> = {
+const STATUS_BY_CLASS: Record<FailureClass, RunOutcome> = {
   cell_error: 'failed',
   timeout: 'timed_out',
   kernel_died: 'failed',
@@ -178,7 +178,7 @@ class NotebookRun {
     }
   }
 
-  #stopFailure(cellIndex: number | null): RunError {
+  #stopFailure(cellIndex: number | null): RunFailure {
     if (this.#stopReason === 'deadline') {
       return failure(
         'timeout',
@@ -192,7 +192,7 @@ class NotebookRun {
 
   async run(): Promise<ExecuteResult> {
     this.#armStops();
-    let error: RunError | null = null;
+    let error: RunFailure | null = null;
     let server: PrivateJupyterServer | null = null;
     let session: KernelSession | null = null;
     try {
@@ -234,7 +234,7 @@ class NotebookRun {
   #kernelName(): string {
     const name = this.#options.kernelName ?? this.#nb.metadata.kernelspec?.name;
     if (!name) {
-      throw new RunFailure(
+      throw new RunFailureError(
         failure(
           'source',
           'NoKernelName',
@@ -292,7 +292,7 @@ class NotebookRun {
       }
       const path = rootDir ? relative(rootDir, cwd) : (this.#options.cwd ?? '');
       if (path.startsWith('..')) {
-        throw new RunFailure(
+        throw new RunFailureError(
           failure('infra', 'BadWorkingDirectory', `${cwd} is outside the server root ${rootDir}`),
         );
       }
@@ -302,7 +302,7 @@ class NotebookRun {
       return await this.#withLanguageInfo(session);
     } catch (error) {
       if (startTimeout.aborted && !this.#stopReason) {
-        throw new RunFailure(
+        throw new RunFailureError(
           failure(
             'infra',
             'StartTimeout',
@@ -321,8 +321,8 @@ class NotebookRun {
     return session;
   }
 
-  #startFailure(caught: unknown): RunError {
-    if (caught instanceof RunFailure) return caught.failure;
+  #startFailure(caught: unknown): RunFailure {
+    if (caught instanceof RunFailureError) return caught.failure;
     if (this.#stopReason) return this.#stopFailure(null);
     if (caught instanceof NoSuchKernelError) {
       return failure('source', 'NoSuchKernel', caught.message);
@@ -334,7 +334,7 @@ class NotebookRun {
     return failure('infra', name, errorMessage(caught));
   }
 
-  async #runCells(session: KernelSession): Promise<RunError | null> {
+  async #runCells(session: KernelSession): Promise<RunFailure | null> {
     const oomBaseline = readOomKillCount();
     session.onIOPub((msg) => this.#route(msg));
     let codeCellNumber = 0;
@@ -380,7 +380,7 @@ class NotebookRun {
     cell: CodeCell,
     index: number,
     oomBaseline: number | null,
-  ): Promise<RunError | null | undefined> {
+  ): Promise<RunFailure | null | undefined> {
     const allowErrors = cell.metadata.tags?.includes('raises-exception') ?? false;
     cell.metadata.execution = {};
     this.#collector.beginCell(cell);
@@ -468,7 +468,7 @@ class NotebookRun {
   }
 
   /** Finishes the notebook whatever happened, saves it, and returns the run's final error. */
-  async #finish(error: RunError | null): Promise<RunError | null> {
+  async #finish(error: RunFailure | null): Promise<RunFailure | null> {
     markNotebookComplete(this.#nb, this.#startMicros, nowMicros());
     let result = error;
     if (error && error.cellIndex !== null) {

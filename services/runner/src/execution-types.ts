@@ -3,33 +3,10 @@
  * entry point) gives `executeNotebook`, what it gets back, and the events it can observe.
  */
 import type { Notebook, PapermillNotebookMetadata } from '@nes/notebook';
+import type { RunFailure, RunOutcome } from '@nes/run-contract';
 
-/** Why a run did not succeed. Shared with the API, the executors and the operators. */
-export type FailureClass =
-  | 'cell_error'
-  | 'timeout'
-  | 'kernel_died'
-  | 'oom'
-  | 'cancelled'
-  | 'source'
-  | 'infra';
-
-export type RunStatus = 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
-
-export interface RunError {
-  class: FailureClass;
-  /** Exception name as the kernel reported it (`ZeroDivisionError`), or a runner-side name. */
-  ename: string;
-  evalue: string;
-  /** Index in the output notebook's cells of the cell that failed, when one did. */
-  cellIndex: number | null;
-  /**
-   * The failed cell as its author counts it: its position (from 1) among the code cells of the
-   * notebook as written, not counting the injected parameters cell or papermill's error cells.
-   * What the viewer, the CLI and the log call "cell N".
-   */
-  cellNumber?: number | null;
-}
+/** How a run ends is @nes/run-contract's: the runner reports it in those terms. */
+export type { FailureClass, RunFailure, RunOutcome } from '@nes/run-contract';
 
 /**
  * Where the notebook goes while and after it runs. Implementations must write atomically.
@@ -124,8 +101,8 @@ export interface ExecuteOptions {
 }
 
 export interface RunSummary {
-  status: RunStatus;
-  error: RunError | null;
+  status: RunOutcome;
+  error: RunFailure | null;
   /** Code cells in the notebook. */
   cellsTotal: number;
   /** Code cells that ran to an end (completed or failed). */

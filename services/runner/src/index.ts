@@ -25,5 +25,4 @@ export type {
 export { MAX_FORWARDED_OUTPUT_BYTES } from './worker/protocol.ts';
 /** The runner worker's entry module, for `node WORKER_ENTRY` with an IPC channel. */
 export const WORKER_ENTRY = fileURLToPath(new URL('./worker/main.ts', import.meta.url));
-export { EXIT_CODE_BY_CLASS } from './cli/exit-codes.ts';
 export { oomKilledSince, readOomKillCount } from './oom.ts';

@@ -4,10 +4,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { pythonFloat } from '@nes/notebook';
+import { guessParameterType, pythonFloat, yamlMapping } from '@nes/notebook';
+import { EXIT_CODE_BY_CLASS, exitCodeForOutcome } from '@nes/run-contract';
 import { parseCommandLine } from '../src/cli/args.ts';
-import { EXIT_CODE_BY_CLASS, exitCodeForSummary } from '../src/cli/exit-codes.ts';
-import { collectParameters, guessParameterType, yamlMapping } from '../src/cli/params.ts';
+import { collectParameters } from '../src/cli/params.ts';
 import { maskParameters, redactText, secretValues } from '../src/cli/secrets.ts';
 
 const piped = { stdinPiped: false, stdoutPiped: true };
@@ -100,7 +100,7 @@ describe('parameter sources', () => {
 
   test('bad YAML and non-mappings are usage errors naming the source', () => {
     assert.throws(
-      () => yamlMapping('a: [1, 2', '-y/--parameters_yaml'),
+      () => collectParameters({ ...noSources(), yaml: ['a: [1, 2'] }),
       (err: Error & { exitCode: number }) => {
         assert.equal(err.exitCode, 2);
         assert.match(err.message, /^-y\/--parameters_yaml: invalid YAML/);
@@ -321,7 +321,7 @@ describe('secrets and exit codes', () => {
       infra: 7,
       cancelled: 130,
     });
-    assert.equal(exitCodeForSummary({ status: 'succeeded', error: null }), 0);
-    assert.equal(exitCodeForSummary({ status: 'cancelled', error: null }), 130);
+    assert.equal(exitCodeForOutcome({ status: 'succeeded', error: null }), 0);
+    assert.equal(exitCodeForOutcome({ status: 'cancelled', error: null }), 130);
   });
 });

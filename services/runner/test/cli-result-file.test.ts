@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { buildResult, formatResult, RESULT_FILE_LIMIT } from '../src/cli/result-file.ts';
+import { buildResult, formatResult, RESULT_FILE_LIMIT } from '@nes/run-contract';
 import { cellSource, type Json, nesRun, tempDir, writeNotebook } from './cli-helpers.ts';
 
 const dir = tempDir();

@@ -19,9 +19,8 @@ import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringifyParametersJson } from '@nes/notebook';
+import { failureFromExit } from '@nes/run-contract';
 import {
-  EXIT_CODE_BY_CLASS,
-  type FailureClass,
   oomKilledSince,
   type ParentMessage,
   type RunEvent,
@@ -31,7 +30,7 @@ import {
   type WorkerResult,
   type WorkerRunSpec,
 } from '@nes/runner';
-import type { Run, RunFailure, RunProgress } from '../runs/run-model.ts';
+import type { Run, RunProgress } from '../runs/run-model.ts';
 import type { Executor, ExecutorObservation, ExecutorUpdate } from './executor.ts';
 import { workerEnvironment } from './sandbox/environment.ts';
 import { RunSandbox, type RunSandboxOptions } from './sandbox/run-sandbox.ts';
@@ -104,11 +103,6 @@ const STDERR_TAIL = 4096;
 /** How long the kernel names seen in a sandbox are trusted (see `kernels`). */
 const KERNEL_NAMES_TTL_MS = 10_000;
 
-/** A worker's exit code back to the failure class nes-run chose it for. */
-const CLASS_BY_EXIT_CODE = new Map<number, FailureClass>(
-  Object.entries(EXIT_CODE_BY_CLASS).map(([cls, code]) => [code, cls as FailureClass]),
-);
-
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -116,57 +110,6 @@ function processAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-export function statusForClass(cls: FailureClass): 'failed' | 'cancelled' | 'timed_out' {
-  if (cls === 'cancelled') return 'cancelled';
-  if (cls === 'timeout') return 'timed_out';
-  return 'failed';
-}
-
-/**
- * What a worker's death without a result means. A cancel we asked for stays a cancel; a kill
- * while the memory cgroup's OOM counter rose is `oom`; another signal is `infra` (the runner was
- * killed, not the kernel); an exit code is nes-run's code for a class.
- */
-export function failureFromExit(
-  code: number | null,
-  signal: NodeJS.Signals | null,
-  context: { cancelRequested: boolean; oom: boolean; stderrTail?: string },
-): RunFailure {
-  const tail = context.stderrTail?.trim().split('\n').at(-1);
-  const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
-  if (context.cancelRequested) {
-    return {
-      class: 'cancelled',
-      ename: 'Cancelled',
-      evalue: `The run was cancelled; the runner ${how}`,
-      cellIndex: null,
-    };
-  }
-  if (signal !== null) {
-    if (context.oom) {
-      return {
-        class: 'oom',
-        ename: 'RunnerKilled',
-        evalue: `The runner ${how} (out of memory)`,
-        cellIndex: null,
-      };
-    }
-    return {
-      class: 'infra',
-      ename: 'RunnerKilled',
-      evalue: `The runner ${how} before reporting a result`,
-      cellIndex: null,
-    };
-  }
-  const cls = (code !== null && code !== 0 && CLASS_BY_EXIT_CODE.get(code)) || 'infra';
-  return {
-    class: cls,
-    ename: 'RunnerExited',
-    evalue: `The runner ${how} before reporting a result${tail ? `: ${tail}` : ''}`,
-    cellIndex: null,
-  };
 }
 
 export class LocalExecutor implements Executor {
@@ -529,20 +472,26 @@ export class LocalExecutor implements Executor {
         outputUri: result.outputUri ?? local.outputUri,
       });
     } else {
-      const error = failureFromExit(code, signal, {
-        cancelRequested: local.cancelRequested,
-        oom: signal === 'SIGKILL' && oomKilledSince(local.oomBaseline),
-        stderrTail: local.stderrTail,
-      });
-      if (error.class !== 'cancelled') {
-        this.#log('warn', `run ${local.runId}: ${error.evalue}`);
+      // Died without its result: the exit is all there is (the run contract reads it).
+      const verdict = failureFromExit(
+        {
+          exitCode: code,
+          signal,
+          oomKilled: signal === 'SIGKILL' && oomKilledSince(local.oomBaseline),
+          lastWords: local.stderrTail,
+          resultMissing: true,
+        },
+        local.cancelRequested,
+      );
+      if (verdict.error && verdict.error.class !== 'cancelled') {
+        this.#log('warn', `run ${local.runId}: ${verdict.error.evalue}`);
       }
       this.#updates.emit({
         type: 'finished',
         runId: local.runId,
         time,
-        status: statusForClass(error.class),
-        error,
+        status: verdict.status,
+        error: verdict.error,
         outputUri: local.outputUri,
       });
     }

@@ -2,23 +2,11 @@
  * A run as the API stores and serves it (design.md, "Contract"). The run store, the routes, the
  * scheduler and the executors all speak this model; the HTTP shape adds `links`.
  */
-import type { FailureClass } from '@nes/runner';
+import type { RunFailure, RunStatus } from '@nes/run-contract';
 
-export type RunStatus =
-  | 'queued'
-  | 'starting'
-  | 'running'
-  | 'succeeded'
-  | 'failed'
-  | 'cancelled'
-  | 'timed_out';
-
-export const TERMINAL_STATUSES: readonly RunStatus[] = [
-  'succeeded',
-  'failed',
-  'cancelled',
-  'timed_out',
-];
+/** Statuses, failure classes and the failure shape are the run contract's. */
+export type { FailureClass, RunFailure, RunStatus } from '@nes/run-contract';
+export { TERMINAL_STATUSES } from '@nes/run-contract';
 
 /** Which statuses each status may move to. Status moves forward only; terminal never changes. */
 export const NEXT_STATUSES: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
@@ -35,16 +23,6 @@ export interface RunProgress {
   cellsDone: number;
   cellsTotal: number;
   currentCell: number | null;
-}
-
-export interface RunFailure {
-  class: FailureClass;
-  ename: string;
-  evalue: string;
-  /** Index in the output notebook's cells (papermill's error cells included). */
-  cellIndex: number | null;
-  /** The failed cell as its author counts it: position among the notebook's own code cells. */
-  cellNumber?: number | null;
 }
 
 /** What is fixed at submit time; a rerun copies it (with optional overrides). */

@@ -8,7 +8,8 @@
 import { fstatSync } from 'node:fs';
 import yargs from 'yargs';
 import { DEFAULT_OUTPUT_LIMITS } from '../output-limits.ts';
-import { usageError } from './exit-codes.ts';
+import { usageError } from './cli-error.ts';
+import { parameterPairs } from './params.ts';
 
 export const LOG_LEVELS = ['NOTSET', 'DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -533,23 +534,6 @@ function mib(bytes: number): string {
 function list(value: unknown): string[] {
   if (value === undefined) return [];
   return (Array.isArray(value) ? value : [value]).map(String);
-}
-
-/** `-p`/`-r` words as NAME VALUE pairs, each NAME a valid parameter name. */
-export function parameterPairs(value: unknown, flag: string): Array<[string, string]> {
-  const words = list(value);
-  const out: Array<[string, string]> = [];
-  for (let i = 0; i < words.length; i += 2) {
-    const name = words[i] ?? '';
-    const v = words[i + 1];
-    if (v === undefined)
-      throw usageError(`${flag} takes two values: NAME VALUE (no value for ${name})`);
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-      throw usageError(`${flag}: "${name}" is not a valid parameter name`);
-    }
-    out.push([name, v]);
-  }
-  return out;
 }
 
 function seconds(value: unknown, flag: string, allowZero = false): number | undefined {

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'node:path';
 import { type Notebook, NotebookFormatError, parseNotebook } from '@nes/notebook';
+import { EXIT_SOURCE } from '@nes/run-contract';
 import {
   isSourceError,
   type ResolvedSource,
@@ -15,7 +16,7 @@ import {
   type SourceOptions,
   sourceOptionsFromEnv,
 } from '@nes/sources';
-import { CliError, EXIT_SOURCE } from './exit-codes.ts';
+import { CliError } from './cli-error.ts';
 
 /** What nes-run records about where the notebook came from (manifest, metadata.nes). */
 export interface InputRecord {

@@ -24,25 +24,27 @@ import {
   UnsupportedLanguageError,
   UnsupportedParameterValueError,
 } from '@nes/notebook';
+import {
+  buildResult,
+  EXIT_CANCELLED,
+  EXIT_INFRA,
+  EXIT_SUCCEEDED,
+  exitCodeForOutcome,
+  RESULT_FILE_ENV,
+  type ResultFacts,
+} from '@nes/run-contract';
 import { fetchRepositoryContext, type RepositoryContext, type SourceOptions } from '@nes/sources';
 import { isStoreError, LocalStore, RunArtifacts } from '@nes/stores/local';
 import type {
   ExecuteOptions,
   ExecuteResult,
   NotebookSink,
-  RunError,
+  RunFailure,
   RunSummary,
 } from '../execution-types.ts';
 import { type CliOptions, parseCommandLine } from './args.ts';
+import { CliError, usageError } from './cli-error.ts';
 import type { EarlyStart, EarlyTarget } from './early-start.ts';
-import {
-  CliError,
-  EXIT_CANCELLED,
-  EXIT_INFRA,
-  EXIT_SUCCEEDED,
-  exitCodeForSummary,
-  usageError,
-} from './exit-codes.ts';
 import { cliSourceOptions, type FetchedInput, fetchInput } from './input.ts';
 import { effectiveDeadlineMs } from './job-deadline.ts';
 import { availableKernels } from './kernels.ts';
@@ -57,7 +59,7 @@ import {
   TeeSink,
 } from './places.ts';
 import { Reporter } from './reporter.ts';
-import { buildResult, RESULT_FILE_ENV, type ResultFacts, writeResultFile } from './result-file.ts';
+import { writeResultFile } from './result-file.ts';
 import { generateRunId, LogRecorder, RunRecorder } from './run-record.ts';
 import { formatValue, maskParameters, redactText, secretValues } from './secrets.ts';
 
@@ -316,7 +318,7 @@ async function run(
           'ERROR',
           `nes-run: infra: cannot write the input notebook to ${artifacts.uris.input}: ${messageOf(error)}`,
         );
-        const storeError: RunError = {
+        const storeError: RunFailure = {
           class: 'infra',
           ename: 'StoreError',
           evalue: messageOf(error),
@@ -679,7 +681,7 @@ async function execute(
   } catch (err) {
     const e = err as Error & { class?: string };
     reporter.log('ERROR', `nes-run: ${e.class ?? 'infra'}: ${redact(e.message)}`);
-    const error: RunError = {
+    const error: RunFailure = {
       class: 'infra',
       ename: e.name ?? 'Error',
       evalue: redact(e.message ?? String(err)),
@@ -694,7 +696,7 @@ async function execute(
   const { notebook: finished, ...summary } = result;
   reporter.summary(summary, sink.uri);
   return {
-    code: exitCodeForSummary(summary),
+    code: exitCodeForOutcome(summary),
     summary,
     error: summary.error,
     notebook: finished,
@@ -705,7 +707,7 @@ async function execute(
 interface Outcome {
   code: number;
   summary: RunSummary | null;
-  error: RunError | null;
+  error: RunFailure | null;
   /** The notebook as finished (null when the run could not start). */
   notebook: Notebook | null;
   finalSaveFailed: boolean;

@@ -1,163 +1,33 @@
 /**
- * Parameters from the command line, merged as papermill's CLI merges them: each source in a fixed
- * order, later sources overriding earlier ones whatever their order on the command line:
- *   --inject-* paths < -b base64 YAML < -f YAML files < -y YAML strings < -p guessed < -r raw.
+ * nes-run's parameter flags, read as papermill's CLI reads them (@nes/notebook's parameter
+ * sources, shared with `nes submit`): parameters files come from this machine's disk, and a value
+ * that is not what its flag needs is a usage error (exit 2).
  */
 import { readFileSync } from 'node:fs';
-import { FloatValue, guessParameterType, orderedObject, pythonFloat } from '@nes/notebook';
-import { parse as parseYaml, type Tags } from 'yaml';
-import { usageError } from './exit-codes.ts';
+import {
+  collectParameters as collect,
+  ParameterInputError,
+  type ParameterSources,
+  type ParameterValues,
+  parameterPairs as pairs,
+} from '@nes/notebook';
+import { usageError } from './cli-error.ts';
 
-/**
- * Parameter values as @nes/notebook's translators take them: JSON-like values, where an integer
- * too large for a JS number is a `bigint` and a float is a `FloatValue` (so `1.0` stays `1.0`).
- */
-export type ParameterValues = Record<string, unknown>;
+export type { ParameterValues };
 
-/** papermill's `_resolve_type` for `-p`, from @nes/notebook. */
-export { guessParameterType };
-
-export interface ParameterSources {
-  inputPath: string;
-  outputPath: string;
-  injectInputPath: boolean;
-  injectOutputPath: boolean;
-  base64: string[];
-  files: string[];
-  yaml: string[];
-  /** `-p NAME VALUE` pairs, values type-guessed. */
-  guessed: Array<[string, string]>;
-  /** `-r NAME VALUE` pairs, values kept as strings. */
-  raw: Array<[string, string]>;
+function asUsageError<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof ParameterInputError) throw usageError(err.message);
+    throw err;
+  }
 }
 
 export function collectParameters(src: ParameterSources): ParameterValues {
-  const params: ParameterValues = {};
-  if (src.injectInputPath) params.PAPERMILL_INPUT_PATH = src.inputPath;
-  if (src.injectOutputPath) params.PAPERMILL_OUTPUT_PATH = src.outputPath;
-  for (const encoded of src.base64) {
-    Object.assign(params, yamlMapping(decodeBase64(encoded), '-b/--parameters_base64'));
-  }
-  for (const file of src.files) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw usageError(`cannot read parameters file ${file}: ${(err as Error).message}`);
-    }
-    Object.assign(params, yamlMapping(text, `parameters file ${file}`));
-  }
-  for (const text of src.yaml) Object.assign(params, yamlMapping(text, '-y/--parameters_yaml'));
-  for (const [name, value] of src.guessed) params[name] = guessParameterType(value);
-  for (const [name, value] of src.raw) params[name] = value;
-  return params;
+  return asUsageError(() => collect(src, (path) => readFileSync(path, 'utf8')));
 }
 
-function decodeBase64(encoded: string): string {
-  const compact = encoded.replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(compact) || compact.length % 4 === 1) {
-    throw usageError('-b/--parameters_base64: the value is not base64');
-  }
-  return Buffer.from(compact, 'base64').toString('utf8');
-}
-
-/**
- * YAML as papermill reads it: YAML 1.1 (PyYAML's safe loader: yes/no/on/off are booleans,
- * 010 is octal) with timestamps left as strings (papermill's NoDatesSafeLoader). An empty
- * document is no parameters; anything but a mapping is a usage error.
- */
-export function yamlMapping(text: string, what: string): ParameterValues {
-  let value: unknown;
-  try {
-    // Mappings as Maps: a YAML mapping keeps its order, even keys like "1" a JS object reorders.
-    value = parseYaml(text, {
-      version: '1.1',
-      intAsBigInt: true,
-      customTags: pythonTags,
-      mapAsMap: true,
-    });
-  } catch (err) {
-    const first = ((err as Error).message.split('\n')[0] ?? '').trim();
-    throw usageError(`${what}: invalid YAML: ${first}`);
-  }
-  if (value === null || value === undefined) return {};
-  if (!(value instanceof Map)) {
-    throw usageError(
-      `${what}: expected a mapping of parameter names to values, got ${kindOf(value)}`,
-    );
-  }
-  // Parameter names are identifiers: the top level is a plain object.
-  const top: ParameterValues = {};
-  for (const [name, item] of value) top[String(name)] = toJson(item, what, String(name));
-  return top;
-}
-
-const TIMESTAMP = 'tag:yaml.org,2002:timestamp';
-const FLOAT = 'tag:yaml.org,2002:float';
-const BOOL = 'tag:yaml.org,2002:bool';
-// PyYAML's booleans: YAML 1.1's, without the single letters y/Y/n/N.
-const PY_TRUE = /^(?:[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/;
-const PY_FALSE = /^(?:[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/;
-
-/**
- * PyYAML's reading: no timestamps, no y/n booleans, and floats marked as floats (YAML `1.0` is
- * Python float 1.0, not int 1).
- */
-function pythonTags(tags: Tags): Tags {
-  const out: Tags = [];
-  for (const tag of tags) {
-    if (typeof tag === 'string' || tag.tag === TIMESTAMP) continue;
-    const resolve = tag.resolve;
-    if (tag.tag === BOOL && 'test' in tag && tag.test instanceof RegExp) {
-      out.push({
-        ...tag,
-        test: tag.test.source.includes('rue') ? PY_TRUE : PY_FALSE,
-      } as typeof tag);
-    } else if (
-      tag.tag === FLOAT &&
-      resolve !== undefined &&
-      !('collection' in tag && tag.collection)
-    ) {
-      out.push({
-        ...tag,
-        resolve: (...args: unknown[]) => {
-          const r = (resolve as (...a: unknown[]) => unknown)(...args);
-          const n =
-            typeof r === 'object' && r !== null && 'value' in r ? Number(r.value) : Number(r);
-          return pythonFloat(n);
-        },
-      } as typeof tag);
-    } else {
-      out.push(tag);
-    }
-  }
-  return out;
-}
-
-function kindOf(value: unknown): string {
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'bigint') return `an integer (${value})`;
-  return `a ${typeof value} (${JSON.stringify(value)})`;
-}
-
-function toJson(value: unknown, what: string, path: string): unknown {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number' || value instanceof FloatValue) return value;
-  if (typeof value === 'bigint') {
-    return value >= Number.MIN_SAFE_INTEGER && value <= Number.MAX_SAFE_INTEGER
-      ? Number(value)
-      : value;
-  }
-  if (Array.isArray(value)) return value.map((item, i) => toJson(item, what, `${path}[${i}]`));
-  if (value instanceof Map) {
-    return orderedObject(
-      [...value].map(([k, v]) => {
-        const key = String(k);
-        return [key, toJson(v, what, path ? `${path}.${key}` : key)] as const;
-      }),
-    );
-  }
-  throw usageError(
-    `${what}: value at ${path || 'top level'} is not a plain YAML scalar, list or mapping`,
-  );
+export function parameterPairs(value: unknown, flag: string): Array<[string, string]> {
+  return asUsageError(() => pairs(value, flag));
 }

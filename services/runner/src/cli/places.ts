@@ -16,7 +16,7 @@ import {
   StoreNotebookSink,
 } from '@nes/stores/local';
 import type { NotebookSink } from '../execution-types.ts';
-import { usageError } from './exit-codes.ts';
+import { usageError } from './cli-error.ts';
 
 export interface Place {
   store: ObjectStore;

@@ -4,6 +4,7 @@
  * secret are masked here, as in log lines.
  */
 import { randomBytes } from 'node:crypto';
+import { EXIT_INFRA, EXIT_SOURCE } from '@nes/run-contract';
 import { isSourceError } from '@nes/sources';
 import {
   MANIFEST_VERSION,
@@ -11,9 +12,8 @@ import {
   type RunArtifacts,
   type RunManifest,
 } from '@nes/stores/local';
-import type { RunError, RunSummary } from '../execution-types.ts';
+import type { RunFailure, RunSummary } from '../execution-types.ts';
 import type { CliOptions } from './args.ts';
-import { EXIT_INFRA, EXIT_SOURCE } from './exit-codes.ts';
 import { asCliError, type InputRecord } from './input.ts';
 import { messageOf, type Place } from './places.ts';
 import type { Reporter } from './reporter.ts';
@@ -39,7 +39,7 @@ export interface ManifestFacts {
   kernel: string | null;
   startedAt: Date;
   finishedAt: Date;
-  error: RunError | null;
+  error: RunFailure | null;
   artifacts: RunManifest['artifacts'];
   extra: Record<string, unknown>;
 }
@@ -120,7 +120,7 @@ export interface RunRecorderOptions {
 
 export interface RunResult {
   status: string;
-  error: RunError | null;
+  error: RunFailure | null;
   summary?: RunSummary | null;
   /** Where the notebook went when its final save failed. */
   rescued?: string | null;

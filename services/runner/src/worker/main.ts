@@ -4,7 +4,7 @@
  * 'ready', so an executor can keep one warm and hand it a run with no start-up cost; then it
  * runs exactly one run and exits with nes-run's exit code for the outcome.
  */
-import { EXIT_INFRA } from '../cli/exit-codes.ts';
+import { EXIT_INFRA } from '@nes/run-contract';
 import { quietServicesDebug } from '../quiet-console.ts';
 import type { ParentMessage, WorkerMessage } from './protocol.ts';
 import { type KernelReply, runWorkerSpec } from './run.ts';

@@ -20,7 +20,8 @@
  * cancelled and the child exits. A child that dies without a result is judged by its exit code
  * and signal (the executor's observation).
  */
-import type { AutosavePolicy, RunError, RunEvent, RunStatus } from '../execution-types.ts';
+import type { WorkerResult } from '@nes/run-contract';
+import type { AutosavePolicy, RunEvent } from '../execution-types.ts';
 
 export interface WorkerRunSpec {
   runId: string;
@@ -66,15 +67,8 @@ export interface JupyterEndpoint {
   rootDir?: string;
 }
 
-export interface WorkerResult {
-  status: RunStatus;
-  error: RunError | null;
-  cellsDone: number;
-  cellsTotal: number;
-  /** Where the output notebook is (null when the run never got to write one). */
-  outputUri: string | null;
-  durationMs: number;
-}
+/** The run's end, as the run contract defines it. */
+export type { WorkerResult } from '@nes/run-contract';
 
 export type ParentMessage =
   | { type: 'run'; spec: WorkerRunSpec }

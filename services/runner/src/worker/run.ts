@@ -13,6 +13,7 @@ import {
   UnsupportedLanguageError,
   UnsupportedParameterValueError,
 } from '@nes/notebook';
+import { exitCodeForOutcome } from '@nes/run-contract';
 import {
   isSourceError,
   parseSourceUri,
@@ -27,9 +28,8 @@ import {
   RunArtifacts,
   StoreNotebookSink,
 } from '@nes/stores/local';
-import { EXIT_CODE_BY_CLASS, EXIT_SUCCEEDED } from '../cli/exit-codes.ts';
 import { executeNotebook } from '../execute.ts';
-import type { NotebookSink, RunError, RunEvent } from '../execution-types.ts';
+import type { NotebookSink, RunEvent, RunFailure } from '../execution-types.ts';
 import {
   type JupyterEndpoint,
   MAX_FORWARDED_OUTPUT_BYTES,
@@ -90,7 +90,7 @@ export async function openOutputStore(location: string): Promise<ObjectStore> {
   return new LocalStore(location.startsWith('file://') ? fileURLToPath(location) : location);
 }
 
-function failure(cls: RunError['class'], ename: string, evalue: string): RunError {
+function failure(cls: RunFailure['class'], ename: string, evalue: string): RunFailure {
   return { class: cls, ename, evalue, cellIndex: null };
 }
 
@@ -118,7 +118,7 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
     await writeRecords(artifacts, spec, full, { ...extra, startedAt, logLines });
     return {
       result: full,
-      exitCode: full.error ? EXIT_CODE_BY_CLASS[full.error.class] : EXIT_SUCCEEDED,
+      exitCode: exitCodeForOutcome(full),
     };
   };
 

@@ -5,7 +5,7 @@
  *
  * The container runs `nes-run INPUT --store STORE --run-id ID --json ...`: the runner writes the
  * run layout to the store, prints its events as JSON lines on stdout (human output on stderr),
- * and exits with its failure class's code (services/runner/src/cli/exit-codes.ts).
+ * and exits with its failure class's code (@nes/run-contract).
  */
 import { createHash } from 'node:crypto';
 import type {

@@ -11,6 +11,7 @@
  * same objects and reaches the same answer.
  */
 import type { CoreV1Event, V1ContainerStatus, V1Job, V1Pod } from '@kubernetes/client-node';
+import { type ExitVerdict, failureFromExit, parseRunnerResult } from '@nes/run-contract';
 import type { RunFailure } from '../../runs/run-model.ts';
 import type { ExecutorUpdate } from '../executor.ts';
 import { ANNOTATIONS, RUNNER_CONTAINER } from './job-builder.ts';
@@ -42,40 +43,6 @@ export interface JudgedUpdate {
 type Finished = Extract<ExecutorUpdate, { type: 'finished' }>;
 type FinishedStatus = Finished['status'];
 
-/** The runner's termination message (services/runner/src/cli/result-file.ts). */
-export interface RunnerResultMessage {
-  status?: string;
-  class?: string | null;
-  ename?: string | null;
-  evalue?: string | null;
-  cellIndex?: number | null;
-  cellNumber?: number | null;
-  outputUri?: string | null;
-  exitCode?: number;
-}
-
-const FAILURE_CLASSES = new Set([
-  'cell_error',
-  'timeout',
-  'kernel_died',
-  'oom',
-  'cancelled',
-  'source',
-  'infra',
-]);
-
-/** nes-run's exit codes (services/runner/src/cli/exit-codes.ts) and what they mean here. */
-const EXIT_CLASSES: Record<number, { class: RunFailure['class']; ename: string; what: string }> = {
-  1: { class: 'cell_error', ename: 'CellError', what: 'a cell raised an error' },
-  2: { class: 'infra', ename: 'UsageError', what: 'the runner rejected its command line' },
-  3: { class: 'source', ename: 'SourceError', what: 'the notebook could not be read' },
-  4: { class: 'timeout', ename: 'Timeout', what: 'the run timed out' },
-  5: { class: 'kernel_died', ename: 'KernelDied', what: 'the kernel died' },
-  6: { class: 'oom', ename: 'OutOfMemory', what: 'the kernel ran out of memory' },
-  7: { class: 'infra', ename: 'InfraError', what: 'the runner failed' },
-  130: { class: 'cancelled', ename: 'Cancelled', what: 'the run was cancelled' },
-};
-
 /** Waiting reasons the kubelet retries forever but that only an operator can fix. */
 const CONFIG_ERRORS = new Set([
   'CreateContainerConfigError',
@@ -83,12 +50,6 @@ const CONFIG_ERRORS = new Set([
   'InvalidImageName',
 ]);
 const IMAGE_PULL_ERRORS = new Set(['ErrImagePull', 'ImagePullBackOff', 'ErrImageNeverPull']);
-
-export function statusForClass(failureClass: RunFailure['class']): FinishedStatus {
-  if (failureClass === 'timeout') return 'timed_out';
-  if (failureClass === 'cancelled') return 'cancelled';
-  return 'failed';
-}
 
 export function condition(
   job: V1Job | null,
@@ -142,29 +103,6 @@ function iso(time: Date | string | undefined | null, fallback: number): string {
   return new Date(ms(time) ?? fallback).toISOString();
 }
 
-/** The runner's JSON result, when the termination message is one (not a log tail). */
-export function parseTerminationMessage(message: string | undefined): RunnerResultMessage | null {
-  if (!message?.trimStart().startsWith('{')) return null;
-  try {
-    const parsed = JSON.parse(message) as unknown;
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
-      ? (parsed as RunnerResultMessage)
-      : null;
-  } catch {
-    return null;
-  }
-}
-
-function lastLine(text: string | undefined, limit = 500): string | null {
-  const line = text
-    ?.trim()
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .at(-1);
-  if (!line) return null;
-  return line.length > limit ? `${line.slice(0, limit - 1)}…` : line;
-}
-
 /** Pods sorted oldest first; the newest that is not disrupted is the run's attempt. */
 function currentPod(pods: V1Pod[]): V1Pod | undefined {
   const live = pods.filter((pod) => !disrupted(pod));
@@ -183,94 +121,18 @@ interface ExitFacts {
 }
 
 /** What an exit of the runner container means, with its termination message when present. */
-export function failureFromExit(
-  exit: ExitFacts,
-  cancelRequested: boolean,
-): { status: FinishedStatus; error: RunFailure | null; outputUri: string | null } {
-  const result = parseTerminationMessage(exit.message);
-  const outputUri = typeof result?.outputUri === 'string' ? result.outputUri : null;
-  if (exit.reason === 'OOMKilled') {
-    return {
-      status: 'failed',
-      error: {
-        class: 'oom',
-        ename: 'OOMKilled',
-        evalue: `The runner container was killed for exceeding its memory limit (exit code ${exit.exitCode})`,
-        cellIndex: typeof result?.cellIndex === 'number' ? result.cellIndex : null,
-        cellNumber: typeof result?.cellNumber === 'number' ? result.cellNumber : null,
-      },
-      outputUri,
-    };
-  }
-  if (exit.exitCode === 0) return { status: 'succeeded', error: null, outputUri };
-  const known = EXIT_CLASSES[exit.exitCode];
-  if (
-    cancelRequested &&
-    (exit.exitCode === 130 || exit.exitCode === 137 || exit.exitCode === 143)
-  ) {
-    return {
-      status: 'cancelled',
-      error: {
-        class: 'cancelled',
-        ename: 'Cancelled',
-        evalue: 'The run was cancelled',
-        cellIndex: typeof result?.cellIndex === 'number' ? result.cellIndex : null,
-        cellNumber: typeof result?.cellNumber === 'number' ? result.cellNumber : null,
-      },
-      outputUri,
-    };
-  }
-  if (exit.exitCode === 130 || exit.exitCode === 143) {
-    // SIGTERM that no cancel asked for: the pod was deleted (kubectl delete pod, a node shut
-    // down without a drain). The runner saved what it had, but the run did not end on its own
-    // and nobody cancelled it: a failure of the infrastructure, not a cancel.
-    return {
-      status: 'failed',
-      error: {
-        class: 'infra',
-        ename: 'PodTerminated',
-        evalue:
-          'The runner was stopped by SIGTERM without a cancel: its pod was deleted or its node shut down (exit code ' +
-          `${exit.exitCode}); the notebook was saved as far as it ran`,
-        cellIndex: typeof result?.cellIndex === 'number' ? result.cellIndex : null,
-        cellNumber: typeof result?.cellNumber === 'number' ? result.cellNumber : null,
-      },
-      outputUri,
-    };
-  }
-  if (known) {
-    const failureClass =
-      result?.class && FAILURE_CLASSES.has(result.class) && result.class !== 'cancelled'
-        ? (result.class as RunFailure['class'])
-        : known.class;
-    return {
-      status: statusForClass(failureClass),
-      error: {
-        class: failureClass,
-        ename: result?.ename ?? known.ename,
-        evalue:
-          result?.evalue ??
-          lastLine(result ? undefined : exit.message) ??
-          `${known.what} (exit code ${exit.exitCode})`,
-        cellIndex: typeof result?.cellIndex === 'number' ? result.cellIndex : null,
-        cellNumber: typeof result?.cellNumber === 'number' ? result.cellNumber : null,
-      },
-      outputUri,
-    };
-  }
-  const killed = exit.exitCode === 137 ? ' (SIGKILL: often the node ran out of memory)' : '';
-  return {
-    status: 'failed',
-    error: {
-      class: 'infra',
-      ename: 'RunnerExited',
-      evalue: `The runner exited with exit code ${exit.exitCode}${killed}${
-        lastLine(exit.message) ? `: ${lastLine(exit.message)}` : ''
-      }`,
-      cellIndex: null,
+export function failureFromContainerExit(exit: ExitFacts, cancelRequested: boolean): ExitVerdict {
+  const result = parseRunnerResult(exit.message);
+  return failureFromExit(
+    {
+      exitCode: exit.exitCode,
+      oomKilled: exit.reason === 'OOMKilled',
+      result,
+      // Without the runner's JSON the kubelet keeps the log's tail (FallbackToLogsOnError).
+      lastWords: result ? null : exit.message,
     },
-    outputUri,
-  };
+    cancelRequested,
+  );
 }
 
 /** A runner container of the run has started: only then can its output notebook exist. */
@@ -355,7 +217,7 @@ function fromFinishedJob(
   const complete = condition(job, 'Complete');
   if (complete) {
     const exit = terminatedRunner(pods);
-    const result = exit ? parseTerminationMessage(exit.message) : null;
+    const result = exit ? parseRunnerResult(exit.message) : null;
     return finished(
       runId,
       iso(job.status?.completionTime ?? complete.lastTransitionTime, now),
@@ -368,7 +230,7 @@ function fromFinishedJob(
   const time = iso(failed?.lastTransitionTime, now);
   if (failed?.reason === 'DeadlineExceeded') {
     const ran = terminatedRunner(pods);
-    const saved = ran ? parseTerminationMessage(ran.message)?.outputUri : null;
+    const saved = ran ? parseRunnerResult(ran.message)?.outputUri : null;
     return finished(
       runId,
       time,
@@ -385,7 +247,7 @@ function fromFinishedJob(
   const exit = terminatedRunner(pods);
   const code = exit?.exitCode ?? exitCodeFromMessage(failed?.message);
   if (code !== null && code !== undefined) {
-    const mapped = failureFromExit(exit ?? { exitCode: code }, cancelRequested);
+    const mapped = failureFromContainerExit(exit ?? { exitCode: code }, cancelRequested);
     return finished(runId, time, mapped.status, mapped.error, mapped.outputUri ?? outputUri);
   }
   if (cancelRequested) {
@@ -535,7 +397,7 @@ export function judgeRunState(
     const outputUri = outputUriOf(null, pods);
     const time = iso(exit?.finishedAt, now);
     if (exit) {
-      const mapped = failureFromExit(exit, cancelRequested);
+      const mapped = failureFromContainerExit(exit, cancelRequested);
       return {
         update: finished(runId, time, mapped.status, mapped.error, mapped.outputUri ?? outputUri),
         judged: false,
@@ -581,7 +443,7 @@ export function judgeRunState(
   if (terminated) {
     // The runner has ended; the Job's Complete or Failed condition follows (same answer, sooner:
     // one pod, no retries, so its exit decides the Job).
-    const mapped = failureFromExit(terminated, cancelRequested);
+    const mapped = failureFromContainerExit(terminated, cancelRequested);
     return {
       update: finished(
         runId,
