@@ -60,12 +60,13 @@ interface Measured {
   loadAverage: string;
 }
 
-function startService(concurrency: number): Promise<EmbeddedService> {
+function startService(concurrency: number, paused: boolean): Promise<EmbeddedService> {
   return startEmbeddedService({
     work: WORK,
     token: TOKEN,
     env: { NES_CONCURRENCY: String(concurrency) },
     nodeArgs: profileArgs(),
+    serviceArgs: paused ? ['--paused'] : [],
   });
 }
 
@@ -114,17 +115,18 @@ async function measure(
   concurrency: number,
   drain = true,
   drainWindowSeconds = Number.POSITIVE_INFINITY,
+  paused = false,
 ): Promise<Measured> {
   mkdirSync(WORK, { recursive: true });
   const path = join(WORK, 'load.ipynb');
   writeFileSync(path, trivialNotebook());
-  const service = await startService(concurrency);
+  const service = await startService(concurrency, paused);
   const tag = randomUUID().slice(0, 8);
   try {
     // One warm-up run, so the first submits do not pay for the kernel pool's start.
     const warm = await post(service.url, path, 'warm', -1);
     if (warm.status !== 201) throw new Error(`warm-up submit answered ${warm.status}`);
-    await waitTerminal(service.url, warm.id as string);
+    if (!paused) await waitTerminal(service.url, warm.id as string);
 
     const accepted: string[] = [];
     const latencies: number[] = [];
@@ -365,14 +367,17 @@ async function main(): Promise<void> {
       'no-drain': { type: 'boolean', default: false },
       // Measure the drain over this many seconds, then cancel what is left (default: all).
       'drain-seconds': { type: 'string' },
+      // The scheduler claims nothing: the API and its database alone (no drain, not recorded).
+      paused: { type: 'boolean', default: false },
     },
   });
   const measured = await measure(
     Number(values.submits),
     Number(values.clients),
     Number(values.concurrency),
-    !values['no-drain'],
+    !values['no-drain'] && !values.paused,
     values['drain-seconds'] === undefined ? undefined : Number(values['drain-seconds']),
+    values.paused,
   );
   process.stderr.write(`${JSON.stringify(measured)}\n`);
   if (values['save-baseline']) writeFileSync(BASELINE, `${JSON.stringify(measured, null, 2)}\n`);

@@ -128,12 +128,13 @@ describe('labels are bounded as Kubernetes bounds them', () => {
     });
   }
 
-  test('what Kubernetes accepts is accepted: a prefixed key, 64 labels, an Airflow run id', async () => {
-    const labels = Object.fromEntries(Array.from({ length: 62 }, (_, i) => [`k${i}`, 'v']));
+  test('what Kubernetes accepts is accepted: a prefixed key, 63 labels (64 with nes/submitted-by), an Airflow run id', async () => {
+    const labels = Object.fromEntries(Array.from({ length: 61 }, (_, i) => [`k${i}`, 'v']));
     labels['nes.example.com/team'] = 'data';
     labels['airflow.run_id'] = 'scheduled__2026-11-01T00:00:00+00:00';
     const res = await post('/v1/runs', { notebook: NB, labels });
     assert.equal(res.status, 201, res.body);
+    assert.equal(Object.keys((res.json as unknown as { labels: object }).labels).length, 64);
     const list = await h.app.inject({
       method: 'GET',
       url: '/v1/runs?label=nes.example.com/team=data&label=airflow.run_id=scheduled__2026-11-01T00:00:00%2B00:00',
@@ -141,6 +142,46 @@ describe('labels are bounded as Kubernetes bounds them', () => {
     });
     assert.equal(list.statusCode, 200, list.body);
     assert.equal(list.json().runs.length, 1);
+  });
+
+  test('the bound holds for what is stored: the labels the service sets count', async () => {
+    const own = (n: number) =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']));
+    const before = await h.runCount();
+    // 64 of the client's own pass the schema, but nes/submitted-by would make 65.
+    const submit = await post('/v1/runs', { notebook: NB, labels: own(64) });
+    assert.equal(submit.status, 422, submit.body);
+    assert.equal(submit.json.error?.code, 'too_many_labels');
+    assert.match(
+      submit.json.error?.message ?? '',
+      /65 labels.*at most 64.*nes\/submitted-by.*at most 63/,
+    );
+    // A sweep's runs also carry nes/sweep: 62 of the client's own at most.
+    const sweep = await post('/v1/sweeps', { notebook: NB, labels: own(63), list: [{ alpha: 1 }] });
+    assert.equal(sweep.status, 422, sweep.body);
+    assert.equal(sweep.json.error?.code, 'too_many_labels');
+    assert.equal(await h.runCount(), before);
+    const sweepOk = await post('/v1/sweeps', {
+      notebook: NB,
+      labels: own(62),
+      list: [{ alpha: 1 }],
+    });
+    assert.equal(sweepOk.status, 201, sweepOk.body);
+    const sweepRun = (sweepOk.json as unknown as { runs: Array<{ labels: object }> }).runs[0];
+    assert.equal(Object.keys(sweepRun?.labels ?? {}).length, 64);
+
+    // A run holding 64 labels: its rerun adds nes/rerun-of, so it must be given fewer labels.
+    const full = await post('/v1/runs', { notebook: NB, labels: own(63) });
+    assert.equal(full.status, 201, full.body);
+    const fullRun = full.json as unknown as { id: string; labels: object };
+    assert.equal(Object.keys(fullRun.labels).length, 64);
+    const rerun = await post(`/v1/runs/${fullRun.id}/rerun`, {});
+    assert.equal(rerun.status, 422, rerun.body);
+    assert.equal(rerun.json.error?.code, 'too_many_labels');
+    assert.match(rerun.json.error?.message ?? '', /nes\/rerun-of, nes\/submitted-by/);
+    const rerunOk = await post(`/v1/runs/${fullRun.id}/rerun`, { labels: own(62) });
+    assert.equal(rerunOk.status, 201, rerunOk.body);
+    assert.equal(Object.keys((rerunOk.json as unknown as { labels: object }).labels).length, 64);
   });
 
   test('the list filter refuses a bad key and more than 64 selectors', async () => {

@@ -3,7 +3,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { notFound } from '../errors.ts';
 import { type RunStatus, TERMINAL_STATUSES } from '../runs/run-model.ts';
-import { CANCEL_REQUESTED_EVENT, RERUN_OF_LABEL, withSubmitter } from '../runs/submitted-by.ts';
+import {
+  CANCEL_REQUESTED_EVENT,
+  RERUN_OF_LABEL,
+  SUBMITTED_BY_LABEL,
+  withSubmitter,
+} from '../runs/submitted-by.ts';
 import { authErrors, ErrorSchema } from '../schemas/common.ts';
 import {
   ListRunsQuerySchema,
@@ -19,6 +24,7 @@ import {
   checkKernel,
   checkParameters,
   checkParametersSize,
+  checkStoredLabels,
   prepareSpec,
   requestHash,
   Submitter,
@@ -66,8 +72,10 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ct
         const key = checkIdempotencyKey(request.headers['idempotency-key']);
         const { run, created } = await ctx.admission.admit(1, () =>
           submitter.submit(key, requestHash(request.body), async () => {
+            const labels = withSubmitter(request.body.labels ?? {}, request.token);
+            checkStoredLabels(labels, [SUBMITTED_BY_LABEL]);
             const spec = await prepareSpec(ctx, request.body);
-            return { ...spec, labels: withSubmitter(spec.labels, request.token) };
+            return { ...spec, labels };
           }),
         );
         outcome = created ? 'created' : 'replayed';
@@ -179,6 +187,11 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ct
       const hash = requestHash({ rerun: original.id, ...overrides });
       const { run, created } = await ctx.admission.admit(1, () =>
         submitter.submit(key, hash, async () => {
+          const labels = withSubmitter(
+            { ...(overrides.labels ?? original.labels), [RERUN_OF_LABEL]: original.id },
+            request.token,
+          );
+          checkStoredLabels(labels, [RERUN_OF_LABEL, SUBMITTED_BY_LABEL]);
           const parameters = { ...original.parameters, ...(overrides.parameters ?? {}) };
           if (overrides.parameters !== undefined) {
             checkParametersSize(ctx, parameters);
@@ -198,10 +211,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ct
             commitSha: original.commitSha,
             parameters,
             kernel: original.kernel,
-            labels: withSubmitter(
-              { ...(overrides.labels ?? original.labels), [RERUN_OF_LABEL]: original.id },
-              request.token,
-            ),
+            labels,
             timeoutSeconds: overrides.timeoutSeconds ?? original.timeoutSeconds,
             resources: original.resources,
             image: original.image,

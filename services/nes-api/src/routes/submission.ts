@@ -21,6 +21,7 @@ import Schema from 'typebox/schema';
 import { ApiError } from '../errors.ts';
 import type { Run, RunSpec } from '../runs/run-model.ts';
 import { IdempotencyConflictError } from '../runs/run-store.ts';
+import { MAX_LABELS } from '../schemas/labels.ts';
 import type { RouteContext } from './context.ts';
 
 export interface SubmitBody {
@@ -46,6 +47,23 @@ export function checkParametersSize(ctx: RouteContext, parameters: Record<string
       { size, limit: ctx.config.maxParametersBytes },
     );
   }
+}
+
+/**
+ * The label bound holds for what is stored: the labels the service sets itself (`added`, such as
+ * nes/submitted-by) count, so a request may bring fewer than MAX_LABELS of its own. 422 when
+ * `labels`, as they would be stored, are more.
+ */
+export function checkStoredLabels(labels: Record<string, string>, added: readonly string[]): void {
+  const count = Object.keys(labels).length;
+  if (count <= MAX_LABELS) return;
+  const set = added.filter((key) => key in labels);
+  throw new ApiError(
+    422,
+    'too_many_labels',
+    `the run would hold ${count} labels; a run holds at most ${MAX_LABELS}, including the ${set.length === 1 ? 'label' : 'labels'} the service sets (${set.join(', ')}): send at most ${MAX_LABELS - set.length} of your own`,
+    [{ field: 'labels', code: 'too_many_labels', count, limit: MAX_LABELS, setByService: set }],
+  );
 }
 
 /** Validates a submit body and returns the spec to store; throws ApiError/SourceError (4xx). */

@@ -8,13 +8,20 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ApiError, notFound } from '../errors.ts';
 import type { Run, RunSpec } from '../runs/run-model.ts';
-import { withSubmitter } from '../runs/submitted-by.ts';
+import { SUBMITTED_BY_LABEL, withSubmitter } from '../runs/submitted-by.ts';
 import { authErrors, ErrorSchema } from '../schemas/common.ts';
 import { SweepBodySchema, SweepSchema } from '../schemas/sweep.ts';
 import { type RouteContext, toApiRun } from './context.ts';
-import { checkParameters, checkParametersSize, resolveNotebook } from './submission.ts';
+import {
+  checkParameters,
+  checkParametersSize,
+  checkStoredLabels,
+  resolveNotebook,
+} from './submission.ts';
 
 const MAX_RUNS = 1000;
+/** Every run of a sweep carries its sweep id as this label. */
+const SWEEP_LABEL = 'nes/sweep';
 const DAY_MS = 86_400_000;
 
 export const sweepRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
@@ -46,6 +53,9 @@ export const sweepRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
     async (request, reply) => {
       const body = request.body;
       const sets = parameterSets(body);
+      const sweepId = `sweep-${randomUUID()}`;
+      const labels = withSubmitter({ ...body.labels, [SWEEP_LABEL]: sweepId }, request.token);
+      checkStoredLabels(labels, [SWEEP_LABEL, SUBMITTED_BY_LABEL]);
       const { resolved, kernel } = await resolveNotebook(ctx, body);
       sets.forEach((parameters, index) => {
         try {
@@ -71,7 +81,6 @@ export const sweepRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
           throw error;
         }
       });
-      const sweepId = `sweep-${randomUUID()}`;
       const runs: Run[] = [];
       await ctx.admission.admit(sets.length, async () => {
         if (body.maxConcurrency !== undefined)
@@ -83,7 +92,7 @@ export const sweepRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
             commitSha: resolved.record.commitSha,
             parameters,
             kernel,
-            labels: withSubmitter({ ...body.labels, 'nes/sweep': sweepId }, request.token),
+            labels,
             timeoutSeconds: body.timeoutSeconds ?? null,
             resources: null,
             image: null,
