@@ -35,6 +35,18 @@ if ! fresh python "$PY_SUM" || [ ! -x .tools/py/bin/jupyter-server ]; then
   echo "$PY_SUM" > "$STAMPS/python"
 fi
 
+# The fork provisioner (services/runner/python/nes_kernel_fork): kernels forked from a template
+# that has already imported ipykernel, IPython and common modules. Installed into the kernel
+# environment and selected by its python3 kernelspec (a normal start wherever no template runs).
+FORK_SUM=$(checksum services/runner/python/nes_kernel_fork/pyproject.toml services/runner/python/nes_kernel_fork/nes_kernel_fork/*.py)
+if ! fresh kernel-fork "$FORK_SUM" || ! .tools/py/bin/python -m nes_kernel_fork.kernelspec --check 2>/dev/null; then
+  echo "setup: installing the fork provisioner into .tools/py" >&2
+  PIP_RETRIES=0 .tools/py/bin/pip install --retries 0 --disable-pip-version-check -q --no-deps \
+    ./services/runner/python/nes_kernel_fork 2>&1 | grep -v "is ignored: it is neither" >&2 || true
+  .tools/py/bin/python -m nes_kernel_fork.kernelspec || { echo "setup: fork provisioner install failed" >&2; exit 1; }
+  echo "$FORK_SUM" > "$STAMPS/kernel-fork"
+fi
+
 # The Airflow provider's test dependencies (pytest, httpx, respx; not Airflow itself) in the same
 # environment; scripts/test.sh runs its tests with .tools/py/bin/python -m pytest.
 AF_SUM=$(checksum operators/airflow/requirements-test.txt)

@@ -13,6 +13,8 @@ echo "test: lint" >&2
 biome check --diagnostic-level=error .
 echo "test: Airflow provider (pytest)" >&2
 .tools/py/bin/python -m pytest -q -p no:cacheprovider operators/airflow/tests
+echo "test: fork provisioner (pytest, real kernels)" >&2
+.tools/py/bin/python -m pytest -q -p no:cacheprovider services/runner/python/nes_kernel_fork/tests
 if [ -f apps/viewer/vitest.config.ts ]; then
   echo "test: viewer components (vitest, jsdom)" >&2
   (cd apps/viewer && ../../node_modules/.bin/vitest run --config vitest.config.ts)

@@ -1,0 +1,270 @@
+"""Real kernels forked from a real template, driven through jupyter_client's KernelManager (the
+same provisioner path Jupyter Server takes)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from jupyter_client.manager import KernelManager
+
+from nes_kernel_fork.provisioner import ForkRefused, fork_kernel, template_status
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def start_template(socket_path, preload="numpy", extra_path=None):
+    env = {k: v for k, v in os.environ.items() if k != "NES_FORK_SERVER"}
+    if extra_path:
+        env["PYTHONPATH"] = extra_path
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nes_kernel_fork.template", "--socket", socket_path,
+         "--preload", preload],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+    )
+    line = process.stdout.readline()
+    if not line:
+        process.wait(10)
+        raise RuntimeError(f"template exited {process.returncode}: {process.stderr.read()}")
+    return process, json.loads(line)
+
+
+def stop(process):
+    if process.poll() is None:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    spec = tmp_path / "jupyter" / "kernels" / "forked"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python (forked)",
+        "language": "python",
+        "metadata": {"kernel_provisioner": {"provisioner_name": "nes-fork-provisioner"}},
+    }))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    socket_path = str(tmp_path / "fork.sock")
+    monkeypatch.setenv("NES_FORK_SERVER", socket_path)
+    return tmp_path, socket_path
+
+
+@pytest.fixture
+def template(workspace):
+    tmp_path, socket_path = workspace
+    process, ready = start_template(socket_path)
+    yield process, ready, socket_path
+    stop(process)
+
+
+def start_kernel(cwd, env=None):
+    km = KernelManager(kernel_name="forked")
+    km.start_kernel(cwd=str(cwd), env={**os.environ, **(env or {})})
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=30)
+    return km, kc
+
+
+def run(kc, code, timeout=30):
+    """Executes code; returns (reply content, stdout text)."""
+    out = []
+
+    def output(msg):
+        if msg["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+
+    reply = kc.execute_interactive(code, output_hook=output, timeout=timeout)
+    return reply["content"], "".join(out)
+
+
+def evaluate(kc, expression):
+    content, text = run(kc, f"import json as _j; print(_j.dumps({expression}))")
+    assert content["status"] == "ok", content
+    return json.loads(text)
+
+
+PROBE = """{
+    "numpy_before": "numpy" in __import__("sys").modules,
+    "pid": __import__("os").getpid(),
+    "ppid": __import__("os").getppid(),
+    "pgid": __import__("os").getpgid(0),
+    "random": __import__("random").random(),
+    "numpy": __import__("numpy").random.random(),
+    "uuid": str(__import__("uuid").uuid4()),
+    "temp": __import__("tempfile").mktemp(),
+    "session": get_ipython().kernel.session.session,
+    "cwd": __import__("os").getcwd(),
+    "marker": __import__("os").environ.get("NES_TEST_MARKER"),
+    "fork_server_env": "NES_FORK_SERVER" in __import__("os").environ,
+}"""
+
+
+def test_forked_kernels_are_fresh_and_distinct(template, tmp_path):
+    process, ready, _ = template
+    assert ready["modules"]["numpy"]["ok"] is True
+    assert ready["modules"]["ipykernel.kernelapp"]["ok"] is True
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    kernels = [start_kernel(tmp_path / "a", {"NES_TEST_MARKER": "a"}),
+               start_kernel(tmp_path / "b", {"NES_TEST_MARKER": "b"})]
+    try:
+        for km, _ in kernels:
+            assert km.provisioner.forked is True
+        a, b = (evaluate(kc, PROBE) for _, kc in kernels)
+        for probe, name in ((a, "a"), (b, "b")):
+            assert probe["ppid"] == process.pid  # forked from the template, not started
+            assert probe["pgid"] == probe["pid"]  # a session of its own (interrupts, killpg)
+            assert probe["cwd"] == str(tmp_path / name)
+            assert probe["marker"] == name
+            assert probe["fork_server_env"] is False
+            assert probe["numpy_before"] is True  # preloaded by the template
+        for key in ("pid", "random", "numpy", "uuid", "temp", "session"):
+            assert a[key] != b[key], key
+        # The template's own state is not what the kernels start from either.
+        status = template_status(template[2])
+        assert status["forks"] == 2 and status["kernels"] == 2 and status["threads"] == 1
+    finally:
+        for km, kc in kernels:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+
+
+def test_interrupt_shutdown_and_exit_status(template, tmp_path):
+    km, kc = start_kernel(tmp_path)
+    try:
+        assert km.provisioner.forked is True
+        pid = km.provisioner.pid
+        msg_id = kc.execute("import time; time.sleep(60)")
+        time.sleep(0.5)
+        started = time.monotonic()
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=10)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = kc.get_shell_msg(timeout=10)
+        assert reply["content"]["status"] == "error"
+        assert reply["content"]["ename"] == "KeyboardInterrupt"
+        assert time.monotonic() - started < 10
+        assert evaluate(kc, "1 + 1") == 2  # still usable after the interrupt
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel()  # graceful: shutdown_request, then the template reports the exit
+    assert km.provisioner.process is None or km.provisioner.process.poll() is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_a_dead_kernel_is_noticed_and_restarts_fresh(template, tmp_path):
+    km, kc = start_kernel(tmp_path)
+    try:
+        first = evaluate(kc, PROBE)
+        run(kc, "x = 41")
+        kc.execute("import os; os.kill(os.getpid(), 9)")
+        deadline = time.monotonic() + 10
+        while km.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not km.is_alive()
+        assert km.provisioner.process.returncode == -signal.SIGKILL
+        km.restart_kernel(now=True)
+        kc.wait_for_ready(timeout=30)
+        assert km.provisioner.forked is True
+        second = evaluate(kc, PROBE)
+        assert second["pid"] != first["pid"] and second["session"] != first["session"]
+        content, _ = run(kc, "x")
+        assert content["status"] == "error" and content["ename"] == "NameError"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_without_a_template_kernels_start_normally(workspace, tmp_path):
+    # No template listening: the same kernelspec starts a normal kernel.
+    km, kc = start_kernel(tmp_path)
+    try:
+        assert km.provisioner.forked is False
+        probe = evaluate(kc, PROBE)
+        assert probe["numpy_before"] is False
+        assert probe["ppid"] == os.getpid()
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_kernels_outlive_their_template_and_a_new_template_serves(workspace, tmp_path):
+    _, socket_path = workspace
+    process, _ = start_template(socket_path)
+    km, kc = start_kernel(tmp_path)
+    try:
+        assert km.provisioner.forked is True
+        process.kill()
+        process.wait(10)
+        # The running kernel is unaffected, and still watched (by pid now).
+        assert evaluate(kc, "2 * 21") == 42
+        assert km.is_alive()
+        # Until a template is back, new kernels start normally...
+        km2, kc2 = start_kernel(tmp_path)
+        assert km2.provisioner.forked is False
+        kc2.stop_channels()
+        km2.shutdown_kernel(now=True)
+        # ...and forked again once it is.
+        os.unlink(socket_path)
+        process, _ = start_template(socket_path)
+        km3, kc3 = start_kernel(tmp_path)
+        assert km3.provisioner.forked is True
+        assert evaluate(kc3, "3 * 3") == 9
+        kc3.stop_channels()
+        km3.shutdown_kernel(now=True)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        stop(process)
+    assert not km.is_alive()
+
+
+def test_a_template_whose_imports_start_threads_refuses_to_serve(tmp_path):
+    helper = tmp_path / "starts_a_thread.py"
+    helper.write_text(
+        "import threading, time\n"
+        "threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()\n"
+    )
+    with pytest.raises(RuntimeError) as failure:
+        start_template(str(tmp_path / "t.sock"), preload="starts_a_thread",
+                       extra_path=str(tmp_path))
+    assert "exited 3" in str(failure.value)
+    assert "refusing to serve" in str(failure.value)
+    assert "starts_a_thread" in str(failure.value)
+    assert not os.path.exists(tmp_path / "t.sock")
+
+
+def test_blas_thread_pools_are_pinned_in_the_template_and_restored_in_kernels(template, tmp_path):
+    _, ready, _ = template
+    assert ready["threads"] == 1  # numpy imported, its BLAS pool not started
+    km, kc = start_kernel(tmp_path)
+    try:
+        code = "import os; print(len(os.sched_getaffinity(0)), 'OPENBLAS_NUM_THREADS' in os.environ)"
+        content, text = run(kc, code)
+        assert content["status"] == "ok"
+        assert text.split()[1] == "False"  # the pin does not leak into the kernel's environment
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_the_template_refuses_what_is_not_an_ipykernel_of_its_environment(template, tmp_path):
+    _, _, socket_path = template
+    with open(os.devnull, "rb") as devnull:
+        stdio = [devnull.fileno(), 1, 2]
+        with pytest.raises(ForkRefused, match="ipykernel_launcher"):
+            fork_kernel(socket_path, [sys.executable, "-c", "print(1)"], {}, str(tmp_path), stdio)
+        with pytest.raises(ForkRefused, match="environment"):
+            fork_kernel(socket_path, ["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "x"],
+                        {}, str(tmp_path), stdio)
+        with pytest.raises(ForkRefused, match="stdin, stdout and stderr"):
+            fork_kernel(socket_path, [sys.executable, "-m", "ipykernel_launcher"], {},
+                        str(tmp_path), [])
+    assert template_status(socket_path)["forks"] == 0
