@@ -63,6 +63,12 @@ export interface SandboxConfig {
   readOnlyPaths: string[];
   /** NES_RUN_ENV: comma-separated names of this environment's variables every run gets. */
   runEnv: string[];
+  /**
+   * NES_FORK_KERNELS: `on` (default) forks each run's Python kernel from a template that has
+   * already imported ipykernel and NES_FORK_PRELOAD (comma-separated modules, default numpy);
+   * `off` starts every kernel normally.
+   */
+  forkKernels: { enabled: boolean; preload: string[] };
 }
 
 export interface KubernetesConfig {
@@ -127,6 +133,8 @@ type ConfigKey =
   | 'SANDBOX_USER'
   | 'SANDBOX_NETWORK'
   | 'SANDBOX_READONLY'
+  | 'FORK_KERNELS'
+  | 'FORK_PRELOAD'
   | 'RUN_ENV'
   | 'K8S_NAMESPACE'
   | 'K8S_IMAGE'
@@ -268,6 +276,25 @@ export function loadConfig(
       `expected "host" or "none", got ${JSON.stringify(sandboxNetwork.value)}`,
     );
   }
+  const forkKernels = read('FORK_KERNELS');
+  if (forkKernels !== null && !['on', 'off'].includes(forkKernels.value)) {
+    throw new ConfigError(
+      forkKernels.name,
+      `expected "on" or "off", got ${JSON.stringify(forkKernels.value)}`,
+    );
+  }
+  const forkPreload = (text('FORK_PRELOAD') ?? 'numpy')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  for (const name of forkPreload) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(name)) {
+      throw new ConfigError(
+        'NES_FORK_PRELOAD',
+        `${JSON.stringify(name)} is not a Python module name`,
+      );
+    }
+  }
   const runEnv = read('RUN_ENV');
   const runEnvNames = (runEnv?.value ?? '')
     .split(',')
@@ -290,6 +317,7 @@ export function loadConfig(
       .filter((path) => path.trim() !== '')
       .map((path) => resolve(path)),
     runEnv: runEnvNames,
+    forkKernels: { enabled: forkKernels?.value !== 'off', preload: forkPreload },
   };
 
   function kubernetesConfig(): KubernetesConfig {

@@ -146,6 +146,11 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
         },
         ...(config.githubToken ? { githubToken: config.githubToken } : {}),
         passEnv: config.sandbox.runEnv,
+        forkKernels:
+          options.executor?.forkKernels ??
+          (config.sandbox.forkKernels.enabled
+            ? { preload: config.sandbox.forkKernels.preload }
+            : false),
         sandbox: {
           mode: config.sandbox.mode,
           user: config.sandbox.user,

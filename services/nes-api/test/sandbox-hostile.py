@@ -126,7 +126,45 @@ attempt(
     lambda: socket.create_connection((api.hostname, api.port), timeout=3).close() or "connected",
 )
 
-# 9. Kill another run's kernel, then the API (last: on a service without isolation this ends it).
+# 9. The kernel fork server (its socket is bound into every sandbox): a kernel forked on the
+# notebook's own request must land in this run's sandbox too, as this run's user, seeing no more
+# than this kernel does. It runs a probe at start-up and writes what it saw into this directory.
+if P.get("forkSocket"):
+    import sys  # noqa: E402
+    import time  # noqa: E402
+
+    from nes_kernel_fork.provisioner import fork_kernel  # noqa: E402
+
+    others = [p for p in P["runDirs"] if os.path.realpath(p) != os.path.realpath(os.getcwd())]
+    with open("forked-probe.py", "w") as f:
+        f.write(
+            "import json, os\nout = {}\n"
+            f"for p in {[*others, P['workDir'], P['dataPaths'][0]]!r}:\n"
+            "    try: out['list ' + p] = 'ESCAPED: ' + repr(os.listdir(p))[:200]\n"
+            "    except Exception as e: out['list ' + p] = 'refused: ' + type(e).__name__\n"
+            "out['uid'] = os.getuid()\nout['pids'] = [int(x) for x in os.listdir('/proc') if x.isdigit()]\n"
+            "json.dump(out, open('forked-probe.json', 'w'))\nos._exit(0)\n"
+        )
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", os.path.abspath("forked.json"),
+            "--IPKernelApp.exec_files=" + os.path.abspath("forked-probe.py")]
+    try:
+        with open(os.devnull, "rb") as devnull:
+            fork_kernel(P["forkSocket"], argv, dict(os.environ), os.getcwd(), [devnull.fileno(), 1, 2])
+        deadline = time.monotonic() + 60
+        while not os.path.exists("forked-probe.json") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.2)
+        seen_by_fork = json.load(open("forked-probe.json"))
+        for name, value in seen_by_fork.items():
+            if name.startswith("list "):
+                record(f"{name} from a kernel forked on request", value.startswith("ESCAPED"), value)
+        record("a forked kernel runs as root", seen_by_fork["uid"] == 0, seen_by_fork["uid"])
+        outside = sorted(set(seen_by_fork["pids"]) - set(int(x) for x in os.listdir("/proc") if x.isdigit()))
+        record("a forked kernel sees processes this run does not", bool(outside), outside)
+    except Exception as error:  # noqa: BLE001 -- refused outright is fine too
+        record("fork a kernel on request", False, f"{type(error).__name__}: {error}")
+
+# 10. Kill another run's kernel, then the API (last: on a service without isolation this ends it).
 for pid in P["victimPids"]:
     if pid == os.getpid():
         continue

@@ -100,16 +100,53 @@ function descendants(root: number): Map<number, string[]> {
   return out;
 }
 
-function kernelsOf(processes: Map<number, string[]>): { pids: number[]; files: string[] } {
+const FORK_TEMPLATE = 'nes_kernel_fork.template';
+
+/** The kernel fork server's socket (from its command line), if the service runs one. */
+function forkSocketOf(processes: Map<number, string[]>): string | null {
+  for (const argv of processes.values()) {
+    const at = argv.indexOf('--socket');
+    if (argv.includes(FORK_TEMPLATE) && at >= 0) return argv[at + 1] as string;
+  }
+  return null;
+}
+
+/**
+ * Kernels below the service: started ones (`ipykernel_launcher` in their command line) and
+ * forked ones (children of the fork server, so its command line, in the fork server's list).
+ */
+function kernelsOf(processes: Map<number, string[]>): {
+  pids: number[];
+  files: string[];
+  forked: number[];
+} {
   const pids: number[] = [];
   const files: string[] = [];
+  const forked: number[] = [];
   for (const [pid, argv] of processes) {
+    if (argv.includes(FORK_TEMPLATE)) {
+      const parent = parentOf(pid);
+      if (parent !== null && processes.get(parent)?.includes(FORK_TEMPLATE)) {
+        pids.push(pid);
+        forked.push(pid);
+      }
+      continue;
+    }
     if (!argv.some((a) => a.includes('ipykernel_launcher'))) continue;
     pids.push(pid);
     const f = argv.indexOf('-f');
     if (f >= 0 && argv[f + 1]) files.push(argv[f + 1] as string);
   }
-  return { pids, files };
+  return { pids, files, forked };
+}
+
+function parentOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null;
+  }
 }
 
 function listOrEmpty(dir: string): string[] {
@@ -135,6 +172,14 @@ describe('a hostile notebook against the embedded service', () => {
     }
     const kernels = kernelsOf(processes);
     assert.ok(kernels.pids.length >= 2, `${kernels.pids.length} kernels under the service`);
+    // As root (a sandbox without a user namespace) kernels are forked from the service's template,
+    // each inside its own run's sandbox; otherwise they start normally (fork-template.ts).
+    const forking = process.getuid?.() === 0;
+    const forkSocket = forkSocketOf(processes);
+    if (forking) {
+      assert.ok(forkSocket !== null, 'the service runs a kernel fork server');
+      assert.ok(kernels.forked.length >= 1, `${kernels.forked.length} forked kernels`);
+    }
     const workDir = join(dataDir, 'work');
     const runDirs = listOrEmpty(workDir);
     const hostConnectionFiles = runDirs.flatMap((dir) =>
@@ -163,6 +208,7 @@ describe('a hostile notebook against the embedded service', () => {
       runDirs,
       writeTargets,
       hostTmpFile,
+      forkSocket,
     };
 
     try {
@@ -200,6 +246,19 @@ describe('a hostile notebook against the embedded service', () => {
           Object.keys(verdict).some((key) => key.startsWith(kind)),
           `no attempt "${kind}"`,
         );
+      }
+      // A kernel forked on the notebook's own request: refused, or inside this run's sandbox.
+      if (forking) {
+        const kinds = ['fork a kernel on request', 'a forked kernel runs as root'];
+        assert.ok(
+          kinds.some((kind) => Object.keys(verdict).some((key) => key.startsWith(kind))),
+          'no attempt to fork a kernel on request',
+        );
+        if ('a forked kernel runs as root' in verdict) {
+          assert.ok(
+            Object.keys(verdict).some((k) => k.endsWith('from a kernel forked on request')),
+          );
+        }
       }
       // Nothing secret in anything the notebook could read and print.
       const outputs = JSON.stringify(nb.cells.map((cell: { outputs?: unknown }) => cell.outputs));

@@ -33,6 +33,7 @@ import {
 import type { Run, RunProgress } from '../runs/run-model.ts';
 import type { Executor, ExecutorObservation, ExecutorUpdate } from './executor.ts';
 import { workerEnvironment } from './sandbox/environment.ts';
+import { type ForkTemplate, startForkTemplate, withForkTemplate } from './sandbox/fork-template.ts';
 import { RunSandbox, type RunSandboxOptions } from './sandbox/run-sandbox.ts';
 import { planSandbox, type SandboxSettings, type SandboxStatus } from './sandbox/sandbox-plan.ts';
 import { SandboxPool } from './sandbox/sandbox-pool.ts';
@@ -61,6 +62,11 @@ export interface LocalExecutorOptions {
   runEnv?: Record<string, string>;
   /** Names of the service's environment variables passed on to every run (NES_RUN_ENV). */
   passEnv?: string[];
+  /**
+   * Python kernels forked from a template that has imported these modules (sandbox/
+   * fork-template.ts); false starts every kernel normally. Default `{ preload: ['numpy'] }`.
+   */
+  forkKernels?: { preload: string[] } | false;
   /** The sandbox runs execute in (sandbox/sandbox-plan.ts). Default: bubblewrap when usable. */
   sandbox?: Partial<SandboxSettings>;
   /**
@@ -122,6 +128,7 @@ export class LocalExecutor implements Executor {
   #sandbox: RunSandboxOptions | null = null;
   #status: SandboxStatus | null = null;
   #pool: SandboxPool | null = null;
+  #template: ForkTemplate | null = null;
   #starting: Promise<void> | null = null;
   #stopping = false;
 
@@ -160,14 +167,24 @@ export class LocalExecutor implements Executor {
     } else {
       this.#log('warn', planned.status.detail);
     }
-    this.#sandbox = {
-      baseDir: workDir,
-      plan: planned.plan,
-      sourceEnv: process.env,
-      pathFirst: planned.pathFirst,
-      ...(this.#options.passEnv ? { passEnv: this.#options.passEnv } : {}),
-      ...(this.#options.runEnv ? { env: this.#options.runEnv } : {}),
-    };
+    const fork = this.#options.forkKernels ?? { preload: ['numpy'] };
+    this.#template =
+      fork === false
+        ? null
+        : await startForkTemplate(planned.plan, planned.pathFirst, fork.preload, (level, message) =>
+            this.#log(level, message),
+          );
+    this.#sandbox = withForkTemplate(
+      {
+        baseDir: workDir,
+        plan: planned.plan,
+        sourceEnv: process.env,
+        pathFirst: planned.pathFirst,
+        ...(this.#options.passEnv ? { passEnv: this.#options.passEnv } : {}),
+        ...(this.#options.runEnv ? { env: this.#options.runEnv } : {}),
+      },
+      this.#template,
+    );
     this.#pool = new SandboxPool({
       sandbox: this.#sandbox,
       sizes: this.#options.warmKernels ?? { python3: 2 },
@@ -186,6 +203,11 @@ export class LocalExecutor implements Executor {
 
   get pool(): SandboxPool | null {
     return this.#pool;
+  }
+
+  /** The kernel fork server, when kernels are forked (tests and benchmarks look at it). */
+  get forkTemplate(): ForkTemplate | null {
+    return this.#template;
   }
 
   /** Workers loaded and waiting for a run. */
@@ -555,5 +577,6 @@ export class LocalExecutor implements Executor {
       warm.child.kill('SIGTERM');
     }
     await this.#pool?.close();
+    await this.#template?.stop();
   }
 }

@@ -106,7 +106,10 @@ def _run_ipykernel(argv: "list[str]") -> int:
     from ipykernel import kernelapp
 
     try:
-        kernelapp.launch_new_instance(argv=argv[3:])
+        app = kernelapp.IPKernelApp.instance()
+        app.initialize(argv[3:])
+        _follow_matplotlib_backend()
+        app.start()
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else 0
     finally:
@@ -119,3 +122,16 @@ def _run_ipykernel(argv: "list[str]") -> int:
             except Exception:  # noqa: BLE001
                 pass
     return 0
+
+
+def _follow_matplotlib_backend() -> None:
+    """matplotlib reads $MPLBACKEND once, at import: in a template that imported it, take the
+    backend ipykernel has just chosen (inline figures), as a fresh import would."""
+    matplotlib = sys.modules.get("matplotlib")
+    backend = os.environ.get("MPLBACKEND")
+    if matplotlib is not None and backend:
+        matplotlib.rcParams["backend"] = backend
+        for cached in ("get_configdir", "get_cachedir"):
+            clear = getattr(getattr(matplotlib, cached, None), "cache_clear", None)
+            if clear is not None:
+                clear()

@@ -230,7 +230,12 @@ class Template:
             report_write = -1
             with os.fdopen(report_read, "rb", closefd=False) as pipe:
                 line = pipe.readline()
-            answer = json.loads(line) if line else {"ok": False, "error": "the child died"}
+            if line:
+                answer = json.loads(line)
+            else:
+                _, status = os.waitpid(pid, 0)
+                code = os.waitstatus_to_exitcode(status)
+                answer = {"ok": False, "error": f"the child died before it was a kernel ({code})"}
         finally:
             os.close(pidfd)
             os.close(report_read)

@@ -268,3 +268,28 @@ def test_the_template_refuses_what_is_not_an_ipykernel_of_its_environment(templa
             fork_kernel(socket_path, [sys.executable, "-m", "ipykernel_launcher"], {},
                         str(tmp_path), [])
     assert template_status(socket_path)["forks"] == 0
+
+
+def test_matplotlib_in_the_template_still_draws_inline(workspace, tmp_path):
+    _, socket_path = workspace
+    process, ready = start_template(socket_path, preload="numpy,matplotlib")
+    try:
+        assert ready["modules"]["matplotlib"]["ok"] is True
+        km, kc = start_kernel(tmp_path)
+        try:
+            assert km.provisioner.forked is True
+            outputs = []
+            kc.execute_interactive(
+                "import matplotlib, matplotlib.pyplot as plt\n"
+                "print(matplotlib.get_backend())\nplt.plot([1, 2]); plt.show()",
+                output_hook=outputs.append, timeout=60,
+            )
+            text = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
+            assert "inline" in text
+            assert any("image/png" in m["content"].get("data", {}) for m in outputs
+                       if m["msg_type"] == "display_data")
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+    finally:
+        stop(process)
