@@ -54,25 +54,45 @@ type StartService = (options: {
   flags: Record<string, string>;
 }) => Promise<StartedService>;
 
-export async function serve(a: Record<string, unknown>, io: Io): Promise<number> {
-  // A variable specifier: @nes/api is optional for the client-only parts of the CLI.
-  const specifier = '@nes/api';
-  let startService: StartService | undefined;
+/**
+ * The service package: an optional peer dependency of @nes/cli (declared in its package.json).
+ * The client commands need only HTTP, so it is loaded only by `nes serve`, by a name TypeScript
+ * does not follow: the CLI builds and installs without the service.
+ */
+const SERVICE_PACKAGE: string = '@nes/api';
+
+/** startService from the service package, or one line saying how to get it. */
+async function loadStartService(): Promise<StartService> {
+  let api: { startService?: StartService };
   try {
-    const api = (await import(specifier)) as { startService?: StartService };
-    startService = api.startService;
+    api = (await import(SERVICE_PACKAGE)) as { startService?: StartService };
   } catch (err) {
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (
+      code === 'ERR_MODULE_NOT_FOUND' &&
+      String((err as Error).message).includes(`'${SERVICE_PACKAGE}'`)
+    ) {
+      throw new CliError(
+        EXIT_INFRA,
+        'nes serve needs the NES service package @nes/api next to @nes/cli (npm install @nes/api); the other commands talk to a running service and do not',
+      );
+    }
     throw new CliError(
       EXIT_INFRA,
-      `cannot load the NES service (${specifier}): ${(err as Error).message.split('\n')[0]}`,
+      `cannot load the NES service (@nes/api): ${(err as Error).message.split('\n')[0]}`,
     );
   }
-  if (typeof startService !== 'function') {
+  if (typeof api.startService !== 'function') {
     throw new CliError(
       EXIT_INFRA,
-      `this build of ${specifier} does not provide startService(): nes serve is not available yet`,
+      '@nes/api does not export startService(): versions do not match',
     );
   }
+  return api.startService;
+}
+
+export async function serve(a: Record<string, unknown>, io: Io): Promise<number> {
+  const startService = await loadStartService();
   const flags: Record<string, string> = {};
   if (a.port !== undefined) flags.PORT = String(a.port);
   if (a.host !== undefined) flags.HOST = String(a.host);

@@ -7,8 +7,6 @@
  * formatting them follows `str(datetime)` and `strftime`; `PythonDateTime` reproduces both.
  * The clock and the UUID source are injectable so tests and reruns are reproducible.
  */
-import { randomUUID } from 'node:crypto';
-
 export interface BuiltinParameterSources {
   /** The current instant. */
   now?: () => Date;
@@ -166,7 +164,7 @@ export function addBuiltinParameters(
 ): Record<string, unknown> {
   const now = (sources.now ?? (() => new Date()))();
   const pm: PapermillBuiltins = {
-    run_uuid: (sources.uuid ?? randomUUID)(),
+    run_uuid: (sources.uuid ?? (() => globalThis.crypto.randomUUID()))(),
     current_datetime_local: PythonDateTime.local(now),
     current_datetime_utc: PythonDateTime.utc(now),
   };

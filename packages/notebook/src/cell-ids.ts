@@ -9,12 +9,26 @@
  * nbformat draws ids at random; ours derive from the cell's position and source so the same
  * input gives the same output notebook, run after run. Existing valid unique ids are kept.
  */
-import { createHash } from 'node:crypto';
 import type { Cell, Notebook } from './nbformat.ts';
 import { CELL_ID_PATTERN } from './validate.ts';
 
 /** The newest minor version this package reads and writes. */
 export const CURRENT_NBFORMAT_MINOR = 5;
+
+const utf8 = new TextEncoder();
+
+/**
+ * FNV-1a, 32 bits, of the text's UTF-8 bytes, as 8 hex digits. Not a cryptographic hash (an id
+ * needs none: a collision only moves to the next attempt), and pure, so it runs in the browser.
+ */
+function fnv1a32(text: string): string {
+  let hash = 0x811c9dc5;
+  for (const byte of utf8.encode(text)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
+}
 
 /**
  * An 8-hex-digit id (the length nbformat uses) derived from `seed`, not in `taken`.
@@ -22,7 +36,7 @@ export const CURRENT_NBFORMAT_MINOR = 5;
  */
 export function deterministicCellId(seed: string, taken: Set<string>): string {
   for (let attempt = 0; ; attempt++) {
-    const id = createHash('sha256').update(`${seed}\0${attempt}`).digest('hex').slice(0, 8);
+    const id = fnv1a32(`${seed}\0${attempt}`);
     if (!taken.has(id)) {
       taken.add(id);
       return id;

@@ -13,18 +13,40 @@ export const ERROR_MARKER_TAG = 'papermill-error-cell-tag';
 
 const ERROR_STYLE =
   'style="color:red; font-family:Helvetica Neue, Helvetica, Arial, sans-serif; font-size:2em;"';
+const ANCHOR_ID = 'papermill-error-cell';
+const BANNER_LEAD = `An Exception was encountered at '<a href="#${ANCHOR_ID}">In [`;
+const BANNER_TAIL = "]</a>'.";
+const ANCHOR_TEXT = 'Execution using papermill encountered an exception here and stopped:';
 
 /** The banner at the top; `executionCount` null reads `None`, as in Python. */
 export function errorMessageMarkdown(executionCount: number | null): string {
-  return (
-    `<span ${ERROR_STYLE}>An Exception was encountered at ` +
-    `'<a href="#papermill-error-cell">In [${executionCount ?? 'None'}]</a>'.</span>`
-  );
+  return `<span ${ERROR_STYLE}>${BANNER_LEAD}${executionCount ?? 'None'}${BANNER_TAIL}</span>`;
 }
 
-export const ERROR_ANCHOR_MARKDOWN =
-  `<span id="papermill-error-cell" ${ERROR_STYLE}>` +
-  'Execution using papermill encountered an exception here and stopped:</span>';
+export const ERROR_ANCHOR_MARKDOWN = `<span id="${ANCHOR_ID}" ${ERROR_STYLE}>${ANCHOR_TEXT}</span>`;
+
+/** One of papermill's two error cells, as a reader (the viewer) sees it. */
+export type ErrorMarker = { kind: 'banner'; executionCount: string } | { kind: 'anchor' };
+
+const literally = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const BANNER = new RegExp(
+  `${literally(BANNER_LEAD)}([^\\]]*)${literally(BANNER_TAIL.slice(0, -1))}`,
+);
+const ANCHOR = new RegExp(`<span id="${ANCHOR_ID}"[^>]*>${literally(ANCHOR_TEXT)}</span>`);
+
+/**
+ * Whether a markdown cell's source is one of papermill's error cells, read with the definitions
+ * that write them: by its text (tags can be stripped), else by papermill's tag (the text can
+ * differ between papermill versions).
+ */
+export function readErrorMarker(source: string, tags: readonly string[]): ErrorMarker | null {
+  const banner = BANNER.exec(source);
+  if (banner) return { kind: 'banner', executionCount: banner[1] ?? '' };
+  if (ANCHOR.test(source)) return { kind: 'anchor' };
+  if (!tags.includes(ERROR_MARKER_TAG)) return null;
+  if (source.includes(`id="${ANCHOR_ID}"`)) return { kind: 'anchor' };
+  return { kind: 'banner', executionCount: /In \[(\d*)\]/.exec(source)?.[1] ?? '' };
+}
 
 /** papermill's `remove_error_markers`: every cell tagged as an error marker goes. Pure. */
 export function removeErrorMarkers(nb: Notebook): Notebook {

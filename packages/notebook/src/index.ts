@@ -5,12 +5,15 @@ export {
   addErrorMarkers,
   ERROR_ANCHOR_MARKDOWN,
   ERROR_MARKER_TAG,
+  type ErrorMarker,
   errorMessageMarkdown,
+  readErrorMarker,
   removeErrorMarkers,
 } from './error-markers.ts';
 export { NotebookFormatError } from './format-error.ts';
 export * from './inspect/index.ts';
 export type * from './nbformat.ts';
+export type * from './nbformat-file.ts';
 export {
   loadAsPapermill,
   PAPERMILL_COMPATIBLE_VERSION,

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   addErrorMarkers,
+  ERROR_ANCHOR_MARKDOWN,
   ERROR_MARKER_TAG,
   errorMessageMarkdown,
+  readErrorMarker,
   removeErrorMarkers,
 } from '../src/error-markers.ts';
 import { readNotebook } from '../src/read.ts';
@@ -63,5 +65,32 @@ describe('error markers (papermill raise_for_execution_errors / remove_error_mar
     const marked = addErrorMarkers(old, { cellIndex: 0, executionCount: null });
     assert.ok(marked.cells.every((cell) => cell.id === undefined));
     assert.doesNotThrow(() => validateNotebook(marked));
+  });
+});
+
+describe('readErrorMarker', () => {
+  test('reads back what addErrorMarkers writes, tags or not', () => {
+    for (const tags of [[ERROR_MARKER_TAG], []]) {
+      assert.deepEqual(readErrorMarker(errorMessageMarkdown(7), tags), {
+        kind: 'banner',
+        executionCount: '7',
+      });
+      assert.deepEqual(readErrorMarker(errorMessageMarkdown(null), tags), {
+        kind: 'banner',
+        executionCount: 'None',
+      });
+      assert.deepEqual(readErrorMarker(ERROR_ANCHOR_MARKDOWN, tags), { kind: 'anchor' });
+    }
+  });
+
+  test("another papermill version's wording is known by its tag alone", () => {
+    assert.equal(readErrorMarker('An error happened in In [3]', []), null);
+    assert.deepEqual(readErrorMarker('An error happened in In [3]', [ERROR_MARKER_TAG]), {
+      kind: 'banner',
+      executionCount: '3',
+    });
+    assert.deepEqual(readErrorMarker('<p id="papermill-error-cell">here</p>', [ERROR_MARKER_TAG]), {
+      kind: 'anchor',
+    });
   });
 });

@@ -6,76 +6,26 @@
  * treat every field defensively.
  */
 
-/** nbformat stores long text either as one string or as a list of lines. */
-export type MultilineString = string | string[];
+/** The shapes are nbformat's, as a file holds them (@nes/notebook's .ipynb types). */
+import type { JsonValue, MultilineString, IpynbNotebook as NotebookJson } from '@nes/notebook';
 
-export type JsonValue =
-  | null
-  | boolean
-  | number
-  | string
-  | JsonValue[]
-  | { [key: string]: JsonValue };
-export type JsonObject = { [key: string]: JsonValue };
-
-export type MimeBundle = { [mime: string]: MultilineString | JsonValue };
-
-export interface StreamOutput {
-  output_type: 'stream';
-  name: 'stdout' | 'stderr' | string;
-  text: MultilineString;
-}
-export interface ErrorOutput {
-  output_type: 'error';
-  ename: string;
-  evalue: string;
-  traceback: string[];
-}
-export interface DisplayDataOutput {
-  output_type: 'display_data' | 'update_display_data';
-  data: MimeBundle;
-  metadata?: JsonObject;
-}
-export interface ExecuteResultOutput {
-  output_type: 'execute_result';
-  data: MimeBundle;
-  metadata?: JsonObject;
-  execution_count: number | null;
-}
-export type Output = StreamOutput | ErrorOutput | DisplayDataOutput | ExecuteResultOutput;
-
-export type Attachments = { [name: string]: MimeBundle };
-
-export interface CodeCell {
-  cell_type: 'code';
-  id?: string;
-  source: MultilineString;
-  metadata: JsonObject;
-  outputs: Output[];
-  execution_count: number | null;
-}
-export interface MarkdownCell {
-  cell_type: 'markdown';
-  id?: string;
-  source: MultilineString;
-  metadata: JsonObject;
-  attachments?: Attachments;
-}
-export interface RawCell {
-  cell_type: 'raw';
-  id?: string;
-  source: MultilineString;
-  metadata: JsonObject;
-  attachments?: Attachments;
-}
-export type Cell = CodeCell | MarkdownCell | RawCell;
-
-export interface NotebookJson {
-  nbformat: 4;
-  nbformat_minor: number;
-  metadata: JsonObject;
-  cells: Cell[];
-}
+export type {
+  IpynbAttachments as Attachments,
+  IpynbCell as Cell,
+  IpynbCodeCell as CodeCell,
+  IpynbDisplayDataOutput as DisplayDataOutput,
+  IpynbErrorOutput as ErrorOutput,
+  IpynbExecuteResultOutput as ExecuteResultOutput,
+  IpynbMarkdownCell as MarkdownCell,
+  IpynbMimeBundle as MimeBundle,
+  IpynbNotebook as NotebookJson,
+  IpynbOutput as Output,
+  IpynbRawCell as RawCell,
+  IpynbStreamOutput as StreamOutput,
+  JsonObject,
+  JsonValue,
+  MultilineString,
+} from '@nes/notebook';
 
 /** Thrown by `parseNotebook`; the message names what is wrong and where. */
 export class NotebookParseError extends Error {

@@ -3,10 +3,9 @@
  * the error banner and anchor cells it inserts on failure, the parameters
  * cells, per-cell status and timing, and report mode's hidden inputs.
  */
+import { type ErrorMarker, readErrorMarker } from '@nes/notebook';
 import type { Cell, JsonObject, JsonValue, NotebookJson } from './nbformat.ts';
 import { joinText } from './nbformat.ts';
-
-export const ERROR_MARKER_TAG = 'papermill-error-cell-tag';
 
 function field(object: JsonValue | undefined, key: string): JsonValue | undefined {
   return typeof object === 'object' && object !== null && !Array.isArray(object)
@@ -19,27 +18,13 @@ export function cellTags(cell: Cell): string[] {
   return Array.isArray(tags) ? tags.filter((tag): tag is string => typeof tag === 'string') : [];
 }
 
-export type PapermillMarker = { kind: 'banner'; executionCount: string } | { kind: 'anchor' };
-
-const BANNER =
-  /An Exception was encountered at '<a href="#papermill-error-cell">In \[([^\]]*)\]<\/a>'/;
-const ANCHOR =
-  /<span id="papermill-error-cell"[^>]*>Execution using papermill encountered an exception here and stopped:<\/span>/;
-
 /**
- * Whether a markdown cell is one of the two papermill error cells: by its
- * text (tags can be stripped), else by papermill's tag (the text can differ
- * between papermill versions).
+ * Whether a markdown cell is one of the two papermill error cells, read with the definitions
+ * that write them (@nes/notebook's error markers).
  */
-export function papermillMarker(cell: Cell): PapermillMarker | null {
+export function papermillMarker(cell: Cell): ErrorMarker | null {
   if (cell.cell_type !== 'markdown') return null;
-  const source = joinText(cell.source);
-  const banner = BANNER.exec(source);
-  if (banner) return { kind: 'banner', executionCount: banner[1] ?? '' };
-  if (ANCHOR.test(source)) return { kind: 'anchor' };
-  if (!cellTags(cell).includes(ERROR_MARKER_TAG)) return null;
-  if (source.includes('id="papermill-error-cell"')) return { kind: 'anchor' };
-  return { kind: 'banner', executionCount: /In \[(\d*)\]/.exec(source)?.[1] ?? '' };
+  return readErrorMarker(joinText(cell.source), cellTags(cell));
 }
 
 /**
