@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type V1Job } from '@kubernetes/client-node';
 import { INSTALLATION_LABEL } from '../src/executors/kubernetes/job-builder.ts';
-import { podLogKey } from '../src/executors/kubernetes/kubernetes-executor.ts';
+import { podLogKey } from '../src/executors/kubernetes/pod-log-archive.ts';
 import type { Run } from '../src/runs/run-model.ts';
 import type { RunStore } from '../src/runs/run-store.ts';
 import {

@@ -17,7 +17,7 @@ import {
 } from '../../../test/servers/kubernetes/index.ts';
 import { type PostgresServer, startPostgres } from '../../../test/servers/postgres/index.ts';
 import { createRunStore } from '../src/db/index.ts';
-import { podLogKey } from '../src/executors/kubernetes/kubernetes-executor.ts';
+import { podLogKey } from '../src/executors/kubernetes/pod-log-archive.ts';
 import type { RunStore } from '../src/runs/run-store.ts';
 import {
   k8sWorkspace,

@@ -10,6 +10,7 @@ import {
   ReplayBoundary,
   timeKey,
 } from '../src/executors/kubernetes/pod-logs.ts';
+import { ReconcileQueue } from '../src/executors/kubernetes/reconcile-queue.ts';
 import { RunnerLogReader } from '../src/executors/kubernetes/runner-log.ts';
 
 describe('log lines and the resume cursor', () => {
@@ -165,5 +166,98 @@ describe('runner log reader', () => {
     const reader = new RunnerLogReader('r1');
     assert.equal(reader.read('t', '{"type": broken')[0]?.type, 'log');
     assert.equal(reader.read('t', '{"type":"unknown","time":"x"}')[0]?.type, 'log');
+  });
+});
+
+describe('the reconcile queue', () => {
+  const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  test('a failing reconcile is tried again with doubling back-off, then forgotten on success', async () => {
+    const calls: number[] = [];
+    const warnings: string[] = [];
+    const queue = new ReconcileQueue<string>({
+      reconcile: async () => {
+        calls.push(performance.now());
+        if (calls.length <= 3) throw new Error(`API server said 500 (${calls.length})`);
+      },
+      minBackoffMs: 40,
+      log: (_level, message) => warnings.push(message),
+      describe: (key) => `run ${key}`,
+    });
+    queue.add('a');
+    for (let waited = 0; calls.length < 4 && waited < 5000; waited += 10) await settle(10);
+    assert.equal(calls.length, 4, 'three failures, then the success');
+    assert.equal(queue.requeues, 3);
+    const gaps = calls.slice(1).map((time, i) => time - (calls[i] as number));
+    // A timer never fires early: each wait is at least its back-off, 40, 80, 160 ms.
+    for (const [i, gap] of gaps.entries()) assert.ok(gap >= 40 * 2 ** i - 2, `gap ${i}: ${gap} ms`);
+    assert.match(warnings[0] ?? '', /^run a: API server said 500 \(1\); trying again in 40 ms$/);
+    assert.match(warnings[2] ?? '', /trying again in 160 ms$/);
+    assert.equal(queue.backingOff('a'), false);
+    // Succeeded: the next failure starts from the shortest wait again.
+    await queue.stop();
+  });
+
+  test('changes during back-off wait for the retry; changes during a reconcile ask for one more', async () => {
+    let failing = true;
+    let running = 0;
+    let most = 0;
+    const calls: string[] = [];
+    const queue = new ReconcileQueue<string>({
+      reconcile: async (key) => {
+        running += 1;
+        most = Math.max(most, running);
+        calls.push(key);
+        await settle(20);
+        running -= 1;
+        if (failing) throw new Error('store unavailable');
+      },
+      minBackoffMs: 300,
+    });
+    queue.add('a');
+    await settle(5);
+    queue.add('a'); // during the reconcile: one more after it
+    queue.add('a');
+    await settle(60);
+    assert.deepEqual(calls, ['a'], 'the second reconcile waits for the back-off');
+    assert.equal(queue.backingOff('a'), true);
+    for (let i = 0; i < 10; i += 1) {
+      queue.add('a'); // events (and periodic passes) while backing off
+      await settle(10);
+    }
+    assert.deepEqual(calls, ['a']);
+    failing = false;
+    for (let waited = 0; calls.length < 2 && waited < 5000; waited += 10) await settle(10);
+    await settle(50);
+    assert.deepEqual(calls, ['a', 'a'], 'one retry, with every change since');
+    assert.equal(most, 1, 'never two reconciles of one key at once');
+    assert.equal(queue.backingOff('a'), false);
+    await queue.stop();
+  });
+
+  test('the back-off stops growing at its cap; stop() cancels pending retries', async () => {
+    const calls: number[] = [];
+    const waits: number[] = [];
+    const queue = new ReconcileQueue<string>({
+      reconcile: async () => {
+        calls.push(performance.now());
+        throw new Error('no');
+      },
+      minBackoffMs: 10,
+      maxBackoffMs: 40,
+      log: (_level, message) => waits.push(Number(/in (\d+) ms$/.exec(message)?.[1])),
+    });
+    queue.add('a');
+    for (let waited = 0; calls.length < 7 && waited < 5000; waited += 10) await settle(10);
+    await queue.stop();
+    const count = calls.length;
+    await settle(100);
+    assert.equal(calls.length, count, 'nothing runs after stop()');
+    const gaps = calls.slice(1).map((time, i) => time - (calls[i] as number));
+    assert.deepEqual(waits.slice(0, 6), [10, 20, 40, 40, 40, 40]);
+    assert.ok(
+      gaps.slice(3).every((gap) => gap >= 38),
+      JSON.stringify(gaps),
+    );
   });
 });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { buildRunJob } from '../src/executors/kubernetes/job-builder.ts';
-import { podLogKey } from '../src/executors/kubernetes/kubernetes-executor.ts';
+import { podLogKey } from '../src/executors/kubernetes/pod-log-archive.ts';
 import { parseLogLine } from '../src/executors/kubernetes/pod-logs.ts';
 import { RunnerLogReader } from '../src/executors/kubernetes/runner-log.ts';
 import type { Run } from '../src/runs/run-model.ts';
@@ -248,6 +248,30 @@ describe('Kubernetes executor against the fake cluster', { concurrency: 2 }, () 
     assert.equal(done.error?.class, 'infra');
     assert.equal(done.error?.ename, 'Unschedulable');
     assert.match(done.error?.evalue ?? '', /not scheduled within 3 s: .+/);
+  });
+
+  test('the Job of a run NES failed is deleted even when the API server refuses at first: retried with back-off', async () => {
+    cluster.faults.unschedulable(
+      (pod) => pod.metadata?.annotations?.['nes.dev/notebook']?.endsWith('refused.ipynb') === true,
+    );
+    const nb = notebook(ws, 'refused.ipynb', ['x = 1']);
+    const run = await submit(store, replica.scheduler, specOf(nb));
+    const jobPath = `/apis/batch/v1/namespaces/nes-runs/jobs/nes-${run.id}`;
+    const requeuesBefore = replica.executor.stats().reconcileRequeues;
+    cluster.faults.failRequests({ method: 'DELETE', pathPrefix: jobPath }, 3, 500);
+    const done = await waitFor(store, run.id, isTerminal, 60_000);
+    assert.equal(done.error?.ename, 'Unschedulable');
+    // Without the retries the Job would stay until the retention time (600 s).
+    await until('the Job deleted', () => !cluster.get('Job', 'nes-runs', `nes-${run.id}`), 30_000);
+    const deletes = cluster.requests.filter((r) => r.method === 'DELETE' && r.path === jobPath);
+    assert.equal(deletes.length, 4, 'three refused, the fourth deleted it');
+    assert.ok(replica.executor.stats().reconcileRequeues - requeuesBefore >= 3);
+    const times = deletes.map((r) => r.time);
+    // The periodic pass (every 200 ms here) does not hurry a retry: 250, 500, 1000 ms at least.
+    times.slice(1).forEach((time, i) => {
+      const gap = time - (times[i] as number);
+      assert.ok(gap >= 250 * 2 ** i - 5, `retry ${i + 1} after ${gap} ms`);
+    });
   });
 
   test('missing Secret -> failed infra naming the Secret', async () => {

@@ -33,6 +33,8 @@ export interface RecordedRequest {
   query: Record<string, string>;
   body?: unknown;
   status: number;
+  /** When it arrived (performance.now() of the server's process). */
+  time: number;
 }
 
 export interface RequestFault {
@@ -79,6 +81,7 @@ export function handleRequest(
     path: url.pathname,
     query: Object.fromEntries(url.searchParams),
     status: 0,
+    time: performance.now(),
   };
   parts.requests.push(record);
   response.on('finish', () => {

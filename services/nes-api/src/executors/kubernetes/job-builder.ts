@@ -16,7 +16,6 @@ import type {
   V1PodSpec,
   V1ResourceRequirements,
   V1SecurityContext,
-  V1Toleration,
   V1Volume,
   V1VolumeMount,
 } from '@kubernetes/client-node';
@@ -24,6 +23,7 @@ import { stringifyParametersJson } from '@nes/notebook';
 import { parseSourceUri } from '@nes/sources';
 import type { Run } from '../../runs/run-model.ts';
 import { parseQuantity } from './quantity.ts';
+import { checkRunPolicy, type RunClusterRequest } from './run-policy.ts';
 import {
   type KubernetesRunSettings,
   KubernetesRunSpecError,
@@ -139,114 +139,6 @@ export function pinnedNotebook(run: Pick<Run, 'notebook' | 'ref' | 'commitSha'>)
   return { input: run.notebook, ref: run.ref };
 }
 
-/** What a run may ask of the cluster through `resources` (everything else is refused). */
-export interface RunClusterRequest {
-  cpu?: string;
-  memory?: string;
-  gpu?: number;
-  nodeSelector?: Record<string, string>;
-  tolerations?: string[];
-  serviceAccount?: string;
-  secretEnv?: string[];
-}
-
-const REQUEST_KEYS = new Set([
-  'cpu',
-  'memory',
-  'gpu',
-  'nodeSelector',
-  'tolerations',
-  'serviceAccount',
-  'secretEnv',
-]);
-
-function stringList(value: unknown, field: string): string[] {
-  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) {
-    throw new KubernetesRunSpecError(field, 'must be a list of names');
-  }
-  return value as string[];
-}
-
-/** Reads `run.resources`, rejecting unknown keys and wrong types. */
-export function parseClusterRequest(resources: Record<string, unknown> | null): RunClusterRequest {
-  if (resources === null) return {};
-  const request: RunClusterRequest = {};
-  for (const [key, value] of Object.entries(resources)) {
-    const field = `resources.${key}`;
-    if (!REQUEST_KEYS.has(key)) {
-      throw new KubernetesRunSpecError(
-        field,
-        `unknown setting (allowed: ${[...REQUEST_KEYS].join(', ')})`,
-      );
-    }
-    if (value === undefined || value === null) continue;
-    switch (key) {
-      case 'cpu':
-      case 'memory': {
-        const text = typeof value === 'number' ? String(value) : value;
-        if (typeof text !== 'string' || !((parseQuantity(text) ?? 0) > 0)) {
-          throw new KubernetesRunSpecError(
-            field,
-            `${JSON.stringify(value)} is not a positive Kubernetes quantity (e.g. ${key === 'cpu' ? '500m or 2' : '512Mi or 4Gi'})`,
-          );
-        }
-        request[key] = text;
-        break;
-      }
-      case 'gpu':
-        if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-          throw new KubernetesRunSpecError(field, 'must be a whole number of GPUs');
-        }
-        request.gpu = value;
-        break;
-      case 'nodeSelector': {
-        if (typeof value !== 'object' || Array.isArray(value)) {
-          throw new KubernetesRunSpecError(field, 'must be an object of label: value');
-        }
-        const selector: Record<string, string> = {};
-        for (const [label, labelValue] of Object.entries(value as Record<string, unknown>)) {
-          if (typeof labelValue !== 'string') {
-            throw new KubernetesRunSpecError(`${field}.${label}`, 'must be a string');
-          }
-          selector[label] = labelValue;
-        }
-        request.nodeSelector = selector;
-        break;
-      }
-      case 'tolerations':
-        request.tolerations = stringList(value, field);
-        break;
-      case 'secretEnv':
-        request.secretEnv = stringList(value, field);
-        break;
-      case 'serviceAccount':
-        if (typeof value !== 'string') throw new KubernetesRunSpecError(field, 'must be a name');
-        request.serviceAccount = value;
-        break;
-    }
-  }
-  return request;
-}
-
-function imageAllowed(image: string, settings: KubernetesRunSettings): boolean {
-  if (image === settings.image) return true;
-  return settings.allowedImages.some((pattern) =>
-    pattern.endsWith('*') ? image.startsWith(pattern.slice(0, -1)) : image === pattern,
-  );
-}
-
-function checkMax(field: string, asked: string, max: string): void {
-  const value = parseQuantity(asked) as number;
-  const limit = parseQuantity(max);
-  if (limit === null) throw new KubernetesSettingsError(`resources.max: ${max} is not a quantity`);
-  if (value > limit) {
-    throw new KubernetesRunSpecError(
-      field,
-      `${asked} exceeds the maximum of ${max} allowed by the administrator`,
-    );
-  }
-}
-
 const RESTRICTED_CONTAINER: V1SecurityContext = {
   allowPrivilegeEscalation: false,
   capabilities: { drop: ['ALL'] },
@@ -288,127 +180,29 @@ const NES_MOUNTS: V1VolumeMount[] = [
 ];
 
 /**
- * Builds the Job for `run`. Throws `KubernetesRunSpecError` when the run asks for anything the
- * settings do not allow and `KubernetesSettingsError` when the settings or the PodTemplate
- * cannot make a safe Job.
+ * Builds the Job for `run`: the run-policy checks (run-policy.ts) decide what the run gets, then
+ * the Job is assembled from that and the PodTemplate. Throws `KubernetesRunSpecError` when the
+ * run asks for anything the settings do not allow and `KubernetesSettingsError` when the
+ * settings or the PodTemplate cannot make a safe Job.
  */
 export function buildRunJob(run: Run, settings: KubernetesRunSettings): V1Job {
   const name = jobNameForRun(run.id);
-  const request = parseClusterRequest(run.resources);
-
-  // Image.
-  const image = run.image ?? settings.image;
-  if (!imageAllowed(image, settings)) {
-    throw new KubernetesRunSpecError(
-      'image',
-      `${image} is not an allowed image (the administrator allows ${[settings.image, ...settings.allowedImages].join(', ')})`,
-    );
-  }
-
-  // Timeout: the runner's own, then the Job's hard deadline a little later.
-  const timeoutSeconds = run.timeoutSeconds ?? settings.timeouts.defaultSeconds;
-  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds <= 0) {
-    throw new KubernetesRunSpecError('timeoutSeconds', 'must be a positive whole number');
-  }
-  if (timeoutSeconds > settings.timeouts.maxSeconds) {
-    throw new KubernetesRunSpecError(
-      'timeoutSeconds',
-      `${timeoutSeconds} exceeds the maximum of ${settings.timeouts.maxSeconds} allowed by the administrator`,
-    );
-  }
-
-  // Service account.
-  const serviceAccount = request.serviceAccount ?? settings.serviceAccount.default;
-  if (
-    serviceAccount !== settings.serviceAccount.default &&
-    !settings.serviceAccount.allowed.includes(serviceAccount)
-  ) {
-    throw new KubernetesRunSpecError(
-      'resources.serviceAccount',
-      `${serviceAccount} is not an allowed service account`,
-    );
-  }
-
-  // Node selector and tolerations.
-  const nodeSelector: Record<string, string> = {};
-  for (const [label, value] of Object.entries(request.nodeSelector ?? {})) {
-    const allowed = settings.nodeSelectors[label];
-    if (!allowed) {
-      throw new KubernetesRunSpecError(
-        `resources.nodeSelector.${label}`,
-        'this node label may not be selected',
-      );
-    }
-    if (!allowed.includes(value)) {
-      throw new KubernetesRunSpecError(
-        `resources.nodeSelector.${label}`,
-        `${value} is not allowed (allowed: ${allowed.join(', ')})`,
-      );
-    }
-    nodeSelector[label] = value;
-  }
-  const tolerations: V1Toleration[] = [];
-  for (const profile of request.tolerations ?? []) {
-    const set = settings.tolerations[profile];
-    if (!set) {
-      throw new KubernetesRunSpecError(
-        'resources.tolerations',
-        `${profile} is not an allowed toleration set (allowed: ${Object.keys(settings.tolerations).join(', ') || 'none'})`,
-      );
-    }
-    tolerations.push(...clone(set));
-  }
-
-  // Resources.
-  const gpu = request.gpu ?? 0;
-  if (gpu > settings.resources.max.gpu) {
-    throw new KubernetesRunSpecError(
-      'resources.gpu',
-      settings.resources.max.gpu === 0
-        ? 'GPUs are not allowed by the administrator'
-        : `${gpu} exceeds the maximum of ${settings.resources.max.gpu} allowed by the administrator`,
-    );
-  }
-  if (request.cpu) checkMax('resources.cpu', request.cpu, settings.resources.max.cpu);
-  if (request.memory) checkMax('resources.memory', request.memory, settings.resources.max.memory);
-  if (gpu > 0) {
-    Object.assign(nodeSelector, settings.gpu?.nodeSelector ?? {});
-    tolerations.push(...clone(settings.gpu?.tolerations ?? []));
-  }
-
-  // Secrets: references only.
-  const secretNames = [...settings.secretEnv.always];
-  for (const secret of request.secretEnv ?? []) {
-    if (!settings.secretEnv.allowed.includes(secret)) {
-      throw new KubernetesRunSpecError(
-        'resources.secretEnv',
-        `${secret} is not a Secret runs may use (allowed: ${settings.secretEnv.allowed.join(', ') || 'none'})`,
-      );
-    }
-    if (!secretNames.includes(secret)) secretNames.push(secret);
-  }
+  const {
+    image,
+    timeoutSeconds,
+    serviceAccount,
+    request,
+    gpu,
+    nodeSelector,
+    tolerations,
+    secretNames,
+  } = checkRunPolicy(run, settings);
 
   // The pod template the operators control.
   const template = settings.podTemplate?.template ?? {};
   const baseSpec: Partial<V1PodSpec> = clone(template.spec ?? {});
+  checkPodTemplate(baseSpec);
   const baseContainers = baseSpec.containers ?? [];
-  for (const container of baseContainers) {
-    if (container.name !== RUNNER_CONTAINER) {
-      throw new KubernetesSettingsError(
-        `PodTemplate: container ${container.name}: only a "${RUNNER_CONTAINER}" container may be given (use initContainers with restartPolicy Always for sidecars)`,
-      );
-    }
-  }
-  if (baseSpec.hostNetwork || baseSpec.hostPID || baseSpec.hostIPC) {
-    throw new KubernetesSettingsError('PodTemplate: host namespaces are not allowed');
-  }
-  for (const volume of baseSpec.volumes ?? []) {
-    if (volume.hostPath) {
-      throw new KubernetesSettingsError(
-        `PodTemplate: volume ${volume.name}: hostPath is not allowed`,
-      );
-    }
-  }
   const baseRunner: Partial<V1Container> = clone(baseContainers[0] ?? {});
 
   const resources = runnerResources(baseRunner.resources, request, gpu, settings);
@@ -539,6 +333,27 @@ export function buildRunJob(run: Run, settings: KubernetesRunSettings): V1Job {
       },
     },
   };
+}
+
+/** What an operator's PodTemplate may not contain: other containers, host namespaces, hostPath. */
+function checkPodTemplate(spec: Partial<V1PodSpec>): void {
+  for (const container of spec.containers ?? []) {
+    if (container.name !== RUNNER_CONTAINER) {
+      throw new KubernetesSettingsError(
+        `PodTemplate: container ${container.name}: only a "${RUNNER_CONTAINER}" container may be given (use initContainers with restartPolicy Always for sidecars)`,
+      );
+    }
+  }
+  if (spec.hostNetwork || spec.hostPID || spec.hostIPC) {
+    throw new KubernetesSettingsError('PodTemplate: host namespaces are not allowed');
+  }
+  for (const volume of spec.volumes ?? []) {
+    if (volume.hostPath) {
+      throw new KubernetesSettingsError(
+        `PodTemplate: volume ${volume.name}: hostPath is not allowed`,
+      );
+    }
+  }
 }
 
 // volumeMounts are keyed by mountPath, not name: two mounts of one volume are legal.

@@ -1,16 +1,17 @@
 /**
  * The Kubernetes executor: one batch/v1 Job per run (job-builder.ts), tracked in the manner of a
  * controller. Informers on NES's Jobs and pods (label-filtered, restarted with back-off) feed an
- * index by run id; any change only marks the run dirty, and evaluating it re-reads the index and
- * asks the pure mapper (run-state.ts) what to report. A full re-list runs at start and
+ * index by run id (run-index.ts); any change only queues the run for a reconcile
+ * (reconcile-queue.ts), which re-reads the index and asks the pure mapper (run-state.ts) what to
+ * report; a reconcile that fails is tried again with back-off. A full re-list runs at start and
  * periodically, so a missed event is repaired and a vanished Job is noticed.
  *
  * Several API replicas may run at once. Every replica watches and reports what the cluster
  * states (a Job's conditions, a runner's exit): the scheduler applies each report as a forward-only
  * conditional write, so duplicates are harmless. Side effects happen only on the replica holding
  * the Lease (lease.ts): NES's own judgements (pending too long, a config error, a lost Job),
- * following the runner's log (progress and log lines), archiving the log to the output store,
- * and deleting finished Jobs after a retention time.
+ * following the runner's log (progress and log lines: log-follower.ts), archiving the log to the
+ * output store (pod-log-archive.ts), and deleting finished Jobs after a retention time.
  *
  * Shutting the API down never stops runs: they go on in the cluster, and the next replica to hold
  * the lease picks them up.
@@ -38,7 +39,6 @@ import {
   ANNOTATIONS,
   buildRunJob,
   DEADLINE_ENV,
-  INSTALLATION_LABEL,
   installationLabels,
   jobNameForRun,
   nesJobIssues,
@@ -46,30 +46,13 @@ import {
 } from './job-builder.ts';
 import { describeError, httpStatus, labelSelector } from './kube-client.ts';
 import { LeaseElector } from './lease.ts';
-import {
-  LogCursor,
-  type LogLine,
-  LogRequestError,
-  ReplayBoundary,
-  streamPodLog,
-  timeKey,
-} from './pod-logs.ts';
-import {
-  CANCEL_ANNOTATION,
-  disrupted,
-  jobFinished,
-  judgeRunState,
-  observedState,
-  runnerStatus,
-} from './run-state.ts';
-import { RunnerLogReader } from './runner-log.ts';
+import { drained, LogFollower } from './log-follower.ts';
+import { archivePodLog } from './pod-log-archive.ts';
+import type { LogLine } from './pod-logs.ts';
+import { ReconcileQueue } from './reconcile-queue.ts';
+import { podsOf, RunIndex, type TrackedRun } from './run-index.ts';
+import { CANCEL_ANNOTATION, judgeRunState, observedState } from './run-state.ts';
 import { type KubernetesRunSettings, KubernetesSettingsError } from './settings.ts';
-
-/** Set on a finished Job once its log is in the output store. */
-export const LOGS_ARCHIVED_ANNOTATION = 'nes.dev/logs-archived';
-/** Where the pod's log goes in the output store, beside the runner's own log. */
-export const podLogKey = (runId: string) => `runs/${runId}/logs/pod.log`;
-const MAX_KEPT_LOG_BYTES = 8 * 1024 * 1024;
 
 export interface KubernetesExecutorOptions {
   kc: KubeConfig;
@@ -114,49 +97,13 @@ export interface KubernetesExecutorOptions {
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
-interface Follower {
-  pod: string;
-  abort: AbortController;
-  done: Promise<void>;
-  /** The server ended the stream (the container stopped): every line is in. */
-  drained: boolean;
-}
-
-interface TrackedRun {
-  runId: string;
-  jobName: string;
-  job: V1Job | null;
-  /** When the Job was last seen gone (deleted, or missing from a re-list). */
-  jobGoneAt: number | null;
-  pods: Map<string, V1Pod>;
-  /** Pods deleted from the cluster: their last state still says how the runner ended. */
-  gonePods: Set<string>;
-  cancelRequested: boolean;
-  /** This process deleted the Job to cancel the run. */
-  cancelSent: boolean;
-  /** What was last reported ('running', 'finished'), so a state is reported once. */
-  reported: 'none' | 'running' | 'finished';
-  reader: RunnerLogReader;
-  follower: Follower | null;
-  logLines: string[];
-  logBytes: number;
-  archiving: Promise<void> | null;
-  archived: boolean;
-  finishedAt: number | null;
-  /** Lines reported before this process followed the run (null: none, or not known yet). */
-  replay: ReplayBoundary | null;
-  /** The newest progress read while replaying, reported once the replay is over. */
-  replayProgress: ExecutorUpdate | null;
-  /** An evaluation is in progress; `again` asks for one more after it. */
-  busy: boolean;
-  again: boolean;
-}
-
 export interface KubernetesExecutorStats {
   jobWatchReconnects: number;
   podWatchReconnects: number;
   watchErrors: number;
   logReconnects: number;
+  /** Reconciles tried again after an error. */
+  reconcileRequeues: number;
   leader: boolean;
 }
 
@@ -168,15 +115,14 @@ export class KubernetesExecutor implements Executor {
   readonly #core: CoreV1Api;
   readonly #namespace: string;
   readonly #updates = new UpdateListeners((level, message) => this.#log(level, message));
-  readonly #runs = new Map<string, TrackedRun>();
+  readonly #index: RunIndex;
+  readonly #queue: ReconcileQueue<string>;
+  readonly #logs: LogFollower;
   readonly #jobs: ResilientInformer<V1Job>;
   readonly #pods: ResilientInformer<V1Pod>;
   readonly #lease: LeaseElector | null;
-  readonly #dirty = new Set<string>();
-  #flushScheduled = false;
   #timers: NodeJS.Timeout[] = [];
   #stopped = false;
-  #logReconnects = 0;
 
   constructor(options: KubernetesExecutorOptions) {
     this.#o = options;
@@ -184,18 +130,38 @@ export class KubernetesExecutor implements Executor {
     this.#namespace = options.settings.namespace;
     this.#batch = options.kc.makeApiClient(BatchV1Api);
     this.#core = options.kc.makeApiClient(CoreV1Api);
+    const log = (level: 'info' | 'warn' | 'error', message: string) => this.#log(level, message);
+    this.#queue = new ReconcileQueue<string>({
+      reconcile: (runId) => this.#reconcile(runId),
+      describe: (runId) => `run ${runId}`,
+      log,
+    });
+    this.#index = new RunIndex({
+      installation: options.settings.installation ?? null,
+      now: () => this.#now(),
+      onChange: (runId) => this.#queue.add(runId),
+    });
+    this.#logs = new LogFollower({
+      kc: options.kc,
+      namespace: this.#namespace,
+      emit: (update) => this.#updates.emit(update),
+      storedLog: options.storedLog,
+      retryMs: options.logRetryMs,
+      stopped: () => this.#stopped,
+      log,
+    });
     const selector = labelSelector(installationLabels(options.settings.installation));
     const namespace = this.#namespace;
-    const log = (level: 'info' | 'warn' | 'error', message: string) => this.#log(level, message);
+    const index = this.#index;
     this.#jobs = new ResilientInformer<V1Job>({
       kc: options.kc,
       path: `/apis/batch/v1/namespaces/${namespace}/jobs`,
       labelSelector: selector,
       list: (labelSelector) => this.#batch.listNamespacedJob({ namespace, labelSelector }),
       handlers: {
-        upsert: (job) => this.#upsertJob(job),
-        remove: (job) => this.#removeJob(job),
-        listed: (jobs) => this.#listedJobs(jobs),
+        upsert: (job) => index.upsertJob(job),
+        remove: (job) => index.removeJob(job),
+        listed: (jobs) => index.listedJobs(jobs),
       },
       log,
     });
@@ -205,9 +171,9 @@ export class KubernetesExecutor implements Executor {
       labelSelector: selector,
       list: (labelSelector) => this.#core.listNamespacedPod({ namespace, labelSelector }),
       handlers: {
-        upsert: (pod) => this.#upsertPod(pod),
-        remove: (pod) => this.#removePod(pod),
-        listed: (pods) => this.#listedPods(pods),
+        upsert: (pod) => index.upsertPod(pod),
+        remove: (pod) => index.removePod(pod),
+        listed: (pods) => index.listedPods(pods),
       },
       log,
     });
@@ -224,12 +190,12 @@ export class KubernetesExecutor implements Executor {
           onChange: (leader) => {
             // Only the holder follows logs: a replica that lost the lease stops at once.
             if (!leader) {
-              for (const tracked of this.#runs.values()) {
+              for (const tracked of this.#index.runs()) {
                 tracked.follower?.abort.abort();
                 tracked.follower = null;
               }
             }
-            this.#markAllDirty();
+            this.#queueAll();
           },
         })
       : null;
@@ -253,7 +219,8 @@ export class KubernetesExecutor implements Executor {
       jobWatchReconnects: this.#jobs.reconnects,
       podWatchReconnects: this.#pods.reconnects,
       watchErrors: this.#jobs.errors + this.#pods.errors,
-      logReconnects: this.#logReconnects,
+      logReconnects: this.#logs.reconnects,
+      reconcileRequeues: this.#queue.requeues,
       leader: this.leader,
     };
   }
@@ -296,7 +263,7 @@ export class KubernetesExecutor implements Executor {
       timer.unref();
       this.#timers.push(timer);
     };
-    every(this.#o.tickIntervalMs ?? 1000, () => this.#markAllDirty());
+    every(this.#o.tickIntervalMs ?? 1000, () => this.#tick());
     every(this.#o.resyncIntervalMs ?? 60_000, () => void this.resync());
   }
 
@@ -340,7 +307,7 @@ export class KubernetesExecutor implements Executor {
     const issues = nesJobIssues(job);
     if (issues.length > 0) throw new KubernetesSettingsError(issues.join('; '));
     withDeadlineAt(job, this.#now());
-    const tracked = this.#track(run.id);
+    const tracked = this.#index.track(run.id);
     if (run.cancelRequested) tracked.cancelRequested = true;
     const name = job.metadata?.name as string;
     try {
@@ -348,7 +315,7 @@ export class KubernetesExecutor implements Executor {
         namespace: this.#namespace,
         body: job,
       });
-      this.#upsertJob(created);
+      this.#index.upsertJob(created);
       return;
     } catch (error) {
       if (httpStatus(error) !== 409) {
@@ -361,7 +328,7 @@ export class KubernetesExecutor implements Executor {
       throw new Error(`Job ${name} already exists for another run (${owner ?? 'not NES'})`);
     }
     this.#log('info', `run ${run.id}: Job ${name} already exists; adopting it`);
-    this.#upsertJob(existing);
+    this.#index.upsertJob(existing);
   }
 
   /**
@@ -370,7 +337,7 @@ export class KubernetesExecutor implements Executor {
    * the grace period.
    */
   async cancel(runId: string): Promise<void> {
-    const tracked = this.#track(runId);
+    const tracked = this.#index.track(runId);
     if (tracked.reported === 'finished') return;
     tracked.cancelRequested = true;
     // Once sent, a cancel is not repeated (the scheduler asks again on every reconcile).
@@ -396,14 +363,14 @@ export class KubernetesExecutor implements Executor {
         throw error;
       }
     }
-    this.#markDirty(runId);
+    this.#queue.add(runId);
   }
 
   async observe(runId: string): Promise<ExecutorObservation> {
-    const tracked = this.#runs.get(runId);
+    const tracked = this.#index.get(runId);
     if (tracked?.reported === 'finished') return { runId, state: 'finished' };
     if (tracked?.job) {
-      return { runId, state: observedState(tracked.job, this.#podsOf(tracked)) };
+      return { runId, state: observedState(tracked.job, podsOf(tracked)) };
     }
     // The Job is gone but its pod is still stopping (a cancelled runner saving the notebook):
     // the run's end is on its way.
@@ -414,8 +381,8 @@ export class KubernetesExecutor implements Executor {
     const name = tracked?.jobName ?? jobNameForRun(runId);
     try {
       const job = await this.#batch.readNamespacedJob({ name, namespace: this.#namespace });
-      this.#upsertJob(job);
-      return { runId, state: observedState(job, tracked ? this.#podsOf(tracked) : []) };
+      this.#index.upsertJob(job);
+      return { runId, state: observedState(job, tracked ? podsOf(tracked) : []) };
     } catch (error) {
       if (httpStatus(error) !== 404) return { runId, state: 'pending' };
     }
@@ -428,10 +395,11 @@ export class KubernetesExecutor implements Executor {
     if (this.#stopped) return;
     this.#stopped = true;
     for (const timer of this.#timers) clearInterval(timer);
-    const followers = [...this.#runs.values()].flatMap((r) => (r.follower ? [r.follower] : []));
+    const followers = [...this.#index.runs()].flatMap((r) => (r.follower ? [r.follower] : []));
     for (const follower of followers) follower.abort.abort();
     await Promise.all(followers.map((f) => f.done));
-    await Promise.all([...this.#runs.values()].flatMap((r) => (r.archiving ? [r.archiving] : [])));
+    // Reconciles in progress (an archive being written) finish; none starts any more.
+    await this.#queue.stop();
     await Promise.all([this.#jobs.stop(), this.#pods.stop()]);
     await this.#lease?.stop();
   }
@@ -445,188 +413,52 @@ export class KubernetesExecutor implements Executor {
         this.#batch.listNamespacedJob({ namespace: this.#namespace, labelSelector: selector }),
         this.#core.listNamespacedPod({ namespace: this.#namespace, labelSelector: selector }),
       ]);
-      this.#listedJobs(jobs.items);
-      for (const job of jobs.items) this.#upsertJob(job);
-      this.#listedPods(pods.items);
-      for (const pod of pods.items) this.#upsertPod(pod);
+      this.#index.listedJobs(jobs.items);
+      for (const job of jobs.items) this.#index.upsertJob(job);
+      this.#index.listedPods(pods.items);
+      for (const pod of pods.items) this.#index.upsertPod(pod);
     } catch (error) {
       this.#log('warn', `re-list: ${describeError(error)}`);
     }
   }
 
-  // The index ----------------------------------------------------------------------------------
+  // The reconcile loop ---------------------------------------------------------------------------
 
-  #track(runId: string): TrackedRun {
-    let tracked = this.#runs.get(runId);
-    if (!tracked) {
-      tracked = {
-        runId,
-        jobName: jobNameForRun(runId),
-        job: null,
-        jobGoneAt: null,
-        pods: new Map(),
-        gonePods: new Set(),
-        cancelRequested: false,
-        cancelSent: false,
-        reported: 'none',
-        reader: new RunnerLogReader(runId),
-        follower: null,
-        logLines: [],
-        logBytes: 0,
-        archiving: null,
-        archived: false,
-        finishedAt: null,
-        replay: null,
-        replayProgress: null,
-        busy: false,
-        again: false,
-      };
-      this.#runs.set(runId, tracked);
-    }
-    return tracked;
+  /** The periodic pass: pending runs' timeouts, finished runs' archive and retention. */
+  #tick(): void {
+    this.#queueAll();
   }
 
-  #runIdOf(object: V1Job | V1Pod): string | null {
-    // Another installation's object (read by name, or listed before a label change): not ours.
-    const installation = this.#settings.installation;
-    if (installation && object.metadata?.labels?.[INSTALLATION_LABEL] !== installation) return null;
-    return object.metadata?.annotations?.[ANNOTATIONS.runId] ?? null;
-  }
-
-  #upsertJob(job: V1Job): void {
-    const runId = this.#runIdOf(job);
-    if (runId === null) return;
-    const tracked = this.#track(runId);
-    if (tracked.job && olderThan(job, tracked.job)) return;
-    tracked.job = job;
-    tracked.jobGoneAt = null;
-    if (job.metadata?.annotations?.[CANCEL_ANNOTATION] === 'true') tracked.cancelRequested = true;
-    if (job.metadata?.annotations?.[LOGS_ARCHIVED_ANNOTATION] === 'true') tracked.archived = true;
-    this.#markDirty(runId);
-  }
-
-  #removeJob(job: V1Job): void {
-    const runId = this.#runIdOf(job);
-    if (runId === null) return;
-    const tracked = this.#track(runId);
-    if (job.metadata?.annotations?.[CANCEL_ANNOTATION] === 'true') tracked.cancelRequested = true;
-    // Keep the last state when it was final: a finished Job deleted later still says how it ended.
-    if (!jobFinished(job)) tracked.job = null;
-    else tracked.job = job;
-    tracked.jobGoneAt = this.#now();
-    this.#markDirty(runId);
-  }
-
-  #listedJobs(jobs: V1Job[]): void {
-    const present = new Set(jobs.map((job) => this.#runIdOf(job)));
-    for (const tracked of this.#runs.values()) {
-      if (tracked.job && tracked.jobGoneAt === null && !present.has(tracked.runId)) {
-        this.#removeJob(tracked.job);
-      }
+  /** Every run with something left to do here (finished ones only on the lease holder). */
+  #queueAll(): void {
+    for (const tracked of this.#index.runs()) {
+      if (tracked.reported !== 'finished' || this.leader) this.#queue.add(tracked.runId);
     }
   }
 
-  #upsertPod(pod: V1Pod): void {
-    const runId = this.#runIdOf(pod);
-    const name = pod.metadata?.name;
-    if (runId === null || !name) return;
-    const tracked = this.#track(runId);
-    const known = tracked.pods.get(name);
-    if (known && olderThan(pod, known)) return;
-    tracked.pods.set(name, pod);
-    tracked.gonePods.delete(name);
-    this.#markDirty(runId);
-  }
-
-  #removePod(pod: V1Pod): void {
-    const runId = this.#runIdOf(pod);
-    const name = pod.metadata?.name;
-    if (runId === null || !name) return;
-    const tracked = this.#track(runId);
-    tracked.pods.set(name, pod);
-    tracked.gonePods.add(name);
-    this.#markDirty(runId);
-  }
-
-  #listedPods(pods: V1Pod[]): void {
-    const present = new Set(pods.map((pod) => pod.metadata?.name));
-    for (const tracked of this.#runs.values()) {
-      for (const [name, pod] of tracked.pods) {
-        if (!present.has(name) && !tracked.gonePods.has(name)) this.#removePod(pod);
-      }
-    }
-  }
-
-  /** The pods the mapper should see: live ones, and deleted ones whose runner had ended. */
-  #podsOf(tracked: TrackedRun): V1Pod[] {
-    const pods: V1Pod[] = [];
-    for (const [name, pod] of tracked.pods) {
-      if (!tracked.gonePods.has(name)) pods.push(pod);
-      else if (runnerStatus(pod)?.state?.terminated || disrupted(pod)) pods.push(pod);
-    }
-    return pods;
-  }
-
-  // Evaluation ---------------------------------------------------------------------------------
-
-  #markDirty(runId: string): void {
-    if (this.#stopped) return;
-    this.#dirty.add(runId);
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      const ids = [...this.#dirty];
-      this.#dirty.clear();
-      for (const id of ids) {
-        const tracked = this.#runs.get(id);
-        if (tracked) void this.#evaluate(tracked);
-      }
-    });
-  }
-
-  #markAllDirty(): void {
-    for (const tracked of this.#runs.values()) {
-      if (tracked.reported !== 'finished' || this.leader) this.#markDirty(tracked.runId);
-    }
-  }
-
-  /** One evaluation at a time per run; changes meanwhile ask for another. */
-  async #evaluate(tracked: TrackedRun): Promise<void> {
-    if (tracked.busy) {
-      tracked.again = true;
-      return;
-    }
-    tracked.busy = true;
-    try {
-      await this.#evaluateOnce(tracked);
-    } catch (error) {
-      this.#log('error', `run ${tracked.runId}: ${String(error)}`);
-    } finally {
-      tracked.busy = false;
-      if (tracked.again) {
-        tracked.again = false;
-        this.#markDirty(tracked.runId);
-      }
-    }
-  }
-
-  async #evaluateOnce(tracked: TrackedRun): Promise<void> {
-    if (this.#stopped) return;
+  /**
+   * Brings one run forward: reports its state once, and on the lease holder follows its log,
+   * makes NES's own judgements, archives the log and deletes the Job. Throws when a call to the
+   * cluster or the store failed: the queue tries again with back-off.
+   */
+  async #reconcile(runId: string): Promise<void> {
+    const tracked = this.#index.get(runId);
+    if (!tracked || this.#stopped) return;
     const now = this.#now();
-    if (tracked.reported === 'finished') {
-      this.#afterFinish(tracked, now);
-      return;
-    }
+    if (tracked.reported !== 'finished') await this.#reportState(tracked, now);
+    if (tracked.reported === 'finished') await this.#afterFinish(tracked, now);
+  }
+
+  async #reportState(tracked: TrackedRun, now: number): Promise<void> {
     // Not seen yet at all (launch in flight, or a cancel of a run never launched here).
     if (tracked.job === null && tracked.jobGoneAt === null && tracked.pods.size === 0) return;
     const options = {
       pendingTimeoutSeconds: this.#o.pendingTimeoutSeconds ?? 600,
       cancelRequested: tracked.cancelRequested,
     };
-    const objects = { runId: tracked.runId, job: tracked.job, pods: this.#podsOf(tracked) };
+    const objects = { runId: tracked.runId, job: tracked.job, pods: podsOf(tracked) };
     let judged = judgeRunState(objects, now, options);
-    this.#followLogs(tracked);
+    if (this.#o.followLogs !== false && this.leader) this.#logs.follow(tracked);
     if (judged === null) return;
     const { update } = judged;
     if (update.type === 'running') {
@@ -650,24 +482,19 @@ export class KubernetesExecutor implements Executor {
       }
     }
     // Progress and log lines come before the end (the stream ends with the container).
-    if (tracked.follower && !tracked.follower.drained) {
-      await Promise.race([tracked.follower.done, delay(3000)]);
-    }
+    await drained(tracked);
     tracked.reported = 'finished';
     tracked.finishedAt = now;
     const final = judged.update as Extract<ExecutorUpdate, { type: 'finished' }>;
     const saved = tracked.reader.outputUri;
     // The location as the runner reported its saves (the local executor's form too).
     this.#updates.emit(saved && final.outputUri ? { ...final, outputUri: saved } : final);
-    if (judged.judged && tracked.job !== null) {
-      // NES ended the run: stop what Kubernetes would keep retrying.
-      await this.#deleteJob(tracked);
-    }
-    this.#afterFinish(tracked, now);
+    // NES ended the run: stop what Kubernetes would keep retrying.
+    if (judged.judged && tracked.job !== null) tracked.deleteOwed = true;
   }
 
   async #eventsFor(tracked: TrackedRun): Promise<CoreV1Event[]> {
-    const names = [tracked.jobName, ...this.#podsOf(tracked).map((p) => p.metadata?.name)];
+    const names = [tracked.jobName, ...podsOf(tracked).map((p) => p.metadata?.name)];
     const events: CoreV1Event[] = [];
     for (const name of names) {
       if (!name) continue;
@@ -684,6 +511,7 @@ export class KubernetesExecutor implements Executor {
     return events;
   }
 
+  /** Deletes the run's Job (its pods follow); gone already is done. */
   async #deleteJob(tracked: TrackedRun): Promise<void> {
     try {
       await this.#batch.deleteNamespacedJob({
@@ -692,250 +520,52 @@ export class KubernetesExecutor implements Executor {
         propagationPolicy: 'Background',
       });
     } catch (error) {
-      if (httpStatus(error) !== 404) {
-        this.#log('warn', `run ${tracked.runId}: deleting Job: ${describeError(error)}`);
-      }
+      if (httpStatus(error) !== 404) throw new Error(`deleting Job: ${describeError(error)}`);
     }
   }
 
-  /** Lease holder: archive the log once, then delete the Job after the retention time. */
-  #afterFinish(tracked: TrackedRun, now: number): void {
+  /**
+   * Lease holder: the Job NES ended is deleted, the log archived once, and the Job deleted after
+   * the retention time; a run with nothing left in the cluster is forgotten.
+   */
+  async #afterFinish(tracked: TrackedRun, now: number): Promise<void> {
+    const artifacts = this.#o.artifacts;
     const gone = tracked.jobGoneAt !== null && tracked.pods.size === tracked.gonePods.size;
-    if (gone && (!this.leader || tracked.archived || !this.#o.artifacts)) {
+    if (gone && (!this.leader || tracked.archived || !artifacts)) {
       // Nothing of the run is left in the cluster (and its log is archived): forget it.
-      this.#runs.delete(tracked.runId);
+      this.#index.delete(tracked.runId);
+      this.#queue.forget(tracked.runId);
       return;
     }
     if (!this.leader || this.#stopped) return;
-    if (!tracked.archived && tracked.archiving === null && this.#o.artifacts) {
-      tracked.archiving = this.#archive(tracked).finally(() => {
-        tracked.archiving = null;
-      });
+    if (tracked.deleteOwed) {
+      if (tracked.job !== null && tracked.jobGoneAt === null) await this.#deleteJob(tracked);
+      tracked.deleteOwed = false;
+    }
+    if (!tracked.archived && artifacts) {
+      await archivePodLog(
+        {
+          kc: this.#o.kc,
+          batch: this.#batch,
+          namespace: this.#namespace,
+          artifacts,
+          log: (level, message) => this.#log(level, message),
+        },
+        tracked,
+      );
+      // Look again: the Job may be gone by now, or its retention over.
+      this.#queue.add(tracked.runId);
       return;
     }
-    const job = tracked.job;
     const retentionMs = (this.#o.finishedJobRetentionSeconds ?? 600) * 1000;
     if (
-      job !== null &&
+      tracked.job !== null &&
       tracked.jobGoneAt === null &&
-      (tracked.archived || !this.#o.artifacts) &&
       tracked.finishedAt !== null &&
       now - tracked.finishedAt >= retentionMs
     ) {
+      await this.#deleteJob(tracked);
       tracked.jobGoneAt = now;
-      void this.#deleteJob(tracked);
-    }
-  }
-
-  async #archive(tracked: TrackedRun): Promise<void> {
-    const artifacts = this.#o.artifacts;
-    if (!artifacts) return;
-    if (tracked.follower) await Promise.race([tracked.follower.done, delay(3000)]);
-    // The whole log from the API server when the pods are still there, else what was followed.
-    const pods = [...tracked.pods.values()]
-      .filter((pod) => !tracked.gonePods.has(pod.metadata?.name ?? ''))
-      .sort((a, b) =>
-        String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp)),
-      );
-    let text = '';
-    let fetched = 0;
-    let complete = pods.length > 0;
-    for (const pod of pods) {
-      const name = pod.metadata?.name as string;
-      try {
-        const lines: string[] = [];
-        await streamPodLog(
-          {
-            kc: this.#o.kc,
-            namespace: this.#namespace,
-            pod: name,
-            container: RUNNER_CONTAINER,
-            cursor: new LogCursor(),
-            onLine: (line) => lines.push(`${line.time} ${line.text}`),
-            signal: new AbortController().signal,
-          },
-          false,
-        );
-        if (pods.length > 1) text += `==> pod ${name} <==\n`;
-        text += lines.map((line) => `${line}\n`).join('');
-        fetched += lines.length;
-      } catch {
-        complete = false;
-      }
-    }
-    // A pod being deleted (a cancel) may answer with less than was already followed, or
-    // nothing: then the followed lines are the fuller copy.
-    if (!complete || fetched < tracked.logLines.length) {
-      text = tracked.logLines.map((line) => `${line}\n`).join('');
-    }
-    try {
-      await artifacts.put(podLogKey(tracked.runId), text, {
-        contentType: 'text/plain; charset=utf-8',
-        metadata: { 'nes-run-id': tracked.runId },
-      });
-    } catch (error) {
-      this.#log('warn', `run ${tracked.runId}: archiving the pod log: ${describeError(error)}`);
-      return;
-    }
-    tracked.archived = true;
-    if (tracked.job !== null && tracked.jobGoneAt === null) {
-      try {
-        await this.#batch.patchNamespacedJob(
-          {
-            name: tracked.jobName,
-            namespace: this.#namespace,
-            body: { metadata: { annotations: { [LOGS_ARCHIVED_ANNOTATION]: 'true' } } },
-          },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        );
-      } catch (error) {
-        if (httpStatus(error) !== 404) {
-          this.#log(
-            'warn',
-            `run ${tracked.runId}: marking the log archived: ${describeError(error)}`,
-          );
-        }
-      }
-    }
-    this.#markDirty(tracked.runId);
-  }
-
-  // Logs ---------------------------------------------------------------------------------------
-
-  /** Lease holder: follow the current pod's runner log while it runs. */
-  #followLogs(tracked: TrackedRun): void {
-    if (this.#o.followLogs === false) return;
-    if (!this.leader || this.#stopped || tracked.reported === 'finished') return;
-    const pod = this.#podsOf(tracked)
-      .filter((p) => !disrupted(p) && !tracked.gonePods.has(p.metadata?.name ?? ''))
-      .sort((a, b) =>
-        String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp)),
-      )
-      .at(-1);
-    const state = pod ? runnerStatus(pod)?.state : undefined;
-    if (!pod || !(state?.running || state?.terminated)) return;
-    const name = pod.metadata?.name as string;
-    if (tracked.follower?.pod === name) return;
-    tracked.follower?.abort.abort();
-    const abort = new AbortController();
-    const follower: Follower = { pod: name, abort, done: Promise.resolve(), drained: false };
-    follower.done = this.#follow(tracked, follower, abort.signal).finally(() => {
-      if (tracked.follower === follower && tracked.reported === 'finished') tracked.follower = null;
-    });
-    tracked.follower = follower;
-  }
-
-  #onLogLine(tracked: TrackedRun, line: LogLine): void {
-    const updates = tracked.reader.read(line.time, line.text);
-    // The store keeps a line as its log update's text (cell output without its JSON envelope).
-    const logged = updates.find((update) => update.type === 'log');
-    const stored = { time: line.time, text: logged?.type === 'log' ? logged.text : line.text };
-    if (tracked.replay?.isOld(stored)) {
-      // Already reported: only the reader's state (progress, output) is rebuilt.
-      for (const update of updates) {
-        if (update.type === 'progress') tracked.replayProgress = update;
-        if (update.type === 'running' && tracked.reported === 'none') tracked.reported = 'running';
-      }
-      return;
-    }
-    if (tracked.replayProgress) {
-      this.#updates.emit(tracked.replayProgress);
-      tracked.replayProgress = null;
-    }
-    if (tracked.logBytes < MAX_KEPT_LOG_BYTES) {
-      const kept = `${line.time} ${line.text}`;
-      tracked.logLines.push(kept);
-      tracked.logBytes += kept.length + 1;
-    }
-    for (const update of updates) {
-      const reported = tracked.reported;
-      // After the end only log lines still count; `running` is reported once.
-      if (reported === 'finished' && update.type !== 'log') continue;
-      if (update.type === 'running') {
-        if (reported !== 'none') continue;
-        tracked.reported = 'running';
-      }
-      this.#updates.emit(update);
-    }
-  }
-
-  async #follow(tracked: TrackedRun, follower: Follower, signal: AbortSignal): Promise<void> {
-    const pod = follower.pod;
-    const cursor = new LogCursor();
-    tracked.reader = new RunnerLogReader(tracked.runId);
-    tracked.replay = null;
-    if (this.#o.storedLog) {
-      try {
-        const stored = await this.#o.storedLog(tracked.runId);
-        const newest = stored.reduce<string | null>(
-          (max, line) => (max === null || timeKey(line.time) > timeKey(max) ? line.time : max),
-          null,
-        );
-        if (newest !== null) {
-          const texts = stored.filter((line) => line.time === newest).map((line) => line.text);
-          tracked.replay = new ReplayBoundary(newest, texts);
-        }
-      } catch (error) {
-        this.#log('warn', `run ${tracked.runId}: reading the stored log: ${describeError(error)}`);
-      }
-    }
-    const retryMs = this.#o.logRetryMs ?? 250;
-    let failures = 0;
-    for (let attempt = 0; !signal.aborted && !this.#stopped; attempt += 1) {
-      if (attempt > 0) this.#logReconnects += 1;
-      try {
-        follower.drained = false;
-        const end = await streamPodLog({
-          kc: this.#o.kc,
-          namespace: this.#namespace,
-          pod,
-          container: RUNNER_CONTAINER,
-          cursor,
-          signal,
-          onLine: (line) => this.#onLogLine(tracked, line),
-        });
-        follower.drained = end === 'ended';
-        failures = 0;
-      } catch (error) {
-        if (error instanceof LogRequestError && error.status === 404) return;
-        failures += 1;
-        if (!(error instanceof LogRequestError && error.status === 400)) {
-          this.#log('warn', `run ${tracked.runId}: log of ${pod}: ${describeError(error)}`);
-        }
-      }
-      if (signal.aborted) return;
-      const terminated = () =>
-        tracked.gonePods.has(pod) ||
-        runnerStatus(tracked.pods.get(pod) ?? {})?.state?.terminated !== undefined;
-      if (follower.drained) {
-        // The server ended the stream: the container stopped, its status follows shortly.
-        // (A stream the server ends for another reason is opened again after 5 s.)
-        for (let waited = 0; waited < 5000 && !terminated() && !signal.aborted; waited += 100) {
-          await delay(100);
-        }
-        if (terminated()) return;
-      } else if (terminated() && failures === 0) {
-        // The container stopped while the stream was down: one last read from the cursor.
-        try {
-          await streamPodLog(
-            {
-              kc: this.#o.kc,
-              namespace: this.#namespace,
-              pod,
-              container: RUNNER_CONTAINER,
-              cursor,
-              signal,
-              onLine: (line) => this.#onLogLine(tracked, line),
-            },
-            false,
-          );
-        } catch {
-          // The pod is gone: what was read is what there is.
-        }
-        return;
-      }
-      if (terminated() && failures > 3) return;
-      await delay(Math.min(retryMs * 2 ** Math.min(failures, 5), 5000));
     }
   }
 }
@@ -954,17 +584,4 @@ function withDeadlineAt(job: V1Job, now: number): void {
     ...(runner.env ?? []).filter((e) => e.name !== DEADLINE_ENV),
     { name: DEADLINE_ENV, value: new Date(now + seconds * 1000).toISOString() },
   ];
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-/** True when `a` is an older version of the same object than `b` (numeric resourceVersions). */
-function olderThan(a: V1Job | V1Pod, b: V1Job | V1Pod): boolean {
-  const va = a.metadata?.resourceVersion;
-  const vb = b.metadata?.resourceVersion;
-  if (!va || !vb || !/^\d+$/.test(va) || !/^\d+$/.test(vb)) return false;
-  if (a.metadata?.uid !== b.metadata?.uid) return false;
-  return BigInt(va) < BigInt(vb);
 }
