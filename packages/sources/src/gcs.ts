@@ -9,8 +9,8 @@ import type { GcsObjectReader } from './options.ts';
 
 export const storesGcsReader: GcsObjectReader = {
   async read(bucket, object, { generation, maxBytes }) {
-    const { openStore, isStoreError } = await import('@nes/stores');
-    const store = openStore(`gs://${bucket}`);
+    const { openStore, isStoreError } = await import('@nes/stores/local');
+    const store = await openStore(`gs://${bucket}`);
     const where = `gs://${bucket}/${object}`;
     try {
       const info = await store.stat(object);

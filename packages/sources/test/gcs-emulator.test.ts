@@ -15,7 +15,7 @@ after(async () => {
 });
 
 test('gs:// through @nes/stores against the GCS emulator: read, generation, missing, too large', async () => {
-  const store = openStore('gs://nes-sources-test');
+  const store = await openStore('gs://nes-sources-test');
   await store.put('team/nb.ipynb', notebookText(['"from gcs"']));
   const source = await resolveSource('gs://nes-sources-test/team/nb.ipynb');
   assert.equal(source.notebook.cells[0]?.source, '"from gcs"');

@@ -5,4 +5,3 @@ export {
   isRetryableGcsError,
 } from './gcs-store.ts';
 export * from './local.ts';
-export { openStore } from './open-store.ts';

@@ -1,6 +1,7 @@
 /**
- * `@nes/stores/local`: everything but GCS. Importing it loads no cloud client library (about
- * 0.8 s of start-up that a run writing only local files need not pay); `@nes/stores` has it all.
+ * `@nes/stores/local`: everything but the GCS store class. Importing it loads no cloud client
+ * library (about 0.8 s of start-up that a run writing only local files need not pay);
+ * `openStore` loads it when a gs:// store is opened. `@nes/stores` has it all.
  */
 export { isStoreError, StoreError, type StoreErrorCode } from './errors.ts';
 export { checkKey, checkPrefix, guessContentType } from './keys.ts';
@@ -11,6 +12,7 @@ export {
   StoreNotebookSink,
   type StoreNotebookSinkOptions,
 } from './notebook-sink.ts';
+export { openStore } from './open-store.ts';
 export {
   checkRunId,
   MANIFEST_VERSION,

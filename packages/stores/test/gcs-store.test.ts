@@ -306,12 +306,13 @@ describe('GCS store on the emulator', () => {
     }
   });
 
-  test('openStore parses gs:// URIs', () => {
-    const store = openStore('gs://nes-test/a/b');
+  test('openStore parses gs:// URIs (the scheme in any case)', async () => {
+    const store = await openStore('gs://nes-test/a/b');
     assert.ok(store instanceof GcsStore);
     assert.equal(store.uri, 'gs://nes-test/a/b/');
-    assert.equal((openStore('gs://nes-test') as GcsStore).prefix, '');
-    assert.throws(() => openStore('gs://Bad_Bucket/x'), StoreError);
-    assert.throws(() => openStore('gs://nes-test/../x'), StoreError);
+    assert.equal(((await openStore('gs://nes-test')) as GcsStore).prefix, '');
+    assert.equal((await openStore('GS://nes-test/c')).uri, 'gs://nes-test/c/');
+    await assert.rejects(openStore('gs://Bad_Bucket/x'), StoreError);
+    await assert.rejects(openStore('gs://nes-test/../x'), StoreError);
   });
 });

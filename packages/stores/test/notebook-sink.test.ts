@@ -246,11 +246,16 @@ describe('RunArtifacts', () => {
       assert.throws(() => new RunArtifacts(run.store, bad), StoreError);
   });
 
-  test('openStore: directories and file URLs', () => {
+  test('openStore: directories and file URLs; other schemes and nothing are refused', async () => {
     const dir = join(scratch, 'opened');
-    const store = openStore(dir);
+    const store = await openStore(dir);
     assert.ok(store instanceof LocalStore);
-    assert.equal((openStore(`file://${dir}`) as LocalStore).root, dir);
-    assert.throws(() => openStore('s3://bucket/x'), StoreError);
+    assert.equal(((await openStore(`file://${dir}`)) as LocalStore).root, dir);
+    await assert.rejects(openStore('s3://bucket/x'), (error: Error) => {
+      assert.ok(error instanceof StoreError);
+      assert.match(error.message, /unsupported store "s3:\/\/bucket\/x"/);
+      return true;
+    });
+    await assert.rejects(openStore(''), /empty store location/);
   });
 });

@@ -16,7 +16,7 @@ import type { Server } from 'node:http';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSourceUri, resolveSource, type SourceOptions } from '@nes/sources';
-import type { ObjectStore } from '@nes/stores';
+import { openStore } from '@nes/stores/local';
 import { type App, buildApp, loggerOptions } from './app.ts';
 import type { AppServices, SourceResolver } from './app-services.ts';
 import { ConfigError, type ConfigFlags, loadConfig, type NesConfig } from './config.ts';
@@ -108,7 +108,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
       config,
       log,
     );
-    const artifacts = await openArtifacts(storeLocation);
+    const artifacts = await openStore(storeLocation);
 
     const executorLog = (level: string, message: string) =>
       log(`nes executor ${level}: ${message}`);
@@ -392,16 +392,6 @@ function outputStoreLocation(store: string): string {
 /** A local store's directory (NES_STORE as a directory or file:// URL). */
 function localStorePath(location: string): string {
   return location.startsWith('file://') ? fileURLToPath(location) : location;
-}
-
-/** The output store; the GCS client is only loaded for gs:// stores (about 0.8 s). */
-async function openArtifacts(location: string): Promise<ObjectStore> {
-  if (location.startsWith('gs://')) {
-    const { openStore } = await import('@nes/stores');
-    return openStore(location);
-  }
-  const { LocalStore } = await import('@nes/stores/local');
-  return new LocalStore(location.startsWith('file://') ? fileURLToPath(location) : location);
 }
 
 /** fastify's own log (JSON, stderr): NES_LOG_LEVEL when set, else warnings and errors only. */

@@ -97,7 +97,7 @@ before(async () => {
     r.path.includes(`/b/${BROKEN_BUCKET}/`) && r.method !== 'GET' ? { status: 403 } : null,
   );
   process.env.STORAGE_EMULATOR_HOST = gcsProxy.url;
-  store = openStore(`gs://${BUCKET}`);
+  store = await openStore(`gs://${BUCKET}`);
   await store.put('in/hello.ipynb', HELLO);
 
   const pki = join(dir, 'pki');

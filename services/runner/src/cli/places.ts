@@ -13,6 +13,7 @@ import {
   isStoreError,
   LocalStore,
   type ObjectStore,
+  openStore,
   StoreNotebookSink,
 } from '@nes/stores/local';
 import type { NotebookSink } from '../execution-types.ts';
@@ -44,8 +45,7 @@ export async function placeOf(what: string, location: string): Promise<Place> {
     } catch (error) {
       throw usageError(`${what} ${location}: ${(error as Error).message}`);
     }
-    const { openStore } = await import('@nes/stores');
-    const store = openStore(`gs://${match[1]}`);
+    const store = await openStore(`gs://${match[1]}`);
     const uri = store.uriOf(key);
     return { store, key, uri, shown: uri, local: false };
   }
@@ -66,11 +66,7 @@ export async function placeOf(what: string, location: string): Promise<Place> {
 /** A --store location: gs://bucket/prefix, file:///dir or a directory. */
 export async function openRunStore(location: string): Promise<ObjectStore> {
   try {
-    if (!/^gs:\/\//i.test(location)) {
-      return new LocalStore(/^file:\/\//i.test(location) ? fileURLToPath(location) : location);
-    }
-    const { openStore } = await import('@nes/stores');
-    return openStore(location);
+    return await openStore(location);
   } catch (error) {
     if (isStoreError(error)) throw usageError(`--store ${location}: ${error.message}`);
     throw error;

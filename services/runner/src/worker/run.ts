@@ -5,7 +5,6 @@
  * where they go (the run layout of the output store, events to the parent).
  */
 
-import { fileURLToPath } from 'node:url';
 import {
   type Notebook,
   parseParametersJson,
@@ -24,7 +23,7 @@ import {
 import {
   isStoreError,
   LocalStore,
-  type ObjectStore,
+  openStore,
   RunArtifacts,
   StoreNotebookSink,
 } from '@nes/stores/local';
@@ -84,12 +83,6 @@ export function pinnedSource(spec: Pick<WorkerRunSpec, 'notebook' | 'ref' | 'com
   return { uri: spec.notebook, ref };
 }
 
-/** The output store; the GCS client library is loaded only for gs:// (it costs ~0.8 s). */
-export async function openOutputStore(location: string): Promise<ObjectStore> {
-  if (location.startsWith('gs://')) return (await import('@nes/stores')).openStore(location);
-  return new LocalStore(location.startsWith('file://') ? fileURLToPath(location) : location);
-}
-
 function failure(cls: RunFailure['class'], ename: string, evalue: string): RunFailure {
   return { class: cls, ename, evalue, cellIndex: null };
 }
@@ -109,7 +102,7 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
       event: { type: 'log', time: new Date().toISOString(), level, message },
     });
   };
-  const artifacts = new RunArtifacts(await openOutputStore(spec.store), spec.runId);
+  const artifacts = new RunArtifacts(await openStore(spec.store), spec.runId);
   const end = async (
     result: Omit<WorkerResult, 'durationMs'>,
     extra: { kernel: string | null; source: ResolvedSource | null },
