@@ -29,9 +29,11 @@ export { type ExtractOptions, type ExtractResult, extractTarball } from './tarba
 export {
   type GcsLocation,
   type GitHubLocation,
+  githubUriAt,
   type HttpsLocation,
   type LocalLocation,
   parseSourceUri,
+  pinnedSourceUri,
   type SourceKind,
   type SourceLocation,
   safeUri,

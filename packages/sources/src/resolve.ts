@@ -21,7 +21,7 @@ import {
 } from './options.ts';
 import { isTransientNetworkError, RetriesExhausted, withRetry } from './retry.ts';
 import { type ExtractResult, extractTarball } from './tarball.ts';
-import { type GitHubLocation, parseSourceUri, type SourceKind } from './uri.ts';
+import { type GitHubLocation, githubUriAt, parseSourceUri, type SourceKind } from './uri.ts';
 
 /** JSON-safe: what a run manifest and a run row record about the notebook's origin. */
 export interface SourceRecord {
@@ -164,7 +164,7 @@ async function resolveGitHub(
       ref,
       commitSha,
       path,
-      pinnedUri: `github://${owner}/${repo}/${path}?ref=${commitSha}`,
+      pinnedUri: githubUriAt({ owner, repo, path }, commitSha),
       repository: `${owner}/${repo}`,
       defaultBranch: repository.defaultBranch,
     },

@@ -255,3 +255,38 @@ export function safeUri(given: string): string {
 export function scrubUrls(text: string): string {
   return text.replace(/([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^\s/?#]*@/g, '$1').replace(/\?\S*/g, '?…');
 }
+
+/**
+ * A GitHub notebook at one commit, as a github:// URI (path segments percent-encoded, so a name
+ * with `?`, `#`, `%` or a space reads back as the same path).
+ */
+export function githubUriAt(
+  location: Pick<GitHubLocation, 'owner' | 'repo' | 'path'>,
+  commitSha: string,
+): string {
+  const path = location.path.split('/').map(encodeURIComponent).join('/');
+  return `github://${location.owner}/${location.repo}/${path}?ref=${commitSha}`;
+}
+
+/**
+ * The location a run reads: a GitHub notebook at the commit resolved when it was submitted (a
+ * branch moving between submit and run changes nothing); anything else as given. A GitHub URL
+ * whose ref is ambiguous (`blob/a/b/nb.ipynb` with no ref given) is left for the reader to
+ * resolve, as is a location that does not parse (the reader reports it with its own error).
+ */
+export function pinnedSourceUri(
+  notebook: string,
+  ref: string | null,
+  commitSha: string | null,
+): { uri: string; ref: string | null } {
+  if (commitSha === null) return { uri: notebook, ref };
+  try {
+    const location = parseSourceUri(notebook, ref ? { ref } : {});
+    if (location.kind === 'github' && location.candidates === undefined) {
+      return { uri: githubUriAt(location, commitSha), ref: null };
+    }
+  } catch {
+    // Not parseable: the reader reports it.
+  }
+  return { uri: notebook, ref };
+}

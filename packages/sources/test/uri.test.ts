@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { readHttpsNotebook } from '../src/https.ts';
-import { parseSourceUri, SourceError, safeUri } from '../src/index.ts';
+import { parseSourceUri, pinnedSourceUri, SourceError, safeUri } from '../src/index.ts';
 import { scrubUrls } from '../src/uri.ts';
 
 test('source URIs parse to locations', () => {
@@ -116,4 +116,50 @@ test('credentials in a location are refused, and never echoed in a message', asy
     }),
     (error: unknown) => error instanceof SourceError && !error.message.includes('hunter2pass'),
   );
+});
+
+test('a GitHub notebook is read at the commit resolved at submit time; the pinned URI reads back', () => {
+  const sha = 'a'.repeat(40);
+  assert.deepEqual(pinnedSourceUri('github://o/r/dir/nb.ipynb', 'main', sha), {
+    uri: `github://o/r/dir/nb.ipynb?ref=${sha}`,
+    ref: null,
+  });
+  // No ref stored: still the submit-time commit, not whatever the default branch is by then.
+  assert.deepEqual(pinnedSourceUri('github://o/r/nb.ipynb', null, sha), {
+    uri: `github://o/r/nb.ipynb?ref=${sha}`,
+    ref: null,
+  });
+  assert.deepEqual(
+    pinnedSourceUri('https://github.com/o/r/blob/feature/x/nb.ipynb', 'feature/x', sha),
+    { uri: `github://o/r/nb.ipynb?ref=${sha}`, ref: null },
+  );
+  // An ambiguous blob URL without its ref: the path is not known, the reader resolves it.
+  assert.deepEqual(pinnedSourceUri('https://github.com/o/r/blob/a/b/nb.ipynb', null, sha), {
+    uri: 'https://github.com/o/r/blob/a/b/nb.ipynb',
+    ref: null,
+  });
+  // Names with characters a URI gives meaning to come back as the same path.
+  const odd = pinnedSourceUri('github://o/r/my%20dir/50%25%231%3F.ipynb', 'main', sha);
+  assert.deepEqual(parseSourceUri('github://o/r/my%20dir/50%25%231%3F.ipynb'), {
+    kind: 'github',
+    owner: 'o',
+    repo: 'r',
+    ref: null,
+    path: 'my dir/50%#1?.ipynb',
+  });
+  assert.deepEqual(parseSourceUri(odd.uri), {
+    kind: 'github',
+    owner: 'o',
+    repo: 'r',
+    ref: sha,
+    path: 'my dir/50%#1?.ipynb',
+  });
+  for (const [notebook, ref] of [
+    ['/nb/a.ipynb', null],
+    ['gs://b/a.ipynb', null],
+    ['github://o/r/a.ipynb', 'main'],
+  ] as const) {
+    assert.deepEqual(pinnedSourceUri(notebook, ref, null), { uri: notebook, ref });
+  }
+  assert.deepEqual(pinnedSourceUri('/nb/a.ipynb', null, sha), { uri: '/nb/a.ipynb', ref: null });
 });

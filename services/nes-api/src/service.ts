@@ -131,8 +131,6 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
       executorTunings = wiring.scheduler;
     } else {
       executor = new LocalExecutor({
-        warmKernels: { python3: 2 },
-        warmWorkers: 1,
         ...options.executor,
         store: storeLocation,
         workDir: join(config.dataDir, 'work'),

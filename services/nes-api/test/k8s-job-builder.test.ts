@@ -197,6 +197,9 @@ describe('Job builder: rules', () => {
       name: 'x',
     });
     assert.equal(args[args.indexOf('--kernel') + 1], 'python3');
+    // The same autosave policy as the local executor's runs (one definition, in the runner).
+    assert.equal(args[args.indexOf('--autosave-min-interval') + 1], '1');
+    assert.equal(args[args.indexOf('--autosave-cell-every') + 1], '5');
   });
 
   test('resources: defaults, run requests, memory limit = request, GPU as a limit with its pool', () => {

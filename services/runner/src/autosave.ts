@@ -11,10 +11,26 @@
 import type { Notebook } from '@nes/notebook';
 import type { AutosavePolicy, NotebookSink, RunEvent } from './execution-types.ts';
 
+/**
+ * nes-run's saves, as papermill's: after cells complete (at most every 5 s here) and every 30 s
+ * during a long-running cell (papermill's --autosave-cell-every default).
+ */
 export const DEFAULT_AUTOSAVE_POLICY: AutosavePolicy = {
   minIntervalMs: 5000,
   onCellComplete: true,
   longCellEverySeconds: 30,
+};
+
+/**
+ * Runs the service executes, on either executor: someone may be watching in the viewer, which
+ * re-reads the autosaved notebook once a second, so a save at most every second (the floor GCS
+ * allows per object; slow storage still throttles itself, see above) and every 5 s during a
+ * long-running cell.
+ */
+export const WATCHED_RUN_AUTOSAVE_POLICY: AutosavePolicy = {
+  minIntervalMs: 1000,
+  onCellComplete: true,
+  longCellEverySeconds: 5,
 };
 
 const MIN_INTERVAL_FLOOR_MS = 1000;

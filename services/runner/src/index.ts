@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 
-export { DEFAULT_AUTOSAVE_POLICY } from './autosave.ts';
+export { DEFAULT_AUTOSAVE_POLICY, WATCHED_RUN_AUTOSAVE_POLICY } from './autosave.ts';
 export { DEFAULT_START_TIMEOUT_MS, executeNotebook } from './execute.ts';
 export type * from './execution-types.ts';
 export {
@@ -14,6 +14,7 @@ export {
 } from './jupyter-api.ts';
 export type { PrivateJupyterServer, StartServerOptions } from './jupyter-server.ts';
 export { CONFIG_FILE, locateJupyterServer, startJupyterServer } from './jupyter-server.ts';
+export { DEFAULT_KERNEL, kernelSpecName } from './kernel-names.ts';
 export { KernelNotFoundError } from './kernel-session.ts';
 export { DEFAULT_OUTPUT_LIMITS } from './output-limits.ts';
 export type {

@@ -28,6 +28,7 @@ import {
   shutdownKernel,
   startKernel,
 } from './jupyter-api.ts';
+import { kernelSpecName } from './kernel-names.ts';
 
 /**
  * The largest kernel message accepted. A message is held whole (bytes, text, parsed object: about
@@ -44,14 +45,6 @@ const STREAM_CHUNKING = readFileSync(
   fileURLToPath(new URL('../python/stream_chunking.py', import.meta.url)),
   'utf8',
 );
-
-/**
- * The kernelspec a kernel name starts: jupyter_client's KernelManager turns `python` into its
- * native kernel, `python3` (papermill's own test notebooks name `python`).
- */
-export function kernelSpecName(name: string): string {
-  return name === 'python' ? 'python3' : name;
-}
 
 export interface KernelDeath {
   reason: 'dead' | 'restarted' | 'connection_lost';

@@ -168,6 +168,16 @@ describe('command line', () => {
     assert.deepEqual(o.raw, [['b', '--x']]);
   });
 
+  test("autosave defaults are the runner's policy; --autosave-min-interval is checked", async () => {
+    const o = await run(['in.ipynb', 'out.ipynb']);
+    assert.equal(o.autosaveCellEverySeconds, 30);
+    assert.equal(o.autosaveMinIntervalSeconds, undefined, 'the policy decides (5 s, or lower)');
+    await usage(
+      ['in.ipynb', 'out.ipynb', '--autosave-min-interval', '0'],
+      /--autosave-min-interval 0: expected a number of seconds above 0/,
+    );
+  });
+
   test('papermill flag spellings', async () => {
     const o = await run([
       'in.ipynb',
@@ -183,6 +193,8 @@ describe('command line', () => {
       '--no-request-save-on-cell-execute',
       '--autosave-cell-every',
       '0',
+      '--autosave-min-interval',
+      '1.5',
       '--prepare-only',
       '--report-mode',
       '--inject-paths',
@@ -197,6 +209,7 @@ describe('command line', () => {
     assert.equal(o.executionTimeoutSeconds, 2.5);
     assert.equal(o.requestSaveOnCellExecute, false);
     assert.equal(o.autosaveCellEverySeconds, 0);
+    assert.equal(o.autosaveMinIntervalSeconds, 1.5);
     assert.equal(o.prepareOnly, true);
     assert.equal(o.reportMode, true);
     assert.equal(o.injectInputPath && o.injectOutputPath, true);

@@ -10,7 +10,6 @@ import { WORKER_ENTRY } from '../src/index.ts';
 import { getKernel, JupyterApiError, startKernel } from '../src/jupyter-api.ts';
 import { type PrivateJupyterServer, startJupyterServer } from '../src/jupyter-server.ts';
 import type { WorkerMessage, WorkerRunSpec } from '../src/worker/protocol.ts';
-import { pinnedSource } from '../src/worker/run.ts';
 import { code, notebook } from './support/notebooks.ts';
 import { runCells } from './support/run.ts';
 
@@ -48,28 +47,6 @@ describe('attach to a pre-started kernel', () => {
     assert.equal(result.status, 'failed');
     assert.equal(result.error?.class, 'infra');
     assert.equal(result.error?.ename, 'KernelNotFound');
-  });
-});
-
-describe('pinned sources', () => {
-  test('a GitHub notebook is read at the commit resolved at submit time', () => {
-    const sha = 'a'.repeat(40);
-    assert.deepEqual(
-      pinnedSource({ notebook: 'github://o/r/dir/nb.ipynb', ref: 'main', commitSha: sha }),
-      { uri: `github://o/r/dir/nb.ipynb?ref=${sha}`, ref: undefined },
-    );
-    assert.deepEqual(
-      pinnedSource({
-        notebook: 'https://github.com/o/r/blob/feature/x/nb.ipynb',
-        ref: 'feature/x',
-        commitSha: sha,
-      }),
-      { uri: `github://o/r/nb.ipynb?ref=${sha}`, ref: undefined },
-    );
-    assert.deepEqual(pinnedSource({ notebook: '/nb/a.ipynb', ref: null, commitSha: null }), {
-      uri: '/nb/a.ipynb',
-      ref: undefined,
-    });
   });
 });
 

@@ -21,10 +21,12 @@ import { join, resolve } from 'node:path';
 import { stringifyParametersJson } from '@nes/notebook';
 import { failureFromExit } from '@nes/run-contract';
 import {
+  DEFAULT_KERNEL,
   oomKilledSince,
   type ParentMessage,
   type RunEvent,
   readOomKillCount,
+  WATCHED_RUN_AUTOSAVE_POLICY,
   WORKER_ENTRY,
   type WorkerMessage,
   type WorkerResult,
@@ -48,7 +50,7 @@ export interface LocalExecutorOptions {
    * list it.
    */
   workDir: string;
-  /** Pre-started sandboxes (server and kernel) per kernelspec. Default `{ python3: 2 }`. */
+  /** Pre-started sandboxes (server and kernel) per kernelspec. Default: two of DEFAULT_KERNEL. */
   warmKernels?: Record<string, number>;
   /** Worker processes kept loaded and waiting. Default 1. */
   warmWorkers?: number;
@@ -69,10 +71,7 @@ export interface LocalExecutorOptions {
   forkKernels?: { preload: string[] } | false;
   /** The sandbox runs execute in (sandbox/sandbox-plan.ts). Default: bubblewrap when usable. */
   sandbox?: Partial<SandboxSettings>;
-  /**
-   * Autosave policy of the runs. Default: at most one save a second, and a long-running cell
-   * saved every 5 s (a local store is cheap; GCS allows one write a second per object).
-   */
+  /** Autosave policy of the runs. Default: WATCHED_RUN_AUTOSAVE_POLICY, as on Kubernetes. */
   autosave?: { minIntervalMs?: number; onCellComplete?: boolean; longCellEverySeconds?: number };
   /** After a cancel, time the worker has to save and exit before SIGTERM, then SIGKILL. */
   cancelGraceMs?: number;
@@ -187,7 +186,7 @@ export class LocalExecutor implements Executor {
     );
     this.#pool = new SandboxPool({
       sandbox: this.#sandbox,
-      sizes: this.#options.warmKernels ?? { python3: 2 },
+      sizes: this.#options.warmKernels ?? { [DEFAULT_KERNEL]: 2 },
       onError: (message) => this.#log('warn', message),
     });
     const names = await this.#pool.start();
@@ -309,7 +308,7 @@ export class LocalExecutor implements Executor {
       store: this.#options.store,
       ...(this.#options.githubToken ? { githubToken: this.#options.githubToken } : {}),
       timeoutSeconds: run.timeoutSeconds,
-      autosave: this.#options.autosave ?? { minIntervalMs: 1000, longCellEverySeconds: 5 },
+      autosave: this.#options.autosave ?? WATCHED_RUN_AUTOSAVE_POLICY,
       ...(this.#options.localRoots ? { localRoots: this.#options.localRoots } : {}),
       labels: run.labels,
       createdAt: run.createdAt,

@@ -7,6 +7,7 @@
  */
 import { fstatSync } from 'node:fs';
 import yargs from 'yargs';
+import { DEFAULT_AUTOSAVE_POLICY } from '../autosave.ts';
 import { DEFAULT_OUTPUT_LIMITS } from '../output-limits.ts';
 import { usageError } from './cli-error.ts';
 import { parameterPairs } from './params.ts';
@@ -53,6 +54,8 @@ export interface CliOptions {
   executionTimeoutSeconds: number | undefined;
   requestSaveOnCellExecute: boolean;
   autosaveCellEverySeconds: number;
+  /** Least time between two saves as cells complete (undefined: the policy's default). */
+  autosaveMinIntervalSeconds: number | undefined;
   timeoutSeconds: number | undefined;
   jupyterUrl: string | undefined;
   jupyterToken: string | undefined;
@@ -193,6 +196,7 @@ function parser(argv: string[]) {
         'execution-timeout',
         'request-save-on-cell-execute',
         'autosave-cell-every',
+        'autosave-min-interval',
       ],
       'Execution (papermill):',
     )
@@ -231,12 +235,16 @@ function parser(argv: string[]) {
     .option('request-save-on-cell-execute', {
       type: 'boolean',
       default: true,
-      describe: 'Save the output notebook as cells complete (throttled to one save per second).',
+      describe: `Save the output notebook as cells complete (at most every ${DEFAULT_AUTOSAVE_POLICY.minIntervalMs / 1000} s; see --autosave-min-interval).`,
     })
     .option('autosave-cell-every', {
       type: 'string',
-      default: '30',
+      default: String(DEFAULT_AUTOSAVE_POLICY.longCellEverySeconds),
       describe: 'Seconds between saves during a long-running cell (0: off).',
+    })
+    .option('autosave-min-interval', {
+      type: 'string',
+      describe: `Least seconds between two saves (default ${DEFAULT_AUTOSAVE_POLICY.minIntervalMs / 1000}, or --autosave-cell-every when lower; never below 1).`,
     })
     .option('engine', { type: 'string', hidden: true })
     .group(
@@ -500,7 +508,9 @@ export async function parseCommandLine(
     executionTimeoutSeconds: seconds(a['execution-timeout'], '--execution-timeout'),
     requestSaveOnCellExecute: a['request-save-on-cell-execute'] !== false,
     autosaveCellEverySeconds:
-      seconds(a['autosave-cell-every'], '--autosave-cell-every', true) ?? 30,
+      seconds(a['autosave-cell-every'], '--autosave-cell-every', true) ??
+      DEFAULT_AUTOSAVE_POLICY.longCellEverySeconds,
+    autosaveMinIntervalSeconds: seconds(a['autosave-min-interval'], '--autosave-min-interval'),
     timeoutSeconds: seconds(a.timeout, '--timeout'),
     jupyterUrl: a['jupyter-url'] as string | undefined,
     jupyterToken: (a['jupyter-token'] as string | undefined) ?? process.env.NES_JUPYTER_TOKEN,

@@ -13,6 +13,7 @@
 import { resolve } from 'node:path';
 import { startKernel } from '../jupyter-api.ts';
 import type { PrivateJupyterServer } from '../jupyter-server.ts';
+import { kernelSpecName } from '../kernel-names.ts';
 
 export interface EarlyTarget {
   url: string;
@@ -84,8 +85,7 @@ export class EarlyStart {
         const path = resolve(cwd ?? process.cwd()).slice(1); // relative to the root, '/'
         const model = await startKernel(
           server,
-          // jupyter_client's alias (kernel-session.ts kernelSpecName, without loading it).
-          kernelName === 'python' ? 'python3' : kernelName,
+          kernelSpecName(kernelName),
           path,
           AbortSignal.timeout(this.#startTimeoutMs),
         );

@@ -42,6 +42,7 @@ import type {
   RunFailure,
   RunSummary,
 } from '../execution-types.ts';
+import { kernelSpecName } from '../kernel-names.ts';
 import { type CliOptions, parseCommandLine } from './args.ts';
 import { CliError, usageError } from './cli-error.ts';
 import type { EarlyStart, EarlyTarget } from './early-start.ts';
@@ -547,8 +548,7 @@ function checkKernel(kernelName: string | undefined): void {
     throw usageError('the notebook names no kernel (metadata.kernelspec.name): pass -k/--kernel');
   }
   const kernels = availableKernels();
-  // jupyter_client's alias: `python` starts the native `python3` kernel.
-  const specName = kernelName === 'python' ? 'python3' : kernelName;
+  const specName = kernelSpecName(kernelName);
   if (kernels.length > 0 && !kernels.includes(specName.toLowerCase())) {
     throw usageError(`no such kernel: ${kernelName}; available kernels: ${kernels.join(', ')}`);
   }
@@ -632,6 +632,9 @@ async function execute(
     autosave: {
       onCellComplete: options.requestSaveOnCellExecute && !onlyStdout,
       longCellEverySeconds: onlyStdout ? 0 : options.autosaveCellEverySeconds,
+      ...(options.autosaveMinIntervalSeconds !== undefined
+        ? { minIntervalMs: options.autosaveMinIntervalSeconds * 1000 }
+        : {}),
     },
     limits: {
       ...(options.maxOutputBytes !== undefined ? { perOutputBytes: options.maxOutputBytes } : {}),

@@ -15,7 +15,7 @@ import {
 import { exitCodeForOutcome } from '@nes/run-contract';
 import {
   isSourceError,
-  parseSourceUri,
+  pinnedSourceUri,
   type ResolvedSource,
   resolveSource,
   sourceOptionsFromEnv,
@@ -58,31 +58,6 @@ export interface WorkerOutcome {
   exitCode: number;
 }
 
-/**
- * The location to read: a GitHub notebook is read at the commit resolved at submit time, so a
- * branch moving between submit and run changes nothing.
- */
-export function pinnedSource(spec: Pick<WorkerRunSpec, 'notebook' | 'ref' | 'commitSha'>): {
-  uri: string;
-  ref: string | undefined;
-} {
-  const ref = spec.ref ?? undefined;
-  if (spec.commitSha === null) return { uri: spec.notebook, ref };
-  try {
-    const location = parseSourceUri(spec.notebook, { ref });
-    if (location.kind === 'github' && location.ref !== null) {
-      const path = location.path.split('/').map(encodeURIComponent).join('/');
-      return {
-        uri: `github://${location.owner}/${location.repo}/${path}?ref=${spec.commitSha}`,
-        ref: undefined,
-      };
-    }
-  } catch {
-    // Not parseable here: resolveSource reports it with its own error.
-  }
-  return { uri: spec.notebook, ref };
-}
-
 function failure(cls: RunFailure['class'], ename: string, evalue: string): RunFailure {
   return { class: cls, ename, evalue, cellIndex: null };
 }
@@ -118,12 +93,12 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
   // 1. The notebook, at the pinned commit.
   let source: ResolvedSource;
   try {
-    const pinned = pinnedSource(spec);
+    const pinned = pinnedSourceUri(spec.notebook, spec.ref, spec.commitSha);
     source = await resolveSource(pinned.uri, {
       ...sourceOptionsFromEnv(),
       ...(spec.githubToken ? { githubToken: spec.githubToken } : {}),
       ...(spec.localRoots ? { localRoots: spec.localRoots } : {}),
-      ref: pinned.ref,
+      ref: pinned.ref ?? undefined,
     });
     if (spec.commitSha !== null && source.record.commitSha !== null) {
       if (source.record.commitSha !== spec.commitSha) {

@@ -20,7 +20,8 @@ import type {
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import { stringifyParametersJson } from '@nes/notebook';
-import { parseSourceUri } from '@nes/sources';
+import { WATCHED_RUN_AUTOSAVE_POLICY } from '@nes/runner';
+import { pinnedSourceUri } from '@nes/sources';
 import type { Run } from '../../runs/run-model.ts';
 import { parseQuantity } from './quantity.ts';
 import { checkRunPolicy, type RunClusterRequest } from './run-policy.ts';
@@ -118,27 +119,6 @@ export function outputUriFor(store: string, runId: string): string {
   return `${base}/runs/${runId}/output.ipynb`;
 }
 
-/** The notebook to read: a GitHub notebook is read at the commit resolved at submit time. */
-export function pinnedNotebook(run: Pick<Run, 'notebook' | 'ref' | 'commitSha'>): {
-  input: string;
-  ref: string | null;
-} {
-  if (run.commitSha === null) return { input: run.notebook, ref: run.ref };
-  try {
-    const location = parseSourceUri(run.notebook, run.ref ? { ref: run.ref } : {});
-    if (location.kind === 'github') {
-      const path = location.path.split('/').map(encodeURIComponent).join('/');
-      return {
-        input: `github://${location.owner}/${location.repo}/${path}?ref=${run.commitSha}`,
-        ref: null,
-      };
-    }
-  } catch {
-    // The runner reports an unparseable location with its own error (class `source`).
-  }
-  return { input: run.notebook, ref: run.ref };
-}
-
 const RESTRICTED_CONTAINER: V1SecurityContext = {
   allowPrivilegeEscalation: false,
   capabilities: { drop: ['ALL'] },
@@ -187,16 +167,7 @@ const NES_MOUNTS: V1VolumeMount[] = [
  */
 export function buildRunJob(run: Run, settings: KubernetesRunSettings): V1Job {
   const name = jobNameForRun(run.id);
-  const {
-    image,
-    timeoutSeconds,
-    serviceAccount,
-    request,
-    gpu,
-    nodeSelector,
-    tolerations,
-    secretNames,
-  } = checkRunPolicy(run, settings);
+  const grant = checkRunPolicy(run, settings);
 
   // The pod template the operators control.
   const template = settings.podTemplate?.template ?? {};
@@ -205,20 +176,27 @@ export function buildRunJob(run: Run, settings: KubernetesRunSettings): V1Job {
   const baseContainers = baseSpec.containers ?? [];
   const baseRunner: Partial<V1Container> = clone(baseContainers[0] ?? {});
 
-  const resources = runnerResources(baseRunner.resources, request, gpu, settings);
+  const resources = runnerResources(baseRunner.resources, grant.request, grant.gpu, settings);
 
   const env = runnerEnv(run, settings, baseRunner.env);
   const envFrom: V1EnvFromSource[] = [
     ...(baseRunner.envFrom ?? []),
-    ...secretNames.map((secret) => ({ secretRef: { name: secret, optional: false } })),
+    ...grant.secretNames.map((secret) => ({ secretRef: { name: secret, optional: false } })),
   ];
 
-  const { input, ref } = pinnedNotebook(run);
+  const { uri: input, ref } = pinnedSourceUri(run.notebook, run.ref, run.commitSha);
   // --log-output with --json: cell output as `output` events in the pod's log (the run's log).
   const args = [input, '--store', settings.store, '--run-id', run.id, '--json', '--log-output'];
   if (ref) args.push('--ref', ref);
   if (run.kernel) args.push('--kernel', run.kernel);
-  args.push('--timeout', String(timeoutSeconds));
+  args.push('--timeout', String(grant.timeoutSeconds));
+  // Saved as often as on the local executor: the viewer shows the run as it fills in.
+  args.push(
+    '--autosave-min-interval',
+    String(WATCHED_RUN_AUTOSAVE_POLICY.minIntervalMs / 1000),
+    '--autosave-cell-every',
+    String(WATCHED_RUN_AUTOSAVE_POLICY.longCellEverySeconds),
+  );
   if (Object.keys(run.parameters).length > 0) {
     args.push(
       '--parameters_base64',
@@ -229,8 +207,8 @@ export function buildRunJob(run: Run, settings: KubernetesRunSettings): V1Job {
   const runner: V1Container = {
     ...baseRunner,
     name: RUNNER_CONTAINER,
-    image,
-    imagePullPolicy: settings.imagePullPolicy ?? defaultPullPolicy(image),
+    image: grant.image,
+    imagePullPolicy: settings.imagePullPolicy ?? defaultPullPolicy(grant.image),
     command: settings.command ?? ['nes-run'],
     args,
     env,
@@ -262,8 +240,8 @@ export function buildRunJob(run: Run, settings: KubernetesRunSettings): V1Job {
     [ANNOTATIONS.outputUri]: outputUriFor(settings.store, run.id),
   };
 
-  const podNodeSelector = { ...(baseSpec.nodeSelector ?? {}), ...nodeSelector };
-  const podTolerations = [...(baseSpec.tolerations ?? []), ...tolerations];
+  const podNodeSelector = { ...(baseSpec.nodeSelector ?? {}), ...grant.nodeSelector };
+  const podTolerations = [...(baseSpec.tolerations ?? []), ...grant.tolerations];
   const podSpec: V1PodSpec = {
     ...baseSpec,
     containers: [runner],
@@ -279,7 +257,7 @@ export function buildRunJob(run: Run, settings: KubernetesRunSettings): V1Job {
         }
       : {}),
     restartPolicy: 'Never',
-    serviceAccountName: serviceAccount,
+    serviceAccountName: grant.serviceAccount,
     automountServiceAccountToken: baseSpec.automountServiceAccountToken ?? false,
     enableServiceLinks: false,
     terminationGracePeriodSeconds: settings.terminationGracePeriodSeconds,
@@ -309,7 +287,7 @@ export function buildRunJob(run: Run, settings: KubernetesRunSettings): V1Job {
       backoffLimit: 0,
       completions: 1,
       parallelism: 1,
-      activeDeadlineSeconds: timeoutSeconds + settings.timeouts.startupSeconds,
+      activeDeadlineSeconds: grant.timeoutSeconds + settings.timeouts.startupSeconds,
       ttlSecondsAfterFinished: settings.ttlSecondsAfterFinished,
       podFailurePolicy: {
         rules: [

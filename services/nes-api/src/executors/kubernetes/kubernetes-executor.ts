@@ -30,6 +30,7 @@ import {
   type V1Pod,
   type V1PodTemplate,
 } from '@kubernetes/client-node';
+import { DEFAULT_KERNEL } from '@nes/runner';
 import type { ObjectStore } from '@nes/stores/local';
 import type { Run } from '../../runs/run-model.ts';
 import type { Executor, ExecutorObservation, ExecutorUpdate } from '../executor.ts';
@@ -69,7 +70,7 @@ export interface KubernetesExecutorOptions {
   identity?: string;
   /** The output store pod logs are archived to; null: not archived. */
   artifacts?: ObjectStore | null;
-  /** Kernel names the runner image provides. Default ['python3']. */
+  /** Kernel names the runner image provides. Default [DEFAULT_KERNEL]. */
   kernels?: string[];
   /** A Job deleted without a known end is failed as lost after this. Default 5000. */
   lostGraceMs?: number;
@@ -294,7 +295,7 @@ export class KubernetesExecutor implements Executor {
   // Executor -----------------------------------------------------------------------------------
 
   async kernels(): Promise<string[]> {
-    return this.#o.kernels ?? ['python3'];
+    return this.#o.kernels ?? [DEFAULT_KERNEL];
   }
 
   onUpdate(listener: (update: ExecutorUpdate) => void): void {

@@ -5,6 +5,7 @@
  * schema, so a typo is an error naming the file and the key, never a silently ignored setting.
  */
 import { readFileSync } from 'node:fs';
+import { DEFAULT_KERNEL } from '@nes/runner';
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
@@ -216,7 +217,7 @@ export function kubernetesRunSettings(
     ...(file.imagePullPolicy ? { imagePullPolicy: file.imagePullPolicy } : {}),
     store: base.store,
     ...(file.command ? { command: file.command } : {}),
-    kernels: file.kernels ?? ['python3'],
+    kernels: file.kernels ?? [DEFAULT_KERNEL],
     serviceAccount: {
       default: file.serviceAccount?.default ?? 'nes-runner',
       allowed: file.serviceAccount?.allowed ?? [],
