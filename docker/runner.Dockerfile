@@ -10,8 +10,11 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv \
  && rm -rf /var/lib/apt/lists/*
 COPY services/runner/python/requirements-runtime.txt /opt/nes/requirements.txt
+# The `nes` module (`import nes`: nes.record, nes.exit), no dependencies of its own.
+COPY services/runner/python/nes-results /opt/nes/nes-results
 RUN python3 -m venv /opt/nes/py \
  && /opt/nes/py/bin/pip install --no-cache-dir --disable-pip-version-check -r /opt/nes/requirements.txt \
+ && /opt/nes/py/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps /opt/nes/nes-results \
  && /opt/nes/py/bin/python -m ipykernel install --prefix /opt/nes/py \
  && find /opt/nes/py -name __pycache__ -prune -exec rm -rf {} +
 

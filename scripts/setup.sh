@@ -47,6 +47,17 @@ if ! fresh kernel-fork "$FORK_SUM" || ! .tools/py/bin/python -m nes_kernel_fork.
   echo "$FORK_SUM" > "$STAMPS/kernel-fork"
 fi
 
+# The `nes` module (services/runner/python/nes-results: `import nes`, nes.record, nes.exit) in the
+# kernel environment, so every notebook NES runs can record results with no install of its own.
+NES_MODULE_SUM=$(checksum services/runner/python/nes-results/pyproject.toml services/runner/python/nes-results/nes.py)
+if ! fresh nes-module "$NES_MODULE_SUM" || ! .tools/py/bin/python -c "import nes" 2>/dev/null; then
+  echo "setup: installing the nes results module into .tools/py" >&2
+  PIP_RETRIES=0 .tools/py/bin/pip install --retries 0 --disable-pip-version-check -q --no-deps \
+    --force-reinstall services/runner/python/nes-results 2>&1 | grep -v "is ignored: it is neither" >&2 || true
+  .tools/py/bin/python -c "import nes" || { echo "setup: the nes module did not install" >&2; exit 1; }
+  echo "$NES_MODULE_SUM" > "$STAMPS/nes-module"
+fi
+
 # The Airflow provider's test dependencies (pytest, httpx, respx; not Airflow itself) in the same
 # environment; scripts/test.sh runs its tests with .tools/py/bin/python -m pytest.
 AF_SUM=$(checksum operators/airflow/requirements-test.txt)

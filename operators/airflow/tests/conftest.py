@@ -43,6 +43,12 @@ def _notebook(*cells: dict) -> str:
 NOTEBOOKS = {
     "hello.ipynb": _notebook(_cell('day = "2026-01-01"\ncount = 1', ["parameters"]), _cell("print(day * count)")),
     "fail.ipynb": _notebook(_cell("x = 1", ["parameters"]), _cell("raise ValueError('boom')")),
+    "results.ipynb": _notebook(
+        _cell("rows = 1", ["parameters"]),
+        _cell("import nes\nnes.record('rows_loaded', rows)\nnes.record('summary', {'ok': True})"),
+        _cell("nes.exit({'reason': 'done early'})"),
+        _cell("raise RuntimeError('not reached')"),
+    ),
     "slow.ipynb": _notebook(_cell("seconds = 30", ["parameters"]), _cell("import time\ntime.sleep(seconds)")),
 }
 

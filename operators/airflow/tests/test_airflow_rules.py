@@ -32,8 +32,14 @@ EXAMPLE_DAGS = sorted((PROVIDER / "example_dags").glob("*.py"))
 OPERATOR = read_classes(SRC / "operators" / "nes.py")["NesOperator"]
 LINK = read_classes(SRC / "operators" / "nes.py")["NesRunLink"]
 SENSOR = read_classes(SRC / "sensors" / "nes.py")["NesRunSensor"]
+RESULT_SENSOR = read_classes(SRC / "sensors" / "nes.py")["NesResultSensor"]
 TRIGGER = read_classes(SRC / "triggers" / "nes.py")["NesRunTrigger"]
-TASK_CLASSES = {"NesOperator": OPERATOR, "NesRunNotebookOperator": OPERATOR, "NesRunSensor": SENSOR}
+TASK_CLASSES = {
+    "NesOperator": OPERATOR,
+    "NesRunNotebookOperator": OPERATOR,
+    "NesRunSensor": SENSOR,
+    "NesResultSensor": RESULT_SENSOR,
+}
 
 # The operator as it was when every DAG with it failed to serialize (Airflow 2.9.1:
 # "Cannot template BaseOperator field: 'resources'"): the rule must catch it.
@@ -49,19 +55,19 @@ def test_the_serializer_rule_refuses_what_airflow_refused():
     assert serializer_refusal(("execution_timeout",)) == "execution_timeout"  # Airflow's own test case
 
 
-@pytest.mark.parametrize("name", ["NesOperator", "NesRunSensor"])
+@pytest.mark.parametrize("name", ["NesOperator", "NesRunSensor", "NesResultSensor"])
 def test_no_template_field_is_a_baseoperator_argument(name):
-    cls = {"NesOperator": OPERATOR, "NesRunSensor": SENSOR}[name]
+    cls = TASK_CLASSES[name]
     fields = cls.literal("template_fields")
     assert serializer_refusal(fields) is None, f"{name} templates {serializer_refusal(fields)!r}"
-    if cls is SENSOR:  # a sensor must not template BaseSensorOperator's own settings either
+    if cls is not OPERATOR:  # a sensor must not template BaseSensorOperator's own settings either
         assert not set(fields) & BASESENSOR_ARGS
 
 
-@pytest.mark.parametrize("name", ["NesOperator", "NesRunSensor"])
+@pytest.mark.parametrize("name", ["NesOperator", "NesRunSensor", "NesResultSensor"])
 def test_template_fields_are_attributes_the_constructor_sets(name):
     # S3: set_xcomargs_dependencies reads every template field with getattr after __init__.
-    cls = {"NesOperator": OPERATOR, "NesRunSensor": SENSOR}[name]
+    cls = TASK_CLASSES[name]
     fields = cls.literal("template_fields")
     assert isinstance(cls.class_attrs["template_fields"], ast.Tuple)  # a str would be split per letter
     assert set(fields) <= cls.init_assigned, set(fields) - cls.init_assigned
@@ -75,9 +81,10 @@ def test_the_operator_api_uses_no_name_baseoperator_reserves():
     assert not OPERATOR.init_assigned & reserved, OPERATOR.init_assigned & reserved
     methods = set(OPERATOR.methods) - {"__init__", "execute", "execute_complete", "on_kill"}
     assert not methods & reserved
-    # The sensor adds only its own names to BaseSensorOperator's.
-    own = set(SENSOR.init_params) | SENSOR.init_assigned
-    assert not own & (reserved | BASESENSOR_ARGS), own & (reserved | BASESENSOR_ARGS)
+    # The sensors add only their own names to BaseSensorOperator's.
+    for sensor in (SENSOR, RESULT_SENSOR):
+        own = set(sensor.init_params) | sensor.init_assigned
+        assert not own & (reserved | BASESENSOR_ARGS), own & (reserved | BASESENSOR_ARGS)
 
 
 def test_every_nes_run_setting_stays_templatable():

@@ -65,6 +65,10 @@ class FakeClient:
         self.calls.append(("submit", notebook, kw))
         return run("queued", rid="new"), self.created
 
+    def results(self, run_id):
+        self.calls.append(("results", run_id))
+        return {"values": {"rows": 1}, "exit": None}
+
     def get(self, run_id):
         self.calls.append(("get", run_id))
         item = self.gets.pop(0) if len(self.gets) > 1 else self.gets[0]
@@ -179,7 +183,12 @@ def test_run_result_success_and_each_failure_type():
         "status": "succeeded",
         "output_uri": "file:///store/runs/r1/output.ipynb",
         "viewer_url": f"{URL}/runs/r1",
+        "results": {},
+        "exit_value": None,
     }
+    recorded = {"values": {"rows": 3}, "exit": {"value": "early", "cellIndex": 2}}
+    assert run_result(run("succeeded"), recorded)["results"] == {"rows": 3}
+    assert run_result(run("succeeded"), recorded)["exit_value"] == "early"
     err = {"class": "cell_error", "ename": "ValueError", "evalue": "boom", "cellIndex": 4, "cellNumber": 2}
     with pytest.raises(NesRunFailedError) as info:
         run_result(run("failed", err))
@@ -630,3 +639,17 @@ def test_create_run_tells_a_created_run_from_a_replayed_one():
         assert c.create_run("nb.ipynb", idempotency_key="k")[1] is True
         assert c.create_run("nb.ipynb", idempotency_key="k")[1] is False
     assert route.call_count == 2
+
+
+def test_result_conditions():
+    from nes_airflow.core import result_condition_met
+
+    values = {"rows": 5, "name": "orders", "flag": False}
+    assert result_condition_met(values, "rows", "exists")
+    assert not result_condition_met(values, "missing", "exists")
+    assert result_condition_met(values, "rows", ">=", 5) and not result_condition_met(values, "rows", ">", 5)
+    assert result_condition_met(values, "name", "in", ["orders", "items"])
+    assert not result_condition_met(values, "flag", "truthy")
+    assert not result_condition_met(values, "name", ">", 3), "a string is not greater than a number"
+    with pytest.raises(ValueError, match="unknown result condition"):
+        result_condition_met(values, "rows", "=~")

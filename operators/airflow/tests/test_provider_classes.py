@@ -46,12 +46,13 @@ def af(nes):
 
         from nes_airflow.hooks.nes import NesHook
         from nes_airflow.operators.nes import NesOperator, NesRunLink
-        from nes_airflow.sensors.nes import NesRunSensor
+        from nes_airflow.sensors.nes import NesResultSensor, NesRunSensor
         from nes_airflow.triggers import nes as trigger_module
 
         BaseHook.connections["nes_default"] = {"host": nes.url, "password": nes.token}
         yield SimpleNamespace(
             NesOperator=NesOperator, NesRunLink=NesRunLink, NesRunSensor=NesRunSensor, NesHook=NesHook,
+            NesResultSensor=NesResultSensor,
             NesRunTrigger=trigger_module.NesRunTrigger, trigger_module=trigger_module, BaseHook=BaseHook,
             BaseTrigger=BaseTrigger, XCom=XCom, TaskDeferred=TaskDeferred, AirflowException=AirflowException,
             Deprecation=AirflowProviderDeprecationWarning,
@@ -354,3 +355,38 @@ def test_an_unknown_connection_gives_one_error_event(af):
     events = asyncio.run(_drain(trigger.run()))
     assert len(events) == 1
     assert events[0].payload["kind"] == "client" and "nes_missing" in events[0].payload["message"]
+
+
+def test_the_operators_xcom_carries_the_notebooks_results(af, nes):
+    op = af.NesOperator(
+        task_id="load", notebook=nes.notebook("results.ipynb"), parameters={"rows": 42},
+        deferrable=False, poll_interval=0.2,
+    )
+    result = op.execute(_context(TI()))
+    assert result["status"] == "succeeded"
+    assert result["results"] == {"rows_loaded": 42, "summary": {"ok": True}}
+    assert result["exit_value"] == {"reason": "done early"}
+
+
+def test_result_sensor_waits_on_a_result_condition(af, nes, client):
+    run = client.submit(nes.notebook("results.ipynb"), parameters={"rows": 5}, labels={"feed": "orders"})
+    assert _final_status(client, run["id"]) == "succeeded"
+    met = af.NesResultSensor(task_id="rows", run_id=run["id"], result="rows_loaded", condition=">=", value=5)
+    assert met.execute({})["results"]["rows_loaded"] == 5
+    # That run cannot change: a miss fails the sensor rather than waiting forever.
+    missed = af.NesResultSensor(task_id="rows", run_id=run["id"], result="rows_loaded", condition=">", value=5)
+    with pytest.raises(Exception, match="does not satisfy > 5"):
+        missed.execute({})
+    # By notebook and labels: the latest succeeded run decides, and a miss keeps waiting.
+    latest = af.NesResultSensor(
+        task_id="rows", notebook=nes.notebook("results.ipynb"), labels={"feed": "orders"},
+        result="rows_loaded", condition="==", value=5,
+    )
+    assert latest.execute({})["run_id"] == run["id"]
+    waiting = af.NesResultSensor(
+        task_id="rows", notebook=nes.notebook("results.ipynb"), labels={"feed": "orders"},
+        result="rows_loaded", condition=">", value=100,
+    )
+    assert waiting.execute({}) is False
+    with pytest.raises(ValueError, match="unknown result condition"):
+        af.NesResultSensor(task_id="x", run_id="r", result="n", condition="~")

@@ -1,5 +1,30 @@
 /** Human output: tables, durations, one run in a few lines. */
-import type { Run } from '@nes/client';
+import type { Run, RunResults } from '@nes/client';
+
+/** `nes get --results`: one line per result, then the exit value. */
+export function resultsText(results: RunResults): string {
+  const lines: string[] = [];
+  if (!results.complete)
+    lines.push(`(run ${results.status}: results are collected when it finishes)`);
+  const rows = results.results.map((r) => {
+    const where = `cell index ${r.cellIndex}`;
+    if (r.kind === 'value') {
+      return [r.name, r.omitted ? `(not kept: ${r.omitted})` : JSON.stringify(r.value)];
+    }
+    if (r.kind === 'display')
+      return [r.name, `(display: ${(r.mimeTypes ?? []).join(', ')}, ${where})`];
+    return [r.name, `(scrapbook ${r.encoder ?? ''} encoding, ${where})`];
+  });
+  if (rows.length > 0) lines.push(table(['NAME', 'VALUE'], rows).trimEnd());
+  else if (results.complete) lines.push('(no results recorded)');
+  if (results.exit)
+    lines.push(
+      `exit value (cell index ${results.exit.cellIndex}): ${JSON.stringify(results.exit.value)}`,
+    );
+  if (results.dropped.length > 0)
+    lines.push(`not kept (over the limits): ${results.dropped.join(', ')}`);
+  return `${lines.join('\n')}\n`;
+}
 
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

@@ -28,7 +28,7 @@ import {
   exitCodeForRun,
   usageError,
 } from './exit.ts';
-import { failureText, runDetails, runsTable, table } from './format.ts';
+import { failureText, resultsText, runDetails, runsTable, table } from './format.ts';
 import { serve } from './serve.ts';
 import { TOKEN_ACTIONS, token } from './token.ts';
 import { waitForRun } from './wait.ts';
@@ -142,7 +142,12 @@ function parser(argv: string[]): Argv {
           describe: 'Same key and body return the same run (safe to retry)',
         }),
     )
-    .command('get <id>', 'Show a run', (y) => y.positional('id', { type: 'string' }))
+    .command('get <id>', 'Show a run', (y) =>
+      y.positional('id', { type: 'string' }).option('results', {
+        type: 'boolean',
+        describe: 'Show what the notebook recorded (nes.record, nes.exit, scrapbook) instead',
+      }),
+    )
     .command('list', 'List runs, newest first', (y) =>
       y
         .option('status', { type: 'string', describe: 'Status (repeatable or comma-separated)' })
@@ -302,6 +307,12 @@ async function run(command: string, a: Args, client: NesClient, io: Io): Promise
       return finishSubmit(client, submitted, a, io);
     }
     case 'get': {
+      if (a.results) {
+        const results = await client.results(String(a.id));
+        if (json) out(results);
+        else io.stdout.write(resultsText(results));
+        return EXIT_SUCCEEDED;
+      }
       const r = await client.getRun(String(a.id));
       if (json) out(r);
       else io.stdout.write(runDetails(r));
@@ -400,7 +411,18 @@ async function finishSubmit(client: NesClient, submitted: Run, a: Args, io: Io):
   io.stderr.write(
     `${final.id}: ${final.status}${failure ? ` (${failure})` : ''}${final.outputUri ? `, output ${final.outputUri}` : ''}\n`,
   );
-  io.stdout.write(json ? `${JSON.stringify(final, null, 2)}\n` : `${final.id}\n`);
+  if (json) {
+    // The results a notebook recorded travel with the finished run (a pipeline reads one object).
+    const {
+      runId: _id,
+      status: _status,
+      links: _links,
+      ...results
+    } = await client.results(final.id);
+    io.stdout.write(`${JSON.stringify({ ...final, results }, null, 2)}\n`);
+  } else {
+    io.stdout.write(`${final.id}\n`);
+  }
   return code;
 }
 

@@ -70,6 +70,7 @@ test('submit --wait: exit 0 on success, --json prints the final run, output URI 
   assert.equal(r.code, 0, r.stderr);
   const run = JSON.parse(r.stdout);
   assert.equal(run.status, 'succeeded');
+  assert.deepEqual(run.results.values, { rows: 3 }, 'the results travel with the final run');
   assert.equal(readFileSync(uriFile, 'utf8'), run.outputUri);
   assert.match(r.stderr, /succeeded, output file:\/\/\/out\//);
 });

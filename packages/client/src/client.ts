@@ -24,6 +24,7 @@ import {
   type RunEvent,
   type RunListEvent,
   type RunPage,
+  type RunResults,
   type SubmitRunRequest,
   type SubmitSweepRequest,
   type Sweep,
@@ -210,6 +211,14 @@ export class NesClient {
       headers: key ? { 'Idempotency-Key': key } : {},
       retryable: Boolean(key),
       signal: options.signal,
+    });
+  }
+
+  /** What the run's notebook recorded (nes.record, nes.exit, scrapbook glue). */
+  async results(id: string, options: CallOptions = {}): Promise<RunResults> {
+    return this.#json<RunResults>('GET', `/v1/runs/${seg(id)}/results`, {
+      retryable: true,
+      ...options,
     });
   }
 

@@ -24,7 +24,38 @@ export interface RunProgress {
 export interface RunLinks {
   self: string;
   notebook: string;
+  /** GET: what the notebook recorded (RunResults). */
+  results: string;
   viewer: string;
+}
+
+/** One result a notebook recorded (nes.record, sb.glue). */
+export interface RunResult {
+  name: string;
+  /** value: JSON in `value`; display / encoded: kept in the notebook at cellIndex/outputIndex. */
+  kind: 'value' | 'display' | 'encoded';
+  value?: unknown;
+  cellIndex: number;
+  outputIndex: number;
+  mimeTypes?: string[];
+  encoder?: string;
+  /** Why the value is not kept (too large). */
+  omitted?: string;
+}
+
+/** GET /v1/runs/{id}/results. */
+export interface RunResults {
+  runId: string;
+  status: string;
+  /** False until the run finishes: results are collected at its end. */
+  complete: boolean;
+  /** The JSON values by name. */
+  values: Record<string, unknown>;
+  results: RunResult[];
+  /** nes.exit(value): the run ended at that cell, successfully. */
+  exit: { value: unknown; cellIndex: number } | null;
+  dropped: string[];
+  links: { run: string; notebook: string };
 }
 
 export interface Run {

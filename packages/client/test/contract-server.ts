@@ -88,6 +88,7 @@ export async function startContractServer(): Promise<ContractServer> {
   const link = (id: string) => ({
     self: `${state.url}/v1/runs/${id}`,
     notebook: `${state.url}/v1/runs/${id}/notebook`,
+    results: `${state.url}/v1/runs/${id}/results`,
     viewer: `${state.url}/runs/${id}`,
   });
 
@@ -424,6 +425,24 @@ export async function startContractServer(): Promise<ContractServer> {
       fake.listeners.add(onEvent);
       res.on('close', () => fake.listeners.delete(onEvent));
       return;
+    }
+    if (action === 'results' && method === 'GET') {
+      // GET /v1/runs/{id}/results (routes/run-results.ts): a finished run of the fake records
+      // what its notebook would have, a value and its exit.
+      const done = Boolean(fake.run.finishedAt);
+      const id = String(fake.run.id);
+      return json(res, 200, {
+        runId: id,
+        status: fake.run.status,
+        complete: done,
+        values: done ? { rows: 3 } : {},
+        results: done
+          ? [{ name: 'rows', kind: 'value', value: 3, cellIndex: 1, outputIndex: 0 }]
+          : [],
+        exit: null,
+        dropped: [],
+        links: { run: link(id).self, notebook: link(id).notebook },
+      });
     }
     if (action === 'notebook' || action === 'input') {
       return json(res, 200, {

@@ -6,14 +6,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Static } from 'typebox';
+import type { RunResultsSchema } from '../../../services/nes-api/src/routes/run-results.ts';
 import type { RunSchema } from '../../../services/nes-api/src/schemas/run.ts';
-import type { Run } from '../src/types.ts';
+import type { Run, RunResults } from '../src/types.ts';
 
 type Served = Static<typeof RunSchema>;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
 const servedIsExpected: Same<Served, Run> = true;
+const resultsAreExpected: Same<Static<typeof RunResultsSchema>, RunResults> = true;
 
 test('the run object the API serves is exactly the one the client expects', () => {
   assert.equal(servedIsExpected, true);
+  assert.equal(resultsAreExpected, true);
 });

@@ -43,6 +43,11 @@ export interface RunManifest {
    * output (nes-run --manifest) has no stored input copy or log: those are null there.
    */
   artifacts: { input: string | null; output: string | null; manifest: string; log: string | null };
+  /**
+   * What the notebook recorded (the runner's results document: values by name, each result
+   * in detail, the nes.exit value); absent when the notebook never ran.
+   */
+  results?: object;
   /** Anything else the writer records (image, labels, runner version...). */
   extra?: Record<string, unknown>;
 }
@@ -142,6 +147,7 @@ export class RunArtifacts {
       },
       error: input.error,
       artifacts: this.uris,
+      ...(input.results === undefined ? {} : { results: input.results }),
       ...(input.extra === undefined ? {} : { extra: input.extra }),
     };
     await this.store.put(this.keys.manifest, `${JSON.stringify(manifest, null, 2)}\n`, {

@@ -27,6 +27,7 @@ import { healthRoutes } from './routes/health.ts';
 import { inspectRoutes } from './routes/inspect.ts';
 import { notebookRoutes } from './routes/notebooks.ts';
 import { runNotebookRoutes } from './routes/run-notebooks.ts';
+import { runResultRoutes } from './routes/run-results.ts';
 import { runStreamRoutes } from './routes/run-streams.ts';
 import { runRoutes } from './routes/runs.ts';
 import { API_RESPONSE_HEADERS } from './routes/store-content.ts';
@@ -159,6 +160,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(runRoutes, context);
   await app.register(runStreamRoutes, context);
   await app.register(runNotebookRoutes, context);
+  await app.register(runResultRoutes, context);
   await app.register(inspectRoutes, context);
   await app.register(notebookRoutes, context);
   await app.register(browseRoutes, context);

@@ -31,6 +31,7 @@ import type {
 import { normalizeBaseUrl, type ServerEndpoint } from './jupyter-api.ts';
 import { type PrivateJupyterServer, startJupyterServer } from './jupyter-server.ts';
 import { KernelNotFoundError, KernelSession, NoSuchKernelError } from './kernel-session.ts';
+import { endedByNesExit, recordExit } from './nes-exit.ts';
 import { oomKilledSince, readOomKillCount } from './oom.ts';
 import { OutputBudget, resolveOutputLimits } from './output-limits.ts';
 import { OutputCollector } from './outputs.ts';
@@ -119,6 +120,8 @@ class NotebookRun {
   #cellsDone = 0;
   #currentMsgId: string | null = null;
   #currentCell: CodeCell | null = null;
+  /** The cell that called nes.exit(): the run ended there, successfully. */
+  #exitCellIndex: number | null = null;
 
   constructor(options: ExecuteOptions) {
     this.#options = options;
@@ -406,6 +409,10 @@ class NotebookRun {
         const ename = content.status === 'error' ? content.ename : 'ExecutionAborted';
         const evalue = content.status === 'error' ? content.evalue : 'The kernel aborted the cell';
         if (allowErrors) return undefined;
+        if (endedByNesExit(cell, ename)) {
+          this.#exitCellIndex = index;
+          return null;
+        }
         markCellFailed(this.#nb, cell);
         // papermill: SystemExit() and SystemExit(0) stop the notebook without failing the run.
         if (ename === 'SystemExit' && (evalue === '' || evalue === '0')) return null;
@@ -469,7 +476,8 @@ class NotebookRun {
 
   /** Finishes the notebook whatever happened, saves it, and returns the run's final error. */
   async #finish(error: RunFailure | null): Promise<RunFailure | null> {
-    markNotebookComplete(this.#nb, this.#startMicros, nowMicros());
+    markNotebookComplete(this.#nb, this.#startMicros, nowMicros(), this.#exitCellIndex);
+    if (this.#exitCellIndex !== null) recordExit(this.#nb, this.#exitCellIndex);
     let result = error;
     if (error && error.cellIndex !== null) {
       error = { ...error, cellNumber: authorCellNumber(this.#nb.cells, error.cellIndex) };

@@ -27,3 +27,13 @@ export { MAX_FORWARDED_OUTPUT_BYTES } from './worker/protocol.ts';
 /** The runner worker's entry module, for `node WORKER_ENTRY` with an IPC channel. */
 export const WORKER_ENTRY = fileURLToPath(new URL('./worker/main.ts', import.meta.url));
 export { oomKilledSince, readOomKillCount } from './oom.ts';
+export {
+  collectResults,
+  NO_RESULTS,
+  RESULT_LIMITS,
+  type ResultsDocument,
+  type RunResult,
+  type RunResults,
+  resultsDocument,
+  resultValues,
+} from './results.ts';

@@ -111,11 +111,18 @@ export function markCellComplete(cell: Cell, startMicros: number, endMicros: num
  * papermill's notebook_complete: the end time and duration, and (its "cleanup in case callbacks
  * were never called") every cell still pending before the first failed one marked completed.
  */
-export function markNotebookComplete(nb: Notebook, startMicros: number, endMicros: number): void {
+export function markNotebookComplete(
+  nb: Notebook,
+  startMicros: number,
+  endMicros: number,
+  /** The cell that ended the run early (nes.exit): the cells after it never ran, stay pending. */
+  lastRunIndex: number | null = null,
+): void {
   const record = notebookRecord(nb);
   record.end_time = papermillTimestamp(endMicros);
   record.duration = durationSeconds(startMicros, endMicros);
-  for (const cell of nb.cells) {
+  for (const [index, cell] of nb.cells.entries()) {
+    if (lastRunIndex !== null && index > lastRunIndex) break;
     const status = cell.metadata.papermill?.status;
     if (status === 'failed') break;
     if (status === 'pending') cellRecord(cell).status = 'completed';

@@ -50,6 +50,8 @@ export function chooseMime(data: MimeBundle): MimeChoice {
       note: `${interactive}: interactive output with no static copy saved in the notebook.`,
     };
   }
+  const result = resultNote(data);
+  if (result) return { kind: 'unsupported', note: result };
   if (types.length === 0) return { kind: 'unsupported', note: 'Empty output.' };
   return { kind: 'unsupported', note: `No renderer for ${types.join(', ')}.` };
 }
@@ -91,4 +93,24 @@ export function htmlHasOwnStyles(html: string): boolean {
  */
 export function htmlNeedsFrame(html: string): boolean {
   return htmlNeedsScript(html) || htmlHasOwnStyles(html);
+}
+
+/**
+ * A result the notebook recorded (`nes.record`, scrapbook's `glue`, papermill's `record`) or
+ * `nes.exit`: these outputs carry data, not a picture, and say so in a line (as text only).
+ */
+export function resultNote(data: MimeBundle): string | null {
+  for (const [mime, payload] of Object.entries(data)) {
+    const object =
+      typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : null;
+    if (mime === 'application/vnd.nes.exit+json') return 'The run ended here (nes.exit).';
+    if (mime.startsWith('application/scrapbook.scrap.') && typeof object?.name === 'string') {
+      return `Result "${object.name}" recorded (see the run's results).`;
+    }
+    if (mime.startsWith('application/papermill.record') && object) {
+      const name = Object.keys(object)[0];
+      if (name !== undefined) return `Result "${name}" recorded (see the run's results).`;
+    }
+  }
+  return null;
 }

@@ -33,6 +33,7 @@ export function makeRun(overrides: Partial<Run> = {}): Run {
     links: {
       self: `${ORIGIN}/v1/runs/${id}`,
       notebook: `${ORIGIN}/v1/runs/${id}/notebook`,
+      results: `${ORIGIN}/v1/runs/${id}/results`,
       viewer: `${ORIGIN}/runs/${id}`,
     },
     timeoutSeconds: null,

@@ -203,6 +203,56 @@ describe('run page', () => {
     );
   });
 
+  it("lists a finished run's results: values as JSON text, displays and the exit as jumps to their cell", async () => {
+    const run = makeRun({ id: 'r-1', status: 'succeeded' });
+    const { fetch } = fakeFetch({
+      'GET /v1/runs/r-1': () => json(run),
+      'GET /v1/runs/r-1/notebook': () => json(notebook),
+      'GET /v1/runs/r-1/results': () =>
+        json({
+          runId: 'r-1',
+          status: 'succeeded',
+          complete: true,
+          values: { rows: 1234, note: '<b>not markup</b>' },
+          results: [
+            { name: 'rows', kind: 'value', value: 1234, cellIndex: 1, outputIndex: 0 },
+            {
+              name: 'note',
+              kind: 'value',
+              value: '<b>not markup</b>',
+              cellIndex: 1,
+              outputIndex: 1,
+            },
+            {
+              name: 'chart',
+              kind: 'display',
+              mimeTypes: ['image/png'],
+              cellIndex: 2,
+              outputIndex: 0,
+            },
+          ],
+          exit: { value: { reason: 'done' }, cellIndex: 2 },
+          dropped: [],
+          links: { run: '/v1/runs/r-1', notebook: '/v1/runs/r-1/notebook' },
+        }),
+    });
+    renderApp('/runs/r-1', fetch);
+    const table = await screen.findByRole('table', { name: 'Results' });
+    const rows = within(table).getAllByRole('row');
+    expect(rows.map((row) => row.textContent)).toEqual([
+      'rows1234',
+      'note"<b>not markup</b>"',
+      'chartdisplay in cell 2',
+    ]);
+    expect(table.querySelector('b')).toBeNull();
+    const region = screen.getByRole('region', { name: 'Results' });
+    expect(region.textContent).toContain('Ended early by nes.exit in cell 2: {"reason":"done"}');
+    fireEvent.click(within(table).getByRole('button', { name: 'display in cell 2' }));
+    await waitFor(() =>
+      expect(document.querySelector('[data-cell-index="2"]')?.className).toMatch(/focused/),
+    );
+  });
+
   it('reruns with parameters prefilled from the run, sending only the changes', async () => {
     const run = makeRun({ id: 'r-1', parameters: { name: 'NES', count: 3 } });
     const { fetch, requests } = fakeFetch({

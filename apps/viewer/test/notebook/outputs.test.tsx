@@ -167,6 +167,29 @@ describe('display priority', () => {
     );
   });
 
+  it('shows recorded results and nes.exit as a line of text, never their payload as markup', () => {
+    const area = renderOutputs([
+      display({
+        'application/scrapbook.scrap.json+json': {
+          name: '<img src=x onerror=alert(1)>',
+          data: 1,
+          encoder: 'json',
+          store: 'notebook',
+          version: 2,
+        },
+      }),
+      display({ 'application/papermill.record+json': { rows: 3 } }),
+      display({ 'application/vnd.nes.exit+json': { value: null, version: 1 } }),
+    ]);
+    expect(Array.from(area.querySelectorAll('.nes-output-note'), (n) => n.textContent)).toEqual([
+      'Result "<img src=x onerror=alert(1)>" recorded (see the run\'s results).',
+      'Result "rows" recorded (see the run\'s results).',
+      'The run ended here (nes.exit).',
+    ]);
+    expectNothingExecutable(area);
+    expect(area.querySelector('img')).toBeNull();
+  });
+
   it('falls back from Plotly and Vega-Lite JSON to their static images', () => {
     const area = renderOutputs([
       display({ 'application/vnd.plotly.v1+json': { data: [] }, 'image/png': PNG }),

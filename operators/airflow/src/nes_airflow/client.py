@@ -233,6 +233,11 @@ class NesClient(_Base):
             params.append(("cursor", cursor))
         return self._request("GET", "/v1/runs", safe=True, params=params)
 
+    def results(self, run_id: str) -> dict:
+        """``GET /v1/runs/{id}/results``: what the run's notebook recorded (``values`` by name,
+        each result in ``results``, the ``nes.exit`` value in ``exit``)."""
+        return self._request("GET", f"/v1/runs/{quote(run_id, safe='')}/results", safe=True)
+
     def cancel(self, run_id: str) -> dict:
         return self._request("POST", f"/v1/runs/{quote(run_id, safe='')}/cancel", safe=True)
 

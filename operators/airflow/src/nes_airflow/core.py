@@ -154,16 +154,21 @@ def viewer_url(run: Mapping[str, Any]) -> Optional[str]:
     return (run.get("links") or {}).get("viewer")
 
 
-def run_result(run: Mapping[str, Any]) -> dict:
+def run_result(run: Mapping[str, Any], results: Optional[Mapping[str, Any]] = None) -> dict:
     """The operator's return value for a succeeded run; the dedicated exception otherwise. The
-    synchronous path, the deferred path and the sensor all end here."""
+    synchronous path, the deferred path and the sensor all end here. ``results`` is the run's
+    ``GET /v1/runs/{id}/results``: its values (``nes.record``, scrapbook glue) and ``nes.exit``
+    value go into the XCom as ``results`` and ``exit_value``."""
     status = run.get("status")
     if status == "succeeded":
+        exit_ = (results or {}).get("exit")
         return {
             "run_id": run["id"],
             "status": status,
             "output_uri": run.get("outputUri"),
             "viewer_url": viewer_url(run),
+            "results": dict((results or {}).get("values") or {}),
+            "exit_value": exit_.get("value") if isinstance(exit_, Mapping) else None,
         }
     error = run.get("error")
     failure_class = (error or {}).get("class")
@@ -175,6 +180,86 @@ def run_result(run: Mapping[str, Any]) -> dict:
     if status in TERMINAL_STATUSES:
         raise NesRunFailedError(*args)
     raise NesWaitError(run["id"], f"run is not finished (status {status})", viewer_url(run))
+
+
+def finished_result(client: NesClient, run: Mapping[str, Any]) -> dict:
+    """``run_result`` of a terminal run, its results fetched when it succeeded."""
+    results = client.results(run["id"]) if run.get("status") == "succeeded" else None
+    return run_result(run, results)
+
+
+# Waiting on a result: NesResultSensor's condition, evaluated without Airflow.
+
+RESULT_OPERATORS: dict = {
+    "exists": lambda value, _expected: True,
+    "truthy": lambda value, _expected: bool(value),
+    "==": lambda value, expected: value == expected,
+    "!=": lambda value, expected: value != expected,
+    ">": lambda value, expected: value > expected,
+    ">=": lambda value, expected: value >= expected,
+    "<": lambda value, expected: value < expected,
+    "<=": lambda value, expected: value <= expected,
+    "in": lambda value, expected: value in expected,
+}
+
+
+def check_result_condition(op: str) -> None:
+    if op not in RESULT_OPERATORS:
+        raise ValueError(f"unknown result condition {op!r}; expected one of {', '.join(RESULT_OPERATORS)}")
+
+
+def result_condition_met(values: Mapping[str, Any], name: str, op: str, expected: Any = None) -> bool:
+    """Whether result ``name`` exists and satisfies ``op`` against ``expected``. A value of
+    another type than ``expected`` (a string compared with a number) does not satisfy it."""
+    check_result_condition(op)
+    if name not in values:
+        return False
+    try:
+        return bool(RESULT_OPERATORS[op](values[name], expected))
+    except TypeError:
+        return False
+
+
+class NesResultConditionError(Exception):
+    """The run finished and its result does not satisfy the condition: waiting cannot change it."""
+
+
+def result_poke(
+    client: NesClient,
+    *,
+    name: str,
+    op: str,
+    expected: Any = None,
+    run_id: Optional[str] = None,
+    notebook: Optional[str] = None,
+    labels: Optional[Mapping[str, str]] = None,
+) -> Optional[dict]:
+    """One poke of NesResultSensor: the XCom value when the condition holds, else None.
+
+    With ``run_id``: waits for that run; once it succeeded, its result decides (a result that
+    fails the condition raises NesResultConditionError; a failed run raises like the operator).
+    With ``notebook`` (and ``labels``): the latest succeeded run of that notebook decides, and a
+    later run may still satisfy it, so a miss keeps waiting.
+    """
+    check_result_condition(op)
+    if run_id:
+        run = client.get(run_id)
+        if run.get("status") not in TERMINAL_STATUSES:
+            return None
+        result = finished_result(client, run)
+        if not result_condition_met(result["results"], name, op, expected):
+            raise NesResultConditionError(
+                f"NES run {run_id} succeeded but its result {name!r} does not satisfy {op} {expected!r}"
+                f" (results: {sorted(result['results'])})"
+            )
+        return result
+    if not notebook:
+        raise ValueError("NesResultSensor needs run_id or notebook")
+    runs = client.list(status=["succeeded"], notebook=notebook, labels=labels, limit=1).get("runs") or []
+    if not runs:
+        return None
+    result = finished_result(client, runs[0])
+    return result if result_condition_met(result["results"], name, op, expected) else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,11 +405,18 @@ def error_event(run_id: str, kind: str, message: str, link: Optional[str] = None
     return {"status": "error", "run_id": run_id, "kind": kind, "message": message, "link": link}
 
 
-def complete(event: Mapping[str, Any], cancel: Optional[Callable[[str], Any]] = None) -> dict:
-    """``execute_complete``: the trigger's event mapped exactly like the synchronous path."""
+def complete(
+    event: Mapping[str, Any],
+    cancel: Optional[Callable[[str], Any]] = None,
+    client: Optional[NesClient] = None,
+) -> dict:
+    """``execute_complete``: the trigger's event mapped exactly like the synchronous path (with
+    ``client``, a succeeded run's results are fetched for the XCom)."""
     if not isinstance(event, Mapping) or "status" not in event:
         raise NesWaitError("?", f"unexpected trigger event {event!r}")
     if event["status"] == "terminal":
+        if client is not None:
+            return finished_result(client, event["run"])
         return run_result(event["run"])
     run_id = str(event.get("run_id"))
     if event.get("kind") == "wait_timeout":
@@ -468,7 +560,7 @@ def sensor_poke(client: NesClient, run_id: str) -> Optional[dict]:
     run = client.get(run_id)
     if run.get("status") not in TERMINAL_STATUSES:
         return None
-    return run_result(run)
+    return finished_result(client, run)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { parseParametersJson, stringifyParametersJson } from '@nes/notebook';
+import type { RunResults } from '@nes/runner';
 import {
   NEXT_STATUSES,
   type Run,
@@ -258,6 +259,8 @@ export class SqlRunStore implements RunStore {
     if (patch.outputUri !== undefined) sets.push(`output_uri = ${param(patch.outputUri)}`);
     if (patch.progress !== undefined)
       sets.push(`progress = ${param(JSON.stringify(patch.progress), '::jsonb')}`);
+    if (patch.results !== undefined)
+      sets.push(`results = ${param(jsonOrNull(patch.results), '::jsonb')}`);
     const data: Record<string, unknown> = {};
     if (patch.error) data.error = patch.error;
     if (patch.outputUri) data.outputUri = patch.outputUri;
@@ -281,6 +284,20 @@ export class SqlRunStore implements RunStore {
     );
     const row = rows[0];
     return row === undefined ? null : toRun(row);
+  }
+
+  async getResults(runId: string): Promise<RunResults | null | undefined> {
+    const rows = await this.db.query('SELECT results FROM runs WHERE id = $1', [runId]);
+    if (rows[0] === undefined) return undefined;
+    return (rows[0].results as RunResults | null) ?? null;
+  }
+
+  async saveResults(runId: string, results: RunResults): Promise<void> {
+    await this.db.query(
+      `UPDATE runs SET results = $2::jsonb WHERE id = $1 AND results IS NULL
+         AND status = ANY($3::text[])`,
+      [runId, JSON.stringify(results), TERMINAL_STATUSES],
+    );
   }
 
   /** Records progress of a run that has not finished (a late report never edits a finished run). */

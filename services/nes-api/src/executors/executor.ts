@@ -2,6 +2,7 @@
  * Where runs execute. The local executor runs runner processes on this machine; a Kubernetes
  * executor (one Job per run) implements the same interface, so routes and the store never change.
  */
+import type { RunResults } from '@nes/runner';
 import type { Run, RunFailure, RunProgress } from '../runs/run-model.ts';
 
 /** What an executor reports about a run it launched. The scheduler applies it to the store. */
@@ -23,6 +24,11 @@ export type ExecutorUpdate =
       status: 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
       error: RunFailure | null;
       outputUri: string | null;
+      /**
+       * What the notebook recorded, when the executor has it at once (the local executor's
+       * worker reports it); otherwise GET /v1/runs/{id}/results reads it from the manifest.
+       */
+      results?: RunResults | null;
     };
 
 export interface ExecutorObservation {

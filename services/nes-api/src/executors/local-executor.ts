@@ -33,6 +33,7 @@ import {
   type WorkerRunSpec,
 } from '@nes/runner';
 import type { Run, RunProgress } from '../runs/run-model.ts';
+import { checkedResults } from '../runs/run-results.ts';
 import type { Executor, ExecutorObservation, ExecutorUpdate } from './executor.ts';
 import { workerEnvironment } from './sandbox/environment.ts';
 import { type ForkTemplate, startForkTemplate, withForkTemplate } from './sandbox/fork-template.ts';
@@ -491,6 +492,7 @@ export class LocalExecutor implements Executor {
         status: result.status,
         error: result.error,
         outputUri: result.outputUri ?? local.outputUri,
+        results: checkedResults(result.results),
       });
     } else {
       // Died without its result: the exit is all there is (the run contract reads it).

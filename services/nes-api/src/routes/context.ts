@@ -20,7 +20,7 @@ export interface RouteContext {
 }
 
 export interface ApiRun extends Run {
-  links: { self: string; notebook: string; viewer: string };
+  links: { self: string; notebook: string; results: string; viewer: string };
 }
 
 // JSON.rawJSON (Node 21+) is not in the TypeScript lib this repository targets.
@@ -34,6 +34,7 @@ export function toApiRun(run: Run, publicUrl: string): ApiRun {
     links: {
       self: `${publicUrl}/v1/runs/${id}`,
       notebook: `${publicUrl}/v1/runs/${id}/notebook`,
+      results: `${publicUrl}/v1/runs/${id}/results`,
       viewer: `${publicUrl}/runs/${id}`,
     },
   };

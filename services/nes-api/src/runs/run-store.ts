@@ -2,6 +2,7 @@
  * Durable run state. Two implementations share the same SQL: PostgreSQL through `pg`
  * (production, several API replicas) and PGlite (the embedded default).
  */
+import type { RunResults } from '@nes/runner';
 import type {
   Run,
   RunEventRecord,
@@ -30,6 +31,8 @@ export interface TransitionPatch {
   error?: RunFailure | null;
   outputUri?: string | null;
   progress?: RunProgress;
+  /** What the notebook recorded, collected by the runner (terminal transitions). */
+  results?: RunResults | null;
 }
 
 export interface IdempotentCreate {
@@ -105,6 +108,10 @@ export interface RunStore {
   /** How many runs are in `status` (the submit route's queue bound). */
   countRuns(status: RunStatus): Promise<number>;
   appendEvent(runId: string, type: string, data: Record<string, unknown>): Promise<RunEventRecord>;
+  /** A run's stored results (null: none stored), or undefined when there is no such run. */
+  getResults(runId: string): Promise<RunResults | null | undefined>;
+  /** Stores results learned after the run finished (read back from its manifest), once. */
+  saveResults(runId: string, results: RunResults): Promise<void>;
   listEvents(runId: string, afterSeq?: number): Promise<RunEventRecord[]>;
   /** Stores a new token (only the sha256 of its secret) and returns the secret once. */
   createToken(

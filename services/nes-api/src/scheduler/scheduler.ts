@@ -379,6 +379,7 @@ export class Scheduler {
           error: update.error,
           ...(outputUri !== null ? { outputUri } : {}),
           ...(progress !== null ? { progress } : {}),
+          ...(update.results ? { results: update.results } : {}),
         });
         this.#unapplied.delete(runId);
         this.#untrack(runId);

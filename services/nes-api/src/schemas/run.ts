@@ -78,6 +78,9 @@ export const RunSchema = Type.Object(
     links: Type.Object({
       self: Type.String(),
       notebook: Type.String(),
+      results: Type.String({
+        description: 'What the notebook recorded: GET /v1/runs/{id}/results',
+      }),
       viewer: Type.String(),
     }),
   },

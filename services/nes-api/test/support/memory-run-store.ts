@@ -4,6 +4,7 @@
  * transitions with a 'status' event, newest-first pages with an opaque cursor, hashed tokens.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { RunResults } from '@nes/runner';
 import {
   NEXT_STATUSES,
   type Run,
@@ -27,6 +28,7 @@ import {
 export class MemoryRunStore implements RunStore {
   readonly runs = new Map<string, Run>();
   readonly events = new Map<string, RunEventRecord[]>();
+  readonly results = new Map<string, RunResults | null>();
   readonly #keys = new Map<string, { hash: string; runId: string }>();
   readonly #tokens = new Map<string, StoredToken>();
   #counter = 0;
@@ -65,6 +67,15 @@ export class MemoryRunStore implements RunStore {
     return { run: { ...run }, created: true };
   }
 
+  async getResults(id: string): Promise<RunResults | null | undefined> {
+    if (!this.runs.has(id)) return undefined;
+    return this.results.get(id) ?? null;
+  }
+
+  async saveResults(id: string, results: RunResults): Promise<void> {
+    if (this.runs.has(id) && !this.results.get(id)) this.results.set(id, results);
+  }
+
   async getRun(id: string): Promise<Run | null> {
     const run = this.runs.get(id);
     return run === undefined ? null : { ...run };
@@ -97,7 +108,9 @@ export class MemoryRunStore implements RunStore {
   async transition(id: string, to: RunStatus, patch: TransitionPatch = {}): Promise<Run | null> {
     const run = this.runs.get(id);
     if (run === undefined || !NEXT_STATUSES[run.status].includes(to)) return null;
-    Object.assign(run, patch, { status: to });
+    const { results, ...rest } = patch;
+    if (results !== undefined) this.results.set(id, results);
+    Object.assign(run, rest, { status: to });
     await this.appendEvent(id, 'status', { status: to });
     return { ...run };
   }

@@ -61,6 +61,8 @@ export interface CliOptions {
   jupyterToken: string | undefined;
   json: boolean;
   eventsFile: string | undefined;
+  /** Where to write the run's results as JSON at the end (a local path). */
+  resultsFile: string | undefined;
   maxOutputBytes: number | undefined;
   maxNotebookOutputBytes: number | undefined;
 }
@@ -314,6 +316,7 @@ function parser(argv: string[]) {
         'jupyter-token',
         'json',
         'events-file',
+        'results-file',
         'max-output-bytes',
         'max-notebook-output-bytes',
       ],
@@ -339,6 +342,11 @@ function parser(argv: string[]) {
     .option('events-file', {
       type: 'string',
       describe: 'Append run events as JSON lines to this file (e.g. /dev/fd/3).',
+    })
+    .option('results-file', {
+      type: 'string',
+      describe:
+        "Write the run's results (nes.record, nes.exit, scrapbook glue) as JSON to this local file at the end, whatever the outcome.",
     })
     .option('max-output-bytes', {
       type: 'string',
@@ -516,6 +524,7 @@ export async function parseCommandLine(
     jupyterToken: (a['jupyter-token'] as string | undefined) ?? process.env.NES_JUPYTER_TOKEN,
     json,
     eventsFile: a['events-file'] as string | undefined,
+    resultsFile: nonEmpty(a['results-file'], '--results-file'),
     maxOutputBytes: byteSize(a['max-output-bytes'], '--max-output-bytes'),
     maxNotebookOutputBytes: byteSize(a['max-notebook-output-bytes'], '--max-notebook-output-bytes'),
   };

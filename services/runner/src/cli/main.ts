@@ -26,12 +26,12 @@ import {
 } from '@nes/notebook';
 import {
   buildResult,
+  type ResultFacts as ContractResultFacts,
   EXIT_CANCELLED,
   EXIT_INFRA,
   EXIT_SUCCEEDED,
   exitCodeForOutcome,
   RESULT_FILE_ENV,
-  type ResultFacts,
 } from '@nes/run-contract';
 import { fetchRepositoryContext, type RepositoryContext, type SourceOptions } from '@nes/sources';
 import { isStoreError, LocalStore, RunArtifacts } from '@nes/stores/local';
@@ -43,6 +43,7 @@ import type {
   RunSummary,
 } from '../execution-types.ts';
 import { kernelSpecName } from '../kernel-names.ts';
+import { collectResults, type RunResults } from '../results.ts';
 import { type CliOptions, parseCommandLine } from './args.ts';
 import { CliError, usageError } from './cli-error.ts';
 import type { EarlyStart, EarlyTarget } from './early-start.ts';
@@ -61,8 +62,16 @@ import {
 } from './places.ts';
 import { Reporter } from './reporter.ts';
 import { writeResultFile } from './result-file.ts';
+import { writeResultsFile } from './results-file.ts';
 import { generateRunId, LogRecorder, RunRecorder } from './run-record.ts';
 import { formatValue, maskParameters, redactText, secretValues } from './secrets.ts';
+
+/** What nes-run learned before exiting: the run contract's facts, and the results for --results-file. */
+type ResultFacts = ContractResultFacts & {
+  results?: RunResults | null;
+  resultsFile?: string;
+  runId?: string;
+};
 
 export function version(): string {
   const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -82,11 +91,14 @@ export async function main(argv: string[], started: { early?: EarlyStart } = {})
     return code;
   } finally {
     const resultFile = process.env[RESULT_FILE_ENV];
-    if (resultFile) {
-      writeResultFile(
-        resultFile,
-        buildResult(code, facts, (text) => redactText(text, secrets)),
-      );
+    const result = buildResult(code, facts, (text) => redactText(text, secrets));
+    if (resultFile) writeResultFile(resultFile, result);
+    if (facts.resultsFile !== undefined) {
+      writeResultsFile(facts.resultsFile, {
+        runId: facts.runId,
+        status: result.status,
+        results: facts.results ?? null,
+      });
     }
   }
 }
@@ -109,6 +121,7 @@ async function command(
       return EXIT_SUCCEEDED;
     }
     const options = command.options;
+    if (options.resultsFile !== undefined) facts.resultsFile = options.resultsFile;
     const params = collectParameters({
       inputPath: options.input,
       outputPath: options.output ?? '',
@@ -218,7 +231,10 @@ async function run(
 
     reporter.log('INFO', `Input Notebook:  ${inputUri}`);
     reporter.log('INFO', `Output Notebook: ${outputPath ?? artifacts?.uris.output}`);
-    if (runId !== undefined) reporter.log('INFO', `Run id: ${runId}`);
+    if (runId !== undefined) {
+      facts.runId = runId;
+      reporter.log('INFO', `Run id: ${runId}`);
+    }
     let fetched: FetchedInput;
     try {
       fetched = await fetchInput(inputUri, options.ref, sourceOptions);
@@ -355,7 +371,9 @@ async function run(
       code = EXIT_INFRA;
       if (outcome.notebook) rescued = rescue(outcome.notebook, runId, reporter, sink.uri);
     }
+    const results = outcome.notebook ? collectResults(outcome.notebook) : null;
     Object.assign(facts, {
+      results,
       status: outcome.summary?.status ?? 'failed',
       error: outcome.summary ? outcome.summary.error : outcome.error,
       ...(outcome.summary
@@ -367,6 +385,7 @@ async function run(
       error: outcome.summary ? outcome.summary.error : outcome.error,
       summary: outcome.summary,
       rescued,
+      results,
     });
   } finally {
     await early?.stop();

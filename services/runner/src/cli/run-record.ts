@@ -13,6 +13,7 @@ import {
   type RunManifest,
 } from '@nes/stores/local';
 import type { RunFailure, RunSummary } from '../execution-types.ts';
+import { type RunResults, resultsDocument } from '../results.ts';
 import type { CliOptions } from './args.ts';
 import { asCliError, type InputRecord } from './input.ts';
 import { messageOf, type Place } from './places.ts';
@@ -42,6 +43,7 @@ export interface ManifestFacts {
   error: RunFailure | null;
   artifacts: RunManifest['artifacts'];
   extra: Record<string, unknown>;
+  results?: RunResults | null;
 }
 
 export function buildManifest(facts: ManifestFacts): RunManifest {
@@ -67,6 +69,7 @@ export function buildManifest(facts: ManifestFacts): RunManifest {
       durationMs: facts.finishedAt.getTime() - facts.startedAt.getTime(),
     },
     error: facts.error,
+    ...(facts.results ? { results: resultsDocument(facts.results) } : {}),
     artifacts: facts.artifacts,
     extra: { ...facts.extra, ...(input?.source ? { sourceRecord: input.source } : {}) },
   };
@@ -124,6 +127,7 @@ export interface RunResult {
   summary?: RunSummary | null;
   /** Where the notebook went when its final save failed. */
   rescued?: string | null;
+  results?: RunResults | null;
 }
 
 /**
@@ -183,6 +187,7 @@ export class RunRecorder {
       startedAt: this.#o.startedAt,
       finishedAt: new Date(),
       error: result.error,
+      results: result.results ?? null,
       artifacts: {
         input: uris && this.inputWritten ? uris.input : null,
         output: this.outputStarted ? (uris?.output ?? this.#o.outputPlace?.uri ?? null) : null,

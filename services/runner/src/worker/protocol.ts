@@ -20,8 +20,9 @@
  * cancelled and the child exits. A child that dies without a result is judged by its exit code
  * and signal (the executor's observation).
  */
-import type { WorkerResult } from '@nes/run-contract';
+import type { WorkerResult as ContractWorkerResult } from '@nes/run-contract';
 import type { AutosavePolicy, RunEvent } from '../execution-types.ts';
+import type { RunResults } from '../results.ts';
 
 export interface WorkerRunSpec {
   runId: string;
@@ -67,8 +68,11 @@ export interface JupyterEndpoint {
   rootDir?: string;
 }
 
-/** The run's end, as the run contract defines it. */
-export type { WorkerResult } from '@nes/run-contract';
+/**
+ * The run's end, as the run contract defines it, with what the notebook recorded (nes.record,
+ * nes.exit, scrapbook; null when it never ran).
+ */
+export type WorkerResult = ContractWorkerResult & { results?: RunResults | null };
 
 export type ParentMessage =
   | { type: 'run'; spec: WorkerRunSpec }

@@ -29,6 +29,7 @@ import {
 } from '@nes/stores/local';
 import { executeNotebook } from '../execute.ts';
 import type { NotebookSink, RunEvent, RunFailure } from '../execution-types.ts';
+import { collectResults, resultsDocument } from '../results.ts';
 import {
   type JupyterEndpoint,
   MAX_FORWARDED_OUTPUT_BYTES,
@@ -238,6 +239,7 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
       cellsDone: executed.cellsDone,
       cellsTotal: executed.cellsTotal,
       outputUri: executed.saves > 0 ? sink.uri : null,
+      results: collectResults(executed.notebook),
     },
     { kernel: kernelName, source },
   );
@@ -321,6 +323,7 @@ async function writeRecords(
         durationMs: result.durationMs,
       },
       error: result.error,
+      ...(result.results ? { results: resultsDocument(result.results) } : {}),
       extra: { labels: spec.labels ?? {}, executor: 'local' },
     }),
     artifacts.writeLog(extra.logLines.length > 0 ? `${extra.logLines.join('\n')}\n` : ''),

@@ -37,6 +37,7 @@ import { NotebookPanel } from '../NotebookPanel.tsx';
 import { CellDurations } from '../run/CellDurations.tsx';
 import { LogTail } from '../run/LogTail.tsx';
 import { RunActions } from '../run/RunActions.tsx';
+import { RunResults } from '../run/RunResults.tsx';
 import { useKeys } from '../use-keys.ts';
 import { useNotebook } from '../use-notebook.ts';
 import { useRun } from '../use-run.ts';
@@ -325,6 +326,9 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
                 </tbody>
               </table>
             )}
+          </Section>
+          <Section title="Results" id="results">
+            <RunResults run={run} cellNumbers={numbers} onSelect={jumpTo} />
           </Section>
           <Section title="Cell durations" id="durations">
             <CellDurations durations={durations} onSelect={jumpTo} />

@@ -15,7 +15,7 @@ from ..core import (
     SubmitSpec,
     complete,
     normalize_resources,
-    run_result,
+    finished_result,
     split_resources,
     start_message,
     start_run,
@@ -180,7 +180,7 @@ class NesOperator(BaseOperator):
         self.log.info("%s", start_message(run, outcome))
 
         if run.get("status") in ("succeeded", "failed", "cancelled", "timed_out"):
-            return run_result(run)
+            return finished_result(client, run)
         if self.deferrable:
             self.defer(
                 trigger=NesRunTrigger(
@@ -193,10 +193,12 @@ class NesOperator(BaseOperator):
                 method_name="execute_complete",
             )
         final = wait_for_run(client, run["id"], poll_interval=self.poll_interval, deadline=self._deadline())
-        return run_result(final)
+        return finished_result(client, final)
 
     def execute_complete(self, context: Any, event: Mapping[str, Any]) -> dict:
-        return complete(event, cancel=lambda run_id: self.hook.get_conn().cancel(run_id))
+        return complete(
+            event, cancel=lambda run_id: self.hook.get_conn().cancel(run_id), client=self.hook.get_conn()
+        )
 
     def on_kill(self) -> None:
         if self.cancel_on_kill and self._nes_run_id:

@@ -6,7 +6,7 @@ import time
 from typing import Any, Mapping, Optional, Sequence
 
 from .._compat import BaseSensorOperator, PokeReturnValue
-from ..core import complete, sensor_poke
+from ..core import check_result_condition, complete, result_poke, sensor_poke
 from ..hooks.nes import NesHook
 from ..triggers.nes import NesRunTrigger
 
@@ -52,4 +52,55 @@ class NesRunSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Any, event: Mapping[str, Any]) -> dict:
         # The sensor watches a run it did not start: a wait timeout does not cancel it.
-        return complete(event)
+        return complete(event, client=NesHook(nes_conn_id=self.nes_conn_id).get_conn())
+
+
+class NesResultSensor(BaseSensorOperator):
+    """Waits until a NES result satisfies a condition: ``result`` (a name the notebook
+    recorded with ``nes.record`` or scrapbook's ``glue``), ``condition`` (``exists``, ``truthy``,
+    ``==``, ``!=``, ``>``, ``>=``, ``<``, ``<=``, ``in``) and ``value``.
+
+    With ``run_id``, the result of that run once it succeeded (a miss then fails the sensor: the
+    run cannot change). With ``notebook`` (and optional ``labels``), the latest succeeded run of
+    that notebook: a miss keeps waiting for a later run. XCom: the operator's return value.
+    """
+
+    template_fields: Sequence[str] = ("run_id", "notebook", "result", "value", "labels")
+
+    def __init__(
+        self,
+        *,
+        result: str,
+        condition: str = "exists",
+        value: Any = None,
+        run_id: Optional[str] = None,
+        notebook: Optional[str] = None,
+        labels: Optional[Mapping[str, str]] = None,
+        nes_conn_id: str = NesHook.default_conn_name,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        check_result_condition(condition)
+        if not run_id and not notebook:
+            raise ValueError("NesResultSensor needs run_id or notebook")
+        self.result = result
+        self.condition = condition
+        self.value = value
+        self.run_id = run_id
+        self.notebook = notebook
+        self.labels = dict(labels) if labels else None
+        self.nes_conn_id = nes_conn_id
+
+    def poke(self, context: Any) -> Any:
+        found = result_poke(
+            NesHook(nes_conn_id=self.nes_conn_id).get_conn(),
+            name=self.result,
+            op=self.condition,
+            expected=self.value,
+            run_id=self.run_id,
+            notebook=self.notebook,
+            labels=self.labels,
+        )
+        if found is None:
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=found)
