@@ -142,7 +142,8 @@ if P.get("forkSocket"):
             f"for p in {[*others, P['workDir'], P['dataPaths'][0]]!r}:\n"
             "    try: out['list ' + p] = 'ESCAPED: ' + repr(os.listdir(p))[:200]\n"
             "    except Exception as e: out['list ' + p] = 'refused: ' + type(e).__name__\n"
-            "out['uid'] = os.getuid()\nout['pids'] = [int(x) for x in os.listdir('/proc') if x.isdigit()]\n"
+            "out['uid'] = os.getuid()\nout['self'] = os.getpid()\n"
+            "out['pids'] = [int(x) for x in os.listdir('/proc') if x.isdigit()]\n"
             "json.dump(out, open('forked-probe.json', 'w'))\nos._exit(0)\n"
         )
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", os.path.abspath("forked.json"),
@@ -159,7 +160,8 @@ if P.get("forkSocket"):
             if name.startswith("list "):
                 record(f"{name} from a kernel forked on request", value.startswith("ESCAPED"), value)
         record("a forked kernel runs as root", seen_by_fork["uid"] == 0, seen_by_fork["uid"])
-        outside = sorted(set(seen_by_fork["pids"]) - set(int(x) for x in os.listdir("/proc") if x.isdigit()))
+        here = {int(x) for x in os.listdir("/proc") if x.isdigit()} | {seen_by_fork["self"]}
+        outside = sorted(set(seen_by_fork["pids"]) - here)
         record("a forked kernel sees processes this run does not", bool(outside), outside)
     except Exception as error:  # noqa: BLE001 -- refused outright is fine too
         record("fork a kernel on request", False, f"{type(error).__name__}: {error}")

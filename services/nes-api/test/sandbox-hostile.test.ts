@@ -247,17 +247,15 @@ describe('a hostile notebook against the embedded service', () => {
           `no attempt "${kind}"`,
         );
       }
-      // A kernel forked on the notebook's own request: refused, or inside this run's sandbox.
+      // A kernel forked on the notebook's own request lands inside this run's sandbox, as its
+      // user: the probes it ran are among the verdicts (all refused, checked above).
       if (forking) {
-        const kinds = ['fork a kernel on request', 'a forked kernel runs as root'];
-        assert.ok(
-          kinds.some((kind) => Object.keys(verdict).some((key) => key.startsWith(kind))),
-          'no attempt to fork a kernel on request',
-        );
-        if ('a forked kernel runs as root' in verdict) {
-          assert.ok(
-            Object.keys(verdict).some((k) => k.endsWith('from a kernel forked on request')),
-          );
+        for (const kind of [
+          `list ${workDir} from a kernel forked on request`,
+          'a forked kernel runs as root',
+          'a forked kernel sees processes this run does not',
+        ]) {
+          assert.ok(kind in verdict, `no "${kind}": ${verdict['fork a kernel on request']}`);
         }
       }
       // Nothing secret in anything the notebook could read and print.

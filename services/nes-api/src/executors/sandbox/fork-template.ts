@@ -99,6 +99,10 @@ export class ForkTemplate {
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString('utf8')).slice(-4096);
     });
+    // After start-up the template writes only what went wrong (a refused or failed fork).
+    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => {
+      if (this.#report !== null) this.#options.log?.('warn', line);
+    });
     return new Promise<void>((resolve, reject) => {
       let ready = false;
       const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });

@@ -32,8 +32,10 @@ def become_kernel(*, report, pidfd, join, credentials, argv, env, cwd, stdio) ->
             os.setgroups(groups)
             os.setresgid(gid, gid, gid)
             if uid != 0:
-                linux.drop_all_capabilities()
-            os.setresuid(uid, uid, uid)
+                linux.drop_bounding_set()
+            os.setresuid(uid, uid, uid)  # from root to another user: capabilities are cleared
+            if uid != 0:
+                linux.drop_remaining_capabilities()
         os.setsid()
         os.chdir(cwd)
         for target, fd in enumerate(stdio):

@@ -88,9 +88,8 @@ class _CapData(ctypes.Structure):
     ]
 
 
-def drop_all_capabilities() -> None:
-    """No capabilities left in any set, bounding set emptied, no new privileges (what `setpriv
-    --inh-caps=-all --bounding-set=-all --no-new-privs` gives a normally started kernel)."""
+def drop_bounding_set() -> None:
+    """Empties the capability bounding set (while CAP_SETPCAP is still held: before setuid)."""
     cap = 0
     while True:
         if _libc.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0) == -1:
@@ -98,6 +97,12 @@ def drop_all_capabilities() -> None:
                 break
             _check(-1, "prctl(PR_CAPBSET_DROP)")
         cap += 1
+
+
+def drop_remaining_capabilities() -> None:
+    """After setuid to a non-root user: no capability in any set, no ambient ones, no new
+    privileges (with the bounding set dropped, what `setpriv --inh-caps=-all
+    --bounding-set=-all --no-new-privs` gives a normally started kernel)."""
     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
     header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
     data = (_CapData * 2)()

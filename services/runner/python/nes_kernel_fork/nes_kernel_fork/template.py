@@ -152,6 +152,8 @@ class Template:
                 send(client, {"ok": False, "error": f"unknown op {op!r}"})
                 client.close()
         except (OSError, ValueError, TemplateError) as error:
+            # The service's log says why a kernel was started normally instead.
+            print(f"nes-kernel-fork: fork refused: {error}", file=sys.stderr, flush=True)
             for fd in reader.take_fds():
                 os.close(fd)
             try:
@@ -212,20 +214,27 @@ class Template:
                 linux.setns(pidfd, linux.CLONE_NEWPID)
             try:
                 pid = os.fork()
-            finally:
-                if join & linux.CLONE_NEWPID:
-                    linux.setns(self.own_pid_namespace, linux.CLONE_NEWPID)
-            if pid == 0:  # the child never returns
-                child.become_kernel(
-                    report=report_write,
-                    pidfd=pidfd,
-                    join=join & ~linux.CLONE_NEWPID,
-                    credentials=(uid, gid, groups) if self.is_root else None,
-                    argv=argv,
-                    env=env,
-                    cwd=cwd,
-                    stdio=fds,
-                )
+            except BaseException:
+                self._restore_pid_namespace(join)
+                raise
+            # Only the template goes back: the child is in the new namespace for good (and
+            # could not rejoin an ancestor's).
+            if pid != 0:
+                self._restore_pid_namespace(join)
+            if pid == 0:  # the child never returns to the template's loop, whatever happens
+                try:
+                    child.become_kernel(
+                        report=report_write,
+                        pidfd=pidfd,
+                        join=join & ~linux.CLONE_NEWPID,
+                        credentials=(uid, gid, groups) if self.is_root else None,
+                        argv=argv,
+                        env=env,
+                        cwd=cwd,
+                        stdio=fds,
+                    )
+                finally:
+                    os._exit(1)
             os.close(report_write)
             report_write = -1
             with os.fdopen(report_read, "rb", closefd=False) as pipe:
@@ -242,11 +251,17 @@ class Template:
             if report_write != -1:
                 os.close(report_write)
         self.forks += 1
+        if not answer.get("ok"):
+            print(f"nes-kernel-fork: {answer.get('error')}", file=sys.stderr, flush=True)
         send(client, answer)
         if answer.get("ok"):
             self.kernels[pid] = client
         else:
             client.close()
+
+    def _restore_pid_namespace(self, join: int) -> None:
+        if join & linux.CLONE_NEWPID:
+            linux.setns(self.own_pid_namespace, linux.CLONE_NEWPID)
 
     def _reap(self, _fileobj) -> None:
         try:

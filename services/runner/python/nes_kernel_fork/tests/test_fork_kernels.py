@@ -2,6 +2,7 @@
 same provisioner path Jupyter Server takes)."""
 
 import json
+import shutil
 import os
 import signal
 import subprocess
@@ -293,3 +294,88 @@ def test_matplotlib_in_the_template_still_draws_inline(workspace, tmp_path):
             km.shutdown_kernel(now=True)
     finally:
         stop(process)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("bwrap") is None
+                    or shutil.which("setpriv") is None,
+                    reason="joining another pid namespace needs root, bubblewrap and setpriv")
+@pytest.mark.parametrize("client_uid", [0, 65534])
+def test_a_kernel_forked_for_a_sandboxed_client_lives_in_its_namespaces(
+    template, tmp_path, client_uid
+):
+    """A client inside a bubblewrap sandbox (new pid, mount and network namespaces; as root or,
+    like the service's sandboxes, dropped to an unprivileged user by setpriv) gets a kernel inside
+    that sandbox, as its user and without capabilities: it sees the sandbox's files and processes,
+    not the host's; the template stays one process outside it and keeps serving."""
+    process, _, socket_path = template
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    run_dir.chmod(0o777)
+    tmp_path.chmod(0o755)  # the socket's directory, as the service makes it
+    secret = tmp_path.parent / f"secret-{os.getpid()}-{time.time_ns()}.txt"  # not bound inside
+    secret.write_text("host only")
+    prefix = os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))
+    (run_dir / "probe.py").write_text(
+        "import json, os\n"
+        f"try: secret = open({str(secret)!r}).read()\n"
+        "except OSError as e: secret = type(e).__name__\n"
+        "status = dict(l.split(':\\t', 1) for l in open('/proc/self/status').read().splitlines())\n"
+        "json.dump({'pid': os.getpid(), 'secret': secret, 'cwd': os.getcwd(), 'uid': os.getuid(),"
+        " 'caps': [status[k].strip() for k in ('CapEff', 'CapPrm', 'CapBnd')],"
+        " 'nnp': status['NoNewPrivs'].strip(),"
+        " 'pids': sorted(int(p) for p in os.listdir('/proc') if p.isdigit())},"
+        " open('/home/run/out.json', 'w'))\n"
+        "os._exit(0)\n"
+    )
+    (run_dir / "client.py").write_text(
+        "import os, sys, json\n"
+        "from nes_kernel_fork.provisioner import fork_kernel\n"
+        f"p = fork_kernel({socket_path!r}, [{sys.executable!r}, '-m', 'ipykernel_launcher', '-f',"
+        " '/home/run/k.json', '--IPKernelApp.exec_files=/home/run/probe.py'], {'PATH': '/usr/bin'},"
+        " '/home/run', [os.open(os.devnull, os.O_RDONLY), 1, 2])\n"
+        "print(json.dumps({'client': os.getpid(), 'kernel': p.pid, 'exit': p.wait(60)}))\n"
+    )
+    site = os.path.dirname(os.path.dirname(__import__("nes_kernel_fork").__file__))
+    ro = ["/usr", "/etc", "/bin", "/lib", "/lib64", prefix, os.path.dirname(socket_path), site,
+          os.path.dirname(os.path.dirname(sys.executable))]
+    args = ["bwrap", "--die-with-parent", "--unshare-pid", "--unshare-net", "--unshare-ipc",
+            "--unshare-uts", "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    made = {"/", "/tmp"}
+    for path in sorted(set(ro), key=len):
+        chain = []
+        parent = os.path.dirname(path)
+        while parent not in made:
+            chain.insert(0, parent)
+            parent = os.path.dirname(parent)
+        for p in chain:  # reachable by the unprivileged client
+            args += ["--perms", "0755", "--dir", p]
+            made.add(p)
+        args += ["--ro-bind-try", path, path]
+        made.add(path)
+    args += ["--perms", "0755", "--dir", "/home", "--bind", str(run_dir), "/home/run",
+             "--chdir", "/home/run", "--"]
+    if client_uid != 0:
+        args += ["setpriv", f"--reuid={client_uid}", f"--regid={client_uid}", "--clear-groups",
+                 "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    args += [sys.executable, "/home/run/client.py"]
+    env = {"PYTHONPATH": site, "PATH": "/usr/bin:/bin"}
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    finally:
+        secret.unlink()
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    seen = json.loads((run_dir / "out.json").read_text())
+    assert answer["exit"] == 0
+    assert seen["pid"] == answer["kernel"] and seen["pid"] < 100  # a pid of the sandbox's
+    assert seen["secret"] in ("FileNotFoundError", "PermissionError")  # the host's file is not there
+    assert seen["cwd"] == "/home/run"
+    assert seen["uid"] == client_uid
+    if client_uid != 0:
+        assert seen["caps"] == ["0000000000000000"] * 3 and seen["nnp"] == "1"
+    assert max(seen["pids"]) < 100 and process.pid not in seen["pids"]
+    # The template is still one process, outside, and serves the next request.
+    status = template_status(socket_path)
+    assert status["pid"] == process.pid and status["forks"] == 1 and status["threads"] == 1
+    children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True)
+    assert children.stdout.strip() == ""
