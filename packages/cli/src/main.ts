@@ -29,6 +29,7 @@ import {
   usageError,
 } from './exit.ts';
 import { failureText, resultsText, runDetails, runsTable, table } from './format.ts';
+import { SCHEDULE_ACTIONS, schedule, scheduleOptions } from './schedule.ts';
 import { serve } from './serve.ts';
 import { TOKEN_ACTIONS, token } from './token.ts';
 import { waitForRun } from './wait.ts';
@@ -43,7 +44,7 @@ export interface Io {
 
 type Args = Record<string, unknown> & { _: unknown[] };
 
-const SUBMIT_SCOPE = new Set(['submit', 'cancel', 'rerun', 'sweep']);
+const SUBMIT_SCOPE = new Set(['submit', 'cancel', 'rerun', 'sweep', 'schedule']);
 const STATUSES: RunStatus[] = [
   'queued',
   'starting',
@@ -206,6 +207,11 @@ function parser(argv: string[]): Argv {
           describe: 'create: 90d, 12h, 2w, a date (2027-01-31) or an instant; default never',
         })
         .option('all', { type: 'boolean', describe: 'list: revoked and expired tokens too' }),
+    )
+    .command(
+      'schedule <action> [name] [notebook]',
+      `Schedules: ${SCHEDULE_ACTIONS.join(', ')} (docs/schedules.md)`,
+      (y) => scheduleOptions(parameterOptions(y)),
     )
     .command('serve', 'Start the NES service (API and viewer)', (y) =>
       y
@@ -377,6 +383,8 @@ async function run(command: string, a: Args, client: NesClient, io: Io): Promise
       return sweep(client, a, io);
     case 'token':
       return token(client, a, io);
+    case 'schedule':
+      return schedule(client, a, io, parameters(a));
     case 'open': {
       const r = await client.getRun(String(a.id));
       let url = r.links.viewer;

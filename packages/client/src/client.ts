@@ -10,6 +10,8 @@ import { isAbortError, NesApiError, NesConnectionError } from './errors.ts';
 import { type SseMessage, SseParser } from './sse.ts';
 import {
   type ApiToken,
+  type Backfill,
+  type BackfillRequest,
   type BrowseListing,
   type BrowseResult,
   type CreatedToken,
@@ -25,6 +27,10 @@ import {
   type RunListEvent,
   type RunPage,
   type RunResults,
+  type Schedule,
+  type ScheduleDate,
+  type ScheduleDates,
+  type ScheduleRequest,
   type SubmitRunRequest,
   type SubmitSweepRequest,
   type Sweep,
@@ -339,6 +345,133 @@ export class NesClient {
 
   async getSweep(id: string, options: CallOptions = {}): Promise<Sweep> {
     return this.#json<Sweep>('GET', `/v1/sweeps/${seg(id)}`, { retryable: true, ...options });
+  }
+
+  async cancelSweep(id: string, options: CallOptions = {}): Promise<Sweep> {
+    return this.#json<Sweep>('POST', `/v1/sweeps/${seg(id)}/cancel`, {
+      retryable: true,
+      ...options,
+    });
+  }
+
+  // Schedules
+
+  async createSchedule(request: ScheduleRequest, options: CallOptions = {}): Promise<Schedule> {
+    return this.#json<Schedule>('POST', '/v1/schedules', {
+      body: request,
+      retryable: false,
+      ...options,
+    });
+  }
+
+  async getSchedule(idOrName: string, options: CallOptions = {}): Promise<Schedule> {
+    return this.#json<Schedule>('GET', `/v1/schedules/${seg(idOrName)}`, {
+      retryable: true,
+      ...options,
+    });
+  }
+
+  async listSchedules(
+    filter: {
+      labels?: Record<string, string>;
+      paused?: boolean;
+      limit?: number;
+      cursor?: string;
+    } = {},
+    options: CallOptions = {},
+  ): Promise<{ schedules: Schedule[]; nextCursor: string | null }> {
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(filter.labels ?? {})) query.append('label', `${k}=${v}`);
+    if (filter.paused !== undefined) query.set('paused', String(filter.paused));
+    if (filter.limit !== undefined) query.set('limit', String(filter.limit));
+    if (filter.cursor !== undefined) query.set('cursor', filter.cursor);
+    return this.#json('GET', '/v1/schedules', { query, retryable: true, ...options });
+  }
+
+  async updateSchedule(
+    idOrName: string,
+    patch: Partial<ScheduleRequest>,
+    options: CallOptions = {},
+  ): Promise<Schedule> {
+    return this.#json<Schedule>('PATCH', `/v1/schedules/${seg(idOrName)}`, {
+      body: patch,
+      retryable: false,
+      ...options,
+    });
+  }
+
+  async deleteSchedule(idOrName: string, options: CallOptions = {}): Promise<void> {
+    await this.#json<void>('DELETE', `/v1/schedules/${seg(idOrName)}`, {
+      retryable: true,
+      ...options,
+    });
+  }
+
+  async pauseSchedule(idOrName: string, options: CallOptions = {}): Promise<Schedule> {
+    return this.#json<Schedule>('POST', `/v1/schedules/${seg(idOrName)}/pause`, {
+      retryable: true,
+      ...options,
+    });
+  }
+
+  async resumeSchedule(idOrName: string, options: CallOptions = {}): Promise<Schedule> {
+    return this.#json<Schedule>('POST', `/v1/schedules/${seg(idOrName)}/resume`, {
+      retryable: true,
+      ...options,
+    });
+  }
+
+  /** Runs a logical date now (default: the latest interval that has ended). */
+  async triggerSchedule(
+    idOrName: string,
+    logicalDate?: string,
+    options: CallOptions = {},
+  ): Promise<ScheduleDate> {
+    return this.#json<ScheduleDate>('POST', `/v1/schedules/${seg(idOrName)}/trigger`, {
+      body: logicalDate === undefined ? {} : { logicalDate },
+      retryable: false,
+      ...options,
+    });
+  }
+
+  async scheduleDates(
+    idOrName: string,
+    range: { from?: string; to?: string } = {},
+    options: CallOptions = {},
+  ): Promise<ScheduleDates> {
+    const query = new URLSearchParams();
+    if (range.from !== undefined) query.set('from', range.from);
+    if (range.to !== undefined) query.set('to', range.to);
+    return this.#json<ScheduleDates>('GET', `/v1/schedules/${seg(idOrName)}/dates`, {
+      query,
+      retryable: true,
+      ...options,
+    });
+  }
+
+  async invalidateDates(
+    idOrName: string,
+    range: { from: string; to: string },
+    options: CallOptions = {},
+  ): Promise<{ invalidated: string[] }> {
+    return this.#json('POST', `/v1/schedules/${seg(idOrName)}/invalidate`, {
+      body: range,
+      retryable: true,
+      ...options,
+    });
+  }
+
+  /** Idempotent per date: repeating it starts nothing that is already under way. */
+  async backfill(
+    idOrName: string,
+    request: BackfillRequest,
+    options: CallOptions = {},
+  ): Promise<Backfill> {
+    return this.#json<Backfill>('POST', `/v1/schedules/${seg(idOrName)}/backfill`, {
+      body: request,
+      retryable: true,
+      ...options,
+    });
   }
 
   /** `GET /readyz`: never throws for an HTTP status, only when the API cannot be reached. */

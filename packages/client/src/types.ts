@@ -193,7 +193,106 @@ export interface Sweep {
   total: number;
   /** Runs per status. */
   counts: Partial<Record<RunStatus, number>>;
+  /** A schedule's backfill: dates whose run is not created yet. */
+  pendingDates?: number;
   runs: Run[];
+}
+
+export type CatchupPolicy = 'none' | 'latest' | 'all';
+
+export type SchedulePrecondition =
+  | { kind: 'object'; uri: string }
+  | { kind: 'dependsOnPast' }
+  | { kind: 'schedule'; schedule: string };
+
+/** What `POST /v1/schedules` takes; `PATCH` takes any part of it. */
+export interface ScheduleRequest {
+  name: string;
+  notebook: string;
+  cron: string;
+  ref?: string | null;
+  kernel?: string | null;
+  parameters?: Record<string, unknown>;
+  timezone?: string;
+  startDate?: string;
+  endDate?: string | null;
+  catchup?: CatchupPolicy;
+  maxActiveRuns?: number;
+  timeoutSeconds?: number | null;
+  resources?: Record<string, unknown> | null;
+  image?: string | null;
+  labels?: Record<string, string>;
+  preconditions?: SchedulePrecondition[];
+  preconditionTimeoutSeconds?: number;
+  pokeIntervalSeconds?: number;
+  rerunOnPush?: boolean;
+  pushPathPrefix?: string | null;
+  freshnessSlaSeconds?: number | null;
+  allowUnknownParameters?: boolean;
+  paused?: boolean;
+}
+
+export interface Schedule
+  extends Required<Omit<ScheduleRequest, 'allowUnknownParameters' | 'paused'>> {
+  id: string;
+  paused: boolean;
+  nextDueAt: string | null;
+  nextLogicalDate: string | null;
+  freshnessState: 'fresh' | 'stale';
+  createdBy: string | null;
+  createdAt: string;
+  updatedAt: string;
+  upcoming?: Array<{ logicalDate: string; dueAt: string }>;
+  links: { self: string; viewer: string };
+}
+
+export type ScheduleDateState =
+  | 'succeeded'
+  | 'failed'
+  | 'running'
+  | 'queued'
+  | 'waiting'
+  | 'precondition_timed_out'
+  | 'cancelled'
+  | 'invalidated'
+  | 'missing';
+
+export interface ScheduleDate {
+  logicalDate: string;
+  dataIntervalStart: string;
+  dataIntervalEnd: string;
+  state: ScheduleDateState;
+  trigger: string | null;
+  attempt: number;
+  runId: string | null;
+  runStatus: string | null;
+  commitSha: string | null;
+  sweepId: string | null;
+  waitingSince: string | null;
+  reason: string | null;
+}
+
+export interface ScheduleDates {
+  scheduleId: string;
+  from: string;
+  to: string;
+  dates: ScheduleDate[];
+  truncated: boolean;
+}
+
+export interface BackfillRequest {
+  from: string;
+  to: string;
+  only?: 'gaps' | 'failed' | 'all';
+  maxConcurrency?: number;
+}
+
+export interface Backfill {
+  scheduleId: string;
+  sweepId: string | null;
+  started: string[];
+  skipped: Array<{ logicalDate: string; state: ScheduleDateState }>;
+  links: { sweep: string | null };
 }
 
 export interface Health {

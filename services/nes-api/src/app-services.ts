@@ -7,6 +7,7 @@ import type { ResolvedSource, ResolveOptions, SourceOptions } from '@nes/sources
 import type { ObjectStore } from '@nes/stores';
 import type { RunEventBus } from './events-bus.ts';
 import type { Run } from './runs/run-model.ts';
+import type { ScheduleStore } from './schedules/schedule-store.ts';
 
 /** The part of the scheduler the routes call. */
 export interface RunScheduler {
@@ -28,6 +29,15 @@ export interface RunScheduler {
   limitQueue?(queue: string, limit: number): void;
 }
 
+/** Schedules, when the run store is SQL (it always is in the service; tests may go without). */
+export interface ScheduleServices {
+  store: ScheduleStore;
+  /** Asks the ticker for a pass soon (a schedule changed, a date was requested). */
+  wake(): void;
+  /** The ticker's clock: what "now" is for due dates. */
+  clock(): Date;
+}
+
 export type SourceResolver = (uri: string, options: ResolveOptions) => Promise<ResolvedSource>;
 
 export interface AppServices {
@@ -39,4 +49,6 @@ export interface AppServices {
   sourceOptions: SourceOptions;
   /** Default: @nes/sources `resolveSource`. */
   resolveSource?: SourceResolver;
+  /** Absent: the /v1/schedules routes are not served. */
+  schedules?: ScheduleServices;
 }

@@ -30,6 +30,7 @@ import { runNotebookRoutes } from './routes/run-notebooks.ts';
 import { runResultRoutes } from './routes/run-results.ts';
 import { runStreamRoutes } from './routes/run-streams.ts';
 import { runRoutes } from './routes/runs.ts';
+import { scheduleRoutes } from './routes/schedules.ts';
 import { API_RESPONSE_HEADERS } from './routes/store-content.ts';
 import { sweepRoutes } from './routes/sweeps.ts';
 import { tokenRoutes } from './routes/tokens.ts';
@@ -105,7 +106,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     origin: config.viewerOrigin === null ? false : [config.viewerOrigin],
     credentials: false,
     allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'],
-    methods: ['GET', 'POST', 'OPTIONS'],
+    methods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
   });
 
   // API answers are data, never documents: a browser that opens one directly (a link in a
@@ -165,6 +166,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(notebookRoutes, context);
   await app.register(browseRoutes, context);
   await app.register(sweepRoutes, context);
+  await app.register(scheduleRoutes, context);
   await app.register(tokenRoutes, context);
   if (options.viewer !== undefined) await app.register(viewerRoutes, { ...options.viewer, verify });
 

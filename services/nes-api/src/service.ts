@@ -20,7 +20,7 @@ import { openStore } from '@nes/stores/local';
 import { type App, buildApp, loggerOptions } from './app.ts';
 import type { AppServices, SourceResolver } from './app-services.ts';
 import { ConfigError, type ConfigFlags, loadConfig, type NesConfig } from './config.ts';
-import { createRunStore } from './db/index.ts';
+import { createRunStore, SqlRunStore } from './db/index.ts';
 import { ApiError } from './errors.ts';
 import { RunEventBus } from './events-bus.ts';
 import { assertJupyterServerAvailable } from './executors/jupyter-check.ts';
@@ -31,6 +31,8 @@ import type {
 import { LocalExecutor, type LocalExecutorOptions } from './executors/local-executor.ts';
 import { RevokedTokenError, type RunStore } from './runs/run-store.ts';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.ts';
+import { startTicker } from './schedules/service-wiring.ts';
+import type { Ticker, TickerOptions } from './schedules/ticker.ts';
 import { defaultViewerDir, ViewerDist } from './viewer/dist.ts';
 import { buildOutputServer } from './viewer/output-server.ts';
 import { SessionCookies } from './viewer/session.ts';
@@ -47,6 +49,8 @@ export interface StartServiceOptions {
   executor?: Partial<Omit<LocalExecutorOptions, 'store' | 'workDir' | 'localRoots'>>;
   /** Kubernetes executor tuning (NES_EXECUTOR=kubernetes): timers, lease identity... */
   kubernetes?: Partial<KubernetesExecutorOptions>;
+  /** Schedule ticker tuning (clock, pass interval...); tests inject a clock. */
+  ticker?: Partial<Pick<TickerOptions, 'clock' | 'intervalMs' | 'misfireGraceMs' | 'freshness'>>;
   /** Scheduler tuning; `concurrency` defaults to NES_CONCURRENCY, else 4. */
   scheduler?: Partial<Omit<SchedulerOptions, 'store' | 'executor' | 'bus'>>;
   /** How long running runs may finish on shutdown; default NES_SHUTDOWN_GRACE_SECONDS, else 20 s. */
@@ -72,6 +76,8 @@ export interface StartedService {
   app: App;
   store: RunStore;
   scheduler: Scheduler;
+  /** The schedule ticker (null when the run store is not SQL, as in some tests). */
+  ticker: Ticker | null;
   executor: LocalExecutor | KubernetesExecutor;
   /** Graceful stop (idempotent): intake, then runs (grace), then the store. */
   close(graceMs?: number): Promise<void>;
@@ -195,6 +201,23 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
       sourceOptions,
       resolveSource: absoluteLocalPaths,
     };
+    let ticker: Ticker | null = null;
+    if (store instanceof SqlRunStore) {
+      const wired = startTicker({
+        db: store.db,
+        store,
+        scheduler,
+        bus,
+        artifacts,
+        sourceOptions,
+        resolve: absoluteLocalPaths,
+        ...(options.ticker === undefined ? {} : { options: options.ticker }),
+        log: (level, message) => log(`nes schedules ${level}: ${message}`),
+      });
+      ticker = wired.ticker;
+      services.schedules = wired.services;
+      undo.push(() => wired.ticker.stop());
+    }
     const logger = { level: fastifyLogLevel(env, options.flags), stream: process.stderr };
     // The viewer's two origins are known once both listeners are bound (port 0 in tests).
     const origins: ViewerOrigins = { viewer: '', output: '', extra: config.viewerOrigin };
@@ -243,6 +266,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
         await output
           .close()
           .catch((error: unknown) => log(`nes: closing the output origin: ${String(error)}`));
+        await ticker?.stop();
         await scheduler.stop(grace);
         await store.close();
       })();
@@ -278,6 +302,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
       app,
       store,
       scheduler,
+      ticker,
       executor,
       close,
     };

@@ -13,7 +13,7 @@ import {
   startGitHubTestServer,
 } from '../../../test/servers/github/server.ts';
 import { type App, buildApp } from '../src/app.ts';
-import type { RunScheduler } from '../src/app-services.ts';
+import type { AppServices, RunScheduler } from '../src/app-services.ts';
 import { loadConfig } from '../src/config.ts';
 import { RunEventBus } from '../src/events-bus.ts';
 import type { Run } from '../src/runs/run-model.ts';
@@ -84,6 +84,8 @@ export interface Harness {
   bus: RunEventBus;
   scheduler: FakeScheduler;
   github: GitHubTestServer;
+  /** The repository behind acme/notebooks (commit to move its branch). */
+  git: GitRepository;
   artifacts: LocalStore;
   work: string;
   roots: string;
@@ -121,6 +123,13 @@ export async function startHarness(
     heartbeatMs?: number;
     env?: Record<string, string>;
     logger?: Record<string, unknown>;
+    /** More services for the app (schedules), built on the harness's store and scheduler. */
+    services?: (parts: {
+      store: RunStore;
+      scheduler: FakeScheduler;
+      bus: RunEventBus;
+      artifacts: LocalStore;
+    }) => Partial<AppServices>;
   } = {},
 ): Promise<Harness> {
   const work = await mkdtemp(join(tmpdir(), 'nes-api-routes-'));
@@ -166,6 +175,7 @@ export async function startHarness(
         cwd: roots,
         retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
       },
+      ...options.services?.({ store, scheduler, bus, artifacts }),
     },
     ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
@@ -181,6 +191,7 @@ export async function startHarness(
     bus,
     scheduler,
     github,
+    git,
     artifacts,
     work,
     roots,

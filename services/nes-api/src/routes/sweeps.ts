@@ -25,11 +25,31 @@ const SWEEP_LABEL = 'nes/sweep';
 const DAY_MS = 86_400_000;
 
 export const sweepRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
-  const view = (sweepId: string, runs: Run[]) => ({
+  const view = (sweepId: string, runs: Run[], pendingDates = 0) => ({
     id: sweepId,
-    ...aggregate(runs),
+    ...aggregate(runs, pendingDates),
+    pendingDates,
     runs: runs.map((run) => toApiRun(run, ctx.config.publicUrl)),
   });
+
+  /** A sweep's runs, and (a schedule's backfill) how many of its dates have no run yet. */
+  const load = async (sweepId: string): Promise<{ runs: Run[]; pendingDates: number }> => {
+    const runs: Run[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { runs: Run[]; nextCursor: string | null } = await ctx.store.listRuns({
+        sweepId,
+        limit: 500,
+        ...(cursor === null ? {} : { cursor }),
+      });
+      runs.push(...page.runs);
+      cursor = page.nextCursor;
+    } while (cursor !== null && runs.length < MAX_RUNS);
+    const dates = (await ctx.services.schedules?.store.datesOfSweep(sweepId)) ?? [];
+    const pendingDates = dates.filter((d) => d.phase === 'pending' || d.phase === 'waiting').length;
+    if (runs.length === 0 && dates.length === 0) throw notFound('sweep', sweepId);
+    return { runs: runs.reverse(), pendingDates };
+  };
 
   app.post(
     '/v1/sweeps',
@@ -122,19 +142,34 @@ export const sweepRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
       },
     },
     async (request) => {
-      const runs: Run[] = [];
-      let cursor: string | null = null;
-      do {
-        const page: { runs: Run[]; nextCursor: string | null } = await ctx.store.listRuns({
-          sweepId: request.params.id,
-          limit: 500,
-          ...(cursor === null ? {} : { cursor }),
-        });
-        runs.push(...page.runs);
-        cursor = page.nextCursor;
-      } while (cursor !== null && runs.length < MAX_RUNS);
-      if (runs.length === 0) throw notFound('sweep', request.params.id);
-      return view(request.params.id, runs.reverse());
+      const { runs, pendingDates } = await load(request.params.id);
+      return view(request.params.id, runs, pendingDates);
+    },
+  );
+
+  app.post(
+    '/v1/sweeps/:id/cancel',
+    {
+      config: { scope: 'submit' },
+      schema: {
+        summary:
+          'Cancel a sweep as a whole: its queued and running runs, and (a backfill) its dates not started yet',
+        tags: ['sweeps'],
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }),
+        response: { 200: SweepSchema, 404: ErrorSchema, ...authErrors },
+      },
+    },
+    async (request) => {
+      const sweepId = request.params.id;
+      // Dates first, so the ticker makes no new run for this sweep while its runs are cancelled.
+      await ctx.services.schedules?.store.cancelSweepDates(sweepId, new Date());
+      const { runs } = await load(sweepId);
+      for (const run of runs) {
+        if (run.status === 'queued' || run.status === 'starting' || run.status === 'running')
+          await ctx.services.scheduler.cancel(run.id);
+      }
+      const after = await load(sweepId);
+      return view(sweepId, after.runs, after.pendingDates);
     },
   );
 };
@@ -179,7 +214,10 @@ export function parameterSets(body: SweepBody): Array<Record<string, unknown>> {
   return sets.map((set) => ({ ...base, ...set }));
 }
 
-function aggregate(runs: Run[]): {
+function aggregate(
+  runs: Run[],
+  pendingDates = 0,
+): {
   status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
   total: number;
   counts: Record<string, number>;
@@ -187,10 +225,10 @@ function aggregate(runs: Run[]): {
   const counts: Record<string, number> = {};
   for (const run of runs) counts[run.status] = (counts[run.status] ?? 0) + 1;
   const n = (status: string) => counts[status] ?? 0;
-  const active = n('queued') + n('starting') + n('running');
+  const active = n('queued') + n('starting') + n('running') + pendingDates;
   let status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-  if (active > 0) status = n('queued') === runs.length ? 'queued' : 'running';
-  else if (n('succeeded') === runs.length) status = 'succeeded';
+  if (active > 0) status = runs.every((r) => r.status === 'queued') ? 'queued' : 'running';
+  else if (runs.length > 0 && n('succeeded') === runs.length) status = 'succeeded';
   else if (n('failed') + n('timed_out') > 0) status = 'failed';
   else status = 'cancelled';
   return { status, total: runs.length, counts };

@@ -56,5 +56,8 @@ export const SweepSchema = Type.Object({
   ]),
   total: Type.Integer(),
   counts: Type.Record(Type.String(), Type.Integer()),
+  pendingDates: Type.Integer({
+    description: "A schedule's backfill: dates whose run is not created yet (waiting or pending)",
+  }),
   runs: Type.Array(RunSchema),
 });

@@ -1,0 +1,293 @@
+/**
+ * `nes schedule ACTION [NAME] [NOTEBOOK]`: schedules, their logical dates and backfills.
+ * Human tables on stdout (or JSON with --json); notes on stderr.
+ */
+import type { NesClient, Schedule, SchedulePrecondition, ScheduleRequest } from '@nes/client';
+import type { Argv } from 'yargs';
+import { EXIT_SUCCEEDED, usageError } from './exit.ts';
+import { table } from './format.ts';
+import type { Io } from './main.ts';
+
+export const SCHEDULE_ACTIONS = [
+  'create',
+  'update',
+  'list',
+  'get',
+  'pause',
+  'resume',
+  'delete',
+  'trigger',
+  'dates',
+  'backfill',
+  'invalidate',
+] as const;
+
+export function scheduleOptions(y: Argv): Argv {
+  return y
+    .positional('action', { type: 'string', choices: SCHEDULE_ACTIONS })
+    .positional('name', { type: 'string', describe: 'The schedule (name or id)' })
+    .positional('notebook', { type: 'string', describe: 'create: the notebook' })
+    .option('cron', { type: 'string', describe: 'create/update: "0 6 * * *", @daily...' })
+    .option('tz', { type: 'string', describe: 'create/update: IANA time zone (default UTC)' })
+    .option('ref', { type: 'string', describe: 'create/update: branch resolved at each tick' })
+    .option('kernel', { alias: 'k', type: 'string' })
+    .option('start', { type: 'string', describe: 'create/update: start date (ISO)' })
+    .option('end', { type: 'string', describe: 'create/update: end date (ISO)' })
+    .option('catchup', { type: 'string', choices: ['none', 'latest', 'all'] })
+    .option('max-active', { type: 'string', describe: 'Max active runs' })
+    .option('timeout', { type: 'string', describe: 'Deadline of each run in seconds' })
+    .option('label', { type: 'string', describe: 'k=v. Repeatable.' })
+    .option('paused', { type: 'boolean', describe: 'create: paused' })
+    .option('rerun-on-push', {
+      type: 'boolean',
+      describe: 'Rerun failed dates when a push fixes the notebook',
+    })
+    .option('push-prefix', { type: 'string', describe: 'Also rerun when this path prefix changes' })
+    .option('sla', { type: 'string', describe: 'Freshness SLA in seconds' })
+    .option('wait-for', {
+      type: 'string',
+      describe: 'Precondition: object URI (templated). Repeatable.',
+    })
+    .option('depends-on-past', {
+      type: 'boolean',
+      describe: 'Precondition: the previous date succeeded',
+    })
+    .option('after', {
+      type: 'string',
+      describe: "Precondition: this schedule's same date succeeded. Repeatable.",
+    })
+    .option('poke', { type: 'string', describe: 'Seconds between precondition checks' })
+    .option('wait-timeout', { type: 'string', describe: 'Seconds a precondition may take' })
+    .option('date', {
+      type: 'string',
+      describe: 'trigger: the logical date (default the latest ended)',
+    })
+    .option('from', { type: 'string', describe: 'dates/backfill/invalidate: first logical date' })
+    .option('to', { type: 'string', describe: 'dates/backfill/invalidate: last logical date' })
+    .option('only', {
+      type: 'string',
+      choices: ['gaps', 'failed', 'all'],
+      describe: 'backfill: which dates',
+    })
+    .option('concurrency', { type: 'string', describe: 'backfill: at most N runs at once' });
+}
+
+export async function schedule(
+  client: NesClient,
+  a: Record<string, unknown>,
+  io: Io,
+  parameters: Record<string, unknown>,
+): Promise<number> {
+  const json = Boolean(a.json);
+  const out = (value: unknown) => io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  const note = (text: string) => io.stderr.write(`${text}\n`);
+  const action = String(a.action);
+  const name = typeof a.name === 'string' ? a.name : undefined;
+  const need = () => {
+    if (name === undefined) throw usageError(`nes schedule ${action} needs the schedule's name`);
+    return name;
+  };
+  const show = (s: Schedule) => {
+    if (json) out(s);
+    else io.stdout.write(details(s));
+    return EXIT_SUCCEEDED;
+  };
+  switch (action) {
+    case 'create': {
+      const notebook = typeof a.notebook === 'string' ? a.notebook : undefined;
+      const cron = str(a.cron);
+      if (notebook === undefined || cron === undefined)
+        throw usageError('nes schedule create NAME NOTEBOOK --cron "EXPR" [options]');
+      const request: ScheduleRequest = {
+        name: need(),
+        notebook,
+        cron,
+        ...fields(a, parameters),
+        ...(a.paused ? { paused: true } : {}),
+      };
+      const created = await client.createSchedule(request);
+      note(
+        `${created.name} (${created.id}): next logical date ${created.nextLogicalDate ?? 'none'}`,
+      );
+      return show(created);
+    }
+    case 'update': {
+      const patch = { ...fields(a, parameters), ...(str(a.cron) ? { cron: str(a.cron) } : {}) };
+      if (Object.keys(patch).length === 0)
+        throw usageError('nes schedule update: nothing to change');
+      return show(await client.updateSchedule(need(), patch));
+    }
+    case 'get':
+      return show(await client.getSchedule(need()));
+    case 'pause':
+      return show(await client.pauseSchedule(need()));
+    case 'resume':
+      return show(await client.resumeSchedule(need()));
+    case 'delete':
+      await client.deleteSchedule(need());
+      note(`${name}: deleted (its runs stay)`);
+      return EXIT_SUCCEEDED;
+    case 'list': {
+      const { schedules } = await client.listSchedules({ limit: 500 });
+      if (json) out(schedules);
+      else if (schedules.length === 0) note('no schedules');
+      else
+        io.stdout.write(
+          table(
+            ['NAME', 'CRON', 'TZ', 'STATE', 'NEXT DUE', 'NOTEBOOK'],
+            schedules.map((s) => [
+              s.name,
+              s.cron,
+              s.timezone,
+              s.paused ? 'paused' : s.freshnessState,
+              s.nextDueAt ?? '-',
+              s.notebook,
+            ]),
+          ),
+        );
+      return EXIT_SUCCEEDED;
+    }
+    case 'trigger': {
+      const date = await client.triggerSchedule(need(), str(a.date));
+      if (json) out(date);
+      else note(`${name}: logical date ${date.logicalDate} ${date.state}`);
+      return EXIT_SUCCEEDED;
+    }
+    case 'dates': {
+      const dates = await client.scheduleDates(need(), {
+        ...(str(a.from) ? { from: str(a.from) } : {}),
+        ...(str(a.to) ? { to: str(a.to) } : {}),
+      });
+      if (json) out(dates);
+      else
+        io.stdout.write(
+          table(
+            ['LOGICAL DATE', 'STATE', 'TRIGGER', 'RUN', 'COMMIT', 'REASON'],
+            dates.dates.map((d) => [
+              d.logicalDate,
+              d.state,
+              d.trigger ?? '-',
+              d.runId ?? '-',
+              d.commitSha?.slice(0, 12) ?? '-',
+              d.reason ?? '',
+            ]),
+          ),
+        );
+      return EXIT_SUCCEEDED;
+    }
+    case 'backfill': {
+      const from = str(a.from);
+      const to = str(a.to);
+      if (from === undefined || to === undefined)
+        throw usageError(
+          'nes schedule backfill NAME --from DATE --to DATE [--only gaps|failed|all]',
+        );
+      const result = await client.backfill(need(), {
+        from: isoDate(from),
+        to: isoDate(to),
+        ...(str(a.only) ? { only: str(a.only) as 'gaps' | 'failed' | 'all' } : {}),
+        ...(a.concurrency === undefined
+          ? {}
+          : { maxConcurrency: positive(a.concurrency, '--concurrency') }),
+      });
+      if (json) out(result);
+      else {
+        note(
+          result.sweepId === null
+            ? `${name}: nothing to run (${result.skipped.length} dates already done or under way)`
+            : `${name}: ${result.started.length} dates in sweep ${result.sweepId} (nes sweep status: GET ${result.links.sweep})`,
+        );
+        io.stdout.write(`${result.sweepId ?? ''}\n`);
+      }
+      return EXIT_SUCCEEDED;
+    }
+    case 'invalidate': {
+      const from = str(a.from);
+      const to = str(a.to) ?? from;
+      if (from === undefined || to === undefined)
+        throw usageError('nes schedule invalidate NAME --from DATE [--to DATE]');
+      const result = await client.invalidateDates(need(), { from: isoDate(from), to: isoDate(to) });
+      if (json) out(result);
+      else note(`${name}: ${result.invalidated.length} dates invalidated`);
+      return EXIT_SUCCEEDED;
+    }
+  }
+  throw usageError(`nes schedule: unknown action ${action} (${SCHEDULE_ACTIONS.join(', ')})`);
+}
+
+function fields(
+  a: Record<string, unknown>,
+  parameters: Record<string, unknown>,
+): Partial<ScheduleRequest> {
+  const out: Partial<ScheduleRequest> = {};
+  if (Object.keys(parameters).length > 0) out.parameters = parameters;
+  if (str(a.tz)) out.timezone = str(a.tz) as string;
+  if (str(a.ref)) out.ref = str(a.ref) as string;
+  if (str(a.kernel)) out.kernel = str(a.kernel) as string;
+  if (str(a.start)) out.startDate = isoDate(str(a.start) as string);
+  if (str(a.end)) out.endDate = isoDate(str(a.end) as string);
+  if (str(a.catchup)) out.catchup = str(a.catchup) as ScheduleRequest['catchup'];
+  if (a['max-active'] !== undefined) out.maxActiveRuns = positive(a['max-active'], '--max-active');
+  if (a.timeout !== undefined) out.timeoutSeconds = positive(a.timeout, '--timeout');
+  if (a.sla !== undefined) out.freshnessSlaSeconds = positive(a.sla, '--sla');
+  if (a.poke !== undefined) out.pokeIntervalSeconds = positive(a.poke, '--poke');
+  if (a['wait-timeout'] !== undefined)
+    out.preconditionTimeoutSeconds = positive(a['wait-timeout'], '--wait-timeout');
+  if (a['rerun-on-push'] !== undefined) out.rerunOnPush = Boolean(a['rerun-on-push']);
+  if (str(a['push-prefix'])) out.pushPathPrefix = str(a['push-prefix']) as string;
+  const labels = list(a.label);
+  if (labels.length > 0) {
+    out.labels = {};
+    for (const item of labels) {
+      const at = item.indexOf('=');
+      if (at < 1) throw usageError(`--label ${item}: expected KEY=VALUE`);
+      out.labels[item.slice(0, at)] = item.slice(at + 1);
+    }
+  }
+  const preconditions: SchedulePrecondition[] = [
+    ...list(a['wait-for']).map((uri) => ({ kind: 'object' as const, uri })),
+    ...(a['depends-on-past'] ? [{ kind: 'dependsOnPast' as const }] : []),
+    ...list(a.after).map((schedule) => ({ kind: 'schedule' as const, schedule })),
+  ];
+  if (preconditions.length > 0) out.preconditions = preconditions;
+  return out;
+}
+
+function details(s: Schedule): string {
+  const lines = [
+    `${s.name} (${s.id})${s.paused ? ' paused' : ''}`,
+    `  notebook   ${s.notebook}${s.ref ? ` @ ${s.ref}` : ''}`,
+    `  cron       ${s.cron} (${s.timezone}), catch-up ${s.catchup}, max active ${s.maxActiveRuns}`,
+    `  start      ${s.startDate}${s.endDate ? `, end ${s.endDate}` : ''}`,
+    `  freshness  ${s.freshnessState}${s.freshnessSlaSeconds ? ` (SLA ${s.freshnessSlaSeconds} s)` : ''}`,
+  ];
+  for (const u of s.upcoming ?? []) lines.push(`  upcoming   ${u.logicalDate}  due ${u.dueAt}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** `2026-01-31` is midnight UTC; anything else must be an ISO instant. */
+function isoDate(text: string): string {
+  const at = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
+  if (!Number.isFinite(at))
+    throw usageError(`${text}: expected a date (2026-01-31) or an ISO instant`);
+  return new Date(at).toISOString();
+}
+
+function positive(value: unknown, flag: string): number {
+  const text = String(value);
+  if (!/^\d+$/.test(text.trim()) || Number(text) < 1)
+    throw usageError(`${flag} ${text}: expected a whole number above 0`);
+  return Number(text);
+}
+
+function list(value: unknown): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).map(String);
+}
+
+function str(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value))
+    throw usageError(`an option was given more than once: ${value.join(', ')}`);
+  return String(value);
+}
