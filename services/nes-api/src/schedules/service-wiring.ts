@@ -3,7 +3,7 @@
  * ticker, wired to the run store, the run scheduler, the event bus and the output store.
  */
 import type { SourceOptions } from '@nes/sources';
-import type { ObjectStore } from '@nes/stores';
+import { type ObjectStore, openStore } from '@nes/stores/local';
 import type { RunScheduler, ScheduleServices, SourceResolver } from '../app-services.ts';
 import type { Database } from '../db/database.ts';
 import { ApiError } from '../errors.ts';
@@ -63,8 +63,7 @@ export function startTicker(wiring: TickerWiring): { ticker: Ticker; services: S
         const bucket = rest.slice(0, slash);
         let store = buckets.get(bucket);
         if (store === undefined) {
-          const { openStore } = await import('@nes/stores');
-          store = openStore(`gs://${bucket}`);
+          store = await openStore(`gs://${bucket}`);
           buckets.set(bucket, store);
         }
         return (await store.stat(rest.slice(slash + 1))) !== null;
