@@ -69,6 +69,12 @@ export interface SandboxConfig {
    * `off` starts every kernel normally.
    */
   forkKernels: { enabled: boolean; preload: string[] };
+  /**
+   * NES_RUN_NICE: the CPU niceness of runs' processes (worker, Jupyter Server, kernel), 0-19.
+   * Runs use every idle core either way; when the machine is busy, the service's own process
+   * (the API, its database thread, the scheduler) is served first, so it answers promptly.
+   */
+  nice: number;
 }
 
 export interface KubernetesConfig {
@@ -136,6 +142,7 @@ type ConfigKey =
   | 'FORK_KERNELS'
   | 'FORK_PRELOAD'
   | 'RUN_ENV'
+  | 'RUN_NICE'
   | 'K8S_NAMESPACE'
   | 'K8S_IMAGE'
   | 'K8S_KUBECONFIG'
@@ -318,6 +325,7 @@ export function loadConfig(
       .map((path) => resolve(path)),
     runEnv: runEnvNames,
     forkKernels: { enabled: forkKernels?.value !== 'off', preload: forkPreload },
+    nice: integer('RUN_NICE', 10, 0, 19),
   };
 
   function kubernetesConfig(): KubernetesConfig {

@@ -155,6 +155,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
           (config.sandbox.forkKernels.enabled
             ? { preload: config.sandbox.forkKernels.preload }
             : false),
+        nice: config.sandbox.nice,
         sandbox: {
           mode: config.sandbox.mode,
           user: config.sandbox.user,

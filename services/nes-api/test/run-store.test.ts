@@ -352,6 +352,37 @@ for (const makeDriver of [pgliteDriver, postgresDriver]) {
       );
     });
 
+    test('the queued count: kept exact in memory on PGlite through creates, claims and cancels; counted on PostgreSQL', async () => {
+      const exact = async () => {
+        const counted = await store.countRuns('queued');
+        if (store.db.driver === 'pglite') assert.equal(store.queuedCount(), counted);
+        else
+          assert.equal(store.queuedCount(), undefined, 'replicas share PostgreSQL: no local count');
+        return counted;
+      };
+      assert.equal(await exact(), 0);
+      const created = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          store.createRun(spec(), { key: `q${i % 5}`, requestHash: 'h' }),
+        ),
+      );
+      assert.equal(created.filter((c) => c.created).length, 5, 'a replayed key adds no run');
+      assert.equal(await exact(), 5);
+      await store.claimQueued(2);
+      assert.equal(await exact(), 3);
+      await store.claimQueued(1, { default: 10 });
+      assert.equal(await exact(), 2);
+      const queued = (await store.listActive(['queued']))[0] as Run;
+      await store.transition(queued.id, 'cancelled');
+      assert.equal(await exact(), 1);
+      // A transition that does not apply (a terminal run) changes nothing.
+      assert.equal(await store.transition(queued.id, 'failed'), null);
+      const started = (await store.listActive(['starting']))[0] as Run;
+      await store.transition(started.id, 'running');
+      await store.transition(started.id, 'succeeded');
+      assert.equal(await exact(), 1);
+    });
+
     test('per-queue limits count runs already starting or running', async () => {
       const make = async (queue: string) => (await store.createRun(spec({ queue }))).run.id;
       const a1 = await make('a');

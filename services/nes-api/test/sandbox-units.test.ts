@@ -153,7 +153,7 @@ describe('when bubblewrap cannot work', () => {
 });
 
 describe('configuration', () => {
-  test('NES_SANDBOX, NES_SANDBOX_USER and NES_RUN_ENV are checked', () => {
+  test('NES_SANDBOX, NES_SANDBOX_USER, NES_RUN_ENV and NES_RUN_NICE are checked', () => {
     const base = { NES_DATA_DIR: '/tmp/nes-config-test' };
     assert.deepEqual(loadConfig(base).sandbox, {
       mode: 'auto',
@@ -161,7 +161,10 @@ describe('configuration', () => {
       network: 'host',
       readOnlyPaths: [],
       runEnv: [],
+      nice: 10,
     });
+    assert.equal(loadConfig({ ...base, NES_RUN_NICE: '0' }).sandbox.nice, 0);
+    assert.throws(() => loadConfig({ ...base, NES_RUN_NICE: '20' }), /NES_RUN_NICE/);
     const set = loadConfig({
       ...base,
       NES_SANDBOX: 'require',

@@ -25,6 +25,10 @@ const greet = writeNotebook(ws.notebooks, 'greet.ipynb', [
   'name = "world"',
   'print("hello " + name)',
 ]);
+const niceness = writeNotebook(ws.notebooks, 'niceness.ipynb', [
+  'x = 0',
+  'import os; print(os.nice(0))',
+]);
 const nap = writeNotebook(ws.notebooks, 'nap.ipynb', [
   'seconds = 0.3',
   'import time; print("before", flush=True)',
@@ -65,6 +69,7 @@ before(async () => {
     localRoots: [ws.notebooks],
     cancelGraceMs: 5000,
     autosave: { minIntervalMs: 1000, longCellEverySeconds: 1 },
+    nice: 7,
   });
   scheduler = new Scheduler({ store, executor, bus, concurrency: 1, lostGraceMs: 300 });
   await executor.start();
@@ -107,6 +112,14 @@ describe('scheduler with the local executor', () => {
     assert.deepEqual(last.outputs[0].text, ['hello NES\n']);
     const statuses = published.filter((r) => r.id === run.id).map((r) => r.status);
     assert.deepEqual([...new Set(statuses)], ['running', 'succeeded']);
+  });
+
+  test("the run's kernel runs at the executor's niceness (runs yield the CPU to the service)", async () => {
+    const run = await submit(niceness);
+    const done = await waitFor(store, run.id, isTerminal);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+    const nb = JSON.parse(readFileSync(outputPath(done), 'utf8'));
+    assert.deepEqual(nb.cells.at(-1).outputs[0].text, ['7\n']);
   });
 
   test('warm pool: submit to running and to succeeded, trivial notebook (measured)', async () => {

@@ -31,5 +31,7 @@ export async function createRunStore(config: RunStoreConfig): Promise<SqlRunStor
     await db.close().catch(() => {});
     throw error;
   }
-  return new SqlRunStore(db);
+  const store = new SqlRunStore(db);
+  await store.primeQueuedCount();
+  return store;
 }

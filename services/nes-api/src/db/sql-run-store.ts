@@ -123,6 +123,14 @@ export class SqlRunStore implements RunStore {
   /** Bumped around every token write: a check that overlapped one does not fill the cache. */
   #tokenWrites = 0;
 
+  /**
+   * Queued runs, on PGlite only: this store is the one writer of an embedded database, so the
+   * count is kept exact by the statements that move a run into or out of 'queued' (create, claim,
+   * transition), and the submit route's queue bound costs no query. Null until counted once
+   * (countQueued) and on PostgreSQL, where other replicas submit and claim too.
+   */
+  #queued: number | null = null;
+
   constructor(db: Database) {
     this.db = db;
     this.#cacheTokens = db.driver === 'pglite';
@@ -166,7 +174,10 @@ export class SqlRunStore implements RunStore {
       ],
     );
     const inserted = rows[0];
-    if (inserted !== undefined) return { run: toRun(inserted), created: true };
+    if (inserted !== undefined) {
+      this.#queuedChanged(1);
+      return { run: toRun(inserted), created: true };
+    }
     const existing = (
       await this.db.query(`SELECT ${RUN_COLUMNS} FROM runs WHERE idempotency_key = $1`, [
         idempotency?.key,
@@ -279,11 +290,13 @@ export class SqlRunStore implements RunStore {
                   || ${param(JSON.stringify(data), '::jsonb')}
          FROM upd
        )
-       SELECT ${RUN_COLUMNS} FROM upd`,
+       SELECT ${RUN_COLUMNS}, previous_status FROM upd`,
       params,
     );
     const row = rows[0];
-    return row === undefined ? null : toRun(row);
+    if (row === undefined) return null;
+    if (row.previous_status === 'queued') this.#queuedChanged(-1);
+    return toRun(row);
   }
 
   async getResults(runId: string): Promise<RunResults | null | undefined> {
@@ -355,9 +368,10 @@ export class SqlRunStore implements RunStore {
         ),
         [n],
       );
+      this.#queuedChanged(-rows.length);
       return rows.map(toRun);
     }
-    return this.db.transaction(async (tx) => {
+    const claimed = await this.db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [CLAIM_LOCK]);
       const rows = await tx.query(
         claim(
@@ -378,6 +392,8 @@ export class SqlRunStore implements RunStore {
       );
       return rows.map(toRun);
     });
+    this.#queuedChanged(-claimed.length);
+    return claimed;
   }
 
   /** Unfinished runs (queued, starting, running), or only those in `statuses`, in submit order. */
@@ -387,6 +403,24 @@ export class SqlRunStore implements RunStore {
       [statuses],
     );
     return rows.map(toRun);
+  }
+
+  /**
+   * The number of queued runs without a query, when this store keeps it (PGlite, after a first
+   * `primeQueuedCount`); undefined when it must be counted.
+   */
+  queuedCount(): number | undefined {
+    return this.#queued ?? undefined;
+  }
+
+  /** Counts the queued runs once; from then on an embedded store keeps the count itself. */
+  async primeQueuedCount(): Promise<void> {
+    if (this.db.driver !== 'pglite') return;
+    this.#queued = await this.countRuns('queued');
+  }
+
+  #queuedChanged(by: number): void {
+    if (this.#queued !== null) this.#queued = Math.max(0, this.#queued + by);
   }
 
   async countRuns(status: RunStatus): Promise<number> {

@@ -37,6 +37,7 @@ import { checkedResults } from '../runs/run-results.ts';
 import type { Executor, ExecutorObservation, ExecutorUpdate } from './executor.ts';
 import { workerEnvironment } from './sandbox/environment.ts';
 import { type ForkTemplate, startForkTemplate, withForkTemplate } from './sandbox/fork-template.ts';
+import { lowerPriority } from './sandbox/priority.ts';
 import { RunSandbox, type RunSandboxOptions } from './sandbox/run-sandbox.ts';
 import { planSandbox, type SandboxSettings, type SandboxStatus } from './sandbox/sandbox-plan.ts';
 import { SandboxPool } from './sandbox/sandbox-pool.ts';
@@ -70,6 +71,11 @@ export interface LocalExecutorOptions {
    * fork-template.ts); false starts every kernel normally. Default `{ preload: ['numpy'] }`.
    */
   forkKernels?: { preload: string[] } | false;
+  /**
+   * CPU niceness of runs' processes (worker, server, kernel): when the machine is busy the
+   * service is served first. Default 0 (as the service); `nes serve` sets NES_RUN_NICE (10).
+   */
+  nice?: number;
   /** The sandbox runs execute in (sandbox/sandbox-plan.ts). Default: bubblewrap when usable. */
   sandbox?: Partial<SandboxSettings>;
   /** Autosave policy of the runs. Default: WATCHED_RUN_AUTOSAVE_POLICY, as on Kubernetes. */
@@ -171,8 +177,12 @@ export class LocalExecutor implements Executor {
     this.#template =
       fork === false
         ? null
-        : await startForkTemplate(planned.plan, planned.pathFirst, fork.preload, (level, message) =>
-            this.#log(level, message),
+        : await startForkTemplate(
+            planned.plan,
+            planned.pathFirst,
+            fork.preload,
+            (level, message) => this.#log(level, message),
+            this.#options.nice ?? 0,
           );
     this.#sandbox = withForkTemplate(
       {
@@ -182,6 +192,7 @@ export class LocalExecutor implements Executor {
         pathFirst: planned.pathFirst,
         ...(this.#options.passEnv ? { passEnv: this.#options.passEnv } : {}),
         ...(this.#options.runEnv ? { env: this.#options.runEnv } : {}),
+        ...(this.#options.nice ? { nice: this.#options.nice } : {}),
       },
       this.#template,
     );
@@ -249,6 +260,7 @@ export class LocalExecutor implements Executor {
       env,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
+    if (this.#options.nice && child.pid !== undefined) lowerPriority(child.pid, this.#options.nice);
     const stderrTail = { text: '' };
     const keep = (chunk: Buffer) => {
       stderrTail.text = (stderrTail.text + chunk.toString('utf8')).slice(-STDERR_TAIL);

@@ -2,13 +2,15 @@
  * Back-pressure for submits. A submit that cannot be served promptly is refused at once with 429
  * and a `Retry-After`, before any work, instead of waiting in an unbounded line:
  * - at most `maxConcurrentSubmits` submits are in the service at once, counted from the request's
- *   arrival (a hook that runs before authentication, which costs a database query) to its answer.
- *   The embedded database serves one query at a time, so more in flight only lengthens every
- *   answer;
- * - at most `maxQueuedRuns` runs wait in the queue. The count is read from the store at most
- *   once a second and counted up locally in between, so the check costs no query per submit.
- * A refused submit created nothing; clients retry it (the NES client and the Airflow provider
- * honour Retry-After), with the same Idempotency-Key if they sent one.
+ *   arrival (a hook that runs before authentication) to its answer. The embedded database serves
+ *   one query at a time, so more in flight only lengthens every answer;
+ * - at most `maxQueuedRuns` runs wait in the queue, the runs being admitted right now included
+ *   (so submits at once cannot overshoot it). The embedded store keeps the queued count exact in
+ *   memory (store.queuedCount), so the check costs no query; on PostgreSQL, shared with other
+ *   replicas, the count is read at most once a second and counted up locally in between.
+ * Neither check waits for the database: a 429 is answered from memory. A refused submit created
+ * nothing; clients retry it (the NES client and the Airflow provider honour Retry-After), with
+ * the same Idempotency-Key if they sent one.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.ts';
@@ -29,6 +31,8 @@ export class SubmitAdmission {
   readonly #maxQueued: number;
   #inFlight = 0;
   #queued = 0;
+  /** Runs being created by submits admitted and not yet answered. */
+  #admitting = 0;
   #queuedReadAt = Number.NEGATIVE_INFINITY;
   #reading: Promise<void> | null = null;
 
@@ -65,17 +69,26 @@ export class SubmitAdmission {
 
   /** Runs `work` when the queue has room for `runs` more runs; throws a 429 ApiError otherwise. */
   async admit<T>(runs: number, work: () => Promise<T>): Promise<T> {
-    await this.#refreshQueued();
-    if (this.#queued + runs > this.#maxQueued) {
+    const known = this.#store.queuedCount?.();
+    if (known === undefined) await this.#refreshQueued();
+    const queued = (known ?? this.#queued) + this.#admitting;
+    if (queued + runs > this.#maxQueued) {
       throw tooBusy(
         10,
-        `the queue holds ${this.#queued} runs, its limit is ${this.#maxQueued} (NES_MAX_QUEUED_RUNS); retry when runs have finished`,
-        { reason: 'queue_full', queued: this.#queued, limit: this.#maxQueued },
+        `the queue holds ${queued} runs, its limit is ${this.#maxQueued} (NES_MAX_QUEUED_RUNS); retry when runs have finished`,
+        { reason: 'queue_full', queued, limit: this.#maxQueued },
       );
     }
-    const result = await work();
-    this.#queued += runs;
-    return result;
+    this.#admitting += runs;
+    try {
+      const result = await work();
+      // Counted up until the next read (a replayed submit counts too: the bound errs on the side
+      // of refusing). The embedded store has counted it already.
+      if (known === undefined) this.#queued += runs;
+      return result;
+    } finally {
+      this.#admitting -= runs;
+    }
   }
 
   async #refreshQueued(): Promise<void> {

@@ -107,6 +107,11 @@ export interface RunStore {
   listActive(statuses?: RunStatus[]): Promise<Run[]>;
   /** How many runs are in `status` (the submit route's queue bound). */
   countRuns(status: RunStatus): Promise<number>;
+  /**
+   * The number of queued runs, exact and without a query, when the store can know it (an
+   * embedded database has one writer: this store); undefined when it must be counted.
+   */
+  queuedCount?(): number | undefined;
   appendEvent(runId: string, type: string, data: Record<string, unknown>): Promise<RunEventRecord>;
   /** A run's stored results (null: none stored), or undefined when there is no such run. */
   getResults(runId: string): Promise<RunResults | null | undefined>;

@@ -115,6 +115,12 @@ export class Scheduler {
   #stopping = false;
   #pumping: Promise<void> | null = null;
   #pumpAgain = false;
+  /**
+   * The last claim pass found every slot taken. A submit alone cannot start anything then, so it
+   * does not wake the loop (under a burst of submits that would be a query per submit); what
+   * frees a slot does (a finished run, a failed launch), and so does the poll timer.
+   */
+  #full = false;
   #pollTimer: unknown = null;
   #reconcileTimer: unknown = null;
   #reconciling: Promise<void> | null = null;
@@ -157,8 +163,9 @@ export class Scheduler {
 
   // The routes' side (RunScheduler) -----------------------------------------------------------
 
-  /** A run was submitted: wake the claim loop. */
+  /** A run was submitted: wake the claim loop, unless every slot was taken at its last pass. */
   submitted(_run: Run): void {
+    if (this.#full) return;
     this.wake();
   }
 
@@ -217,7 +224,8 @@ export class Scheduler {
       try {
         const active = (await this.#store.listActive(['starting', 'running'])).length;
         const free = this.#o.concurrency - active;
-        if (free <= 0) return;
+        this.#full = free <= 0;
+        if (this.#full) return;
         const claimed = await this.#store.claimQueued(free, this.#queueLimits);
         // Known as launching from the claim on, not from its turn in the loop: a reconcile that
         // runs meanwhile must not take a run still waiting for its turn as never started.

@@ -18,6 +18,7 @@ import { createInterface } from 'node:readline';
 import { locateJupyterServer } from '@nes/runner';
 import type { SandboxPlan } from './bubblewrap.ts';
 import { runEnvironment } from './environment.ts';
+import { nicedCommand } from './priority.ts';
 import type { RunSandboxOptions } from './run-sandbox.ts';
 
 export interface ForkTemplateOptions {
@@ -27,6 +28,8 @@ export interface ForkTemplateOptions {
   preload: string[];
   /** The template's environment: allow-listed like a run's, so it holds no secret. */
   env: Record<string, string>;
+  /** CPU niceness (priority.ts): the kernels it forks inherit it. Default 0. */
+  nice?: number;
   log?: (level: 'info' | 'warn', message: string) => void;
 }
 
@@ -88,7 +91,8 @@ export class ForkTemplate {
   #spawn(): Promise<void> {
     const args = ['-m', 'nes_kernel_fork.template', '--socket', this.socketPath];
     args.push('--preload', this.#options.preload.join(','));
-    const child = spawn(this.#options.python, args, {
+    const command = nicedCommand(this.#options.nice ?? 0, { file: this.#options.python, args });
+    const child = spawn(command.file, command.args, {
       cwd: this.dir,
       // HOME is the template's own directory: nothing of a user's profile is read before a fork.
       env: { ...this.#options.env, HOME: this.dir },
@@ -189,6 +193,7 @@ export async function startForkTemplate(
   pathFirst: string[],
   preload: string[],
   log: (level: 'info' | 'warn', message: string) => void,
+  nice = 0,
 ): Promise<ForkTemplate | null> {
   if (plan !== null && plan.user === null) {
     log('info', 'kernels start normally: forking into a user-namespace sandbox is not supported');
@@ -204,6 +209,7 @@ export async function startForkTemplate(
       python: join(binDir, 'python'),
       preload,
       env: runEnvironment(process.env, { home: '/nonexistent', pathFirst }),
+      nice,
       log,
     });
   } catch (error) {

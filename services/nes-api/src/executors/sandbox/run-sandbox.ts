@@ -20,6 +20,7 @@ import {
 } from '@nes/runner';
 import { bubblewrapCommand, RUN_DIR_INSIDE, type SandboxPlan } from './bubblewrap.ts';
 import { runEnvironment } from './environment.ts';
+import { lowerPriority, nicedCommand } from './priority.ts';
 
 export interface RunSandboxOptions {
   /** Where run directories are made (each `0700`, owned by the sandbox user). */
@@ -33,6 +34,8 @@ export interface RunSandboxOptions {
   passEnv?: readonly string[];
   env?: Record<string, string>;
   startTimeoutMs?: number;
+  /** CPU niceness of the server and its kernel (priority.ts); default 0. */
+  nice?: number;
 }
 
 export interface SandboxEndpoint {
@@ -65,6 +68,7 @@ export class RunSandbox {
     };
     own(dir);
     const plan = options.plan;
+    const nice = options.nice ?? 0;
     // The directory as the run sees it: the same path unsandboxed, /home/run in the sandbox.
     const inside = plan === null ? dir : RUN_DIR_INSIDE;
     const env = runEnvironment(options.sourceEnv, {
@@ -94,13 +98,19 @@ export class RunSandbox {
               },
             }
           : {}),
-        ...(plan !== null ? { wrap: (launch) => bubblewrapCommand(plan, { dir, ...launch }) } : {}),
+        // Started niced (sandbox and all): it and its kernel yield the CPU to the service.
+        ...(plan !== null
+          ? { wrap: (launch) => nicedCommand(nice, bubblewrapCommand(plan, { dir, ...launch })) }
+          : {}),
         ...(options.startTimeoutMs !== undefined ? { timeoutMs: options.startTimeoutMs } : {}),
       });
     } catch (error) {
       rmSync(dir, { recursive: true, force: true });
       throw error;
     }
+    // Unsandboxed there is no wrapper (the server watches this process itself): lowered once
+    // started, before its kernel is.
+    if (plan === null) lowerPriority(server.pid, nice);
     return new RunSandbox(id, dir, server);
   }
 
