@@ -161,6 +161,7 @@ describe('configuration', () => {
       network: 'host',
       readOnlyPaths: [],
       runEnv: [],
+      forkKernels: { enabled: true, preload: ['numpy'] },
       nice: 10,
     });
     assert.equal(loadConfig({ ...base, NES_RUN_NICE: '0' }).sandbox.nice, 0);
