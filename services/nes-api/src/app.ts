@@ -23,6 +23,7 @@ import { createMetrics } from './metrics.ts';
 import { SubmitAdmission } from './routes/admission.ts';
 import { browseRoutes } from './routes/browse.ts';
 import type { RouteContext } from './routes/context.ts';
+import { githubHookRoutes } from './routes/github-hooks.ts';
 import { healthRoutes } from './routes/health.ts';
 import { inspectRoutes } from './routes/inspect.ts';
 import { notebookRoutes } from './routes/notebooks.ts';
@@ -167,6 +168,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(browseRoutes, context);
   await app.register(sweepRoutes, context);
   await app.register(scheduleRoutes, context);
+  await app.register(githubHookRoutes, context);
   await app.register(tokenRoutes, context);
   if (options.viewer !== undefined) await app.register(viewerRoutes, { ...options.viewer, verify });
 

@@ -23,6 +23,12 @@ export interface NesConfig {
   executor: ExecutorKind;
   githubApiUrl: string | null;
   githubToken: string | null;
+  /**
+   * Secrets of GitHub push webhooks (POST /v1/hooks/github), by repository (`owner/repo`,
+   * lowercase; NES_GITHUB_WEBHOOK_SECRETS_FILE, a JSON object), and one for any other
+   * repository (NES_GITHUB_WEBHOOK_SECRET). No secret: the hook refuses the repository.
+   */
+  githubWebhookSecrets: { default: string | null; byRepository: Record<string, string> };
   /** Non-public hosts, IPs or CIDR ranges https:// sources may reach (NES_SOURCE_ALLOWED_HOSTS). */
   sourceAllowedHosts: string | null;
   /** The viewer's origin: the one origin CORS allows. null: no cross-origin access. */
@@ -123,6 +129,8 @@ type ConfigKey =
   | 'GITHUB_API_URL'
   | 'GITHUB_TOKEN'
   | 'GITHUB_TOKEN_FILE'
+  | 'GITHUB_WEBHOOK_SECRET'
+  | 'GITHUB_WEBHOOK_SECRETS_FILE'
   | 'SOURCE_ALLOWED_HOSTS'
   | 'VIEWER_ORIGIN'
   | 'PUBLIC_URL'
@@ -328,6 +336,33 @@ export function loadConfig(
     nice: integer('RUN_NICE', 10, 0, 19),
   };
 
+  function webhookSecrets(): NesConfig['githubWebhookSecrets'] {
+    const byRepository: Record<string, string> = {};
+    const file = read('GITHUB_WEBHOOK_SECRETS_FILE');
+    if (file !== null) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(readFileSync(file.value, 'utf8'));
+      } catch (error) {
+        throw new ConfigError(
+          file.name,
+          `cannot read ${file.value} as JSON (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+        );
+      }
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+        throw new ConfigError(file.name, 'expected a JSON object {"owner/repo": "secret"}');
+      for (const [repo, secret] of Object.entries(parsed)) {
+        if (!/^[\w.-]+\/[\w.-]+$/.test(repo) || typeof secret !== 'string' || secret === '')
+          throw new ConfigError(
+            file.name,
+            `entry ${JSON.stringify(repo)}: expected "owner/repo": "secret"`,
+          );
+        byRepository[repo.toLowerCase()] = secret;
+      }
+    }
+    return { default: text('GITHUB_WEBHOOK_SECRET'), byRepository };
+  }
+
   function kubernetesConfig(): KubernetesConfig {
     const name = (key: ConfigKey, pattern: RegExp, what: string): string | null => {
       const got = read(key);
@@ -403,6 +438,7 @@ export function loadConfig(
     executor,
     githubApiUrl: url('GITHUB_API_URL'),
     githubToken,
+    githubWebhookSecrets: webhookSecrets(),
     sourceAllowedHosts,
     viewerOrigin: url('VIEWER_ORIGIN', true),
     publicUrl:

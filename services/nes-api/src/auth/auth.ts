@@ -31,6 +31,8 @@ declare module 'fastify' {
     scope?: Scope;
     /** Accept `?token=` besides the header (event streams). */
     queryToken?: boolean;
+    /** Authenticated by a signature over the body instead of a token (webhooks). */
+    signed?: boolean;
   }
   interface FastifyRequest {
     token: StoredToken | null;
@@ -77,8 +79,8 @@ export function registerAuth(
   // Default-deny for the API: a /v1 route that forgets its scope fails at start, not in production.
   app.addHook('onRoute', (route) => {
     const path = route.url ?? '';
-    const config = (route.config ?? {}) as { scope?: Scope };
-    if (config.scope !== undefined) return;
+    const config = (route.config ?? {}) as { scope?: Scope; signed?: boolean };
+    if (config.scope !== undefined || config.signed === true) return;
     if (DESCRIPTION_PATHS.some((p) => path === p || path.startsWith(`${p}/`))) {
       route.config = { ...config, scope: 'read' };
     } else if (path === '/v1' || path.startsWith('/v1/')) {

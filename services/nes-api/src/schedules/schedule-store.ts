@@ -424,6 +424,19 @@ export class ScheduleStore {
     return rows.map(toDate);
   }
 
+  /** Dates whose latest attempt failed (run failed or timed out, precondition timed out, or not started). */
+  async failedDates(scheduleId: string): Promise<ScheduleDate[]> {
+    const rows = await this.db.query(
+      `SELECT ${DATE_COLUMNS} FROM schedule_dates d LEFT JOIN runs r ON r.id = d.run_id
+       WHERE d.schedule_id = $1 AND NOT d.invalidated AND (
+         d.phase IN ('precondition_timed_out', 'failed_to_start')
+         OR (d.phase = 'submitted' AND r.status IN ('failed', 'timed_out')))
+       ORDER BY d.logical_date LIMIT 1000`,
+      [scheduleId],
+    );
+    return rows.map(toDate);
+  }
+
   /** Schedules that rerun on push, for the push hook to match against changed paths. */
   async rerunOnPush(): Promise<Schedule[]> {
     const rows = await this.db.query(

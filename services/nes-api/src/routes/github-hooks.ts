@@ -1,0 +1,184 @@
+/**
+ * POST /v1/hooks/github: fix by push. A GitHub push webhook, verified with the repository's
+ * secret (X-Hub-Signature-256: HMAC-SHA256 of the exact body), reruns at the pushed commit the
+ * failed dates of every schedule that opted in (`rerunOnPush`) and whose notebook, or path
+ * prefix, the push changed on the schedule's branch. Other events are acknowledged and ignored.
+ *
+ * The route parses its own body: the signature is over the bytes GitHub sent, so the app's JSON
+ * parser (which reads parameters exactly) must not touch them first.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { parseSourceUri } from '@nes/sources';
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from 'typebox';
+import { ApiError } from '../errors.ts';
+import type { Schedule } from '../schedules/schedule-model.ts';
+import { ErrorSchema } from '../schemas/common.ts';
+import type { RouteContext } from './context.ts';
+
+interface PushEvent {
+  ref?: string;
+  after?: string;
+  deleted?: boolean;
+  repository?: { full_name?: string; default_branch?: string };
+  commits?: Array<{ added?: string[]; modified?: string[]; removed?: string[] }>;
+  head_commit?: { added?: string[]; modified?: string[]; removed?: string[] } | null;
+}
+
+const SHA = /^[0-9a-f]{40}$/;
+
+const HookResultSchema = Type.Object({
+  event: Type.Union([Type.String(), Type.Null()]),
+  commit: Type.Optional(Type.String()),
+  ignored: Type.Boolean(),
+  reruns: Type.Array(
+    Type.Object({
+      scheduleId: Type.String(),
+      name: Type.String(),
+      dates: Type.Array(Type.String({ format: 'date-time' })),
+    }),
+  ),
+});
+
+export const githubHookRoutes: FastifyPluginAsync<RouteContext> = async (app, ctx) => {
+  const services = ctx.services.schedules;
+  if (services === undefined) return;
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) =>
+    done(null, body),
+  );
+
+  app.post(
+    '/v1/hooks/github',
+    {
+      config: { signed: true },
+      schema: {
+        summary:
+          'GitHub push webhook: rerun, at the pushed commit, the failed dates of schedules whose notebook changed (HMAC-verified)',
+        tags: ['schedules'],
+        security: [],
+        response: {
+          200: HookResultSchema,
+          202: HookResultSchema,
+          400: ErrorSchema,
+          401: ErrorSchema,
+          403: ErrorSchema,
+          415: ErrorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const raw = request.body;
+      if (!Buffer.isBuffer(raw))
+        throw new ApiError(415, 'unsupported_media_type', 'send the webhook as application/json');
+      let event: PushEvent;
+      try {
+        event = JSON.parse(raw.toString('utf8')) as PushEvent;
+      } catch {
+        throw new ApiError(400, 'invalid_json', 'the webhook body is not JSON');
+      }
+      const repository = event.repository?.full_name;
+      if (typeof repository !== 'string')
+        throw new ApiError(400, 'invalid_request', 'the webhook names no repository.full_name');
+      const secrets = ctx.config.githubWebhookSecrets;
+      const secret = secrets.byRepository[repository.toLowerCase()] ?? secrets.default;
+      if (secret === null) {
+        throw new ApiError(
+          403,
+          'hook_not_configured',
+          `no webhook secret is configured for ${repository}`,
+        );
+      }
+      if (!validSignature(secret, raw, request.headers['x-hub-signature-256'])) {
+        throw new ApiError(
+          401,
+          'invalid_signature',
+          'X-Hub-Signature-256 is missing or does not match the body signed with the repository secret',
+        );
+      }
+      const kind = request.headers['x-github-event'];
+      if (kind !== 'push') {
+        return reply.status(200).send({ event: kind ?? null, ignored: true, reruns: [] });
+      }
+      const branch = event.ref?.startsWith('refs/heads/')
+        ? event.ref.slice('refs/heads/'.length)
+        : null;
+      if (branch === null || event.deleted === true || !SHA.test(event.after ?? '')) {
+        return reply.status(200).send({ event: 'push', ignored: true, reruns: [] });
+      }
+      const commit = event.after as string;
+      const changed = changedPaths(event);
+      const now = services.clock();
+      const reruns: Array<{ scheduleId: string; name: string; dates: string[] }> = [];
+      for (const schedule of await services.store.rerunOnPush()) {
+        if (
+          !matches(schedule, repository, branch, event.repository?.default_branch ?? null, changed)
+        )
+          continue;
+        const failed = await services.store.failedDates(schedule.id);
+        const started = await services.store.startAttempts(
+          schedule.id,
+          failed.map((d) => ({ logicalDate: d.logicalDate, dataIntervalEnd: d.dataIntervalEnd })),
+          { trigger: 'push', sweepId: null, refOverride: commit },
+          now,
+        );
+        reruns.push({ scheduleId: schedule.id, name: schedule.name, dates: started });
+      }
+      if (reruns.some((r) => r.dates.length > 0)) services.wake();
+      return reply.status(202).send({ event: 'push', commit, ignored: false, reruns });
+    },
+  );
+};
+
+export function signature(secret: string, body: Buffer | string): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+function validSignature(
+  secret: string,
+  body: Buffer,
+  header: string | string[] | undefined,
+): boolean {
+  if (typeof header !== 'string') return false;
+  const expected = Buffer.from(signature(secret, body));
+  const given = Buffer.from(header.trim());
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function changedPaths(event: PushEvent): Set<string> {
+  const paths = new Set<string>();
+  for (const commit of [
+    ...(event.commits ?? []),
+    ...(event.head_commit ? [event.head_commit] : []),
+  ]) {
+    for (const list of [commit.added, commit.modified, commit.removed])
+      for (const path of list ?? []) paths.add(path);
+  }
+  return paths;
+}
+
+/** The schedule's notebook is in this repository, on the pushed branch, and the push changed it. */
+function matches(
+  schedule: Schedule,
+  repository: string,
+  branch: string,
+  defaultBranch: string | null,
+  changed: Set<string>,
+): boolean {
+  let location: ReturnType<typeof parseSourceUri>;
+  try {
+    location = parseSourceUri(schedule.notebook, { ref: schedule.ref ?? undefined });
+  } catch {
+    return false;
+  }
+  if (location.kind !== 'github') return false;
+  if (`${location.owner}/${location.repo}`.toLowerCase() !== repository.toLowerCase()) return false;
+  const wanted = schedule.ref ?? location.ref ?? defaultBranch;
+  if (wanted !== branch) return false;
+  const prefix = schedule.pushPathPrefix?.replace(/^\/+/, '') ?? null;
+  for (const path of changed) {
+    if (path === location.path) return true;
+    if (prefix !== null && path.startsWith(prefix)) return true;
+  }
+  return false;
+}
