@@ -41,7 +41,7 @@ import {
   markCellRunning,
   markNotebookComplete,
   nowMicros,
-  prepareNotebook,
+  startNotebook,
   withErrorBanner,
 } from './papermill.ts';
 import { quietServicesDebug } from './quiet-console.ts';
@@ -125,11 +125,7 @@ class NotebookRun {
 
   constructor(options: ExecuteOptions) {
     this.#options = options;
-    this.#nb = prepareNotebook(options.notebook, {
-      startMicros: this.#startMicros,
-      ...(options.reportMode !== undefined ? { reportMode: options.reportMode } : {}),
-      ...(options.record !== undefined ? { record: options.record } : {}),
-    });
+    this.#nb = startNotebook(options.notebook, this.#startMicros);
     this.#cellsTotal = this.#nb.cells.filter((cell) => cell.cell_type === 'code').length;
     this.#autosaver = new Autosaver({
       sink: options.sink,

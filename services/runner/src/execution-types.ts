@@ -2,7 +2,7 @@
  * The runner's public contract: what a caller (the nes-run CLI, the local executor, a pod
  * entry point) gives `executeNotebook`, what it gets back, and the events it can observe.
  */
-import type { Notebook, PapermillNotebookMetadata } from '@nes/notebook';
+import type { Notebook } from '@nes/notebook';
 import type { RunFailure, RunOutcome } from '@nes/run-contract';
 
 /** How a run ends is @nes/run-contract's: the runner reports it in those terms. */
@@ -53,7 +53,11 @@ export interface JupyterServerTarget {
 }
 
 export interface ExecuteOptions {
-  /** The notebook to run, already parameterized (see @nes/notebook `parameterize`). */
+  /**
+   * The notebook to run, as prepareRun (prepare-run.ts) leaves it: parameterized, report mode
+   * applied, its papermill record (input_path, parameters, ...) in `metadata.papermill`, to which
+   * the engine adds start_time, end_time, duration and exception.
+   */
   notebook: Notebook;
   /** Where to save; autosaves and the final save go here. */
   sink: NotebookSink;
@@ -75,8 +79,6 @@ export interface ExecuteOptions {
   timeLimitSeconds?: number;
   autosave?: Partial<AutosavePolicy>;
   limits?: Partial<OutputLimits>;
-  /** papermill report mode: hide inputs (`metadata.jupyter.source_hidden`). */
-  reportMode?: boolean;
   /** Aborting cancels the run: interrupt, shut the kernel down, save as cancelled. */
   signal?: AbortSignal;
   /** Observe progress. Must not throw; must not block. */
@@ -92,12 +94,6 @@ export interface ExecuteOptions {
   onCellBoundary?: (phase: 'start' | 'end', cellIndex: number) => void;
   /** Extra environment for a private server's kernels. */
   env?: Record<string, string>;
-  /**
-   * What papermill records about the run under `metadata.papermill`, written as given:
-   * input_path, output_path, parameters, default_parameters, environment_variables, version.
-   * The runner adds start_time, end_time, duration and exception.
-   */
-  record?: PapermillNotebookMetadata;
 }
 
 export interface RunSummary {

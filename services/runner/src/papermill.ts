@@ -7,17 +7,16 @@
  *   start_time, end_time, duration, exception;
  * - timestamps as Python's naive UTC `datetime.isoformat()`, durations in seconds;
  * - on failure, two markdown "banner" cells tagged `papermill-error-cell-tag`: one on top linking
- *   to `#papermill-error-cell`, one anchor just before the failed cell;
- * - report mode hides code inputs (`metadata.jupyter.source_hidden`).
+ *   to `#papermill-error-cell`, one anchor just before the failed cell.
+ * What papermill does before its engine runs (parameters, report mode, paths, removing an earlier
+ * run's banners) is prepare-run.ts.
  */
 import {
   addErrorMarkers,
   type Cell,
-  type JsonObject,
   type Notebook,
   type PapermillCellMetadata,
   type PapermillNotebookMetadata,
-  removeErrorMarkers,
 } from '@nes/notebook';
 
 /** Wall-clock time in whole microseconds since the epoch (papermill records microseconds). */
@@ -52,23 +51,20 @@ function notebookRecord(nb: Notebook): PapermillNotebookMetadata {
   return nb.metadata.papermill;
 }
 
-export interface PrepareOptions {
-  reportMode?: boolean;
-  /** Recorded as-is under `metadata.papermill` (input_path, parameters, version, ...). */
-  record?: PapermillNotebookMetadata;
-  startMicros: number;
-}
-
 /**
- * A copy of `input` ready to run: old error banners removed, inputs hidden in report mode, the
- * run recorded, execution counts and outputs cleared, every cell pending (papermill's
- * notebook_start).
+ * papermill's notebook_start, on a copy of a notebook prepareRun made: the run's start recorded
+ * beside the record already in `metadata.papermill` (input_path, parameters, ...), execution
+ * counts and outputs cleared, every cell pending. Parameterizing, report mode and old error
+ * banners are prepareRun's, done once before.
  */
-export function prepareNotebook(input: Notebook, options: PrepareOptions): Notebook {
-  const nb = structuredClone(removeErrorMarkers(input));
+export function startNotebook(input: Notebook, startMicros: number): Notebook {
+  const { papermill, ...metadata } = input.metadata;
+  const nb = structuredClone({ ...input, metadata });
+  // The record is copied, not cloned: its parameters hold values that write themselves exactly
+  // (1.0, integers past 2^53, inf), which a structured clone would turn into plain objects.
+  nb.metadata.papermill = { ...papermill };
   const record = notebookRecord(nb);
-  Object.assign(record, options.record ?? {});
-  record.start_time = papermillTimestamp(options.startMicros);
+  record.start_time = papermillTimestamp(startMicros);
   record.end_time = null;
   record.duration = null;
   record.exception = null;
@@ -76,10 +72,6 @@ export function prepareNotebook(input: Notebook, options: PrepareOptions): Noteb
     if (cell.cell_type === 'code') {
       cell.execution_count = null;
       cell.outputs = [];
-      if (options.reportMode) {
-        const jupyter = (cell.metadata.jupyter ?? {}) as JsonObject;
-        cell.metadata.jupyter = { ...jupyter, source_hidden: true };
-      }
     }
     cell.metadata.papermill = pendingCellRecord();
   }

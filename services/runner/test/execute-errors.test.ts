@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CellMetadata, Notebook } from '@nes/notebook';
 import { ERROR_ANCHOR_MARKDOWN, ERROR_MARKER_TAG, errorMessageMarkdown } from '@nes/notebook';
-import { code, markdown } from './support/notebooks.ts';
+import { prepareRun } from '../src/prepare-run.ts';
+import { code, markdown, notebook } from './support/notebooks.ts';
 import { codeCell, joined, runCells } from './support/run.ts';
 import { sharedServer } from './support/server.ts';
 
@@ -168,18 +169,15 @@ describe('cell errors', () => {
   });
 
   test('report mode hides inputs; the run record and kernel timings are written', async () => {
-    const record = {
-      input_path: 'in.ipynb',
-      output_path: 'out.ipynb',
-      parameters: { alpha: 0.5 },
-      environment_variables: {},
-      version: 'nes-test',
-    };
-    const { saved } = await runCells([markdown('m'), code('a = 1')], {
-      server: server(),
-      reportMode: true,
-      record,
-    });
+    // The record and report mode come from the preparation, done once before the engine.
+    const prepared = prepareRun(
+      notebook([markdown('m'), code('a = 1')]),
+      { uri: 'in.ipynb', ref: null, commitSha: null, pinnedUri: 'in.ipynb' },
+      { parameters: {}, reportMode: true, outputPath: 'out.ipynb', warn: () => {} },
+    );
+    const record = prepared.metadata.papermill ?? {};
+    assert.deepEqual([record.input_path, record.output_path], ['in.ipynb', 'out.ipynb']);
+    const { saved } = await runCells([], { server: server(), notebook: prepared });
     const cell = codeCell(saved, 1);
     assert.deepEqual(cell.metadata.jupyter, { source_hidden: true });
     assert.equal(saved.cells[0]?.metadata.jupyter, undefined);

@@ -5,7 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { KernelMessage } from '@jupyterlab/services';
-import type { CodeCell, Notebook } from '@nes/notebook';
+import {
+  type CodeCell,
+  type Notebook,
+  parseParametersJson,
+  serializeNotebook,
+} from '@nes/notebook';
 import { LocalStore, StoreNotebookSink } from '@nes/stores';
 import { Autosaver, resolveAutosavePolicy } from '../src/autosave.ts';
 import { nbclientTimestamp, snapshotNotebook } from '../src/execute.ts';
@@ -16,9 +21,10 @@ import { OutputCollector } from '../src/outputs.ts';
 import {
   durationSeconds,
   papermillTimestamp,
-  prepareNotebook,
+  startNotebook,
   withErrorBanner,
 } from '../src/papermill.ts';
+import { prepareRun } from '../src/prepare-run.ts';
 import { validateWithNbformat } from './support/nbformat-validate.ts';
 import { code, MemorySink, markdown, notebook } from './support/notebooks.ts';
 
@@ -52,7 +58,7 @@ describe('papermill records', () => {
     );
   });
 
-  test('prepare clears old outputs and banners; banners go top and before the failed cell', () => {
+  test('prepareRun removes old banners and hides inputs once; the engine start clears outputs; banners go top and before the failed cell', () => {
     const input = notebook([code('1'), markdown('m'), code('2')]);
     input.cells.unshift({
       cell_type: 'markdown',
@@ -61,11 +67,34 @@ describe('papermill records', () => {
     });
     (input.cells[1] as CodeCell).outputs = [{ output_type: 'stream', name: 'stdout', text: 'x' }];
     (input.cells[1] as CodeCell).execution_count = 9;
-    const nb = prepareNotebook(input, { startMicros: 0 });
-    assert.equal(nb.cells.length, 3);
+    const warnings: string[] = [];
+    const prepared = prepareRun(
+      input,
+      { uri: 'in.ipynb', ref: null, commitSha: null, pinnedUri: 'in.ipynb' },
+      {
+        parameters: {},
+        reportMode: true,
+        outputPath: 'out.ipynb',
+        runId: 'r1',
+        warn: (message) => warnings.push(message),
+      },
+    );
+    assert.equal(prepared.cells.length, 3, 'the old banner is gone');
+    assert.deepEqual(prepared.cells[0]?.metadata.jupyter, { source_hidden: true });
+    assert.equal(prepared.cells[1]?.metadata.jupyter, undefined, 'markdown keeps its source');
+    assert.deepEqual(
+      [prepared.metadata.papermill?.input_path, prepared.metadata.papermill?.output_path],
+      ['in.ipynb', 'out.ipynb'],
+    );
+    assert.deepEqual(prepared.metadata.nes, {
+      source: { uri: 'in.ipynb', ref: null, commitSha: null, pinnedUri: 'in.ipynb' },
+      runId: 'r1',
+    });
+    const nb = startNotebook(prepared, 0);
     assert.deepEqual((nb.cells[0] as CodeCell).outputs, []);
     assert.equal((nb.cells[0] as CodeCell).execution_count, null);
     assert.equal(nb.metadata.papermill?.start_time, '1970-01-01T00:00:00');
+    assert.equal(nb.metadata.papermill?.input_path, 'in.ipynb', 'the prepared record is kept');
     assert.equal((input.cells[1] as CodeCell).execution_count, 9, 'the input is not modified');
     const marked = withErrorBanner(nb, 2, 5);
     assert.equal(marked.cellIndex, 4);
@@ -76,6 +105,43 @@ describe('papermill records', () => {
     assert.match(marked.notebook.cells[0]?.source ?? '', /In \[5\]/);
     assert.match(marked.notebook.cells[3]?.source ?? '', /id="papermill-error-cell"/);
     validateWithNbformat(JSON.stringify(marked.notebook));
+  });
+
+  test('prepareRun warns of parameters the notebook does not declare, as papermill does', () => {
+    const input = notebook([code('alpha = 1')]);
+    (input.cells[0] as CodeCell).metadata.tags = ['parameters'];
+    const warnings: string[] = [];
+    const prepared = prepareRun(
+      input,
+      { uri: 'in.ipynb', ref: null, commitSha: null, pinnedUri: null },
+      {
+        parameters: { alpha: 2, beta: 'x' },
+        kernelName: 'python3',
+        outputPath: 'out.ipynb',
+        warn: (message) => warnings.push(message),
+      },
+    );
+    assert.deepEqual(warnings, ['Passed unknown parameter: beta']);
+    // Values that write themselves exactly stay so once the engine starts the notebook.
+    const exact = prepareRun(
+      input,
+      { uri: 'in.ipynb', ref: null, commitSha: null, pinnedUri: null },
+      {
+        parameters: parseParametersJson('{"alpha": 1.0, "big": 12345678901234567890}') as Record<
+          string,
+          unknown
+        >,
+        kernelName: 'python3',
+        outputPath: 'out.ipynb',
+        warn: () => {},
+      },
+    );
+    assert.match(
+      serializeNotebook(startNotebook(exact, 0)),
+      /"alpha": 1\.0,\n\s+"big": 12345678901234567890\n/,
+    );
+    assert.deepEqual(prepared.metadata.papermill?.parameters, { alpha: 2, beta: 'x' });
+    assert.equal(prepared.cells.length, 2, 'the injected cell after the parameters cell');
   });
 
   test('snapshots do not change when the run goes on', () => {

@@ -6,6 +6,8 @@
 import { readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { kernelSpecName } from '../kernel-names.ts';
+import { usageError } from './cli-error.ts';
 
 const PROJECT_ROOT = resolve(import.meta.dirname, '../../../..');
 
@@ -44,4 +46,16 @@ export function availableKernels(env: NodeJS.ProcessEnv = process.env): string[]
     }
   }
   return [...names].sort();
+}
+
+/** A usage error before anything starts when no kernelspec of that name is installed. */
+export function checkKernel(kernelName: string | undefined): void {
+  if (!kernelName) {
+    throw usageError('the notebook names no kernel (metadata.kernelspec.name): pass -k/--kernel');
+  }
+  const kernels = availableKernels();
+  const specName = kernelSpecName(kernelName);
+  if (kernels.length > 0 && !kernels.includes(specName.toLowerCase())) {
+    throw usageError(`no such kernel: ${kernelName}; available kernels: ${kernels.join(', ')}`);
+  }
 }

@@ -7,13 +7,14 @@
 import { statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Notebook, serializeNotebookChunks } from '@nes/notebook';
+import { type Notebook, parameterizePath, serializeNotebookChunks } from '@nes/notebook';
 import {
   checkKey,
   isStoreError,
   LocalStore,
   type ObjectStore,
   openStore,
+  type RunArtifacts,
   StoreNotebookSink,
 } from '@nes/stores/local';
 import type { NotebookSink } from '../execution-types.ts';
@@ -130,10 +131,36 @@ export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function isDirectory(path: string): boolean {
+export function isDirectory(path: string): boolean {
   try {
     return statSync(path).isDirectory();
   } catch {
     return false;
   }
+}
+
+/** papermill's parameterize_path: OUTPUT (and INPUT, --manifest) templated with the parameters. */
+export function templatePath(
+  what: string,
+  path: string,
+  pathParams: Record<string, unknown>,
+): string {
+  try {
+    return parameterizePath(path, pathParams);
+  } catch (err) {
+    throw usageError(`${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** The run layout's output notebook as a place (--store). */
+export function artifactPlace(artifacts: RunArtifacts): Place {
+  const uri = artifacts.store.uriOf(artifacts.keys.output);
+  const local = artifacts.store instanceof LocalStore;
+  return {
+    store: artifacts.store,
+    key: artifacts.keys.output,
+    uri,
+    shown: local ? fileURLToPath(uri) : uri,
+    local,
+  };
 }

@@ -1,14 +1,14 @@
 /**
- * One run in a worker: fetch the notebook at the pinned commit, keep a copy of the input, inject
- * the parameters, take a kernel from the parent, execute, write the manifest and the log. The
- * steps mirror nes-run's; the differences are where things come from (a run spec, not flags) and
- * where they go (the run layout of the output store, events to the parent).
+ * One run in a worker: fetch the notebook at the pinned commit, keep a copy of the input, prepare
+ * it (prepare-run.ts, as nes-run does), take a kernel from the parent, execute, write the
+ * manifest and the log. What differs from nes-run is where things come from (a run spec, not
+ * flags) and where they go (the run layout of the output store, events to the parent).
  */
 
 import {
+  InvalidParameterNameError,
   type Notebook,
   parseParametersJson,
-  prepareAsPapermill,
   UnsupportedLanguageError,
   UnsupportedParameterValueError,
 } from '@nes/notebook';
@@ -29,6 +29,7 @@ import {
 } from '@nes/stores/local';
 import { executeNotebook } from '../execute.ts';
 import type { NotebookSink, RunEvent, RunFailure } from '../execution-types.ts';
+import { prepareRun } from '../prepare-run.ts';
 import { collectResults, resultsDocument } from '../results.ts';
 import {
   type JupyterEndpoint,
@@ -138,10 +139,18 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
     if (kernelName === null) {
       throw new Error('the notebook names no kernel (metadata.kernelspec.name) and none was given');
     }
-    prepared = prepare(source, spec, kernelName, artifacts.uris.output, (m) => log('warn', m));
+    prepared = prepareRun(source.notebook, source.record, {
+      parameters: specParameters(spec),
+      kernelName,
+      outputPath: artifacts.uris.output,
+      runId: spec.runId,
+      warn: (message) => log('warn', message),
+    });
   } catch (error) {
     const known =
-      error instanceof UnsupportedLanguageError || error instanceof UnsupportedParameterValueError;
+      error instanceof UnsupportedLanguageError ||
+      error instanceof UnsupportedParameterValueError ||
+      error instanceof InvalidParameterNameError;
     return await end(
       {
         status: 'failed',
@@ -210,7 +219,6 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
           timeLimitSeconds: spec.timeoutSeconds,
         }
       : {}),
-    record: prepared.metadata.papermill ?? {},
     ...(spec.autosave ? { autosave: spec.autosave } : {}),
     signal: io.signal,
     onEvent: (event: RunEvent) => {
@@ -248,32 +256,6 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
 /** The parameters exactly as submitted (see WorkerRunSpec.parametersJson). */
 function specParameters(spec: WorkerRunSpec): Record<string, unknown> {
   return parseParametersJson(spec.parametersJson) as Record<string, unknown>;
-}
-
-function prepare(
-  source: ResolvedSource,
-  spec: WorkerRunSpec,
-  kernelName: string,
-  outputUri: string,
-  warn: (message: string) => void,
-): Notebook {
-  const prepared = prepareAsPapermill(source.notebook, specParameters(spec), {
-    kernelName,
-    inputPath: source.record.uri,
-    outputPath: outputUri,
-  });
-  for (const warning of prepared.warnings) warn(warning);
-  const nb = prepared.notebook;
-  const nes = {
-    source: {
-      uri: source.record.uri,
-      ref: source.record.ref,
-      commitSha: source.record.commitSha,
-      pinnedUri: source.record.pinnedUri,
-    },
-    runId: spec.runId,
-  };
-  return { ...nb, metadata: { ...nb.metadata, nes } };
 }
 
 /** The run layout's output notebook; the final save records the outcome on the object. */
