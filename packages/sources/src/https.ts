@@ -34,7 +34,12 @@ export const MAX_REDIRECTS = 5;
 /** One connection pool per allow-list: its sockets resolve through the address guard. */
 const agents = new Map<string, Agent>();
 
-function guardedFetch(allowText: string, allow: AllowList): typeof fetch {
+/**
+ * `fetch` whose connections reach only addresses the allow-list permits (public ones, and what
+ * `allowText` names): the address connected to is the address checked. Also what the service
+ * delivers notifications with.
+ */
+export function guardedFetch(allowText: string, allow: AllowList): typeof fetch {
   let agent = agents.get(allowText);
   if (agent === undefined) {
     agent = new Agent({ connect: { lookup: guardedLookup(allow) } });

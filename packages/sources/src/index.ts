@@ -1,4 +1,9 @@
-export { forbiddenRange, parseAllowList } from './address-guard.ts';
+export {
+  type AllowList,
+  checkUrlHost,
+  forbiddenRange,
+  parseAllowList,
+} from './address-guard.ts';
 export {
   isSourceError,
   redact,
@@ -7,6 +12,7 @@ export {
   type SourceErrorOptions,
 } from './errors.ts';
 export { GitHubClient, type GitHubRepository } from './github.ts';
+export { guardedFetch } from './https.ts';
 export {
   DEFAULT_GITHUB_API_URL,
   DEFAULT_MAX_CONTEXT_BYTES,

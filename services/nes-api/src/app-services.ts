@@ -6,6 +6,7 @@
 import type { ResolvedSource, ResolveOptions, SourceOptions } from '@nes/sources';
 import type { ObjectStore } from '@nes/stores';
 import type { RunEventBus } from './events-bus.ts';
+import type { NotificationServices } from './notifications/notifications.ts';
 import type { Run } from './runs/run-model.ts';
 import type { ScheduleStore } from './schedules/schedule-store.ts';
 
@@ -51,4 +52,6 @@ export interface AppServices {
   resolveSource?: SourceResolver;
   /** Absent: the /v1/schedules routes are not served. */
   schedules?: ScheduleServices;
+  /** Subscriptions, the outbox and its deliverer (absent: the notification routes are not served). */
+  notifications?: NotificationServices;
 }

@@ -27,6 +27,7 @@ import { githubHookRoutes } from './routes/github-hooks.ts';
 import { healthRoutes } from './routes/health.ts';
 import { inspectRoutes } from './routes/inspect.ts';
 import { notebookRoutes } from './routes/notebooks.ts';
+import { notificationRoutes } from './routes/notifications.ts';
 import { runNotebookRoutes } from './routes/run-notebooks.ts';
 import { runResultRoutes } from './routes/run-results.ts';
 import { runStreamRoutes } from './routes/run-streams.ts';
@@ -163,6 +164,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(runStreamRoutes, context);
   await app.register(runNotebookRoutes, context);
   await app.register(runResultRoutes, context);
+  await app.register(notificationRoutes, context);
   await app.register(inspectRoutes, context);
   await app.register(notebookRoutes, context);
   await app.register(browseRoutes, context);

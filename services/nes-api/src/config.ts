@@ -31,6 +31,14 @@ export interface NesConfig {
   githubWebhookSecrets: { default: string | null; byRepository: Record<string, string> };
   /** Non-public hosts, IPs or CIDR ranges https:// sources may reach (NES_SOURCE_ALLOWED_HOSTS). */
   sourceAllowedHosts: string | null;
+  /** Notifications: non-public receivers allowed, the retry window, deliveries in flight, first back-off. */
+  notify: {
+    allowedHosts: string | null;
+    retrySeconds: number;
+    concurrency: number;
+    backoffMs: number;
+    timeoutSeconds: number;
+  };
   /** The viewer's origin: the one origin CORS allows. null: no cross-origin access. */
   viewerOrigin: string | null;
   /** Base of the links the API returns (`links.viewer`). Default `http://HOST:PORT`. */
@@ -132,6 +140,11 @@ type ConfigKey =
   | 'GITHUB_WEBHOOK_SECRET'
   | 'GITHUB_WEBHOOK_SECRETS_FILE'
   | 'SOURCE_ALLOWED_HOSTS'
+  | 'NOTIFY_ALLOWED_HOSTS'
+  | 'NOTIFY_RETRY_SECONDS'
+  | 'NOTIFY_CONCURRENCY'
+  | 'NOTIFY_BACKOFF_MS'
+  | 'NOTIFY_TIMEOUT_SECONDS'
   | 'VIEWER_ORIGIN'
   | 'PUBLIC_URL'
   | 'BODY_LIMIT'
@@ -233,6 +246,15 @@ export function loadConfig(
       parseAllowList(sourceAllowedHosts);
     } catch (error) {
       throw new ConfigError('NES_SOURCE_ALLOWED_HOSTS', (error as Error).message);
+    }
+  }
+
+  const notifyAllowedHosts = text('NOTIFY_ALLOWED_HOSTS');
+  if (notifyAllowedHosts !== null) {
+    try {
+      parseAllowList(notifyAllowedHosts);
+    } catch (error) {
+      throw new ConfigError('NES_NOTIFY_ALLOWED_HOSTS', (error as Error).message);
     }
   }
 
@@ -440,6 +462,13 @@ export function loadConfig(
     githubToken,
     githubWebhookSecrets: webhookSecrets(),
     sourceAllowedHosts,
+    notify: {
+      allowedHosts: notifyAllowedHosts,
+      retrySeconds: integer('NOTIFY_RETRY_SECONDS', 24 * 3600, 1, 30 * 24 * 3600),
+      concurrency: integer('NOTIFY_CONCURRENCY', 8, 1, 256),
+      backoffMs: integer('NOTIFY_BACKOFF_MS', 1000, 10, 3600_000),
+      timeoutSeconds: integer('NOTIFY_TIMEOUT_SECONDS', 10, 1, 300),
+    },
     viewerOrigin: url('VIEWER_ORIGIN', true),
     publicUrl:
       url('PUBLIC_URL') ??

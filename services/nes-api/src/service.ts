@@ -29,6 +29,9 @@ import type {
   KubernetesExecutorOptions,
 } from './executors/kubernetes/kubernetes-executor.ts';
 import { LocalExecutor, type LocalExecutorOptions } from './executors/local-executor.ts';
+import type { DelivererOptions } from './notifications/deliverer.ts';
+import { freshnessNotification } from './notifications/freshness.ts';
+import { type NotificationServices, startNotifications } from './notifications/notifications.ts';
 import { RevokedTokenError, type RunStore } from './runs/run-store.ts';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.ts';
 import { startTicker } from './schedules/service-wiring.ts';
@@ -53,6 +56,8 @@ export interface StartServiceOptions {
   ticker?: Partial<Pick<TickerOptions, 'clock' | 'intervalMs' | 'misfireGraceMs' | 'freshness'>>;
   /** Scheduler tuning; `concurrency` defaults to NES_CONCURRENCY, else 4. */
   scheduler?: Partial<Omit<SchedulerOptions, 'store' | 'executor' | 'bus'>>;
+  /** Notification delivery tuning (tests: poll interval, leases, timeouts). */
+  notifications?: Partial<Omit<DelivererOptions, 'outbox' | 'runs' | 'policy' | 'publicUrl'>>;
   /** How long running runs may finish on shutdown; default NES_SHUTDOWN_GRACE_SECONDS, else 20 s. */
   shutdownGraceMs?: number;
   /** Stop gracefully on SIGTERM/SIGINT (and exit). Default false: the caller owns signals. */
@@ -79,6 +84,11 @@ export interface StartedService {
   /** The schedule ticker (null when the run store is not SQL, as in some tests). */
   ticker: Ticker | null;
   executor: LocalExecutor | KubernetesExecutor;
+  /**
+   * Notifications (null with a store that has no database): `enqueue` reports an event that is
+   * not a run's own (the schedules' freshness_missed); routes and the deliverer use the rest.
+   */
+  notifications: NotificationServices | null;
   /** Graceful stop (idempotent): intake, then runs (grace), then the store. */
   close(graceMs?: number): Promise<void>;
 }
@@ -195,12 +205,26 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
       ...(config.githubToken ? { githubToken: config.githubToken } : {}),
       ...(config.sourceAllowedHosts ? { allowedHosts: config.sourceAllowedHosts } : {}),
     };
+    // Notifications live in the SQL store's database (a store passed in by a test may have none).
+    const notifications =
+      store instanceof SqlRunStore
+        ? startNotifications({
+            db: store.db,
+            runs: store,
+            bus,
+            config,
+            log: (level, message) => log(`nes notifications ${level}: ${message}`),
+            ...(options.notifications ? { deliverer: options.notifications } : {}),
+          })
+        : null;
+    if (notifications) undo.push(() => notifications.close());
     const services: AppServices = {
       scheduler,
       bus,
       artifacts,
       sourceOptions,
       resolveSource: absoluteLocalPaths,
+      ...(notifications ? { notifications } : {}),
     };
     let ticker: Ticker | null = null;
     if (store instanceof SqlRunStore) {
@@ -212,7 +236,18 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
         artifacts,
         sourceOptions,
         resolve: absoluteLocalPaths,
-        ...(options.ticker === undefined ? {} : { options: options.ticker }),
+        options: {
+          // A schedule that falls behind its SLA is a freshness_missed notification.
+          ...(notifications
+            ? {
+                freshness: async (event) => {
+                  const notification = freshnessNotification(event);
+                  if (notification) await notifications.enqueue(notification);
+                },
+              }
+            : {}),
+          ...options.ticker,
+        },
         log: (level, message) => log(`nes schedules ${level}: ${message}`),
       });
       ticker = wired.ticker;
@@ -269,6 +304,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
           .catch((error: unknown) => log(`nes: closing the output origin: ${String(error)}`));
         await ticker?.stop();
         await scheduler.stop(grace);
+        await notifications?.close();
         await store.close();
       })();
       return closing;
@@ -305,6 +341,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
       scheduler,
       ticker,
       executor,
+      notifications,
       close,
     };
   } catch (error) {

@@ -38,6 +38,23 @@ const RUN_COLUMNS = `id, submit_seq, status, notebook, ref, commit_sha, paramete
   kernel, labels, timeout_seconds, resources, image, queue, sweep_id, created_at, started_at,
   finished_at, progress, error, output_uri, cancel_requested, request_hash`;
 
+/**
+ * The notifications a terminal transition owes, inserted in the same statement as the status
+ * change (notifications/outbox-store.ts delivers them): one outbox row per matching enabled
+ * subscription, its event id the same on every replica and retry.
+ */
+const ENQUEUE_RUN_NOTIFICATIONS = `
+         INSERT INTO notification_outbox (event_id, subscription_id, event_type, run_id, order_key)
+         SELECT 'run-' || upd.id || '-' || upd.status, s.id, upd.status, upd.id, upd.id
+         FROM upd JOIN notification_subscriptions s
+           ON s.enabled AND s.events ? upd.status
+          AND (s.notebook IS NULL OR s.notebook = upd.notebook)
+          AND upd.labels @> s.labels
+          AND (s.sweep_id IS NULL OR s.sweep_id = upd.sweep_id)
+          AND (s.schedule_id IS NULL OR upd.labels ->> 'nes/schedule' = s.schedule_id)
+         WHERE upd.status IN ('succeeded', 'failed', 'cancelled', 'timed_out')
+         ON CONFLICT (event_id, subscription_id) DO NOTHING`;
+
 /** Arbitrary constant shared by every NES process: "NES claim". */
 const CLAIM_LOCK = 0x4e45_5302;
 
@@ -289,6 +306,7 @@ export class SqlRunStore implements RunStore {
                 jsonb_build_object('status', status, 'from', previous_status)
                   || ${param(JSON.stringify(data), '::jsonb')}
          FROM upd
+       ), notify AS (${ENQUEUE_RUN_NOTIFICATIONS}
        )
        SELECT ${RUN_COLUMNS}, previous_status FROM upd`,
       params,
