@@ -7,7 +7,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import cliProgress from 'cli-progress';
 import type { RunEvent, RunSummary } from '../execution-types.ts';
-import type { LogLevel } from './args.ts';
+import type { LogLevel } from './flags.ts';
 
 const LEVEL_RANK: Record<LogLevel, number> = {
   NOTSET: 0,
