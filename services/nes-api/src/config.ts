@@ -79,7 +79,8 @@ export interface SandboxConfig {
   runEnv: string[];
   /**
    * NES_FORK_KERNELS: `on` (default) forks each run's Python kernel from a template that has
-   * already imported ipykernel and NES_FORK_PRELOAD (comma-separated modules, default numpy);
+   * already imported ipykernel and NES_FORK_PRELOAD (comma-separated modules, default numpy;
+   * `none` for ipykernel and IPython only);
    * `off` starts every kernel normally.
    */
   forkKernels: { enabled: boolean; preload: string[] };
@@ -320,7 +321,8 @@ export function loadConfig(
       `expected "on" or "off", got ${JSON.stringify(forkKernels.value)}`,
     );
   }
-  const forkPreload = (text('FORK_PRELOAD') ?? 'numpy')
+  const preloadList = text('FORK_PRELOAD') ?? 'numpy';
+  const forkPreload = (preloadList === 'none' ? '' : preloadList)
     .split(',')
     .map((name) => name.trim())
     .filter((name) => name !== '');

@@ -20,6 +20,14 @@ describe('loadConfig', () => {
     assert.equal(config.databaseUrl, null);
     assert.equal(config.viewerOrigin, null);
     assert.equal(config.publicUrl, 'http://127.0.0.1:8080');
+    assert.deepEqual(config.sandbox.forkKernels, { enabled: true, preload: ['numpy'] });
+  });
+
+  test('forked kernels: off, a preload list, none', () => {
+    assert.equal(loadConfig({ NES_FORK_KERNELS: 'off' }).sandbox.forkKernels.enabled, false);
+    const list = loadConfig({ NES_FORK_PRELOAD: 'numpy, matplotlib.figure ,pandas' });
+    assert.deepEqual(list.sandbox.forkKernels.preload, ['numpy', 'matplotlib.figure', 'pandas']);
+    assert.deepEqual(loadConfig({ NES_FORK_PRELOAD: 'none' }).sandbox.forkKernels.preload, []);
   });
 
   test('variables, flags over variables, token file', async () => {
@@ -57,6 +65,8 @@ describe('loadConfig', () => {
       [{ NES_GITHUB_API_URL: 'ftp://x' }, 'NES_GITHUB_API_URL'],
       [{ NES_ADMIN_TOKEN: 'short' }, 'NES_ADMIN_TOKEN'],
       [{ NES_GITHUB_TOKEN_FILE: '/nonexistent/token' }, 'NES_GITHUB_TOKEN_FILE'],
+      [{ NES_FORK_KERNELS: 'yes' }, 'NES_FORK_KERNELS'],
+      [{ NES_FORK_PRELOAD: 'numpy,os; import evil' }, 'NES_FORK_PRELOAD'],
     ];
     for (const [env, variable] of bad) {
       assert.throws(

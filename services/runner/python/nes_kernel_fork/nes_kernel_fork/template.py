@@ -19,6 +19,7 @@ is reaped by it even when its own parent is gone.
 """
 
 import argparse
+import gc
 import importlib
 import json
 import os
@@ -319,6 +320,11 @@ def main(argv: "list[str] | None" = None) -> int:
             file=sys.stderr,
         )
         return 3
+    # Everything imported so far is shared with every kernel: keep the collector from touching
+    # it (a collection writes to every object it visits, which would copy their pages into each
+    # child), as pre-fork servers do.
+    gc.collect()
+    gc.freeze()
     template = Template(args.socket, modules)
     # One line on stdout says the template is ready and what it imported.
     print(json.dumps({"ready": True, **template.status()}), flush=True)
