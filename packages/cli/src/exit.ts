@@ -8,6 +8,7 @@
  */
 import { NesApiError, NesConnectionError, type Run } from '@nes/client';
 import {
+  CliError,
   EXIT_CANCELLED,
   EXIT_INFRA,
   EXIT_SOURCE,
@@ -15,23 +16,10 @@ import {
   EXIT_USAGE,
   exitCodeForOutcome,
   isTerminal,
+  usageError,
 } from '@nes/run-contract';
 
-export { EXIT_CANCELLED, EXIT_INFRA, EXIT_SUCCEEDED, EXIT_USAGE };
-
-/** An error that ends the command with an exit code and a one-line message (no stack). */
-export class CliError extends Error {
-  readonly exitCode: number;
-  constructor(exitCode: number, message: string) {
-    super(message);
-    this.name = 'CliError';
-    this.exitCode = exitCode;
-  }
-}
-
-export function usageError(message: string): CliError {
-  return new CliError(EXIT_USAGE, message);
-}
+export { CliError, EXIT_CANCELLED, EXIT_INFRA, EXIT_SUCCEEDED, EXIT_USAGE, usageError };
 
 /** The exit code for a finished run, by failure class (0 when it succeeded). */
 export function exitCodeForRun(run: Pick<Run, 'status' | 'error'>): number {

@@ -36,7 +36,7 @@ export function table(header: string[], rows: string[][]): string {
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
 
-export function duration(ms: number): string {
+function duration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '-';
   const s = Math.round(ms / 1000);
   if (s < 60) return `${s}s`;
@@ -45,13 +45,13 @@ export function duration(ms: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
-export function runDuration(run: Run, now = Date.now()): string {
+function runDuration(run: Run, now = Date.now()): string {
   if (!run.startedAt) return '-';
   const end = run.finishedAt ? Date.parse(run.finishedAt) : now;
   return duration(end - Date.parse(run.startedAt));
 }
 
-export function progressText(run: Run): string {
+function progressText(run: Run): string {
   const p = run.progress;
   return p && p.cellsTotal > 0 ? `${p.cellsDone}/${p.cellsTotal}` : '-';
 }

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import {
   NesClient,
+  RUN_STATUSES,
   type Run,
   type RunStatus,
   type SubmitRunRequest,
@@ -20,7 +21,6 @@ import {
 } from '@nes/notebook';
 import yargs, { type Argv } from 'yargs';
 import {
-  CliError,
   describeError,
   EXIT_CANCELLED,
   EXIT_SUCCEEDED,
@@ -34,7 +34,7 @@ import { serve } from './serve.ts';
 import { TOKEN_ACTIONS, token } from './token.ts';
 import { waitForRun } from './wait.ts';
 
-export const DEFAULT_URL = 'http://127.0.0.1:8080';
+const DEFAULT_URL = 'http://127.0.0.1:8080';
 
 export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -45,15 +45,6 @@ export interface Io {
 type Args = Record<string, unknown> & { _: unknown[] };
 
 const SUBMIT_SCOPE = new Set(['submit', 'cancel', 'rerun', 'sweep', 'schedule']);
-const STATUSES: RunStatus[] = [
-  'queued',
-  'starting',
-  'running',
-  'succeeded',
-  'failed',
-  'cancelled',
-  'timed_out',
-];
 
 function parameterOptions(y: Argv): Argv {
   return y
@@ -545,8 +536,8 @@ function statuses(value: unknown): RunStatus[] | undefined {
     .flatMap((s) => s.split(','))
     .filter(Boolean);
   for (const s of items) {
-    if (!STATUSES.includes(s as RunStatus)) {
-      throw usageError(`--status ${s}: expected one of ${STATUSES.join(', ')}`);
+    if (!RUN_STATUSES.includes(s as RunStatus)) {
+      throw usageError(`--status ${s}: expected one of ${RUN_STATUSES.join(', ')}`);
     }
   }
   return items.length > 0 ? (items as RunStatus[]) : undefined;
@@ -585,5 +576,3 @@ function positiveInt(value: unknown, flag: string): number {
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
-
-export { CliError };

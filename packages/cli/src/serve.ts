@@ -74,7 +74,7 @@ async function loadStartService(): Promise<StartService> {
     ) {
       throw new CliError(
         EXIT_INFRA,
-        'nes serve needs the NES service package @nes/api next to @nes/cli (npm install @nes/api); the other commands talk to a running service and do not',
+        'the NES service package @nes/api is not installed next to @nes/cli: npm install @nes/api (the other commands only talk to a running service)',
       );
     }
     throw new CliError(

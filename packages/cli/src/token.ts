@@ -64,7 +64,7 @@ export async function token(
   throw usageError(`nes token: unknown action ${String(a.action)} (${TOKEN_ACTIONS.join(', ')})`);
 }
 
-export function tokensTable(tokens: ApiToken[]): string {
+function tokensTable(tokens: ApiToken[]): string {
   return table(
     ['ID', 'NAME', 'SCOPES', 'STATE', 'CREATED', 'EXPIRES', 'LAST USED'],
     tokens.map((t) => [
@@ -95,7 +95,7 @@ function scopes(value: unknown): TokenScope[] {
 }
 
 /** `--expires 30d` (s, m, h, d, w), an ISO date or instant, or `never` (the default). */
-export function expiry(value: unknown, now: number): string | null {
+function expiry(value: unknown, now: number): string | null {
   if (value === undefined || value === 'never') return null;
   const text = String(value).trim();
   const relative = /^(\d+)([smhdw])$/.exec(text);

@@ -10,6 +10,7 @@ import type { RunFailure, RunStatus } from '@nes/run-contract';
 export {
   type FailureClass,
   isTerminal,
+  RUN_STATUSES,
   type RunFailure,
   type RunStatus,
   TERMINAL_STATUSES,

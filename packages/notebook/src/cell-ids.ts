@@ -13,7 +13,7 @@ import type { Cell, Notebook } from './nbformat.ts';
 import { CELL_ID_PATTERN } from './validate.ts';
 
 /** The newest minor version this package reads and writes. */
-export const CURRENT_NBFORMAT_MINOR = 5;
+const CURRENT_NBFORMAT_MINOR = 5;
 
 const utf8 = new TextEncoder();
 

@@ -153,7 +153,7 @@ function* dumpPieces(value: unknown, indent: string): Generator<string> {
 }
 
 /** Python sorts str by code point; JS compares UTF-16 units. They differ only past U+D7FF. */
-export function compareCodePoints(a: string, b: string): number {
+function compareCodePoints(a: string, b: string): number {
   const length = Math.min(a.length, b.length);
   for (let i = 0; i < length; i++) {
     const x = a.charCodeAt(i);

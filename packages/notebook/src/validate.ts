@@ -276,7 +276,7 @@ function key(name: string): string {
 }
 
 /** How a found value reads in a message: short, JSON-like, `nothing (missing)` if absent. */
-export function describe(value: unknown): string {
+function describe(value: unknown): string {
   if (value === undefined) return 'nothing (missing)';
   if (Array.isArray(value)) return 'an array';
   if (value !== null && typeof value === 'object') return 'an object';

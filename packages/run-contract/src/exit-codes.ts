@@ -72,6 +72,21 @@ export function exitCodeForOutcome(outcome: {
   }
 }
 
+/** An error that ends a command (nes-run, nes) with its exit code and a one-line message. */
+export class CliError extends Error {
+  readonly exitCode: number;
+  constructor(exitCode: number, message: string) {
+    super(message);
+    this.name = 'CliError';
+    this.exitCode = exitCode;
+  }
+}
+
+/** A command line that cannot be run as given (exit 2). */
+export function usageError(message: string): CliError {
+  return new CliError(EXIT_USAGE, message);
+}
+
 /** The outcome nes-run's exit code stands for when nothing else is known. */
 export function outcomeForExitCode(exitCode: number): RunOutcome {
   if (exitCode === EXIT_SUCCEEDED) return 'succeeded';

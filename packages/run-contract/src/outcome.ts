@@ -34,6 +34,17 @@ export type RunOutcome = 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
 /** A run's status as the API stores and serves it: waiting, under way, or its outcome. */
 export type RunStatus = 'queued' | 'starting' | 'running' | RunOutcome;
 
+/** Every status, in the order a run passes through them. */
+export const RUN_STATUSES: readonly RunStatus[] = [
+  'queued',
+  'starting',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'timed_out',
+];
+
 export const TERMINAL_STATUSES: readonly RunStatus[] = [
   'succeeded',
   'failed',

@@ -22,7 +22,7 @@ export interface AllowList {
   ranges: ReadonlyArray<[ipaddr.IPv4 | ipaddr.IPv6, number]>;
 }
 
-export const EMPTY_ALLOW_LIST: AllowList = { hosts: new Set(), ranges: [] };
+const EMPTY_ALLOW_LIST: AllowList = { hosts: new Set(), ranges: [] };
 
 /** Parses `NES_SOURCE_ALLOWED_HOSTS`: host names, IPs and CIDR ranges, comma or space separated. */
 export function parseAllowList(text: string | undefined): AllowList {
@@ -70,7 +70,7 @@ export function forbiddenRange(ip: string, allow: AllowList = EMPTY_ALLOW_LIST):
   return range === 'unicast' ? null : range;
 }
 
-export function isHostAllowed(host: string, allow: AllowList): boolean {
+function isHostAllowed(host: string, allow: AllowList): boolean {
   return allow.hosts.has(host.toLowerCase().replace(/\.$/, ''));
 }
 

@@ -29,7 +29,7 @@ class HttpStatusError extends Error {
   }
 }
 
-export const MAX_REDIRECTS = 5;
+const MAX_REDIRECTS = 5;
 
 /** One connection pool per allow-list: its sockets resolve through the address guard. */
 const agents = new Map<string, Agent>();

@@ -72,11 +72,6 @@ export function guessContentType(key: string): string {
   return CONTENT_TYPES[extname(key).toLowerCase()] ?? 'application/octet-stream';
 }
 
-/** Joins a store prefix (`''` or ending with `/`) and a key or list prefix. */
-export function joinPrefix(prefix: string, key: string): string {
-  return prefix + key;
-}
-
 /** `a/b/` from `a/b`, `''` from `''`. */
 export function normalizePrefix(prefix: string): string {
   const trimmed = prefix.replace(/^\/+|\/+$/g, '');

@@ -162,7 +162,7 @@ const WHOLE_BODY_CHARS = 8 * 1024 * 1024;
  * they are written, so a notebook holding tens of MB of output never exists as one string (which
  * costs several copies of it while it is built).
  */
-export function notebookBody(notebook: Notebook): PutBody {
+function notebookBody(notebook: Notebook): PutBody {
   const chunks = serializeNotebookChunks(notebook);
   const head: string[] = [];
   let size = 0;

@@ -117,7 +117,7 @@ export function mapError(error: unknown): MappedError {
   };
 }
 
-export function errorBody(code: string, message: string, details?: unknown): ErrorBody {
+function errorBody(code: string, message: string, details?: unknown): ErrorBody {
   return { error: details === undefined ? { code, message } : { code, message, details } };
 }
 

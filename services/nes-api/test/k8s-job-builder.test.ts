@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { V1Job } from '@kubernetes/client-node';
+import { OpenApiValidator } from '../../../test/servers/kubernetes/openapi-validator.ts';
 import {
   buildRunJob,
   defaultPullPolicy,
@@ -11,7 +12,6 @@ import {
   nesJobIssues,
   RUN_ID_LABEL,
 } from '../src/executors/kubernetes/job-builder.ts';
-import { OpenApiValidator } from '../src/executors/kubernetes/openapi-validator.ts';
 import { parseQuantity } from '../src/executors/kubernetes/quantity.ts';
 import {
   KubernetesRunSpecError,

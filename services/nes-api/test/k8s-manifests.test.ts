@@ -18,13 +18,13 @@ import {
   defaultLimitRangeItem,
   defaultPodSpec,
 } from '../../../test/servers/kubernetes/admission.ts';
+import { labelIssues } from '../../../test/servers/kubernetes/openapi-validator.ts';
 import {
   namespaceLevels,
   podSecurityViolations,
 } from '../../../test/servers/kubernetes/pod-security.ts';
 import { loadConfig } from '../src/config.ts';
 import { buildRunJob } from '../src/executors/kubernetes/job-builder.ts';
-import { labelIssues } from '../src/executors/kubernetes/openapi-validator.ts';
 import { KubernetesRunSpecError } from '../src/executors/kubernetes/settings.ts';
 import {
   kubernetesRunSettings,

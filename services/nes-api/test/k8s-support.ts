@@ -1,11 +1,11 @@
 /** Shared by the k8s-*.test.ts suites: the official spec, a run and settings to build from. */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadKubernetesSpec } from '../../../test/servers/kubernetes/spec.ts';
 import {
   type OpenApiSpec,
   OpenApiValidator,
-} from '../src/executors/kubernetes/openapi-validator.ts';
+} from '../../../test/servers/kubernetes/openapi-validator.ts';
+import { loadKubernetesSpec } from '../../../test/servers/kubernetes/spec.ts';
 import type { KubernetesRunSettings } from '../src/executors/kubernetes/settings.ts';
 import type { Run } from '../src/runs/run-model.ts';
 

@@ -3,6 +3,15 @@
 import { Console } from 'node:console';
 import module from 'node:module';
 
+// Before the CLI is loaded: on an older Node, one line saying what is needed, not a stack trace.
+const [major = 0] = process.versions.node.split('.').map(Number);
+if (major < 22) {
+  process.stderr.write(
+    `nes-run needs Node.js 22 or newer; this is Node.js ${process.versions.node}\n`,
+  );
+  process.exit(1);
+}
+
 // Node's on-disk compile cache (NODE_COMPILE_CACHE, else a directory under the temp dir): a cold
 // nes-run otherwise spends a good part of its start compiling its modules, every time.
 module.enableCompileCache?.();

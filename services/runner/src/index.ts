@@ -1,3 +1,4 @@
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export { DEFAULT_AUTOSAVE_POLICY, WATCHED_RUN_AUTOSAVE_POLICY } from './autosave.ts';
@@ -24,8 +25,13 @@ export type {
   WorkerRunSpec,
 } from './worker/protocol.ts';
 export { MAX_FORWARDED_OUTPUT_BYTES } from './worker/protocol.ts';
-/** The runner worker's entry module, for `node WORKER_ENTRY` with an IPC channel. */
-export const WORKER_ENTRY = fileURLToPath(new URL('./worker/main.ts', import.meta.url));
+/**
+ * The runner worker's entry module, for `node WORKER_ENTRY` with an IPC channel: `.ts` in the
+ * repository, `.js` in the built package (scripts/build-packages.ts), as this module is.
+ */
+export const WORKER_ENTRY = fileURLToPath(
+  new URL(`./worker/main${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
+);
 export { oomKilledSince, readOomKillCount } from './oom.ts';
 export {
   collectResults,

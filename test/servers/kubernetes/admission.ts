@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { V1Container, V1Job, V1Pod, V1PodSpec } from '@kubernetes/client-node';
-import { labelIssues } from '../../../services/nes-api/src/executors/kubernetes/openapi-validator.ts';
+import { labelIssues } from './openapi-validator.ts';
 import type { Kind } from './resources.ts';
 import { type KubeObject, sameJson } from './selectors.ts';
 import type { StatusCause } from './status.ts';

@@ -5,11 +5,7 @@
  * outside an enum are all issues). One deliberate exception: pods/log `sinceTime`, which real
  * servers accept (PodLogOptions has it) but the spec's operation does not list.
  */
-import {
-  type OpenApiSpec,
-  OpenApiValidator,
-  type ValidationIssue,
-} from '../../../services/nes-api/src/executors/kubernetes/openapi-validator.ts';
+import { type OpenApiSpec, OpenApiValidator, type ValidationIssue } from './openapi-validator.ts';
 import { loadKubernetesSpec } from './spec.ts';
 
 interface Parameter {

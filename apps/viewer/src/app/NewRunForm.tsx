@@ -65,7 +65,7 @@ export function githubUri(repository: string, path: string): string {
 }
 
 /** The distinct notebooks of recent runs, newest first, each with the ref it last ran at. */
-export function recentNotebooks(
+function recentNotebooks(
   runs: readonly Run[],
   max = 12,
 ): Array<{ notebook: string; ref: string | null; at: string }> {

@@ -27,7 +27,7 @@ export interface Api {
 }
 
 /** The `<meta name="nes-frame-origin">` the server fills in, else VITE_NES_FRAME_ORIGIN (vite dev). */
-export function readFrameOrigin(doc: Document = document): string {
+function readFrameOrigin(doc: Document = document): string {
   const meta = doc.querySelector('meta[name="nes-frame-origin"]')?.getAttribute('content')?.trim();
   if (meta) return meta;
   return (import.meta.env.VITE_NES_FRAME_ORIGIN as string | undefined) ?? '';

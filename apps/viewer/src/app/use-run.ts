@@ -11,7 +11,7 @@ import { type StreamState, subscribe } from './lib/event-stream.ts';
 import { isRun, newerRun } from './lib/run-list.ts';
 import type { StatusEvent } from './lib/timeline.ts';
 
-export const LOG_CAP = 2000;
+const LOG_CAP = 2000;
 
 export interface LogLine {
   n: number;
@@ -180,7 +180,7 @@ export function useRun(id: string): LiveRun {
 }
 
 /** Log text into lines; a trailing newline does not make an empty line. */
-export function splitLines(text: string): string[] {
+function splitLines(text: string): string[] {
   const lines = text.split(/\r?\n/);
   if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
   return lines;

@@ -55,7 +55,7 @@ function stringField(object: JsonValue | undefined, key: string): string | undef
 }
 
 /** The kernel's language, from language_info or the kernelspec. */
-export function kernelLanguage(notebook: NotebookJson): string | undefined {
+function kernelLanguage(notebook: NotebookJson): string | undefined {
   const metadata = notebook.metadata ?? {};
   return (
     stringField(metadata.language_info, 'name') ?? stringField(metadata.kernelspec, 'language')
@@ -279,7 +279,7 @@ export function NotebookView({
 }
 
 /** Each cell's number as shown ("Cell 3"): the author's numbering (`authorCellNumbers`). */
-export function cellNumbers(cells: readonly Cell[]): Array<number | null> {
+function cellNumbers(cells: readonly Cell[]): Array<number | null> {
   return authorCellNumbers(cells);
 }
 

@@ -12,7 +12,7 @@ export interface TocEntry extends Heading {
   cellIndex: number;
 }
 
-export function tableOfContents(notebook: NotebookJson): TocEntry[] {
+function tableOfContents(notebook: NotebookJson): TocEntry[] {
   const entries: TocEntry[] = [];
   notebook.cells.forEach((cell, cellIndex) => {
     if (cell.cell_type !== 'markdown') return;

@@ -158,7 +158,7 @@ function outputHtml(output: Output): string {
 }
 
 /** The richest static form of a display bundle; scripts never. */
-export function bundleHtml(data: MimeBundle): string {
+function bundleHtml(data: MimeBundle): string {
   const text = (mime: string) => joinText(data[mime] as never);
   if (data['text/html'] !== undefined) return sanitizeHtml(text('text/html'));
   if (data['image/svg+xml'] !== undefined) {

@@ -9,4 +9,4 @@ export { NotebookView, type NotebookViewProps } from './NotebookView.tsx';
 export type { NotebookJson } from './nbformat.ts';
 export { NotebookParseError, parseNotebook } from './nbformat.ts';
 export { authorCellNumbers } from './papermill.ts';
-export { TableOfContents, type TocEntry, tableOfContents } from './TableOfContents.tsx';
+export { TableOfContents, type TocEntry } from './TableOfContents.tsx';

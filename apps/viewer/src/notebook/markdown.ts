@@ -20,7 +20,7 @@ import { sanitizeHtml } from './sanitize.ts';
  * Heading ids the way JupyterLab makes them (text with spaces as dashes,
  * case kept), so links notebook authors wrote for JupyterLab keep working.
  */
-export function headingSlug(text: string): string {
+function headingSlug(text: string): string {
   return text
     .trim()
     .replace(/\s+/g, '-')

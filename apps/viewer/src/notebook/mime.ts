@@ -6,8 +6,8 @@
  */
 import type { MimeBundle } from './nbformat.ts';
 
-export const WIDGET_MIME = 'application/vnd.jupyter.widget-view+json';
-export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
+const WIDGET_MIME = 'application/vnd.jupyter.widget-view+json';
+const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
 
 /** Jupyter's display priority, richest first. */
 export const DISPLAY_PRIORITY = [
@@ -61,7 +61,7 @@ export function chooseMime(data: MimeBundle): MimeChoice {
  * frames, plugins, `javascript:` URLs).
  * Deliberately generous: a false positive only costs a frame.
  */
-export function htmlNeedsScript(html: string): boolean {
+function htmlNeedsScript(html: string): boolean {
   return /<\s*(script|iframe|object|embed|frame|frameset|applet)\b|\son[a-z]+\s*=|javascript\s*:|require\.config|<\s*link\b[^>]*\bimport\b/i.test(
     html,
   );
@@ -73,7 +73,7 @@ export function htmlNeedsScript(html: string): boolean {
  * (a pandas Styler, a report's theme) cannot come into the viewer's page, where
  * it would restyle everything, but it renders faithfully in the frame.
  */
-export function htmlHasOwnStyles(html: string): boolean {
+function htmlHasOwnStyles(html: string): boolean {
   if (!/<style/i.test(html)) return false;
   for (const [, css = ''] of html.matchAll(/<style[^>]*>([\s\S]*?)<\/style\s*>/gi)) {
     const rules = css.replace(/\/\*[\s\S]*?\*\//g, '').split('}');

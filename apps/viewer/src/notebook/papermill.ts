@@ -13,7 +13,7 @@ function field(object: JsonValue | undefined, key: string): JsonValue | undefine
     : undefined;
 }
 
-export function cellTags(cell: Cell): string[] {
+function cellTags(cell: Cell): string[] {
   const tags = cell.metadata?.tags;
   return Array.isArray(tags) ? tags.filter((tag): tag is string => typeof tag === 'string') : [];
 }

@@ -34,7 +34,7 @@ function stringLiteralValue(text: string): string | undefined {
 }
 
 /** One statement as a parameter, or undefined when it is not a simple assignment. */
-export function pythonAssignment(statement: Statement): ParameterInfo | undefined {
+function pythonAssignment(statement: Statement): ParameterInfo | undefined {
   const quotes = PYTHON_LEXICON.quotes;
   const equals = topLevelIndices(statement.code, quotes, isAssignmentEquals);
   const first = equals[0];

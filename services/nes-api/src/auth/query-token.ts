@@ -7,7 +7,7 @@
 export const TOKEN_PARAMETER = 'token';
 
 /** Whether a raw (still encoded) query parameter name names the token once decoded. */
-export function isTokenParameter(rawName: string): boolean {
+function isTokenParameter(rawName: string): boolean {
   let name = rawName.replaceAll('+', ' ');
   try {
     name = decodeURIComponent(name);

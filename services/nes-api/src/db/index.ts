@@ -7,9 +7,9 @@ import { type Database, openPglite, openPostgres } from './database.ts';
 import { migrate } from './migrate.ts';
 import { SqlRunStore } from './sql-run-store.ts';
 
-export { type Database, openPglite, openPostgres, type Queryable } from './database.ts';
+export type { Database, Queryable } from './database.ts';
 export { loadMigrations, type Migration, migrate } from './migrate.ts';
-export { allowedFrom, hashSecret, newRunId, SqlRunStore } from './sql-run-store.ts';
+export { SqlRunStore } from './sql-run-store.ts';
 
 export interface RunStoreConfig {
   /** postgres://... ; PGlite under `dataDir` when absent or empty. */
@@ -17,7 +17,7 @@ export interface RunStoreConfig {
   dataDir: string;
 }
 
-export async function openDatabase(config: RunStoreConfig): Promise<Database> {
+async function openDatabase(config: RunStoreConfig): Promise<Database> {
   return config.databaseUrl
     ? openPostgres(config.databaseUrl)
     : await openPglite(join(config.dataDir, 'db'));

@@ -59,7 +59,7 @@ const ENQUEUE_RUN_NOTIFICATIONS = `
 const CLAIM_LOCK = 0x4e45_5302;
 
 /** Statuses from which `to` may be reached. */
-export function allowedFrom(to: RunStatus): RunStatus[] {
+function allowedFrom(to: RunStatus): RunStatus[] {
   return (Object.keys(NEXT_STATUSES) as RunStatus[]).filter((from) =>
     NEXT_STATUSES[from].includes(to),
   );
@@ -71,7 +71,7 @@ const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
  * A lowercase ULID: 10 characters of milliseconds then 16 random ones. Sorts by creation time
  * and is a valid DNS label, so executors can name their objects after it.
  */
-export function newRunId(now: number = Date.now()): string {
+function newRunId(now: number = Date.now()): string {
   let time = '';
   for (let t = now, i = 0; i < 10; i++, t = Math.floor(t / 32)) time = CROCKFORD[t % 32] + time;
   let random = '';
@@ -79,7 +79,7 @@ export function newRunId(now: number = Date.now()): string {
   return time + random;
 }
 
-export const hashSecret = (secret: string): string =>
+const hashSecret = (secret: string): string =>
   createHash('sha256').update(secret, 'utf8').digest('hex');
 
 const TOKEN_COLUMNS = 'id, name, scopes, created_at, expires_at, revoked_at, last_used_at, service';

@@ -41,7 +41,7 @@ export interface RootNotebook {
 }
 
 /** The .ipynb files under `root`, sorted by path; at most `limit`. */
-export async function listRootNotebooks(
+async function listRootNotebooks(
   root: string,
   limit = MAX_NOTEBOOKS,
 ): Promise<{ notebooks: RootNotebook[]; truncated: boolean }> {

@@ -10,7 +10,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 
 /** What one stream may hold for a client that does not read (NES_STREAM_BUFFER_BYTES). */
-export const DEFAULT_STREAM_BUFFER_BYTES = 4 * 1024 * 1024;
+const DEFAULT_STREAM_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /**
  * Writes `chunk` unless the client already leaves more than `maxBuffered` bytes unread; then

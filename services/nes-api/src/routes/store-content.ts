@@ -14,7 +14,7 @@ import { create as contentDisposition } from 'content-disposition';
 import type { FastifyReply } from 'fastify';
 
 /** A document shown despite everything gets an opaque origin, no scripts, no plugins, no forms. */
-export const STORE_CONTENT_POLICY =
+const STORE_CONTENT_POLICY =
   "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'";
 
 /**

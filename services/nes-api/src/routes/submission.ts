@@ -135,7 +135,7 @@ export interface ParameterProblem {
  * is written into the injected cell verbatim, so anything else would run as code. Checked even
  * when unknown parameters are allowed and for languages NES cannot inspect.
  */
-export function checkParameterNames(
+function checkParameterNames(
   notebook: Notebook,
   kernel: string,
   parameters: Record<string, unknown>,

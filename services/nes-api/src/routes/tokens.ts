@@ -67,7 +67,7 @@ const TokenIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 1
 
 export type TokenState = 'active' | 'expired' | 'revoked';
 
-export function tokenState(token: StoredToken, now = Date.now()): TokenState {
+function tokenState(token: StoredToken, now = Date.now()): TokenState {
   if (token.revokedAt !== null) return 'revoked';
   if (token.expiresAt !== null && Date.parse(token.expiresAt) <= now) return 'expired';
   return 'active';

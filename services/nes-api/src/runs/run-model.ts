@@ -5,7 +5,7 @@
 import type { RunFailure, RunStatus } from '@nes/run-contract';
 
 /** Statuses, failure classes and the failure shape are the run contract's. */
-export type { FailureClass, RunFailure, RunStatus } from '@nes/run-contract';
+export type { RunFailure, RunStatus } from '@nes/run-contract';
 export { TERMINAL_STATUSES } from '@nes/run-contract';
 
 /** Which statuses each status may move to. Status moves forward only; terminal never changes. */

@@ -12,7 +12,7 @@
 import { Type } from 'typebox';
 
 export const MAX_LABELS = 64;
-export const MAX_LABEL_VALUE_LENGTH = 256;
+const MAX_LABEL_VALUE_LENGTH = 256;
 
 const DNS_LABEL = '[a-z0-9](?:[-a-z0-9]*[a-z0-9])?';
 const PREFIX = `(?=[a-z0-9.-]{1,253}/)${DNS_LABEL}(?:\\.${DNS_LABEL})*/`;
@@ -23,11 +23,11 @@ function keyPattern(end: string): string {
   return `(?:${PREFIX})?(?=[-A-Za-z0-9_.]{1,63}${end})${NAME}`;
 }
 
-export const LABEL_KEY_PATTERN = `^${keyPattern('$')}$`;
+const LABEL_KEY_PATTERN = `^${keyPattern('$')}$`;
 const VALUE_CHARS = '[^\\u0000-\\u001f\\u007f]';
-export const LABEL_VALUE_PATTERN = `^${VALUE_CHARS}*$`;
+const LABEL_VALUE_PATTERN = `^${VALUE_CHARS}*$`;
 /** `key=value` in a list filter. */
-export const LABEL_SELECTOR_PATTERN = `^${keyPattern('=')}=${VALUE_CHARS}{0,${MAX_LABEL_VALUE_LENGTH}}$`;
+const LABEL_SELECTOR_PATTERN = `^${keyPattern('=')}=${VALUE_CHARS}{0,${MAX_LABEL_VALUE_LENGTH}}$`;
 
 const KEY_RULE =
   'an optional DNS-subdomain prefix and "/", then up to 63 letters, digits, "-", "_" or "." beginning and ending with a letter or digit (as Kubernetes label keys)';

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { Nullable } from './common.ts';
 import { LabelSelectorsSchema, LabelsSchema } from './labels.ts';
 
-export const RunStatusSchema = Type.Union([
+const RunStatusSchema = Type.Union([
   Type.Literal('queued'),
   Type.Literal('starting'),
   Type.Literal('running'),
@@ -19,7 +19,7 @@ const Parameters = Type.Record(Type.String(), Type.Unknown(), {
   description: 'Parameter values by name, injected the way papermill does',
 });
 
-export const FailureClassSchema = Type.Union([
+const FailureClassSchema = Type.Union([
   Type.Literal('cell_error'),
   Type.Literal('timeout'),
   Type.Literal('kernel_died'),

@@ -39,7 +39,7 @@ export interface ViewerOptions {
 const API_PATHS = ['/v1', '/docs', '/openapi.json', '/livez', '/readyz', '/healthz', '/metrics'];
 const YEAR_SECONDS = 365 * 24 * 3600;
 
-export function isApiPath(path: string): boolean {
+function isApiPath(path: string): boolean {
   return API_PATHS.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
 }
 

@@ -94,7 +94,7 @@ export function asCliError(error: unknown): unknown {
 }
 
 /** `https://user:secret@host/x` records as `https://host/x`: a notebook never holds a credential. */
-export function withoutUserInfo(uri: string): string {
+function withoutUserInfo(uri: string): string {
   if (!/^https?:\/\/[^/]*@/i.test(uri)) return uri;
   try {
     const url = new URL(uri);

@@ -11,7 +11,7 @@ import { usageError } from './cli-error.ts';
 
 const PROJECT_ROOT = resolve(import.meta.dirname, '../../../..');
 
-export function kernelSearchPath(env: NodeJS.ProcessEnv = process.env): string[] {
+function kernelSearchPath(env: NodeJS.ProcessEnv = process.env): string[] {
   const dirs: string[] = [];
   for (const p of (env.JUPYTER_PATH ?? '').split(':')) if (p) dirs.push(join(p, 'kernels'));
   dirs.push(join(env.JUPYTER_DATA_DIR ?? join(homedir(), '.local/share/jupyter'), 'kernels'));

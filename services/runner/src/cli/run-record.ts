@@ -46,7 +46,7 @@ export interface ManifestFacts {
   results?: RunResults | null;
 }
 
-export function buildManifest(facts: ManifestFacts): RunManifest {
+function buildManifest(facts: ManifestFacts): RunManifest {
   const input = facts.input;
   const source = {
     uri: input?.uri ?? facts.inputUri,
@@ -75,11 +75,7 @@ export function buildManifest(facts: ManifestFacts): RunManifest {
   };
 }
 
-export async function putManifest(
-  store: ObjectStore,
-  key: string,
-  manifest: RunManifest,
-): Promise<void> {
+async function putManifest(store: ObjectStore, key: string, manifest: RunManifest): Promise<void> {
   // Parameters may hold bigints (-p integers beyond 2^53): written as their decimal text.
   const text = JSON.stringify(
     manifest,

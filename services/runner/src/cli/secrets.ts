@@ -6,9 +6,9 @@
 import { FloatValue, stringifyParametersJson } from '@nes/notebook';
 
 const SECRET_NAME = /token|passw(or)?d|secret|key|credential/i;
-export const MASK = '***';
+const MASK = '***';
 
-export function isSecretName(name: string): boolean {
+function isSecretName(name: string): boolean {
   return SECRET_NAME.test(name);
 }
 

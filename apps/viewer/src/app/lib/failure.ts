@@ -5,7 +5,7 @@
 import type { Run } from '@nes/client';
 import { firstLine, humanizeSeconds } from './format.ts';
 
-export const FAILURE_CLASS_TEXT: Record<string, string> = {
+const FAILURE_CLASS_TEXT: Record<string, string> = {
   cell_error: 'Cell error',
   timeout: 'Timed out',
   kernel_died: 'Kernel died',

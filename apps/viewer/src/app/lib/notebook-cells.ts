@@ -83,7 +83,7 @@ export interface CellDuration {
   summary: string;
 }
 
-export function sourceText(cell: CellLike): string {
+function sourceText(cell: CellLike): string {
   const source = cell?.source;
   if (Array.isArray(source)) return source.join('');
   return typeof source === 'string' ? source : '';

@@ -31,7 +31,7 @@ export function diffParameters(
 }
 
 /** Deep equality of JSON values (key order does not matter). */
-export function sameValue(x: unknown, y: unknown): boolean {
+function sameValue(x: unknown, y: unknown): boolean {
   return canonical(x) === canonical(y);
 }
 

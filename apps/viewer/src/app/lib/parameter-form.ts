@@ -68,7 +68,7 @@ export function fieldKind(schema: Schema): {
 }
 
 /** A value as the text its field shows. */
-export function valueToText(kind: FieldKind, value: unknown): string {
+function valueToText(kind: FieldKind, value: unknown): string {
   if (value === undefined) return '';
   if (value === null) return kind === 'boolean' ? 'false' : '';
   switch (kind) {
@@ -134,7 +134,7 @@ const rawJson = (JSON as unknown as { rawJSON?: (text: string) => unknown }).raw
  * A float the API receives as `1.0`, not `1`: it keeps Python's int/float distinction, and a
  * notebook declaring `rate: float` must not be handed an int.
  */
-export function floatValue(n: number): unknown {
+function floatValue(n: number): unknown {
   if (!Number.isInteger(n) || !rawJson) return n;
   return { toJSON: () => rawJson(`${n}.0`) };
 }
@@ -144,7 +144,7 @@ export function floatValue(n: number): unknown {
  * `1e3`) stays a float and an integer beyond 2^53 stays exact on the wire (sent as written, by
  * JSON.rawJSON and the reviver's source text); other values as JSON.parse gives them.
  */
-export function parseJsonExact(text: string): unknown {
+function parseJsonExact(text: string): unknown {
   return JSON.parse(text, (_key, value: unknown, context?: { source?: string }) => {
     const source = context?.source;
     if (typeof value !== 'number' || !rawJson || source === undefined) return value;
@@ -254,7 +254,7 @@ function typeMatches(type: string, value: unknown): boolean {
  * `parametersJsonSchema` produces (type, enum, const, anyOf, items, prefixItems,
  * additionalProperties, uniqueItems), so the form refuses what the API would before sending.
  */
-export function schemaProblem(schema: Schema, value: unknown, at = ''): string | null {
+function schemaProblem(schema: Schema, value: unknown, at = ''): string | null {
   if (!schema || typeof schema !== 'object') return null;
   const where = at ? ` (at ${at})` : '';
   if (Array.isArray(schema.enum)) {

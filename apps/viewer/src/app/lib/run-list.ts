@@ -27,16 +27,6 @@ const STATUS_RANK: Record<RunStatus, number> = {
   timed_out: 3,
 };
 
-export const ALL_STATUSES: RunStatus[] = [
-  'queued',
-  'starting',
-  'running',
-  'succeeded',
-  'failed',
-  'cancelled',
-  'timed_out',
-];
-
 /** The fresher of two views of one run. */
 export function newerRun(current: Run, incoming: Run): Run {
   const a = STATUS_RANK[current.status] ?? 0;
@@ -51,7 +41,7 @@ export function newerRun(current: Run, incoming: Run): Run {
 }
 
 /** Newest first, as the API lists them (ties by id, so the order is stable). */
-export function compareRuns(a: Run, b: Run): number {
+function compareRuns(a: Run, b: Run): number {
   if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? 1 : -1;
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
@@ -108,7 +98,7 @@ export function matchesFilter(run: Run, filter: RunFilter): boolean {
   return matchesSearch(run, filter.search);
 }
 
-export function matchesSearch(run: Run, search: string): boolean {
+function matchesSearch(run: Run, search: string): boolean {
   const words = search.toLowerCase().split(/\s+/).filter(Boolean);
   if (words.length === 0) return true;
   const haystack = [

@@ -20,7 +20,7 @@ export interface SweepInput {
 }
 
 /** The service's cap on runs per sweep (services/nes-api/src/routes/sweeps.ts). */
-export const MAX_SWEEP_RUNS = 1000;
+const MAX_SWEEP_RUNS = 1000;
 
 const DAY_MS = 86_400_000;
 

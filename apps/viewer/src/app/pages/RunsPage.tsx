@@ -3,7 +3,7 @@
  * &notebook=…&q=…`) so a filtered view can be shared; sweeps fold into one row each; two runs
  * can be picked for comparison.
  */
-import { isTerminal, type Run, type RunStatus } from '@nes/client';
+import { isTerminal, RUN_STATUSES, type Run, type RunStatus } from '@nes/client';
 import { Fragment, memo, useCallback, useRef, useState } from 'react';
 import { Link, useLocation, useSearchParams } from 'wouter';
 import { describeError, useApi, useNow, useTitle } from '../api.tsx';
@@ -27,7 +27,6 @@ import {
   shortSha,
 } from '../lib/format.ts';
 import {
-  ALL_STATUSES,
   groupSweeps,
   matchesFilter,
   parseLabelFilter,
@@ -48,7 +47,7 @@ export function RunsPage() {
 
   const statuses = params
     .getAll('status')
-    .filter((s): s is RunStatus => ALL_STATUSES.includes(s as RunStatus));
+    .filter((s): s is RunStatus => RUN_STATUSES.includes(s as RunStatus));
   const labelText = params.get('label') ?? '';
   const labelParse = parseLabelFilter(labelText);
   const filter: RunFilter = {
@@ -160,7 +159,7 @@ export function RunsPage() {
 
       <form className="filters" aria-label="Filter runs" onSubmit={(e) => e.preventDefault()}>
         <fieldset className="status-filter" aria-label="Status">
-          {ALL_STATUSES.map((status) => (
+          {RUN_STATUSES.map((status) => (
             <button
               key={status}
               type="button"
@@ -449,7 +448,7 @@ function SweepRows(props: {
             </span>
           </button>
           <span className="sweep-counts">
-            {ALL_STATUSES.filter((s) => row.counts[s]).map((s) => (
+            {RUN_STATUSES.filter((s) => row.counts[s]).map((s) => (
               <span key={s} className={`count count-${s}`} title={statusText(s)}>
                 <StatusBadge status={s} compact /> {row.counts[s]}
               </span>

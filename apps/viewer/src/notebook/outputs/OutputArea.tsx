@@ -17,7 +17,7 @@ type Shown =
 
 const merged = new WeakMap<readonly Output[], readonly Shown[]>();
 
-export function mergeOutputs(outputs: readonly Output[]): readonly Shown[] {
+function mergeOutputs(outputs: readonly Output[]): readonly Shown[] {
   const known = merged.get(outputs);
   if (known) return known;
   const shown = mergeUncached(outputs);

@@ -12,14 +12,14 @@
  */
 import { useEffect, useRef, useState } from 'react';
 
-export const FRAME_SANDBOX = 'allow-scripts';
-export const MAX_FRAME_HEIGHT = 20000;
+const FRAME_SANDBOX = 'allow-scripts';
+const MAX_FRAME_HEIGHT = 20000;
 const DEFAULT_FRAME_HEIGHT = 150;
 
 /** Heights by output key, kept across re-renders and virtualization so frames do not jump. */
 export const frameHeights = new Map<string, number>();
 
-export function clampHeight(value: unknown): number | null {
+function clampHeight(value: unknown): number | null {
   if (typeof value !== 'number' || !Number.isFinite(value)) return null;
   return Math.min(MAX_FRAME_HEIGHT, Math.max(0, Math.ceil(value)));
 }

@@ -51,7 +51,7 @@ const CONFIG_ERRORS = new Set([
 ]);
 const IMAGE_PULL_ERRORS = new Set(['ErrImagePull', 'ImagePullBackOff', 'ErrImageNeverPull']);
 
-export function condition(
+function condition(
   job: V1Job | null,
   type: string,
 ): { reason?: string; message?: string; lastTransitionTime?: Date | string } | null {
@@ -65,7 +65,7 @@ export function jobFinished(job: V1Job | null): boolean {
 }
 
 /** Suspended (Kueue has not admitted it yet): the run waits in its queue. */
-export function jobSuspended(job: V1Job | null): boolean {
+function jobSuspended(job: V1Job | null): boolean {
   return job?.spec?.suspend === true || condition(job, 'Suspended') !== null;
 }
 
@@ -121,7 +121,7 @@ interface ExitFacts {
 }
 
 /** What an exit of the runner container means, with its termination message when present. */
-export function failureFromContainerExit(exit: ExitFacts, cancelRequested: boolean): ExitVerdict {
+function failureFromContainerExit(exit: ExitFacts, cancelRequested: boolean): ExitVerdict {
   const result = parseRunnerResult(exit.message);
   return failureFromExit(
     {
