@@ -212,7 +212,8 @@ describe('the reconcile queue', () => {
         running -= 1;
         if (failing) throw new Error('store unavailable');
       },
-      minBackoffMs: 300,
+      // Long enough that no wall-clock delay of a busy machine reaches it before `failing` flips.
+      minBackoffMs: 1500,
     });
     queue.add('a');
     await settle(5);
@@ -223,7 +224,7 @@ describe('the reconcile queue', () => {
     assert.equal(queue.backingOff('a'), true);
     for (let i = 0; i < 10; i += 1) {
       queue.add('a'); // events (and periodic passes) while backing off
-      await settle(10);
+      await new Promise(setImmediate);
     }
     assert.deepEqual(calls, ['a']);
     failing = false;
