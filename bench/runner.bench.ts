@@ -3,8 +3,8 @@
  * the same generated notebooks, same machine. Wall time of the whole command (server and kernel
  * start included), median of N runs each; plus the peak RSS of the runner process itself (not
  * its Jupyter server or kernel) on a notebook that prints 1 GB. Then where nes-run's cold time
- * goes: Node's start, loading the CLI's modules, the Jupyter Server's start, the kernel's start,
- * and the rest (executing, saving, stopping).
+ * goes: Node's start, the kernel's start (and its parts), loading nes-run's modules, executing
+ * and saving, stopping the kernel.
  *
  * The anchor runs from a lean virtual environment of its own (bench/anchors/nbconvert-venv.sh,
  * made once in bench/.work/nbconvert-venv), never from the project's crowded .tools/py, where the
@@ -268,73 +268,103 @@ function makeAnchor(): void {
 }
 
 interface Phases {
+  /** `node -e ''`. */
   nodeStart: number;
-  cliModules: number;
-  server: number;
+  /** Process start to the kernel's launch: Node, nes-run's bin, reading the notebook's kernel. */
+  toLaunch: number;
+  /** Launch to ready (kernel_info answered, IOPub connected). */
   kernel: number;
+  /** Of the kernel's start: Python itself, and importing ipykernel (`-X importtime` aside). */
+  python: number;
+  ipykernelImport: number;
+  /** Loading the CLI and the engine, reading and preparing the notebook (overlaps the kernel). */
+  modules: number;
+  /** Kernel ready to the final save written (the cells and the save). */
+  executeSave: number;
+  /** Final save to the kernel stopped. */
+  stop: number;
   total: number;
 }
 
 /**
- * Where a cold nes-run's time goes, on the empty notebook (medians): Node itself (`node -e ''`),
- * the CLI's modules (`nes-run --version` minus Node), the Jupyter Server and kernel starts (from
- * nes-run's own log lines), and the rest of the run (engine modules, reading and preparing the
- * notebook, executing, saving, stopping the kernel and server). nes-run starts the server while
- * it loads the engine and prepares the notebook, so the rest overlaps the server's start and the
- * shares can add up to more than the total.
+ * Where a cold nes-run's time goes, on the empty notebook (medians): from nes-run's own
+ * milestones (`--log-level DEBUG` prints them in ms since the process started), Node's start
+ * (`node -e ''`), and the kernel's own start split into Python's start and importing ipykernel
+ * (in the same Python environment). nes-run launches the kernel before it loads its own modules,
+ * so loading them overlaps the kernel's start: that row is shown apart, not added to the total.
  */
 async function measurePhases(runs: number): Promise<Phases> {
   const input = join(WORK, 'phases.ipynb');
   writeFileSync(input, notebook([]));
-  const node: number[] = [];
-  const version: number[] = [];
-  const server: number[] = [];
-  const kernel: number[] = [];
-  const total: number[] = [];
+  const python = join(ROOT, '.tools/py/bin/python');
+  const samples: Record<keyof Phases, number[]> = {
+    nodeStart: [],
+    toLaunch: [],
+    kernel: [],
+    python: [],
+    ipykernelImport: [],
+    modules: [],
+    executeSave: [],
+    stop: [],
+    total: [],
+  };
   process.stderr.write(`phases: ${runs} run(s) `);
   for (let i = 0; i < runs; i++) {
-    node.push((await measure(process.execPath, ['-e', ''])).seconds);
-    version.push((await measure(process.execPath, [NES_RUN, '--version'])).seconds);
+    samples.nodeStart.push((await measure(process.execPath, ['-e', ''])).seconds);
+    const pythonStart = (await measure(python, ['-c', 'pass'])).seconds;
+    samples.python.push(pythonStart);
+    const imported = (await measure(python, ['-c', 'import ipykernel.kernelapp'])).seconds;
+    samples.ipykernelImport.push(imported - pythonStart);
     const started = process.hrtime.bigint();
     const run = spawnSync(
       process.execPath,
-      [NES_RUN, input, join(WORK, 'phases.out.ipynb'), '--no-progress-bar'],
+      [NES_RUN, input, join(WORK, 'phases.out.ipynb'), '--no-progress-bar', '--log-level', 'DEBUG'],
       { cwd: ROOT, encoding: 'utf8' },
     );
-    total.push(Number(process.hrtime.bigint() - started) / 1e9);
-    const ms = (pattern: RegExp) => Number(pattern.exec(run.stderr)?.[1] ?? Number.NaN) / 1000;
-    server.push(ms(/Jupyter Server ready in (\d+) ms/));
-    // Started early: asked for by REST ("ready"), then connected and answering kernel_info
-    // ("attached"); otherwise the engine's own "ready" covers both.
-    const attached = ms(/Kernel \S+ \(\S+\) attached in (\d+) ms/);
-    kernel.push(ms(/Kernel \S+ ready in (\d+) ms/) + (Number.isNaN(attached) ? 0 : attached));
+    samples.total.push(Number(process.hrtime.bigint() - started) / 1e9);
+    const at = (name: string) =>
+      Number(new RegExp(`[:,] ${name} (\\d+)`).exec(run.stderr)?.[1] ?? Number.NaN) / 1000;
+    samples.toLaunch.push(at('kernel launched'));
+    samples.kernel.push(at('kernel ready') - at('kernel launched'));
+    samples.modules.push(at('engine loaded') - at('kernel launched'));
+    samples.executeSave.push(at('saved') - at('kernel ready'));
+    samples.stop.push(at('kernel stopped') - at('saved'));
     process.stderr.write('.');
   }
   process.stderr.write('\n');
-  const nodeStart = median(node);
-  return {
-    nodeStart,
-    cliModules: median(version) - nodeStart,
-    server: median(server),
-    kernel: median(kernel),
-    total: median(total),
-  };
+  return Object.fromEntries(
+    Object.entries(samples).map(([key, values]) => [key, median(values)]),
+  ) as unknown as Phases;
 }
 
 function renderPhases(p: Phases, runs: number): string {
-  const rest = p.total - p.nodeStart - p.cliModules - p.server - p.kernel;
-  const row = (what: string, seconds: number) =>
-    `| ${what} | ${seconds.toFixed(2)} s | ${((seconds / p.total) * 100).toFixed(0)}% |`;
+  const rest = p.total - p.toLaunch - p.kernel - p.executeSave - p.stop;
+  const row = (what: string, seconds: number, share = true) =>
+    `| ${what} | ${seconds.toFixed(2)} s | ${share ? `${((seconds / p.total) * 100).toFixed(0)}%` : '(overlapped)'} |`;
   return [
     `Where a cold nes-run's time goes, empty notebook (medians of ${runs} runs):`,
     '',
     '| phase | time | share |',
     '| --- | --- | --- |',
-    row('Node start (`node -e ""`)', p.nodeStart),
-    row('loading the CLI (`nes-run --version` minus Node)', p.cliModules),
-    row('Jupyter Server start (to /api/status answering)', p.server),
-    row('kernel start (to kernel_info answered)', p.kernel),
-    row('the rest, not overlapped: engine modules, notebook, execute, save, stop', rest),
+    row(
+      "process start to the kernel's launch (Node itself: " + `${p.nodeStart.toFixed(2)} s)`,
+      p.toLaunch,
+    ),
+    row('kernel start (launch to kernel_info answered and IOPub connected)', p.kernel),
+    row(`- of which Python's start (\`python -c pass\`)`, p.python, false),
+    row(
+      '- of which importing ipykernel (`import ipykernel.kernelapp` minus that)',
+      p.ipykernelImport,
+      false,
+    ),
+    row(
+      "loading the CLI and engine, preparing the notebook (during the kernel's start)",
+      p.modules,
+      false,
+    ),
+    row('kernel ready to the final save written (executing, saving)', p.executeSave),
+    row('stopping the kernel (shutdown_request until it exits)', p.stop),
+    row('the rest (exit)', rest),
     row('total', p.total),
   ].join('\n');
 }
@@ -375,7 +405,7 @@ Measured by \`npm run bench\` (bench/runner.bench.ts) on ${new Date().toISOStrin
 - Node ${process.version}; anchor: \`jupyter nbconvert --to notebook --execute\` from its own lean
   venv (bench/anchors/nbconvert-venv.sh) with its own ipykernel (a python3 kernel, as nes-run's);
   the papermill column is a reference measured elsewhere (see bench/runner.bench.ts), not re-run
-- Wall time of the whole command (Jupyter Server and kernel start included), median of ${runs}
+- Wall time of the whole command (kernel start included), median of ${runs}
   runs after one warm-up, tools alternated run by run. RSS: peak VmHWM of the runner process
   itself (node for nes-run, python for nbconvert), sampled every 20 ms; kernels excluded.
 

@@ -20,13 +20,15 @@ module.enableCompileCache?.();
 // console.* (Jupyter's client logs through console.debug) write to stderr instead.
 globalThis.console = new Console({ stdout: process.stderr, stderr: process.stderr });
 
-// A run needs a Jupyter Server, whose start is the longest part of a cold run: start it before
-// loading the CLI's modules when the command line looks like a run (src/cli/early-start.ts).
+// A run needs a kernel, whose start is the longest part of a cold run: launch it before loading
+// the CLI's modules when the command line says which one (src/cli/early-start.ts).
 const argv = process.argv.slice(2);
 const { EarlyStart, mayExecute } = await import('../src/cli/early-start.ts');
-const early = mayExecute(argv) ? EarlyStart.begin(60_000) : undefined;
+const early = mayExecute(argv) ? EarlyStart.begin(60_000, argv) : undefined;
 
 const { main } = await import('../src/cli/main.ts');
+const { mark } = await import('../src/cli/timings.ts');
+mark('cli loaded');
 
 const code = await main(argv, early ? { early } : {});
 // Let stdout drain before leaving: a notebook piped to stdout must arrive whole.

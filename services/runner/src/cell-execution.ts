@@ -4,7 +4,7 @@
  * kernel is interrupted and given a moment to report (its KeyboardInterrupt lands in the cell).
  */
 import type { KernelMessage } from '@jupyterlab/services';
-import type { KernelDeath, KernelSession } from './kernel-session.ts';
+import type { KernelClient, KernelDeath } from './kernel-client.ts';
 
 export type CellOutcome =
   | { kind: 'reply'; reply: KernelMessage.IExecuteReplyMsg }
@@ -36,27 +36,24 @@ export const INTERRUPT_GRACE_MS = 3000;
 export const IOPUB_IDLE_GRACE_MS = 4000;
 
 export async function executeCode(
-  session: KernelSession,
+  session: KernelClient,
   code: string,
   options: ExecuteCodeOptions,
 ): Promise<CellOutcome> {
   if (session.death) return { kind: 'died', death: session.death };
-  const future = session.kernel.requestExecute(
-    {
-      code,
-      silent: false,
-      store_history: true,
-      // No front end can answer input(): the kernel raises at once instead of waiting forever.
-      allow_stdin: false,
-      stop_on_error: !options.allowErrors,
-    },
-    true,
-  );
-  options.onRequest(future.msg.header.msg_id);
+  const future = session.requestExecute({
+    code,
+    silent: false,
+    store_history: true,
+    // No front end can answer input(): the kernel raises at once instead of waiting forever.
+    allow_stdin: false,
+    stop_on_error: !options.allowErrors,
+  });
+  options.onRequest(future.msgId);
 
   const cleanups: Array<() => void> = [];
   const settled = future.done.then(
-    (reply): CellOutcome => ({ kind: 'reply', reply: reply as KernelMessage.IExecuteReplyMsg }),
+    (reply): CellOutcome => ({ kind: 'reply', reply }),
     (error: unknown): CellOutcome => ({
       kind: 'lost',
       message: error instanceof Error ? error.message : String(error),
@@ -64,13 +61,11 @@ export async function executeCode(
   );
   const died = session.died.then((death): CellOutcome => ({ kind: 'died', death }));
   const replied = new Promise<CellOutcome>((resolve) => {
-    future.onReply = (reply) => {
-      const timer = setTimeout(
-        () => resolve({ kind: 'reply', reply: reply as KernelMessage.IExecuteReplyMsg }),
-        IOPUB_IDLE_GRACE_MS,
-      ).unref();
+    future.onReply((reply) => {
+      const timer = setTimeout(() => resolve({ kind: 'reply', reply }), IOPUB_IDLE_GRACE_MS);
+      timer.unref();
       cleanups.push(() => clearTimeout(timer));
-    };
+    });
   });
   const racers: Array<Promise<CellOutcome>> = [settled, died, replied];
   if (options.timeoutMs !== undefined) {

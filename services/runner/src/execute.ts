@@ -23,14 +23,15 @@ import type {
   ExecuteOptions,
   ExecuteResult,
   FailureClass,
+  JupyterServerTarget,
   RunEvent,
   RunFailure,
   RunOutcome,
   RunSummary,
 } from './execution-types.ts';
 import { normalizeBaseUrl, type ServerEndpoint } from './jupyter-api.ts';
-import { type PrivateJupyterServer, startJupyterServer } from './jupyter-server.ts';
-import { KernelNotFoundError, KernelSession, NoSuchKernelError } from './kernel-session.ts';
+import { locateJupyterServer } from './jupyter-server.ts';
+import { type KernelClient, KernelNotFoundError, NoSuchKernelError } from './kernel-client.ts';
 import { endedByNesExit, recordExit } from './nes-exit.ts';
 import { oomKilledSince, readOomKillCount } from './oom.ts';
 import { OutputBudget, resolveOutputLimits } from './output-limits.ts';
@@ -192,14 +193,13 @@ class NotebookRun {
   async run(): Promise<ExecuteResult> {
     this.#armStops();
     let error: RunFailure | null = null;
-    let server: PrivateJupyterServer | null = null;
-    let session: KernelSession | null = null;
+    let session: KernelClient | null = null;
     try {
       const kernelName = this.#kernelName();
       this.#autosaver.saveStart();
       this.#stop.signal.throwIfAborted();
       const started = await this.#startKernel(kernelName, (s) => {
-        server = s;
+        session = s;
       });
       session = started;
       this.#emit({
@@ -215,9 +215,7 @@ class NotebookRun {
       if (this.#deadlineTimer) clearTimeout(this.#deadlineTimer);
     }
     error = await this.#finish(error);
-    // The kernel first: a server stopped while it restarts a dead kernel waits out its grace.
-    await (session as KernelSession | null)?.shutdown();
-    await (server as PrivateJupyterServer | null)?.stop();
+    await (session as KernelClient | null)?.shutdown();
     const summary: RunSummary = {
       status: error ? STATUS_BY_CLASS[error.class] : 'succeeded',
       error,
@@ -246,74 +244,80 @@ class NotebookRun {
 
   async #startKernel(
     kernelName: string,
-    onServer: (server: PrivateJupyterServer) => void,
-  ): Promise<KernelSession> {
+    onKernel: (kernel: KernelClient) => void,
+  ): Promise<KernelClient> {
     const timeoutMs = this.#options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     const startTimeout = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([this.#stop.signal, startTimeout]);
-    const cwd = resolve(this.#options.cwd ?? process.cwd());
-    const target = this.#options.jupyter;
-    let endpoint: ServerEndpoint;
-    let rootDir: string | undefined;
     try {
-      if (target?.url) {
-        endpoint = { url: normalizeBaseUrl(target.url), token: target.token ?? '' };
-        rootDir = target.rootDir;
-        if (this.#options.env) {
-          this.#log(
-            'warn',
-            'env is ignored with an existing Jupyter Server: its kernels keep theirs',
-          );
-        }
-      } else {
-        const t0 = performance.now();
-        const server = await startJupyterServer({
-          timeoutMs,
-          signal,
-          ...(this.#options.env ? { env: this.#options.env } : {}),
-        });
-        onServer(server);
-        endpoint = server;
-        rootDir = server.rootDir;
-        this.#log('info', `Jupyter Server ready in ${Math.round(performance.now() - t0)} ms`);
+      if (this.#options.jupyter?.url) return await this.#onServer(kernelName, signal);
+      // A kernel the caller started for this run (nes-run starts it while it prepares).
+      const given = await this.#options.kernel;
+      if (given) {
+        onKernel(given);
+        return await this.#withLanguageInfo(given);
       }
-      if (target?.url && target.kernelId) {
-        const t1 = performance.now();
-        const session = await KernelSession.attach(endpoint, target.kernelId, {
-          kernelName,
-          signal,
-        });
-        this.#log(
-          'info',
-          `Kernel ${kernelName} (${target.kernelId}) attached in ${Math.round(performance.now() - t1)} ms`,
-        );
-        return await this.#withLanguageInfo(session);
-      }
-      const path = rootDir ? relative(rootDir, cwd) : (this.#options.cwd ?? '');
-      if (path.startsWith('..')) {
-        throw new RunFailureError(
-          failure('infra', 'BadWorkingDirectory', `${cwd} is outside the server root ${rootDir}`),
-        );
-      }
-      const t1 = performance.now();
-      const session = await KernelSession.start(endpoint, { kernelName, path, signal });
-      this.#log('info', `Kernel ${kernelName} ready in ${Math.round(performance.now() - t1)} ms`);
-      return await this.#withLanguageInfo(session);
+      const t0 = performance.now();
+      const cwd = resolve(this.#options.cwd ?? process.cwd());
+      const { LocalKernel } = await import('./local-kernel.ts');
+      const kernel = await LocalKernel.start({
+        kernelName,
+        cwd,
+        binDir: locateJupyterServer().binDir,
+        ...(this.#options.env ? { env: this.#options.env } : {}),
+        signal,
+      });
+      onKernel(kernel);
+      this.#log('info', `Kernel ${kernelName} ready in ${Math.round(performance.now() - t0)} ms`);
+      return await this.#withLanguageInfo(kernel);
     } catch (error) {
       if (startTimeout.aborted && !this.#stopReason) {
         throw new RunFailureError(
-          failure(
-            'infra',
-            'StartTimeout',
-            `The Jupyter Server and kernel were not ready within ${timeoutMs / 1000} s`,
-          ),
+          failure('infra', 'StartTimeout', `The kernel was not ready within ${timeoutMs / 1000} s`),
         );
       }
       throw error;
     }
   }
 
-  async #withLanguageInfo(session: KernelSession): Promise<KernelSession> {
+  /** A kernel on the caller's Jupyter Server: started there, or a pre-started one taken over. */
+  async #onServer(kernelName: string, signal: AbortSignal): Promise<KernelClient> {
+    const target = this.#options.jupyter as JupyterServerTarget & { url: string };
+    const { KernelSession } = await import('./kernel-session.ts');
+    const endpoint: ServerEndpoint = {
+      url: normalizeBaseUrl(target.url),
+      token: target.token ?? '',
+    };
+    if (this.#options.env) {
+      this.#log('warn', 'env is ignored with an existing Jupyter Server: its kernels keep theirs');
+    }
+    if (target.kernelId) {
+      const t1 = performance.now();
+      const session = await KernelSession.attach(endpoint, target.kernelId, {
+        kernelName,
+        signal,
+      });
+      this.#log(
+        'info',
+        `Kernel ${kernelName} (${target.kernelId}) attached in ${Math.round(performance.now() - t1)} ms`,
+      );
+      return await this.#withLanguageInfo(session);
+    }
+    const cwd = resolve(this.#options.cwd ?? process.cwd());
+    const rootDir = target.rootDir;
+    const path = rootDir ? relative(rootDir, cwd) : (this.#options.cwd ?? '');
+    if (path.startsWith('..')) {
+      throw new RunFailureError(
+        failure('infra', 'BadWorkingDirectory', `${cwd} is outside the server root ${rootDir}`),
+      );
+    }
+    const t1 = performance.now();
+    const session = await KernelSession.start(endpoint, { kernelName, path, signal });
+    this.#log('info', `Kernel ${kernelName} ready in ${Math.round(performance.now() - t1)} ms`);
+    return await this.#withLanguageInfo(session);
+  }
+
+  async #withLanguageInfo(session: KernelClient): Promise<KernelClient> {
     const info = await session.info;
     const languageInfo = info.language_info as unknown as JsonObject | undefined;
     if (languageInfo) this.#nb.metadata.language_info = { name: '', ...languageInfo };
@@ -333,7 +337,7 @@ class NotebookRun {
     return failure('infra', name, errorMessage(caught));
   }
 
-  async #runCells(session: KernelSession): Promise<RunFailure | null> {
+  async #runCells(session: KernelClient): Promise<RunFailure | null> {
     const oomBaseline = readOomKillCount();
     session.onIOPub((msg) => this.#route(msg));
     let codeCellNumber = 0;
@@ -375,7 +379,7 @@ class NotebookRun {
 
   /** Returns undefined to go on, or the run's end: null (success) or its failure. */
   async #runCodeCell(
-    session: KernelSession,
+    session: KernelClient,
     cell: CodeCell,
     index: number,
     oomBaseline: number | null,

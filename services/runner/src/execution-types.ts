@@ -4,6 +4,7 @@
  */
 import type { Notebook } from '@nes/notebook';
 import type { RunFailure, RunOutcome } from '@nes/run-contract';
+import type { KernelClient } from './kernel-client.ts';
 
 /** How a run ends is @nes/run-contract's: the runner reports it in those terms. */
 export type { FailureClass, RunFailure, RunOutcome } from '@nes/run-contract';
@@ -36,7 +37,7 @@ export interface AutosavePolicy {
 }
 
 export interface JupyterServerTarget {
-  /** Base URL of an existing Jupyter Server (remote kernels, gateways). Absent: start a private one. */
+  /** Base URL of an existing Jupyter Server (remote kernels, gateways). */
   url?: string;
   token?: string;
   /**
@@ -65,7 +66,16 @@ export interface ExecuteOptions {
   kernelName?: string;
   /** Working directory of the kernel. Default: this process's working directory. */
   cwd?: string;
+  /**
+   * Run on a Jupyter Server (remote kernels, gateways, a warm pool). Absent: the kernel is
+   * launched directly from its kernelspec and reached over ZeroMQ, as papermill does.
+   */
   jupyter?: JupyterServerTarget;
+  /**
+   * Without `jupyter`: a kernel already being started for this run, which the run takes over
+   * (and shuts down). Resolving to null, or absent: the run launches its own.
+   */
+  kernel?: Promise<KernelClient | null>;
   /** Time allowed for the server and kernel to become ready. */
   startTimeoutMs?: number;
   /** Time one cell may run (papermill's --execution-timeout). Absent: no limit. */
@@ -92,7 +102,7 @@ export interface ExecuteOptions {
    * notebook (papermill's `Executing Cell N` / `Ending Cell N` markers count the same way).
    */
   onCellBoundary?: (phase: 'start' | 'end', cellIndex: number) => void;
-  /** Extra environment for a private server's kernels. */
+  /** Extra environment for the kernel (not for one on a Jupyter Server). */
   env?: Record<string, string>;
 }
 

@@ -15,8 +15,8 @@ export {
 } from './jupyter-api.ts';
 export type { PrivateJupyterServer, StartServerOptions } from './jupyter-server.ts';
 export { CONFIG_FILE, locateJupyterServer, startJupyterServer } from './jupyter-server.ts';
+export { KernelNotFoundError } from './kernel-client.ts';
 export { DEFAULT_KERNEL, kernelSpecName } from './kernel-names.ts';
-export { KernelNotFoundError } from './kernel-session.ts';
 export { DEFAULT_OUTPUT_LIMITS } from './output-limits.ts';
 export type {
   ParentMessage,

@@ -10,8 +10,6 @@
  *   (messages may be lost). Whatever the cause, the run stops there.
  */
 
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import {
   type Kernel,
   KernelConnection,
@@ -28,7 +26,16 @@ import {
   shutdownKernel,
   startKernel,
 } from './jupyter-api.ts';
+import {
+  type ExecuteRequest,
+  isPythonKernel,
+  type KernelClient,
+  type KernelDeath,
+  KernelNotFoundError,
+  NoSuchKernelError,
+} from './kernel-client.ts';
 import { kernelSpecName } from './kernel-names.ts';
+import { STREAM_CHUNKING } from './stream-chunking.ts';
 
 /**
  * The largest kernel message accepted. A message is held whole (bytes, text, parsed object: about
@@ -40,35 +47,6 @@ export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** How long `shutdown` keeps asking a server that is busy restarting the kernel. */
 const SHUTDOWN_RETRY_MS = 3000;
-
-const STREAM_CHUNKING = readFileSync(
-  fileURLToPath(new URL('../python/stream_chunking.py', import.meta.url)),
-  'utf8',
-);
-
-export interface KernelDeath {
-  reason: 'dead' | 'restarted' | 'connection_lost';
-  detail: string;
-}
-
-export class NoSuchKernelError extends Error {
-  readonly available: string[];
-  constructor(name: string, available: string[]) {
-    super(
-      `No kernel named '${name}' on the Jupyter Server; available kernels: ${available.join(', ') || '(none)'}`,
-    );
-    this.name = 'NoSuchKernelError';
-    this.available = available;
-  }
-}
-
-/** The kernel to attach to is not (or no longer) on the server. */
-export class KernelNotFoundError extends Error {
-  constructor(id: string) {
-    super(`No kernel with id ${id} on the Jupyter Server`);
-    this.name = 'KernelNotFoundError';
-  }
-}
 
 export interface AttachKernelOptions {
   /** When given, the kernel must be of this kernelspec. */
@@ -105,7 +83,7 @@ function closeExplanation(code: number, reason: string): string {
   return `websocket closed with code ${code}${reason ? ` (${reason})` : ''}`;
 }
 
-export class KernelSession {
+export class KernelSession implements KernelClient {
   readonly kernel: Kernel.IKernelConnection;
   readonly model: KernelModel;
   readonly died: Promise<KernelDeath>;
@@ -236,7 +214,7 @@ export class KernelSession {
   /** Python kernels: keep stream messages small (python/stream_chunking.py). Best effort. */
   async #chunkPythonStreams(): Promise<void> {
     const info = await this.kernel.info;
-    if (info.implementation !== 'ipython' && info.language_info.name !== 'python') return;
+    if (!isPythonKernel(info)) return;
     const future = this.kernel.requestExecute(
       { code: STREAM_CHUNKING, silent: true, store_history: false, allow_stdin: false },
       true,
@@ -271,6 +249,17 @@ export class KernelSession {
     if (content.execution_state !== 'restarting') return msg;
     this.#die('restarted', 'the kernel died and the server restarted it');
     return { ...msg, content: { ...content, execution_state: 'dead' } } as KernelMessage.IMessage;
+  }
+
+  requestExecute(content: KernelMessage.IExecuteRequestMsg['content']): ExecuteRequest {
+    const future = this.kernel.requestExecute(content, true);
+    return {
+      msgId: future.msg.header.msg_id,
+      done: future.done as Promise<KernelMessage.IExecuteReplyMsg>,
+      onReply: (handler) => {
+        future.onReply = (reply) => handler(reply as KernelMessage.IExecuteReplyMsg);
+      },
+    };
   }
 
   onIOPub(handler: (msg: KernelMessage.IIOPubMessage) => void): void {

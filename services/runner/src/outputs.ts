@@ -9,7 +9,7 @@
  * - error: appended.
  * The OutputBudget decides what is kept; dropped output leaves a visible note.
  */
-import { KernelMessage } from '@jupyterlab/services';
+import type { KernelMessage } from '@jupyterlab/services';
 import type {
   CodeCell,
   DisplayDataOutput,
@@ -64,37 +64,54 @@ export class OutputCollector {
   handle(msg: KernelMessage.IIOPubMessage): void {
     const cell = this.#cell;
     if (!cell) return;
-    if (KernelMessage.isExecuteInputMsg(msg)) {
-      cell.execution_count = msg.content.execution_count;
-    } else if (KernelMessage.isClearOutputMsg(msg)) {
-      if (msg.content.wait) this.#clearPending = true;
-      else this.#clear(cell);
-    } else if (KernelMessage.isStreamMsg(msg)) {
-      this.#takePendingClear(cell);
-      this.#onText?.(msg.content.text, msg.content.name);
-      this.#appendStream(cell, msg.content.name, msg.content.text);
-    } else if (KernelMessage.isDisplayDataMsg(msg)) {
-      const output: DisplayDataOutput = {
-        output_type: 'display_data',
-        data: asBundle(msg.content.data),
-        metadata: asObject(msg.content.metadata),
-      };
-      this.#appendRich(cell, output, displayIdOf(msg.content));
-      this.#logPlainText(output.data);
-    } else if (KernelMessage.isExecuteResultMsg(msg)) {
-      const output: ExecuteResultOutput = {
-        output_type: 'execute_result',
-        execution_count: msg.content.execution_count,
-        data: asBundle(msg.content.data),
-        metadata: asObject(msg.content.metadata),
-      };
-      this.#appendRich(cell, output, displayIdOf(msg.content));
-      this.#logPlainText(output.data);
-    } else if (KernelMessage.isErrorMsg(msg)) {
-      this.#takePendingClear(cell);
-      this.addError(cell, msg.content.ename, msg.content.evalue, msg.content.traceback);
-    } else if (KernelMessage.isUpdateDisplayDataMsg(msg)) {
-      this.handleDisplayUpdate(msg);
+    // By msg_type, as services' KernelMessage.is*Msg guards do (without loading services).
+    switch (msg.header.msg_type) {
+      case 'execute_input':
+        cell.execution_count = (msg as KernelMessage.IExecuteInputMsg).content.execution_count;
+        break;
+      case 'clear_output':
+        if ((msg as KernelMessage.IClearOutputMsg).content.wait) this.#clearPending = true;
+        else this.#clear(cell);
+        break;
+      case 'stream': {
+        const { name, text } = (msg as KernelMessage.IStreamMsg).content;
+        this.#takePendingClear(cell);
+        this.#onText?.(text, name);
+        this.#appendStream(cell, name, text);
+        break;
+      }
+      case 'display_data': {
+        const content = (msg as KernelMessage.IDisplayDataMsg).content;
+        const output: DisplayDataOutput = {
+          output_type: 'display_data',
+          data: asBundle(content.data),
+          metadata: asObject(content.metadata),
+        };
+        this.#appendRich(cell, output, displayIdOf(content));
+        this.#logPlainText(output.data);
+        break;
+      }
+      case 'execute_result': {
+        const content = (msg as KernelMessage.IExecuteResultMsg).content;
+        const output: ExecuteResultOutput = {
+          output_type: 'execute_result',
+          execution_count: content.execution_count,
+          data: asBundle(content.data),
+          metadata: asObject(content.metadata),
+        };
+        this.#appendRich(cell, output, displayIdOf(content));
+        this.#logPlainText(output.data);
+        break;
+      }
+      case 'error': {
+        const { ename, evalue, traceback } = (msg as KernelMessage.IErrorMsg).content;
+        this.#takePendingClear(cell);
+        this.addError(cell, ename, evalue, traceback);
+        break;
+      }
+      case 'update_display_data':
+        this.handleDisplayUpdate(msg);
+        break;
     }
   }
 
@@ -108,9 +125,10 @@ export class OutputCollector {
 
   /** update_display_data may come from any request (a background thread, a later cell). */
   handleDisplayUpdate(msg: KernelMessage.IIOPubMessage): void {
-    if (!KernelMessage.isUpdateDisplayDataMsg(msg)) return;
-    const id = displayIdOf(msg.content);
-    if (id) this.#updateDisplays(id, asBundle(msg.content.data), asObject(msg.content.metadata));
+    if (msg.header.msg_type !== 'update_display_data') return;
+    const { content } = msg as KernelMessage.IUpdateDisplayDataMsg;
+    const id = displayIdOf(content);
+    if (id) this.#updateDisplays(id, asBundle(content.data), asObject(content.metadata));
   }
 
   /** Appends an error output (from the kernel, or the runner's own account of a failure). */

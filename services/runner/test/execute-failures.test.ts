@@ -1,5 +1,6 @@
 /** Runs that end badly: dead kernel, timeouts, cancellation, unknown kernel, no server. */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { code } from './support/notebooks.ts';
 import { codeCell, runCells } from './support/run.ts';
@@ -110,13 +111,22 @@ describe('failures', () => {
     assert.equal(codeCell(saved, 0).metadata.papermill?.start_time, null, 'it never ran');
   });
 
-  test('a private server is started and stopped when no server is given', async () => {
-    const { result, saved, events } = await runCells([code("print('private')")]);
+  test('without a server the kernel is launched directly, and gone after the run', async () => {
+    const { result, saved, events } = await runCells([
+      code("import os\nprint('direct', os.getppid() == int(os.environ['JPY_PARENT_PID']))"),
+    ]);
     assert.equal(result.status, 'succeeded');
     assert.deepEqual(codeCell(saved, 0).outputs, [
-      { output_type: 'stream', name: 'stdout', text: ['private\n'] },
+      { output_type: 'stream', name: 'stdout', text: ['direct True\n'] },
     ]);
-    assert.ok(events.some((e) => e.type === 'log' && e.message.startsWith('Jupyter Server ready')));
+    const logs = events.flatMap((e) => (e.type === 'log' ? [e.message] : []));
+    assert.ok(
+      logs.some((m) => m.startsWith('Kernel python3 ready')),
+      logs.join('\n'),
+    );
+    assert.ok(!logs.some((m) => m.includes('Jupyter Server')), 'no Jupyter Server involved');
+    const kernels = childProcesses().filter((line) => line.includes('ipykernel'));
+    assert.deepEqual(kernels, [], 'no kernel left behind');
   });
 
   test('a missing jupyter-server is an infra failure, with the notebook still saved', async () => {
@@ -134,3 +144,22 @@ describe('failures', () => {
     }
   });
 });
+
+/** This process's live children (zombies excluded; the shared server is one), from /proc. */
+function childProcesses(): string[] {
+  const children: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] !== 'Z' && Number(fields[1]) === process.pid) {
+        const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+        children.push(`${entry} ${cmdline}`);
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return children;
+}

@@ -14,10 +14,11 @@ import type {
   RunFailure,
   RunSummary,
 } from '../execution-types.ts';
+import type { KernelClient } from '../kernel-client.ts';
 import type { CliOptions } from './args.ts';
-import type { EarlyTarget } from './early-start.ts';
 import { effectiveDeadlineMs } from './job-deadline.ts';
 import type { Reporter } from './reporter.ts';
+import { mark } from './timings.ts';
 
 export async function execute(
   // timeoutSeconds is what is left of the limit; timeLimitSeconds the limit as given (messages).
@@ -28,7 +29,7 @@ export async function execute(
   reporter: Reporter,
   redact: (text: string) => string,
   executeNotebook: (options: ExecuteOptions) => Promise<ExecuteResult>,
-  started: EarlyTarget | null,
+  earlyKernel: Promise<KernelClient | null> | null,
 ): Promise<Outcome> {
   const controller = new AbortController();
   let signals = 0;
@@ -77,13 +78,16 @@ export async function execute(
     },
     signal: controller.signal,
     onEvent: (event) => {
+      if (event.type === 'started') mark('running');
+      if (event.type === 'saved' && event.reason === 'final') mark('saved');
+      if (event.type === 'finished') mark('kernel stopped');
       if (event.type === 'save_failed' && event.reason === 'final') finalSaveFailed = true;
       reporter.event(event);
     },
     ...(options.jupyterUrl
       ? { jupyter: { url: options.jupyterUrl, token: options.jupyterToken } }
-      : started
-        ? { jupyter: started }
+      : earlyKernel
+        ? { kernel: earlyKernel }
         : {}),
     ...(options.logOutput || files.stdout || files.stderr
       ? {

@@ -1,7 +1,7 @@
 /**
  * One nes-run run, as named steps in papermill's order (its execute_notebook):
- * every destination checked first (a usage error leaves nothing behind), a private Jupyter
- * Server started meanwhile (early-start.ts), then
+ * every destination checked first (a usage error leaves nothing behind), the kernel launched
+ * as soon as it is known (early-start.ts), then
  *   1. fetch        the notebook (input.ts), pinned to a commit for GitHub
  *   2. prepare      parameterize -> papermill metadata -> NES's record (prepare-run.ts, shared
  *                   with the service's runner worker)
@@ -49,6 +49,7 @@ import { generateRunId, LogRecorder, RunRecorder } from './run-record.ts';
 import { rescue, writeInputOnce, writeUnstarted } from './safe-writes.ts';
 import { formatValue, maskParameters, redactText } from './secrets.ts';
 import { writeOut } from './stdout.ts';
+import { formatTimings, mark } from './timings.ts';
 
 /** What nes-run learned before exiting: the run contract's facts, and the results for --results-file. */
 export type NesRunFacts = ResultFacts & {
@@ -124,7 +125,7 @@ export async function runNotebook(
       reporter,
     });
 
-    // A run on a private server: start it now, while the notebook is fetched and prepared.
+    // A run on a kernel of its own: it is launched as soon as its name is known (early-start.ts).
     if (!options.prepareOnly && !options.helpNotebook && !options.jupyterUrl) {
       early =
         earlyFromBin ??
@@ -247,8 +248,9 @@ export async function runNotebook(
     // 5. Execute and save (the engine), then the exit code, the manifest and the log.
     // The engine loads Jupyter's client libraries: only a run pays for them.
     const { executeNotebook } = await import('../index.ts');
+    mark('engine loaded');
     recorder.outputStarted = true;
-    // --timeout counts from nes-run's start: the server and kernel started early count too.
+    // --timeout counts from nes-run's start: the kernel started early counts too.
     const elapsedSeconds = (Date.now() - startedAt.getTime()) / 1000;
     const timeoutSeconds =
       options.timeoutSeconds === undefined
@@ -262,7 +264,7 @@ export async function runNotebook(
       reporter,
       redact,
       executeNotebook,
-      (await early?.target()) ?? null,
+      early?.kernel() ?? null,
     );
     let code = outcome.code;
     let rescued: string | null = null;
@@ -289,6 +291,7 @@ export async function runNotebook(
   } finally {
     await early?.stop();
     if (earlyFromBin !== null && earlyFromBin !== early) await earlyFromBin.stop();
+    reporter.log('DEBUG', formatTimings());
     await reporter.close();
     if (contextDir !== null) await rm(contextDir, { recursive: true, force: true });
   }
