@@ -21,7 +21,9 @@ import {
   type InspectResult,
   isTerminal,
   type ListRunsFilter,
+  type NotebookHistory,
   type RerunRequest,
+  type ResultTrend,
   type Run,
   type RunEvent,
   type RunListEvent,
@@ -218,6 +220,31 @@ export class NesClient {
       retryable: Boolean(key),
       signal: options.signal,
     });
+  }
+
+  /** A notebook's history over the last `days` (default 30), optionally by labels. */
+  async history(
+    notebook: string,
+    filter: { labels?: Record<string, string>; days?: number } = {},
+    options: CallOptions = {},
+  ): Promise<NotebookHistory> {
+    const query = new URLSearchParams({ notebook });
+    for (const [k, v] of Object.entries(filter.labels ?? {})) query.append('label', `${k}=${v}`);
+    if (filter.days !== undefined) query.set('days', String(filter.days));
+    return this.#json('GET', '/v1/history', { query, retryable: true, ...options });
+  }
+
+  /** A numeric result's values across the notebook's latest runs (oldest first). */
+  async resultTrend(
+    notebook: string,
+    name: string,
+    filter: { labels?: Record<string, string>; limit?: number } = {},
+    options: CallOptions = {},
+  ): Promise<ResultTrend> {
+    const query = new URLSearchParams({ notebook, name });
+    for (const [k, v] of Object.entries(filter.labels ?? {})) query.append('label', `${k}=${v}`);
+    if (filter.limit !== undefined) query.set('limit', String(filter.limit));
+    return this.#json('GET', '/v1/history/results', { query, retryable: true, ...options });
   }
 
   /** What the run's notebook recorded (nes.record, nes.exit, scrapbook glue). */

@@ -44,6 +44,33 @@ export interface RunResult {
   omitted?: string;
 }
 
+/** GET /v1/history: a notebook's runs over a window. */
+export interface NotebookHistory {
+  notebook: string;
+  labels: Record<string, string>;
+  since: string;
+  totals: Record<string, number>;
+  successRate: number | null;
+  durationSeconds: { p50: number | null; p95: number | null };
+  days: Array<{ day: string; counts: Record<string, number>; p50Seconds: number | null }>;
+  failureClasses: Array<{ class: string; count: number }>;
+  lastSuccess: { runId: string; finishedAt: string; ageSeconds: number } | null;
+  commits: Array<{
+    commitSha: string | null;
+    runs: number;
+    succeeded: number;
+    firstAt: string;
+    lastAt: string;
+  }>;
+  recent: Array<{ id: string; status: string; createdAt: string; durationSeconds: number | null }>;
+}
+
+/** GET /v1/history/results: a numeric result across a notebook's runs, oldest first. */
+export interface ResultTrend {
+  name: string;
+  points: Array<{ runId: string; createdAt: string; value: number }>;
+}
+
 /** GET /v1/runs/{id}/results. */
 export interface RunResults {
   runId: string;

@@ -6,6 +6,7 @@
 import type { ResolvedSource, ResolveOptions, SourceOptions } from '@nes/sources';
 import type { ObjectStore } from '@nes/stores';
 import type { RunEventBus } from './events-bus.ts';
+import type { HistoryQueries } from './history/history.ts';
 import type { NotificationServices } from './notifications/notifications.ts';
 import type { Run } from './runs/run-model.ts';
 import type { ScheduleStore } from './schedules/schedule-store.ts';
@@ -54,4 +55,6 @@ export interface AppServices {
   schedules?: ScheduleServices;
   /** Subscriptions, the outbox and its deliverer (absent: the notification routes are not served). */
   notifications?: NotificationServices;
+  /** A notebook's history (absent: the /v1/history routes are not served). */
+  history?: HistoryQueries;
 }

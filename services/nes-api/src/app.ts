@@ -25,6 +25,7 @@ import { browseRoutes } from './routes/browse.ts';
 import type { RouteContext } from './routes/context.ts';
 import { githubHookRoutes } from './routes/github-hooks.ts';
 import { healthRoutes } from './routes/health.ts';
+import { historyRoutes } from './routes/history.ts';
 import { inspectRoutes } from './routes/inspect.ts';
 import { notebookRoutes } from './routes/notebooks.ts';
 import { notificationRoutes } from './routes/notifications.ts';
@@ -165,6 +166,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(runNotebookRoutes, context);
   await app.register(runResultRoutes, context);
   await app.register(notificationRoutes, context);
+  await app.register(historyRoutes, context);
   await app.register(inspectRoutes, context);
   await app.register(notebookRoutes, context);
   await app.register(browseRoutes, context);

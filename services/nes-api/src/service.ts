@@ -29,6 +29,7 @@ import type {
   KubernetesExecutorOptions,
 } from './executors/kubernetes/kubernetes-executor.ts';
 import { LocalExecutor, type LocalExecutorOptions } from './executors/local-executor.ts';
+import { HistoryQueries } from './history/history.ts';
 import type { DelivererOptions } from './notifications/deliverer.ts';
 import { freshnessNotification } from './notifications/freshness.ts';
 import { type NotificationServices, startNotifications } from './notifications/notifications.ts';
@@ -225,6 +226,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
       sourceOptions,
       resolveSource: absoluteLocalPaths,
       ...(notifications ? { notifications } : {}),
+      ...(store instanceof SqlRunStore ? { history: new HistoryQueries(store.db) } : {}),
     };
     let ticker: Ticker | null = null;
     if (store instanceof SqlRunStore) {

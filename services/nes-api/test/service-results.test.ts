@@ -141,6 +141,24 @@ describe('results through the service (sandboxed local executor)', () => {
     assert.deepEqual(JSON.parse(json.stdout).values.summary, { p95: 0.93, threshold: 10 });
   });
 
+  test("the notebook's history and a result's trend come from the same runs", async () => {
+    const q = `notebook=${encodeURIComponent(recording)}`;
+    const history = await api.request<{ totals: Record<string, number>; lastSuccess: unknown }>(
+      'GET',
+      `/v1/history?${q}&days=1`,
+    );
+    assert.equal(history.status, 200, history.text);
+    assert.ok((history.body.totals.succeeded ?? 0) >= 1);
+    assert.ok(history.body.lastSuccess);
+    const trend = await api.request<{ points: Array<{ value: number }> }>(
+      'GET',
+      `/v1/history/results?${q}&name=rows_loaded`,
+    );
+    assert.equal(trend.status, 200, trend.text);
+    assert.ok(trend.body.points.length >= 1);
+    assert.ok(trend.body.points.every((p) => p.value === 1234));
+  });
+
   test('unknown runs are 404, and reading results needs a token', async () => {
     const missing = await api.request('GET', '/v1/runs/nope/results');
     assert.equal(missing.status, 404);

@@ -20,6 +20,7 @@ const BrowsePage = lazy(() => import('./pages/BrowsePage.tsx'));
 const NotebookPage = lazy(() => import('./pages/NotebookPage.tsx'));
 const ComparePage = lazy(() => import('./pages/ComparePage.tsx'));
 const TokensPage = lazy(() => import('./pages/TokensPage.tsx'));
+const HistoryPage = lazy(() => import('./pages/HistoryPage.tsx'));
 
 export function App(props: { api: Api; router?: Omit<RouterProps, 'children'> }) {
   return (
@@ -47,6 +48,7 @@ function Shell() {
               <Route path="/browse/*">{(params) => <BrowsePage path={params['*'] ?? ''} />}</Route>
               <Route path="/notebook" component={NotebookPage} />
               <Route path="/compare" component={ComparePage} />
+              <Route path="/history" component={HistoryPage} />
               <Route path="/tokens" component={TokensPage} />
               <Route>
                 <NotFound />

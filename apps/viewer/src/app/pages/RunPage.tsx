@@ -136,6 +136,7 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
         >
           {notebookName(run.notebook)}
         </Link>{' '}
+        (<Link href={`/history?notebook=${encodeURIComponent(run.notebook)}`}>history</Link>){' '}
         <span aria-hidden="true">/</span> <span className="mono">{run.id}</span>
       </nav>
       <div className="page-title-row">

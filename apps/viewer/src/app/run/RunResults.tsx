@@ -4,7 +4,8 @@
  * markup); display results (a DataFrame, a figure) are where they are in the notebook, so a row
  * jumps to that cell rather than copying the output here.
  */
-import { isTerminal, type RunResults as Results, type Run } from '@nes/client';
+import { isTerminal, type RunResults as Results, type ResultTrend, type Run } from '@nes/client';
+import { Link } from 'wouter';
 import { useApi, useLoad } from '../api.tsx';
 import { ErrorView, Loading } from '../components.tsx';
 
@@ -52,7 +53,12 @@ export function RunResults(props: {
               <th className="mono">{result.name}</th>
               <td className="mono">
                 {result.kind === 'value' && result.omitted === undefined ? (
-                  <span title={JSON.stringify(result.value)}>{resultText(result.value)}</span>
+                  <>
+                    <span title={JSON.stringify(result.value)}>{resultText(result.value)}</span>
+                    {typeof result.value === 'number' ? (
+                      <ResultTrendChart run={run} name={result.name} />
+                    ) : null}
+                  </>
                 ) : (
                   <button
                     type="button"
@@ -89,5 +95,55 @@ export function RunResults(props: {
         <p className="muted small">Not kept (over the limits): {results.dropped.join(', ')}</p>
       ) : null}
     </>
+  );
+}
+
+/**
+ * A numeric result across the latest runs of the same notebook with the same labels (the
+ * service's own labels, such as who submitted, are left out): a line whose points link to runs.
+ */
+function ResultTrendChart(props: { run: Run; name: string }) {
+  const { client } = useApi();
+  const labels = Object.fromEntries(
+    Object.entries(props.run.labels).filter(([key]) => !key.startsWith('nes/')),
+  );
+  const trend = useLoad<ResultTrend>(`trend:${props.run.id}:${props.name}`, (signal) =>
+    client.resultTrend(props.run.notebook, props.name, { labels, limit: 50 }, { signal }),
+  );
+  const points = trend.data?.points ?? [];
+  if (points.length < 2) return null;
+  const width = 160;
+  const height = 32;
+  const values = points.map((p) => p.value);
+  const low = Math.min(...values);
+  const span = Math.max(...values) - low || 1;
+  const x = (i: number) => (i / (points.length - 1)) * (width - 6) + 3;
+  const y = (v: number) => height - 3 - ((v - low) / span) * (height - 6);
+  return (
+    <svg
+      className="result-trend"
+      width={width}
+      height={height}
+      role="img"
+      aria-label={`${props.name} over the last ${points.length} runs: from ${values[0]} to ${values.at(-1)}`}
+    >
+      <polyline
+        fill="none"
+        stroke="currentColor"
+        points={points.map((p, i) => `${x(i)},${y(p.value)}`).join(' ')}
+      />
+      {points.map((p, i) => (
+        <Link key={p.runId} href={`/runs/${encodeURIComponent(p.runId)}`}>
+          <circle
+            cx={x(i)}
+            cy={y(p.value)}
+            r={p.runId === props.run.id ? 3.5 : 2}
+            className={p.runId === props.run.id ? 'current' : undefined}
+          >
+            <title>{`${p.value} (run ${p.runId}, ${p.createdAt})`}</title>
+          </circle>
+        </Link>
+      ))}
+    </svg>
   );
 }

@@ -1,0 +1,124 @@
+/**
+ * A notebook's history on the embedded database: one notebook with 100,000 runs (a year of
+ * runs every five minutes, ~10% failed, among other notebooks' runs) answers GET /v1/history's
+ * queries (30 days and a year) and a numeric result's trend within 200 ms.
+ *
+ *   node bench/history.bench.ts [--runs 100000] [--repeat 7]
+ *
+ * Prints a table: median and worst of `--repeat` timed calls after one warm-up, beside the
+ * 200 ms target and the ratio to it. The runs are inserted with SQL (generate_series), the same
+ * columns the service writes.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createRunStore } from '../services/nes-api/src/db/index.ts';
+import { HistoryQueries } from '../services/nes-api/src/history/history.ts';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '100000' },
+    repeat: { type: 'string', default: '7' },
+  },
+});
+const RUNS = Number(values.runs);
+const REPEAT = Number(values.repeat);
+const TARGET_MS = 200;
+const NOTEBOOK = 'github://acme/etl/daily.ipynb';
+
+const dir = await mkdtemp(join(tmpdir(), 'nes-history-bench-'));
+const store = await createRunStore({ dataDir: dir });
+try {
+  const t0 = performance.now();
+  // One notebook's RUNS runs over a year, and as many runs of 20 other notebooks.
+  await store.db.exec(`
+    INSERT INTO runs (id, status, notebook, commit_sha, labels, created_at, started_at, finished_at, error, results)
+    SELECT 'r' || g,
+           CASE WHEN g % 10 = 0 THEN 'failed' WHEN g % 97 = 0 THEN 'timed_out' ELSE 'succeeded' END,
+           CASE WHEN g % 2 = 0 THEN '${NOTEBOOK}' ELSE 'github://acme/etl/other-' || (g % 20) || '.ipynb' END,
+           md5((g / 500)::text),
+           jsonb_build_object('env', CASE WHEN g % 4 = 0 THEN 'prod' ELSE 'dev' END),
+           now() - ((${RUNS * 2} - g) * interval '150 seconds'),
+           now() - ((${RUNS * 2} - g) * interval '150 seconds') + interval '2 seconds',
+           now() - ((${RUNS * 2} - g) * interval '150 seconds') + (30 + (g % 60)) * interval '1 second',
+           CASE WHEN g % 10 = 0 THEN '{"class": "cell_error", "ename": "ValueError", "evalue": "x", "cellIndex": 3}'::jsonb
+                WHEN g % 97 = 0 THEN '{"class": "timeout", "ename": "DeadlineExceeded", "evalue": "x", "cellIndex": null}'::jsonb END,
+           jsonb_build_object('version', 1, 'exit', null, 'dropped', '[]'::jsonb, 'results',
+             jsonb_build_array(jsonb_build_object('name', 'rows_loaded', 'kind', 'value', 'value', g % 1000,
+               'cellIndex', 2, 'outputIndex', 0)))
+    FROM generate_series(1, ${RUNS * 2}) AS g;
+    ANALYZE runs;
+  `);
+  const loadSeconds = (performance.now() - t0) / 1000;
+  const history = new HistoryQueries(store.db);
+  const day = 86_400_000;
+  const cases: Array<[string, () => Promise<unknown>]> = [
+    [
+      'history, 30 days',
+      () =>
+        history.notebook({
+          notebook: NOTEBOOK,
+          labels: {},
+          since: new Date(Date.now() - 30 * day),
+        }),
+    ],
+    [
+      'history, 30 days, label env=prod',
+      () =>
+        history.notebook({
+          notebook: NOTEBOOK,
+          labels: { env: 'prod' },
+          since: new Date(Date.now() - 30 * day),
+        }),
+    ],
+    [
+      'history, a year (all runs)',
+      () =>
+        history.notebook({
+          notebook: NOTEBOOK,
+          labels: {},
+          since: new Date(Date.now() - 366 * day),
+        }),
+    ],
+    [
+      'result trend, latest 100 runs',
+      () => history.resultTrend({ notebook: NOTEBOOK, labels: {} }, 'rows_loaded'),
+    ],
+  ];
+  const rows: string[] = [];
+  for (const [name, call] of cases) {
+    await call();
+    const times: number[] = [];
+    for (let i = 0; i < REPEAT; i++) {
+      const start = performance.now();
+      await call();
+      times.push(performance.now() - start);
+    }
+    times.sort((a, b) => a - b);
+    const median = times[Math.floor(times.length / 2)] as number;
+    const worst = times.at(-1) as number;
+    const verdict = median <= TARGET_MS ? 'met' : 'MISSED';
+    rows.push(
+      `| ${name} | ${median.toFixed(0)} ms | ${worst.toFixed(0)} ms | ${TARGET_MS} ms | ${(median / TARGET_MS).toFixed(2)}x | ${verdict} |`,
+    );
+  }
+  const cpu = cpus();
+  console.log(
+    `# Notebook history benchmark (bench/history.bench.ts), ${new Date().toISOString().slice(0, 10)}`,
+  );
+  console.log('');
+  console.log(
+    `- Machine: ${cpu.length} CPU(s), ${cpu[0]?.model ?? '?'}, ${(totalmem() / 1024 ** 3).toFixed(1)} GiB RAM; Node ${process.version}; PGlite (embedded)`,
+  );
+  console.log(
+    `- ${RUNS} runs of the notebook over a year among ${RUNS} runs of 20 others (inserted in ${loadSeconds.toFixed(1)} s); median and worst of ${REPEAT} calls after a warm-up`,
+  );
+  console.log('');
+  console.log('| query | median | worst | target | median / target | target met |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const row of rows) console.log(row);
+} finally {
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+}
