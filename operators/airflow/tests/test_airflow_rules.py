@@ -33,12 +33,14 @@ OPERATOR = read_classes(SRC / "operators" / "nes.py")["NesOperator"]
 LINK = read_classes(SRC / "operators" / "nes.py")["NesRunLink"]
 SENSOR = read_classes(SRC / "sensors" / "nes.py")["NesRunSensor"]
 RESULT_SENSOR = read_classes(SRC / "sensors" / "nes.py")["NesResultSensor"]
+SCHEDULE_SENSOR = read_classes(SRC / "sensors" / "nes.py")["NesScheduleSensor"]
 TRIGGER = read_classes(SRC / "triggers" / "nes.py")["NesRunTrigger"]
 TASK_CLASSES = {
     "NesOperator": OPERATOR,
     "NesRunNotebookOperator": OPERATOR,
     "NesRunSensor": SENSOR,
     "NesResultSensor": RESULT_SENSOR,
+    "NesScheduleSensor": SCHEDULE_SENSOR,
 }
 
 # The operator as it was when every DAG with it failed to serialize (Airflow 2.9.1:
@@ -55,7 +57,7 @@ def test_the_serializer_rule_refuses_what_airflow_refused():
     assert serializer_refusal(("execution_timeout",)) == "execution_timeout"  # Airflow's own test case
 
 
-@pytest.mark.parametrize("name", ["NesOperator", "NesRunSensor", "NesResultSensor"])
+@pytest.mark.parametrize("name", ["NesOperator", "NesRunSensor", "NesResultSensor", "NesScheduleSensor"])
 def test_no_template_field_is_a_baseoperator_argument(name):
     cls = TASK_CLASSES[name]
     fields = cls.literal("template_fields")
@@ -64,7 +66,7 @@ def test_no_template_field_is_a_baseoperator_argument(name):
         assert not set(fields) & BASESENSOR_ARGS
 
 
-@pytest.mark.parametrize("name", ["NesOperator", "NesRunSensor", "NesResultSensor"])
+@pytest.mark.parametrize("name", ["NesOperator", "NesRunSensor", "NesResultSensor", "NesScheduleSensor"])
 def test_template_fields_are_attributes_the_constructor_sets(name):
     # S3: set_xcomargs_dependencies reads every template field with getattr after __init__.
     cls = TASK_CLASSES[name]
@@ -82,7 +84,7 @@ def test_the_operator_api_uses_no_name_baseoperator_reserves():
     methods = set(OPERATOR.methods) - {"__init__", "execute", "execute_complete", "on_kill"}
     assert not methods & reserved
     # The sensors add only their own names to BaseSensorOperator's.
-    for sensor in (SENSOR, RESULT_SENSOR):
+    for sensor in (SENSOR, RESULT_SENSOR, SCHEDULE_SENSOR):
         own = set(sensor.init_params) | sensor.init_assigned
         assert not own & (reserved | BASESENSOR_ARGS), own & (reserved | BASESENSOR_ARGS)
 

@@ -46,13 +46,13 @@ def af(nes):
 
         from nes_airflow.hooks.nes import NesHook
         from nes_airflow.operators.nes import NesOperator, NesRunLink
-        from nes_airflow.sensors.nes import NesResultSensor, NesRunSensor
+        from nes_airflow.sensors.nes import NesResultSensor, NesRunSensor, NesScheduleSensor
         from nes_airflow.triggers import nes as trigger_module
 
         BaseHook.connections["nes_default"] = {"host": nes.url, "password": nes.token}
         yield SimpleNamespace(
             NesOperator=NesOperator, NesRunLink=NesRunLink, NesRunSensor=NesRunSensor, NesHook=NesHook,
-            NesResultSensor=NesResultSensor,
+            NesResultSensor=NesResultSensor, NesScheduleSensor=NesScheduleSensor,
             NesRunTrigger=trigger_module.NesRunTrigger, trigger_module=trigger_module, BaseHook=BaseHook,
             BaseTrigger=BaseTrigger, XCom=XCom, TaskDeferred=TaskDeferred, AirflowException=AirflowException,
             Deprecation=AirflowProviderDeprecationWarning,
@@ -390,3 +390,57 @@ def test_result_sensor_waits_on_a_result_condition(af, nes, client):
     assert waiting.execute({}) is False
     with pytest.raises(ValueError, match="unknown result condition"):
         af.NesResultSensor(task_id="x", run_id="r", result="n", condition="~")
+
+
+def test_schedule_sensor_waits_on_a_logical_date_nes_owns(af, nes, client):
+    """NES owns the schedule; the DAG's sensor waits on the same logical date (a real run on a
+    real kernel), and a failed date fails the sensor when asked to."""
+    from nes_airflow.core import NesScheduleDateFailedError
+
+    for name, notebook in (("af-hello", "hello.ipynb"), ("af-fail", "fail.ipynb")):
+        client.create_schedule(
+            {
+                "name": name,
+                "notebook": nes.notebook(notebook),
+                "cron": "0 0 * * *",
+                "startDate": "2026-01-01T00:00:00Z",
+                "parameters": {"day": "{{ ds }}"} if notebook == "hello.ipynb" else {},
+                "paused": True,
+            }
+        )
+        client.trigger_schedule(name, "2026-01-01T00:00:00Z")
+    # Airflow renders {{ data_interval_start }} as pendulum prints it.
+    sensor = af.NesScheduleSensor(
+        task_id="wait", schedule="af-hello", logical_date="2026-01-01T00:00:00+00:00", poke_interval=0.2
+    )
+    deadline = time.time() + 120
+    while True:
+        done = sensor.poke({})
+        if done:
+            break
+        assert time.time() < deadline, client.schedule_dates("af-hello", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z")
+        time.sleep(0.2)
+    value = done.xcom_value
+    assert value["state"] == "succeeded" and value["logical_date"] == "2026-01-01T00:00:00.000Z"
+    run = client.get(value["run_id"])
+    assert run["parameters"] == {"day": "2026-01-01"}
+    assert run["labels"]["nes/schedule"] and run["labels"]["nes/trigger"] == "manual"
+
+    failing = af.NesScheduleSensor(
+        task_id="wait-fail", schedule="af-fail", logical_date="2026-01-01T00:00:00+00:00", fail_on_failure=True
+    )
+    patient = af.NesScheduleSensor(task_id="wait-patient", schedule="af-fail", logical_date="2026-01-01T00:00:00+00:00")
+    deadline = time.time() + 120
+    while True:
+        try:
+            failing.poke({})
+        except NesScheduleDateFailedError as error:
+            assert "af-fail" in str(error) and "failed" in str(error)
+            break
+        assert time.time() < deadline
+        time.sleep(0.2)
+    # Without fail_on_failure the sensor keeps waiting: NES may rerun the date (a push fix).
+    assert not patient.poke({})
+    # A date NES never made is missing: the sensor waits.
+    missing = af.NesScheduleSensor(task_id="wait-missing", schedule="af-hello", logical_date="2026-01-02T00:00:00+00:00")
+    assert not missing.poke({})

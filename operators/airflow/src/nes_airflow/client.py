@@ -252,6 +252,20 @@ class NesClient(_Base):
     def ready(self) -> dict:
         return self._request("GET", "/readyz", safe=True)
 
+    def create_schedule(self, body: Mapping[str, Any]) -> dict:
+        """``POST /v1/schedules`` (not retried after it may have arrived: a name is unique, so a
+        retry would be a 409)."""
+        return self._request("POST", "/v1/schedules", safe=False, json=dict(body))
+
+    def trigger_schedule(self, schedule: str, logical_date: Optional[str] = None) -> dict:
+        body = {} if logical_date is None else {"logicalDate": logical_date}
+        return self._request("POST", f"/v1/schedules/{quote(schedule, safe='')}/trigger", safe=False, json=body)
+
+    def schedule_dates(self, schedule: str, from_: Optional[str] = None, to: Optional[str] = None) -> dict:
+        """``GET /v1/schedules/{schedule}/dates``: the logical dates in [from, to] and their state."""
+        params = [(k, v) for k, v in (("from", from_), ("to", to)) if v is not None]
+        return self._request("GET", f"/v1/schedules/{quote(schedule, safe='')}/dates", safe=True, params=params)
+
 
 class AsyncNesClient(_Base):
     """The same calls for asyncio (the trigger)."""

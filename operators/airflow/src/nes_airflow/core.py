@@ -581,3 +581,48 @@ def url_from_connection(host: Optional[str], port: Optional[int] = None, schema:
         hostpart, _, path = rest.partition("/")
         base = f"{scheme}://{hostpart}:{port}" + (f"/{path}" if path else "")
     return base
+
+
+# ---------------------------------------------------------------------------------------------
+# Schedules owned by NES
+
+
+class NesScheduleDateFailedError(Exception):
+    """A NES schedule's logical date ended without success (and the sensor was told to fail)."""
+
+
+#: States of a logical date after which only a rerun (a backfill, a push fix) can bring success.
+SCHEDULE_DATE_FAILED = ("failed", "precondition_timed_out", "cancelled")
+
+
+def schedule_date_poke(
+    client: NesClient, schedule: str, logical_date: str, fail_on_failure: bool = False
+) -> Optional[dict]:
+    """One poke of a NES schedule's logical date: the date's result once it succeeded, None while
+    it is missing, waiting, queued, running, invalidated or (unless ``fail_on_failure``) failed:
+    NES may still rerun it (a backfill, or a push that fixes the notebook)."""
+    answer = client.schedule_dates(schedule, logical_date, logical_date)
+    wanted = _instant(logical_date)
+    date = next((d for d in answer.get("dates", []) if _instant(d.get("logicalDate", "")) == wanted), None)
+    state = date.get("state") if date else "missing"
+    if state == "succeeded":
+        return {
+            "schedule": schedule,
+            "logical_date": date["logicalDate"],
+            "state": state,
+            "run_id": date.get("runId"),
+            "commit_sha": date.get("commitSha"),
+        }
+    if fail_on_failure and state in SCHEDULE_DATE_FAILED:
+        reason = f": {date.get('reason')}" if date and date.get("reason") else ""
+        raise NesScheduleDateFailedError(f"NES schedule {schedule} logical date {logical_date} is {state}{reason}")
+    return None
+
+
+def _instant(text: str) -> Optional[float]:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

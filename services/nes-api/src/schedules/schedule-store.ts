@@ -198,7 +198,11 @@ export class ScheduleStore {
     now: Date,
     limit: number,
     plan: (schedule: Schedule) => TickPlan,
-  ): Promise<{ created: Array<{ scheduleId: string; logicalDate: string }> } | null> {
+  ): Promise<{
+    created: Array<{ scheduleId: string; logicalDate: string }>;
+    /** How many due schedules this transaction handled (at most `limit`). */
+    processed: number;
+  } | null> {
     return this.db.transaction(async (tx) => {
       const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [
         TICK_LOCK,
@@ -225,7 +229,7 @@ export class ScheduleStore {
           isoOrNull(decided.nextDueAt),
         ]);
       }
-      return { created };
+      return { created, processed: due.length };
     });
   }
 

@@ -153,23 +153,28 @@ export class Ticker {
     const result: PassResult = { created: 0, submitted: 0, waiting: 0, ticked: false };
     const now = this.#o.clock();
     for (;;) {
-      const tick = await this.#o.schedules.tick(now, 200, (s) =>
+      // Small transactions: on the embedded database a transaction holds the one connection, and
+      // API requests wait for it.
+      const tick = await this.#o.schedules.tick(now, 50, (s) =>
         planTick(s, now, this.#o.misfireGraceMs),
       );
       if (tick === null) break;
       result.ticked = true;
       result.created += tick.created.length;
       // A full batch may leave more due schedules (or an `all` catch-up more dates).
-      if (tick.created.length === 0) break;
+      if (tick.processed < 50) break;
     }
     const schedules = new Map<string, Schedule | null>();
     const active = new Map<string, number>();
+    // One pass is one moment: a notebook at a ref is resolved once per pass, however many of its
+    // dates (or schedules) are due in it.
+    const resolved = new Map<string, Promise<ResolvedSource>>();
     for (;;) {
       const claimed = await this.#o.schedules.claimDates(now, this.#o.batch, this.#o.leaseMs);
       if (claimed.length === 0) break;
       let progressed = false;
       for (const date of claimed) {
-        const outcome = await this.#dispatch(date, now, schedules, active).catch(
+        const outcome = await this.#dispatch(date, now, schedules, active, resolved).catch(
           async (error: unknown) => {
             this.#o.log(
               'error',
@@ -197,6 +202,7 @@ export class Ticker {
     now: Date,
     schedules: Map<string, Schedule | null>,
     active: Map<string, number>,
+    sources: Map<string, Promise<ResolvedSource>>,
   ): Promise<'submitted' | 'waiting' | 'deferred' | 'ended'> {
     const { schedules: store } = this.#o;
     let schedule = schedules.get(date.scheduleId);
@@ -263,7 +269,16 @@ export class Ticker {
 
     let spec: RunSpec;
     try {
-      const resolved = await this.#o.resolve(schedule.notebook, date.refOverride ?? schedule.ref);
+      const ref = date.refOverride ?? schedule.ref;
+      const sourceKey = `${ref ?? ''}\u0000${schedule.notebook}`;
+      let source = sources.get(sourceKey);
+      if (source === undefined) {
+        source = this.#o.resolve(schedule.notebook, ref);
+        // A failure is the date's own outcome; the next date of this pass tries again.
+        source.catch(() => sources.delete(sourceKey));
+        sources.set(sourceKey, source);
+      }
+      const resolved = await source;
       const kernel = schedule.kernel ?? notebookKernelName(resolved.notebook);
       if (kernel === null || kernel === undefined)
         throw new Error('the notebook names no kernel and the schedule sets none');

@@ -1,4 +1,5 @@
-"""NesRunSensor: waits for a NES run started elsewhere (by id)."""
+"""Sensors: NesRunSensor waits for a NES run started elsewhere (by id); NesResultSensor for a
+result; NesScheduleSensor for a logical date of a schedule NES owns."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 from typing import Any, Mapping, Optional, Sequence
 
 from .._compat import BaseSensorOperator, PokeReturnValue
-from ..core import check_result_condition, complete, result_poke, sensor_poke
+from ..core import check_result_condition, complete, result_poke, schedule_date_poke, sensor_poke
 from ..hooks.nes import NesHook
 from ..triggers.nes import NesRunTrigger
 
@@ -100,6 +101,45 @@ class NesResultSensor(BaseSensorOperator):
             run_id=self.run_id,
             notebook=self.notebook,
             labels=self.labels,
+        )
+        if found is None:
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=found)
+
+
+class NesScheduleSensor(BaseSensorOperator):
+    """Waits until a NES schedule's logical date succeeded: NES owns the schedule (its cron,
+    catch-up, preconditions, reruns) and the DAG waits on the same logical date. ``logical_date``
+    defaults to the DAG run's ``{{ data_interval_start }}``, which is the NES logical date when
+    the DAG's schedule matches NES's. XCom: ``{schedule, logical_date, state, run_id, commit_sha}``.
+
+    A failed date keeps the sensor waiting by default (NES may rerun it: a backfill, or a push
+    that fixes the notebook); ``fail_on_failure=True`` fails the sensor at once instead.
+    """
+
+    template_fields: Sequence[str] = ("schedule", "logical_date")
+
+    def __init__(
+        self,
+        *,
+        schedule: str,
+        logical_date: str = "{{ data_interval_start }}",
+        fail_on_failure: bool = False,
+        nes_conn_id: str = NesHook.default_conn_name,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.schedule = schedule
+        self.logical_date = logical_date
+        self.fail_on_failure = fail_on_failure
+        self.nes_conn_id = nes_conn_id
+
+    def poke(self, context: Any) -> Any:
+        found = schedule_date_poke(
+            NesHook(nes_conn_id=self.nes_conn_id).get_conn(),
+            self.schedule,
+            str(self.logical_date),
+            self.fail_on_failure,
         )
         if found is None:
             return False
