@@ -50,6 +50,12 @@ interface Measured {
   p99Ms: number;
   rejected429: number;
   p99RejectMs: number | null;
+  /**
+   * CPU time of the service's process (every thread: the API's event loop, the database thread)
+   * per accepted submit over the submit phase. Unlike the rates it barely moves with the load
+   * other processes put on the machine. Older results lack it.
+   */
+  serviceCpuMsPerSubmit?: number;
   otherErrors: number;
   lost: number;
   drainPerSecond: number;
@@ -82,6 +88,13 @@ function startService(concurrency: number, paused: boolean): Promise<EmbeddedSer
 function profileArgs(): string[] {
   const dir = process.env.NES_BENCH_CPU_PROF;
   return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
+/** User + system CPU time of a process, all its threads, in ms (Linux /proc; 100 ticks a second). */
+function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function percentile(values: number[], p: number): number {
@@ -142,6 +155,7 @@ async function measure(
     const rejectLatencies: number[] = [];
     let otherErrors = 0;
     let next = 0;
+    const cpuBefore = processCpuMs(service.pid);
     const started = performance.now();
     await Promise.all(
       Array.from({ length: clients }, async () => {
@@ -166,6 +180,7 @@ async function measure(
       }),
     );
     const submitSeconds = (performance.now() - started) / 1000;
+    const serviceCpuMs = processCpuMs(service.pid) - cpuBefore;
     const submitEnd = Date.now();
 
     // Drain: every accepted run must end terminal.
@@ -229,6 +244,7 @@ async function measure(
       p99Ms: percentile(latencies, 99),
       rejected429: rejectLatencies.length,
       p99RejectMs: rejectLatencies.length ? percentile(rejectLatencies, 99) : null,
+      serviceCpuMsPerSubmit: serviceCpuMs / Math.max(1, accepted.length),
       otherErrors,
       lost,
       drainPerSecond: finishedAfter.length / drainSeconds,
@@ -352,6 +368,7 @@ function rows(after: Measured, before: Measured | null) {
       ratio: `${(after.acceptedPerSecond / 200).toFixed(2)}x:`,
     }),
     line('submit latency p50', (m) => m.p50Ms, 0, ' ms', 'lower'),
+    line('service CPU per accepted submit', (m) => m.serviceCpuMsPerSubmit, 2, ' ms', 'lower'),
     line('submit latency p99', (m) => m.p99Ms, 0, ' ms', 'lower', {
       text: '< 250 ms',
       met: after.p99Ms < 250,

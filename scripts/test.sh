@@ -20,6 +20,11 @@ if [ -f apps/viewer/vitest.config.ts ]; then
   (cd apps/viewer && ../../node_modules/.bin/vitest run --config vitest.config.ts)
 fi
 echo "test: suites" >&2
+# Test files run two at a time, each with its own services and kernels, and every one waits for
+# its runs: runs in the services the suites start are not niced behind the other files'
+# processes (NES_RUN_NICE is the service's default, for a machine it shares with its runs only;
+# scheduler-local.test.ts checks the niceness itself).
+export NES_RUN_NICE="${NES_RUN_NICE:-0}"
 exec node --test --test-reporter=spec --test-concurrency=2 --test-timeout=300000 \
   'packages/*/test/**/*.test.ts' 'services/*/test/**/*.test.ts' 'test/**/*.test.ts' \
   'apps/*/e2e/**/*.test.ts'

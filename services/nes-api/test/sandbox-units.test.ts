@@ -5,10 +5,12 @@
  * warning otherwise). The real sandbox is exercised by sandbox-hostile.test.ts.
  */
 import assert from 'node:assert/strict';
+import { getPriority } from 'node:os';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { bubblewrapCommand, RUN_DIR_INSIDE } from '../src/executors/sandbox/bubblewrap.ts';
 import { runEnvironment, workerEnvironment } from '../src/executors/sandbox/environment.ts';
+import { nicedCommand } from '../src/executors/sandbox/priority.ts';
 import { planSandbox, SandboxUnavailableError } from '../src/executors/sandbox/sandbox-plan.ts';
 
 const SERVICE_ENV = {
@@ -149,6 +151,20 @@ describe('when bubblewrap cannot work', () => {
       { hidden: [], probe: () => Promise.reject(new Error('probed')) },
     );
     assert.equal(off.status.sandboxed, false);
+  });
+});
+
+describe('run priority', () => {
+  test('a run starts at NES_RUN_NICE (nice -n adds to the service niceness); 0 leaves the command alone', () => {
+    const server = { file: 'bwrap', args: ['--', 'python', '-m', 'jupyter_server'] };
+    const own = getPriority();
+    assert.deepEqual(nicedCommand(0, server), server);
+    if (own < 19) {
+      assert.deepEqual(nicedCommand(19, server), {
+        file: 'nice',
+        args: ['-n', String(19 - own), ...[server.file, ...server.args]],
+      });
+    }
   });
 });
 

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { LocalExecutor } from '../src/executors/local-executor.ts';
@@ -69,7 +70,8 @@ before(async () => {
     localRoots: [ws.notebooks],
     cancelGraceMs: 5000,
     autosave: { minIntervalMs: 1000, longCellEverySeconds: 1 },
-    nice: 7,
+    // Visible to the kernel, small enough not to slow this suite's runs on a busy machine.
+    nice: 1,
   });
   scheduler = new Scheduler({ store, executor, bus, concurrency: 1, lostGraceMs: 300 });
   await executor.start();
@@ -119,7 +121,8 @@ describe('scheduler with the local executor', () => {
     const done = await waitFor(store, run.id, isTerminal);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
     const nb = JSON.parse(readFileSync(outputPath(done), 'utf8'));
-    assert.deepEqual(nb.cells.at(-1).outputs[0].text, ['7\n']);
+    // Never below this process's own niceness (a test run under `nice` keeps its value).
+    assert.deepEqual(nb.cells.at(-1).outputs[0].text, [`${Math.max(1, getPriority())}\n`]);
   });
 
   test('warm pool: submit to running and to succeeded, trivial notebook (measured)', async () => {
