@@ -142,7 +142,17 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  const metrics = createMetrics(store, services.bus);
+  const metrics = createMetrics(store, services.bus, {
+    notebooks: config.metricsNotebooks,
+    ...(services.notifications
+      ? {
+          notifications: {
+            pendingCount: () => services.notifications?.outbox.pendingCount() ?? Promise.resolve(0),
+            onAttempt: (listener) => services.notifications?.onAttempt(listener) ?? (() => {}),
+          },
+        }
+      : {}),
+  });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpDuration.observe(

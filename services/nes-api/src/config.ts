@@ -31,6 +31,8 @@ export interface NesConfig {
   githubWebhookSecrets: { default: string | null; byRepository: Record<string, string> };
   /** Non-public hosts, IPs or CIDR ranges https:// sources may reach (NES_SOURCE_ALLOWED_HOSTS). */
   sourceAllowedHosts: string | null;
+  /** Notebooks that get their own value of the `notebook` metrics label (NES_METRICS_NOTEBOOKS). */
+  metricsNotebooks: string[];
   /** Notifications: non-public receivers allowed, the retry window, deliveries in flight, first back-off. */
   notify: {
     allowedHosts: string | null;
@@ -142,6 +144,7 @@ type ConfigKey =
   | 'GITHUB_WEBHOOK_SECRETS_FILE'
   | 'SOURCE_ALLOWED_HOSTS'
   | 'NOTIFY_ALLOWED_HOSTS'
+  | 'METRICS_NOTEBOOKS'
   | 'NOTIFY_RETRY_SECONDS'
   | 'NOTIFY_CONCURRENCY'
   | 'NOTIFY_BACKOFF_MS'
@@ -464,6 +467,10 @@ export function loadConfig(
     githubToken,
     githubWebhookSecrets: webhookSecrets(),
     sourceAllowedHosts,
+    metricsNotebooks: (text('METRICS_NOTEBOOKS') ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== ''),
     notify: {
       allowedHosts: notifyAllowedHosts,
       retrySeconds: integer('NOTIFY_RETRY_SECONDS', 24 * 3600, 1, 30 * 24 * 3600),

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { notebookLabel } from '../src/metrics.ts';
 import { retryDelayMs } from '../src/notifications/deliverer.ts';
 import { freshnessNotification } from '../src/notifications/freshness.ts';
 import { signatureHeader, verifySignature } from '../src/notifications/signing.ts';
@@ -45,6 +46,20 @@ describe('notification rules', () => {
     assert.deepEqual(event?.subject, { scheduleId: 'sch1' });
     assert.match(String(event?.data.summary), /daily missed its freshness SLA: 4000 s late/);
     assert.equal(freshnessNotification({ ...stale, type: 'schedule.fresh' }), null);
+  });
+
+  test("metrics label a notebook only when it is allow-listed (exactly, or by a prefix with '*')", () => {
+    const allowed = ['github://acme/etl/daily.ipynb', 'github://acme/reports/*'];
+    assert.equal(
+      notebookLabel('github://acme/etl/daily.ipynb', allowed),
+      'github://acme/etl/daily.ipynb',
+    );
+    assert.equal(
+      notebookLabel('github://acme/reports/q1.ipynb', allowed),
+      'github://acme/reports/q1.ipynb',
+    );
+    assert.equal(notebookLabel('github://acme/etl/daily.ipynb?x', allowed), 'other');
+    assert.equal(notebookLabel('/home/u/nb.ipynb', []), 'other');
   });
 
   test('back-off is exponential with full jitter, capped', () => {
@@ -128,6 +143,7 @@ describe('notifications through the service', () => {
         NES_NOTEBOOK_ROOTS: ws.notebooks,
         NES_NOTIFY_ALLOWED_HOSTS: '127.0.0.1',
         NES_NOTIFY_BACKOFF_MS: '100',
+        NES_METRICS_NOTEBOOKS: ok,
       },
       log: () => undefined,
       executor: { warmKernels: { python3: 1 } },
@@ -277,6 +293,44 @@ describe('notifications through the service', () => {
     );
     assert.ok(down.received.every((r) => r.eventId === `run-${run.id}-succeeded` && r.signed));
     await down.down();
+  });
+
+  test('metrics: outcomes by allow-listed notebook, durations, queue depth, deliveries', async () => {
+    const scrape = await api.request('GET', '/metrics');
+    assert.equal(scrape.status, 200);
+    const text = scrape.text;
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
+    const okLabel = ok.replaceAll('/', '\\/').replaceAll('.', '\\.');
+    assert.ok(
+      value(
+        new RegExp(
+          `nes_run_outcomes_total\\{notebook="${okLabel}",status="succeeded",failure_class="none"\\} (\\d+)`,
+        ),
+      ) >= 2,
+      'the allow-listed notebook is its own label',
+    );
+    assert.ok(
+      value(
+        /nes_run_outcomes_total\{notebook="other",status="failed",failure_class="cell_error"\} (\d+)/,
+      ) >= 1,
+      'any other notebook is "other"',
+    );
+    assert.doesNotMatch(text, /notebook="[^"]*broken\.ipynb"/);
+    assert.match(
+      text,
+      /nes_run_duration_seconds_bucket\{le="30",notebook="other",status="failed"\}/,
+    );
+    assert.match(text, /^nes_queue_depth \d+$/m);
+    assert.match(text, /^nes_notification_outbox_pending \d+$/m);
+    assert.ok(
+      value(/nes_notification_deliveries_total\{target="webhook",outcome="delivered"\} (\d+)/) >= 3,
+    );
+    assert.ok(
+      value(/nes_notification_deliveries_total\{target="webhook",outcome="retry"\} (\d+)/) >= 1,
+    );
+    assert.ok(
+      value(/nes_notification_deliveries_total\{target="slack",outcome="delivered"\} (\d+)/) >= 1,
+    );
   });
 
   test('bad subscriptions are refused with what is wrong', async () => {

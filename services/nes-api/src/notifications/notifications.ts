@@ -20,6 +20,10 @@ export interface NotificationServices extends Notifier {
   deliverer: Deliverer;
   /** Deliveries may be due now. */
   wake(): void;
+  /** Observes every delivery attempt (metrics); returns the way to stop. */
+  onAttempt(
+    listener: (outcome: 'delivered' | 'retry' | 'failed', target: string, seconds: number) => void,
+  ): () => void;
   close(): Promise<void>;
 }
 
@@ -34,6 +38,9 @@ export function startNotifications(options: {
   deliverer?: Partial<DelivererOptions>;
 }): NotificationServices {
   const outbox = new OutboxStore(options.db);
+  const observers = new Set<
+    (outcome: 'delivered' | 'retry' | 'failed', target: string, seconds: number) => void
+  >();
   const policy = targetPolicy(options.config.notify.allowedHosts ?? undefined);
   const deliverer = new Deliverer({
     outbox,
@@ -47,7 +54,10 @@ export function startNotifications(options: {
     // A delivery is ours well past its request's timeout; a process that dies lets it lapse.
     leaseMs: options.config.notify.timeoutSeconds * 2000 + 5000,
     ...(options.log ? { log: options.log } : {}),
-    ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
+    onAttempt: (outcome, target, seconds) => {
+      options.onAttempt?.(outcome, target, seconds);
+      for (const observer of observers) observer(outcome, target, seconds);
+    },
     ...options.deliverer,
   });
   const enqueue = async (event: NotificationEvent) => {
@@ -87,6 +97,10 @@ export function startNotifications(options: {
     deliverer,
     enqueue,
     wake: () => deliverer.wake(),
+    onAttempt: (listener) => {
+      observers.add(listener);
+      return () => observers.delete(listener);
+    },
     close: async () => {
       unsubscribe();
       await deliverer.stop();
