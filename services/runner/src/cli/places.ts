@@ -15,9 +15,9 @@ import {
   type ObjectStore,
   openStore,
   type RunArtifacts,
-  StoreNotebookSink,
 } from '@nes/stores/local';
 import type { NotebookSink } from '../execution-types.ts';
+import { storeOutputSink } from '../output-sink.ts';
 import { usageError } from './cli-error.ts';
 
 export interface Place {
@@ -74,27 +74,13 @@ export async function openRunStore(location: string): Promise<ObjectStore> {
   }
 }
 
-/**
- * The notebook sink for one place, named for people (the summary line, save messages). Local
- * files need no write throttle of their own (the runner's Autosaver has one); GCS keeps the
- * store sink's one write per second. The final save records `nes-status` on the object.
- */
+/** The notebook sink for one place (output-sink.ts), named for people: the summary, saves. */
 export function sinkFor(place: Place, options: { runId?: string | undefined } = {}): NotebookSink {
-  const sink = new StoreNotebookSink(place.store, place.key, {
-    ...(options.runId === undefined ? {} : { runId: options.runId }),
-    // The runner's Autosaver retries the final save already: retries here would multiply.
-    finalAttempts: 1,
-    ...(place.local ? { minIntervalMs: 0 } : {}),
-  });
-  return {
+  return storeOutputSink(place.store, place.key, {
+    runId: options.runId,
+    local: place.local,
     uri: place.shown,
-    write: (notebook, reason) => {
-      if (reason === 'final') {
-        sink.setStatus(notebook.metadata.papermill?.exception === true ? 'failed' : 'succeeded');
-      }
-      return sink.write(notebook, reason);
-    },
-  };
+  });
 }
 
 /** Several destinations written together (the --store layout and a copy at OUTPUT). */

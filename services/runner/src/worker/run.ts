@@ -20,15 +20,10 @@ import {
   resolveSource,
   sourceOptionsFromEnv,
 } from '@nes/sources';
-import {
-  isStoreError,
-  LocalStore,
-  openStore,
-  RunArtifacts,
-  StoreNotebookSink,
-} from '@nes/stores/local';
+import { isStoreError, LocalStore, openStore, RunArtifacts } from '@nes/stores/local';
 import { executeNotebook } from '../execute.ts';
 import type { NotebookSink, RunEvent, RunFailure } from '../execution-types.ts';
+import { storeOutputSink } from '../output-sink.ts';
 import { prepareRun } from '../prepare-run.ts';
 import { collectResults, resultsDocument } from '../results.ts';
 import {
@@ -258,22 +253,12 @@ function specParameters(spec: WorkerRunSpec): Record<string, unknown> {
   return parseParametersJson(spec.parametersJson) as Record<string, unknown>;
 }
 
-/** The run layout's output notebook; the final save records the outcome on the object. */
+/** The run layout's output notebook (reported as the store's URI of it). */
 function outputSink(artifacts: RunArtifacts): NotebookSink {
-  const local = artifacts.store instanceof LocalStore;
-  const sink = new StoreNotebookSink(artifacts.store, artifacts.keys.output, {
+  return storeOutputSink(artifacts.store, artifacts.keys.output, {
     runId: artifacts.runId,
-    ...(local ? { minIntervalMs: 0 } : {}),
+    local: artifacts.store instanceof LocalStore,
   });
-  return {
-    uri: sink.uri,
-    write: (notebook, reason) => {
-      if (reason === 'final') {
-        sink.setStatus(notebook.metadata.papermill?.exception === true ? 'failed' : 'succeeded');
-      }
-      return sink.write(notebook, reason);
-    },
-  };
 }
 
 /** The manifest and the runner log, best effort: the notebook is what matters. */
