@@ -55,7 +55,7 @@ const STDERR_TAIL_BYTES = 8192;
  * mark). IOPub stream messages are up to 1 MiB (python/stream_chunking.py): this bounds what
  * waits here unread when a cell prints faster than the run takes its output in.
  */
-const IOPUB_QUEUE_MESSAGES = 64;
+const IOPUB_QUEUE_MESSAGES = 16;
 
 const YIELD_EVERY_BYTES = 1024 * 1024;
 const YIELD_EVERY_MESSAGES = 256;
