@@ -109,6 +109,11 @@ def _run_ipykernel(argv: "list[str]") -> int:
 
     try:
         app = kernelapp.IPKernelApp.instance()
+        # ipykernel read $JPY_PARENT_PID when the template imported it (unset there). Its own
+        # poller watches the parent *process*, which here is the template: a forked kernel
+        # watches the server that asked for it instead, and 1 tells ipykernel it has a parent.
+        app.parent_handle = 1
+        _exit_with(int(os.environ.get("JPY_PARENT_PID") or 0))
         app.initialize(argv[3:])
         _follow_matplotlib_backend()
         app.start()
@@ -124,6 +129,27 @@ def _run_ipykernel(argv: "list[str]") -> int:
             except Exception:  # noqa: BLE001
                 pass
     return 0
+
+
+def _exit_with(server_pid: int) -> None:
+    """Exits when the server that started this kernel is gone, as a normally started kernel
+    does (ipykernel's ParentPollerUnix); the template dying does not end its kernels."""
+    if server_pid <= 1:
+        return
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(server_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=watch, name="nes-server-watch", daemon=True).start()
 
 
 def _follow_matplotlib_backend() -> None:

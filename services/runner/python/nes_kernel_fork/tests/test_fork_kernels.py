@@ -379,3 +379,25 @@ def test_a_kernel_forked_for_a_sandboxed_client_lives_in_its_namespaces(
     assert status["pid"] == process.pid and status["forks"] == 1 and status["threads"] == 1
     children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True)
     assert children.stdout.strip() == ""
+
+
+def test_a_forked_kernel_exits_when_the_server_that_asked_is_gone(template, tmp_path):
+    _, _, socket_path = template
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        with open(os.devnull, "rb") as devnull:
+            kernel = fork_kernel(
+                socket_path,
+                [sys.executable, "-m", "ipykernel_launcher", "-f", str(tmp_path / "k.json")],
+                {"JPY_PARENT_PID": str(server.pid), "PATH": os.environ["PATH"]},
+                str(tmp_path),
+                [devnull.fileno(), 1, 2],
+            )
+        time.sleep(3)
+        assert kernel.poll() is None  # alive while its server is
+        server.kill()
+        server.wait()
+        assert kernel.wait(timeout=15) == 1
+    finally:
+        if server.poll() is None:
+            server.kill()
