@@ -18,8 +18,27 @@ RUN python3 -m venv /opt/nes/py \
  && /opt/nes/py/bin/python -m ipykernel install --prefix /opt/nes/py \
  && find /opt/nes/py -name __pycache__ -prune -exec rm -rf {} +
 
-# Installed from the package manifests alone, then the sources: a change to the sources reuses
-# the cached install layer.
+# nes-run as users install it: the public packages compiled to JavaScript by the same build as
+# their npm tarballs (scripts/build-packages.ts), not TypeScript stripped at every start.
+FROM node:24-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json tsconfig.json docker/workspaces.mjs ./
+COPY packages/run-contract/package.json ./packages/run-contract/
+COPY packages/notebook/package.json ./packages/notebook/
+COPY packages/client/package.json ./packages/client/
+COPY packages/stores/package.json ./packages/stores/
+COPY packages/sources/package.json ./packages/sources/
+COPY packages/cli/package.json ./packages/cli/
+COPY services/runner/package.json ./services/runner/
+RUN node workspaces.mjs --build packages/run-contract packages/notebook packages/client \
+      packages/stores packages/sources packages/cli services/runner \
+ && npm install --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
+COPY scripts/build-packages.ts ./scripts/
+COPY packages ./packages
+COPY services/runner ./services/runner
+RUN node scripts/build-packages.ts --no-pack
+
+# The runtime dependencies, from the lock file; then the built packages in place of the sources.
 FROM node:24-bookworm-slim AS modules
 WORKDIR /app
 COPY package.json package-lock.json docker/workspaces.mjs ./
@@ -34,11 +53,11 @@ RUN node workspaces.mjs packages/notebook packages/run-contract packages/sources
       services/runner \
  && rm workspaces.mjs \
  && npm install --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
-COPY packages/notebook ./packages/notebook
-COPY packages/run-contract ./packages/run-contract
-COPY packages/sources ./packages/sources
-COPY packages/stores ./packages/stores
-COPY services/runner ./services/runner
+COPY --from=build /src/out/packages/notebook ./packages/notebook
+COPY --from=build /src/out/packages/run-contract ./packages/run-contract
+COPY --from=build /src/out/packages/sources ./packages/sources
+COPY --from=build /src/out/packages/stores ./packages/stores
+COPY --from=build /src/out/packages/runner ./services/runner
 
 FROM node:24-bookworm-slim
 # Python for the kernels (the venv is copied in; it needs the same interpreter, not venv or pip),
@@ -49,7 +68,7 @@ RUN apt-get update \
 COPY --from=python /opt/nes/py /opt/nes/py
 WORKDIR /app
 COPY --from=modules /app ./
-RUN ln -s /app/services/runner/bin/nes-run.ts /usr/local/bin/nes-run \
+RUN ln -s /app/services/runner/bin/nes-run.js /usr/local/bin/nes-run \
  && mkdir -p /etc/jupyter && cp services/runner/python/jupyter_server_config.py /etc/jupyter/ \
  && useradd --uid 10001 --user-group --create-home --home-dir /home/nes nes
 # Read-only root in the Job: HOME and /tmp are emptyDir volumes mounted by the Job builder.

@@ -18,7 +18,15 @@
  * Usage: node scripts/build-packages.ts [--no-pack]   (prints the tarballs' paths)
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -160,6 +168,9 @@ export function buildPackages(options: { pack?: boolean } = {}): string[] {
   const tarballs: string[] = [];
   for (const dir of PUBLIC_PACKAGES) {
     const out = compile(dir, names);
+    // Executable, as npm makes an installed bin, so an image can link to it directly.
+    for (const bin of Object.values(readManifest(dir).bin ?? {}))
+      chmodSync(join(out, js(bin)), 0o755);
     writeFileSync(
       join(out, 'package.json'),
       `${JSON.stringify(publishedManifest(readManifest(dir), names), null, 2)}\n`,
