@@ -21,6 +21,10 @@ const NotebookPage = lazy(() => import('./pages/NotebookPage.tsx'));
 const ComparePage = lazy(() => import('./pages/ComparePage.tsx'));
 const TokensPage = lazy(() => import('./pages/TokensPage.tsx'));
 const HistoryPage = lazy(() => import('./pages/HistoryPage.tsx'));
+const SchedulesPage = lazy(() => import('./pages/SchedulesPage.tsx'));
+const SchedulePage = lazy(() =>
+  import('./pages/SchedulesPage.tsx').then((m) => ({ default: m.SchedulePage })),
+);
 
 export function App(props: { api: Api; router?: Omit<RouterProps, 'children'> }) {
   return (
@@ -49,6 +53,8 @@ function Shell() {
               <Route path="/notebook" component={NotebookPage} />
               <Route path="/compare" component={ComparePage} />
               <Route path="/history" component={HistoryPage} />
+              <Route path="/schedules" component={SchedulesPage} />
+              <Route path="/schedules/:id">{(params) => <SchedulePage id={params.id} />}</Route>
               <Route path="/tokens" component={TokensPage} />
               <Route>
                 <NotFound />
@@ -78,14 +84,14 @@ function Header() {
         NES
       </Link>
       {/*
-        The places of the viewer, most used first. Per-notebook history (/notebooks/...) and
-        schedules (/schedules) belong between Runs and Output store; until they exist, a run's
-        page links to its notebook's runs (the runs list filtered by notebook).
+        The places of the viewer, most used first; schedules sit between Runs and Output store.
+        Per-notebook history is reached from a run's page (its notebook's runs).
       */}
       <nav aria-label="Main" className="nav">
         <NavLink href="/" exact>
           Runs
         </NavLink>
+        <NavLink href="/schedules">Schedules</NavLink>
         <NavLink href="/browse">Output store</NavLink>
         <NavLink href="/compare">Compare</NavLink>
         {admin ? <NavLink href="/tokens">Tokens</NavLink> : null}
