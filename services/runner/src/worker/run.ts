@@ -127,7 +127,7 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
     }
   }
 
-  // 3. Parameters and papermill's record.
+  // 3. Prepared as nes-run prepares it: parameterize -> papermill metadata -> NES's record.
   const kernelName = spec.kernel ?? source.notebook.metadata.kernelspec?.name ?? null;
   let prepared: Notebook;
   try {
@@ -194,7 +194,7 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
     );
   }
 
-  // 5. Execute.
+  // 5. Execute and save (the engine), then the manifest and the log.
   const elapsedMs = performance.now() - started;
   const sink = outputSink(artifacts);
   let forwarded = 0;

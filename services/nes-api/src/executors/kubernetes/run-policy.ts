@@ -2,7 +2,7 @@
  * The run-policy checks: what a run may ask of the cluster (image, timeout, service account,
  * node selection, resources, Secrets), judged against the administrator's settings before any
  * Job is built. Pure; every refusal is a `KubernetesRunSpecError` naming the field, so a run
- * that asks for too much fails at submit or launch with a message its author can act on.
+ * that asks for too much fails at launch with a message its author can act on.
  * job-builder.ts assembles the Job from what these checks grant.
  */
 import type { V1Toleration } from '@kubernetes/client-node';
