@@ -30,7 +30,11 @@ import type {
   RunSummary,
 } from './execution-types.ts';
 import { normalizeBaseUrl, type ServerEndpoint } from './jupyter-api.ts';
-import { locateJupyterServer } from './jupyter-server.ts';
+import {
+  locateJupyterServer,
+  type PrivateJupyterServer,
+  startJupyterServer,
+} from './jupyter-server.ts';
 import { type KernelClient, KernelNotFoundError, NoSuchKernelError } from './kernel-client.ts';
 import { endedByNesExit, recordExit } from './nes-exit.ts';
 import { oomKilledSince, readOomKillCount } from './oom.ts';
@@ -194,13 +198,20 @@ class NotebookRun {
     this.#armStops();
     let error: RunFailure | null = null;
     let session: KernelClient | null = null;
+    let server: PrivateJupyterServer | null = null;
     try {
       const kernelName = this.#kernelName();
       this.#autosaver.saveStart();
       this.#stop.signal.throwIfAborted();
-      const started = await this.#startKernel(kernelName, (s) => {
-        session = s;
-      });
+      const started = await this.#startKernel(
+        kernelName,
+        (s) => {
+          session = s;
+        },
+        (s) => {
+          server = s;
+        },
+      );
       session = started;
       this.#emit({
         type: 'started',
@@ -215,7 +226,9 @@ class NotebookRun {
       if (this.#deadlineTimer) clearTimeout(this.#deadlineTimer);
     }
     error = await this.#finish(error);
+    // The kernel first: a server stopped while it restarts a dead kernel waits out its grace.
     await (session as KernelClient | null)?.shutdown();
+    await (server as PrivateJupyterServer | null)?.stop();
     const summary: RunSummary = {
       status: error ? STATUS_BY_CLASS[error.class] : 'succeeded',
       error,
@@ -245,6 +258,7 @@ class NotebookRun {
   async #startKernel(
     kernelName: string,
     onKernel: (kernel: KernelClient) => void,
+    onServer: (server: PrivateJupyterServer) => void,
   ): Promise<KernelClient> {
     const timeoutMs = this.#options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     const startTimeout = AbortSignal.timeout(timeoutMs);
@@ -259,14 +273,20 @@ class NotebookRun {
       }
       const t0 = performance.now();
       const cwd = resolve(this.#options.cwd ?? process.cwd());
-      const { LocalKernel } = await import('./local-kernel.ts');
-      const kernel = await LocalKernel.start({
-        kernelName,
-        cwd,
-        binDir: locateJupyterServer().binDir,
-        ...(this.#options.env ? { env: this.#options.env } : {}),
-        signal,
-      });
+      const { LocalKernel, ProvisionerRequiredError } = await import('./local-kernel.ts');
+      let kernel: KernelClient;
+      try {
+        kernel = await LocalKernel.start({
+          kernelName,
+          cwd,
+          binDir: locateJupyterServer().binDir,
+          ...(this.#options.env ? { env: this.#options.env } : {}),
+          signal,
+        });
+      } catch (error) {
+        if (!(error instanceof ProvisionerRequiredError)) throw error;
+        return await this.#onPrivateServer(kernelName, timeoutMs, signal, onKernel, onServer);
+      }
       onKernel(kernel);
       this.#log('info', `Kernel ${kernelName} ready in ${Math.round(performance.now() - t0)} ms`);
       return await this.#withLanguageInfo(kernel);
@@ -278,6 +298,38 @@ class NotebookRun {
       }
       throw error;
     }
+  }
+
+  /**
+   * A kernelspec that starts through a jupyter_client provisioner (Python code): on a private
+   * Jupyter Server, stopped when the run ends.
+   */
+  async #onPrivateServer(
+    kernelName: string,
+    timeoutMs: number,
+    signal: AbortSignal,
+    onKernel: (kernel: KernelClient) => void,
+    onServer: (server: PrivateJupyterServer) => void,
+  ): Promise<KernelClient> {
+    const t0 = performance.now();
+    const server = await startJupyterServer({
+      timeoutMs,
+      signal,
+      ...(this.#options.env ? { env: this.#options.env } : {}),
+    });
+    onServer(server);
+    this.#log('info', `Jupyter Server ready in ${Math.round(performance.now() - t0)} ms`);
+    const { KernelSession } = await import('./kernel-session.ts');
+    const cwd = resolve(this.#options.cwd ?? process.cwd());
+    const t1 = performance.now();
+    const session = await KernelSession.start(server, {
+      kernelName,
+      path: relative(server.rootDir, cwd),
+      signal,
+    });
+    onKernel(session);
+    this.#log('info', `Kernel ${kernelName} ready in ${Math.round(performance.now() - t1)} ms`);
+    return await this.#withLanguageInfo(session);
   }
 
   /** A kernel on the caller's Jupyter Server: started there, or a pre-started one taken over. */

@@ -56,6 +56,8 @@ export interface KernelSpec {
   language: string;
   env: Record<string, string>;
   interruptMode: 'signal' | 'message';
+  /** metadata.kernel_provisioner.provisioner_name: jupyter_client's provisioner, if not local. */
+  provisioner: string | null;
 }
 
 /**
@@ -101,7 +103,27 @@ export function findKernelSpec(
       language: typeof raw.language === 'string' ? raw.language : '',
       env: specEnv,
       interruptMode: raw.interrupt_mode === 'message' ? 'message' : 'signal',
+      provisioner: provisionerOf(raw.metadata),
     };
   }
   return null;
+}
+
+function provisionerOf(metadata: unknown): string | null {
+  const provisioner = (metadata as { kernel_provisioner?: { provisioner_name?: unknown } } | null)
+    ?.kernel_provisioner?.provisioner_name;
+  return typeof provisioner === 'string' && provisioner !== 'local-provisioner'
+    ? provisioner
+    : null;
+}
+
+/**
+ * Whether starting this kernel takes its jupyter_client provisioner (Python code, so a Jupyter
+ * Server) rather than a plain launch of its argv. NES's own fork provisioner launches normally
+ * unless NES_FORK_SERVER names a template to fork from.
+ */
+export function needsProvisioner(spec: KernelSpec, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (spec.provisioner === null) return false;
+  if (spec.provisioner === 'nes-fork-provisioner') return Boolean(env.NES_FORK_SERVER);
+  return true;
 }

@@ -42,7 +42,12 @@ import {
   MessageSigner,
   requestHeader,
 } from './kernel-wire.ts';
-import { availableKernels, findKernelSpec, type KernelSpec } from './kernelspecs.ts';
+import {
+  availableKernels,
+  findKernelSpec,
+  type KernelSpec,
+  needsProvisioner,
+} from './kernelspecs.ts';
 import { STREAM_CHUNKING } from './stream-chunking.ts';
 
 /** jupyter_client's KernelManager.shutdown_wait_time. */
@@ -59,6 +64,14 @@ const IOPUB_QUEUE_MESSAGES = 16;
 
 const YIELD_EVERY_BYTES = 1024 * 1024;
 const YIELD_EVERY_MESSAGES = 256;
+
+/** The kernelspec starts through a jupyter_client provisioner: only a Jupyter Server can. */
+export class ProvisionerRequiredError extends Error {
+  constructor(spec: KernelSpec) {
+    super(`kernel '${spec.name}' starts through the '${spec.provisioner}' provisioner`);
+    this.name = 'ProvisionerRequiredError';
+  }
+}
 
 export interface LocalKernelOptions {
   kernelName: string;
@@ -183,6 +196,9 @@ export class LocalKernel implements KernelClient {
         availableKernels(options.baseEnv ?? process.env),
         'in the kernelspec directories',
       );
+    }
+    if (needsProvisioner(spec, options.baseEnv ?? process.env)) {
+      throw new ProvisionerRequiredError(spec);
     }
     options.signal?.throwIfAborted();
     const kernel = await LocalKernel.#launch(spec, options);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { CodeCell, Notebook } from '@nes/notebook';
 import { guessKernel } from '../src/cli/early-start.ts';
+import { findKernelSpec, needsProvisioner } from '../src/kernelspecs.ts';
 import { code } from './support/notebooks.ts';
 import { joined, runCells } from './support/run.ts';
 
@@ -200,5 +201,36 @@ describe('nes-run guesses the kernel from its command line', () => {
     assert.equal(guessKernel(['github://o/r/n.ipynb', 'out.ipynb'], '/b'), null);
     assert.equal(guessKernel([join(scratch, 'missing.ipynb'), 'o.ipynb'], '/b'), null);
     assert.equal(guessKernel([nb, 'o.ipynb', '--context'], '/b'), null);
+  });
+});
+
+describe('which kernels start through a jupyter_client provisioner (a Jupyter Server)', () => {
+  function spec(name: string, metadata: object) {
+    const dir = join(scratch, 'provisioners/kernels', name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'kernel.json'),
+      JSON.stringify({ argv: ['python', '-f', '{connection_file}'], language: 'python', metadata }),
+    );
+    const found = findKernelSpec(name, { JUPYTER_PATH: join(scratch, 'provisioners') });
+    assert.ok(found, name);
+    return found;
+  }
+
+  test('none or the local one: launched directly; another: through its provisioner', () => {
+    const env = {};
+    assert.equal(needsProvisioner(spec('plain', {}), env), false);
+    const local = spec('local', { kernel_provisioner: { provisioner_name: 'local-provisioner' } });
+    assert.equal(needsProvisioner(local, env), false);
+    const remote = spec('remote', { kernel_provisioner: { provisioner_name: 'k8s-provisioner' } });
+    assert.equal(needsProvisioner(remote, env), true);
+  });
+
+  test("NES's fork provisioner only when NES_FORK_SERVER names a template", () => {
+    const fork = spec('forked', {
+      kernel_provisioner: { provisioner_name: 'nes-fork-provisioner' },
+    });
+    assert.equal(needsProvisioner(fork, {}), false);
+    assert.equal(needsProvisioner(fork, { NES_FORK_SERVER: '/run/nes/kernels.sock' }), true);
   });
 });
