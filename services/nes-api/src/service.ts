@@ -37,6 +37,7 @@ import { RevokedTokenError, type RunStore } from './runs/run-store.ts';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.ts';
 import { startTicker } from './schedules/service-wiring.ts';
 import type { Ticker, TickerOptions } from './schedules/ticker.ts';
+import { startRunTraces, tracesEndpoint } from './tracing/run-traces.ts';
 import { defaultViewerDir, ViewerDist } from './viewer/dist.ts';
 import { buildOutputServer } from './viewer/output-server.ts';
 import { SessionCookies } from './viewer/session.ts';
@@ -57,6 +58,8 @@ export interface StartServiceOptions {
   ticker?: Partial<Pick<TickerOptions, 'clock' | 'intervalMs' | 'misfireGraceMs' | 'freshness'>>;
   /** Scheduler tuning; `concurrency` defaults to NES_CONCURRENCY, else 4. */
   scheduler?: Partial<Omit<SchedulerOptions, 'store' | 'executor' | 'bus'>>;
+  /** How long finished runs' spans wait before they are exported (tests: short). */
+  tracesDelayMs?: number;
   /** Notification delivery tuning (tests: poll interval, leases, timeouts). */
   notifications?: Partial<Omit<DelivererOptions, 'outbox' | 'runs' | 'policy' | 'publicUrl'>>;
   /** How long running runs may finish on shutdown; default NES_SHUTDOWN_GRACE_SECONDS, else 20 s. */
@@ -219,6 +222,21 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
           })
         : null;
     if (notifications) undo.push(() => notifications.close());
+    // One OpenTelemetry trace per run, when an OTLP endpoint is configured.
+    const endpoint = tracesEndpoint(env);
+    const traces = endpoint
+      ? startRunTraces({
+          endpoint,
+          store,
+          artifacts,
+          bus,
+          log: (message) => log(`nes ${message}`),
+          ...(options.tracesDelayMs !== undefined
+            ? { scheduledDelayMillis: options.tracesDelayMs }
+            : {}),
+        })
+      : null;
+    if (traces) undo.push(() => traces.close());
     const services: AppServices = {
       scheduler,
       bus,
@@ -307,6 +325,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
         await ticker?.stop();
         await scheduler.stop(grace);
         await notifications?.close();
+        await traces?.close();
         await store.close();
       })();
       return closing;
