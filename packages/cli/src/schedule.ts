@@ -154,9 +154,11 @@ export async function schedule(
       return EXIT_SUCCEEDED;
     }
     case 'dates': {
+      const from = str(a.from);
+      const to = str(a.to);
       const dates = await client.scheduleDates(need(), {
-        ...(str(a.from) ? { from: str(a.from) } : {}),
-        ...(str(a.to) ? { to: str(a.to) } : {}),
+        ...(from ? { from: isoDate(from) } : {}),
+        ...(to ? { to: isoDate(to) } : {}),
       });
       if (json) out(dates);
       else

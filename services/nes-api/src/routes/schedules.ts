@@ -10,7 +10,6 @@ import type { ScheduleServices } from '../app-services.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { CronClock, CronError } from '../schedules/cron.ts';
 import {
-  ACTIVE_DATE_STATES,
   BACKFILL_SELECTS,
   type DateState,
   dateState,
@@ -610,4 +609,3 @@ export function toApiSchedule(schedule: Schedule, publicUrl: string, withUpcomin
   };
 }
 
-export { ACTIVE_DATE_STATES };
