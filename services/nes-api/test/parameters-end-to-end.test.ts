@@ -85,7 +85,12 @@ function nesRunFailure(input: string): RunFailure {
   };
 }
 
-/** The same notebooks submitted to a service fail exactly as nes-run says they fail. */
+/**
+ * The same notebooks submitted to a service fail as nes-run says they fail: the same class, name
+ * and cells, and for a cell's exception the same message. A dead kernel's message says what the
+ * runner saw, which depends on how the kernel was hosted (a kernel nes-run launched itself
+ * reports its exit code; one under a Jupyter Server that restarts it does not).
+ */
 async function checkFailures(api: Api): Promise<void> {
   const classes: string[] = [];
   for (const input of FAILING) {
@@ -94,7 +99,11 @@ async function checkFailures(api: Api): Promise<void> {
     const submitted = await api.submit({ notebook: input });
     const run = await api.waitTerminal(submitted.id);
     assert.equal(run.status, 'failed');
-    assert.deepEqual(run.error, expected, input);
+    const { evalue, ...mapping } = run.error ?? ({} as RunFailure);
+    const { evalue: expectedEvalue, ...expectedMapping } = expected;
+    assert.deepEqual(mapping, expectedMapping, input);
+    if (expected.class === 'kernel_died') assert.match(evalue, /^the kernel died/);
+    else assert.equal(evalue, expectedEvalue, input);
   }
   assert.deepEqual(classes, ['cell_error', 'kernel_died']);
 }
