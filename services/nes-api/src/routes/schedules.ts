@@ -608,4 +608,3 @@ export function toApiSchedule(schedule: Schedule, publicUrl: string, withUpcomin
     links: { self: `${publicUrl}/v1/schedules/${id}`, viewer: `${publicUrl}/schedules/${id}` },
   };
 }
-
