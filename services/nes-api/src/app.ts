@@ -153,6 +153,15 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
         }
       : {}),
   });
+  // A run's routes log with its id bound, so its request lines are found with the service's.
+  app.addHook('preHandler', async (request, reply) => {
+    const id = (request.params as { id?: unknown } | undefined)?.id;
+    if (typeof id === 'string' && request.routeOptions.url?.startsWith('/v1/runs/:id')) {
+      // The reply's logger writes the "request completed" line: it gets the id too.
+      request.log = request.log.child({ runId: id });
+      reply.log = request.log;
+    }
+  });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpDuration.observe(

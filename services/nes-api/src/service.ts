@@ -37,6 +37,7 @@ import { RevokedTokenError, type RunStore } from './runs/run-store.ts';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.ts';
 import { startTicker } from './schedules/service-wiring.ts';
 import type { Ticker, TickerOptions } from './schedules/ticker.ts';
+import { logFormat, serviceLog } from './service-log.ts';
 import { startRunTraces, tracesEndpoint } from './tracing/run-traces.ts';
 import { defaultViewerDir, ViewerDist } from './viewer/dist.ts';
 import { buildOutputServer } from './viewer/output-server.ts';
@@ -102,7 +103,7 @@ const DEFAULT_GRACE_MS = 20_000;
 
 export async function startService(options: StartServiceOptions = {}): Promise<StartedService> {
   const env = options.env ?? process.env;
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log = options.log ?? serviceLog(logFormat(env.NES_LOG_FORMAT));
   const config = loadConfig(env, options.flags ?? {});
   if (config.kubernetes === null) assertJupyterServerAvailable(env);
   const graceMs =
