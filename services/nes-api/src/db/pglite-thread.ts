@@ -144,8 +144,11 @@ export async function openPgliteThread(dir: string | undefined): Promise<Databas
     },
     close() {
       closing ??= (async () => {
-        if (gone === null) await call({ op: 'close' });
-        await worker.terminate();
+        try {
+          if (gone === null) await call({ op: 'close' });
+        } finally {
+          await worker.terminate();
+        }
       })();
       return closing;
     },

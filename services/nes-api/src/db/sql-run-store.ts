@@ -144,7 +144,7 @@ export class SqlRunStore implements RunStore {
    * Queued runs, on PGlite only: this store is the one writer of an embedded database, so the
    * count is kept exact by the statements that move a run into or out of 'queued' (create, claim,
    * transition), and the submit route's queue bound costs no query. Null until counted once
-   * (countQueued) and on PostgreSQL, where other replicas submit and claim too.
+   * (primeQueuedCount) and on PostgreSQL, where other replicas submit and claim too.
    */
   #queued: number | null = null;
 

@@ -8,7 +8,8 @@
  *   (so submits at once cannot overshoot it). The embedded store keeps the queued count exact in
  *   memory (store.queuedCount), so the check costs no query; on PostgreSQL, shared with other
  *   replicas, the count is read at most once a second and counted up locally in between.
- * Neither check waits for the database: a 429 is answered from memory. A refused submit created
+ * On the embedded database neither check waits for a query: a 429 is answered from memory (on
+ * PostgreSQL at most one submit a second waits for the count). A refused submit created
  * nothing; clients retry it (the NES client and the Airflow provider honour Retry-After), with
  * the same Idempotency-Key if they sent one.
  */
