@@ -5,7 +5,7 @@
  * from the run's manifest in the output store. Either way they come from where a notebook's code
  * runs, so they are checked again here (shape and size) before they are stored or served.
  */
-import { type ResultsDocument, type RunResults, resultsDocument } from '@nes/runner';
+import type { ResultsDocument, RunResults } from '@nes/runner';
 import { isStoreError, type ObjectStore, RunArtifacts } from '@nes/stores';
 import type { RunStore } from './run-store.ts';
 
@@ -79,5 +79,3 @@ export async function loadRunResults(
   if (results) await store.saveResults(runId, results);
   return results;
 }
-
-export { resultsDocument };
