@@ -239,6 +239,7 @@ describe('POST /v1/runs accepts', () => {
     assert.deepEqual(run.links, {
       self: `http://nes.test/v1/runs/${run.id}`,
       notebook: `http://nes.test/v1/runs/${run.id}/notebook`,
+      results: `http://nes.test/v1/runs/${run.id}/results`,
       viewer: `http://nes.test/runs/${run.id}`,
     });
     assert.equal(h.scheduler.submittedRuns.at(-1)?.id, run.id);
