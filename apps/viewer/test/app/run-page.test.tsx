@@ -430,7 +430,7 @@ describe('browse, notebook and compare pages', () => {
       within(nav)
         .getAllByRole('link')
         .map((l) => l.textContent),
-    ).toEqual(['Runs', 'Output store', 'Compare']);
+    ).toEqual(['Runs', 'Schedules', 'Output store', 'Compare']);
     expect(screen.getByRole('link', { name: 'NES home' })).toBeTruthy();
   });
 });
