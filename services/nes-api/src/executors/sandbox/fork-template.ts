@@ -89,14 +89,21 @@ export class ForkTemplate {
   }
 
   #spawn(): Promise<void> {
-    const args = ['-m', 'nes_kernel_fork.template', '--socket', this.socketPath];
+    // --exit-with-stdin: the template ends when this process does, even after a SIGKILL.
+    const args = [
+      '-m',
+      'nes_kernel_fork.template',
+      '--socket',
+      this.socketPath,
+      '--exit-with-stdin',
+    ];
     args.push('--preload', this.#options.preload.join(','));
     const command = nicedCommand(this.#options.nice ?? 0, { file: this.#options.python, args });
     const child = spawn(command.file, command.args, {
       cwd: this.dir,
       // HOME is the template's own directory: nothing of a user's profile is read before a fork.
       env: { ...this.#options.env, HOME: this.dir },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.#child = child;
     let stderr = '';

@@ -76,7 +76,7 @@ def preload(modules: "list[str]") -> dict:
 
 
 class Template:
-    def __init__(self, socket_path: str, modules: dict):
+    def __init__(self, socket_path: str, modules: dict, lifeline: bool = False):
         self.socket_path = socket_path
         self.modules = modules
         self.own_pid_namespace = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
@@ -101,7 +101,16 @@ class Template:
         self.listener.listen(64)
         self.selector.register(self.listener, selectors.EVENT_READ, self._accept)
         self.selector.register(self.wakeup_read, selectors.EVENT_READ, self._reap)
+        if lifeline:
+            # stdin is a pipe whose other end only the starting service holds: it reads end of
+            # file when that service is gone, however it went (even SIGKILL), and a template must
+            # never outlive the service that put its socket into the sandboxes.
+            self.selector.register(sys.stdin.buffer.raw, selectors.EVENT_READ, self._lifeline)
         self.running = True
+
+    def _lifeline(self, stdin) -> None:
+        if not stdin.read(4096):
+            self.running = False
 
     def _stop(self, *_):
         self.running = False
@@ -309,6 +318,11 @@ def main(argv: "list[str] | None" = None) -> int:
         help="comma-separated modules to import besides ipykernel and IPython "
         "(default $NES_FORK_PRELOAD)",
     )
+    parser.add_argument(
+        "--exit-with-stdin",
+        action="store_true",
+        help="exit when stdin reaches end of file (the starting process is gone)",
+    )
     args = parser.parse_args(argv)
     modules = preload([m.strip() for m in args.preload.split(",") if m.strip()])
     threads = thread_count()
@@ -325,7 +339,7 @@ def main(argv: "list[str] | None" = None) -> int:
     # child), as pre-fork servers do.
     gc.collect()
     gc.freeze()
-    template = Template(args.socket, modules)
+    template = Template(args.socket, modules, lifeline=args.exit_with_stdin)
     # One line on stdout says the template is ready and what it imported.
     print(json.dumps({"ready": True, **template.status()}), flush=True)
     template.serve()

@@ -242,6 +242,47 @@ def test_a_template_whose_imports_start_threads_refuses_to_serve(tmp_path):
     assert not os.path.exists(tmp_path / "t.sock")
 
 
+def test_a_template_with_a_lifeline_exits_when_its_starter_is_gone(tmp_path):
+    """The service starts its template with --exit-with-stdin: a service killed with SIGKILL
+    closes the pipe and the template, which runs as the service's user, goes with it."""
+    socket_path = str(tmp_path / "lifeline.sock")
+    starter = subprocess.Popen(
+        [sys.executable, "-c",
+         "import subprocess, sys, time\n"
+         "t = subprocess.Popen([sys.executable, '-m', 'nes_kernel_fork.template', '--socket',"
+         " sys.argv[1], '--preload', '', '--exit-with-stdin'], stdin=subprocess.PIPE,"
+         " stdout=subprocess.PIPE)\n"
+         "print(t.pid, t.stdout.readline().decode().strip(), flush=True)\n"
+         "time.sleep(600)\n",
+         socket_path],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        pid_text, ready = starter.stdout.readline().split(" ", 1)
+        assert json.loads(ready)["ready"] is True
+        template_pid = int(pid_text)
+        assert os.path.exists(socket_path)
+        starter.kill()
+        starter.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{template_pid}"):
+            try:  # reaped by init once it exits; a zombie still counts as gone
+                with open(f"/proc/{template_pid}/stat") as f:
+                    if f.read().split(") ")[1].startswith("Z"):
+                        break
+            except FileNotFoundError:
+                break
+            time.sleep(0.05)
+        else:
+            if os.path.exists(f"/proc/{template_pid}"):
+                os.kill(template_pid, 9)
+                pytest.fail("the template outlived the process that started it")
+        assert not os.path.exists(socket_path), "the template removes its socket on the way out"
+    finally:
+        if starter.poll() is None:
+            starter.kill()
+
+
 def test_blas_thread_pools_are_pinned_in_the_template_and_restored_in_kernels(template, tmp_path):
     _, ready, _ = template
     assert ready["threads"] == 1  # numpy imported, its BLAS pool not started
