@@ -29,6 +29,7 @@ import {
   usageError,
 } from './exit.ts';
 import { failureText, resultsText, runDetails, runsTable, table } from './format.ts';
+import { labels, list, positiveInt, str } from './option-values.ts';
 import { SCHEDULE_ACTIONS, schedule, scheduleOptions } from './schedule.ts';
 import { serve } from './serve.ts';
 import { TOKEN_ACTIONS, token } from './token.ts';
@@ -519,18 +520,6 @@ function parameters(a: Args): Record<string, unknown> {
   }
 }
 
-function labels(value: unknown): Record<string, string> | undefined {
-  const items = list(value);
-  if (items.length === 0) return undefined;
-  const out: Record<string, string> = {};
-  for (const item of items) {
-    const at = item.indexOf('=');
-    if (at < 1) throw usageError(`--label ${item}: expected KEY=VALUE`);
-    out[item.slice(0, at)] = item.slice(at + 1);
-  }
-  return out;
-}
-
 function statuses(value: unknown): RunStatus[] | undefined {
   const items = list(value)
     .flatMap((s) => s.split(','))
@@ -543,18 +532,6 @@ function statuses(value: unknown): RunStatus[] | undefined {
   return items.length > 0 ? (items as RunStatus[]) : undefined;
 }
 
-function list(value: unknown): string[] {
-  if (value === undefined) return [];
-  return (Array.isArray(value) ? value : [value]).map(String);
-}
-
-function str(value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (Array.isArray(value))
-    throw usageError(`an option was given more than once: ${value.join(', ')}`);
-  return String(value);
-}
-
 function seconds(value: unknown, flag: string): number | undefined {
   const text = str(value);
   if (text === undefined) return undefined;
@@ -563,14 +540,6 @@ function seconds(value: unknown, flag: string): number | undefined {
     throw usageError(`${flag} ${text}: expected a whole number of seconds above 0`);
   }
   return n;
-}
-
-function positiveInt(value: unknown, flag: string): number {
-  const text = str(value) ?? '';
-  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) {
-    throw usageError(`${flag} ${text}: expected a whole number above 0`);
-  }
-  return Number(text);
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {

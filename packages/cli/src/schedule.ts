@@ -7,6 +7,7 @@ import type { Argv } from 'yargs';
 import { EXIT_SUCCEEDED, usageError } from './exit.ts';
 import { table } from './format.ts';
 import type { Io } from './main.ts';
+import { labels, list, positiveInt, str } from './option-values.ts';
 
 export const SCHEDULE_ACTIONS = [
   'create',
@@ -190,7 +191,7 @@ export async function schedule(
         ...(str(a.only) ? { only: str(a.only) as 'gaps' | 'failed' | 'all' } : {}),
         ...(a.concurrency === undefined
           ? {}
-          : { maxConcurrency: positive(a.concurrency, '--concurrency') }),
+          : { maxConcurrency: positiveInt(a.concurrency, '--concurrency') }),
       });
       if (json) out(result);
       else {
@@ -229,23 +230,17 @@ function fields(
   if (str(a.start)) out.startDate = isoDate(str(a.start) as string);
   if (str(a.end)) out.endDate = isoDate(str(a.end) as string);
   if (str(a.catchup)) out.catchup = str(a.catchup) as ScheduleRequest['catchup'];
-  if (a['max-active'] !== undefined) out.maxActiveRuns = positive(a['max-active'], '--max-active');
-  if (a.timeout !== undefined) out.timeoutSeconds = positive(a.timeout, '--timeout');
-  if (a.sla !== undefined) out.freshnessSlaSeconds = positive(a.sla, '--sla');
-  if (a.poke !== undefined) out.pokeIntervalSeconds = positive(a.poke, '--poke');
+  if (a['max-active'] !== undefined)
+    out.maxActiveRuns = positiveInt(a['max-active'], '--max-active');
+  if (a.timeout !== undefined) out.timeoutSeconds = positiveInt(a.timeout, '--timeout');
+  if (a.sla !== undefined) out.freshnessSlaSeconds = positiveInt(a.sla, '--sla');
+  if (a.poke !== undefined) out.pokeIntervalSeconds = positiveInt(a.poke, '--poke');
   if (a['wait-timeout'] !== undefined)
-    out.preconditionTimeoutSeconds = positive(a['wait-timeout'], '--wait-timeout');
+    out.preconditionTimeoutSeconds = positiveInt(a['wait-timeout'], '--wait-timeout');
   if (a['rerun-on-push'] !== undefined) out.rerunOnPush = Boolean(a['rerun-on-push']);
   if (str(a['push-prefix'])) out.pushPathPrefix = str(a['push-prefix']) as string;
-  const labels = list(a.label);
-  if (labels.length > 0) {
-    out.labels = {};
-    for (const item of labels) {
-      const at = item.indexOf('=');
-      if (at < 1) throw usageError(`--label ${item}: expected KEY=VALUE`);
-      out.labels[item.slice(0, at)] = item.slice(at + 1);
-    }
-  }
+  const given = labels(a.label);
+  if (given) out.labels = given;
   const preconditions: SchedulePrecondition[] = [
     ...list(a['wait-for']).map((uri) => ({ kind: 'object' as const, uri })),
     ...(a['depends-on-past'] ? [{ kind: 'dependsOnPast' as const }] : []),
@@ -273,23 +268,4 @@ function isoDate(text: string): string {
   if (!Number.isFinite(at))
     throw usageError(`${text}: expected a date (2026-01-31) or an ISO instant`);
   return new Date(at).toISOString();
-}
-
-function positive(value: unknown, flag: string): number {
-  const text = String(value);
-  if (!/^\d+$/.test(text.trim()) || Number(text) < 1)
-    throw usageError(`${flag} ${text}: expected a whole number above 0`);
-  return Number(text);
-}
-
-function list(value: unknown): string[] {
-  if (value === undefined) return [];
-  return (Array.isArray(value) ? value : [value]).map(String);
-}
-
-function str(value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (Array.isArray(value))
-    throw usageError(`an option was given more than once: ${value.join(', ')}`);
-  return String(value);
 }
