@@ -114,11 +114,17 @@ describe('forked kernels in the local executor', { skip: !forking && 'needs root
       warnings.some((w) => w.includes('kernel fork server died')),
       warnings.join('\n'),
     );
-    // The pool's kernel may have been forked before; take runs until one is forked anew.
-    for (let i = 0; i < 2; i += 1) {
+    // A kernel the warm pool started while the template was down fell back to a normal start
+    // (ppid inside the sandbox, no template imports): such runs must still succeed. Once the
+    // pool has turned over, kernels are forked from the new template again.
+    const seen: string[] = [];
+    while (seen.length < 4 && !seen.at(-1)?.startsWith('ppid 0 True')) {
       const done = await run(probe);
       assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
-      assert.match(printed(done), /^ppid 0 True/);
+      seen.push(printed(done));
     }
+    assert.match(seen.at(-1) ?? '', /^ppid 0 True/, seen.join(''));
+    const next = await run(probe);
+    assert.match(printed(next), /^ppid 0 True/);
   });
 });
