@@ -160,12 +160,13 @@ describe('cell errors', () => {
   test('input() fails at once instead of waiting for an answer', async () => {
     const { result, elapsedMs } = await runCells([code("name = input('name? ')")], {
       server: server(),
-      cellTimeoutMs: 20_000,
+      cellTimeoutMs: 60_000,
     });
+    // Waiting for an answer would end in the 60 s timeout (timed_out), not this error.
     assert.equal(result.status, 'failed');
     assert.equal(result.error?.class, 'cell_error');
     assert.equal(result.error?.ename, 'StdinNotImplementedError');
-    assert.ok(elapsedMs < 10_000, `took ${elapsedMs} ms`);
+    assert.ok(elapsedMs < 30_000, `took ${elapsedMs} ms`);
   });
 
   test('report mode hides inputs; the run record and kernel timings are written', async () => {

@@ -22,7 +22,7 @@ describe('failures', () => {
     assert.equal(result.error?.class, 'kernel_died');
     assert.equal(result.error?.ename, 'DeadKernelError');
     assert.equal(result.error?.cellIndex, 3, 'the failed cell, after the two banners');
-    assert.ok(elapsedMs < 10_000, `took ${elapsedMs} ms`);
+    assert.ok(elapsedMs < 30_000, `took ${elapsedMs} ms: the cell would have slept 60 s`);
     const died = codeCell(saved, 3);
     assert.equal(died.metadata.papermill?.status, 'failed');
     const error = died.outputs.at(-1);
@@ -44,7 +44,7 @@ describe('failures', () => {
       cellIndex: 2,
       cellNumber: 1,
     });
-    assert.ok(elapsedMs < 10_000, `took ${elapsedMs} ms`);
+    assert.ok(elapsedMs < 30_000, `took ${elapsedMs} ms: the cell would have slept 60 s`);
     const cell = codeCell(saved, 2);
     const names = cell.outputs.map((o) => (o.output_type === 'error' ? o.ename : o.output_type));
     // The interrupt's KeyboardInterrupt is kept, followed by the runner's account.
@@ -62,7 +62,7 @@ describe('failures', () => {
     assert.equal(result.error?.ename, 'DeadlineExceeded');
     assert.equal(result.error?.evalue, 'The run exceeded its deadline of 3 s');
     assert.equal(result.error?.cellIndex, 3);
-    assert.ok(elapsedMs < 9000, `took ${elapsedMs} ms`);
+    assert.ok(elapsedMs < 30_000, `took ${elapsedMs} ms: the cell would have slept 60 s`);
     assert.equal(codeCell(saved, 1).execution_count, 1);
     assert.equal(codeCell(saved, 3).metadata.papermill?.status, 'failed');
     assert.equal(codeCell(saved, 4).metadata.papermill?.status, 'pending');
@@ -90,7 +90,7 @@ describe('failures', () => {
       cellIndex: 1,
       cellNumber: 2, // the cell that was running, as its author counts it
     });
-    assert.ok(elapsedMs < 10_000, `took ${elapsedMs} ms`);
+    assert.ok(elapsedMs < 30_000, `took ${elapsedMs} ms: the cell would have slept 60 s`);
     assert.equal(saved.cells.length, 3, 'no error banner for a cancelled run');
     assert.equal(codeCell(saved, 0).metadata.papermill?.status, 'completed');
     assert.equal(codeCell(saved, 1).metadata.papermill?.status, 'failed');
