@@ -1,7 +1,8 @@
 /**
- * The NES HTTP API's shapes as clients see them (design.md, "Contract"). The client declares its
- * own types instead of importing the server's: this file is the wire contract, and the server's
- * model may carry more fields than it serves.
+ * The NES HTTP API's shapes (design.md, "Contract"): the one declaration of what crosses HTTP.
+ * Clients read them here; the server's models and routes import them from here too (a package
+ * never imports a service), and its TypeBox schemas, which validate and document the wire, are
+ * checked against them at type-check time (services/nes-api/test/http-types.test.ts).
  */
 
 import type { RunFailure, RunStatus } from '@nes/run-contract';
@@ -50,10 +51,12 @@ export interface NotebookHistory {
   labels: Record<string, string>;
   since: string;
   totals: Record<string, number>;
+  /** succeeded / (succeeded + failed + timed_out) in the window; null without such runs. */
   successRate: number | null;
   durationSeconds: { p50: number | null; p95: number | null };
   days: Array<{ day: string; counts: Record<string, number>; p50Seconds: number | null }>;
   failureClasses: Array<{ class: string; count: number }>;
+  /** The latest success ever (not only in the window): how fresh the notebook's output is. */
   lastSuccess: { runId: string; finishedAt: string; ageSeconds: number } | null;
   commits: Array<{
     commitSha: string | null;
@@ -62,13 +65,20 @@ export interface NotebookHistory {
     firstAt: string;
     lastAt: string;
   }>;
+  /** The latest runs in the window, newest first (for a chart of durations). */
   recent: Array<{ id: string; status: string; createdAt: string; durationSeconds: number | null }>;
+}
+
+export interface ResultPoint {
+  runId: string;
+  createdAt: string;
+  value: number;
 }
 
 /** GET /v1/history/results: a numeric result across a notebook's runs, oldest first. */
 export interface ResultTrend {
   name: string;
-  points: Array<{ runId: string; createdAt: string; value: number }>;
+  points: ResultPoint[];
 }
 
 /** GET /v1/runs/{id}/results. */
@@ -226,42 +236,53 @@ export interface Sweep {
   runs: Run[];
 }
 
+/** Dates missed while paused or down: each in order (all), only the last (latest), none. */
 export type CatchupPolicy = 'none' | 'latest' | 'all';
 
+/** What must hold before a logical date's run starts. Strings are templates ({{ ds }}...). */
 export type SchedulePrecondition =
+  /** An object exists: `gs://bucket/key` or a key in the output store. */
   | { kind: 'object'; uri: string }
+  /** The previous logical date of this schedule succeeded (Airflow's depends_on_past). */
   | { kind: 'dependsOnPast' }
+  /** Another schedule's run for the same logical date succeeded. */
   | { kind: 'schedule'; schedule: string };
 
-/** What `POST /v1/schedules` takes; `PATCH` takes any part of it. */
-export interface ScheduleRequest {
+/** What a schedule is: a notebook run on a cron in a time zone, every field set. */
+export interface ScheduleSpec {
   name: string;
   notebook: string;
+  /** A branch or tag, resolved to its commit at each tick; null: the default branch. */
+  ref: string | null;
+  kernel: string | null;
+  /** Parameter templates; rendered per logical date. */
+  parameters: Record<string, unknown>;
   cron: string;
-  ref?: string | null;
-  kernel?: string | null;
-  parameters?: Record<string, unknown>;
-  timezone?: string;
-  startDate?: string;
-  endDate?: string | null;
-  catchup?: CatchupPolicy;
-  maxActiveRuns?: number;
-  timeoutSeconds?: number | null;
-  resources?: Record<string, unknown> | null;
-  image?: string | null;
-  labels?: Record<string, string>;
-  preconditions?: SchedulePrecondition[];
-  preconditionTimeoutSeconds?: number;
-  pokeIntervalSeconds?: number;
-  rerunOnPush?: boolean;
-  pushPathPrefix?: string | null;
-  freshnessSlaSeconds?: number | null;
-  allowUnknownParameters?: boolean;
-  paused?: boolean;
+  timezone: string;
+  startDate: string;
+  endDate: string | null;
+  catchup: CatchupPolicy;
+  maxActiveRuns: number;
+  timeoutSeconds: number | null;
+  resources: Record<string, unknown> | null;
+  image: string | null;
+  labels: Record<string, string>;
+  preconditions: SchedulePrecondition[];
+  preconditionTimeoutSeconds: number;
+  pokeIntervalSeconds: number;
+  rerunOnPush: boolean;
+  pushPathPrefix: string | null;
+  freshnessSlaSeconds: number | null;
 }
 
-export interface Schedule
-  extends Required<Omit<ScheduleRequest, 'allowUnknownParameters' | 'paused'>> {
+/** What `POST /v1/schedules` takes (name, notebook and cron, the rest defaulted); `PATCH` takes any part of it. */
+export type ScheduleRequest = Pick<ScheduleSpec, 'name' | 'notebook' | 'cron'> &
+  Partial<Omit<ScheduleSpec, 'name' | 'notebook' | 'cron'>> & {
+    allowUnknownParameters?: boolean;
+    paused?: boolean;
+  };
+
+export interface Schedule extends ScheduleSpec {
   id: string;
   paused: boolean;
   nextDueAt: string | null;
@@ -274,6 +295,7 @@ export interface Schedule
   links: { self: string; viewer: string };
 }
 
+/** A logical date's state as users see it (the calendar, backfill's `only`). */
 export type ScheduleDateState =
   | 'succeeded'
   | 'failed'
@@ -369,9 +391,10 @@ export interface ApiToken {
   scopes: TokenScope[];
   state: 'active' | 'expired' | 'revoked';
   createdAt: string;
+  /** After this instant the token no longer authenticates; null: it does not expire. */
   expiresAt: string | null;
   revokedAt: string | null;
-  /** To the minute. */
+  /** The last request it authenticated, to the minute; null: never used. */
   lastUsedAt: string | null;
   /** The service's own admin token (NES_ADMIN_TOKEN or the generated one). */
   service: boolean;

@@ -2,8 +2,10 @@
  * A notebook's history, answered from indexed queries on the runs table (runs_notebook_created,
  * runs_notebook): runs over time by status, the success rate, durations (p50/p95, and per day
  * for the trend), failure classes, the last success (freshness), the commits that ran, and the
- * trend of a numeric result. Optionally narrowed by labels (all must match).
+ * trend of a numeric result. Optionally narrowed by labels (all must match). The answers' shapes
+ * are the HTTP API's (@nes/client).
  */
+import type { NotebookHistory, ResultPoint } from '@nes/client';
 import type { Database } from '../db/database.ts';
 
 export interface HistoryQuery {
@@ -11,35 +13,6 @@ export interface HistoryQuery {
   labels: Record<string, string>;
   /** The window: runs created at or after this instant. */
   since: Date;
-}
-
-export interface NotebookHistory {
-  notebook: string;
-  labels: Record<string, string>;
-  since: string;
-  totals: Record<string, number>;
-  /** succeeded / (succeeded + failed + timed_out) in the window; null without such runs. */
-  successRate: number | null;
-  durationSeconds: { p50: number | null; p95: number | null };
-  days: Array<{ day: string; counts: Record<string, number>; p50Seconds: number | null }>;
-  failureClasses: Array<{ class: string; count: number }>;
-  /** The latest success ever (not only in the window): how fresh the notebook's output is. */
-  lastSuccess: { runId: string; finishedAt: string; ageSeconds: number } | null;
-  commits: Array<{
-    commitSha: string | null;
-    runs: number;
-    succeeded: number;
-    firstAt: string;
-    lastAt: string;
-  }>;
-  /** The latest runs in the window, newest first (for a chart of durations). */
-  recent: Array<{ id: string; status: string; createdAt: string; durationSeconds: number | null }>;
-}
-
-export interface ResultPoint {
-  runId: string;
-  createdAt: string;
-  value: number;
 }
 
 const SCOPE = 'notebook = $1 AND labels @> $2::jsonb AND created_at >= $3';

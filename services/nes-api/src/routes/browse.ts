@@ -11,7 +11,7 @@ import { authErrors, ErrorSchema } from '../schemas/common.ts';
 import type { RouteContext } from './context.ts';
 import { asStoreDownload } from './store-content.ts';
 
-const ListingSchema = Type.Object({
+export const ListingSchema = Type.Object({
   path: Type.String(),
   directories: Type.Array(Type.Object({ name: Type.String(), path: Type.String() })),
   files: Type.Array(

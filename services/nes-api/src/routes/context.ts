@@ -1,4 +1,5 @@
 /** What every route plugin receives, and the run object as the API serves it. */
+import type { Run as ApiRun } from '@nes/client';
 import type { ResolvedSource } from '@nes/sources';
 import type { AppServices, SourceResolver } from '../app-services.ts';
 import type { NesConfig } from '../config.ts';
@@ -19,9 +20,8 @@ export interface RouteContext {
   admission: SubmitAdmission;
 }
 
-export interface ApiRun extends Run {
-  links: { self: string; notebook: string; results: string; viewer: string };
-}
+/** The run as the API serves it is the HTTP API's run (@nes/client). */
+export type { ApiRun };
 
 // JSON.rawJSON (Node 21+) is not in the TypeScript lib this repository targets.
 const rawJson = (JSON as unknown as { rawJSON: (text: string) => unknown }).rawJSON;

@@ -12,7 +12,7 @@ import type { RouteContext } from './context.ts';
 
 const Counts = Type.Record(Type.String(), Type.Integer());
 
-const HistorySchema = Type.Object({
+export const HistorySchema = Type.Object({
   notebook: Type.String(),
   labels: Type.Record(Type.String(), Type.String()),
   since: Type.String({ format: 'date-time' }),

@@ -5,7 +5,7 @@ import { Type } from 'typebox';
 import { authErrors, ErrorSchema, Nullable } from '../schemas/common.ts';
 import type { RouteContext } from './context.ts';
 
-const InspectResultSchema = Type.Object({
+export const InspectResultSchema = Type.Object({
   notebook: Type.String(),
   ref: Nullable(Type.String()),
   commitSha: Nullable(Type.String()),

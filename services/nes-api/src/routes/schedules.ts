@@ -5,13 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { ScheduleDate as ScheduleDateView } from '@nes/client';
 import { Type } from 'typebox';
 import type { ScheduleServices } from '../app-services.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { CronClock, CronError } from '../schedules/cron.ts';
 import {
   BACKFILL_SELECTS,
-  type DateState,
   dateState,
   type Schedule,
   type ScheduleDate,
@@ -512,22 +512,7 @@ function dateRange(
   return { from, to };
 }
 
-export interface DateView {
-  logicalDate: string;
-  dataIntervalStart: string;
-  dataIntervalEnd: string;
-  state: DateState;
-  trigger: string | null;
-  attempt: number;
-  runId: string | null;
-  runStatus: string | null;
-  commitSha: string | null;
-  sweepId: string | null;
-  waitingSince: string | null;
-  reason: string | null;
-}
-
-function dateView(logicalDate: string, end: string, date: ScheduleDate | null): DateView {
+function dateView(logicalDate: string, end: string, date: ScheduleDate | null): ScheduleDateView {
   return {
     logicalDate,
     dataIntervalStart: logicalDate,
@@ -552,7 +537,7 @@ async function datesIn(
   schedule: Schedule,
   range: { from: Date; to: Date },
   services: ScheduleServices,
-): Promise<{ dates: DateView[]; truncated: boolean }> {
+): Promise<{ dates: ScheduleDateView[]; truncated: boolean }> {
   const clock = clockOf(schedule);
   const now = services.clock();
   const rows = new Map(
@@ -563,7 +548,7 @@ async function datesIn(
   );
   const start = new Date(schedule.startDate);
   const end = schedule.endDate === null ? null : new Date(schedule.endDate);
-  const out = new Map<string, DateView>();
+  const out = new Map<string, ScheduleDateView>();
   let at = clock.atOrAfter(range.from < start ? start : range.from);
   let truncated = false;
   while (at !== null && at <= range.to && (end === null || at <= end)) {

@@ -8,6 +8,7 @@
  * viewer session cookie carries its token, so the session ends with it.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { ApiToken } from '@nes/client';
 import { Type } from 'typebox';
 import { ApiError, notFound } from '../errors.ts';
 import type { StoredToken } from '../runs/run-store.ts';
@@ -36,9 +37,9 @@ const tokenFields = {
   }),
 };
 
-const TokenSchema = Type.Object(tokenFields, { additionalProperties: false });
+export const TokenSchema = Type.Object(tokenFields, { additionalProperties: false });
 
-const CreatedTokenSchema = Type.Object(
+export const CreatedTokenSchema = Type.Object(
   {
     ...tokenFields,
     secret: Type.String({ description: 'The bearer token. Shown in this answer only.' }),
@@ -46,7 +47,7 @@ const CreatedTokenSchema = Type.Object(
   { additionalProperties: false },
 );
 
-const CreateTokenBody = Type.Object(
+export const CreateTokenBody = Type.Object(
   {
     name: Type.String({
       minLength: 1,
@@ -65,9 +66,7 @@ const CreateTokenBody = Type.Object(
 
 const TokenIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
 
-export type TokenState = 'active' | 'expired' | 'revoked';
-
-function tokenState(token: StoredToken, now = Date.now()): TokenState {
+function tokenState(token: StoredToken, now = Date.now()): ApiToken['state'] {
   if (token.revokedAt !== null) return 'revoked';
   if (token.expiresAt !== null && Date.parse(token.expiresAt) <= now) return 'expired';
   return 'active';

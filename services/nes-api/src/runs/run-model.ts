@@ -1,9 +1,12 @@
 /**
  * A run as the API stores and serves it (design.md, "Contract"). The run store, the routes, the
- * scheduler and the executors all speak this model; the HTTP shape adds `links`.
+ * scheduler and the executors all speak this model; its shape is the HTTP API's run
+ * (@nes/client) without `links`.
  */
-import type { RunFailure, RunStatus } from '@nes/run-contract';
+import type { Run as ApiRun } from '@nes/client';
+import type { RunStatus } from '@nes/run-contract';
 
+export type { RunProgress } from '@nes/client';
 /** Statuses, failure classes and the failure shape are the run contract's. */
 export type { RunFailure, RunStatus } from '@nes/run-contract';
 export { TERMINAL_STATUSES } from '@nes/run-contract';
@@ -19,39 +22,24 @@ export const NEXT_STATUSES: Readonly<Record<RunStatus, readonly RunStatus[]>> = 
   timed_out: [],
 };
 
-export interface RunProgress {
-  cellsDone: number;
-  cellsTotal: number;
-  currentCell: number | null;
-}
-
 /** What is fixed at submit time; a rerun copies it (with optional overrides). */
-export interface RunSpec {
-  notebook: string;
-  ref: string | null;
-  commitSha: string | null;
-  parameters: Record<string, unknown>;
-  kernel: string | null;
-  labels: Record<string, string>;
-  timeoutSeconds: number | null;
-  resources: Record<string, unknown> | null;
-  image: string | null;
-  /** Concurrency queue (per-queue limits); default 'default'. */
-  queue: string;
-  sweepId: string | null;
-}
+export type RunSpec = Pick<
+  ApiRun,
+  | 'notebook'
+  | 'ref'
+  | 'commitSha'
+  | 'parameters'
+  | 'kernel'
+  | 'labels'
+  | 'timeoutSeconds'
+  | 'resources'
+  | 'image'
+  | 'queue'
+  | 'sweepId'
+>;
 
-export interface Run extends RunSpec {
-  id: string;
-  status: RunStatus;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  progress: RunProgress;
-  error: RunFailure | null;
-  outputUri: string | null;
-  cancelRequested: boolean;
-}
+/** A run as stored: the HTTP shape without its links, which depend on the public URL. */
+export type Run = Omit<ApiRun, 'links'>;
 
 export interface RunEventRecord {
   runId: string;

@@ -2,6 +2,7 @@
  * Durable run state. Two implementations share the same SQL: PostgreSQL through `pg`
  * (production, several API replicas) and PGlite (the embedded default).
  */
+import type { ApiToken, TokenScope } from '@nes/client';
 import type { RunResults } from '@nes/runner';
 import type {
   Run,
@@ -50,27 +51,15 @@ export class InvalidCursorError extends Error {
   readonly code = 'invalid_cursor';
 }
 
-/**
- * What a token may do: `read` (runs, events, notebooks, logs, the store), `submit` (also submit,
- * rerun and cancel runs and sweeps; it reads too) and `admin` (everything, tokens included).
- */
-export type TokenScope = 'read' | 'submit' | 'admin';
+/** What a token may do is the HTTP API's (@nes/client): read, submit, admin. */
+export type { TokenScope } from '@nes/client';
 export const TOKEN_SCOPES: readonly TokenScope[] = ['read', 'submit', 'admin'];
 
-/** An API token as stored: everything but its secret, of which only a hash is kept. */
-export interface StoredToken {
-  id: string;
-  name: string;
-  scopes: TokenScope[];
-  createdAt: string;
-  /** After this instant the token no longer authenticates; null: it does not expire. */
-  expiresAt: string | null;
-  revokedAt: string | null;
-  /** The last request it authenticated, to the minute; null: never used. */
-  lastUsedAt: string | null;
-  /** The service's own admin token (NES_ADMIN_TOKEN or the generated one). */
-  service: boolean;
-}
+/**
+ * An API token as stored: what the API lists of it but its state, which the clock decides (the
+ * secret is never stored, only a hash).
+ */
+export type StoredToken = Omit<ApiToken, 'state'>;
 
 export interface NewTokenOptions {
   /** A given secret (tests, migrations); default: a new random `nes_...` secret. */

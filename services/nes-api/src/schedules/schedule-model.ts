@@ -3,42 +3,11 @@
  * per logical date (the start of a data interval, Airflow's meaning) a row saying what happened.
  */
 
-export type CatchupPolicy = 'none' | 'latest' | 'all';
+import type { ScheduleDateState, SchedulePrecondition, ScheduleSpec } from '@nes/client';
 
-/** What must hold before a logical date's run starts. Strings are templates ({{ ds }}...). */
-export type Precondition =
-  /** An object exists: `gs://bucket/key` or a key in the output store. */
-  | { kind: 'object'; uri: string }
-  /** The previous logical date of this schedule succeeded (Airflow's depends_on_past). */
-  | { kind: 'dependsOnPast' }
-  /** Another schedule's run for the same logical date succeeded. */
-  | { kind: 'schedule'; schedule: string };
-
-export interface ScheduleSpec {
-  name: string;
-  notebook: string;
-  /** A branch or tag, resolved to its commit at each tick; null: the default branch. */
-  ref: string | null;
-  kernel: string | null;
-  /** Parameter templates; rendered per logical date. */
-  parameters: Record<string, unknown>;
-  cron: string;
-  timezone: string;
-  startDate: string;
-  endDate: string | null;
-  catchup: CatchupPolicy;
-  maxActiveRuns: number;
-  timeoutSeconds: number | null;
-  resources: Record<string, unknown> | null;
-  image: string | null;
-  labels: Record<string, string>;
-  preconditions: Precondition[];
-  preconditionTimeoutSeconds: number;
-  pokeIntervalSeconds: number;
-  rerunOnPush: boolean;
-  pushPathPrefix: string | null;
-  freshnessSlaSeconds: number | null;
-}
+/** A schedule's fields, its catch-up policy and preconditions are the HTTP API's (@nes/client). */
+export type { CatchupPolicy, ScheduleSpec } from '@nes/client';
+export type Precondition = SchedulePrecondition;
 
 export interface Schedule extends ScheduleSpec {
   id: string;
@@ -85,16 +54,7 @@ export interface ScheduleDate {
 }
 
 /** A logical date's state as users see it (the calendar, backfill's `only`). */
-export type DateState =
-  | 'succeeded'
-  | 'failed'
-  | 'running'
-  | 'queued'
-  | 'waiting'
-  | 'precondition_timed_out'
-  | 'cancelled'
-  | 'invalidated'
-  | 'missing';
+export type DateState = ScheduleDateState;
 
 export function dateState(date: ScheduleDate | undefined): DateState {
   if (date === undefined) return 'missing';
