@@ -32,6 +32,7 @@ import { failureText, resultsText, runDetails, runsTable, table } from './format
 import { labels, list, positiveInt, str } from './option-values.ts';
 import { SCHEDULE_ACTIONS, schedule, scheduleOptions } from './schedule.ts';
 import { serve } from './serve.ts';
+import { SUBSCRIPTION_ACTIONS, subscription, subscriptionOptions } from './subscription.ts';
 import { TOKEN_ACTIONS, token } from './token.ts';
 import { waitForRun } from './wait.ts';
 
@@ -45,6 +46,7 @@ export interface Io {
 
 type Args = Record<string, unknown> & { _: unknown[] };
 
+const ADMIN_SCOPE = new Set(['token', 'subscription', 'subscriptions']);
 const SUBMIT_SCOPE = new Set(['submit', 'cancel', 'rerun', 'sweep', 'schedule']);
 
 function parameterOptions(y: Argv): Argv {
@@ -205,6 +207,11 @@ function parser(argv: string[]): Argv {
       `Schedules: ${SCHEDULE_ACTIONS.join(', ')} (docs/schedules.md)`,
       (y) => scheduleOptions(parameterOptions(y)),
     )
+    .command(
+      ['subscription <action> [id]', 'subscriptions'],
+      `Notification subscriptions (admin): ${SUBSCRIPTION_ACTIONS.join(', ')} (docs/notifications.md)`,
+      subscriptionOptions,
+    )
     .command('serve', 'Start the NES service (API and viewer)', (y) =>
       y
         .option('port', { type: 'string', describe: 'NES_PORT (default 8080)' })
@@ -249,7 +256,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return await run(command, a, client, io);
   } catch (err) {
     const e = describeError(err, {
-      scope: command === 'token' ? 'admin' : SUBMIT_SCOPE.has(command) ? 'submit' : 'read',
+      scope: ADMIN_SCOPE.has(command) ? 'admin' : SUBMIT_SCOPE.has(command) ? 'submit' : 'read',
       tokenGiven: token !== undefined,
     });
     io.stderr.write(`nes ${command}: ${e.message}\n`);
@@ -377,6 +384,9 @@ async function run(command: string, a: Args, client: NesClient, io: Io): Promise
       return token(client, a, io);
     case 'schedule':
       return schedule(client, a, io, parameters(a));
+    case 'subscription':
+    case 'subscriptions':
+      return subscription(client, a, io);
     case 'open': {
       const r = await client.getRun(String(a.id));
       let url = r.links.viewer;

@@ -7,6 +7,13 @@
  * Idempotency-Key. Event streams resume with Last-Event-ID after a drop.
  */
 import { isAbortError, NesApiError, NesConnectionError } from './errors.ts';
+import type {
+  CreatedSubscription,
+  CreateSubscriptionRequest,
+  Delivery,
+  ListDeliveriesFilter,
+  Subscription,
+} from './notification-types.ts';
 import { type SseMessage, SseParser } from './sse.ts';
 import {
   type ApiToken,
@@ -202,6 +209,77 @@ export class NesClient {
   async revokeToken(id: string, options: CallOptions = {}): Promise<ApiToken> {
     return this.#json<ApiToken>('POST', `/v1/tokens/${seg(id)}/revoke`, {
       retryable: true,
+      ...options,
+    });
+  }
+
+  /** Subscribes a webhook or Slack to run events (admin scope); a webhook's secret is in this answer only. */
+  async createSubscription(
+    request: CreateSubscriptionRequest,
+    options: CallOptions = {},
+  ): Promise<CreatedSubscription> {
+    // Not retried: a lost answer would leave a subscription whose secret nobody saw.
+    return this.#json<CreatedSubscription>('POST', '/v1/notifications/subscriptions', {
+      body: request,
+      retryable: false,
+      ...options,
+    });
+  }
+
+  async listSubscriptions(options: CallOptions = {}): Promise<Subscription[]> {
+    const page = await this.#json<{ subscriptions: Subscription[] }>(
+      'GET',
+      '/v1/notifications/subscriptions',
+      { retryable: true, ...options },
+    );
+    return page.subscriptions;
+  }
+
+  async getSubscription(id: string, options: CallOptions = {}): Promise<Subscription> {
+    return this.#json<Subscription>('GET', `/v1/notifications/subscriptions/${seg(id)}`, {
+      retryable: true,
+      ...options,
+    });
+  }
+
+  /** Deletes a subscription and its deliveries. */
+  async deleteSubscription(id: string, options: CallOptions = {}): Promise<void> {
+    await this.#json<void>('DELETE', `/v1/notifications/subscriptions/${seg(id)}`, {
+      retryable: true,
+      ...options,
+    });
+  }
+
+  /** The delivery log, newest first. */
+  async listDeliveries(
+    filter: ListDeliveriesFilter = {},
+    options: CallOptions = {},
+  ): Promise<Delivery[]> {
+    const query = new URLSearchParams();
+    if (filter.subscriptionId) query.set('subscriptionId', filter.subscriptionId);
+    if (filter.runId) query.set('runId', filter.runId);
+    if (filter.status) query.set('status', filter.status);
+    if (filter.limit !== undefined) query.set('limit', String(filter.limit));
+    const page = await this.#json<{ deliveries: Delivery[] }>(
+      'GET',
+      '/v1/notifications/deliveries',
+      { query, retryable: true, ...options },
+    );
+    return page.deliveries;
+  }
+
+  /** A delivery with every attempt (time, status code, error). */
+  async getDelivery(id: string, options: CallOptions = {}): Promise<Delivery> {
+    return this.#json<Delivery>('GET', `/v1/notifications/deliveries/${seg(id)}`, {
+      retryable: true,
+      ...options,
+    });
+  }
+
+  /** Sends a delivery again, with the same event id (receivers deduplicate on it). */
+  async redeliver(id: string, options: CallOptions = {}): Promise<Delivery> {
+    return this.#json<Delivery>('POST', `/v1/notifications/deliveries/${seg(id)}/redeliver`, {
+      retryable: false,
       ...options,
     });
   }

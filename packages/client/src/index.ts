@@ -9,5 +9,6 @@ export {
   toJsonBody,
 } from './client.ts';
 export { isAbortError, NesApiError, NesConnectionError } from './errors.ts';
+export * from './notification-types.ts';
 export { type SseMessage, SseParser } from './sse.ts';
 export * from './types.ts';
