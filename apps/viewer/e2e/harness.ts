@@ -100,8 +100,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** The service and a browser; fixture notebooks are written under the notebook root first. */
-export async function startHarness(notebooks: Record<string, string>): Promise<Harness> {
+/**
+ * The service and a browser; fixture notebooks are written under the notebook root first. `env`
+ * adds service settings (NES_NOTIFY_ALLOWED_HOSTS for a local webhook receiver, say).
+ */
+export async function startHarness(
+  notebooks: Record<string, string>,
+  options: { env?: Record<string, string> } = {},
+): Promise<Harness> {
   if (!existsSync(join(DIST, 'index.html')) || !existsSync(join(DIST, 'frame.html'))) {
     throw new Error(
       `the viewer is not built (no index.html and frame.html in ${DIST}): run \`npm run build -w @nes/viewer\` (scripts/setup.sh does)`,
@@ -128,6 +134,7 @@ export async function startHarness(notebooks: Record<string, string>): Promise<H
       NES_NOTEBOOK_ROOTS: notebookDir,
       NES_VIEWER_DIR: DIST,
       ...(process.env.NES_LOG_LEVEL ? { NES_LOG_LEVEL: process.env.NES_LOG_LEVEL } : {}),
+      ...options.env,
     },
     log: process.env.DEBUG_NES ? undefined : () => undefined,
     executor: { warmKernels: { python3: 1 }, cancelGraceMs: 3000 },

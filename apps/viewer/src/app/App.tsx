@@ -20,6 +20,7 @@ const BrowsePage = lazy(() => import('./pages/BrowsePage.tsx'));
 const NotebookPage = lazy(() => import('./pages/NotebookPage.tsx'));
 const ComparePage = lazy(() => import('./pages/ComparePage.tsx'));
 const TokensPage = lazy(() => import('./pages/TokensPage.tsx'));
+const NotificationsPage = lazy(() => import('./pages/NotificationsPage.tsx'));
 const HistoryPage = lazy(() => import('./pages/HistoryPage.tsx'));
 const SchedulesPage = lazy(() => import('./pages/SchedulesPage.tsx'));
 const SchedulePage = lazy(() =>
@@ -56,6 +57,7 @@ function Shell() {
               <Route path="/schedules" component={SchedulesPage} />
               <Route path="/schedules/:id">{(params) => <SchedulePage id={params.id} />}</Route>
               <Route path="/tokens" component={TokensPage} />
+              <Route path="/notifications" component={NotificationsPage} />
               <Route>
                 <NotFound />
               </Route>
@@ -94,6 +96,7 @@ function Header() {
         <NavLink href="/schedules">Schedules</NavLink>
         <NavLink href="/browse">Output store</NavLink>
         <NavLink href="/compare">Compare</NavLink>
+        {admin ? <NavLink href="/notifications">Notifications</NavLink> : null}
         {admin ? <NavLink href="/tokens">Tokens</NavLink> : null}
       </nav>
       <span className="header-spacer" />

@@ -1,6 +1,6 @@
 /** Small pieces every page uses: status badges, errors, loading, labels, times. */
 import type { RunStatus } from '@nes/client';
-import type { ReactNode } from 'react';
+import { type ReactNode, useState } from 'react';
 import { describeError } from './api.tsx';
 import { formatDateZone, formatRelative } from './lib/format.ts';
 
@@ -169,6 +169,57 @@ export function Section(props: {
         {props.actions ? <div className="panel-actions">{props.actions}</div> : null}
       </header>
       <div className="panel-body">{props.children}</div>
+    </section>
+  );
+}
+
+/**
+ * The one time a secret (a token, a webhook signing secret) is shown: copy it now. The service
+ * keeps no way to show it again, and once dismissed it is gone from the page.
+ */
+export function SecretShownOnce(props: {
+  /** The region's accessible name. */
+  label: string;
+  title: string;
+  secret: string;
+  /** What the secret is for, after "Copy it now: it is shown this once." */
+  children: ReactNode;
+  onDone: () => void;
+}) {
+  const [copied, setCopied] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(props.secret);
+      setCopied(true);
+    } catch {
+      setCopied(false); // no clipboard permission: the field stays there to select by hand
+    }
+  };
+  return (
+    <section className="panel new-secret" aria-label={props.label}>
+      <header className="panel-header">
+        <h2>{props.title}</h2>
+      </header>
+      <div className="panel-body">
+        <p>
+          Copy the secret now: <strong>it is shown this once</strong>. {props.children}
+        </p>
+        <div className="form-row">
+          <input
+            className="input mono secret-input"
+            aria-label="Secret"
+            readOnly
+            value={props.secret}
+            onFocus={(e) => e.target.select()}
+          />
+          <button type="button" className="btn" onClick={copy}>
+            {copied ? 'Copied' : 'Copy'}
+          </button>
+          <button type="button" className="btn primary" onClick={props.onDone}>
+            Done
+          </button>
+        </div>
+      </div>
     </section>
   );
 }

@@ -7,7 +7,7 @@
 import type { ApiToken, CreatedToken, TokenScope } from '@nes/client';
 import { type FormEvent, useState } from 'react';
 import { describeError, useApi, useLoad, useTitle } from '../api.tsx';
-import { ErrorView, Loading } from '../components.tsx';
+import { ErrorView, Loading, SecretShownOnce } from '../components.tsx';
 import { formatDate } from '../lib/format.ts';
 
 const SCOPES: Array<{ scope: TokenScope; what: string }> = [
@@ -154,45 +154,18 @@ function CreateForm(props: { onCreated: (token: CreatedToken) => void }) {
   );
 }
 
-/** The one time a secret is shown: copy it now. */
+/** The one time a token's secret is shown. */
 function NewSecret(props: { token: CreatedToken; onDone: () => void }) {
-  const [copied, setCopied] = useState(false);
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(props.token.secret);
-      setCopied(true);
-    } catch {
-      setCopied(false); // no clipboard permission: the field stays there to select by hand
-    }
-  };
   return (
-    <section className="panel new-secret" aria-label="New token secret">
-      <header className="panel-header">
-        <h2>Token “{props.token.name}” created</h2>
-      </header>
-      <div className="panel-body">
-        <p>
-          Copy its secret now: <strong>it is shown this once</strong>. Use it as{' '}
-          <code>Authorization: Bearer …</code>, as <code>NES_TOKEN</code>, or in a viewer URL (
-          <code>?token=…</code>).
-        </p>
-        <div className="form-row">
-          <input
-            className="input mono secret-input"
-            aria-label="Secret"
-            readOnly
-            value={props.token.secret}
-            onFocus={(e) => e.target.select()}
-          />
-          <button type="button" className="btn" onClick={copy}>
-            {copied ? 'Copied' : 'Copy'}
-          </button>
-          <button type="button" className="btn primary" onClick={props.onDone}>
-            Done
-          </button>
-        </div>
-      </div>
-    </section>
+    <SecretShownOnce
+      label="New token secret"
+      title={`Token “${props.token.name}” created`}
+      secret={props.token.secret}
+      onDone={props.onDone}
+    >
+      Use it as <code>Authorization: Bearer …</code>, as <code>NES_TOKEN</code>, or in a viewer URL
+      (<code>?token=…</code>).
+    </SecretShownOnce>
   );
 }
 
