@@ -16,8 +16,10 @@ import {
 import {
   collectParameters,
   guessParameterType,
+  PARAMETER_FLAGS,
   ParameterInputError,
-  parameterPairs,
+  parameterFlagMessage,
+  parameterFlagSources,
 } from '@nes/notebook';
 import yargs, { type Argv } from 'yargs';
 import {
@@ -49,34 +51,12 @@ type Args = Record<string, unknown> & { _: unknown[] };
 const ADMIN_SCOPE = new Set(['token', 'subscription', 'subscriptions']);
 const SUBMIT_SCOPE = new Set(['submit', 'cancel', 'rerun', 'sweep', 'schedule']);
 
+/** The parameter flags, declared once for nes-run and every `nes` command that takes parameters. */
 function parameterOptions(y: Argv): Argv {
-  return y
-    .option('parameters', {
-      alias: 'p',
-      type: 'string',
-      nargs: 2,
-      describe: 'NAME VALUE: parameter, type guessed like papermill (and nes-run). Repeatable.',
-    })
-    .option('parameters_raw', {
-      alias: 'r',
-      type: 'string',
-      nargs: 2,
-      describe: 'NAME VALUE: parameter kept as a string. Repeatable.',
-    })
-    .option('parameters_file', {
-      alias: 'f',
-      type: 'string',
-      describe: 'YAML file of parameters. Repeatable.',
-    })
-    .option('parameters_yaml', {
-      alias: 'y',
-      type: 'string',
-      describe: 'YAML string of parameters. Repeatable.',
-    })
-    .option('allow-unknown-parameters', {
-      type: 'boolean',
-      describe: "Accept parameters the notebook's parameters cell does not declare",
-    });
+  return y.options(PARAMETER_FLAGS).option('allow-unknown-parameters', {
+    type: 'boolean',
+    describe: "Accept parameters the notebook's parameters cell does not declare",
+  });
 }
 
 function waitOptions(y: Argv): Argv {
@@ -222,7 +202,8 @@ function parser(argv: string[]): Argv {
     .wrap(100)
     .exitProcess(false)
     .fail((message, error) => {
-      throw usageError(message ?? error?.message ?? 'invalid command line');
+      const text = message ?? error?.message ?? 'invalid command line';
+      throw usageError(parameterFlagMessage(text) ?? text);
     });
 }
 
@@ -507,7 +488,7 @@ async function sweep(client: NesClient, a: Args, io: Io): Promise<number> {
   return failed ? exitCodeForRun(failed) : exitCodeForRun({ status: 'failed', error: null });
 }
 
-/** -f files < -y YAML < -p guessed < -r raw, merged as nes-run merges them. */
+/** -b base64 < -f files < -y YAML < -p guessed < -r raw, merged as nes-run merges them. */
 function parameters(a: Args): Record<string, unknown> {
   try {
     return collectParameters(
@@ -516,11 +497,7 @@ function parameters(a: Args): Record<string, unknown> {
         outputPath: '',
         injectInputPath: false,
         injectOutputPath: false,
-        base64: [],
-        files: list(a.parameters_file),
-        yaml: list(a.parameters_yaml),
-        guessed: parameterPairs(a.parameters, '-p/--parameters'),
-        raw: parameterPairs(a.parameters_raw, '-r/--parameters_raw'),
+        ...parameterFlagSources(a),
       },
       (path) => readFileSync(path, 'utf8'),
     );

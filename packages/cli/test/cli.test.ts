@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { PARAMETER_FLAGS } from '@nes/notebook';
 import { type ContractServer, startContractServer } from '../../client/test/contract-server.ts';
 
 const BIN = fileURLToPath(new URL('../bin/nes.ts', import.meta.url));
@@ -94,14 +95,18 @@ test('submit --wait: SIGTERM cancels the run and exits 130', async () => {
   assert.ok(server.requests.some((q) => q.path.endsWith('/cancel')));
 });
 
-test('submit: parameters parsed like nes-run (-p guessed, -r raw, -f YAML), labels, flags', async () => {
+test('submit: parameters parsed like nes-run (-b base64, -f YAML, -y, -p guessed, -r raw), labels, flags', async () => {
   const file = join(dir, 'params.yaml');
   writeFileSync(file, 'alpha: 0.5\nflag: yes\nlist: [1, 2]\nname: from-file\n');
   const r = await nes([
     'submit',
     'github://o/r/nb.ipynb',
+    '-y',
+    'gamma: on\nalpha: 0.25',
     '-f',
     file,
+    '-b',
+    Buffer.from('beta: 010\nname: from-base64\n').toString('base64'),
     '-p',
     'count',
     '3',
@@ -136,7 +141,8 @@ test('submit: parameters parsed like nes-run (-p guessed, -r raw, -f YAML), labe
   assert.equal(req.headers['idempotency-key'], 'k-1');
   assert.equal(
     req.body,
-    '{"notebook":"github://o/r/nb.ipynb","ref":"main","parameters":{"alpha":0.5,"flag":true,"list":[1,2],"name":"007","count":3,"ratio":1.0,"on":true,"none":null},"kernel":"python3","labels":{"team":"data","dag":"a=b"},"timeoutSeconds":60}',
+    // papermill's order whatever the command line's: -b < -f < -y < -p < -r.
+    '{"notebook":"github://o/r/nb.ipynb","ref":"main","parameters":{"beta":8,"name":"007","alpha":0.25,"flag":true,"list":[1,2],"gamma":true,"count":3,"ratio":1.0,"on":true,"none":null},"kernel":"python3","labels":{"team":"data","dag":"a=b"},"timeoutSeconds":60}',
   );
 });
 
@@ -217,10 +223,25 @@ test('sweep: grid values guessed, date ranges, --wait exit code', async () => {
   );
 });
 
+test("the parameter flags are nes-run's: same letters, names and help", async () => {
+  const help = await nes(['submit', 'nb.ipynb', '--help']);
+  assert.equal(help.code, 0, help.stderr);
+  const flat = help.stdout.replace(/\s+/g, ' ');
+  for (const [name, flag] of Object.entries(PARAMETER_FLAGS)) {
+    assert.ok(flat.includes(`-${flag.alias}, --${name}`), name);
+    assert.ok(flat.includes(flag.describe), flag.describe);
+  }
+  const missing = await nes(['submit', 'nb.ipynb', '-r', 'only-name']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /-r\/--parameters_raw takes two values: NAME VALUE/);
+});
+
 test('bad usage exits 2 with a clear message', async () => {
   for (const args of [
     ['submit'],
     ['submit', 'nb.ipynb', '-p', 'only-name'],
+    ['submit', 'nb.ipynb', '-r'],
+    ['submit', 'nb.ipynb', '-b', 'not base64!'],
     ['submit', 'nb.ipynb', '-p', '1bad', 'x'],
     ['submit', 'nb.ipynb', '--label', 'novalue'],
     ['submit', 'nb.ipynb', '--timeout', 'soon'],

@@ -22,10 +22,12 @@ export {
 } from './papermill-prepare.ts';
 export {
   collectParameters,
+  PARAMETER_FLAGS,
   ParameterInputError,
   type ParameterSources,
   type ParameterValues,
-  parameterPairs,
+  parameterFlagMessage,
+  parameterFlagSources,
   yamlMapping,
 } from './parameter-sources.ts';
 export type { ParameterizeOptions, ParameterizeResult } from './parameterize.ts';

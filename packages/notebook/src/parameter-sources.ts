@@ -2,7 +2,8 @@
  * Parameters from a command line, merged as papermill's CLI merges them: each source in a fixed
  * order, later sources overriding earlier ones whatever their order on the command line:
  *   --inject-* paths < -b base64 YAML < -f YAML files < -y YAML strings < -p guessed < -r raw.
- * nes-run and `nes submit` both read their flags here, so the same flags give the same values.
+ * nes-run and the `nes` commands both declare and read their flags here (PARAMETER_FLAGS), so the
+ * same flags give the same values.
  * Pure: a parameters file is read through the caller's `readFile`.
  */
 import { parse as parseYaml, type Tags } from 'yaml';
@@ -38,6 +39,75 @@ export interface ParameterSources {
   raw: Array<[string, string]>;
 }
 
+/**
+ * The parameter flags, as nes-run and the `nes` commands that take parameters both declare them:
+ * papermill's names, letters and meaning, one help text. Plain yargs option declarations (this
+ * package imports no command-line library). Values are words, never converted by the parser:
+ * `-p NAME VALUE` takes exactly the next two, even one that starts with a dash (with yargs's
+ * `nargs-eats-options`); each flag is repeatable.
+ */
+export const PARAMETER_FLAGS = {
+  parameters: {
+    alias: 'p',
+    type: 'string',
+    nargs: 2,
+    describe:
+      'NAME VALUE: parameter, type guessed like papermill (True/False/None, int, float, else string). Repeatable.',
+  },
+  parameters_raw: {
+    alias: 'r',
+    type: 'string',
+    nargs: 2,
+    describe: 'NAME VALUE: parameter kept as a string. Repeatable.',
+  },
+  parameters_file: {
+    alias: 'f',
+    type: 'string',
+    describe: 'Path to a YAML file of parameters. Repeatable.',
+  },
+  parameters_yaml: {
+    alias: 'y',
+    type: 'string',
+    describe: 'YAML string of parameters. Repeatable.',
+  },
+  parameters_base64: {
+    alias: 'b',
+    type: 'string',
+    describe: 'Base64-encoded YAML string of parameters. Repeatable.',
+  },
+} as const;
+
+/**
+ * The parameter flags as sources, from the parsed command line (the PARAMETER_FLAGS keys: one
+ * word or several per flag). A `-p`/`-r` without NAME VALUE is an input error.
+ */
+export function parameterFlagSources(
+  flags: Readonly<Record<string, unknown>>,
+): Pick<ParameterSources, 'base64' | 'files' | 'yaml' | 'guessed' | 'raw'> {
+  return {
+    base64: words(flags.parameters_base64),
+    files: words(flags.parameters_file),
+    yaml: words(flags.parameters_yaml),
+    guessed: parameterPairs(flags.parameters, '-p/--parameters'),
+    raw: parameterPairs(flags.parameters_raw, '-r/--parameters_raw'),
+  };
+}
+
+/** yargs's "Not enough arguments following: p" in the words of the flag; else undefined. */
+export function parameterFlagMessage(yargsMessage: string): string | undefined {
+  const flag = /^Not enough arguments following: (\S+)/.exec(yargsMessage)?.[1];
+  if (flag === 'p' || flag === 'parameters') return '-p/--parameters takes two values: NAME VALUE';
+  if (flag === 'r' || flag === 'parameters_raw') {
+    return '-r/--parameters_raw takes two values: NAME VALUE';
+  }
+  return undefined;
+}
+
+function words(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  return (Array.isArray(value) ? value : [value]).map(String);
+}
+
 export function collectParameters(
   src: ParameterSources,
   readFile: (path: string) => string,
@@ -67,11 +137,11 @@ export function collectParameters(
 
 /** `-p`/`-r` words as NAME VALUE pairs, each NAME a valid parameter name. */
 export function parameterPairs(value: unknown, flag: string): Array<[string, string]> {
-  const words = value === undefined ? [] : (Array.isArray(value) ? value : [value]).map(String);
+  const given = words(value);
   const out: Array<[string, string]> = [];
-  for (let i = 0; i < words.length; i += 2) {
-    const name = words[i] ?? '';
-    const v = words[i + 1];
+  for (let i = 0; i < given.length; i += 2) {
+    const name = given[i] ?? '';
+    const v = given[i + 1];
     if (v === undefined) {
       throw new ParameterInputError(`${flag} takes two values: NAME VALUE (no value for ${name})`);
     }

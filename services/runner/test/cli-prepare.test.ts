@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { PARAMETER_FLAGS } from '@nes/notebook';
 import { cellSource, HELLO, type Json, nesRun, tempDir } from './cli-helpers.ts';
 
 const dir = tempDir();
@@ -238,6 +239,12 @@ describe('nes-run errors before anything runs', { concurrency: 4 }, () => {
       'Not supported',
     ]) {
       assert.ok(r.stdout.includes(flag), flag);
+    }
+    // The parameter flags are declared once, for nes-run and nes alike.
+    const flat = r.stdout.replace(/\s+/g, ' ');
+    for (const [name, flag] of Object.entries(PARAMETER_FLAGS)) {
+      assert.ok(flat.includes(`-${flag.alias}, --${name}`), name);
+      assert.ok(flat.includes(flag.describe), flag.describe);
     }
     const v = await nesRun(['--version']);
     assert.match(v.stdout, /^nes-run \d+\.\d+\.\d+/);

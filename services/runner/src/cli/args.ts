@@ -7,9 +7,9 @@
 import { fstatSync } from 'node:fs';
 import { DEFAULT_AUTOSAVE_POLICY } from '../autosave.ts';
 import { usageError } from './cli-error.ts';
-import { byteSize, list, nonEmpty, seconds } from './flag-values.ts';
+import { byteSize, nonEmpty, seconds } from './flag-values.ts';
 import { flagParser, type LogLevel } from './flags.ts';
-import { parameterPairs } from './params.ts';
+import { parameterFlagSources } from './params.ts';
 
 export interface CliOptions {
   /** A local path, "-" (stdin), or a source URI (github://, GitHub blob URL, gs://, https://). */
@@ -171,6 +171,7 @@ export async function parseCommandLine(
   }
 
   const inject = Boolean(a['inject-paths']);
+  const parameters = parameterFlagSources(a);
   const options: CliOptions = {
     input,
     output,
@@ -181,11 +182,11 @@ export async function parseCommandLine(
     runId,
     manifest,
     helpNotebook,
-    guessed: parameterPairs(a.parameters, '-p/--parameters'),
-    raw: parameterPairs(a.parameters_raw, '-r/--parameters_raw'),
-    parameterFiles: list(a.parameters_file),
-    parameterYaml: list(a.parameters_yaml),
-    parameterBase64: list(a.parameters_base64),
+    guessed: parameters.guessed,
+    raw: parameters.raw,
+    parameterFiles: parameters.files,
+    parameterYaml: parameters.yaml,
+    parameterBase64: parameters.base64,
     injectInputPath: inject || Boolean(a['inject-input-path']),
     injectOutputPath: inject || Boolean(a['inject-output-path']),
     kernel: a.kernel as string | undefined,

@@ -13,11 +13,6 @@ export function mib(bytes: number): string {
   return `${bytes / 1024 ** 2}M`;
 }
 
-export function list(value: unknown): string[] {
-  if (value === undefined) return [];
-  return (Array.isArray(value) ? value : [value]).map(String);
-}
-
 export function seconds(value: unknown, flag: string, allowZero = false): number | undefined {
   if (value === undefined) return undefined;
   const text = String(value).trim();

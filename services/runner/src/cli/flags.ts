@@ -3,8 +3,10 @@
  * (deadline, remote Jupyter server, JSON events, output caps). Parsing is yargs, configured to
  * behave like click for papermill's flags: `-p NAME VALUE` takes exactly the next two words, even
  * one that starts with a dash; values are never converted by the parser (type guessing is
- * papermill's, in params.ts); unknown flags are errors, named as they were typed.
+ * papermill's, in params.ts); unknown flags are errors, named as they were typed. The parameter
+ * flags themselves are @nes/notebook's PARAMETER_FLAGS, which `nes` declares too.
  */
+import { PARAMETER_FLAGS, parameterFlagMessage } from '@nes/notebook';
 import yargs from 'yargs';
 import { DEFAULT_AUTOSAVE_POLICY } from '../autosave.ts';
 import { DEFAULT_OUTPUT_LIMITS } from '../output-limits.ts';
@@ -69,11 +71,7 @@ export function flagParser(argv: string[]) {
     )
     .group(
       [
-        'parameters',
-        'parameters_raw',
-        'parameters_file',
-        'parameters_yaml',
-        'parameters_base64',
+        ...Object.keys(PARAMETER_FLAGS),
         'inject-input-path',
         'inject-output-path',
         'inject-paths',
@@ -85,35 +83,7 @@ export function flagParser(argv: string[]) {
       type: 'boolean',
       describe: "Display the notebook's parameters (names, types, defaults, help) and exit.",
     })
-    .option('parameters', {
-      alias: 'p',
-      type: 'string',
-      nargs: 2,
-      describe:
-        'NAME VALUE: parameter, type guessed like papermill (True/False/None, int, float, else string). Repeatable.',
-    })
-    .option('parameters_raw', {
-      alias: 'r',
-      type: 'string',
-      nargs: 2,
-      describe: 'NAME VALUE: parameter kept as a string. Repeatable.',
-    })
-    .option('parameters_file', {
-      alias: 'f',
-      type: 'string',
-      array: false,
-      describe: 'Path to a YAML file of parameters. Repeatable.',
-    })
-    .option('parameters_yaml', {
-      alias: 'y',
-      type: 'string',
-      describe: 'YAML string of parameters. Repeatable.',
-    })
-    .option('parameters_base64', {
-      alias: 'b',
-      type: 'string',
-      describe: 'Base64-encoded YAML string of parameters. Repeatable.',
-    })
+    .options(PARAMETER_FLAGS)
     .option('inject-input-path', {
       type: 'boolean',
       describe: 'Add the input path as the PAPERMILL_INPUT_PATH parameter.',
@@ -315,11 +285,9 @@ function clarify(message: string, argv: string[]): string {
     });
     return `unknown option${names.length > 1 ? 's' : ''}: ${names.join(', ')}`;
   }
+  const parameterMessage = parameterFlagMessage(message);
+  if (parameterMessage !== undefined) return parameterMessage;
   const m = /^Not enough arguments following: (\S+)/.exec(message);
-  if (m?.[1] === 'p' || m?.[1] === 'parameters')
-    return '-p/--parameters takes two values: NAME VALUE';
-  if (m?.[1] === 'r' || m?.[1] === 'parameters_raw')
-    return '-r/--parameters_raw takes two values: NAME VALUE';
   if (m) return `--${m[1]} needs a value`;
   return message;
 }

@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs';
 import {
   collectParameters as collect,
+  parameterFlagSources as flagSources,
   ParameterInputError,
   type ParameterSources,
   type ParameterValues,
-  parameterPairs as pairs,
 } from '@nes/notebook';
 import { usageError } from './cli-error.ts';
 
@@ -28,6 +28,8 @@ export function collectParameters(src: ParameterSources): ParameterValues {
   return asUsageError(() => collect(src, (path) => readFileSync(path, 'utf8')));
 }
 
-export function parameterPairs(value: unknown, flag: string): Array<[string, string]> {
-  return asUsageError(() => pairs(value, flag));
+export function parameterFlagSources(
+  flags: Readonly<Record<string, unknown>>,
+): ReturnType<typeof flagSources> {
+  return asUsageError(() => flagSources(flags));
 }
