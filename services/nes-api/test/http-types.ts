@@ -9,6 +9,12 @@ import type { Static } from 'typebox';
 import type { ListingSchema } from '../src/routes/browse.ts';
 import type { HistorySchema } from '../src/routes/history.ts';
 import type { InspectResultSchema } from '../src/routes/inspect.ts';
+import type {
+  CreatedSubscriptionSchema,
+  CreateBody as CreateSubscriptionBody,
+  DeliverySchema,
+  SubscriptionSchema,
+} from '../src/routes/notifications.ts';
 import type { RunResultsSchema } from '../src/routes/run-results.ts';
 import type { CreatedTokenSchema, CreateTokenBody, TokenSchema } from '../src/routes/tokens.ts';
 import type {
@@ -57,4 +63,8 @@ export type HttpTypesMatchTheSchemas = [
   Check<Same<Static<typeof TokenSchema>, Http.ApiToken>>,
   Check<Same<Static<typeof CreatedTokenSchema>, Http.CreatedToken>>,
   Check<Same<Static<typeof CreateTokenBody>, Http.CreateTokenRequest>>,
+  Check<Same<Static<typeof SubscriptionSchema>, Http.Subscription>>,
+  Check<Same<Static<typeof CreatedSubscriptionSchema>, Http.CreatedSubscription>>,
+  Check<Same<Static<typeof CreateSubscriptionBody>, Http.CreateSubscriptionRequest>>,
+  Check<Same<Static<typeof DeliverySchema>, Http.Delivery>>,
 ];

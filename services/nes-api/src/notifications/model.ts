@@ -5,63 +5,27 @@
  * once from the database (outbox-store.ts, deliverer.ts).
  */
 
-export const NOTIFICATION_EVENTS = [
-  'failed',
-  'succeeded',
-  'cancelled',
-  'timed_out',
-  'sweep_finished',
-  'freshness_missed',
-] as const;
-export type NotificationEventType = (typeof NOTIFICATION_EVENTS)[number];
+import type { NotificationEventType, NotificationTargetKind, Subscription } from '@nes/client';
 
-export type TargetKind = 'webhook' | 'slack';
+// The HTTP shapes (subscriptions, deliveries, their attempts) are @nes/client's.
+export {
+  type Delivery,
+  type DeliveryAttempt,
+  type DeliveryStatus,
+  NOTIFICATION_EVENT_TYPES as NOTIFICATION_EVENTS,
+  type NotificationEventType,
+  type Subscription,
+} from '@nes/client';
+export type TargetKind = NotificationTargetKind;
 
-export interface SubscriptionFilter {
-  notebook: string | null;
-  labels: Record<string, string>;
-  sweepId: string | null;
-  scheduleId: string | null;
-}
-
-export interface Subscription extends SubscriptionFilter {
-  id: string;
-  name: string;
-  events: NotificationEventType[];
-  target: { kind: TargetKind; url: string };
-  enabled: boolean;
-  createdAt: string;
-}
+export type SubscriptionFilter = Pick<
+  Subscription,
+  'notebook' | 'labels' | 'sweepId' | 'scheduleId'
+>;
 
 /** A subscription as stored: with its webhook secret (never served after creation). */
 export interface StoredSubscription extends Subscription {
   secret: string | null;
-}
-
-export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
-
-export interface DeliveryAttempt {
-  attempt: number;
-  time: string;
-  statusCode: number | null;
-  error: string | null;
-  durationMs: number;
-}
-
-export interface Delivery {
-  id: string;
-  eventId: string;
-  eventType: NotificationEventType;
-  subscriptionId: string;
-  runId: string | null;
-  status: DeliveryStatus;
-  attempts: number;
-  nextAttemptAt: string | null;
-  createdAt: string;
-  deliveredAt: string | null;
-  lastStatus: number | null;
-  lastError: string | null;
-  log?: DeliveryAttempt[];
 }
 
 /**

@@ -48,7 +48,7 @@ const subscriptionFields = {
   target: TargetSchema,
 };
 
-const SubscriptionSchema = Type.Object(
+export const SubscriptionSchema = Type.Object(
   {
     id: Type.String(),
     ...subscriptionFields,
@@ -58,7 +58,7 @@ const SubscriptionSchema = Type.Object(
   { additionalProperties: false },
 );
 
-const CreatedSubscriptionSchema = Type.Object({
+export const CreatedSubscriptionSchema = Type.Object({
   subscription: SubscriptionSchema,
   secret: Nullable(
     Type.String({
@@ -68,7 +68,7 @@ const CreatedSubscriptionSchema = Type.Object({
   ),
 });
 
-const CreateBody = Type.Object(
+export const CreateBody = Type.Object(
   {
     name: subscriptionFields.name,
     events: subscriptionFields.events,
@@ -89,7 +89,7 @@ const AttemptSchema = Type.Object({
   durationMs: Type.Integer(),
 });
 
-const DeliverySchema = Type.Object({
+export const DeliverySchema = Type.Object({
   id: Type.String(),
   eventId: Type.String({ description: 'The same in every attempt and redelivery' }),
   eventType: EventSchema,
