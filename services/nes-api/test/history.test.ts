@@ -1,5 +1,6 @@
 /**
- * A notebook's history from the runs table, on both drivers: counts per day and status, the
+ * A notebook's history on both drivers (from the day rollup, and from the runs with a label
+ * filter): counts per day and status, the
  * success rate, duration percentiles, failure classes, the last success, the commits, a label
  * filter, and a numeric result's trend linked to its runs.
  */
@@ -59,9 +60,13 @@ for (const make of [pgliteDriver, postgresDriver]) {
         });
         assert.deepEqual(all.totals, { succeeded: 4, failed: 1, timed_out: 1 });
         assert.equal(all.successRate, 4 / 6);
-        assert.equal(all.durationSeconds.p50, 25);
+        // Without a label filter, from the rollup's duration sketch: within 1% of exact.
         assert.ok(
-          Math.abs((all.durationSeconds.p95 ?? 0) - 38.5) < 0.01,
+          Math.abs((all.durationSeconds.p50 ?? 0) - 25) <= 0.25,
+          String(all.durationSeconds.p50),
+        );
+        assert.ok(
+          Math.abs((all.durationSeconds.p95 ?? 0) - 38.5) <= 0.385,
           String(all.durationSeconds.p95),
         );
         assert.deepEqual(

@@ -1,12 +1,20 @@
 /**
- * A notebook's history, answered from indexed queries on the runs table (runs_notebook_created,
- * runs_notebook): runs over time by status, the success rate, durations (p50/p95, and per day
- * for the trend), failure classes, the last success (freshness), the commits that ran, and the
- * trend of a numeric result. Optionally narrowed by labels (all must match). The answers' shapes
- * are the HTTP API's (@nes/client).
+ * A notebook's history: runs over time by status, the success rate, durations (p50/p95, and per
+ * day for the trend), failure classes, the last success (freshness), the commits that ran, and
+ * the trend of a numeric result. Optionally narrowed by labels (all must match). The answers'
+ * shapes are the HTTP API's (@nes/client).
+ *
+ * Without a label filter the window is read from the per-day rollup that triggers keep in step
+ * with every run change (migration 0009), plus the runs of the window's first, partial day: a
+ * year is ~365 rows per status, not 100,000 runs. Counts, failure classes and commits are exact;
+ * duration percentiles come from the rollup's logarithmic histograms (DurationSketch) and are
+ * within 1% of the exact ones. With a label filter every answer is computed from the runs
+ * themselves (indexed by notebook and time), exactly: a rollup per label set could not answer
+ * every selector.
  */
 import type { NotebookHistory, ResultPoint } from '@nes/client';
 import type { Database } from '../db/database.ts';
+import { DurationSketch } from './duration-sketch.ts';
 
 export interface HistoryQuery {
   notebook: string;
@@ -25,6 +33,28 @@ function num(value: unknown): number | null {
   return value === null || value === undefined ? null : Number(value);
 }
 
+function freshness(
+  last: Record<string, unknown> | undefined,
+  now: Date,
+): NotebookHistory['lastSuccess'] {
+  if (!last) return null;
+  const finishedAt = iso(last.finished_at);
+  return {
+    runId: last.id as string,
+    finishedAt,
+    ageSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(finishedAt)) / 1000)),
+  };
+}
+
+function recentRuns(rows: Array<Record<string, unknown>>): NotebookHistory['recent'] {
+  return rows.map((row) => ({
+    id: row.id as string,
+    status: row.status as string,
+    createdAt: iso(row.created_at),
+    durationSeconds: num(row.seconds),
+  }));
+}
+
 export class HistoryQueries {
   readonly #db: Database;
   constructor(db: Database) {
@@ -32,6 +62,130 @@ export class HistoryQueries {
   }
 
   async notebook(query: HistoryQuery, now = new Date()): Promise<NotebookHistory> {
+    return Object.keys(query.labels).length === 0
+      ? this.fromRollup(query, now)
+      : this.fromRuns(query, now);
+  }
+
+  /** The answer from the day rollup and the first day's runs (no label filter). */
+  async fromRollup(query: HistoryQuery, now = new Date()): Promise<NotebookHistory> {
+    // Whole UTC days from `boundary` on come from the rollup; [since, boundary) from the runs.
+    const boundary = new Date(Math.ceil(query.since.getTime() / 86_400_000) * 86_400_000);
+    const window = [query.notebook, query.since.toISOString(), boundary.toISOString()];
+    const rollup = [query.notebook, boundary.toISOString().slice(0, 10)];
+    const [dayRows, firstDayRuns, commitRows, firstDayCommits, lastSuccess, recent] =
+      await Promise.all([
+        this.#db.query(
+          `SELECT day::text AS day, status, failure_class, runs, durations
+             FROM run_history_days WHERE notebook = $1 AND day >= $2::date`,
+          rollup,
+        ),
+        this.#db.query(
+          `SELECT (created_at AT TIME ZONE 'UTC')::date::text AS day, status,
+                  nes_failure_class(status, error) AS failure_class, count(*)::int AS runs,
+                  nes_duration_bucket(status, started_at, finished_at) AS bucket
+             FROM runs WHERE notebook = $1 AND created_at >= $2 AND created_at < $3
+            GROUP BY 1, 2, 3, 5`,
+          window,
+        ),
+        this.#db.query(
+          `SELECT commit_sha, sum(runs)::int AS n, sum(succeeded)::int AS ok,
+                  min(first_at) AS first_at, max(last_at) AS last_at
+             FROM run_history_commits WHERE notebook = $1 AND day >= $2::date
+            GROUP BY commit_sha ORDER BY max(last_at) DESC LIMIT 21`,
+          rollup,
+        ),
+        this.#db.query(
+          `SELECT coalesce(commit_sha, '') AS commit_sha, count(*)::int AS n,
+                  count(*) FILTER (WHERE status = 'succeeded')::int AS ok,
+                  min(created_at) AS first_at, max(created_at) AS last_at
+             FROM runs WHERE notebook = $1 AND created_at >= $2 AND created_at < $3
+            GROUP BY 1`,
+          window,
+        ),
+        this.#lastSuccess(query),
+        this.#recent([query.notebook, '{}', query.since.toISOString()]),
+      ]);
+    const totals: Record<string, number> = {};
+    const failureClasses = new Map<string, number>();
+    const byDay = new Map<string, { counts: Record<string, number>; sketch: DurationSketch }>();
+    const all = new DurationSketch();
+    const add = (day: string, status: string, failureClass: string, runs: number) => {
+      const entry = byDay.get(day) ?? { counts: {}, sketch: new DurationSketch() };
+      byDay.set(day, entry);
+      entry.counts[status] = (entry.counts[status] ?? 0) + runs;
+      totals[status] = (totals[status] ?? 0) + runs;
+      if (failureClass !== '')
+        failureClasses.set(failureClass, (failureClasses.get(failureClass) ?? 0) + runs);
+      return entry.sketch;
+    };
+    for (const row of firstDayRuns) {
+      const sketch = add(
+        row.day as string,
+        row.status as string,
+        row.failure_class as string,
+        Number(row.runs),
+      );
+      if (row.bucket !== null && row.bucket !== undefined) {
+        sketch.add(Number(row.bucket), Number(row.runs));
+        all.add(Number(row.bucket), Number(row.runs));
+      }
+    }
+    for (const row of dayRows) {
+      const sketch = add(
+        row.day as string,
+        row.status as string,
+        row.failure_class as string,
+        Number(row.runs),
+      );
+      for (const [bucket, count] of Object.entries(row.durations as Record<string, number>)) {
+        sketch.add(Number(bucket), Number(count));
+        all.add(Number(bucket), Number(count));
+      }
+    }
+    // The first day's commits merged with the rollup's; the 20 that ran last.
+    const commits = new Map<string, NotebookHistory['commits'][number]>();
+    for (const row of [...commitRows, ...firstDayCommits]) {
+      const sha = row.commit_sha as string;
+      const seen = commits.get(sha);
+      const firstAt = iso(row.first_at);
+      const lastAt = iso(row.last_at);
+      commits.set(sha, {
+        commitSha: sha === '' ? null : sha,
+        runs: (seen?.runs ?? 0) + Number(row.n),
+        succeeded: (seen?.succeeded ?? 0) + Number(row.ok),
+        firstAt: seen && seen.firstAt < firstAt ? seen.firstAt : firstAt,
+        lastAt: seen && seen.lastAt > lastAt ? seen.lastAt : lastAt,
+      });
+    }
+    const judged = (totals.succeeded ?? 0) + (totals.failed ?? 0) + (totals.timed_out ?? 0);
+    return {
+      notebook: query.notebook,
+      labels: query.labels,
+      since: query.since.toISOString(),
+      totals,
+      successRate: judged === 0 ? null : (totals.succeeded ?? 0) / judged,
+      durationSeconds: { p50: all.percentile(0.5), p95: all.percentile(0.95) },
+      days: [...byDay.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([day, entry]) => ({
+          day,
+          counts: entry.counts,
+          p50Seconds: entry.sketch.percentile(0.5),
+        })),
+      failureClasses: [...failureClasses.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, count]) => ({ class: name, count })),
+      lastSuccess: freshness(lastSuccess[0], now),
+      commits: [...commits.values()]
+        .sort((a, b) => (a.lastAt < b.lastAt ? 1 : a.lastAt > b.lastAt ? -1 : 0))
+        .slice(0, 20),
+      recent: recentRuns(recent),
+    };
+  }
+
+  /** The answer from the runs themselves: exact, and what a label filter needs. */
+  async fromRuns(query: HistoryQuery, now = new Date()): Promise<NotebookHistory> {
     const params = [query.notebook, JSON.stringify(query.labels), query.since.toISOString()];
     const [days, durations, failures, lastSuccess, commits, recent] = await Promise.all([
       this.#db.query(
@@ -53,23 +207,14 @@ export class HistoryQueries {
            GROUP BY 1 ORDER BY 2 DESC`,
         params,
       ),
-      this.#db.query(
-        `SELECT id, finished_at FROM runs
-          WHERE notebook = $1 AND labels @> $2::jsonb AND status = 'succeeded'
-          ORDER BY submit_seq DESC LIMIT 1`,
-        params.slice(0, 2),
-      ),
+      this.#lastSuccess(query),
       this.#db.query(
         `SELECT commit_sha, count(*)::int AS n, count(*) FILTER (WHERE status = 'succeeded')::int AS ok,
                 min(created_at) AS first_at, max(created_at) AS last_at
            FROM runs WHERE ${SCOPE} GROUP BY commit_sha ORDER BY max(created_at) DESC LIMIT 20`,
         params,
       ),
-      this.#db.query(
-        `SELECT id, status, created_at, extract(epoch FROM finished_at - started_at) AS seconds
-           FROM runs WHERE ${SCOPE} ORDER BY created_at DESC LIMIT 100`,
-        params,
-      ),
+      this.#recent(params),
     ]);
     const totals: Record<string, number> = {};
     const byDay = new Map<string, NotebookHistory['days'][number]>();
@@ -92,16 +237,7 @@ export class HistoryQueries {
       durationSeconds: { p50: num(durations[0]?.p50), p95: num(durations[0]?.p95) },
       days: [...byDay.values()],
       failureClasses: failures.map((row) => ({ class: row.class as string, count: Number(row.n) })),
-      lastSuccess: last
-        ? {
-            runId: last.id as string,
-            finishedAt: iso(last.finished_at),
-            ageSeconds: Math.max(
-              0,
-              Math.round((now.getTime() - Date.parse(iso(last.finished_at))) / 1000),
-            ),
-          }
-        : null,
+      lastSuccess: freshness(last, now),
       commits: commits.map((row) => ({
         commitSha: (row.commit_sha as string | null) ?? null,
         runs: Number(row.n),
@@ -109,13 +245,26 @@ export class HistoryQueries {
         firstAt: iso(row.first_at),
         lastAt: iso(row.last_at),
       })),
-      recent: recent.map((row) => ({
-        id: row.id as string,
-        status: row.status as string,
-        createdAt: iso(row.created_at),
-        durationSeconds: num(row.seconds),
-      })),
+      recent: recentRuns(recent),
     };
+  }
+
+  /** The latest success ever (not only in the window). */
+  #lastSuccess(query: HistoryQuery) {
+    return this.#db.query(
+      `SELECT id, finished_at FROM runs
+        WHERE notebook = $1 AND labels @> $2::jsonb AND status = 'succeeded'
+        ORDER BY submit_seq DESC LIMIT 1`,
+      [query.notebook, JSON.stringify(query.labels)],
+    );
+  }
+
+  #recent(params: unknown[]) {
+    return this.#db.query(
+      `SELECT id, status, created_at, extract(epoch FROM finished_at - started_at) AS seconds
+         FROM runs WHERE ${SCOPE} ORDER BY created_at DESC LIMIT 100`,
+      params,
+    );
   }
 
   /** A numeric result's values over the notebook's latest runs (oldest first), linked to them. */
