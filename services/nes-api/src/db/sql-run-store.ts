@@ -55,6 +55,44 @@ const ENQUEUE_RUN_NOTIFICATIONS = `
          WHERE upd.status IN ('succeeded', 'failed', 'cancelled', 'timed_out')
          ON CONFLICT (event_id, subscription_id) DO NOTHING`;
 
+/**
+ * The `sweep_finished` event a sweep's last terminal transition owes, in the same statement (and
+ * so the same transaction) as that transition: when no other run of the sweep is left to finish,
+ * one outbox row per matching subscription, with the sweep's runs by status. The statement sees
+ * the other runs as committed because finishing runs of one sweep take SWEEP_LOCK first (below):
+ * two last runs ending at once cannot both miss the event, and its id makes a second one a no-op.
+ * `upd` is not visible to the runs scan of its own statement, so its new status is added apart.
+ */
+const ENQUEUE_SWEEP_FINISHED = `
+         INSERT INTO notification_outbox (event_id, subscription_id, event_type, run_id, order_key, payload)
+         SELECT 'sweep-' || upd.sweep_id || '-finished', s.id, 'sweep_finished', NULL, upd.sweep_id,
+                jsonb_build_object(
+                  'sweep', jsonb_build_object('id', upd.sweep_id, 'notebook', upd.notebook, 'runs', counts.runs),
+                  'summary', 'Sweep ' || upd.sweep_id || ' of ' || upd.notebook || ' finished: ' || counts.text)
+         FROM upd
+         CROSS JOIN LATERAL (
+           SELECT jsonb_object_agg(status, n) AS runs,
+                  string_agg(n || ' ' || status, ', ' ORDER BY status) AS text
+           FROM (SELECT status, count(*) AS n FROM (
+                   SELECT o.status FROM runs o WHERE o.sweep_id = upd.sweep_id AND o.id <> upd.id
+                   UNION ALL SELECT upd.status) AS every_run
+                 GROUP BY status) AS by_status) AS counts
+         JOIN notification_subscriptions s
+           ON s.enabled AND s.events ? 'sweep_finished'
+          AND (s.notebook IS NULL OR s.notebook = upd.notebook)
+          AND upd.labels @> s.labels
+          AND (s.sweep_id IS NULL OR s.sweep_id = upd.sweep_id)
+          AND s.schedule_id IS NULL
+         WHERE upd.sweep_id IS NOT NULL
+           AND upd.status IN ('succeeded', 'failed', 'cancelled', 'timed_out')
+           AND NOT EXISTS (
+             SELECT 1 FROM runs o WHERE o.sweep_id = upd.sweep_id AND o.id <> upd.id
+                AND o.status NOT IN ('succeeded', 'failed', 'cancelled', 'timed_out'))
+         ON CONFLICT (event_id, subscription_id) DO NOTHING`;
+
+/** Arbitrary constant shared by every NES process: "NES sweep" (with the sweep id's hash). */
+const SWEEP_LOCK = 0x4e45_5303;
+
 /** Arbitrary constant shared by every NES process: "NES claim". */
 const CLAIM_LOCK = 0x4e45_5302;
 
@@ -292,8 +330,7 @@ export class SqlRunStore implements RunStore {
     const data: Record<string, unknown> = {};
     if (patch.error) data.error = patch.error;
     if (patch.outputUri) data.outputUri = patch.outputUri;
-    const rows = await this.db.query(
-      `WITH prev AS (
+    const statement = `WITH prev AS (
          SELECT id, status FROM runs WHERE id = $1 FOR UPDATE
        ), upd AS (
          UPDATE runs r SET ${sets.join(', ')}
@@ -307,10 +344,22 @@ export class SqlRunStore implements RunStore {
                   || ${param(JSON.stringify(data), '::jsonb')}
          FROM upd
        ), notify AS (${ENQUEUE_RUN_NOTIFICATIONS}
+       ), sweep_finished AS (${ENQUEUE_SWEEP_FINISHED}
        )
-       SELECT ${RUN_COLUMNS}, previous_status FROM upd`,
-      params,
-    );
+       SELECT ${RUN_COLUMNS}, previous_status FROM upd`;
+    // A sweep's run ending: serialized with its sweep's other endings (ENQUEUE_SWEEP_FINISHED).
+    const sweepId = TERMINAL_STATUSES.includes(to)
+      ? ((await this.db.query('SELECT sweep_id FROM runs WHERE id = $1', [id]))[0]?.sweep_id as
+          | string
+          | null
+          | undefined)
+      : null;
+    const rows = sweepId
+      ? await this.db.transaction(async (tx) => {
+          await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [SWEEP_LOCK, sweepId]);
+          return tx.query(statement, params);
+        })
+      : await this.db.query(statement, params);
     const row = rows[0];
     if (row === undefined) return null;
     if (row.previous_status === 'queued') this.#queuedChanged(-1);

@@ -1,8 +1,9 @@
 /**
  * Notifications assembled for the service: the outbox over the run store's database, the
- * deliverer, and what wakes it. A run's terminal transition enqueues its own deliveries (in the
- * run store's statement); this adds `sweep_finished` when the last run of a sweep ends, and is the
- * `Notifier` other parts call for their events (the schedules' `freshness_missed`).
+ * deliverer, and what wakes it. A run's terminal transition enqueues its own deliveries, and the
+ * last one of a sweep its `sweep_finished`, in the run store's statement (db/sql-run-store.ts), so
+ * no crash can lose one; this wakes the deliverer then, and is the `Notifier` other parts call for
+ * their events (the schedules' `freshness_missed`).
  */
 import type { NesConfig } from '../config.ts';
 import type { Database } from '../db/database.ts';
@@ -63,32 +64,8 @@ export function startNotifications(options: {
   const enqueue = async (event: NotificationEvent) => {
     if ((await outbox.enqueue(event)) > 0) deliverer.wake();
   };
-  const sweepsSeen = new Set<string>();
   const unsubscribe = options.bus.subscribeAll((message) => {
-    if (message.type !== 'run' || !TERMINAL_STATUSES.includes(message.run.status)) return;
-    deliverer.wake();
-    const sweepId = message.run.sweepId;
-    if (sweepId === null || sweepsSeen.has(sweepId)) return;
-    void sweepFinished(options.db, sweepId).then(
-      async (counts) => {
-        if (counts === null) return;
-        sweepsSeen.add(sweepId);
-        if (sweepsSeen.size > 10_000) sweepsSeen.clear();
-        await enqueue({
-          id: `sweep-${sweepId}-finished`,
-          type: 'sweep_finished',
-          key: sweepId,
-          subject: { notebook: message.run.notebook, labels: message.run.labels, sweepId },
-          data: {
-            sweep: { id: sweepId, notebook: message.run.notebook, runs: counts },
-            summary: `Sweep ${sweepId} of ${message.run.notebook} finished: ${Object.entries(counts)
-              .map(([status, n]) => `${n} ${status}`)
-              .join(', ')}`,
-          },
-        });
-      },
-      (error) => options.log?.('error', `notifications: sweep ${sweepId}: ${String(error)}`),
-    );
+    if (message.type === 'run' && TERMINAL_STATUSES.includes(message.run.status)) deliverer.wake();
   });
   deliverer.start();
   return {
@@ -106,21 +83,4 @@ export function startNotifications(options: {
       await deliverer.stop();
     },
   };
-}
-
-/** The sweep's runs by status once none is left to finish; null while some still run. */
-async function sweepFinished(
-  db: Database,
-  sweepId: string,
-): Promise<Record<string, number> | null> {
-  const rows = await db.query(
-    'SELECT status, count(*)::int AS n FROM runs WHERE sweep_id = $1 GROUP BY status',
-    [sweepId],
-  );
-  const counts: Record<string, number> = {};
-  for (const row of rows) counts[row.status as string] = Number(row.n);
-  const unfinished = Object.keys(counts).some(
-    (status) => !TERMINAL_STATUSES.includes(status as never),
-  );
-  return unfinished || rows.length === 0 ? null : counts;
 }
