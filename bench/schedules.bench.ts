@@ -26,7 +26,10 @@ import { buildApp } from '../services/nes-api/src/app.ts';
 import { loadConfig } from '../services/nes-api/src/config.ts';
 import { createRunStore } from '../services/nes-api/src/db/index.ts';
 import { RunEventBus } from '../services/nes-api/src/events-bus.ts';
-import type { ScheduleSpec } from '../services/nes-api/src/schedules/schedule-model.ts';
+import {
+  SCHEDULE_DEFAULTS,
+  type ScheduleSpec,
+} from '../services/nes-api/src/schedules/schedule-model.ts';
 import { ScheduleStore } from '../services/nes-api/src/schedules/schedule-store.ts';
 import { initialPosition } from '../services/nes-api/src/schedules/tick-plan.ts';
 import { Ticker } from '../services/nes-api/src/schedules/ticker.ts';
@@ -95,26 +98,13 @@ async function main(): Promise<void> {
       batch: 200,
     });
     const base: Omit<ScheduleSpec, 'name'> = {
+      ...SCHEDULE_DEFAULTS,
       notebook,
-      ref: null,
-      kernel: null,
       parameters: { ds: '{{ ts }}' },
       cron: '* * * * *',
-      timezone: 'UTC',
       startDate: now.toISOString(),
-      endDate: null,
       catchup: 'all',
       maxActiveRuns: 100_000,
-      timeoutSeconds: null,
-      resources: null,
-      image: null,
-      labels: {},
-      preconditions: [],
-      preconditionTimeoutSeconds: 3600,
-      pokeIntervalSeconds: 60,
-      rerunOnPush: false,
-      pushPathPrefix: null,
-      freshnessSlaSeconds: null,
     };
     let firstId = '';
     for (let i = 0; i < N; i++) {

@@ -17,6 +17,7 @@ import {
   collectParameters,
   guessParameterType,
   PARAMETER_FLAGS,
+  PARAMETER_FLAGS_PARSING,
   ParameterInputError,
   parameterFlagMessage,
   parameterFlagSources,
@@ -87,16 +88,7 @@ function parser(argv: string[]): Argv {
     .version(false)
     .help(false)
     .usage('nes COMMAND [options]\n\nSubmit, follow and manage NES notebook runs.')
-    .parserConfiguration({
-      'parse-numbers': false,
-      'parse-positional-numbers': false,
-      'nargs-eats-options': true,
-      'camel-case-expansion': false,
-      'dot-notation': false,
-      'duplicate-arguments-array': true,
-      'flatten-duplicate-arrays': true,
-      'strip-aliased': true,
-    })
+    .parserConfiguration(PARAMETER_FLAGS_PARSING)
     .option('url', { type: 'string', describe: `API URL (NES_URL; default ${DEFAULT_URL})` })
     .option('token', { type: 'string', describe: 'API token (NES_TOKEN)' })
     .option('json', { type: 'boolean', describe: 'Machine output (JSON) on stdout' })

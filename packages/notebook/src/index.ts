@@ -23,6 +23,7 @@ export {
 export {
   collectParameters,
   PARAMETER_FLAGS,
+  PARAMETER_FLAGS_PARSING,
   ParameterInputError,
   type ParameterSources,
   type ParameterValues,

@@ -78,6 +78,23 @@ export const PARAMETER_FLAGS = {
 } as const;
 
 /**
+ * The yargs parser configuration the parameter flags need to read as papermill's click does:
+ * values stay words (no number parsing: type guessing is papermill's), `-p NAME VALUE` takes the
+ * next two words even when one starts with a dash, a repeated flag is a list, names are kept as
+ * typed (no camelCase or dotted expansion), aliases are not duplicated in the result.
+ */
+export const PARAMETER_FLAGS_PARSING = {
+  'parse-numbers': false,
+  'parse-positional-numbers': false,
+  'nargs-eats-options': true,
+  'camel-case-expansion': false,
+  'dot-notation': false,
+  'duplicate-arguments-array': true,
+  'flatten-duplicate-arrays': true,
+  'strip-aliased': true,
+} as const;
+
+/**
  * The parameter flags as sources, from the parsed command line (the PARAMETER_FLAGS keys: one
  * word or several per flag). A `-p`/`-r` without NAME VALUE is an input error.
  */

@@ -7,7 +7,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ApiError } from '../errors.ts';
 import { authErrors, ErrorSchema, Nullable } from '../schemas/common.ts';
-import { LabelSelectorsSchema } from '../schemas/labels.ts';
+import { LabelSelectorsSchema, labelsFromSelectors } from '../schemas/labels.ts';
 import type { RouteContext } from './context.ts';
 
 const Counts = Type.Record(Type.String(), Type.Integer());
@@ -56,15 +56,6 @@ const Scope = {
   label: Type.Optional(LabelSelectorsSchema),
 };
 
-function labelsOf(selectors: string[] | undefined): Record<string, string> {
-  const labels: Record<string, string> = {};
-  for (const pair of selectors ?? []) {
-    const at = pair.indexOf('=');
-    labels[pair.slice(0, at)] = pair.slice(at + 1);
-  }
-  return labels;
-}
-
 export const historyRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ctx) => {
   const history = ctx.services.history;
   if (!history) return;
@@ -88,7 +79,11 @@ export const historyRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
     async (request) => {
       const q = request.query;
       const since = new Date(Date.now() - (q.days ?? 30) * 86_400_000);
-      return history.notebook({ notebook: q.notebook, labels: labelsOf(q.label), since });
+      return history.notebook({
+        notebook: q.notebook,
+        labels: labelsFromSelectors(q.label),
+        since,
+      });
     },
   );
 
@@ -124,7 +119,7 @@ export const historyRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
       const q = request.query;
       if (q.name.trim() === '') throw new ApiError(400, 'invalid_request', 'name is empty');
       const points = await history.resultTrend(
-        { notebook: q.notebook, labels: labelsOf(q.label) },
+        { notebook: q.notebook, labels: labelsFromSelectors(q.label) },
         q.name,
         q.limit ?? 100,
       );

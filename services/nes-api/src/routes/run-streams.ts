@@ -11,7 +11,7 @@ import { StreamTokenWatch } from '../auth/stream-token-watch.ts';
 import { ApiError } from '../errors.ts';
 import { type RunEventRecord, TERMINAL_STATUSES } from '../runs/run-model.ts';
 import { authErrors, ErrorSchema } from '../schemas/common.ts';
-import { LabelSelectorsSchema } from '../schemas/labels.ts';
+import { LabelSelectorsSchema, labelsFromSelectors } from '../schemas/labels.ts';
 import { RunIdParams } from '../schemas/run.ts';
 import { getRunOr404, type RouteContext, toApiRun } from './context.ts';
 import { openSse, serialTask, writeBounded } from './sse.ts';
@@ -114,10 +114,7 @@ export const runStreamRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
       },
     },
     async (request, reply) => {
-      const labels = (request.query.label ?? []).map((pair) => {
-        const at = pair.indexOf('=');
-        return [pair.slice(0, at), pair.slice(at + 1)] as const;
-      });
+      const labels = Object.entries(labelsFromSelectors(request.query.label));
       const stream = openSse(reply, ctx.config.streamBufferBytes);
       const unsubscribe = services.bus.subscribeAll((message) => {
         if (message.type !== 'run') return;

@@ -10,6 +10,7 @@ import {
   withSubmitter,
 } from '../runs/submitted-by.ts';
 import { authErrors, ErrorSchema } from '../schemas/common.ts';
+import { labelsFromSelectors } from '../schemas/labels.ts';
 import {
   ListRunsQuerySchema,
   RerunBodySchema,
@@ -113,11 +114,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, ct
     },
     async (request) => {
       const q = request.query;
-      const labels: Record<string, string> = {};
-      for (const pair of q.label ?? []) {
-        const at = pair.indexOf('=');
-        labels[pair.slice(0, at)] = pair.slice(at + 1);
-      }
+      const labels = labelsFromSelectors(q.label);
       const page = await ctx.store.listRuns({
         ...(q.status === undefined ? {} : { status: q.status as RunStatus[] }),
         ...(q.notebook === undefined ? {} : { notebook: q.notebook }),

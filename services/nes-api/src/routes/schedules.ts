@@ -13,6 +13,7 @@ import { CronClock, CronError } from '../schedules/cron.ts';
 import {
   BACKFILL_SELECTS,
   dateState,
+  SCHEDULE_DEFAULTS,
   type Schedule,
   type ScheduleDate,
   type ScheduleSpec,
@@ -20,8 +21,8 @@ import {
 import { ScheduleNameTakenError } from '../schedules/schedule-store.ts';
 import { checkTemplates, renderParameters, TemplateError } from '../schedules/template.ts';
 import { initialPosition } from '../schedules/tick-plan.ts';
-import { authErrors, ErrorSchema } from '../schemas/common.ts';
-import { LabelSelectorsSchema } from '../schemas/labels.ts';
+import { authErrors, errorResponses } from '../schemas/common.ts';
+import { LabelSelectorsSchema, labelsFromSelectors } from '../schemas/labels.ts';
 import {
   BackfillBodySchema,
   BackfillSchema,
@@ -98,41 +99,13 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         summary: 'Create a schedule: a notebook run on a cron in a time zone',
         tags: ['schedules'],
         body: ScheduleBodySchema,
-        response: {
-          201: ScheduleSchema,
-          400: ErrorSchema,
-          404: ErrorSchema,
-          409: ErrorSchema,
-          413: ErrorSchema,
-          422: ErrorSchema,
-          ...authErrors,
-        },
+        response: { 201: ScheduleSchema, ...errorResponses(400, 404, 409, 413, 422) },
       },
     },
     async (request, reply) => {
       const { allowUnknownParameters, paused, ...body } = request.body;
       const now = services.clock();
-      const spec: ScheduleSpec = {
-        ref: null,
-        kernel: null,
-        parameters: {},
-        timezone: 'UTC',
-        startDate: now.toISOString(),
-        endDate: null,
-        catchup: 'latest',
-        maxActiveRuns: 1,
-        timeoutSeconds: null,
-        resources: null,
-        image: null,
-        labels: {},
-        preconditions: [],
-        preconditionTimeoutSeconds: 3600,
-        pokeIntervalSeconds: 60,
-        rerunOnPush: false,
-        pushPathPrefix: null,
-        freshnessSlaSeconds: null,
-        ...body,
-      };
+      const spec: ScheduleSpec = { ...SCHEDULE_DEFAULTS, startDate: now.toISOString(), ...body };
       spec.startDate = new Date(body.startDate ?? now).toISOString();
       spec.endDate = body.endDate ? new Date(body.endDate).toISOString() : null;
       await validate(spec, allowUnknownParameters ?? false);
@@ -166,11 +139,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
     },
     async (request) => {
       const q = request.query;
-      const labels: Record<string, string> = {};
-      for (const pair of q.label ?? []) {
-        const at = pair.indexOf('=');
-        labels[pair.slice(0, at)] = pair.slice(at + 1);
-      }
+      const labels = labelsFromSelectors(q.label);
       const page = await store.list({
         limit: q.limit ?? 100,
         labels,
@@ -189,7 +158,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         summary: 'A schedule (by id or name) with its next logical dates',
         tags: ['schedules'],
         params: IdParams,
-        response: { 200: ScheduleSchema, 404: ErrorSchema, ...authErrors },
+        response: { 200: ScheduleSchema, ...errorResponses(404) },
       },
     },
     async (request) => view(await load(request.params.id), true),
@@ -204,15 +173,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         tags: ['schedules'],
         params: IdParams,
         body: SchedulePatchSchema,
-        response: {
-          200: ScheduleSchema,
-          400: ErrorSchema,
-          404: ErrorSchema,
-          409: ErrorSchema,
-          413: ErrorSchema,
-          422: ErrorSchema,
-          ...authErrors,
-        },
+        response: { 200: ScheduleSchema, ...errorResponses(400, 404, 409, 413, 422) },
       },
     },
     async (request) => {
@@ -247,7 +208,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         summary: 'Delete a schedule and its dates (its runs stay)',
         tags: ['schedules'],
         params: IdParams,
-        response: { 204: Type.Null(), 404: ErrorSchema, ...authErrors },
+        response: { 204: Type.Null(), ...errorResponses(404) },
       },
     },
     async (request, reply) => {
@@ -272,7 +233,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
               : 'Resume: dates missed meanwhile follow the catch-up policy',
           tags: ['schedules'],
           params: IdParams,
-          response: { 200: ScheduleSchema, 404: ErrorSchema, ...authErrors },
+          response: { 200: ScheduleSchema, ...errorResponses(404) },
         },
       },
       async (request) => {
@@ -295,13 +256,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         tags: ['schedules'],
         params: IdParams,
         body: Type.Optional(TriggerBodySchema),
-        response: {
-          201: ScheduleDateViewSchema(),
-          400: ErrorSchema,
-          404: ErrorSchema,
-          409: ErrorSchema,
-          ...authErrors,
-        },
+        response: { 201: ScheduleDateViewSchema(), ...errorResponses(400, 404, 409) },
       },
     },
     async (request, reply) => {
@@ -353,7 +308,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         tags: ['schedules'],
         params: IdParams,
         querystring: DateRangeQuerySchema,
-        response: { 200: ScheduleDatesSchema, 400: ErrorSchema, 404: ErrorSchema, ...authErrors },
+        response: { 200: ScheduleDatesSchema, ...errorResponses(400, 404) },
       },
     },
     async (request) => {
@@ -381,9 +336,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         body: InvalidateBodySchema,
         response: {
           200: Type.Object({ invalidated: Type.Array(Type.String({ format: 'date-time' })) }),
-          400: ErrorSchema,
-          404: ErrorSchema,
-          ...authErrors,
+          ...errorResponses(400, 404),
         },
       },
     },
@@ -404,14 +357,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
         tags: ['schedules'],
         params: IdParams,
         body: BackfillBodySchema,
-        response: {
-          200: BackfillSchema,
-          201: BackfillSchema,
-          400: ErrorSchema,
-          404: ErrorSchema,
-          413: ErrorSchema,
-          ...authErrors,
-        },
+        response: { 200: BackfillSchema, 201: BackfillSchema, ...errorResponses(400, 404, 413) },
       },
     },
     async (request, reply) => {

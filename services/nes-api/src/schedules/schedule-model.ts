@@ -9,6 +9,29 @@ import type { ScheduleDateState, SchedulePrecondition, ScheduleSpec } from '@nes
 export type { CatchupPolicy, ScheduleSpec } from '@nes/client';
 export type Precondition = SchedulePrecondition;
 
+/** What a new schedule gets for each field it does not give (and `startDate`: now). */
+export const SCHEDULE_DEFAULTS: Readonly<
+  Omit<ScheduleSpec, 'name' | 'notebook' | 'cron' | 'startDate'>
+> = {
+  ref: null,
+  kernel: null,
+  parameters: {},
+  timezone: 'UTC',
+  endDate: null,
+  catchup: 'latest',
+  maxActiveRuns: 1,
+  timeoutSeconds: null,
+  resources: null,
+  image: null,
+  labels: {},
+  preconditions: [],
+  preconditionTimeoutSeconds: 3600,
+  pokeIntervalSeconds: 60,
+  rerunOnPush: false,
+  pushPathPrefix: null,
+  freshnessSlaSeconds: null,
+};
+
 export interface Schedule extends ScheduleSpec {
   id: string;
   paused: boolean;

@@ -46,3 +46,15 @@ export const LabelSelectorsSchema = Type.Array(Type.String({ pattern: LABEL_SELE
   maxItems: MAX_LABELS,
   description: `key=value, repeatable (at most ${MAX_LABELS}); all must match. Keys: ${KEY_RULE}`,
 });
+
+/** `key=value` selectors (as LabelSelectorsSchema admits them) as the labels they require. */
+export function labelsFromSelectors(
+  selectors: readonly string[] | undefined,
+): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of selectors ?? []) {
+    const at = pair.indexOf('=');
+    labels[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return labels;
+}

@@ -6,7 +6,7 @@
  * papermill's, in params.ts); unknown flags are errors, named as they were typed. The parameter
  * flags themselves are @nes/notebook's PARAMETER_FLAGS, which `nes` declares too.
  */
-import { PARAMETER_FLAGS, parameterFlagMessage } from '@nes/notebook';
+import { PARAMETER_FLAGS, PARAMETER_FLAGS_PARSING, parameterFlagMessage } from '@nes/notebook';
 import yargs from 'yargs';
 import { DEFAULT_AUTOSAVE_POLICY } from '../autosave.ts';
 import { DEFAULT_OUTPUT_LIMITS } from '../output-limits.ts';
@@ -46,18 +46,7 @@ export function flagParser(argv: string[]) {
     .version(false)
     .help(false)
     .usage(USAGE)
-    .parserConfiguration({
-      'parse-numbers': false,
-      'parse-positional-numbers': false,
-      'nargs-eats-options': true,
-      'camel-case-expansion': false,
-      'dot-notation': false,
-      'duplicate-arguments-array': true,
-      'flatten-duplicate-arrays': true,
-      'strip-aliased': true,
-      'halt-at-non-option': false,
-      'unknown-options-as-args': false,
-    })
+    .parserConfiguration(PARAMETER_FLAGS_PARSING)
     .command('$0 [input] [output]', false, (y) =>
       y
         .positional('input', {
