@@ -4,23 +4,17 @@
  * types and defaults, each field is checked as it is typed and the API's own per-field errors
  * land on their fields; the submit button says what is still missing. Submitting opens the run.
  */
-import { type InspectResult, NesApiError, type Run } from '@nes/client';
+import type { InspectResult, Run } from '@nes/client';
 import { type FormEvent, useEffect, useMemo, useState } from 'react';
 import { useLocation } from 'wouter';
 import { describeError, getText, useApi, useLoad } from './api.tsx';
 import { Loading } from './components.tsx';
 import { notebookName, shortSha } from './lib/format.ts';
-import {
-  buildFields,
-  collectParameters,
-  fieldProblems,
-  ParameterError,
-  type ParameterField,
-  serverFieldErrors,
-} from './lib/parameter-form.ts';
+import { buildFields, fieldProblems, type ParameterField } from './lib/parameter-form.ts';
 import { parseLabelFilter } from './lib/run-list.ts';
 import { planSweep, type SweepInput, type SweepMode } from './lib/sweep-form.ts';
 import { ParameterInputs } from './ParameterInputs.tsx';
+import { useParameterSubmit } from './use-parameter-submit.ts';
 
 type Source = 'roots' | 'recent' | 'github' | 'uri';
 
@@ -89,10 +83,8 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
   const [repoPath, setRepoPath] = useState('');
   const [labels, setLabels] = useState('');
   const [timeout, setTimeoutText] = useState('');
-  const [texts, setTexts] = useState<Record<string, string>>({});
-  const [serverErrors, setServerErrors] = useState<Record<string, string>>({});
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const form = useParameterSubmit();
+  const { texts, busy, error } = form;
   const [tried, setTried] = useState(false);
   const [sweep, setSweep] = useState<SweepInput>({
     mode: 'single',
@@ -126,9 +118,7 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
   );
   // biome-ignore lint/correctness/useExhaustiveDependencies: a new notebook starts a fresh form
   useEffect(() => {
-    setTexts({});
-    setServerErrors({});
-    setError(null);
+    form.reset();
     setTried(false);
   }, [inspectKey]);
 
@@ -160,17 +150,7 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
     event.preventDefault();
     setTried(true);
     if (missing || busy) return;
-    let parameters: Record<string, unknown>;
-    try {
-      parameters = collectParameters(fields, texts);
-    } catch (err) {
-      if (err instanceof ParameterError) return; // shown on its field already
-      throw err;
-    }
-    setBusy(true);
-    setError(null);
-    setServerErrors({});
-    try {
+    await form.submit(fields, async (parameters) => {
       if (plan?.ok) {
         // The swept parameter comes from each run's set, the rest from the form.
         const { [sweepField?.name ?? '']: _swept, ...base } = parameters;
@@ -186,7 +166,6 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
           { idempotencyKey: crypto.randomUUID() },
         );
         // The runs list folds the sweep into one row; its id finds it.
-        setBusy(false);
         props.onClose();
         navigate(`/?q=${encodeURIComponent(created.id)}`);
         return;
@@ -202,26 +181,8 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
         { idempotencyKey: crypto.randomUUID() },
       );
       navigate(`/runs/${encodeURIComponent(run.id)}`);
-    } catch (err) {
-      const onFields = err instanceof NesApiError ? serverFieldErrors(err.details) : {};
-      setServerErrors(onFields);
-      setError(
-        Object.keys(onFields).length > 0
-          ? 'The service refused some parameters: see the fields marked in red.'
-          : describeError(err).message,
-      );
-      setBusy(false);
-    }
+    });
   };
-
-  // A field's own check wins while it is being edited; the server's stays until it changes.
-  const shownErrors: Record<string, string> = {};
-  for (const field of fields) {
-    const own = problems[field.name];
-    const server = serverErrors[field.name];
-    if (own) shownErrors[field.name] = own;
-    else if (server) shownErrors[field.name] = server;
-  }
 
   const pick = (uri: string, pickedRef?: string | null) => {
     setNotebook(uri);
@@ -370,11 +331,8 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
                 idPrefix="new-run"
                 fields={fields}
                 texts={texts}
-                errors={shownErrors}
-                onChange={(name, text) => {
-                  setTexts((t) => ({ ...t, [name]: text }));
-                  setServerErrors(({ [name]: _gone, ...rest }) => rest);
-                }}
+                errors={form.shownErrors(problems)}
+                onChange={form.change}
               />
             </fieldset>
             <div className="form-row">

@@ -90,11 +90,11 @@ function Actions(props: { schedule: Schedule; onChange: () => void }) {
   const { client } = useApi();
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<string | null>(null);
-  const act = async <T,>(what: () => Promise<T>, done: (result: T) => string) => {
+  const act = async (what: () => Promise<string>) => {
     setBusy(true);
     setMessage(null);
     try {
-      setMessage(done(await what()));
+      setMessage(await what());
       props.onChange();
     } catch (error) {
       setMessage(describeError(error).message);
@@ -103,50 +103,28 @@ function Actions(props: { schedule: Schedule; onChange: () => void }) {
     }
   };
   const s = props.schedule;
+  const actions: Array<{ label: string; run: () => Promise<string> }> = [
+    s.paused
+      ? { label: 'Resume', run: () => client.resumeSchedule(s.id).then(() => 'Resumed') }
+      : { label: 'Pause', run: () => client.pauseSchedule(s.id).then(() => 'Paused') },
+    {
+      label: 'Run now',
+      run: async () => `Running ${formatDate((await client.triggerSchedule(s.id)).logicalDate)}`,
+    },
+  ];
   return (
     <span className="actions">
-      {s.paused ? (
+      {actions.map((action) => (
         <button
+          key={action.label}
           type="button"
           className="btn"
           disabled={busy}
-          onClick={() =>
-            act(
-              () => client.resumeSchedule(s.id),
-              () => 'Resumed',
-            )
-          }
+          onClick={() => act(action.run)}
         >
-          Resume
+          {action.label}
         </button>
-      ) : (
-        <button
-          type="button"
-          className="btn"
-          disabled={busy}
-          onClick={() =>
-            act(
-              () => client.pauseSchedule(s.id),
-              () => 'Paused',
-            )
-          }
-        >
-          Pause
-        </button>
-      )}
-      <button
-        type="button"
-        className="btn"
-        disabled={busy}
-        onClick={() =>
-          act(
-            () => client.triggerSchedule(s.id),
-            (date) => `Running ${formatDate(date.logicalDate)}`,
-          )
-        }
-      >
-        Run now
-      </button>
+      ))}
       {message ? (
         <span role="status" className="muted">
           {message}

@@ -2,7 +2,7 @@
  * A run's actions: cancel (confirmed), rerun with a parameters form prefilled with this run's
  * values, compare with another run of the same notebook, download the .ipynb, open on GitHub.
  */
-import { type InspectResult, isTerminal, NesApiError, type Run } from '@nes/client';
+import { type InspectResult, isTerminal, type Run } from '@nes/client';
 import { type FormEvent, type ReactNode, useState } from 'react';
 import { Link, useLocation } from 'wouter';
 import { describeError, useApi, useLoad } from '../api.tsx';
@@ -14,14 +14,9 @@ import {
   formatDuration,
   shortRunId,
 } from '../lib/format.ts';
-import {
-  buildFields,
-  collectParameters,
-  fieldProblems,
-  ParameterError,
-  serverFieldErrors,
-} from '../lib/parameter-form.ts';
+import { buildFields, fieldProblems } from '../lib/parameter-form.ts';
 import { ParameterInputs } from '../ParameterInputs.tsx';
+import { useParameterSubmit } from '../use-parameter-submit.ts';
 
 type Open = 'none' | 'cancel' | 'rerun' | 'compare';
 
@@ -160,42 +155,20 @@ function RerunForm(props: { run: Run; onClose(): void }) {
     ),
   );
   const fields = inspect.data ? buildFields(inspect.data, run.parameters) : [];
-  const [texts, setTexts] = useState<Record<string, string>>({});
-  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const form = useParameterSubmit();
+  const { busy, error } = form;
 
-  const problems = fieldProblems(fields, texts);
-  const shownErrors = { ...fieldErrors, ...problems };
+  const problems = fieldProblems(fields, form.texts);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    let parameters: Record<string, unknown> = {};
-    try {
-      parameters = collectParameters(fields, texts);
-    } catch (err) {
-      if (err instanceof ParameterError) return; // shown on its field already
-      throw err;
-    }
-    setBusy(true);
-    setError(null);
-    setFieldErrors({});
-    try {
+    await form.submit(fields, async (parameters) => {
       const next = await client.rerun(
         run.id,
         Object.keys(parameters).length ? { parameters } : {},
         { idempotencyKey: crypto.randomUUID() },
       );
       navigate(`/runs/${encodeURIComponent(next.id)}`);
-    } catch (err) {
-      const onFields = err instanceof NesApiError ? serverFieldErrors(err.details) : {};
-      setFieldErrors(onFields);
-      setError(
-        Object.keys(onFields).length > 0
-          ? 'The service refused some parameters: see the fields marked in red.'
-          : describeError(err).message,
-      );
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -216,12 +189,9 @@ function RerunForm(props: { run: Run; onClose(): void }) {
           <ParameterInputs
             idPrefix="rerun"
             fields={fields}
-            texts={texts}
-            errors={shownErrors}
-            onChange={(name, text) => {
-              setTexts((t) => ({ ...t, [name]: text }));
-              setFieldErrors(({ [name]: _gone, ...rest }) => rest);
-            }}
+            texts={form.texts}
+            errors={form.shownErrors(problems)}
+            onChange={form.change}
           />
         ) : null}
         {error ? (
