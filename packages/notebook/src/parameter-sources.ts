@@ -153,7 +153,7 @@ export function collectParameters(
 }
 
 /** `-p`/`-r` words as NAME VALUE pairs, each NAME a valid parameter name. */
-export function parameterPairs(value: unknown, flag: string): Array<[string, string]> {
+function parameterPairs(value: unknown, flag: string): Array<[string, string]> {
   const given = words(value);
   const out: Array<[string, string]> = [];
   for (let i = 0; i < given.length; i += 2) {

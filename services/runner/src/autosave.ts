@@ -51,7 +51,7 @@ export function resolveAutosavePolicy(policy: Partial<AutosavePolicy> | undefine
   return resolved;
 }
 
-export interface AutosaverOptions {
+interface AutosaverOptions {
   sink: NotebookSink;
   policy: AutosavePolicy;
   /** A copy of the notebook as it is now, safe to serialize while the run goes on. */

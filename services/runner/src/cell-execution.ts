@@ -13,7 +13,7 @@ export type CellOutcome =
   | { kind: 'stopped' }
   | { kind: 'lost'; message: string };
 
-export interface ExecuteCodeOptions {
+interface ExecuteCodeOptions {
   /** The cell may raise (the `raises-exception` tag): do not abort queued requests. */
   allowErrors: boolean;
   timeoutMs?: number | undefined;
@@ -24,7 +24,7 @@ export interface ExecuteCodeOptions {
 }
 
 /** How long an interrupted kernel gets to finish the cell before the run moves on. */
-export const INTERRUPT_GRACE_MS = 3000;
+const INTERRUPT_GRACE_MS = 3000;
 
 /**
  * After the execute reply, how long to wait for the kernel's `idle` status on IOPub (which

@@ -66,7 +66,7 @@ class RunFailureError extends Error {
  * The author's number of the cell at `index`: its position among the notebook's own code cells
  * (the injected parameters cell is papermill's, not the author's, so it is not counted).
  */
-export function authorCellNumber(cells: readonly Cell[], index: number): number | null {
+function authorCellNumber(cells: readonly Cell[], index: number): number | null {
   const target = cells[index];
   if (target?.cell_type !== 'code' || isInjected(target)) return null;
   let number = 0;

@@ -16,7 +16,7 @@ export interface KernelModel {
   execution_state?: string;
 }
 
-export interface KernelSpecList {
+interface KernelSpecList {
   default: string;
   names: string[];
 }

@@ -21,7 +21,7 @@ export const CONFIG_FILE = fileURLToPath(
 );
 const REPOSITORY_BIN_DIR = fileURLToPath(new URL('../../../.tools/py/bin', import.meta.url));
 
-export interface JupyterServerCommand {
+interface JupyterServerCommand {
   command: string;
   /** Directory of the Python environment's executables, put on the kernels' PATH. */
   binDir: string | null;
@@ -100,7 +100,7 @@ export interface PrivateJupyterServer extends ServerEndpoint {
   stop(): Promise<void>;
 }
 
-export class ServerStartError extends Error {
+class ServerStartError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ServerStartError';

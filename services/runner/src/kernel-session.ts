@@ -43,18 +43,18 @@ import { STREAM_CHUNKING } from './stream-chunking.ts';
  * cut into 1 MiB messages (python/stream_chunking.py); a single rich output over this size ends
  * the run with a clear error rather than exhausting memory.
  */
-export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** How long `shutdown` keeps asking a server that is busy restarting the kernel. */
 const SHUTDOWN_RETRY_MS = 3000;
 
-export interface AttachKernelOptions {
+interface AttachKernelOptions {
   /** When given, the kernel must be of this kernelspec. */
   kernelName?: string;
   signal?: AbortSignal;
 }
 
-export interface StartKernelOptions {
+interface StartKernelOptions {
   kernelName: string;
   /** Directory relative to the server's root where the kernel starts ('' = the root). */
   path: string;

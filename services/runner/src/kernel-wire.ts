@@ -16,7 +16,7 @@ export const DELIMITER = '<IDS|MSG>';
 const DELIMITER_BYTES = Buffer.from(DELIMITER);
 
 /** The protocol version this client speaks (ipykernel 6 and 7 answer with 5.3 / 5.4). */
-export const PROTOCOL_VERSION = '5.4';
+const PROTOCOL_VERSION = '5.4';
 
 export type Channel = 'shell' | 'control' | 'iopub' | 'stdin';
 

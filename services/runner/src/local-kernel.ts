@@ -73,7 +73,7 @@ export class ProvisionerRequiredError extends Error {
   }
 }
 
-export interface LocalKernelOptions {
+interface LocalKernelOptions {
   kernelName: string;
   /** The kernel's working directory. */
   cwd: string;

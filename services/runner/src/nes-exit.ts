@@ -13,7 +13,7 @@
 import type { CodeCell, Notebook } from '@nes/notebook';
 import { EXIT_MIME } from './results.ts';
 
-export const NES_EXIT_ENAME = 'NesExit';
+const NES_EXIT_ENAME = 'NesExit';
 
 /** Whether an error reply `ename` in `cell` is nes.exit(); if so, drops any NesExit error output. */
 export function endedByNesExit(cell: CodeCell, ename: string): boolean {

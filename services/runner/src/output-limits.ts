@@ -10,7 +10,7 @@
 import type { MimeBundle, Output, StreamOutput } from '@nes/notebook';
 import type { OutputLimits } from './execution-types.ts';
 
-export const MiB = 1024 * 1024;
+const MiB = 1024 * 1024;
 
 export const DEFAULT_OUTPUT_LIMITS: OutputLimits = {
   perOutputBytes: 10 * MiB,
@@ -41,7 +41,7 @@ export function truncationNote(droppedBytes: number, reason: 'output' | 'noteboo
   return `\n[NES: output truncated: ${droppedBytes} bytes dropped (${limit} reached)]\n`;
 }
 
-export function byteLength(text: string): number {
+function byteLength(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
@@ -54,7 +54,7 @@ export function utf8Prefix(text: string, maxBytes: number): string {
   return cut.endsWith('\uFFFD') ? cut.slice(0, -1) : cut;
 }
 
-export function bundleBytes(data: MimeBundle): number {
+function bundleBytes(data: MimeBundle): number {
   let total = 0;
   for (const value of Object.values(data)) {
     total += byteLength(typeof value === 'string' ? value : JSON.stringify(value));

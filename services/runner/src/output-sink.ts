@@ -9,7 +9,7 @@ import type { ObjectStore } from '@nes/stores/local';
 import { StoreNotebookSink } from '@nes/stores/local';
 import type { NotebookSink } from './execution-types.ts';
 
-export interface OutputSinkOptions {
+interface OutputSinkOptions {
   runId?: string | undefined;
   /** A local directory store: no throttle between saves. */
   local: boolean;

@@ -17,7 +17,7 @@
 import { inspectParameters, type Notebook, prepareAsPapermill } from '@nes/notebook';
 
 /** Where the notebook came from, as `metadata.nes.source` records it. */
-export interface RunSource {
+interface RunSource {
   /** The location as given; metadata.papermill.input_path. */
   uri: string;
   ref: string | null;

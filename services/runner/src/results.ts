@@ -13,8 +13,8 @@
  */
 import type { Cell, JsonObject, JsonValue, Notebook, Output } from '@nes/notebook';
 
-export const SCRAP_MIME_PREFIX = 'application/scrapbook.scrap.';
-export const PAPERMILL_RECORD_MIME_PREFIX = 'application/papermill.record';
+const SCRAP_MIME_PREFIX = 'application/scrapbook.scrap.';
+const PAPERMILL_RECORD_MIME_PREFIX = 'application/papermill.record';
 export const EXIT_MIME = 'application/vnd.nes.exit+json';
 
 export const RESULT_LIMITS = {

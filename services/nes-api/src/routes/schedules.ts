@@ -39,7 +39,7 @@ import type { RouteContext } from './context.ts';
 import { checkParameters, checkParametersSize, resolveNotebook } from './submission.ts';
 
 /** Dates one answer (or one backfill) covers at most. */
-export const MAX_DATES = 1000;
+const MAX_DATES = 1000;
 const UPCOMING = 5;
 const DEFAULT_DATES_SHOWN = 30;
 
@@ -517,7 +517,7 @@ async function datesIn(
   return { dates, truncated: truncated || rows.size > MAX_DATES };
 }
 
-export function toApiSchedule(schedule: Schedule, publicUrl: string, withUpcoming: boolean) {
+function toApiSchedule(schedule: Schedule, publicUrl: string, withUpcoming: boolean) {
   const { cursorDate, ...rest } = schedule;
   const id = encodeURIComponent(schedule.id);
   const upcoming: Array<{ logicalDate: string; dueAt: string }> = [];

@@ -5,8 +5,8 @@
 
 import type { ScheduleDateState, SchedulePrecondition, ScheduleSpec } from '@nes/client';
 
-/** A schedule's fields, its catch-up policy and preconditions are the HTTP API's (@nes/client). */
-export type { CatchupPolicy, ScheduleSpec } from '@nes/client';
+/** A schedule's fields and preconditions are the HTTP API's (@nes/client). */
+export type { ScheduleSpec } from '@nes/client';
 export type Precondition = SchedulePrecondition;
 
 /** What a new schedule gets for each field it does not give (and `startDate`: now). */
@@ -76,10 +76,7 @@ export interface ScheduleDate {
   updatedAt: string;
 }
 
-/** A logical date's state as users see it (the calendar, backfill's `only`). */
-export type DateState = ScheduleDateState;
-
-export function dateState(date: ScheduleDate | undefined): DateState {
+export function dateState(date: ScheduleDate | undefined): ScheduleDateState {
   if (date === undefined) return 'missing';
   if (date.invalidated) return 'invalidated';
   switch (date.phase) {
@@ -110,11 +107,8 @@ export function dateState(date: ScheduleDate | undefined): DateState {
   }
 }
 
-/** States a new attempt must not replace: something is already on its way. */
-export const ACTIVE_DATE_STATES: readonly DateState[] = ['queued', 'waiting', 'running'];
-
 /** Which states each backfill `only` selects. */
-export const BACKFILL_SELECTS: Record<'gaps' | 'failed' | 'all', readonly DateState[]> = {
+export const BACKFILL_SELECTS: Record<'gaps' | 'failed' | 'all', readonly ScheduleDateState[]> = {
   gaps: ['missing', 'invalidated'],
   failed: ['failed', 'precondition_timed_out', 'cancelled', 'invalidated'],
   all: ['missing', 'invalidated', 'failed', 'precondition_timed_out', 'cancelled', 'succeeded'],

@@ -30,7 +30,7 @@ const DATE_COLUMNS = `d.schedule_id, d.logical_date, d.data_interval_end, d.phas
   d.attempt, d.run_id, r.status AS run_status, d.commit_sha, d.ref_override, d.sweep_id,
   d.invalidated, d.waiting_since, d.next_check_at, d.last_error, d.created_at, d.updated_at`;
 
-export const newScheduleId = () => `sch_${randomBytes(9).toString('base64url')}`;
+const newScheduleId = () => `sch_${randomBytes(9).toString('base64url')}`;
 
 export class ScheduleNameTakenError extends Error {
   readonly code = 'schedule_name_taken';
@@ -43,12 +43,12 @@ export interface TickPlan {
   nextDueAt: Date | null;
 }
 
-export interface NewDate {
+interface NewDate {
   logicalDate: string;
   dataIntervalEnd: string;
 }
 
-export interface ListSchedulesFilter {
+interface ListSchedulesFilter {
   labels?: Record<string, string>;
   paused?: boolean;
   limit: number;

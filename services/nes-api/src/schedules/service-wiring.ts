@@ -13,7 +13,7 @@ import type { RunStore } from '../runs/run-store.ts';
 import { ScheduleStore } from './schedule-store.ts';
 import { Ticker, type TickerOptions } from './ticker.ts';
 
-export interface TickerWiring {
+interface TickerWiring {
   db: Database;
   store: RunStore;
   scheduler: RunScheduler;

@@ -74,7 +74,7 @@ export interface TickerOptions {
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
-export interface PassResult {
+interface PassResult {
   created: number;
   submitted: number;
   waiting: number;
@@ -345,7 +345,7 @@ export class Ticker {
  * How far behind a schedule is: the first logical date after its latest success (or its first
  * date) becomes due at its interval's end; once that has passed, the schedule is that late.
  */
-export async function freshnessOf(
+async function freshnessOf(
   store: ScheduleStore,
   schedule: Schedule,
   now: Date,
@@ -375,9 +375,9 @@ export async function freshnessOf(
 }
 
 /** The labels every run of a schedule carries: which schedule, which date, why. */
-export const SCHEDULE_LABEL = 'nes/schedule';
-export const LOGICAL_DATE_LABEL = 'nes/logical-date';
-export const TRIGGER_LABEL = 'nes/trigger';
+const SCHEDULE_LABEL = 'nes/schedule';
+const LOGICAL_DATE_LABEL = 'nes/logical-date';
+const TRIGGER_LABEL = 'nes/trigger';
 
 function runSpec(
   schedule: Schedule,

@@ -29,7 +29,7 @@ const PreconditionSchema = Type.Union([
   ),
 ]);
 
-export const SCHEDULE_NAME_PATTERN = '^[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?$';
+const SCHEDULE_NAME_PATTERN = '^[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?$';
 
 const fields = {
   name: Type.String({
@@ -130,7 +130,7 @@ export const ScheduleListSchema = Type.Object({
   nextCursor: Nullable(Type.String()),
 });
 
-export const DateStateSchema = Type.Union([
+const DateStateSchema = Type.Union([
   Type.Literal('succeeded'),
   Type.Literal('failed'),
   Type.Literal('running'),

@@ -63,7 +63,7 @@ export interface CliOptions {
   maxNotebookOutputBytes: number | undefined;
 }
 
-export type ParsedCommand =
+type ParsedCommand =
   | { kind: 'help'; text: string }
   | { kind: 'version' }
   | { kind: 'run'; options: CliOptions };
@@ -74,12 +74,12 @@ const UNSUPPORTED_SCHEMES = /^(s3|abs|adl|hdfs):\/\//i;
 const OUTPUT_SCHEMES = /^(gs|file):\/\//i;
 const ANY_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 
-export interface Tty {
+interface Tty {
   stdinPiped: boolean;
   stdoutPiped: boolean;
 }
 
-export function detectTty(): Tty {
+function detectTty(): Tty {
   let stdinPiped = false;
   try {
     stdinPiped = fstatSync(0).isFIFO();

@@ -142,7 +142,7 @@ export async function execute(
   };
 }
 
-export interface Outcome {
+interface Outcome {
   code: number;
   summary: RunSummary | null;
   error: RunFailure | null;

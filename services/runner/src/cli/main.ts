@@ -18,7 +18,7 @@ import { type NesRunFacts, runNotebook } from './run.ts';
 import { redactText, secretValues } from './secrets.ts';
 import { writeOut } from './stdout.ts';
 
-export function version(): string {
+function version(): string {
   const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
   return pkg.version;
 }

@@ -18,7 +18,7 @@ const LEVEL_RANK: Record<LogLevel, number> = {
   CRITICAL: 50,
 };
 
-export interface ReporterOptions {
+interface ReporterOptions {
   stderr: Writable & { isTTY?: boolean };
   logLevel: LogLevel;
   progressBar: boolean;

@@ -29,7 +29,7 @@ export function generateRunId(now = new Date()): string {
   return `${stamp}-${randomBytes(4).toString('hex')}`;
 }
 
-export interface ManifestFacts {
+interface ManifestFacts {
   runId: string;
   status: string;
   input: InputRecord | null;
@@ -104,7 +104,7 @@ export class LogRecorder {
   }
 }
 
-export interface RunRecorderOptions {
+interface RunRecorderOptions {
   options: CliOptions;
   params: Record<string, unknown>;
   runId: string | undefined;
@@ -117,7 +117,7 @@ export interface RunRecorderOptions {
   reporter: Reporter;
 }
 
-export interface RunResult {
+interface RunResult {
   status: string;
   error: RunFailure | null;
   summary?: RunSummary | null;

@@ -42,7 +42,7 @@ export interface KernelReply {
   jupyter?: JupyterEndpoint;
 }
 
-export interface WorkerIo {
+interface WorkerIo {
   send(message: WorkerMessage): void;
   /** Asks the parent for a pre-started kernel of this name. */
   requestKernel(kernelName: string): Promise<KernelReply>;
@@ -50,7 +50,7 @@ export interface WorkerIo {
   signal: AbortSignal;
 }
 
-export interface WorkerOutcome {
+interface WorkerOutcome {
   result: WorkerResult;
   exitCode: number;
 }
