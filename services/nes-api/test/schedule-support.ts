@@ -92,7 +92,7 @@ export function tickerOn(
   const events: FreshnessEvent[] = [];
   const ticker = new Ticker({
     schedules,
-    submit: async (spec, key) => (await store.createRun(spec, key)).run,
+    submit: async (items) => (await store.createRuns(items)).map((r) => r.run),
     cancel: async (id) =>
       store.transition(id, 'cancelled', { finishedAt: clock.now.toISOString() }),
     resolve: (notebook, ref) =>

@@ -181,6 +181,33 @@ describe('ticking', () => {
       ['00', '01', '02', '03'].map((h) => `2026-06-01T${h}:00:00+00:00`),
     );
   });
+
+  test('max active runs counts the runs still active from earlier passes', async () => {
+    const clock = new FakeClock('2026-06-01T00:00:00Z');
+    const { ticker, schedules } = tickerOn(store, clock, root.dir);
+    const s = await createSchedule(
+      schedules,
+      scheduleSpec({
+        notebook: root.notebook,
+        cron: '0 * * * *',
+        startDate: '2026-06-01T00:00:00Z',
+        maxActiveRuns: 3,
+      }),
+      clock.now,
+    );
+    clock.set('2026-06-01T06:00:00Z');
+    await ticker.pass();
+    const first = await scheduleRuns(store, s.id);
+    assert.equal(first.length, 3);
+    // One of three ends: two are still active, so one more may start, not three.
+    await finish(store, first[0], 'succeeded');
+    clock.advance(2000);
+    await ticker.pass();
+    assert.equal((await scheduleRuns(store, s.id)).length, 4);
+    clock.advance(2000);
+    await ticker.pass();
+    assert.equal((await scheduleRuns(store, s.id)).length, 4);
+  });
 });
 
 describe('preconditions and freshness', () => {

@@ -20,6 +20,12 @@ export interface Database extends Queryable {
   readonly driver: 'postgres' | 'pglite';
   /** Runs `fn` in one transaction (READ COMMITTED): committed when it resolves, else rolled back. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Resolves when the calls already waiting for the database have been served, so background
+   * work (the schedule ticker) can let requests go first between its batches. On PGlite, one
+   * connection serves everything in arrival order; on PostgreSQL the pool serves both at once.
+   */
+  idle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -68,6 +74,8 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Databa
         client.release(broken);
       }
     },
+    // Other pool connections serve requests meanwhile: only give the event loop a turn.
+    idle: () => new Promise<void>((resolve) => setImmediate(resolve)),
     close: () => pool.end(),
   };
 }

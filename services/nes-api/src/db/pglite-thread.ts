@@ -46,6 +46,9 @@ export interface PgliteThreadData {
 
 const WORKER = new URL('./pglite-worker.ts', import.meta.url);
 
+/** The longest `idle` waits for a database that is never idle. */
+const IDLE_WAIT_MAX_MS = 200;
+
 export function serializeError(error: unknown): SerializedError {
   const fields: SerializedError['fields'] = {};
   if (error !== null && typeof error === 'object') {
@@ -96,11 +99,28 @@ export async function openPgliteThread(dir: string | undefined): Promise<Databas
     await worker.terminate();
     throw error;
   });
+  // Waiters for `idle`: released once nothing is pending, checked a turn of the event loop after
+  // the last reply, so a request that reads its next query right after a reply still goes first.
+  let idleWaiters: Array<() => void> = [];
+  let idleCheck: NodeJS.Immediate | null = null;
+  const checkIdle = () => {
+    idleCheck = null;
+    if (pending.size > 0 || idleWaiters.length === 0) return;
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    for (const wake of waiters) wake();
+  };
+  const scheduleIdleCheck = () => {
+    idleCheck ??= setImmediate(checkIdle);
+  };
   worker.on('message', (reply: DbReply) => {
     const call = pending.get(reply.id);
     if (call === undefined) return;
     pending.delete(reply.id);
-    if (pending.size === 0) worker.unref();
+    if (pending.size === 0) {
+      worker.unref();
+      if (idleWaiters.length > 0) scheduleIdleCheck();
+    }
     if (reply.ok) call.resolve(reply.rows ?? []);
     else call.reject(rebuildError(reply.error));
   });
@@ -141,6 +161,21 @@ export async function openPgliteThread(dir: string | undefined): Promise<Databas
       }
       await call({ op: 'end', tx, commit: true });
       return value;
+    },
+    idle() {
+      return new Promise<void>((resolve) => {
+        // Bounded: requests that never let up must not stop background work for good.
+        const timer = setTimeout(() => {
+          idleWaiters = idleWaiters.filter((w) => w !== wake);
+          resolve();
+        }, IDLE_WAIT_MAX_MS);
+        const wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        idleWaiters.push(wake);
+        scheduleIdleCheck();
+      });
     },
     close() {
       closing ??= (async () => {

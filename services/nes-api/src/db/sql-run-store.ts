@@ -247,6 +247,85 @@ export class SqlRunStore implements RunStore {
     return { run: toRun(existing), created: false };
   }
 
+  /**
+   * Creates many keyed runs in one statement (the schedule ticker's batch): each is created, or
+   * the run its key already names is returned, as createRun would; results in the order given.
+   * One statement instead of one per run keeps a batch from holding the embedded database for
+   * long. Rows go in in key order, so two replicas inserting overlapping batches wait for each
+   * other in one order and never deadlock.
+   */
+  async createRuns(
+    items: ReadonlyArray<{ spec: RunSpec; idempotency: IdempotentCreate }>,
+  ): Promise<Array<{ run: Run; created: boolean }>> {
+    if (items.length === 0) return [];
+    const rows = items.map(({ spec, idempotency }) => ({
+      id: newRunId(),
+      notebook: spec.notebook,
+      ref: spec.ref,
+      commit_sha: spec.commitSha,
+      parameters: stringifyParametersJson(spec.parameters ?? {}),
+      kernel: spec.kernel,
+      labels: spec.labels ?? {},
+      timeout_seconds: spec.timeoutSeconds,
+      resources: spec.resources ?? null,
+      image: spec.image,
+      queue: spec.queue || 'default',
+      sweep_id: spec.sweepId,
+      idempotency_key: idempotency.key,
+      request_hash: idempotency.requestHash,
+    }));
+    // Parameters travel as text and are cast at the end, so their exact JSON text is kept.
+    const inserted = await this.db.query(
+      `WITH ins AS (
+         INSERT INTO runs (id, status, notebook, ref, commit_sha, parameters, kernel, labels,
+                           timeout_seconds, resources, image, queue, sweep_id, event_seq,
+                           idempotency_key, request_hash)
+         SELECT x.id, 'queued', x.notebook, x.ref, x.commit_sha, x.parameters::json, x.kernel,
+                x.labels, x.timeout_seconds, x.resources, x.image, x.queue, x.sweep_id, 1,
+                x.idempotency_key, x.request_hash
+         FROM json_to_recordset($1::json) AS x(id text, notebook text, ref text,
+           commit_sha text, parameters text, kernel text, labels jsonb, timeout_seconds int,
+           resources jsonb, image text, queue text, sweep_id text, idempotency_key text,
+           request_hash text)
+         ORDER BY x.idempotency_key
+         ON CONFLICT (idempotency_key) DO NOTHING
+         RETURNING *
+       ), ev AS (
+         INSERT INTO run_events (run_id, seq, type, data)
+         SELECT id, 1, 'status', '{"status": "queued"}'::jsonb FROM ins
+       )
+       SELECT ${RUN_COLUMNS}, idempotency_key FROM ins`,
+      [JSON.stringify(rows)],
+    );
+    const byKey = new Map<string, { run: Run; created: boolean }>();
+    for (const row of inserted)
+      byKey.set(row.idempotency_key as string, { run: toRun(row), created: true });
+    this.#queuedChanged(inserted.length);
+    const missing = items.filter((item) => !byKey.has(item.idempotency.key));
+    if (missing.length > 0) {
+      const existing = await this.db.query(
+        `SELECT ${RUN_COLUMNS}, idempotency_key FROM runs
+         WHERE idempotency_key IN (SELECT json_array_elements_text($1::json))`,
+        [JSON.stringify(missing.map((item) => item.idempotency.key))],
+      );
+      const hashes = new Map(missing.map((item) => [item.idempotency.key, item.idempotency]));
+      for (const row of existing) {
+        const key = row.idempotency_key as string;
+        if (row.request_hash !== hashes.get(key)?.requestHash)
+          throw new IdempotencyConflictError(
+            `the idempotency key ${key} was already used with a different request`,
+          );
+        byKey.set(key, { run: toRun(row), created: false });
+      }
+    }
+    return items.map((item) => {
+      const result = byKey.get(item.idempotency.key);
+      if (result === undefined)
+        throw new Error('run insert did nothing and no run holds its idempotency key');
+      return result;
+    });
+  }
+
   /** The run, or null. Callers must treat it as read-only: finished runs are shared. */
   async getRun(id: string): Promise<Run | null> {
     const finished = this.#finished.get(id);

@@ -75,6 +75,10 @@ export class RevokedTokenError extends Error {
 export interface RunStore {
   /** Creates a queued run, or returns the run an earlier request with the same key created. */
   createRun(spec: RunSpec, idempotency?: IdempotentCreate): Promise<{ run: Run; created: boolean }>;
+  /** createRun for many keyed runs at once (fewer statements), results in the order given. */
+  createRuns(
+    items: ReadonlyArray<{ spec: RunSpec; idempotency: IdempotentCreate }>,
+  ): Promise<Array<{ run: Run; created: boolean }>>;
   getRun(id: string): Promise<Run | null>;
   listRuns(filter: ListRunsFilter): Promise<{ runs: Run[]; nextCursor: string | null }>;
   /**

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseParametersJson, stringifyParametersJson } from '@nes/notebook';
-import type { Database, Queryable, Row } from '../db/database.ts';
+import type { Database, Row } from '../db/database.ts';
 import type {
   DatePhase,
   DateTrigger,
@@ -29,6 +29,15 @@ const SCHEDULE_COLUMNS = `id, name, notebook, ref, kernel, parameters::text AS p
 const DATE_COLUMNS = `d.schedule_id, d.logical_date, d.data_interval_end, d.phase, d.trigger,
   d.attempt, d.run_id, r.status AS run_status, d.commit_sha, d.ref_override, d.sweep_id,
   d.invalidated, d.waiting_since, d.next_check_at, d.last_error, d.created_at, d.updated_at`;
+
+/**
+ * The rows of the dates in `x` locked in key order, for the updates of many dates at once: two
+ * replicas updating overlapping sets (an expired claim taken over) then wait for each other in
+ * one order and never deadlock.
+ */
+const LOCK_IN_ORDER = `SELECT d.schedule_id, d.logical_date FROM schedule_dates d
+  JOIN x ON d.schedule_id = x.schedule_id AND d.logical_date = x.logical_date
+  ORDER BY d.schedule_id, d.logical_date FOR UPDATE OF d`;
 
 const newScheduleId = () => `sch_${randomBytes(9).toString('base64url')}`;
 
@@ -190,18 +199,24 @@ export class ScheduleStore {
   }
 
   /**
-   * The tick pass: under the ticker lock, the unpaused schedules due at `now` are locked, `plan`
-   * decides their dates and new position, and the dates are inserted (once per logical date).
-   * Returns how many dates were created, or null when another replica holds the ticker lock.
+   * One transaction of the tick pass: under the ticker lock, up to `limit` unpaused schedules due
+   * at `now` are locked, `plan` decides their dates and new position, and the dates are inserted
+   * (once per logical date) and the positions moved in one statement each. Schedules are taken
+   * until their dates reach `maxDates` (at least one schedule), so an `all` catch-up after a long
+   * downtime does not make one huge statement. Returns what was created and whether more may be
+   * due, or null when another replica holds the ticker lock.
    */
   async tick(
     now: Date,
     limit: number,
     plan: (schedule: Schedule) => TickPlan,
+    maxDates = limit,
   ): Promise<{
     created: Array<{ scheduleId: string; logicalDate: string }>;
-    /** How many due schedules this transaction handled (at most `limit`). */
+    /** How many due schedules this transaction handled. */
     processed: number;
+    /** Whether due schedules may remain (a full batch, or one cut short by `maxDates`). */
+    more: boolean;
   } | null> {
     return this.db.transaction(async (tx) => {
       const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [
@@ -211,26 +226,66 @@ export class ScheduleStore {
       const due = await tx.query(
         `SELECT ${SCHEDULE_COLUMNS} FROM schedules
          WHERE NOT paused AND next_due_at <= $1
-         ORDER BY next_due_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+         ORDER BY next_due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
         [now.toISOString(), limit],
       );
-      const created: Array<{ scheduleId: string; logicalDate: string }> = [];
+      const dates: Array<Record<string, string>> = [];
+      const positions: Array<Record<string, string | null>> = [];
       for (const row of due) {
+        if (positions.length > 0 && dates.length >= maxDates) break;
         const schedule = toSchedule(row);
         const decided = plan(schedule);
         for (const date of decided.dates) {
-          const inserted = await insertDate(tx, schedule.id, date, now);
-          if (inserted)
-            created.push({ scheduleId: schedule.id, logicalDate: date.logicalDate.toISOString() });
+          dates.push({
+            schedule_id: schedule.id,
+            logical_date: date.logicalDate.toISOString(),
+            data_interval_end: date.dataIntervalEnd.toISOString(),
+            trigger: date.trigger,
+          });
         }
-        await tx.query('UPDATE schedules SET cursor_date = $2, next_due_at = $3 WHERE id = $1', [
-          schedule.id,
-          isoOrNull(decided.cursorDate),
-          isoOrNull(decided.nextDueAt),
-        ]);
+        positions.push({
+          id: schedule.id,
+          cursor_date: isoOrNull(decided.cursorDate),
+          next_due_at: isoOrNull(decided.nextDueAt),
+        });
       }
-      return { created, processed: due.length };
+      const inserted =
+        dates.length === 0
+          ? []
+          : await tx.query(
+              `INSERT INTO schedule_dates (schedule_id, logical_date, data_interval_end, phase,
+                 trigger, next_check_at, created_at, updated_at)
+               SELECT x.schedule_id, x.logical_date, x.data_interval_end, 'pending', x.trigger,
+                 $2, $2, $2
+               FROM json_to_recordset($1::json) AS x(schedule_id text, logical_date timestamptz,
+                 data_interval_end timestamptz, trigger text)
+               ON CONFLICT (schedule_id, logical_date) DO NOTHING
+               RETURNING schedule_id, logical_date`,
+              [JSON.stringify(dates), now.toISOString()],
+            );
+      if (positions.length > 0) {
+        await tx.query(
+          `UPDATE schedules s SET cursor_date = x.cursor_date, next_due_at = x.next_due_at
+           FROM json_to_recordset($1::json) AS x(id text, cursor_date timestamptz,
+             next_due_at timestamptz)
+           WHERE s.id = x.id`,
+          [JSON.stringify(positions)],
+        );
+      }
+      return {
+        created: inserted.map((row) => ({
+          scheduleId: row.schedule_id as string,
+          logicalDate: iso(row.logical_date),
+        })),
+        processed: positions.length,
+        more: due.length === limit || positions.length < due.length,
+      };
     });
+  }
+
+  /** Resolves when the database has served the calls waiting for it (see Database.idle). */
+  idle(): Promise<void> {
+    return this.db.idle();
   }
 
   /**
@@ -304,15 +359,6 @@ export class ScheduleStore {
     return rows.length > 0;
   }
 
-  /** Gives a claim back untouched, to be looked at again at `nextCheckAt`. */
-  async releaseDate(date: ScheduleDate, nextCheckAt: Date): Promise<void> {
-    await this.db.query(
-      `UPDATE schedule_dates SET claimed_until = NULL, next_check_at = $4
-       WHERE schedule_id = $1 AND logical_date = $2 AND attempt = $3`,
-      [date.scheduleId, date.logicalDate, date.attempt, nextCheckAt.toISOString()],
-    );
-  }
-
   /** The schedule's dates in [from, to] (logical dates), oldest first, with their run's status. */
   async listDates(scheduleId: string, from: Date, to: Date, limit = 5000): Promise<ScheduleDate[]> {
     const rows = await this.db.query(
@@ -345,15 +391,101 @@ export class ScheduleStore {
     return rows[0] === undefined ? null : toDate(rows[0]);
   }
 
-  /** How many of the schedule's dates have a run that is queued, starting or running. */
-  async countActive(scheduleId: string): Promise<number> {
-    const rows = await this.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM schedule_dates d JOIN runs r ON r.id = d.run_id
-       WHERE d.schedule_id = $1 AND d.phase = 'submitted'
-         AND r.status IN ('queued', 'starting', 'running')`,
-      [scheduleId],
+  /** The schedules with these ids (those that still exist). */
+  async getMany(ids: readonly string[]): Promise<Schedule[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db.query(
+      `SELECT ${SCHEDULE_COLUMNS} FROM schedules
+       WHERE id IN (SELECT json_array_elements_text($1::json))`,
+      [JSON.stringify(ids)],
     );
-    return rows[0]?.n ?? 0;
+    return rows.map(toSchedule);
+  }
+
+  /**
+   * How many of each schedule's dates have a run that is queued, starting or running, in one
+   * statement. It starts from the active runs of these schedules (an index of active runs by
+   * their schedule label, migration 0010), never from a schedule's whole history of dates, and
+   * keeps the runs that are a date's current run.
+   */
+  async countActiveMany(ids: readonly string[]): Promise<Map<string, number>> {
+    const counts = new Map<string, number>(ids.map((id) => [id, 0]));
+    if (ids.length === 0) return counts;
+    const rows = await this.db.query<{ schedule_id: string; n: number }>(
+      `SELECT r.labels ->> 'nes/schedule' AS schedule_id, count(*)::int AS n
+       FROM runs r
+       WHERE r.labels ->> 'nes/schedule' = ANY (ARRAY(SELECT json_array_elements_text($1::json)))
+         AND r.status IN ('queued', 'starting', 'running')
+         AND EXISTS (SELECT 1 FROM schedule_dates d WHERE d.run_id = r.id AND d.phase = 'submitted')
+       GROUP BY 1`,
+      [JSON.stringify(ids)],
+    );
+    for (const row of rows) counts.set(row.schedule_id, row.n);
+    return counts;
+  }
+
+  /**
+   * Ends many claims with the run each date got (settleDate with phase `submitted`, one
+   * statement). Returns the keys (dateKey) of the dates it settled: a date cancelled meanwhile
+   * is not among them.
+   */
+  async settleSubmitted(
+    items: ReadonlyArray<{ date: ScheduleDate; runId: string; commitSha: string | null }>,
+    now: Date,
+  ): Promise<Set<string>> {
+    if (items.length === 0) return new Set();
+    const rows = await this.db.query(
+      `WITH x AS (
+         SELECT * FROM json_to_recordset($1::json) AS x(schedule_id text,
+           logical_date timestamptz, attempt int, run_id text, commit_sha text)
+       ), locked AS (${LOCK_IN_ORDER})
+       UPDATE schedule_dates d SET phase = 'submitted', run_id = x.run_id,
+         commit_sha = x.commit_sha, last_error = NULL, claimed_until = NULL, updated_at = $2
+       FROM x, locked
+       WHERE d.schedule_id = x.schedule_id AND d.logical_date = x.logical_date
+         AND locked.schedule_id = x.schedule_id AND locked.logical_date = x.logical_date
+         AND d.attempt = x.attempt AND d.phase IN ('pending', 'waiting')
+       RETURNING d.schedule_id, d.logical_date`,
+      [
+        JSON.stringify(
+          items.map(({ date, runId, commitSha }) => ({
+            schedule_id: date.scheduleId,
+            logical_date: date.logicalDate,
+            attempt: date.attempt,
+            run_id: runId,
+            commit_sha: commitSha,
+          })),
+        ),
+        now.toISOString(),
+      ],
+    );
+    return new Set(rows.map((row) => dateKey(row.schedule_id as string, iso(row.logical_date))));
+  }
+
+  /** Gives claims back untouched, to be looked at again at `nextCheckAt`. */
+  async releaseDates(dates: readonly ScheduleDate[], nextCheckAt: Date): Promise<void> {
+    if (dates.length === 0) return;
+    await this.db.query(
+      `WITH x AS (
+         SELECT * FROM json_to_recordset($1::json) AS x(schedule_id text,
+           logical_date timestamptz, attempt int)
+       ), locked AS (${LOCK_IN_ORDER})
+       UPDATE schedule_dates d SET claimed_until = NULL, next_check_at = $2
+       FROM x, locked
+       WHERE d.schedule_id = x.schedule_id AND d.logical_date = x.logical_date
+         AND locked.schedule_id = x.schedule_id AND locked.logical_date = x.logical_date
+         AND d.attempt = x.attempt`,
+      [
+        JSON.stringify(
+          dates.map((d) => ({
+            schedule_id: d.scheduleId,
+            logical_date: d.logicalDate,
+            attempt: d.attempt,
+          })),
+        ),
+        nextCheckAt.toISOString(),
+      ],
+    );
   }
 
   /**
@@ -458,27 +590,8 @@ export class ScheduleStore {
   }
 }
 
-async function insertDate(
-  tx: Queryable,
-  scheduleId: string,
-  date: TickPlan['dates'][number],
-  now: Date,
-): Promise<boolean> {
-  const rows = await tx.query(
-    `INSERT INTO schedule_dates (schedule_id, logical_date, data_interval_end, phase, trigger,
-       next_check_at, created_at, updated_at)
-     VALUES ($1, $2, $3, 'pending', $4, $5, $5, $5)
-     ON CONFLICT (schedule_id, logical_date) DO NOTHING RETURNING schedule_id`,
-    [
-      scheduleId,
-      date.logicalDate.toISOString(),
-      date.dataIntervalEnd.toISOString(),
-      date.trigger,
-      now.toISOString(),
-    ],
-  );
-  return rows.length > 0;
-}
+/** A date's identity in a set: its schedule and logical date (ISO). */
+export const dateKey = (scheduleId: string, logicalDate: string) => `${scheduleId} ${logicalDate}`;
 
 function specValues(spec: ScheduleSpec): unknown[] {
   return [

@@ -31,13 +31,14 @@ export function startTicker(wiring: TickerWiring): { ticker: Ticker; services: S
   const buckets = new Map<string, ObjectStore>();
   const ticker = new Ticker({
     schedules,
-    async submit(spec, idempotency) {
-      const { run, created } = await wiring.store.createRun(spec, idempotency);
-      if (created) {
+    async submit(items) {
+      const results = await wiring.store.createRuns(items);
+      for (const { run, created } of results) {
+        if (!created) continue;
         wiring.bus.publishRun(run);
         wiring.scheduler.submitted(run);
       }
-      return run;
+      return results.map((r) => r.run);
     },
     cancel: (runId) => wiring.scheduler.cancel(runId),
     resolve: (notebook, ref) =>

@@ -13,6 +13,12 @@
  * 3. freshness: schedules with an SLA are compared with their latest succeeded date; a change
  *    between fresh and stale is an event.
  *
+ * Ticking and dispatch work in batches of `batch` schedules or dates, each a few statements (one
+ * insert of the batch's dates, one of its runs, one update of its claims), never one per date: a
+ * pass of 1,000 schedules is a few dozen statements. Before each statement the ticker waits for the calls
+ * already queued at the database (Database.idle): on the embedded database, which serves one call
+ * at a time, API requests go first, and wait at most for one of the ticker's statements.
+ *
  * Time comes only from `clock`, so tests run years of ticks in seconds.
  */
 import { createHash } from 'node:crypto';
@@ -23,7 +29,7 @@ import type { IdempotentCreate } from '../runs/run-store.ts';
 import { CronClock } from './cron.ts';
 import { type PreconditionContext, unmetPrecondition } from './preconditions.ts';
 import type { Schedule, ScheduleDate } from './schedule-model.ts';
-import type { ScheduleStore } from './schedule-store.ts';
+import { dateKey, type ScheduleStore } from './schedule-store.ts';
 import { renderParameters, type TemplateDates } from './template.ts';
 import { planTick } from './tick-plan.ts';
 
@@ -46,8 +52,11 @@ export type FreshnessSink = (event: FreshnessEvent) => Promise<void> | void;
 
 export interface TickerOptions {
   schedules: ScheduleStore;
-  /** Creates the run (idempotent on the key), publishes it and wakes the run scheduler. */
-  submit(spec: RunSpec, idempotency: IdempotentCreate): Promise<Run>;
+  /**
+   * Creates the runs (each idempotent on its key), publishes the new ones and wakes the run
+   * scheduler; answers the runs in the order given.
+   */
+  submit(items: Array<{ spec: RunSpec; idempotency: IdempotentCreate }>): Promise<Run[]>;
   /** Cancels a run created for a date that was cancelled meanwhile. */
   cancel(runId: string): Promise<unknown>;
   /** Reads the notebook at a ref (resolving it to a commit). */
@@ -67,7 +76,7 @@ export interface TickerOptions {
   misfireGraceMs?: number;
   /** How long a claimed date is held by this replica; default 60 s. */
   leaseMs?: number;
-  /** Dates dispatched per claim; default 50. */
+  /** Schedules per tick transaction and dates per dispatch claim; default 100. */
   batch?: number;
   /** How often freshness is evaluated (clock time); default 30 s. */
   freshnessEveryMs?: number;
@@ -97,7 +106,7 @@ export class Ticker {
       intervalMs: 1000,
       misfireGraceMs: 5 * 60_000,
       leaseMs: 60_000,
-      batch: 50,
+      batch: 100,
       freshnessEveryMs: 30_000,
       log: () => {},
       ...options,
@@ -151,44 +160,33 @@ export class Ticker {
 
   async #pass(): Promise<PassResult> {
     const result: PassResult = { created: 0, submitted: 0, waiting: 0, ticked: false };
+    const { schedules: store, batch } = this.#o;
     const now = this.#o.clock();
     for (;;) {
       // Small transactions: on the embedded database a transaction holds the one connection, and
       // API requests wait for it.
-      const tick = await this.#o.schedules.tick(now, 50, (s) =>
-        planTick(s, now, this.#o.misfireGraceMs),
+      await store.idle();
+      const tick = await store.tick(
+        now,
+        batch,
+        (s) => planTick(s, now, this.#o.misfireGraceMs),
+        batch,
       );
       if (tick === null) break;
       result.ticked = true;
       result.created += tick.created.length;
       // A full batch may leave more due schedules (or an `all` catch-up more dates).
-      if (tick.processed < 50) break;
+      if (!tick.more) break;
     }
-    const schedules = new Map<string, Schedule | null>();
-    const active = new Map<string, number>();
-    // One pass is one moment: a notebook at a ref is resolved once per pass, however many of its
-    // dates (or schedules) are due in it.
-    const resolved = new Map<string, Promise<ResolvedSource>>();
+    // One pass is one moment: a schedule is read once, its active runs counted once, and a
+    // notebook at a ref resolved once per pass, however many of its dates are due in it.
+    const pass: PassMemo = { schedules: new Map(), active: new Map(), sources: new Map() };
     for (;;) {
-      const claimed = await this.#o.schedules.claimDates(now, this.#o.batch, this.#o.leaseMs);
+      await store.idle();
+      const claimed = await store.claimDates(now, batch, this.#o.leaseMs);
       if (claimed.length === 0) break;
-      let progressed = false;
-      for (const date of claimed) {
-        const outcome = await this.#dispatch(date, now, schedules, active, resolved).catch(
-          async (error: unknown) => {
-            this.#o.log(
-              'error',
-              `schedule ${date.scheduleId} ${date.logicalDate}: ${String(error)}`,
-            );
-            await this.#o.schedules.releaseDate(date, new Date(now.getTime() + this.#o.intervalMs));
-            return 'deferred' as const;
-          },
-        );
-        if (outcome === 'submitted') result.submitted++;
-        if (outcome === 'waiting') result.waiting++;
-        if (outcome !== 'deferred') progressed = true;
-      }
-      if (!progressed || claimed.length < this.#o.batch) break;
+      const progressed = await this.#dispatch(claimed, now, pass, result);
+      if (!progressed || claimed.length < batch) break;
     }
     if (now.getTime() - this.#lastFreshness >= this.#o.freshnessEveryMs) {
       this.#lastFreshness = now.getTime();
@@ -197,32 +195,106 @@ export class Ticker {
     return result;
   }
 
+  /** Dispatches one claimed batch; answers whether any date moved on (was not deferred). */
   async #dispatch(
+    claimed: ScheduleDate[],
+    now: Date,
+    pass: PassMemo,
+    result: PassResult,
+  ): Promise<boolean> {
+    const { schedules: store } = this.#o;
+    const later = new Date(now.getTime() + this.#o.intervalMs);
+    const unread = [...new Set(claimed.map((d) => d.scheduleId))].filter(
+      (id) => !pass.schedules.has(id),
+    );
+    if (unread.length > 0) {
+      const found = new Map((await store.getMany(unread)).map((s) => [s.id, s]));
+      for (const id of unread) pass.schedules.set(id, found.get(id) ?? null);
+    }
+    const uncounted = [
+      ...new Set(claimed.filter((d) => boundedByMaxActive(d)).map((d) => d.scheduleId)),
+    ].filter((id) => !pass.active.has(id) && pass.schedules.get(id) != null);
+    if (uncounted.length > 0) {
+      for (const [id, n] of await store.countActiveMany(uncounted)) pass.active.set(id, n);
+    }
+
+    let progressed = false;
+    const deferred: ScheduleDate[] = [];
+    const ready: Array<{ date: ScheduleDate; spec: RunSpec }> = [];
+    for (const date of claimed) {
+      const outcome = await this.#prepare(date, now, pass).catch((error: unknown) => {
+        this.#o.log('error', `schedule ${date.scheduleId} ${date.logicalDate}: ${String(error)}`);
+        return 'deferred' as const;
+      });
+      if (outcome === 'deferred') deferred.push(date);
+      else progressed = true;
+      if (outcome === 'waiting') result.waiting++;
+      if (typeof outcome === 'object') ready.push({ date, spec: outcome });
+    }
+    if (deferred.length > 0) await store.releaseDates(deferred, later);
+    if (ready.length === 0) return progressed;
+
+    let runs: Run[];
+    try {
+      await store.idle();
+      runs = await this.#o.submit(
+        ready.map(({ date, spec }) => {
+          const key = `nes-schedule/${date.scheduleId}/${date.logicalDate}/${date.attempt}`;
+          return {
+            spec,
+            idempotency: { key, requestHash: createHash('sha256').update(key).digest('hex') },
+          };
+        }),
+      );
+    } catch (error) {
+      // The keys make a retry find the runs that were made: the dates are looked at again soon.
+      this.#o.log('error', `creating ${ready.length} scheduled runs: ${String(error)}`);
+      await store.releaseDates(
+        ready.map((r) => r.date),
+        later,
+      );
+      return progressed;
+    }
+    await store.idle();
+    const settled = await store.settleSubmitted(
+      ready.map(({ date, spec }, i) => ({
+        date,
+        runId: (runs[i] as Run).id,
+        commitSha: spec.commitSha,
+      })),
+      now,
+    );
+    for (const [i, { date }] of ready.entries()) {
+      const run = runs[i] as Run;
+      if (settled.has(dateKey(date.scheduleId, date.logicalDate))) {
+        result.submitted++;
+        continue;
+      }
+      // The date was cancelled (a backfill cancelled as a whole) while its run was made.
+      const current = await store.getDate(date.scheduleId, date.logicalDate);
+      if (current?.runId !== run.id) await this.#o.cancel(run.id);
+    }
+    return true;
+  }
+
+  /**
+   * Decides one claimed date: deferred (max active runs reached), waiting (a precondition does
+   * not hold yet), ended (its precondition timed out, or its run cannot be made: recorded on the
+   * date), or the run to create.
+   */
+  async #prepare(
     date: ScheduleDate,
     now: Date,
-    schedules: Map<string, Schedule | null>,
-    active: Map<string, number>,
-    sources: Map<string, Promise<ResolvedSource>>,
-  ): Promise<'submitted' | 'waiting' | 'deferred' | 'ended'> {
+    pass: PassMemo,
+  ): Promise<'waiting' | 'deferred' | 'ended' | RunSpec> {
     const { schedules: store } = this.#o;
-    let schedule = schedules.get(date.scheduleId);
-    if (schedule === undefined) {
-      schedule = await store.get(date.scheduleId);
-      schedules.set(date.scheduleId, schedule);
-    }
-    if (schedule === null) return 'ended';
-    const later = new Date(now.getTime() + this.#o.intervalMs);
+    const schedule = pass.schedules.get(date.scheduleId);
+    if (schedule == null) return 'ended';
 
-    // Max active runs bounds the schedule's own ticks; a backfill has its sweep's limit, and a
-    // person's manual trigger or a push fix is not held back.
-    if (date.trigger === 'scheduled' || date.trigger === 'catchup') {
-      let count = active.get(schedule.id);
-      if (count === undefined) count = await store.countActive(schedule.id);
-      if (count >= schedule.maxActiveRuns) {
-        active.set(schedule.id, count);
-        await store.releaseDate(date, later);
-        return 'deferred';
-      }
+    // A run this pass is about to make counts as active.
+    if (boundedByMaxActive(date)) {
+      const count = pass.active.get(schedule.id) ?? 0;
+      if (count >= schedule.maxActiveRuns) return 'deferred';
     }
 
     const dates: TemplateDates = {
@@ -271,12 +343,12 @@ export class Ticker {
     try {
       const ref = date.refOverride ?? schedule.ref;
       const sourceKey = `${ref ?? ''}\u0000${schedule.notebook}`;
-      let source = sources.get(sourceKey);
+      let source = pass.sources.get(sourceKey);
       if (source === undefined) {
         source = this.#o.resolve(schedule.notebook, ref);
         // A failure is the date's own outcome; the next date of this pass tries again.
-        source.catch(() => sources.delete(sourceKey));
-        sources.set(sourceKey, source);
+        source.catch(() => pass.sources.delete(sourceKey));
+        pass.sources.set(sourceKey, source);
       }
       const resolved = await source;
       const kernel = schedule.kernel ?? notebookKernelName(resolved.notebook);
@@ -293,24 +365,9 @@ export class Ticker {
       );
       return 'ended';
     }
-    const key = `nes-schedule/${schedule.id}/${date.logicalDate}/${date.attempt}`;
-    const run = await this.#o.submit(spec, {
-      key,
-      requestHash: createHash('sha256').update(key).digest('hex'),
-    });
-    const settled = await store.settleDate(
-      date,
-      { phase: 'submitted', runId: run.id, commitSha: spec.commitSha, lastError: null },
-      now,
-    );
-    if (!settled) {
-      // The date was cancelled (a backfill cancelled as a whole) while its run was made.
-      const current = await store.getDate(date.scheduleId, date.logicalDate);
-      if (current?.runId !== run.id) await this.#o.cancel(run.id);
-      return 'ended';
-    }
-    active.set(schedule.id, (active.get(schedule.id) ?? 0) + 1);
-    return 'submitted';
+    if (boundedByMaxActive(date))
+      pass.active.set(schedule.id, (pass.active.get(schedule.id) ?? 0) + 1);
+    return spec;
   }
 
   async #freshness(now: Date): Promise<void> {
@@ -373,6 +430,21 @@ async function freshnessOf(
     lateSeconds: late,
   };
 }
+
+/** What one pass reads once and keeps (see #pass). */
+interface PassMemo {
+  schedules: Map<string, Schedule | null>;
+  /** Active runs per schedule, counting the runs this pass is making. */
+  active: Map<string, number>;
+  sources: Map<string, Promise<ResolvedSource>>;
+}
+
+/**
+ * Max active runs bounds the schedule's own ticks; a backfill has its sweep's limit, and a
+ * person's manual trigger or a push fix is not held back.
+ */
+const boundedByMaxActive = (date: ScheduleDate) =>
+  date.trigger === 'scheduled' || date.trigger === 'catchup';
 
 /** The labels every run of a schedule carries: which schedule, which date, why. */
 const SCHEDULE_LABEL = 'nes/schedule';

@@ -33,6 +33,14 @@ export class MemoryRunStore implements RunStore {
   readonly #tokens = new Map<string, StoredToken>();
   #counter = 0;
 
+  async createRuns(
+    items: ReadonlyArray<{ spec: RunSpec; idempotency: IdempotentCreate }>,
+  ): Promise<Array<{ run: Run; created: boolean }>> {
+    const results: Array<{ run: Run; created: boolean }> = [];
+    for (const item of items) results.push(await this.createRun(item.spec, item.idempotency));
+    return results;
+  }
+
   async createRun(
     spec: RunSpec,
     idempotency?: IdempotentCreate,
