@@ -59,6 +59,12 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   const app = Fastify({
     logger: loggerOptions(options.logger),
     bodyLimit: config.bodyLimit,
+    // A run's routes log with its id bound from the first line ("incoming request") to the last
+    // ("request completed"), so its request lines are found with the service's own.
+    childLoggerFactory: (logger, bindings, childOptions, rawRequest) => {
+      const runId = runIdOfPath(rawRequest.url ?? '');
+      return logger.child(runId === null ? bindings : { ...bindings, runId }, childOptions);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   // TypeBox's own checker: bodies exactly as sent (no coercion, unknown fields refused);
   // querystrings, params and headers converted from text.
@@ -153,15 +159,6 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
         }
       : {}),
   });
-  // A run's routes log with its id bound, so its request lines are found with the service's.
-  app.addHook('preHandler', async (request, reply) => {
-    const id = (request.params as { id?: unknown } | undefined)?.id;
-    if (typeof id === 'string' && request.routeOptions.url?.startsWith('/v1/runs/:id')) {
-      // The reply's logger writes the "request completed" line: it gets the id too.
-      request.log = request.log.child({ runId: id });
-      reply.log = request.log;
-    }
-  });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpDuration.observe(
@@ -212,6 +209,17 @@ export function loggerOptions(logger: BuildAppOptions['logger']): FastifyServerO
       },
     },
   };
+}
+
+/** The run id of a `/v1/runs/{id}[/...]` request (the route's own parameter), else null. */
+function runIdOfPath(url: string): string | null {
+  const match = /^\/v1\/runs\/([^/?#]+)/.exec(url);
+  if (!match) return null;
+  try {
+    return decodeURIComponent(match[1] as string).slice(0, 100);
+  } catch {
+    return null;
+  }
 }
 
 /** `?token=...` (event streams, sign-in), however its name is encoded, never reaches a log line. */

@@ -37,7 +37,7 @@ import { RevokedTokenError, type RunStore } from './runs/run-store.ts';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.ts';
 import { startTicker } from './schedules/service-wiring.ts';
 import type { Ticker, TickerOptions } from './schedules/ticker.ts';
-import { logFormat, serviceLog } from './service-log.ts';
+import { type LogFields, logFormat, type ServiceLog, serviceLog } from './service-log.ts';
 import { startRunTraces, tracesEndpoint } from './tracing/run-traces.ts';
 import { defaultViewerDir, ViewerDist } from './viewer/dist.ts';
 import { buildOutputServer } from './viewer/output-server.ts';
@@ -67,8 +67,8 @@ export interface StartServiceOptions {
   shutdownGraceMs?: number;
   /** Stop gracefully on SIGTERM/SIGINT (and exit). Default false: the caller owns signals. */
   handleSignals?: boolean;
-  /** Human log lines (start, warnings, shutdown); default: stderr. */
-  log?: (line: string) => void;
+  /** Human log lines (start, warnings, shutdown) and their fields; default: stderr. */
+  log?: ServiceLog;
 }
 
 export interface StartedService {
@@ -131,8 +131,8 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
     );
     const artifacts = await openStore(storeLocation);
 
-    const executorLog = (level: string, message: string) =>
-      log(`nes executor ${level}: ${message}`);
+    const executorLog = (level: string, message: string, fields?: LogFields) =>
+      log(`nes executor ${level}: ${message}`, fields);
     let executor: LocalExecutor | KubernetesExecutor;
     let executorTunings: Partial<SchedulerOptions> = {};
     if (config.kubernetes !== null) {
@@ -195,7 +195,8 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
       bus,
       concurrency,
       log:
-        options.scheduler?.log ?? ((level, message) => log(`nes scheduler ${level}: ${message}`)),
+        options.scheduler?.log ??
+        ((level, message, fields) => log(`nes scheduler ${level}: ${message}`, fields)),
     });
     // Stopping the scheduler shuts the executor down (runs, workers, sandboxes).
     undo.push(() => scheduler.stop(0));
@@ -218,7 +219,8 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
             runs: store,
             bus,
             config,
-            log: (level, message) => log(`nes notifications ${level}: ${message}`),
+            log: (level, message, fields) =>
+              log(`nes notifications ${level}: ${message}`, fields as LogFields),
             ...(options.notifications ? { deliverer: options.notifications } : {}),
           })
         : null;
@@ -231,7 +233,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
           store,
           artifacts,
           bus,
-          log: (message) => log(`nes ${message}`),
+          log: (message, fields) => log(`nes ${message}`, fields),
           ...(options.tracesDelayMs !== undefined
             ? { scheduledDelayMillis: options.tracesDelayMs }
             : {}),

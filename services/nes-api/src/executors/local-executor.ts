@@ -14,6 +14,7 @@
  * Workers die with this process: their IPC channel closes (and they watch their parent pid), so
  * they cancel, save the notebook and exit; sandboxes die with it too (bwrap --die-with-parent).
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,7 @@ import {
 } from '@nes/runner';
 import type { Run, RunProgress } from '../runs/run-model.ts';
 import { checkedResults } from '../runs/run-results.ts';
+import type { ComponentLog, LogFields } from '../service-log.ts';
 import type { Executor, ExecutorObservation, ExecutorUpdate } from './executor.ts';
 import { workerEnvironment } from './sandbox/environment.ts';
 import { type ForkTemplate, startForkTemplate, withForkTemplate } from './sandbox/fork-template.ts';
@@ -84,7 +86,7 @@ export interface LocalExecutorOptions {
   cancelGraceMs?: number;
   /** How long a finished run stays observable as 'finished'. Default 10 minutes. */
   keepFinishedMs?: number;
-  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  log?: ComponentLog;
 }
 
 type RunState = 'pending' | 'running' | 'finished';
@@ -128,7 +130,9 @@ export class LocalExecutor implements Executor {
   readonly name = 'local';
   readonly #options: LocalExecutorOptions;
   readonly #runs = new Map<string, LocalRun>();
-  readonly #updates = new UpdateListeners((level, message) => this.#log(level, message));
+  readonly #updates = new UpdateListeners((level, message, fields) =>
+    this.#log(level, message, fields),
+  );
   readonly #warm: Warm[] = [];
   #kernelNames: { names: string[]; at: number } | null = null;
   #sandbox: RunSandboxOptions | null = null;
@@ -142,8 +146,8 @@ export class LocalExecutor implements Executor {
     this.#options = options;
   }
 
-  #log(level: 'info' | 'warn' | 'error', message: string): void {
-    this.#options.log?.(level, message);
+  #log(level: 'info' | 'warn' | 'error', message: string, fields?: LogFields): void {
+    this.#options.log?.(level, message, fields);
   }
 
   /** Decides the sandbox, starts the warm sandboxes and the warm workers. Idempotent. */
@@ -425,6 +429,7 @@ export class LocalExecutor implements Executor {
       this.#log(
         'warn',
         `run ${local.runId}: no sandbox for a ${kernelName} kernel: ${String(error)}`,
+        { runId: local.runId },
       );
     }
     if (sandbox !== null && (local.state === 'finished' || this.#stopping)) {
@@ -519,7 +524,7 @@ export class LocalExecutor implements Executor {
         local.cancelRequested,
       );
       if (verdict.error && verdict.error.class !== 'cancelled') {
-        this.#log('warn', `run ${local.runId}: ${verdict.error.evalue}`);
+        this.#log('warn', `run ${local.runId}: ${verdict.error.evalue}`, { runId: local.runId });
       }
       this.#updates.emit({
         type: 'finished',

@@ -16,6 +16,7 @@
  *
  * The clock is injectable; every decision reads it.
  */
+
 import type { Executor, ExecutorUpdate } from '../executors/executor.ts';
 import {
   type Run,
@@ -26,6 +27,7 @@ import {
   TERMINAL_STATUSES,
 } from '../runs/run-model.ts';
 import type { RunStore, TransitionPatch } from '../runs/run-store.ts';
+import type { ComponentLog, LogFields } from '../service-log.ts';
 
 /** Where run changes are announced (the API's RunEventBus fits). */
 export interface RunPublisher {
@@ -72,7 +74,7 @@ export interface SchedulerOptions {
   /** Log events stored per run; past it one notice, then none. Default 5000. */
   maxLogEvents?: number;
   clock?: Clock;
-  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  log?: ComponentLog;
 }
 
 interface Tracked {
@@ -145,8 +147,8 @@ export class Scheduler {
     this.#executor.onUpdate((update) => this.#enqueue(update));
   }
 
-  #log(level: 'info' | 'warn' | 'error', message: string): void {
-    this.#logFn?.(level, message);
+  #log(level: 'info' | 'warn' | 'error', message: string, fields?: LogFields): void {
+    this.#logFn?.(level, message, fields);
   }
 
   /** Reconciles what a previous process left, then starts claiming. */
@@ -256,7 +258,9 @@ export class Scheduler {
     try {
       await this.#executor.launch(run);
     } catch (error) {
-      this.#log('error', `run ${run.id}: launch failed: ${String(error)}`);
+      this.#log('error', `run ${run.id}: launch failed: ${String(error)}`, {
+        runId: run.id,
+      });
       this.#untrack(run.id);
       await this.#transition(run.id, 'failed', {
         finishedAt: iso(this.#clock.now()),
@@ -305,7 +309,7 @@ export class Scheduler {
   async #expire(runId: string): Promise<void> {
     const run = await this.#store.getRun(runId).catch(() => null);
     if (!run || isTerminal(run.status)) return;
-    this.#log('warn', `run ${runId}: past its deadline; cancelling it`);
+    this.#log('warn', `run ${runId}: past its deadline; cancelling it`, { runId });
     await this.#executor.cancel(runId).catch(() => undefined);
     await this.#transition(runId, 'timed_out', {
       finishedAt: iso(this.#clock.now()),
@@ -338,7 +342,9 @@ export class Scheduler {
       runId,
       () => this.#apply(update),
       (error) => {
-        this.#log('error', `run ${runId}: applying ${update.type}: ${String(error)}`);
+        this.#log('error', `run ${runId}: applying ${update.type}: ${String(error)}`, {
+          runId,
+        });
         if (update.type === 'finished') this.#unapplied.set(runId, update);
       },
     );
@@ -420,7 +426,7 @@ export class Scheduler {
         if (tracked.run) this.#bus?.publishRun({ ...tracked.run, progress });
         this.#bus?.publishEvent(event);
       },
-      (error) => this.#log('warn', `run ${runId}: progress: ${String(error)}`),
+      (error) => this.#log('warn', `run ${runId}: progress: ${String(error)}`, { runId }),
     );
   }
 
@@ -455,7 +461,7 @@ export class Scheduler {
       try {
         if ((await this.#reconcileRun(run)) === 'in_grace') inGrace = true;
       } catch (error) {
-        this.#log('error', `reconcile run ${run.id}: ${String(error)}`);
+        this.#log('error', `reconcile run ${run.id}: ${String(error)}`, { runId: run.id });
       }
     }
     for (const id of this.#unknownSince.keys()) if (!seen.has(id)) this.#unknownSince.delete(id);
@@ -490,7 +496,9 @@ export class Scheduler {
       this.#unknownSince.delete(run.id);
       if (run.status === 'starting' && !this.#relaunched.has(run.id) && !run.cancelRequested) {
         this.#relaunched.add(run.id);
-        this.#log('warn', `run ${run.id}: never started; launching it again`);
+        this.#log('warn', `run ${run.id}: never started; launching it again`, {
+          runId: run.id,
+        });
         await this.#launch(run);
         return 'ok';
       }
@@ -515,7 +523,9 @@ export class Scheduler {
       observation.state === 'pending' &&
       now - (tracked?.launchedAt ?? Date.parse(run.createdAt)) > this.#o.startingTimeoutMs
     ) {
-      this.#log('warn', `run ${run.id}: still starting after ${this.#o.startingTimeoutMs} ms`);
+      this.#log('warn', `run ${run.id}: still starting after ${this.#o.startingTimeoutMs} ms`, {
+        runId: run.id,
+      });
       await this.#executor.cancel(run.id);
       await this.#transition(run.id, 'failed', {
         finishedAt: iso(now),
@@ -532,7 +542,9 @@ export class Scheduler {
 
   /** The executor has no trace of the run and it never reported an end: it is lost. */
   async #markLost(run: Run): Promise<void> {
-    this.#log('warn', `run ${run.id}: lost (the executor has no trace of it)`);
+    this.#log('warn', `run ${run.id}: lost (the executor has no trace of it)`, {
+      runId: run.id,
+    });
     const tracked = this.#tracked.get(run.id);
     const outputUri = tracked?.outputUri ?? run.outputUri;
     const done = await this.#transition(run.id, 'failed', {

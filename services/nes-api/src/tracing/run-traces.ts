@@ -24,6 +24,7 @@ import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { RunEventBus } from '../events-bus.ts';
 import { type Run, TERMINAL_STATUSES } from '../runs/run-model.ts';
 import type { RunStore } from '../runs/run-store.ts';
+import type { LogFields } from '../service-log.ts';
 
 /** Output notebooks larger than this are not read for cell spans (the run's spans still go). */
 const MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024;
@@ -93,7 +94,7 @@ export function startRunTraces(options: {
   store: RunStore;
   artifacts: ObjectStore;
   bus: RunEventBus;
-  log?: (message: string) => void;
+  log?: (message: string, fields?: LogFields) => void;
   /** Exporter flush delay (tests: short). */
   scheduledDelayMillis?: number;
 }): RunTraces {
@@ -115,7 +116,7 @@ export function startRunTraces(options: {
     if (traced.size > 10_000) traced.clear();
     traced.add(message.run.id);
     void traceRun(tracer, message.run, options).catch((error: unknown) =>
-      options.log?.(`tracing: run ${message.run.id}: ${String(error)}`),
+      options.log?.(`tracing: run ${message.run.id}: ${String(error)}`, { runId: message.run.id }),
     );
   });
   return {

@@ -16,6 +16,7 @@
  * Shutting the API down never stops runs: they go on in the cluster, and the next replica to hold
  * the lease picks them up.
  */
+
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
@@ -33,6 +34,7 @@ import {
 import { DEFAULT_KERNEL } from '@nes/runner';
 import type { ObjectStore } from '@nes/stores/local';
 import type { Run } from '../../runs/run-model.ts';
+import type { ComponentLog, LogFields } from '../../service-log.ts';
 import type { Executor, ExecutorObservation, ExecutorUpdate } from '../executor.ts';
 import { UpdateListeners } from '../update-listeners.ts';
 import { ResilientInformer } from './informer.ts';
@@ -95,7 +97,7 @@ export interface KubernetesExecutorOptions {
    */
   storedLog?: (runId: string) => Promise<LogLine[]>;
   now?: () => number;
-  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  log?: ComponentLog;
 }
 
 export interface KubernetesExecutorStats {
@@ -115,7 +117,9 @@ export class KubernetesExecutor implements Executor {
   readonly #batch: BatchV1Api;
   readonly #core: CoreV1Api;
   readonly #namespace: string;
-  readonly #updates = new UpdateListeners((level, message) => this.#log(level, message));
+  readonly #updates = new UpdateListeners((level, message, fields) =>
+    this.#log(level, message, fields),
+  );
   readonly #index: RunIndex;
   readonly #queue: ReconcileQueue<string>;
   readonly #logs: LogFollower;
@@ -131,10 +135,12 @@ export class KubernetesExecutor implements Executor {
     this.#namespace = options.settings.namespace;
     this.#batch = options.kc.makeApiClient(BatchV1Api);
     this.#core = options.kc.makeApiClient(CoreV1Api);
-    const log = (level: 'info' | 'warn' | 'error', message: string) => this.#log(level, message);
+    const log = (level: 'info' | 'warn' | 'error', message: string, fields?: LogFields) =>
+      this.#log(level, message, fields);
     this.#queue = new ReconcileQueue<string>({
       reconcile: (runId) => this.#reconcile(runId),
       describe: (runId) => `run ${runId}`,
+      fields: (runId) => ({ runId }),
       log,
     });
     this.#index = new RunIndex({
@@ -202,8 +208,8 @@ export class KubernetesExecutor implements Executor {
       : null;
   }
 
-  #log(level: 'info' | 'warn' | 'error', message: string): void {
-    this.#o.log?.(level, message);
+  #log(level: 'info' | 'warn' | 'error', message: string, fields?: LogFields): void {
+    this.#o.log?.(level, message, fields);
   }
 
   #now(): number {
@@ -328,7 +334,9 @@ export class KubernetesExecutor implements Executor {
     if (owner !== run.id) {
       throw new Error(`Job ${name} already exists for another run (${owner ?? 'not NES'})`);
     }
-    this.#log('info', `run ${run.id}: Job ${name} already exists; adopting it`);
+    this.#log('info', `run ${run.id}: Job ${name} already exists; adopting it`, {
+      runId: run.id,
+    });
     this.#index.upsertJob(existing);
   }
 
@@ -353,7 +361,9 @@ export class KubernetesExecutor implements Executor {
       );
     } catch (error) {
       if (httpStatus(error) !== 404) {
-        this.#log('warn', `run ${runId}: marking Job ${name} cancelled: ${describeError(error)}`);
+        this.#log('warn', `run ${runId}: marking Job ${name} cancelled: ${describeError(error)}`, {
+          runId,
+        });
       }
     }
     try {
@@ -550,7 +560,7 @@ export class KubernetesExecutor implements Executor {
           batch: this.#batch,
           namespace: this.#namespace,
           artifacts,
-          log: (level, message) => this.#log(level, message),
+          log: (level, message, fields) => this.#log(level, message, fields),
         },
         tracked,
       );

@@ -5,7 +5,9 @@
  * stored (ReplayBoundary). The followed lines are kept (up to a cap) as the fallback copy for
  * archiving when the pod is gone by then.
  */
+
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { LogFields } from '../../service-log.ts';
 import type { ExecutorUpdate } from '../executor.ts';
 import { RUNNER_CONTAINER } from './job-builder.ts';
 import { describeError } from './kube-client.ts';
@@ -40,7 +42,7 @@ export interface LogFollowerOptions {
   /** Reconnect back-off. Default 250 ms. */
   retryMs?: number | undefined;
   stopped(): boolean;
-  log(level: 'warn', message: string): void;
+  log(level: 'warn', message: string, fields?: LogFields): void;
 }
 
 export class LogFollower {
@@ -118,7 +120,9 @@ export class LogFollower {
       const texts = stored.filter((line) => line.time === newest).map((line) => line.text);
       return new ReplayBoundary(newest, texts);
     } catch (error) {
-      this.#o.log('warn', `run ${runId}: reading the stored log: ${describeError(error)}`);
+      this.#o.log('warn', `run ${runId}: reading the stored log: ${describeError(error)}`, {
+        runId,
+      });
       return null;
     }
   }
@@ -154,7 +158,9 @@ export class LogFollower {
         if (error instanceof LogRequestError && error.status === 404) return;
         failures += 1;
         if (!(error instanceof LogRequestError && error.status === 400)) {
-          this.#o.log('warn', `run ${tracked.runId}: log of ${pod}: ${describeError(error)}`);
+          this.#o.log('warn', `run ${tracked.runId}: log of ${pod}: ${describeError(error)}`, {
+            runId: tracked.runId,
+          });
         }
       }
       if (signal.aborted) return;

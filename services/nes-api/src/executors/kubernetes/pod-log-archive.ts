@@ -4,6 +4,7 @@
  * lines followed while it ran. The Job is then annotated, so another replica (or a restart) does
  * not archive it again.
  */
+
 import {
   type BatchV1Api,
   type KubeConfig,
@@ -11,6 +12,7 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import type { ObjectStore } from '@nes/stores/local';
+import type { LogFields } from '../../service-log.ts';
 import { RUNNER_CONTAINER } from './job-builder.ts';
 import { describeError, httpStatus } from './kube-client.ts';
 import { delay } from './log-follower.ts';
@@ -27,7 +29,7 @@ export interface ArchiveContext {
   batch: BatchV1Api;
   namespace: string;
   artifacts: ObjectStore;
-  log(level: 'warn', message: string): void;
+  log(level: 'warn', message: string, fields?: LogFields): void;
 }
 
 /** Archives the run's pod log; throws when the store refuses it (the caller tries again). */
@@ -90,6 +92,7 @@ export async function archivePodLog(context: ArchiveContext, tracked: TrackedRun
         context.log(
           'warn',
           `run ${tracked.runId}: marking the log archived: ${describeError(error)}`,
+          { runId: tracked.runId },
         );
       }
     }

@@ -6,14 +6,18 @@
  * than at the next periodic pass, and without hammering the API server while it keeps failing.
  */
 
+import type { LogFields } from '../../service-log.ts';
+
 export interface ReconcileQueueOptions<K> {
   reconcile(key: K): Promise<void>;
   /** First retry after a failure; doubled on each further failure. Default 250 ms. */
   minBackoffMs?: number;
   /** The longest wait between retries. Default 30 s. */
   maxBackoffMs?: number;
-  log?: (level: 'warn', message: string) => void;
+  log?: (level: 'warn', message: string, fields?: LogFields) => void;
   describe?: (key: K) => string;
+  /** What a line about `key` is about (its run id). */
+  fields?: (key: K) => LogFields;
 }
 
 export class ReconcileQueue<K> {
@@ -83,7 +87,11 @@ export class ReconcileQueue<K> {
       const min = this.#o.minBackoffMs ?? 250;
       const waitMs = Math.min(min * 2 ** (count - 1), this.#o.maxBackoffMs ?? 30_000);
       const what = this.#o.describe?.(key) ?? String(key);
-      this.#o.log?.('warn', `${what}: ${describe(error)}; trying again in ${waitMs} ms`);
+      this.#o.log?.(
+        'warn',
+        `${what}: ${describe(error)}; trying again in ${waitMs} ms`,
+        this.#o.fields?.(key),
+      );
       const previous = this.#failures.get(key)?.timer;
       if (previous) clearTimeout(previous);
       // The count stays until a reconcile succeeds: the next failure waits longer.
