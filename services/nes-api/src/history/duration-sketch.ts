@@ -12,7 +12,7 @@ export const RELATIVE_ACCURACY = 0.01;
 const GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY);
 
 /** The duration in seconds that bucket `index` stands for. */
-export function bucketSeconds(index: number): number {
+function bucketSeconds(index: number): number {
   return index <= 0 ? 0.001 : (2 * GAMMA ** index) / (GAMMA + 1) / 1000;
 }
 
