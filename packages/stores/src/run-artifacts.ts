@@ -12,7 +12,7 @@
  */
 import type { Readable } from 'node:stream';
 import { parameterizePath } from '@nes/notebook';
-import { StoreError } from './errors.ts';
+import { isStoreError, StoreError } from './errors.ts';
 import { checkKey } from './keys.ts';
 import {
   NOTEBOOK_CONTENT_TYPE,
@@ -110,13 +110,24 @@ export class RunArtifacts {
     };
   }
 
-  /** The notebook exactly as fetched; create-only, so a run's input never changes. */
-  writeInput(bytes: Uint8Array | string): Promise<ObjectInfo> {
-    return this.store.put(this.keys.input, bytes, {
-      contentType: NOTEBOOK_CONTENT_TYPE,
-      metadata: { 'nes-run-id': this.runId },
-      ifNotExists: true,
-    });
+  /**
+   * Keeps the notebook exactly as fetched, once per run id: a run's input never changes. The same
+   * run again (nes-run retried with its --run-id, a replacement pod, a relaunched worker) finds
+   * its own copy with the same bytes and goes on; other bytes under the run id are refused with
+   * the store's `already_exists`, the kept copy untouched.
+   */
+  async keepInput(bytes: Uint8Array | string): Promise<void> {
+    try {
+      await this.store.put(this.keys.input, bytes, {
+        contentType: NOTEBOOK_CONTENT_TYPE,
+        metadata: { 'nes-run-id': this.runId },
+        ifNotExists: true,
+      });
+    } catch (error) {
+      if (!isStoreError(error, 'already_exists')) throw error;
+      const kept = await this.store.get(this.keys.input).catch(() => null);
+      if (kept === null || !Buffer.from(kept).equals(Buffer.from(bytes))) throw error;
+    }
   }
 
   outputSink(options: Omit<StoreNotebookSinkOptions, 'runId'> = {}): StoreNotebookSink {

@@ -196,11 +196,14 @@ describe('RunArtifacts', () => {
       manifest: 'runs/r-20261122-1/manifest.json',
       log: 'runs/r-20261122-1/logs/runner.log',
     });
-    await run.writeInput('{"as":"fetched"}');
+    await run.keepInput('{"as":"fetched"}');
+    // The same run again keeps its copy; another notebook under its id is refused.
+    await run.keepInput(new TextEncoder().encode('{"as":"fetched"}'));
     await assert.rejects(
-      run.writeInput('{"changed":true}'),
+      run.keepInput('{"changed":true}'),
       (e: unknown) => e instanceof StoreError && e.code === 'already_exists',
     );
+    assert.equal((await store.get(run.keys.input)).toString(), '{"as":"fetched"}');
     assert.equal(await run.readManifest(), null);
     const sink = run.outputSink();
     await sink.write(notebook(1), 'final');

@@ -10,6 +10,7 @@ import { WORKER_ENTRY } from '../src/index.ts';
 import { getKernel, JupyterApiError, startKernel } from '../src/jupyter-api.ts';
 import { type PrivateJupyterServer, startJupyterServer } from '../src/jupyter-server.ts';
 import type { WorkerMessage, WorkerRunSpec } from '../src/worker/protocol.ts';
+import { runWorkerSpec } from '../src/worker/run.ts';
 import { code, notebook } from './support/notebooks.ts';
 import { runCells } from './support/run.ts';
 
@@ -103,5 +104,50 @@ describe('worker process', () => {
     );
     const manifest = JSON.parse(readFileSync(join(dir, 'store/runs/w1/manifest.json'), 'utf8'));
     assert.equal(manifest.status, 'succeeded');
+  });
+});
+
+describe('the input kept once per run, as nes-run keeps it', () => {
+  test('the same notebook again (a relaunch) runs; another one fails before anything executes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nes-worker-input-'));
+    const input = join(dir, 'nb.ipynb');
+    const first = serializeNotebook(notebook([code('print("first")')]));
+    writeFileSync(input, first);
+    const spec: WorkerRunSpec = {
+      runId: 'w-input',
+      notebook: input,
+      ref: null,
+      commitSha: null,
+      parametersJson: '{}',
+      kernel: null,
+      store: join(dir, 'store'),
+      jupyter: { url: server.url, token: server.token, rootDir: server.rootDir },
+      timeoutSeconds: 60,
+      localRoots: [dir],
+    };
+    const kernelsAsked: string[] = [];
+    const io = {
+      send: () => {},
+      signal: new AbortController().signal,
+      requestKernel: async (name: string) => {
+        kernelsAsked.push(name);
+        return { kernelId: (await startKernel(server, 'python3', dir.slice(1))).id };
+      },
+    };
+    const kept = join(dir, 'store/runs/w-input/input.ipynb');
+
+    const ran = await runWorkerSpec(spec, io);
+    assert.equal(ran.result.status, 'succeeded', JSON.stringify(ran.result.error));
+    const relaunched = await runWorkerSpec(spec, io);
+    assert.equal(relaunched.result.status, 'succeeded', JSON.stringify(relaunched.result.error));
+    assert.equal(readFileSync(kept, 'utf8'), first);
+
+    writeFileSync(input, serializeNotebook(notebook([code('print("second")')])));
+    const changed = await runWorkerSpec(spec, io);
+    assert.equal(changed.result.status, 'failed');
+    assert.equal(changed.result.error?.class, 'infra');
+    assert.match(changed.result.error?.evalue ?? '', /already holds another notebook/);
+    assert.equal(kernelsAsked.length, 2, 'the changed notebook never reached a kernel');
+    assert.equal(readFileSync(kept, 'utf8'), first, 'the kept input is untouched');
   });
 });

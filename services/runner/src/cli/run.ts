@@ -46,7 +46,7 @@ import {
 } from './places.ts';
 import { Reporter } from './reporter.ts';
 import { generateRunId, LogRecorder, RunRecorder } from './run-record.ts';
-import { rescue, writeInputOnce, writeUnstarted } from './safe-writes.ts';
+import { rescue, writeUnstarted } from './safe-writes.ts';
 import { formatValue, maskParameters, redactText } from './secrets.ts';
 import { writeOut } from './stdout.ts';
 import { formatTimings, mark } from './timings.ts';
@@ -222,12 +222,12 @@ export async function runNotebook(
 
     if (artifacts) {
       try {
-        await writeInputOnce(artifacts, fetched.bytes);
+        await artifacts.keepInput(fetched.bytes);
         recorder.inputWritten = true;
       } catch (error) {
         if (isStoreError(error, 'already_exists')) {
           throw usageError(
-            `--run-id ${artifacts.runId}: ${artifacts.uris.input} already exists; a run id is used once`,
+            `--run-id ${artifacts.runId}: ${artifacts.uris.input} already exists with another notebook; a run id names one run`,
           );
         }
         reporter.log(

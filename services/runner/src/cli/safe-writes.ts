@@ -1,30 +1,15 @@
 /**
- * What nes-run writes when a run cannot end the usual way, so that nothing is lost: the input
- * notebook kept once per run id, the prepared notebook when the kernel never starts (as papermill
- * leaves it), and a local copy when the final save fails.
+ * What nes-run writes when a run cannot end the usual way, so that nothing is lost: the prepared
+ * notebook when the kernel never starts (as papermill leaves it), and a local copy when the final
+ * save fails.
  */
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Notebook, serializeNotebook } from '@nes/notebook';
-import { isStoreError, type RunArtifacts } from '@nes/stores/local';
 import type { NotebookSink } from '../execution-types.ts';
 import { messageOf } from './places.ts';
 import type { Reporter } from './reporter.ts';
-
-/**
- * The input notebook, create-only. A second attempt of the same run (a replacement pod after an
- * eviction) finds it already there: the same bytes mean the same run, anything else is refused.
- */
-export async function writeInputOnce(artifacts: RunArtifacts, bytes: Uint8Array): Promise<void> {
-  try {
-    await artifacts.writeInput(bytes);
-  } catch (error) {
-    if (!isStoreError(error, 'already_exists')) throw error;
-    const kept = await artifacts.store.get(artifacts.keys.input).catch(() => null);
-    if (kept === null || !Buffer.from(kept).equals(Buffer.from(bytes))) throw error;
-  }
-}
 
 /**
  * The notebook as papermill leaves it when the kernel never starts: its notebook_start (cells

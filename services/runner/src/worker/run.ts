@@ -118,13 +118,26 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
     );
   }
 
-  // 2. The input as fetched; a relaunched run finds its own copy already there.
+  // 2. The input as fetched, kept once per run as nes-run keeps it: a relaunched run finds its own
+  // copy; a run whose input cannot be kept, or whose notebook is no longer the one it kept, fails
+  // before anything executes (what runs is always what the run's input.ipynb shows).
   try {
-    await artifacts.writeInput(source.bytes);
+    await artifacts.keepInput(source.bytes);
   } catch (error) {
-    if (!isStoreError(error, 'already_exists')) {
-      log('warn', `could not keep the input notebook: ${messageOf(error)}`);
-    }
+    const evalue = isStoreError(error, 'already_exists')
+      ? `${artifacts.uris.input} already holds another notebook: the notebook changed since this run first read it`
+      : `cannot keep the input notebook at ${artifacts.uris.input}: ${messageOf(error)}`;
+    log('error', evalue);
+    return await end(
+      {
+        status: 'failed',
+        error: failure('infra', 'StoreError', evalue),
+        cellsDone: 0,
+        cellsTotal: 0,
+        outputUri: null,
+      },
+      { kernel: spec.kernel, source },
+    );
   }
 
   // 3. Prepared as nes-run prepares it: parameterize -> papermill metadata -> NES's record.
