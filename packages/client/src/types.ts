@@ -192,6 +192,21 @@ export interface InspectResult {
   schema: Record<string, unknown>;
 }
 
+/** A notebook under one of the service's local roots. */
+export interface RootNotebook {
+  /** Absolute, as `POST /v1/runs` takes it. */
+  path: string;
+  /** The path under its root. */
+  relative: string;
+  size: number;
+  modifiedAt: string;
+}
+
+/** `GET /v1/notebooks`: the notebooks under the service's roots (NES_NOTEBOOK_ROOTS). */
+export interface NotebookRoots {
+  roots: Array<{ root: string; notebooks: RootNotebook[]; truncated: boolean }>;
+}
+
 /** A directory of the output store (`GET /v1/browse/PREFIX/`). */
 export interface BrowseListing {
   path: string;

@@ -9,6 +9,7 @@ import type { Static } from 'typebox';
 import type { ListingSchema } from '../src/routes/browse.ts';
 import type { HistorySchema } from '../src/routes/history.ts';
 import type { InspectResultSchema } from '../src/routes/inspect.ts';
+import type { NotebookRootsSchema } from '../src/routes/notebooks.ts';
 import type {
   CreatedSubscriptionSchema,
   CreateBody as CreateSubscriptionBody,
@@ -49,6 +50,7 @@ export type HttpTypesMatchTheSchemas = [
   Check<Same<Static<typeof RunResultsSchema>, Http.RunResults>>,
   Check<Same<Static<typeof InspectResultSchema>, Http.InspectResult>>,
   Check<Same<Static<typeof ListingSchema>, Http.BrowseListing>>,
+  Check<Same<Static<typeof NotebookRootsSchema>, Http.NotebookRoots>>,
   Check<Same<Static<typeof HistorySchema>, Http.NotebookHistory>>,
   Check<Same<Static<typeof ScheduleSchema>, Http.Schedule>>,
   Check<Same<Static<typeof ScheduleBodySchema>, Http.ScheduleRequest>>,

@@ -4,11 +4,11 @@
  * types and defaults, each field is checked as it is typed and the API's own per-field errors
  * land on their fields; the submit button says what is still missing. Submitting opens the run.
  */
-import type { InspectResult, Run } from '@nes/client';
+import type { InspectResult, NotebookRoots, Run } from '@nes/client';
 import { type FormEvent, useEffect, useMemo, useState } from 'react';
 import { useLocation } from 'wouter';
 import { describeError, getText, useApi, useLoad } from './api.tsx';
-import { Loading } from './components.tsx';
+import { FormError, Loading } from './components.tsx';
 import { notebookName, shortSha } from './lib/format.ts';
 import { buildFields, fieldProblems, type ParameterField } from './lib/parameter-form.ts';
 import { parseLabelFilter } from './lib/run-list.ts';
@@ -17,14 +17,6 @@ import { ParameterInputs } from './ParameterInputs.tsx';
 import { useParameterSubmit } from './use-parameter-submit.ts';
 
 type Source = 'roots' | 'recent' | 'github' | 'uri';
-
-interface RootsListing {
-  roots: Array<{
-    root: string;
-    truncated: boolean;
-    notebooks: Array<{ path: string; relative: string; size: number; modifiedAt: string }>;
-  }>;
-}
 
 /** What the form is waiting for before it can submit, in words; null when it can. */
 export function missingForSubmit(state: {
@@ -310,11 +302,7 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
         {target && (inspect.loading || !fresh) ? (
           <Loading what="the notebook's parameters" />
         ) : null}
-        {inspect.error && fresh ? (
-          <div className="form-error" role="alert">
-            {describeError(inspect.error).message}
-          </div>
-        ) : null}
+        <FormError message={inspect.error && fresh ? describeError(inspect.error).message : null} />
         {inspect.data && fresh ? (
           <>
             <p className="kernel-line small">
@@ -373,11 +361,7 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
             ) : null}
           </>
         ) : null}
-        {error ? (
-          <div className="form-error" role="alert">
-            {error}
-          </div>
-        ) : null}
+        <FormError message={error} />
         <div className="form-actions">
           <button
             type="submit"
@@ -437,17 +421,12 @@ function RootsPicker(props: {
   selected: string;
   onPick(path: string): void;
 }) {
-  const listing = useLoad<RootsListing>('notebook-roots', async (signal) =>
+  const listing = useLoad<NotebookRoots>('notebook-roots', async (signal) =>
     JSON.parse(await props.load(signal)),
   );
   const [filter, setFilter] = useState('');
   if (listing.loading) return <Loading what="the notebook folders" />;
-  if (listing.error)
-    return (
-      <p className="form-error" role="alert">
-        {describeError(listing.error).message}
-      </p>
-    );
+  if (listing.error) return <FormError message={describeError(listing.error).message} />;
   const roots = listing.data?.roots ?? [];
   if (roots.length === 0) {
     return (
@@ -511,12 +490,7 @@ function RecentPicker(props: {
 }) {
   const runs = useLoad('recent-notebooks', props.load);
   if (runs.loading) return <Loading what="recent notebooks" />;
-  if (runs.error)
-    return (
-      <p className="form-error" role="alert">
-        {describeError(runs.error).message}
-      </p>
-    );
+  if (runs.error) return <FormError message={describeError(runs.error).message} />;
   const recent = recentNotebooks(runs.data?.runs ?? []);
   if (recent.length === 0)
     return <p className="muted">No runs yet: pick from the folders or GitHub.</p>;

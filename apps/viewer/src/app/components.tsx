@@ -95,6 +95,16 @@ export function Loading(props: { what: string }) {
 }
 
 /** An error as a page section; a 401 becomes the sign-in explanation. */
+/** What went wrong with what the user just did (a form's submit, a confirmation); nothing if none. */
+export function FormError(props: { message: string | null }) {
+  if (!props.message) return null;
+  return (
+    <p className="form-error" role="alert">
+      {props.message}
+    </p>
+  );
+}
+
 export function ErrorView(props: { error: unknown; retry?: () => void; what?: string }) {
   const info = describeError(props.error);
   if (info.signIn) return <SignIn />;

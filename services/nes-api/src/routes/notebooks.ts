@@ -8,6 +8,7 @@ import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { RootNotebook } from '@nes/client';
 import { Type } from 'typebox';
 import { authErrors } from '../schemas/common.ts';
 import type { RouteContext } from './context.ts';
@@ -16,7 +17,7 @@ const MAX_DEPTH = 8;
 const MAX_NOTEBOOKS = 1000;
 const SKIPPED = new Set(['node_modules', '__pycache__', '.ipynb_checkpoints']);
 
-const NotebookRootsSchema = Type.Object({
+export const NotebookRootsSchema = Type.Object({
   roots: Type.Array(
     Type.Object({
       root: Type.String(),
@@ -32,13 +33,6 @@ const NotebookRootsSchema = Type.Object({
     }),
   ),
 });
-
-export interface RootNotebook {
-  path: string;
-  relative: string;
-  size: number;
-  modifiedAt: string;
-}
 
 /** The .ipynb files under `root`, sorted by path; at most `limit`. */
 async function listRootNotebooks(

@@ -4,6 +4,7 @@
  * the idempotency key handling around the store's create.
  */
 import { createHash } from 'node:crypto';
+import type { SubmitRunRequest } from '@nes/client';
 import {
   FloatValue,
   findTranslator,
@@ -23,19 +24,6 @@ import type { Run, RunSpec } from '../runs/run-model.ts';
 import { IdempotencyConflictError } from '../runs/run-store.ts';
 import { MAX_LABELS } from '../schemas/labels.ts';
 import type { RouteContext } from './context.ts';
-
-export interface SubmitBody {
-  notebook: string;
-  ref?: string;
-  parameters?: Record<string, unknown>;
-  allowUnknownParameters?: boolean;
-  kernel?: string;
-  labels?: Record<string, string>;
-  timeoutSeconds?: number;
-  resources?: Record<string, unknown>;
-  image?: string;
-  queue?: string;
-}
 
 export function checkParametersSize(ctx: RouteContext, parameters: Record<string, unknown>): void {
   const size = Buffer.byteLength(stringifyParametersJson(parameters));
@@ -67,7 +55,7 @@ export function checkStoredLabels(labels: Record<string, string>, added: readonl
 }
 
 /** Validates a submit body and returns the spec to store; throws ApiError/SourceError (4xx). */
-export async function prepareSpec(ctx: RouteContext, body: SubmitBody): Promise<RunSpec> {
+export async function prepareSpec(ctx: RouteContext, body: SubmitRunRequest): Promise<RunSpec> {
   const parameters = body.parameters ?? {};
   checkParametersSize(ctx, parameters);
   const { resolved, kernel } = await resolveNotebook(ctx, body);

@@ -7,7 +7,7 @@
 import type { ApiToken, CreatedToken, TokenScope } from '@nes/client';
 import { type FormEvent, useState } from 'react';
 import { describeError, useApi, useLoad, useTitle } from '../api.tsx';
-import { ErrorView, Loading, SecretShownOnce } from '../components.tsx';
+import { ErrorView, FormError, Loading, SecretShownOnce } from '../components.tsx';
 import { formatDate } from '../lib/format.ts';
 
 const SCOPES: Array<{ scope: TokenScope; what: string }> = [
@@ -139,11 +139,7 @@ function CreateForm(props: { onCreated: (token: CreatedToken) => void }) {
             </label>
           ))}
         </fieldset>
-        {error ? (
-          <div className="form-error" role="alert">
-            {error}
-          </div>
-        ) : null}
+        <FormError message={error} />
         <div className="form-actions">
           <button type="submit" className="btn primary" disabled={busy}>
             {busy ? 'Creating…' : 'Create token'}

@@ -6,7 +6,7 @@ import { type InspectResult, isTerminal, type Run } from '@nes/client';
 import { type FormEvent, type ReactNode, useState } from 'react';
 import { Link, useLocation } from 'wouter';
 import { describeError, useApi, useLoad } from '../api.tsx';
-import { ErrorView, Loading, StatusBadge } from '../components.tsx';
+import { ErrorView, FormError, Loading, StatusBadge } from '../components.tsx';
 import {
   compactParameters,
   elapsedMs,
@@ -119,11 +119,7 @@ function CancelConfirm(props: { run: Run; onDone(run: Run): void; onClose(): voi
           : 'It has not started yet. '}
         The notebook so far is kept; the run ends as cancelled and cannot be resumed.
       </p>
-      {error ? (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormError message={error} />
       <div className="form-actions">
         <button type="button" className="btn danger" onClick={cancel} disabled={busy}>
           {busy ? 'Cancelling…' : 'Yes, cancel the run'}
@@ -194,11 +190,7 @@ function RerunForm(props: { run: Run; onClose(): void }) {
             onChange={form.change}
           />
         ) : null}
-        {error ? (
-          <p className="form-error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <FormError message={error} />
         <div className="form-actions">
           <button
             type="submit"
