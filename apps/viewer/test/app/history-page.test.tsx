@@ -1,7 +1,7 @@
 /** The notebook history page, and a numeric result's trend on the run page. */
-import { screen, waitFor, within } from '@testing-library/react';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import { fakeFetch, json, makeRun, notebookOf } from './fixtures.ts';
+import { codeCell, fakeFetch, json, makeRun, notebookOf } from './fixtures.ts';
 import { renderApp } from './render.tsx';
 
 const NB = 'github://acme/analytics/reports/daily.ipynb';
@@ -69,6 +69,71 @@ describe('notebook history', () => {
     ).toBe('/compare?a=r-8&b=r-9');
     const asked = requests.find((r) => r.path.startsWith('/v1/history'));
     expect(asked?.path).toContain('label=env%3Dprod');
+  });
+
+  it('shows which cell got slower between the last two successes, and between runs picked', async () => {
+    const timed = (id: string, source: string, duration: number) =>
+      codeCell(id, source, { metadata: { papermill: { duration, status: 'completed' } } });
+    const recent = [
+      { id: 'r-9', status: 'succeeded', createdAt: '2026-12-06T08:59:00.000Z', durationSeconds: 9 },
+      { id: 'r-8', status: 'failed', createdAt: '2026-12-06T07:59:00.000Z', durationSeconds: 2 },
+      { id: 'r-7', status: 'succeeded', createdAt: '2026-12-06T06:59:00.000Z', durationSeconds: 4 },
+      {
+        id: 'r-6',
+        status: 'running',
+        createdAt: '2026-12-06T09:30:00.000Z',
+        durationSeconds: null,
+      },
+    ];
+    const { fetch, requests } = fakeFetch({
+      'GET /v1/history': () =>
+        json({
+          notebook: NB,
+          labels: {},
+          since: '2026-11-06T00:00:00.000Z',
+          totals: { succeeded: 2, failed: 1, running: 1 },
+          successRate: 2 / 3,
+          durationSeconds: { p50: 6, p95: 9 },
+          days: [],
+          failureClasses: [],
+          lastSuccess: null,
+          commits: [],
+          recent,
+        }),
+      'GET /v1/runs/r-7/notebook': () =>
+        json(notebookOf([timed('load', 'df = load()', 1), timed('fit', 'model.fit(df)', 3)])),
+      'GET /v1/runs/r-9/notebook': () =>
+        json(notebookOf([timed('load', 'df = load()', 1.02), timed('fit', 'model.fit(df)', 7.5)])),
+      'GET /v1/runs/r-8/notebook': () =>
+        json(notebookOf([timed('load', 'df = load()', 2), timed('fit', 'model.fit(df)', 0.1)])),
+    });
+    renderApp(`/history?notebook=${encodeURIComponent(NB)}`, fetch);
+    const table = await screen.findByRole('table', { name: 'Cell durations' }, { timeout: 15_000 });
+    const rows = within(table).getAllByRole('row').slice(1);
+    // The slowest change first: the fit cell, 3 s to 7.5 s.
+    expect(rows[0]?.getAttribute('aria-label')).toBe('Cell 2 (slower)');
+    expect(rows[0]?.textContent).toContain('model.fit(df)');
+    expect(rows[0]?.textContent).toContain('+4.5 s (×2.5)');
+    expect(rows[1]?.getAttribute('aria-label')).toBe('Cell 1');
+    expect(screen.getByText('1 cell got slower (10% and 100 ms or more).')).toBeTruthy();
+    expect(screen.getByRole('link', { name: 'Compare these runs' }).getAttribute('href')).toBe(
+      '/compare?a=r-7&b=r-9',
+    );
+    // A running run is not offered; another pair can be picked.
+    const earlier = screen.getByLabelText('Earlier run') as HTMLSelectElement;
+    expect([...earlier.options].map((o) => o.value)).toEqual(['r-9', 'r-8', 'r-7']);
+    fireEvent.change(earlier, { target: { value: 'r-8' } });
+    await waitFor(() =>
+      expect(
+        within(screen.getByRole('table', { name: 'Cell durations' }))
+          .getAllByRole('row')[1]
+          ?.getAttribute('aria-label'),
+      ).toBe('Cell 2 (slower)'),
+    );
+    expect(screen.getByRole('table', { name: 'Cell durations' }).textContent).toContain(
+      '+7.4 s (×75.0)',
+    );
+    expect(requests.some((r) => r.path === '/v1/runs/r-8/notebook')).toBe(true);
   });
 
   it("draws a numeric result's trend on the run page, each point a link to its run", async () => {

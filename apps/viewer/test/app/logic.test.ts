@@ -13,7 +13,12 @@ import {
   shortRunId,
 } from '../../src/app/lib/format.ts';
 import { breadcrumbs, browseHref, githubLink } from '../../src/app/lib/links.ts';
-import { alignCells, cellDurations, cellStates } from '../../src/app/lib/notebook-cells.ts';
+import {
+  alignCells,
+  cellDurationChanges,
+  cellDurations,
+  cellStates,
+} from '../../src/app/lib/notebook-cells.ts';
 import { diffParameters } from '../../src/app/lib/parameter-diff.ts';
 import {
   buildFields,
@@ -291,6 +296,46 @@ describe('cell states and durations', () => {
       [3, 'Cell 3', 300, 'failed'],
       [1, 'Cell 1', 250, 'completed'],
     ]);
+  });
+
+  it("lines up two runs' cell durations, the biggest slowdowns first", () => {
+    const timed = (id: string, source: string, duration: number) =>
+      codeCell(id, source, { metadata: { papermill: { duration, status: 'completed' } } });
+    const before = notebookOf([
+      mdCell('m', '# Daily'),
+      timed('load', 'df = load()', 2),
+      timed('clean', 'df = clean(df)', 1),
+      timed('plot', 'plot(df)', 0.5),
+      timed('old', 'legacy()', 0.2),
+    ]);
+    const after = notebookOf([
+      mdCell('m', '# Daily'),
+      timed('load', 'df = load()', 2.05), // 2.5% slower: noise, not "slower"
+      timed('clean', 'df = clean(df)', 4), // 4x
+      timed('plot', 'plot(df)', 0.3), // faster
+      timed('new', 'report(df)', 0.7), // only in the later run
+    ]);
+    const changes = cellDurationChanges(before, after);
+    expect(
+      changes.map((c) => [c.label, c.summary, c.beforeMs, c.afterMs, c.deltaMs, c.slower]),
+    ).toEqual([
+      ['Cell 2', 'df = clean(df)', 1000, 4000, 3000, true],
+      ['Cell 1', 'df = load()', 2000, 2050, 50, false],
+      ['Cell 3', 'plot(df)', 500, 300, -200, false],
+      ['Cell 4', 'legacy()', 200, null, null, false],
+      ['Cell 4', 'report(df)', null, 700, null, false],
+    ]);
+    // A cell 100 ms slower but under 10% is not counted; 10% and 100 ms is.
+    const big = cellDurationChanges(
+      notebookOf([timed('a', 'a()', 10)]),
+      notebookOf([timed('a', 'a()', 10.5)]),
+    );
+    expect(big[0]?.slower).toBe(false);
+    const both = cellDurationChanges(
+      notebookOf([timed('a', 'a()', 1)]),
+      notebookOf([timed('a', 'a()', 1.1)]),
+    );
+    expect(both[0]?.slower).toBe(true);
   });
 
   it("numbers cells as their author does, without papermill's injected cell", () => {

@@ -191,3 +191,71 @@ function stripVolatile(outputs: unknown[] | undefined): unknown[] {
     return rest;
   });
 }
+
+export interface CellDurationChange {
+  /** `Cell n` or `Parameters`, as the later run numbers it (the earlier one's when it is gone). */
+  label: string;
+  summary: string;
+  beforeMs: number | null;
+  afterMs: number | null;
+  /** afterMs - beforeMs when both ran. */
+  deltaMs: number | null;
+  /** Counted slower: at least 10% and 100 ms more than before. */
+  slower: boolean;
+}
+
+/**
+ * "Which cell got slower" between two runs of a notebook: the cells aligned as the compare page
+ * aligns them (by id, else position), each with its duration in both runs (papermill's
+ * metadata), the biggest slowdowns first; cells that ran on one side only come last.
+ */
+export function cellDurationChanges(
+  before: NotebookLike,
+  after: NotebookLike,
+): CellDurationChange[] {
+  const earlier = new Map(cellDurations(before).map((d) => [d.index, d]));
+  const later = new Map(cellDurations(after).map((d) => [d.index, d]));
+  const changes: CellDurationChange[] = [];
+  const add = (a: CellDuration | undefined, b: CellDuration | undefined) => {
+    const shown = b ?? a;
+    if (!shown) return;
+    const deltaMs = a && b ? b.ms - a.ms : null;
+    changes.push({
+      label: shown.label,
+      summary: shown.summary,
+      beforeMs: a?.ms ?? null,
+      afterMs: b?.ms ?? null,
+      deltaMs,
+      slower: a !== undefined && deltaMs !== null && deltaMs >= Math.max(100, a.ms * 0.1),
+    });
+  };
+  for (const pair of alignCells(before, after)) {
+    const a = pair.a === null ? undefined : earlier.get(pair.a);
+    const b = pair.b === null ? undefined : later.get(pair.b);
+    // Cells paired only by position (one removed, another added) are two cells, not one.
+    const one =
+      a !== undefined &&
+      b !== undefined &&
+      (sameId(before.cells[a.index], after.cells[b.index]) ||
+        sourceText(before.cells[a.index] as CellLike) ===
+          sourceText(after.cells[b.index] as CellLike) ||
+        (a.label === 'Parameters' && b.label === 'Parameters'));
+    if (one || a === undefined || b === undefined) add(a, b);
+    else {
+      add(a, undefined);
+      add(undefined, b);
+    }
+  }
+  return changes
+    .map((change, order) => ({ change, order }))
+    .sort(
+      (x, y) =>
+        (y.change.deltaMs ?? Number.NEGATIVE_INFINITY) -
+          (x.change.deltaMs ?? Number.NEGATIVE_INFINITY) || x.order - y.order,
+    )
+    .map(({ change }) => change);
+}
+
+function sameId(x: CellLike | undefined, y: CellLike | undefined): boolean {
+  return typeof x?.id === 'string' && x.id !== '' && x.id === y?.id;
+}

@@ -1,14 +1,17 @@
 /**
  * A notebook's history (`/history?notebook=URI&label=k=v&days=30`): runs over time by status,
  * success rate, durations (p50/p95), failure classes, the last success (how fresh its output
- * is), the commits that ran, and its latest runs; two runs compare cell by cell on /compare
- * (which cell got slower).
+ * is), the commits that ran, and its latest runs; which cell got slower between two of its runs
+ * (the last two successes unless others are picked), and the full comparison on /compare.
  */
 import type { NotebookHistory } from '@nes/client';
+import { type ReactElement, useState } from 'react';
 import { Link, useSearchParams } from 'wouter';
 import { useApi, useLoad, useTitle } from '../api.tsx';
 import { ErrorView, Loading, Section, StatusBadge } from '../components.tsx';
-import { formatDate, formatDuration, notebookName, shortSha } from '../lib/format.ts';
+import { formatDate, formatDuration, notebookName, shortRunId, shortSha } from '../lib/format.ts';
+import { cellDurationChanges } from '../lib/notebook-cells.ts';
+import { useNotebook } from '../use-notebook.ts';
 
 const STATUSES = ['succeeded', 'failed', 'timed_out', 'cancelled'] as const;
 
@@ -151,6 +154,7 @@ function HistoryView(props: { history: NotebookHistory; days: number }) {
           </tbody>
         </table>
       </Section>
+      <CellChanges recent={history.recent} />
       <Section
         title="Latest runs"
         id="latest"
@@ -184,6 +188,117 @@ function HistoryView(props: { history: NotebookHistory; days: number }) {
         </table>
       </Section>
     </div>
+  );
+}
+
+const FINISHED = new Set(['succeeded', 'failed', 'timed_out', 'cancelled']);
+
+/** "+1.2 s (×2.0)", "−300 ms", "" when a side did not run the cell. */
+function changeText(before: number | null, delta: number | null): string {
+  if (before === null || delta === null) return '';
+  const sign = delta >= 0 ? '+' : '−';
+  const ratio = before > 0 ? ` (×${((before + delta) / before).toFixed(1)})` : '';
+  return `${sign}${formatDuration(Math.abs(delta))}${ratio}`;
+}
+
+/** Which cell got slower: per-cell durations of two runs side by side, slowdowns first. */
+function CellChanges(props: { recent: NotebookHistory['recent'] }) {
+  const finished = props.recent.filter((run) => FINISHED.has(run.status));
+  const successes = finished.filter((run) => run.status === 'succeeded');
+  const [later, setLater] = useState(successes[0]?.id ?? finished[0]?.id ?? '');
+  const [earlier, setEarlier] = useState(successes[1]?.id ?? finished[1]?.id ?? '');
+  const path = (id: string) => (id ? `/v1/runs/${encodeURIComponent(id)}/notebook` : null);
+  const before = useNotebook(finished.length >= 2 ? path(earlier) : null);
+  const after = useNotebook(finished.length >= 2 ? path(later) : null);
+  const pick = (label: string, value: string, set: (id: string) => void) => (
+    <label className="field">
+      <span>{label}</span>
+      <select className="input mono" value={value} onChange={(e) => set(e.target.value)}>
+        {finished.map((run) => (
+          <option key={run.id} value={run.id}>
+            {shortRunId(run.id)} · {formatDate(run.createdAt)} · {run.status}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+  let body: ReactElement;
+  if (finished.length < 2) {
+    body = <p className="muted">Two finished runs are needed to compare their cells.</p>;
+  } else if (before.error || after.error) {
+    body = <ErrorView error={before.error ?? after.error} what="a run's notebook" />;
+  } else if (!before.notebook || !after.notebook) {
+    body = <Loading what="the two notebooks" />;
+  } else {
+    const changes = cellDurationChanges(before.notebook, after.notebook);
+    const slower = changes.filter((c) => c.slower).length;
+    body =
+      changes.length === 0 ? (
+        <p className="muted">Neither notebook records cell durations.</p>
+      ) : (
+        <>
+          <p className="small">
+            {slower === 0
+              ? 'No cell got slower.'
+              : `${slower} cell${slower === 1 ? '' : 's'} got slower (10% and 100 ms or more).`}
+          </p>
+          <table className="files-table cell-changes" aria-label="Cell durations">
+            <thead>
+              <tr>
+                <th>Cell</th>
+                <th>Source</th>
+                <th>Earlier</th>
+                <th>Later</th>
+                <th>Change</th>
+              </tr>
+            </thead>
+            <tbody>
+              {changes.map((change, i) => (
+                <tr
+                  // biome-ignore lint/suspicious/noArrayIndexKey: one row per aligned cell pair, in a fixed order
+                  key={i}
+                  className={change.slower ? 'slower' : undefined}
+                  aria-label={`${change.label}${change.slower ? ' (slower)' : ''}`}
+                >
+                  <td className="small">{change.label}</td>
+                  <td className="mono small">{change.summary}</td>
+                  <td className="small">
+                    {change.beforeMs === null ? 'did not run' : formatDuration(change.beforeMs)}
+                  </td>
+                  <td className="small">
+                    {change.afterMs === null ? 'did not run' : formatDuration(change.afterMs)}
+                  </td>
+                  <td className="small">{changeText(change.beforeMs, change.deltaMs)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      );
+  }
+  return (
+    <Section
+      title="Which cell got slower"
+      id="cell-changes"
+      actions={
+        earlier && later ? (
+          <Link
+            className="btn small"
+            href={`/compare?a=${encodeURIComponent(earlier)}&b=${encodeURIComponent(later)}`}
+          >
+            Compare these runs
+          </Link>
+        ) : null
+      }
+    >
+      {finished.length >= 2 ? (
+        <div className="form-row">
+          {pick('Earlier run', earlier, setEarlier)}
+          {pick('Later run', later, setLater)}
+        </div>
+      ) : null}
+      {body}
+    </Section>
   );
 }
 
