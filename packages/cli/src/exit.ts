@@ -27,7 +27,7 @@ export function exitCodeForRun(run: Pick<Run, 'status' | 'error'>): number {
   return isTerminal(status) ? exitCodeForOutcome({ status, error }) : EXIT_INFRA;
 }
 
-export interface ErrorContext {
+interface ErrorContext {
   /** What the command was doing, for 403 hints ("submit", "read", "admin"). */
   scope: 'read' | 'submit' | 'admin';
   tokenGiven: boolean;

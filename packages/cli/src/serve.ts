@@ -9,7 +9,7 @@ import { CliError, EXIT_INFRA, EXIT_SUCCEEDED } from './exit.ts';
 import type { Io } from './main.ts';
 
 /** What @nes/api is expected to export for `nes serve`. */
-export interface StartedService {
+interface StartedService {
   /** Base URL the API listens on. */
   url: string;
   /** The viewer URL carrying the admin token, when the service prints one itself. */

@@ -7,7 +7,7 @@ import { isAbortError, isTerminal, type NesClient, type Run, type RunProgress } 
 import cliProgress from 'cli-progress';
 import { CliError, EXIT_CANCELLED } from './exit.ts';
 
-export interface WaitOptions {
+interface WaitOptions {
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   /** Draw the bar (TTY stderr and not --json / --no-progress). */
   progressBar: boolean;
