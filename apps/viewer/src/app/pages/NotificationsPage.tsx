@@ -16,7 +16,7 @@ import {
 import { type FormEvent, useEffect, useState } from 'react';
 import { Link } from 'wouter';
 import { describeError, useApi, useLoad, useTitle } from '../api.tsx';
-import { ErrorView, Loading, SecretShownOnce } from '../components.tsx';
+import { ErrorView, FormError, Loading, SecretShownOnce } from '../components.tsx';
 import { formatDate, shortRunId } from '../lib/format.ts';
 import { parseLabelFilter } from '../lib/run-list.ts';
 
@@ -219,11 +219,7 @@ function CreateForm(props: { onCreated: (answer: CreatedSubscription) => void })
             />
           </label>
         </div>
-        {error ? (
-          <div className="form-error" role="alert">
-            {error}
-          </div>
-        ) : null}
+        <FormError message={error} />
         <div className="form-actions">
           <button type="submit" className="btn primary" disabled={busy}>
             {busy ? 'Creating…' : 'Create subscription'}
