@@ -23,28 +23,65 @@ export const SCHEDULE_ACTIONS = [
   'invalidate',
 ] as const;
 
+/**
+ * The flags that set a schedule's fields (create and update): each names the field it sets and
+ * how its value is read, so declaring and reading a flag are one entry.
+ */
+const FIELD_FLAGS = {
+  tz: { field: 'timezone', read: 'text', describe: 'IANA time zone (default UTC)' },
+  ref: { field: 'ref', read: 'text', describe: 'branch resolved at each tick' },
+  kernel: { field: 'kernel', read: 'text', describe: 'kernel name', alias: 'k' },
+  start: { field: 'startDate', read: 'date', describe: 'start date (2026-01-31 or an instant)' },
+  end: { field: 'endDate', read: 'date', describe: 'end date (2026-01-31 or an instant)' },
+  'max-active': { field: 'maxActiveRuns', read: 'count', describe: 'max active runs' },
+  timeout: { field: 'timeoutSeconds', read: 'count', describe: 'deadline of each run in seconds' },
+  sla: { field: 'freshnessSlaSeconds', read: 'count', describe: 'freshness SLA in seconds' },
+  poke: {
+    field: 'pokeIntervalSeconds',
+    read: 'count',
+    describe: 'seconds between precondition checks',
+  },
+  'wait-timeout': {
+    field: 'preconditionTimeoutSeconds',
+    read: 'count',
+    describe: 'seconds a precondition may take',
+  },
+  'push-prefix': {
+    field: 'pushPathPrefix',
+    read: 'text',
+    describe: 'also rerun when this path prefix changes',
+  },
+} as const satisfies Record<
+  string,
+  {
+    field: keyof ScheduleRequest;
+    read: 'text' | 'date' | 'count';
+    describe: string;
+    alias?: string;
+  }
+>;
+
 export function scheduleOptions(y: Argv): Argv {
-  return y
+  let options = y
     .positional('action', { type: 'string', choices: SCHEDULE_ACTIONS })
     .positional('name', { type: 'string', describe: 'The schedule (name or id)' })
     .positional('notebook', { type: 'string', describe: 'create: the notebook' })
-    .option('cron', { type: 'string', describe: 'create/update: "0 6 * * *", @daily...' })
-    .option('tz', { type: 'string', describe: 'create/update: IANA time zone (default UTC)' })
-    .option('ref', { type: 'string', describe: 'create/update: branch resolved at each tick' })
-    .option('kernel', { alias: 'k', type: 'string' })
-    .option('start', { type: 'string', describe: 'create/update: start date (ISO)' })
-    .option('end', { type: 'string', describe: 'create/update: end date (ISO)' })
+    .option('cron', { type: 'string', describe: 'create/update: "0 6 * * *", @daily...' });
+  for (const [flag, { describe, ...rest }] of Object.entries(FIELD_FLAGS)) {
+    options = options.option(flag, {
+      type: 'string',
+      describe: `create/update: ${describe}`,
+      ...('alias' in rest ? { alias: rest.alias } : {}),
+    });
+  }
+  return options
     .option('catchup', { type: 'string', choices: ['none', 'latest', 'all'] })
-    .option('max-active', { type: 'string', describe: 'Max active runs' })
-    .option('timeout', { type: 'string', describe: 'Deadline of each run in seconds' })
     .option('label', { type: 'string', describe: 'k=v. Repeatable.' })
     .option('paused', { type: 'boolean', describe: 'create: paused' })
     .option('rerun-on-push', {
       type: 'boolean',
       describe: 'Rerun failed dates when a push fixes the notebook',
     })
-    .option('push-prefix', { type: 'string', describe: 'Also rerun when this path prefix changes' })
-    .option('sla', { type: 'string', describe: 'Freshness SLA in seconds' })
     .option('wait-for', {
       type: 'string',
       describe: 'Precondition: object URI (templated). Repeatable.',
@@ -57,8 +94,6 @@ export function scheduleOptions(y: Argv): Argv {
       type: 'string',
       describe: "Precondition: this schedule's same date succeeded. Repeatable.",
     })
-    .option('poke', { type: 'string', describe: 'Seconds between precondition checks' })
-    .option('wait-timeout', { type: 'string', describe: 'Seconds a precondition may take' })
     .option('date', {
       type: 'string',
       describe: 'trigger: the logical date (default the latest ended)',
@@ -222,23 +257,18 @@ function fields(
   a: Record<string, unknown>,
   parameters: Record<string, unknown>,
 ): Partial<ScheduleRequest> {
-  const out: Partial<ScheduleRequest> = {};
+  const out: Record<string, unknown> = {};
   if (Object.keys(parameters).length > 0) out.parameters = parameters;
-  if (str(a.tz)) out.timezone = str(a.tz) as string;
-  if (str(a.ref)) out.ref = str(a.ref) as string;
-  if (str(a.kernel)) out.kernel = str(a.kernel) as string;
-  if (str(a.start)) out.startDate = isoDate(str(a.start) as string);
-  if (str(a.end)) out.endDate = isoDate(str(a.end) as string);
-  if (str(a.catchup)) out.catchup = str(a.catchup) as ScheduleRequest['catchup'];
-  if (a['max-active'] !== undefined)
-    out.maxActiveRuns = positiveInt(a['max-active'], '--max-active');
-  if (a.timeout !== undefined) out.timeoutSeconds = positiveInt(a.timeout, '--timeout');
-  if (a.sla !== undefined) out.freshnessSlaSeconds = positiveInt(a.sla, '--sla');
-  if (a.poke !== undefined) out.pokeIntervalSeconds = positiveInt(a.poke, '--poke');
-  if (a['wait-timeout'] !== undefined)
-    out.preconditionTimeoutSeconds = positiveInt(a['wait-timeout'], '--wait-timeout');
+  for (const [flag, { field, read }] of Object.entries(FIELD_FLAGS)) {
+    if (read === 'count') {
+      if (a[flag] !== undefined) out[field] = positiveInt(a[flag], `--${flag}`);
+    } else {
+      const text = str(a[flag]);
+      if (text) out[field] = read === 'date' ? isoDate(text) : text;
+    }
+  }
+  if (str(a.catchup)) out.catchup = str(a.catchup);
   if (a['rerun-on-push'] !== undefined) out.rerunOnPush = Boolean(a['rerun-on-push']);
-  if (str(a['push-prefix'])) out.pushPathPrefix = str(a['push-prefix']) as string;
   const given = labels(a.label);
   if (given) out.labels = given;
   const preconditions: SchedulePrecondition[] = [
@@ -247,7 +277,7 @@ function fields(
     ...list(a.after).map((schedule) => ({ kind: 'schedule' as const, schedule })),
   ];
   if (preconditions.length > 0) out.preconditions = preconditions;
-  return out;
+  return out as Partial<ScheduleRequest>;
 }
 
 function details(s: Schedule): string {
