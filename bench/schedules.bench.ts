@@ -9,7 +9,7 @@
  * Each simulated minute the clock moves to the next minute and one ticker pass runs (the pass a
  * replica runs each second), the service's own ticker wiring (run creation, events, the run
  * scheduler's wake-up) with a stand-in run scheduler. Between passes a stand-in executor
- * finishes the runs of the previous minute (one statement per 250 runs), as runs that take less
+ * finishes the runs of the previous minute (one statement per 100 runs), as runs that take less
  * than a minute would; --keep-queued leaves them queued instead (a day then piles up 1.44 M
  * queued runs, which no real deployment has). Measured:
  * - tick lag: for every run, the wall time from the start of the pass in which its date fell due
@@ -172,16 +172,16 @@ async function main(): Promise<void> {
       }
       return out.sort((a, b) => a - b);
     };
-    /** The stand-in executor: the runs stored so far end (succeeded), 250 per statement. */
+    /** The stand-in executor: the runs stored so far end (succeeded), 100 per statement. */
     const finishRuns = async () => {
       const ids = unfinished;
       unfinished = [];
-      for (let i = 0; i < ids.length; i += 250) {
+      for (let i = 0; i < ids.length; i += 100) {
         await store.db.idle();
         await store.db.query(
           `UPDATE runs SET status = 'succeeded', started_at = $2, finished_at = $2, updated_at = $2
            WHERE id IN (SELECT json_array_elements_text($1::json)) AND status = 'queued'`,
-          [JSON.stringify(ids.slice(i, i + 250)), now.toISOString()],
+          [JSON.stringify(ids.slice(i, i + 100)), now.toISOString()],
         );
       }
     };

@@ -102,16 +102,18 @@ export async function openPgliteThread(dir: string | undefined): Promise<Databas
   // Waiters for `idle`: released once nothing is pending, checked a turn of the event loop after
   // the last reply, so a request that reads its next query right after a reply still goes first.
   let idleWaiters: Array<() => void> = [];
-  let idleCheck: NodeJS.Immediate | null = null;
+  let idleCheckScheduled = false;
   const checkIdle = () => {
-    idleCheck = null;
+    idleCheckScheduled = false;
     if (pending.size > 0 || idleWaiters.length === 0) return;
     const waiters = idleWaiters;
     idleWaiters = [];
     for (const wake of waiters) wake();
   };
   const scheduleIdleCheck = () => {
-    idleCheck ??= setImmediate(checkIdle);
+    if (idleCheckScheduled) return;
+    idleCheckScheduled = true;
+    setImmediate(checkIdle);
   };
   worker.on('message', (reply: DbReply) => {
     const call = pending.get(reply.id);

@@ -199,88 +199,99 @@ export class ScheduleStore {
   }
 
   /**
-   * One transaction of the tick pass: under the ticker lock, up to `limit` unpaused schedules due
-   * at `now` are locked, `plan` decides their dates and new position, and the dates are inserted
-   * (once per logical date) and the positions moved in one statement each. Schedules are taken
-   * until their dates reach `maxDates` (at least one schedule), so an `all` catch-up after a long
-   * downtime does not make one huge statement. Returns what was created and whether more may be
-   * due, or null when another replica holds the ticker lock.
+   * One step of the tick pass: up to `limit` unpaused schedules due at `now` are read, `plan`
+   * decides their dates and new position, and one statement applies it, under the ticker's
+   * advisory lock: each schedule's position moves only if it is still the one that was read (a
+   * replica or a person that moved it meanwhile wins), and the dates of the schedules that moved
+   * are inserted (once per logical date) already claimed by this replica for `leaseMs`, so it
+   * dispatches them without claiming them again. No transaction spans the planning: on the
+   * embedded database that would hold the one connection while JavaScript runs. Schedules are
+   * taken until their dates reach `maxDates` (at least one schedule), so an `all` catch-up after
+   * a long downtime does not make one huge statement. Returns the dates created, the schedules
+   * read, and whether more may be due; null when another replica holds the ticker lock.
    */
   async tick(
     now: Date,
     limit: number,
     plan: (schedule: Schedule) => TickPlan,
+    leaseMs: number,
     maxDates = limit,
   ): Promise<{
-    created: Array<{ scheduleId: string; logicalDate: string }>;
-    /** How many due schedules this transaction handled. */
-    processed: number;
+    created: ScheduleDate[];
+    schedules: Schedule[];
     /** Whether due schedules may remain (a full batch, or one cut short by `maxDates`). */
     more: boolean;
   } | null> {
-    return this.db.transaction(async (tx) => {
-      const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [
-        TICK_LOCK,
-      ]);
-      if (lock?.ok !== true) return null;
-      const due = await tx.query(
+    const due = (
+      await this.db.query(
         `SELECT ${SCHEDULE_COLUMNS} FROM schedules
          WHERE NOT paused AND next_due_at <= $1
-         ORDER BY next_due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+         ORDER BY next_due_at, id LIMIT $2`,
         [now.toISOString(), limit],
-      );
-      const dates: Array<Record<string, string>> = [];
-      const positions: Array<Record<string, string | null>> = [];
-      for (const row of due) {
-        if (positions.length > 0 && dates.length >= maxDates) break;
-        const schedule = toSchedule(row);
-        const decided = plan(schedule);
-        for (const date of decided.dates) {
-          dates.push({
-            schedule_id: schedule.id,
-            logical_date: date.logicalDate.toISOString(),
-            data_interval_end: date.dataIntervalEnd.toISOString(),
-            trigger: date.trigger,
-          });
-        }
-        positions.push({
-          id: schedule.id,
-          cursor_date: isoOrNull(decided.cursorDate),
-          next_due_at: isoOrNull(decided.nextDueAt),
+      )
+    ).map(toSchedule);
+    if (due.length === 0) return { created: [], schedules: [], more: false };
+    const dates: Array<Record<string, string>> = [];
+    const positions: Array<Record<string, string | null>> = [];
+    for (const schedule of due) {
+      if (positions.length > 0 && dates.length >= maxDates) break;
+      const decided = plan(schedule);
+      for (const date of decided.dates) {
+        dates.push({
+          schedule_id: schedule.id,
+          logical_date: date.logicalDate.toISOString(),
+          data_interval_end: date.dataIntervalEnd.toISOString(),
+          trigger: date.trigger,
         });
       }
-      const inserted =
-        dates.length === 0
-          ? []
-          : await tx.query(
-              `INSERT INTO schedule_dates (schedule_id, logical_date, data_interval_end, phase,
-                 trigger, next_check_at, created_at, updated_at)
-               SELECT x.schedule_id, x.logical_date, x.data_interval_end, 'pending', x.trigger,
-                 $2, $2, $2
-               FROM json_to_recordset($1::json) AS x(schedule_id text, logical_date timestamptz,
-                 data_interval_end timestamptz, trigger text)
-               ON CONFLICT (schedule_id, logical_date) DO NOTHING
-               RETURNING schedule_id, logical_date`,
-              [JSON.stringify(dates), now.toISOString()],
-            );
-      if (positions.length > 0) {
-        await tx.query(
-          `UPDATE schedules s SET cursor_date = x.cursor_date, next_due_at = x.next_due_at
-           FROM json_to_recordset($1::json) AS x(id text, cursor_date timestamptz,
-             next_due_at timestamptz)
-           WHERE s.id = x.id`,
-          [JSON.stringify(positions)],
-        );
-      }
-      return {
-        created: inserted.map((row) => ({
-          scheduleId: row.schedule_id as string,
-          logicalDate: iso(row.logical_date),
-        })),
-        processed: positions.length,
-        more: due.length === limit || positions.length < due.length,
-      };
-    });
+      positions.push({
+        id: schedule.id,
+        was_cursor: schedule.cursorDate,
+        was_due: schedule.nextDueAt,
+        cursor_date: isoOrNull(decided.cursorDate),
+        next_due_at: isoOrNull(decided.nextDueAt),
+      });
+    }
+    const rows = await this.db.query(
+      `WITH lock AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($1) AS ok),
+       moved AS (
+         UPDATE schedules s SET cursor_date = x.cursor_date, next_due_at = x.next_due_at
+         FROM json_to_recordset($2::json) AS x(id text, was_cursor timestamptz,
+           was_due timestamptz, cursor_date timestamptz, next_due_at timestamptz)
+         WHERE s.id = x.id AND (SELECT ok FROM lock) AND NOT s.paused
+           AND s.cursor_date IS NOT DISTINCT FROM x.was_cursor
+           AND s.next_due_at IS NOT DISTINCT FROM x.was_due
+         RETURNING s.id
+       ),
+       ins AS (
+         INSERT INTO schedule_dates (schedule_id, logical_date, data_interval_end, phase,
+           trigger, next_check_at, claimed_until, created_at, updated_at)
+         SELECT x.schedule_id, x.logical_date, x.data_interval_end, 'pending', x.trigger,
+           $4, $5, $4, $4
+         FROM json_to_recordset($3::json) AS x(schedule_id text, logical_date timestamptz,
+           data_interval_end timestamptz, trigger text)
+         WHERE x.schedule_id IN (SELECT id FROM moved)
+         ORDER BY x.schedule_id, x.logical_date
+         ON CONFLICT (schedule_id, logical_date) DO NOTHING
+         RETURNING *
+       )
+       SELECT l.ok AS locked, ${DATE_COLUMNS.replace('r.status AS run_status', 'NULL AS run_status')}
+       FROM lock l LEFT JOIN ins d ON true
+       ORDER BY d.schedule_id, d.logical_date`,
+      [
+        TICK_LOCK,
+        JSON.stringify(positions),
+        JSON.stringify(dates),
+        now.toISOString(),
+        new Date(now.getTime() + leaseMs).toISOString(),
+      ],
+    );
+    if (rows[0]?.locked !== true) return null;
+    return {
+      created: rows.filter((row) => row.schedule_id !== null).map(toDate),
+      schedules: due.slice(0, positions.length),
+      more: due.length === limit || positions.length < due.length,
+    };
   }
 
   /** Resolves when the database has served the calls waiting for it (see Database.idle). */

@@ -2,10 +2,12 @@
  * The ticker: every replica runs one, and together they create exactly one run per schedule and
  * logical date. Each pass (every `intervalMs`, or at once when woken):
  *
- * 1. tick: under the ticker's advisory lock, due schedules are locked and their dates inserted
- *    by the catch-up policy (tick-plan.ts); the unique (schedule, logical date) key makes a
- *    date once even if two passes overlapped.
- * 2. dispatch: pending and waiting dates are claimed with a lease; each is checked against the
+ * 1. tick: due schedules are read, their dates planned by the catch-up policy (tick-plan.ts),
+ *    and, under the ticker's advisory lock, each schedule's position moved only if it is still
+ *    the one read, and its dates inserted; the unique (schedule, logical date) key makes a date
+ *    once even if two passes overlapped. The new dates come back claimed by this replica.
+ * 2. dispatch: those dates, then the other pending and waiting ones, claimed with a lease
+ *    (backfills, triggers, pushes, preconditions, lapsed claims); each is checked against the
  *    schedule's max active runs and preconditions, its notebook resolved at the ref (so the
  *    commit of that moment is recorded), its parameters rendered, and its run created with an
  *    idempotency key of schedule, logical date and attempt, so a replica that takes over an
@@ -15,9 +17,9 @@
  *
  * Ticking and dispatch work in batches of `batch` schedules or dates, each a few statements (one
  * insert of the batch's dates, one of its runs, one update of its claims), never one per date: a
- * pass of 1,000 schedules is a few dozen statements. Before each statement the ticker waits for the calls
- * already queued at the database (Database.idle): on the embedded database, which serves one call
- * at a time, API requests go first, and wait at most for one of the ticker's statements.
+ * pass of 1,000 schedules is a few dozen statements. Before each statement the ticker waits for
+ * the calls already queued at the database (Database.idle): on the embedded database, which
+ * serves one call at a time, API requests go first and wait for at most one ticker statement.
  *
  * Time comes only from `clock`, so tests run years of ticks in seconds.
  */
@@ -162,25 +164,30 @@ export class Ticker {
     const result: PassResult = { created: 0, submitted: 0, waiting: 0, ticked: false };
     const { schedules: store, batch } = this.#o;
     const now = this.#o.clock();
+    // One pass is one moment: a schedule is read once, its active runs counted once, and a
+    // notebook at a ref resolved once per pass, however many of its dates are due in it.
+    const pass: PassMemo = { schedules: new Map(), active: new Map(), sources: new Map() };
     for (;;) {
-      // Small transactions: on the embedded database a transaction holds the one connection, and
-      // API requests wait for it.
       await store.idle();
       const tick = await store.tick(
         now,
         batch,
         (s) => planTick(s, now, this.#o.misfireGraceMs),
+        this.#o.leaseMs,
         batch,
       );
       if (tick === null) break;
       result.ticked = true;
       result.created += tick.created.length;
+      for (const schedule of tick.schedules) pass.schedules.set(schedule.id, schedule);
+      // The new dates are claimed by this replica already: dispatched at once, in batches.
+      for (let i = 0; i < tick.created.length; i += batch)
+        await this.#dispatch(tick.created.slice(i, i + batch), now, pass, result);
       // A full batch may leave more due schedules (or an `all` catch-up more dates).
       if (!tick.more) break;
     }
-    // One pass is one moment: a schedule is read once, its active runs counted once, and a
-    // notebook at a ref resolved once per pass, however many of its dates are due in it.
-    const pass: PassMemo = { schedules: new Map(), active: new Map(), sources: new Map() };
+    // Dates from elsewhere: backfills, manual triggers, pushes, waiting preconditions, and claims
+    // another replica let lapse.
     for (;;) {
       await store.idle();
       const claimed = await store.claimDates(now, batch, this.#o.leaseMs);
