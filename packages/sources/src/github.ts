@@ -167,6 +167,89 @@ export class GitHubClient {
   }
 
   /**
+   * What changed between two commits, as GitHub's compare API answers it (GET
+   * /repos/{owner}/{repo}/compare/{base}...{head}: the changes from their merge base to `head`).
+   * GitHub lists the changed files on the first page only, at most 300 for the whole comparison:
+   * `complete` is false when the list may have been cut there (then walk the commits, see
+   * comparisonCommits and commitFiles). One commit per page is asked for: only the files and the
+   * counts are read here.
+   */
+  async compareFiles(owner: string, repo: string, base: string, head: string): Promise<Comparison> {
+    const basehead = `${base}...${head}`;
+    const { data } = await this.#call(
+      `comparing ${basehead} in ${owner}/${repo}`,
+      { owner, repo, ref: basehead },
+      (signal) =>
+        this.octokit.rest.repos.compareCommitsWithBasehead({
+          owner,
+          repo,
+          basehead,
+          per_page: 1,
+          page: 1,
+          request: { signal },
+        }),
+    );
+    const files = (data.files ?? []).map(changedFile);
+    return {
+      status: data.status,
+      aheadBy: data.ahead_by,
+      behindBy: data.behind_by,
+      totalCommits: data.total_commits,
+      files,
+      complete: files.length < COMPARE_FILES_LIMIT,
+    };
+  }
+
+  /** Every commit of a comparison (base...head), oldest first, following GitHub's pages. */
+  async comparisonCommits(
+    owner: string,
+    repo: string,
+    base: string,
+    head: string,
+  ): Promise<string[]> {
+    const basehead = `${base}...${head}`;
+    return this.#call(
+      `listing the commits of ${basehead} in ${owner}/${repo}`,
+      { owner, repo, ref: basehead },
+      (signal) =>
+        this.octokit.paginate(
+          this.octokit.rest.repos.compareCommitsWithBasehead,
+          { owner, repo, basehead, per_page: 100, request: { signal } },
+          // A comparison page is one object (it has a url), so octokit leaves it as GitHub sent it.
+          (response) =>
+            (response.data as unknown as { commits: Array<{ sha: string }> }).commits.map(
+              (commit) => commit.sha,
+            ),
+        ),
+    );
+  }
+
+  /**
+   * The files one commit changed (against its first parent). GitHub pages them 300 at a time
+   * and stops at 3000: `complete` is false at that cap.
+   */
+  async commitFiles(
+    owner: string,
+    repo: string,
+    sha: string,
+  ): Promise<{ files: ChangedFile[]; complete: boolean }> {
+    const files = await this.#call(
+      `listing the files of commit ${sha} in ${owner}/${repo}`,
+      { owner, repo, ref: sha },
+      (signal) =>
+        this.octokit.paginate(
+          this.octokit.rest.repos.getCommit,
+          { owner, repo, ref: sha, request: { signal } },
+          (response) =>
+            ((response.data as unknown as { files?: ChangedFileJson[] }).files ?? []).map(
+              changedFile,
+            ),
+        ),
+    );
+    return { files, complete: files.length < COMMIT_FILES_LIMIT };
+  }
+
+  /**
    * Opens the repository tarball at a commit: the API answers 302 to a download URL (which may
    * carry a short-lived token in its query: it never reaches a message). Returns the body stream.
    */
@@ -332,6 +415,42 @@ export class GitHubClient {
   #redact(text: string): string {
     return redact(text, [this.#token]);
   }
+}
+
+/** One file of a comparison or commit, as GitHub names its change. */
+export interface ChangedFile {
+  filename: string;
+  status: 'added' | 'removed' | 'modified' | 'renamed' | 'copied' | 'changed' | 'unchanged';
+  /** The old path of a renamed (or copied) file. */
+  previousFilename?: string;
+}
+
+export interface Comparison {
+  status: 'diverged' | 'ahead' | 'behind' | 'identical';
+  aheadBy: number;
+  behindBy: number;
+  totalCommits: number;
+  files: ChangedFile[];
+  /** False when GitHub may have cut the list (it lists at most 300 files of a comparison). */
+  complete: boolean;
+}
+
+/** GitHub's documented caps: files of a whole comparison, files of one commit (all pages). */
+const COMPARE_FILES_LIMIT = 300;
+const COMMIT_FILES_LIMIT = 3000;
+
+interface ChangedFileJson {
+  filename: string;
+  status: ChangedFile['status'];
+  previous_filename?: string;
+}
+
+function changedFile(file: ChangedFileJson): ChangedFile {
+  return {
+    filename: file.filename,
+    status: file.status,
+    ...(file.previous_filename === undefined ? {} : { previousFilename: file.previous_filename }),
+  };
 }
 
 class HttpCallError extends Error {

@@ -11,7 +11,12 @@ export {
   type SourceErrorCode,
   type SourceErrorOptions,
 } from './errors.ts';
-export { GitHubClient, type GitHubRepository } from './github.ts';
+export {
+  type ChangedFile,
+  type Comparison,
+  GitHubClient,
+  type GitHubRepository,
+} from './github.ts';
 export { guardedFetch } from './https.ts';
 export {
   DEFAULT_GITHUB_API_URL,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import {
 import {
   type ContextOptions,
   fetchRepositoryContext,
+  GitHubClient,
   type ResolveOptions,
   resolveSource,
   SourceError,
@@ -564,5 +566,88 @@ describe('test server shapes match recorded GitHub responses (@octokit/fixtures)
     assert.equal(body, firstSha);
     const { body: json } = await get('/repos/acme/notebooks/commits/v1');
     assert.equal((json as { sha: string }).sha, firstSha);
+  });
+});
+
+describe('comparisons: the compare API paged as GitHub pages it', () => {
+  /** `count` commits on top of `base` in one `git fast-import` (one process, not hundreds). */
+  function importCommits(git: GitRepository, base: string, count: number): string[] {
+    // Times after the base commit's: git's range walks trust commit dates to go forward.
+    const now = Math.floor(Date.now() / 1000) + 1;
+    let stream = '';
+    for (let i = 0; i < count; i++) {
+      const message = `commit ${i}`;
+      const content = `${i}\n`;
+      stream += `commit refs/heads/main\nmark :${i + 1}\ncommitter NES Test <test@nes.invalid> ${now + i} +0000\n`;
+      stream += `data ${message.length}\n${message}\n`;
+      stream += i === 0 ? `from ${base}\n` : `from :${i}\n`;
+      stream += `M 100644 inline part/${i % 3}.txt\ndata ${content.length}\n${content}\n`;
+    }
+    execFileSync('git', ['fast-import', '--quiet'], { cwd: git.dir, input: stream });
+    return execFileSync('git', ['rev-list', '--reverse', `${base}..main`], { cwd: git.dir })
+      .toString()
+      .trim()
+      .split('\n');
+  }
+
+  test('files from the merge base on the first page only, commits oldest first in pages, 250 without paging', async () => {
+    const git = await GitRepository.create(join(work, 'long'));
+    const base = await git.commit({ 'README.md': 'long\n', 'part/0.txt': 'x\n' }, 'base');
+    const commits = importCommits(git, base, 260);
+    const head = commits.at(-1) ?? '';
+    server.addRepository({ owner: 'acme', name: 'long', git });
+    const client = new GitHubClient(options());
+
+    const comparison = await client.compareFiles('acme', 'long', base, head);
+    assert.deepEqual(
+      { ...comparison, files: comparison.files.map((f) => `${f.status} ${f.filename}`) },
+      {
+        status: 'ahead',
+        aheadBy: 260,
+        behindBy: 0,
+        totalCommits: 260,
+        files: ['modified part/0.txt', 'added part/1.txt', 'added part/2.txt'],
+        complete: true,
+      },
+    );
+    server.requests.length = 0;
+    assert.deepEqual(await client.comparisonCommits('acme', 'long', base, head), commits);
+    // Three pages of 100, each linked to the next.
+    assert.equal(server.requests.filter((r) => r.path.includes('/compare/')).length, 3);
+
+    const get = async (query: string) => {
+      const response = await fetch(
+        `${server.url}/repos/acme/long/compare/${base}...${head}${query}`,
+      );
+      return {
+        link: response.headers.get('link') ?? '',
+        body: (await response.json()) as {
+          commits: Array<{ sha: string }>;
+          files: unknown[];
+          total_commits: number;
+        },
+      };
+    };
+    const unpaged = await get('');
+    assert.equal(unpaged.body.commits.length, 250);
+    assert.equal(unpaged.body.commits.at(-1)?.sha, head);
+    assert.equal(unpaged.link, '');
+    const second = await get('?per_page=100&page=2');
+    assert.deepEqual(
+      second.body.commits.map((c) => c.sha),
+      commits.slice(100, 200),
+    );
+    assert.deepEqual(second.body.files, []);
+    assert.match(second.link, /[?&]page=3>; rel="next"/);
+    assert.match(second.link, /[?&]page=1>; rel="prev"/);
+    // per_page above 100 is 100, as GitHub caps it.
+    assert.equal((await get('?per_page=500')).body.commits.length, 100);
+
+    const back = await client.compareFiles('acme', 'long', head, base);
+    assert.deepEqual(
+      [back.status, back.aheadBy, back.behindBy, back.totalCommits],
+      ['behind', 0, 260, 0],
+    );
+    await expectCode(client.compareFiles('acme', 'long', base, 'no-such-branch'), 'ref_not_found');
   });
 });

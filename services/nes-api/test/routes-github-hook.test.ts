@@ -51,23 +51,42 @@ after(async () => {
   await h?.close();
 });
 
-async function pushPayload(before: string, after: string, ref = 'refs/heads/main') {
-  const lines = (await h.git.git('diff', '--name-status', before, after)).trim().split('\n');
-  const files = { added: [] as string[], modified: [] as string[], removed: [] as string[] };
-  for (const line of lines) {
-    const [status, path] = line.split('\t') as [string, string];
-    (status === 'A' ? files.added : status === 'D' ? files.removed : files.modified).push(path);
+/** GitHub's cap on the commits of a push event in its older deliveries and its timeline. */
+const PAYLOAD_COMMITS = 20;
+
+/**
+ * A push payload as GitHub sends it, read from the repository: the commits of before..after
+ * (oldest first, the latest PAYLOAD_COMMITS of them), each with its added, modified and removed
+ * paths, and head_commit.
+ */
+async function pushPayload(
+  before: string,
+  after: string,
+  options: { ref?: string; forced?: boolean } = {},
+): Promise<string> {
+  const ids = (await h.git.git('rev-list', '--reverse', `${before}..${after}`))
+    .split('\n')
+    .filter((line) => line !== '');
+  const commits = [];
+  for (const id of ids) {
+    const files = { added: [] as string[], modified: [] as string[], removed: [] as string[] };
+    const lines = await h.git.git('diff-tree', '--no-commit-id', '--name-status', '-r', id);
+    for (const line of lines.split('\n').filter((l) => l !== '')) {
+      const [status, path] = line.split('\t') as [string, string];
+      (status === 'A' ? files.added : status === 'D' ? files.removed : files.modified).push(path);
+    }
+    commits.push({ id, message: `commit ${id.slice(0, 7)}`, distinct: true, ...files });
   }
   return JSON.stringify({
-    ref,
+    ref: options.ref ?? 'refs/heads/main',
     before,
     after,
     created: false,
     deleted: false,
-    forced: false,
+    forced: options.forced ?? false,
     repository: { full_name: 'acme/notebooks', default_branch: 'main' },
-    commits: [{ id: after, message: 'fix', ...files }],
-    head_commit: { id: after, message: 'fix', ...files },
+    commits: commits.slice(-PAYLOAD_COMMITS),
+    head_commit: commits.at(-1) ?? null,
   });
 }
 
@@ -166,7 +185,7 @@ test('a signed push that fixes the notebook reruns the failed dates at the new c
   assert.equal(ping.statusCode, 200);
   assert.equal(ping.json().ignored, true);
   // A push to another branch: the schedules follow main.
-  const other = await pushPayload(broken, fixed, 'refs/heads/feature');
+  const other = await pushPayload(broken, fixed, { ref: 'refs/heads/feature' });
   const elsewhere = await hook(other, { 'x-hub-signature-256': signature(SECRET, other) });
   assert.deepEqual(elsewhere.json().reruns, []);
 
@@ -205,10 +224,9 @@ test('a signed push that fixes the notebook reruns the failed dates at the new c
 
   // The same delivery again (GitHub redelivers): the dates are under way, nothing doubles.
   const again = await hook(body, { 'x-hub-signature-256': signature(SECRET, body) });
-  assert.deepEqual(
-    again.json().reruns.map((r: { dates: string[] }) => r.dates.length),
-    [0, 0],
-  );
+  assert.equal(again.statusCode, 202, again.body);
+  assert.deepEqual(again.json().reruns, []);
+  assert.deepEqual(await states(fixme.id), after);
 });
 
 test('webhook secrets per repository come from a JSON file; a bad file is a clear error', async () => {
@@ -226,4 +244,142 @@ test('webhook secrets per repository come from a JSON file; a bad file is a clea
     /NES_GITHUB_WEBHOOK_SECRETS_FILE: entry "not a repo"/,
   );
   await rm(dir, { recursive: true, force: true });
+});
+
+/** A schedule on a new notebook at `path` whose three dates (1-3 June) all failed. */
+async function failingSchedule(name: string, path: string): Promise<string> {
+  await h.git.commit({ [path]: notebookText(['raise ValueError("broken")']) }, `add ${path}`);
+  const s = await create(name, { notebook: `github://acme/notebooks/${path}`, rerunOnPush: true });
+  await ticker.pass();
+  for (const date of await states(s.id)) {
+    await finish(sqlStore, await h.store.getRun(date.runId), 'failed');
+  }
+  assert.deepEqual(
+    (await states(s.id)).map((d) => d.state),
+    ['failed', 'failed', 'failed'],
+  );
+  return s.id;
+}
+
+const signed = (body: string) => hook(body, { 'x-hub-signature-256': signature(SECRET, body) });
+
+const rerunOf = (res: { json(): unknown }, id: string) =>
+  (res.json() as { reruns: Array<{ scheduleId: string; dates: string[] }> }).reruns.find(
+    (r) => r.scheduleId === id,
+  );
+
+const compareRequests = () => h.github.requests.filter((r) => r.path.includes('/compare/'));
+
+test('a push of 25 commits whose first fixed the notebook reruns the failed dates (the payload lists the last 20: the compare API tells)', async () => {
+  const id = await failingSchedule('long-push', 'nb/long.ipynb');
+  const fixedNotebook = notebookText([
+    { source: 'alpha = 0.5\nname = "world"', tags: ['parameters'] },
+    'print("long")',
+  ]);
+  const before = (await h.git.git('rev-parse', 'HEAD')).trim();
+  await h.git.commit({ 'nb/long.ipynb': fixedNotebook }, 'fix the long notebook');
+  for (let i = 0; i < 24; i++) await h.git.commit({ [`data/part-${i}.csv`]: `${i}\n` });
+  const after = (await h.git.git('rev-parse', 'HEAD')).trim();
+  const body = await pushPayload(before, after);
+  const payload = JSON.parse(body) as { commits: Array<{ modified: string[]; added: string[] }> };
+  // What the payload alone would say: the notebook's commit is not in it.
+  assert.equal(payload.commits.length, 20);
+  assert.ok(payload.commits.every((c) => ![...c.added, ...c.modified].includes('nb/long.ipynb')));
+
+  const asked = compareRequests().length;
+  const res = await signed(body);
+  assert.equal(res.statusCode, 202, res.body);
+  assert.equal(res.json().changesFrom, 'compare');
+  assert.equal(compareRequests().length, asked + 1);
+  assert.deepEqual(
+    rerunOf(res, id)?.dates.map((d) => d.slice(0, 10)),
+    ['2026-06-01', '2026-06-02', '2026-06-03'],
+  );
+  await ticker.pass();
+  const rerun = await states(id);
+  assert.deepEqual(
+    rerun.map((d) => [d.state, d.commitSha, d.trigger]),
+    Array(3).fill(['running', after, 'push']),
+  );
+});
+
+test("a push whose comparison lists 300 files (GitHub's cap) is read commit by commit", async () => {
+  const id = await failingSchedule('wide-push', 'nb/wide.ipynb');
+  const before = (await h.git.git('rev-parse', 'HEAD')).trim();
+  await h.git.commit({ 'nb/wide.ipynb': notebookText(['print("wide")']) }, 'fix wide');
+  // 320 files that sort before nb/: the comparison's 300 are all of them.
+  const bulk: Record<string, string> = {};
+  for (let i = 0; i < 320; i++) bulk[`bulk/f${String(i).padStart(3, '0')}.txt`] = `${i}`;
+  await h.git.commit(bulk, 'bulk');
+  for (let i = 0; i < 19; i++) await h.git.commit({ [`data/more-${i}.csv`]: `${i}` });
+  const after = (await h.git.git('rev-parse', 'HEAD')).trim();
+
+  const compare = await fetch(
+    `${h.github.url}/repos/acme/notebooks/compare/${before}...${after}?per_page=1`,
+  );
+  const answer = (await compare.json()) as {
+    files: Array<{ filename: string }>;
+    total_commits: number;
+  };
+  assert.equal(answer.files.length, 300);
+  assert.equal(answer.total_commits, 21);
+  assert.ok(!answer.files.some((f) => f.filename === 'nb/wide.ipynb'));
+  assert.match(compare.headers.get('link') ?? '', /rel="next"/);
+
+  const res = await signed(await pushPayload(before, after));
+  assert.equal(res.statusCode, 202, res.body);
+  assert.equal(res.json().changesFrom, 'commits');
+  assert.equal(rerunOf(res, id)?.dates.length, 3);
+  // The bulk commit's 320 files came in two pages.
+  const bulkCommit = (await h.git.git('rev-parse', `${after}~19`)).trim();
+  assert.equal(
+    h.github.requests.filter((r) => r.path.endsWith(`/commits/${bulkCommit}`)).length,
+    2,
+  );
+});
+
+test('a forced push is compared both ways; a deleted branch is acknowledged and changes nothing', async () => {
+  const id = await failingSchedule('forced-push', 'nb/forced.ipynb');
+  const base = (await h.git.git('rev-parse', 'HEAD')).trim();
+  // The branch had a commit that touched the notebook; a forced push replaces it with one that
+  // does not touch it: the notebook at the new head differs from the one the dates ran with.
+  await h.git.commit({ 'nb/forced.ipynb': notebookText(['print("tried")']) }, 'try');
+  const dropped = (await h.git.git('rev-parse', 'HEAD')).trim();
+  await h.git.git('reset', '-q', '--hard', base);
+  const after = await h.git.commit({ 'README.md': 'forced\n' }, 'rewrite');
+  const body = await pushPayload(dropped, after, { forced: true });
+  // The payload lists only the new commit, which does not name the notebook.
+  assert.deepEqual(
+    (JSON.parse(body) as { commits: Array<{ modified: string[] }> }).commits.map((c) => c.modified),
+    [['README.md']],
+  );
+  const res = await signed(body);
+  assert.equal(res.statusCode, 202, res.body);
+  assert.equal(res.json().changesFrom, 'compare');
+  assert.equal(rerunOf(res, id)?.dates.length, 3);
+
+  await ticker.pass();
+  const attempts = async () =>
+    (await states(id)).map((d) => [d.runId, d.commitSha, d.trigger] as const);
+  const before = await attempts();
+  assert.deepEqual(
+    before.map(([, commit, trigger]) => [commit, trigger]),
+    Array(3).fill([after, 'push']),
+  );
+  const deletion = JSON.stringify({
+    ref: 'refs/heads/main',
+    before: after,
+    after: '0000000000000000000000000000000000000000',
+    created: false,
+    deleted: true,
+    forced: false,
+    repository: { full_name: 'acme/notebooks', default_branch: 'main' },
+    commits: [],
+    head_commit: null,
+  });
+  const gone = await signed(deletion);
+  assert.equal(gone.statusCode, 200, gone.body);
+  assert.equal(gone.json().ignored, true);
+  assert.match(gone.json().reason, /deleted the branch/);
+  assert.deepEqual(await attempts(), before);
 });

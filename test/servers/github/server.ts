@@ -3,7 +3,15 @@
  * the endpoints NES uses, with GitHub's status codes, error bodies ({message, documentation_url,
  * status}) and rate-limit headers:
  *   GET /repos/{o}/{r}                         repository (404 for a private one without a token)
- *   GET /repos/{o}/{r}/commits/{ref}           commit; `application/vnd.github.sha` gives the SHA as text; 422 unknown ref
+ *   GET /repos/{o}/{r}/commits/{ref}           commit with its changed files (against the first parent), 300 a page
+ *                                              (Link header), 3000 at most; `application/vnd.github.sha` gives
+ *                                              the SHA as text; 422 unknown ref
+ *   GET /repos/{o}/{r}/compare/{base}...{head} commits of head not in base (chronological), status, ahead_by,
+ *                                              behind_by, total_commits, and the files changed from the merge
+ *                                              base: without page/per_page the last 250 commits; with them pages
+ *                                              of per_page (default 30, max 100, Link header) and the files on
+ *                                              page 1 only, at most 300; 404 for an unknown side or no common
+ *                                              ancestor
  *   GET /repos/{o}/{r}/contents/{path}?ref=    file (base64; over 1 MB: encoding "none", content ""),
  *                                              directory listing, symlink; raw media type gives the bytes
  *   GET /repos/{o}/{r}/git/blobs/{sha}         blob (base64 JSON or raw)
@@ -210,20 +218,91 @@ export async function startGitHubTestServer(
       if (/vnd\.github(\.v3)?\.sha/.test(accept)) {
         return reply(200, sha, { 'content-type': 'application/vnd.github.sha; charset=utf-8' });
       }
-      const [tree = '', ...parents] = (await git.git('show', '-s', '--format=%T %P', sha))
-        .trim()
-        .split(/\s+/);
-      const message = (await git.git('show', '-s', '--format=%B', sha)).trim();
-      return reply(200, {
-        sha,
-        node_id: nodeId(sha),
-        commit: { message, tree: { sha: tree, url: `${apiRepo}/git/trees/${tree}` } },
-        url: `${apiRepo}/commits/${sha}`,
-        html_url: `${base}/${fullName}/commit/${sha}`,
-        parents: parents
-          .filter((p) => p !== '')
-          .map((p) => ({ sha: p, url: `${apiRepo}/commits/${p}` })),
-      });
+      const commit = await commitJson(git, sha, apiRepo, `${base}/${fullName}`);
+      const parent = commit.parents[0]?.sha ?? EMPTY_TREE;
+      const all = (await changedFiles(git, parent, sha, apiRepo)).slice(0, COMMIT_FILES_MAX);
+      const page = pageParam(url, 'page', 1);
+      const pages = Math.max(1, Math.ceil(all.length / COMMIT_FILES_PAGE));
+      const files = all.slice((page - 1) * COMMIT_FILES_PAGE, page * COMMIT_FILES_PAGE);
+      return reply(
+        200,
+        {
+          ...commit,
+          stats: {
+            additions: sum(all, 'additions'),
+            deletions: sum(all, 'deletions'),
+            total: sum(all, 'changes'),
+          },
+          files,
+        },
+        pages > 1 ? { link: linkHeader(url, page, pages) } : {},
+      );
+    }
+
+    m = /^compare\/(.+)$/.exec(rest);
+    if (m !== null) {
+      const basehead = decodeURIComponent(m[1] ?? '');
+      const sides = basehead.split('...');
+      const notFound = () =>
+        reply(404, error('Not Found', `${DOCS}/commits/commits#compare-two-commits`));
+      if (sides.length !== 2) return notFound();
+      const [baseRef = '', headRef = ''] = sides;
+      const [baseSha, headSha] = [await git.resolve(baseRef), await git.resolve(headRef)];
+      if (baseSha === null || headSha === null) return notFound();
+      let mergeBase: string;
+      try {
+        mergeBase = (await git.git('merge-base', baseSha, headSha)).trim();
+      } catch {
+        return reply(
+          404,
+          error(
+            `No common ancestor between ${baseRef} and ${headRef}.`,
+            `${DOCS}/commits/commits#compare-two-commits`,
+          ),
+        );
+      }
+      const revs = async (range: string) =>
+        (await git.git('rev-list', '--reverse', '--topo-order', range))
+          .split('\n')
+          .filter((line) => line !== '');
+      const ahead = await revs(`${baseSha}..${headSha}`);
+      const behind = await revs(`${headSha}..${baseSha}`);
+      const paged = url.searchParams.has('page') || url.searchParams.has('per_page');
+      const perPage = Math.min(100, pageParam(url, 'per_page', 30));
+      const page = pageParam(url, 'page', 1);
+      const listed = paged ? ahead.slice((page - 1) * perPage, page * perPage) : ahead.slice(-250);
+      const pages = Math.max(1, Math.ceil(ahead.length / perPage));
+      const html = `${base}/${fullName}`;
+      const files =
+        !paged || page === 1
+          ? (await changedFiles(git, mergeBase, headSha, apiRepo)).slice(0, COMPARE_FILES_MAX)
+          : [];
+      return reply(
+        200,
+        {
+          url: `${apiRepo}/compare/${basehead}`,
+          html_url: `${html}/compare/${basehead}`,
+          permalink_url: `${html}/compare/${baseSha.slice(0, 7)}...${headSha.slice(0, 7)}`,
+          diff_url: `${html}/compare/${basehead}.diff`,
+          patch_url: `${html}/compare/${basehead}.patch`,
+          base_commit: await commitJson(git, baseSha, apiRepo, html),
+          merge_base_commit: await commitJson(git, mergeBase, apiRepo, html),
+          status:
+            ahead.length > 0 && behind.length > 0
+              ? 'diverged'
+              : ahead.length > 0
+                ? 'ahead'
+                : behind.length > 0
+                  ? 'behind'
+                  : 'identical',
+          ahead_by: ahead.length,
+          behind_by: behind.length,
+          total_commits: ahead.length,
+          commits: await commitsJson(git, listed, apiRepo, html),
+          files,
+        },
+        paged && pages > 1 ? { link: linkHeader(url, page, pages) } : {},
+      );
     }
 
     m = /^contents(?:\/(.*))?$/.exec(rest);
@@ -343,6 +422,151 @@ export async function startGitHubTestServer(
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** GitHub's caps: files of a comparison (first page only), files of a commit per page and in all. */
+const COMPARE_FILES_MAX = 300;
+const COMMIT_FILES_PAGE = 300;
+const COMMIT_FILES_MAX = 3000;
+/** git's empty tree: what a root commit's files are compared with. */
+const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+
+interface FileJson {
+  sha: string;
+  filename: string;
+  status: 'added' | 'removed' | 'modified' | 'renamed' | 'copied' | 'changed';
+  additions: number;
+  deletions: number;
+  changes: number;
+  blob_url: string;
+  raw_url: string;
+  contents_url: string;
+  previous_filename?: string;
+}
+
+const STATUS: Record<string, FileJson['status']> = {
+  A: 'added',
+  D: 'removed',
+  M: 'modified',
+  R: 'renamed',
+  C: 'copied',
+  T: 'changed',
+};
+
+/** The files changed from `from` to `to` as GitHub lists them (git's rename detection, as GitHub's). */
+async function changedFiles(
+  git: GitRepository,
+  from: string,
+  to: string,
+  apiRepo: string,
+): Promise<FileJson[]> {
+  const raw = (await git.git('diff', '--raw', '-z', '-M', '--no-abbrev', from, to)).split('\0');
+  const counts = (await git.git('diff', '--numstat', '-z', '-M', from, to)).split('\0');
+  const files: FileJson[] = [];
+  for (let i = 0; i < raw.length - 1; ) {
+    const meta = (raw[i++] ?? '').split(' ');
+    const letter = (meta[4] ?? '').charAt(0);
+    const previous = letter === 'R' || letter === 'C' ? raw[i++] : undefined;
+    const path = raw[i++] ?? '';
+    const sha = letter === 'D' ? (meta[2] ?? '') : (meta[3] ?? '');
+    files.push({
+      sha,
+      filename: path,
+      status: STATUS[letter] ?? 'modified',
+      additions: 0,
+      deletions: 0,
+      changes: 0,
+      blob_url: `${apiRepo}/blob/${to}/${path}`,
+      raw_url: `${apiRepo}/raw/${to}/${path}`,
+      contents_url: `${apiRepo}/contents/${path}?ref=${to}`,
+      ...(previous === undefined ? {} : { previous_filename: previous }),
+    });
+  }
+  // --numstat -z: "added\tdeleted\tpath" or, for a rename, "added\tdeleted\t" then both paths.
+  const byPath = new Map(files.map((f) => [f.filename, f]));
+  for (let i = 0; i < counts.length - 1; ) {
+    const [added = '0', deleted = '0', path = ''] = (counts[i++] ?? '').split('\t');
+    let name = path;
+    if (path === '') {
+      i++;
+      name = counts[i++] ?? '';
+    }
+    const file = byPath.get(name);
+    if (file === undefined) continue;
+    file.additions = Number(added) || 0;
+    file.deletions = Number(deleted) || 0;
+    file.changes = file.additions + file.deletions;
+  }
+  return files;
+}
+
+type CommitJson = { sha: string; parents: Array<{ sha: string; url: string }> } & Record<
+  string,
+  unknown
+>;
+
+async function commitJson(
+  git: GitRepository,
+  sha: string,
+  apiRepo: string,
+  html: string,
+): Promise<CommitJson> {
+  return (await commitsJson(git, [sha], apiRepo, html))[0] as CommitJson;
+}
+
+/** Commits as the API shows them, read with one `git show` for all of them. */
+async function commitsJson(
+  git: GitRepository,
+  shas: string[],
+  apiRepo: string,
+  html: string,
+): Promise<CommitJson[]> {
+  if (shas.length === 0) return [];
+  const out = await git.git('show', '-s', '--format=%H%x00%T%x00%P%x00%B%x1e', ...shas);
+  return out
+    .split('\x1e')
+    .slice(0, shas.length)
+    .map((record) => {
+      const [sha = '', tree = '', parents = '', message = ''] = record
+        .replace(/^\n/, '')
+        .split('\0');
+      return {
+        sha,
+        node_id: nodeId(sha),
+        commit: {
+          message: message.trim(),
+          tree: { sha: tree, url: `${apiRepo}/git/trees/${tree}` },
+        },
+        url: `${apiRepo}/commits/${sha}`,
+        html_url: `${html}/commit/${sha}`,
+        parents: parents
+          .split(' ')
+          .filter((p) => p !== '')
+          .map((p) => ({ sha: p, url: `${apiRepo}/commits/${p}` })),
+      };
+    });
+}
+
+function pageParam(url: URL, name: string, fallback: number): number {
+  const value = Number(url.searchParams.get(name) ?? fallback);
+  return Number.isInteger(value) && value >= 1 ? value : fallback;
+}
+
+/** GitHub's Link header: first/prev/next/last, each the request's URL with its page. */
+function linkHeader(url: URL, page: number, pages: number): string {
+  const at = (n: number) => {
+    const next = new URL(url);
+    next.searchParams.set('page', String(n));
+    return next.toString();
+  };
+  const links: string[] = [];
+  if (page > 1) links.push(`<${at(page - 1)}>; rel="prev"`, `<${at(1)}>; rel="first"`);
+  if (page < pages) links.push(`<${at(page + 1)}>; rel="next"`, `<${at(pages)}>; rel="last"`);
+  return links.join(', ');
+}
+
+function sum(files: FileJson[], key: 'additions' | 'deletions' | 'changes'): number {
+  return files.reduce((total, file) => total + file[key], 0);
 }
 
 function send(

@@ -4,26 +4,21 @@
  * failed dates of every schedule that opted in (`rerunOnPush`) and whose notebook, or path
  * prefix, the push changed on the schedule's branch. Other events are acknowledged and ignored.
  *
+ * The changed paths come from the payload when it is whole, else from GitHub's compare API
+ * (schedules/push-changes.ts). A deleted branch has no commit to run at: acknowledged, ignored.
+ *
  * The route parses its own body: the signature is over the bytes GitHub sent, so the app's JSON
  * parser (which reads parameters exactly) must not touch them first.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { parseSourceUri } from '@nes/sources';
+import { GitHubClient, parseSourceUri } from '@nes/sources';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { ApiError } from '../errors.ts';
-import type { Schedule } from '../schedules/schedule-model.ts';
+import { type PushChanges, type PushEvent, pushChanges } from '../schedules/push-changes.ts';
+import type { Schedule, ScheduleDate } from '../schedules/schedule-model.ts';
 import { ErrorSchema } from '../schemas/common.ts';
 import type { RouteContext } from './context.ts';
-
-interface PushEvent {
-  ref?: string;
-  after?: string;
-  deleted?: boolean;
-  repository?: { full_name?: string; default_branch?: string };
-  commits?: Array<{ added?: string[]; modified?: string[]; removed?: string[] }>;
-  head_commit?: { added?: string[]; modified?: string[]; removed?: string[] } | null;
-}
 
 const SHA = /^[0-9a-f]{40}$/;
 
@@ -31,6 +26,17 @@ const HookResultSchema = Type.Object({
   event: Type.Union([Type.String(), Type.Null()]),
   commit: Type.Optional(Type.String()),
   ignored: Type.Boolean(),
+  /** Why a push was ignored, or why every opted-in schedule on the branch counted as changed. */
+  reason: Type.Optional(Type.String()),
+  /** Where the changed paths came from: the payload, GitHub's compare API, or its commits. */
+  changesFrom: Type.Optional(
+    Type.Union([
+      Type.Literal('payload'),
+      Type.Literal('compare'),
+      Type.Literal('commits'),
+      Type.Literal('everything'),
+    ]),
+  ),
   reruns: Type.Array(
     Type.Object({
       scheduleId: Type.String(),
@@ -64,6 +70,9 @@ export const githubHookRoutes: FastifyPluginAsync<RouteContext> = async (app, ct
           401: ErrorSchema,
           403: ErrorSchema,
           415: ErrorSchema,
+          // GitHub's compare API failed (the delivery can be redelivered from GitHub).
+          422: ErrorSchema,
+          503: ErrorSchema,
         },
       },
     },
@@ -103,19 +112,36 @@ export const githubHookRoutes: FastifyPluginAsync<RouteContext> = async (app, ct
       const branch = event.ref?.startsWith('refs/heads/')
         ? event.ref.slice('refs/heads/'.length)
         : null;
-      if (branch === null || event.deleted === true || !SHA.test(event.after ?? '')) {
-        return reply.status(200).send({ event: 'push', ignored: true, reruns: [] });
-      }
+      const ignore = (reason: string) =>
+        reply.status(200).send({ event: 'push', ignored: true, reason, reruns: [] });
+      if (branch === null) return ignore('not a branch (tags are not followed)');
+      if (event.deleted === true || /^0+$/.test(event.after ?? ''))
+        return ignore('the push deleted the branch: there is no commit to run at');
+      if (!SHA.test(event.after ?? '')) return ignore('the push names no commit (after)');
       const commit = event.after as string;
-      const changed = changedPaths(event);
+      const defaultBranch = event.repository?.default_branch ?? null;
+      const candidates: Array<{ schedule: Schedule; failed: ScheduleDate[] }> = [];
+      for (const schedule of await services.store.rerunOnPush()) {
+        if (!followsBranch(schedule, repository, branch, defaultBranch)) continue;
+        const failed = await services.store.failedDates(schedule.id);
+        if (failed.length > 0) candidates.push({ schedule, failed });
+      }
+      // GitHub is asked only when a failed date could rerun (and the payload is not whole).
+      let changes: PushChanges = { kind: 'paths', paths: new Set(), source: 'payload' };
+      if (candidates.length > 0) {
+        const [owner = '', repo = ''] = repository.split('/');
+        changes = await pushChanges(
+          event,
+          new GitHubClient(ctx.services.sourceOptions),
+          owner,
+          repo,
+          branch,
+        );
+      }
       const now = services.clock();
       const reruns: Array<{ scheduleId: string; name: string; dates: string[] }> = [];
-      for (const schedule of await services.store.rerunOnPush()) {
-        if (
-          !matches(schedule, repository, branch, event.repository?.default_branch ?? null, changed)
-        )
-          continue;
-        const failed = await services.store.failedDates(schedule.id);
+      for (const { schedule, failed } of candidates) {
+        if (!changedBy(schedule, changes)) continue;
         const started = await services.store.startAttempts(
           schedule.id,
           failed.map((d) => ({ logicalDate: d.logicalDate, dataIntervalEnd: d.dataIntervalEnd })),
@@ -125,7 +151,15 @@ export const githubHookRoutes: FastifyPluginAsync<RouteContext> = async (app, ct
         reruns.push({ scheduleId: schedule.id, name: schedule.name, dates: started });
       }
       if (reruns.some((r) => r.dates.length > 0)) services.wake();
-      return reply.status(202).send({ event: 'push', commit, ignored: false, reruns });
+      return reply.status(202).send({
+        event: 'push',
+        commit,
+        ignored: false,
+        ...(changes.kind === 'everything'
+          ? { reason: changes.reason, changesFrom: 'everything' as const }
+          : { changesFrom: changes.source }),
+        reruns,
+      });
     },
   );
 };
@@ -145,40 +179,39 @@ function validSignature(
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-function changedPaths(event: PushEvent): Set<string> {
-  const paths = new Set<string>();
-  for (const commit of [
-    ...(event.commits ?? []),
-    ...(event.head_commit ? [event.head_commit] : []),
-  ]) {
-    for (const list of [commit.added, commit.modified, commit.removed])
-      for (const path of list ?? []) paths.add(path);
-  }
-  return paths;
-}
-
-/** The schedule's notebook is in this repository, on the pushed branch, and the push changed it. */
-function matches(
+/** The schedule's notebook is on GitHub in this repository, on the pushed branch. */
+function followsBranch(
   schedule: Schedule,
   repository: string,
   branch: string,
   defaultBranch: string | null,
-  changed: Set<string>,
 ): boolean {
-  let location: ReturnType<typeof parseSourceUri>;
-  try {
-    location = parseSourceUri(schedule.notebook, { ref: schedule.ref ?? undefined });
-  } catch {
-    return false;
-  }
-  if (location.kind !== 'github') return false;
+  const location = githubLocation(schedule);
+  if (location === null) return false;
   if (`${location.owner}/${location.repo}`.toLowerCase() !== repository.toLowerCase()) return false;
-  const wanted = schedule.ref ?? location.ref ?? defaultBranch;
-  if (wanted !== branch) return false;
+  return (schedule.ref ?? location.ref ?? defaultBranch) === branch;
+}
+
+/** The push changed the schedule's notebook (or a path under its prefix). */
+function changedBy(schedule: Schedule, changes: PushChanges): boolean {
+  if (changes.kind === 'everything') return true;
+  const location = githubLocation(schedule);
+  if (location === null) return false;
   const prefix = schedule.pushPathPrefix?.replace(/^\/+/, '') ?? null;
-  for (const path of changed) {
+  for (const path of changes.paths) {
     if (path === location.path) return true;
     if (prefix !== null && path.startsWith(prefix)) return true;
   }
   return false;
+}
+
+function githubLocation(
+  schedule: Schedule,
+): { owner: string; repo: string; ref: string | null; path: string } | null {
+  try {
+    const location = parseSourceUri(schedule.notebook, { ref: schedule.ref ?? undefined });
+    return location.kind === 'github' ? location : null;
+  } catch {
+    return null;
+  }
 }
