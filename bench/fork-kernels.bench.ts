@@ -137,7 +137,13 @@ function idleKernelPss(pid: number): { forked: number[]; started: number[] } {
       info.argv.includes('nes_kernel_fork.template') &&
       procs.get(info.ppid)?.argv.includes('nes_kernel_fork.template');
     if (forked) out.forked.push(pssKb(kpid));
-    else if (info.argv.some((a) => a.includes('ipykernel_launcher'))) out.started.push(pssKb(kpid));
+    // (launch.py, the bare Python that asks for a forked kernel, names the kernel's argv too)
+    else if (
+      info.argv.some((a) => a.includes('ipykernel_launcher')) &&
+      !info.argv.some((a) => a.endsWith('launch.py'))
+    ) {
+      out.started.push(pssKb(kpid));
+    }
   }
   return out;
 }
@@ -252,10 +258,19 @@ const rows = [
     NES_FORK_PRELOAD: 'numpy',
   }),
   await measure('forked, empty template', { NES_FORK_KERNELS: 'on', NES_FORK_PRELOAD: 'none' }),
-  await measure("normal start (today's pool)", { NES_FORK_KERNELS: 'off' }),
+  await measure('normal start, no server', { NES_FORK_KERNELS: 'off' }),
+  await measure('forked, a Jupyter Server per run', {
+    NES_FORK_KERNELS: 'on',
+    NES_FORK_PRELOAD: 'numpy',
+    NES_KERNEL_SERVER: 'per-run',
+  }),
+  await measure('normal start, a Jupyter Server per run (the earlier pool)', {
+    NES_FORK_KERNELS: 'off',
+    NES_KERNEL_SERVER: 'per-run',
+  }),
 ];
 const anchor = await nbconvertRow();
-const pool = rows[2] as Row;
+const pool = rows[4] as Row;
 const lines = [
   `machine: ${cpus().length} x ${cpus()[0]?.model}, ${new Date().toISOString()}, load average before: ${load}, after: ${loadavg()
     .map((x) => x.toFixed(2))

@@ -87,6 +87,12 @@ export interface SandboxConfig {
    */
   forkKernels: { enabled: boolean; preload: string[] };
   /**
+   * NES_KERNEL_SERVER: `none` (default) drives each run's IPython kernel directly over ZeroMQ
+   * inside its sandbox; `per-run` gives every run a Jupyter Server of its own in the sandbox (as
+   * kernels other than IPython always get).
+   */
+  kernelServer: 'none' | 'per-run';
+  /**
    * NES_RUN_NICE: the CPU niceness of runs' processes (worker, Jupyter Server, kernel), 0-19.
    * Runs use every idle core either way; when the machine is busy, the service's own process
    * (the API, its database thread, the scheduler) is served first, so it answers promptly.
@@ -166,6 +172,7 @@ type ConfigKey =
   | 'SANDBOX_READONLY'
   | 'FORK_KERNELS'
   | 'FORK_PRELOAD'
+  | 'KERNEL_SERVER'
   | 'RUN_ENV'
   | 'RUN_NICE'
   | 'K8S_NAMESPACE'
@@ -337,6 +344,13 @@ export function loadConfig(
       );
     }
   }
+  const kernelServer = read('KERNEL_SERVER');
+  if (kernelServer !== null && !['none', 'per-run'].includes(kernelServer.value)) {
+    throw new ConfigError(
+      kernelServer.name,
+      `expected "none" or "per-run", got ${JSON.stringify(kernelServer.value)}`,
+    );
+  }
   const runEnv = read('RUN_ENV');
   const runEnvNames = (runEnv?.value ?? '')
     .split(',')
@@ -360,6 +374,7 @@ export function loadConfig(
       .map((path) => resolve(path)),
     runEnv: runEnvNames,
     forkKernels: { enabled: forkKernels?.value !== 'off', preload: forkPreload },
+    kernelServer: kernelServer?.value === 'per-run' ? 'per-run' : 'none',
     nice: integer('RUN_NICE', 10, 0, 19),
   };
 

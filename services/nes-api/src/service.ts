@@ -170,6 +170,7 @@ export async function startService(options: StartServiceOptions = {}): Promise<S
           (config.sandbox.forkKernels.enabled
             ? { preload: config.sandbox.forkKernels.preload }
             : false),
+        kernelServer: options.executor?.kernelServer ?? config.sandbox.kernelServer,
         nice: config.sandbox.nice,
         sandbox: {
           mode: config.sandbox.mode,

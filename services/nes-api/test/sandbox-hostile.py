@@ -98,6 +98,20 @@ for path in P["connectionFiles"]:
     attempt(f"open {path} for writing", lambda path=path: os.close(os.open(path, os.O_WRONLY | os.O_APPEND)) or "opened")
     attempt(f"read {path}", lambda path=path: read(path)[:80])
 
+# 5b. The kernel sockets of the other run and of the pool's kernels (ZeroMQ ipc sockets in their
+# run directories): connect.
+import socket  # noqa: E402
+
+
+def connect_unix(path):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(path)
+    return "connected"
+
+
+for path in P["kernelSockets"]:
+    attempt(f"connect to the kernel socket {path}", lambda path=path: connect_unix(path))
+
 # 6. Other runs' working directories.
 attempt(f"list {P['workDir']}", lambda: os.listdir(P["workDir"]))
 for path in P["runDirs"]:
@@ -117,7 +131,6 @@ except Exception:  # noqa: BLE001
 
 # 8. The network (the service runs this suite with NES_SANDBOX_NETWORK=none): the API's port on
 # the host's loopback.
-import socket  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
 api = urlsplit(P["apiUrl"])

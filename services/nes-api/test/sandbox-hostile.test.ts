@@ -182,8 +182,17 @@ describe('a hostile notebook against the embedded service', () => {
     }
     const workDir = join(dataDir, 'work');
     const runDirs = listOrEmpty(workDir);
-    const hostConnectionFiles = runDirs.flatMap((dir) =>
-      listOrEmpty(join(dir, '.jupyter', 'runtime')).filter((f) => f.endsWith('.json')),
+    const hostConnectionFiles = runDirs.flatMap((dir) => [
+      ...listOrEmpty(join(dir, '.jupyter', 'runtime')).filter((f) => f.endsWith('.json')),
+      // A kernel without a server has its connection file and sockets in the run's directory.
+      ...listOrEmpty(dir).filter((f) => f.endsWith('/.nes-kernel.json')),
+    ]);
+    const kernelSockets = runDirs.flatMap((dir) =>
+      listOrEmpty(dir).filter((f) => /\/k-[1-5]$/.test(f)),
+    );
+    assert.ok(
+      kernelSockets.length > 0,
+      'kernels without a server have sockets in their run directories',
     );
     const nonce = randomBytes(6).toString('hex');
     const writeTargets = [
@@ -201,6 +210,7 @@ describe('a hostile notebook against the embedded service', () => {
       servicePids: [...processes.keys()],
       victimPids: kernels.pids,
       connectionFiles: [...new Set([...kernels.files, ...hostConnectionFiles])],
+      kernelSockets,
       dataPaths: [dataDir, ...listOrEmpty(dataDir)],
       adminTokenFile: join(dataDir, 'admin-token'),
       store: join(dataDir, 'store'),
@@ -236,6 +246,7 @@ describe('a hostile notebook against the embedded service', () => {
         'read the admin token',
         'write into the store',
         'open ',
+        'connect to the kernel socket',
         `list ${workDir}`,
         'write ',
         'connect to the API',

@@ -169,7 +169,7 @@ describe('run priority', () => {
 });
 
 describe('configuration', () => {
-  test('NES_SANDBOX, NES_SANDBOX_USER, NES_RUN_ENV and NES_RUN_NICE are checked', () => {
+  test('NES_SANDBOX, NES_SANDBOX_USER, NES_RUN_ENV, NES_KERNEL_SERVER and NES_RUN_NICE are checked', () => {
     const base = { NES_DATA_DIR: '/tmp/nes-config-test' };
     assert.deepEqual(loadConfig(base).sandbox, {
       mode: 'auto',
@@ -178,8 +178,17 @@ describe('configuration', () => {
       readOnlyPaths: [],
       runEnv: [],
       forkKernels: { enabled: true, preload: ['numpy'] },
+      kernelServer: 'none',
       nice: 10,
     });
+    assert.equal(
+      loadConfig({ ...base, NES_KERNEL_SERVER: 'per-run' }).sandbox.kernelServer,
+      'per-run',
+    );
+    assert.throws(
+      () => loadConfig({ ...base, NES_KERNEL_SERVER: 'shared' }),
+      /NES_KERNEL_SERVER.*"none" or "per-run"/,
+    );
     assert.equal(loadConfig({ ...base, NES_RUN_NICE: '0' }).sandbox.nice, 0);
     assert.throws(() => loadConfig({ ...base, NES_RUN_NICE: '20' }), /NES_RUN_NICE/);
     const set = loadConfig({

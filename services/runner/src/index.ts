@@ -17,8 +17,16 @@ export type { PrivateJupyterServer, StartServerOptions } from './jupyter-server.
 export { CONFIG_FILE, locateJupyterServer, startJupyterServer } from './jupyter-server.ts';
 export { KernelNotFoundError } from './kernel-client.ts';
 export { DEFAULT_KERNEL, kernelSpecName } from './kernel-names.ts';
+export {
+  availableKernels,
+  findKernelSpec,
+  type KernelSpec,
+  needsProvisioner,
+} from './kernelspecs.ts';
+export type { KernelEndpoints } from './local-kernel.ts';
 export { DEFAULT_OUTPUT_LIMITS } from './output-limits.ts';
 export type {
+  DirectKernel,
   ParentMessage,
   WorkerMessage,
   WorkerResult,
@@ -31,6 +39,14 @@ export { MAX_FORWARDED_OUTPUT_BYTES } from './worker/protocol.ts';
  */
 export const WORKER_ENTRY = fileURLToPath(
   new URL(`./worker/main${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
+);
+/**
+ * Starts a run's kernel inside its sandbox without a Jupyter Server, forked from the template
+ * when there is one (python/nes_kernel_fork/nes_kernel_fork/launch.py, run by path: it needs no
+ * installed package and imports no site).
+ */
+export const KERNEL_LAUNCHER = fileURLToPath(
+  new URL('../python/nes_kernel_fork/nes_kernel_fork/launch.py', import.meta.url),
 );
 export { oomKilledSince, readOomKillCount } from './oom.ts';
 export {

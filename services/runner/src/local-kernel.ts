@@ -17,6 +17,11 @@
  *   kernelspec says `interrupt_mode: message`.
  * - Shutdown: shutdown_request on control, up to 5 s for the kernel to exit (jupyter_client's
  *   shutdown_wait_time), then SIGKILL to its process group.
+ *
+ * `LocalKernel.attach` talks the same way to a kernel someone else launched (the local executor
+ * starts each run's kernel inside the run's sandbox, with `ipc` sockets in the run's directory):
+ * the caller says where its sockets are and gives a KernelProcess, how its end is seen and how it
+ * is ended.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -111,6 +116,58 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/**
+ * The process behind a kernel, as far as its client needs it: when it is gone, and how to
+ * interrupt (signal mode) and end it.
+ */
+export interface KernelProcess {
+  /** Settles when the kernel is gone, saying how it ended ("exit code 1", "signal SIGKILL"). */
+  readonly exited: Promise<string>;
+  /** SIGINT to the kernel's process group; absent: interrupts go as interrupt_request. */
+  interrupt?(): void;
+  /** Ends the kernel now (SIGKILL to what it started too). */
+  kill(): void;
+  /** The end of the kernel's stderr, for the error of a kernel that failed to start. */
+  stderrTail(): string;
+  /** Keeps this process alive until the kernel is gone (a launched child is unref'd). */
+  hold?(): void;
+}
+
+/** Where an already running kernel's sockets are (ZeroMQ endpoints) and how it signs messages. */
+export interface KernelEndpoints {
+  shell: string;
+  iopub: string;
+  control: string;
+  key: string;
+  signatureScheme: string;
+}
+
+/** A launched child process as a KernelProcess. */
+function childKernelProcess(child: ChildProcess): KernelProcess {
+  let tail = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    tail = (tail + chunk).slice(-STDERR_TAIL_BYTES);
+  });
+  const exited = new Promise<string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      resolve(signal ? `signal ${signal}` : `exit code ${code}`);
+    });
+    child.once('error', (error) => {
+      running.delete(child);
+      resolve(`could not be started: ${error.message}`);
+    });
+  });
+  return {
+    exited,
+    interrupt: () => killGroup(child, 'SIGINT'),
+    kill: () => killGroup(child, 'SIGKILL'),
+    stderrTail: () => tail,
+    hold: () => child.ref(),
+  };
+}
+
 interface Pending {
   reply: KernelMessage.IShellControlMessage | null;
   idle: boolean;
@@ -123,13 +180,13 @@ interface Pending {
 export class LocalKernel implements KernelClient {
   readonly spec: KernelSpec;
   readonly died: Promise<KernelDeath>;
-  readonly #child: ChildProcess;
+  readonly #process: KernelProcess;
   readonly #signer: MessageSigner;
   readonly #session = randomUUID();
   readonly #shell: Dealer;
   readonly #control: Dealer;
   readonly #iopub: Subscriber;
-  readonly #connectionDir: string;
+  readonly #connectionDir: string | null;
   readonly #pending = new Map<string, Pending>();
   readonly #sending = new Map<Dealer, Promise<void>>();
   readonly #iopubHandlers: Array<(msg: KernelMessage.IIOPubMessage) => void> = [];
@@ -141,17 +198,16 @@ export class LocalKernel implements KernelClient {
   #exited: Promise<void>;
   #hasExited = false;
   #closing = false;
-  #stderrTail = '';
 
   private constructor(
     spec: KernelSpec,
-    child: ChildProcess,
+    kernelProcess: KernelProcess,
     sockets: { shell: Dealer; control: Dealer; iopub: Subscriber },
     signer: MessageSigner,
-    connectionDir: string,
+    connectionDir: string | null,
   ) {
     this.spec = spec;
-    this.#child = child;
+    this.#process = kernelProcess;
     this.#signer = signer;
     this.#shell = sockets.shell;
     this.#control = sockets.control;
@@ -160,23 +216,12 @@ export class LocalKernel implements KernelClient {
     this.died = new Promise((resolve) => {
       this.#resolveDied = resolve;
     });
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      this.#stderrTail = (this.#stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
-    });
-    this.#exited = new Promise<void>((resolve) => {
-      child.once('exit', (code, signal) => {
-        this.#hasExited = true;
-        running.delete(child);
-        this.#die('dead', `the kernel died (${signal ? `signal ${signal}` : `exit code ${code}`})`);
-        resolve();
-      });
-      child.once('error', (error) => {
-        this.#hasExited = true;
-        running.delete(child);
-        this.#die('dead', `the kernel could not be started: ${error.message}`);
-        resolve();
-      });
+    this.#exited = kernelProcess.exited.then((how) => {
+      this.#hasExited = true;
+      this.#die(
+        'dead',
+        how.startsWith('could not') ? `the kernel ${how}` : `the kernel died (${how})`,
+      );
     });
     void this.#receive(this.#shell, 'shell');
     void this.#receive(this.#control, 'control');
@@ -201,9 +246,33 @@ export class LocalKernel implements KernelClient {
       throw new ProvisionerRequiredError(spec);
     }
     options.signal?.throwIfAborted();
-    const kernel = await LocalKernel.#launch(spec, options);
+    return await LocalKernel.#readied(await LocalKernel.#launch(spec, options), options.signal);
+  }
+
+  /**
+   * A kernel already running elsewhere (launched by the caller), reached at `endpoints`;
+   * resolves once it answers and its IOPub is connected. `process` is how its end is seen and
+   * brought about. The kernel is ended on any failure.
+   */
+  static async attach(
+    spec: KernelSpec,
+    endpoints: KernelEndpoints,
+    kernelProcess: KernelProcess,
+    signal?: AbortSignal,
+  ): Promise<LocalKernel> {
+    signal?.throwIfAborted();
+    const zmq = await import('zeromq');
+    const sockets = connectSockets(zmq, endpoints);
+    const signer = new MessageSigner(endpoints.key, endpoints.signatureScheme);
+    return await LocalKernel.#readied(
+      new LocalKernel(spec, kernelProcess, sockets, signer, null),
+      signal,
+    );
+  }
+
+  static async #readied(kernel: LocalKernel, signal: AbortSignal | undefined) {
     try {
-      await kernel.#ready(options.signal);
+      await kernel.#ready(signal);
     } catch (error) {
       await kernel.shutdown();
       throw error;
@@ -267,27 +336,20 @@ export class LocalKernel implements KernelClient {
     });
     running.add(child);
     killAllOnExit();
+    const kernelProcess = childKernelProcess(child);
     child.unref();
     (child.stderr as { unref?: () => void } | null)?.unref?.();
 
     const url = (port: number) => `tcp://127.0.0.1:${port}`;
-    // The kernel binds its ports a moment after it starts: retry connecting every 10 ms.
-    const socketOptions = { linger: 0, reconnectInterval: 10, reconnectMaxInterval: 100 };
-    const shell = new zmq.Dealer({
-      ...socketOptions,
-      routingId: randomUUID(),
+    const sockets = connectSockets(zmq, {
+      shell: url(shellPort),
+      control: url(controlPort),
+      iopub: url(iopubPort),
+      key,
+      signatureScheme: connection.signature_scheme,
     });
-    const control = new zmq.Dealer(socketOptions);
-    const iopub = new zmq.Subscriber({
-      ...socketOptions,
-      receiveHighWaterMark: IOPUB_QUEUE_MESSAGES,
-    });
-    shell.connect(url(shellPort));
-    control.connect(url(controlPort));
-    iopub.connect(url(iopubPort));
-    iopub.subscribe();
     const signer = new MessageSigner(key, connection.signature_scheme);
-    return new LocalKernel(spec, child, { shell, control, iopub }, signer, connectionDir);
+    return new LocalKernel(spec, kernelProcess, sockets, signer, connectionDir);
   }
 
   get death(): KernelDeath | null {
@@ -365,7 +427,7 @@ export class LocalKernel implements KernelClient {
 
   async interrupt(): Promise<void> {
     if (this.#hasExited) return;
-    if (this.spec.interruptMode === 'message') {
+    if (this.spec.interruptMode === 'message' || this.#process.interrupt === undefined) {
       await Promise.race([
         this.#request(this.#control, 'interrupt_request', {}, true),
         this.died,
@@ -373,14 +435,14 @@ export class LocalKernel implements KernelClient {
       ]);
       return;
     }
-    killGroup(this.#child, 'SIGINT');
+    this.#process.interrupt();
   }
 
   async shutdown(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
     if (!this.#hasExited) {
-      this.#child.ref();
+      this.#process.hold?.();
       try {
         this.#send(this.#control, requestHeader('shutdown_request', this.#session), {
           restart: false,
@@ -393,12 +455,14 @@ export class LocalKernel implements KernelClient {
         delay(SHUTDOWN_WAIT_MS, false),
       ]);
       if (!exited) {
-        killGroup(this.#child, 'SIGKILL');
+        this.#process.kill();
         await this.#exited;
       }
     }
     for (const socket of [this.#shell, this.#control, this.#iopub]) socket.close();
-    rmSync(this.#connectionDir, { recursive: true, force: true });
+    if (this.#connectionDir !== null) {
+      rmSync(this.#connectionDir, { recursive: true, force: true });
+    }
   }
 
   #die(reason: KernelDeath['reason'], detail: string): void {
@@ -408,7 +472,7 @@ export class LocalKernel implements KernelClient {
   }
 
   #tail(): string {
-    const text = this.#stderrTail.trim();
+    const text = this.#process.stderrTail().trim();
     return text ? `:\n${text.split('\n').slice(-20).join('\n')}` : '';
   }
 
@@ -508,6 +572,28 @@ export class LocalKernel implements KernelClient {
     this.#pending.delete(msgId);
     pending.resolve(pending.reply);
   }
+}
+
+/**
+ * Shell and control as DEALER sockets, IOPub as a SUB socket, connecting to the kernel's
+ * endpoints. A kernel binds its sockets a moment after it starts: ZeroMQ retries every 10 ms.
+ */
+function connectSockets(
+  zmq: typeof import('zeromq'),
+  endpoints: KernelEndpoints,
+): { shell: Dealer; control: Dealer; iopub: Subscriber } {
+  const socketOptions = { linger: 0, reconnectInterval: 10, reconnectMaxInterval: 100 };
+  const shell = new zmq.Dealer({ ...socketOptions, routingId: randomUUID() });
+  const control = new zmq.Dealer(socketOptions);
+  const iopub = new zmq.Subscriber({
+    ...socketOptions,
+    receiveHighWaterMark: IOPUB_QUEUE_MESSAGES,
+  });
+  shell.connect(endpoints.shell);
+  control.connect(endpoints.control);
+  iopub.connect(endpoints.iopub);
+  iopub.subscribe();
+  return { shell, control, iopub };
 }
 
 /** `${NAME}` in a kernelspec's env values, from the kernel's environment (jupyter_client 7+). */

@@ -1,10 +1,12 @@
 /**
  * The local executor (the embedded default): one runner worker process per run on this machine,
- * and for each run a sandbox of its own (sandbox/): a private directory with a Jupyter Server
- * and one kernel inside bubblewrap, pre-started a few per kernelspec, so a claimed run starts
- * executing in milliseconds on a warm kernel that no other run can see or touch. The worker
- * (outside the sandbox, trusted) drives the kernel and writes the output store; the notebook's
- * code never sees the store, the data directory or the service's environment.
+ * and for each run a sandbox of its own (sandbox/): a private directory with one kernel inside
+ * bubblewrap, pre-started a few per kernelspec, so a claimed run starts executing in
+ * milliseconds on a warm kernel that no other run can see or touch. The worker (outside the
+ * sandbox, trusted) drives the kernel and writes the output store; the notebook's code never
+ * sees the store, the data directory or the service's environment. An IPython kernel is driven
+ * directly over ZeroMQ (`ipc` sockets in the run's directory, sandbox/kernel-sandbox.ts); other
+ * kernels get a Jupyter Server of their own in the sandbox (sandbox/run-sandbox.ts).
  *
  * Progress comes back over each worker's IPC channel (only the parent can read it; a Kubernetes
  * pod has no such channel, and its executor will need a per-run token). When a worker dies
@@ -22,7 +24,12 @@ import { join, resolve } from 'node:path';
 import { stringifyParametersJson } from '@nes/notebook';
 import { failureFromExit } from '@nes/run-contract';
 import {
+  availableKernels,
   DEFAULT_KERNEL,
+  findKernelSpec,
+  type KernelSpec,
+  kernelSpecName,
+  locateJupyterServer,
   oomKilledSince,
   type ParentMessage,
   type RunEvent,
@@ -37,8 +44,9 @@ import type { Run, RunProgress } from '../runs/run-model.ts';
 import { checkedResults } from '../runs/run-results.ts';
 import type { ComponentLog, LogFields } from '../service-log.ts';
 import type { Executor, ExecutorObservation, ExecutorUpdate } from './executor.ts';
-import { workerEnvironment } from './sandbox/environment.ts';
+import { runEnvironment, workerEnvironment } from './sandbox/environment.ts';
 import { type ForkTemplate, startForkTemplate, withForkTemplate } from './sandbox/fork-template.ts';
+import { KernelSandbox, socketPathsFit, startsWithoutServer } from './sandbox/kernel-sandbox.ts';
 import { lowerPriority } from './sandbox/priority.ts';
 import { RunSandbox, type RunSandboxOptions } from './sandbox/run-sandbox.ts';
 import { planSandbox, type SandboxSettings, type SandboxStatus } from './sandbox/sandbox-plan.ts';
@@ -74,6 +82,12 @@ export interface LocalExecutorOptions {
    */
   forkKernels?: { preload: string[] } | false;
   /**
+   * How a run reaches an IPython kernel: `none` (default), directly over ZeroMQ inside its
+   * sandbox; `per-run`, through a Jupyter Server of its own in the sandbox, as every other
+   * kernel (NES_KERNEL_SERVER).
+   */
+  kernelServer?: 'none' | 'per-run';
+  /**
    * CPU niceness of runs' processes (worker, server, kernel): when the machine is busy the
    * service is served first. Default 0 (as the service); `nes serve` sets NES_RUN_NICE (10).
    */
@@ -95,7 +109,7 @@ interface LocalRun {
   runId: string;
   state: RunState;
   child: ChildProcess | null;
-  sandbox: RunSandbox | null;
+  sandbox: RunSandbox | KernelSandbox | null;
   cancelRequested: boolean;
   result: WorkerResult | null;
   outputUri: string | null;
@@ -137,7 +151,10 @@ export class LocalExecutor implements Executor {
   #kernelNames: { names: string[]; at: number } | null = null;
   #sandbox: RunSandboxOptions | null = null;
   #status: SandboxStatus | null = null;
-  #pool: SandboxPool | null = null;
+  #pool: SandboxPool<RunSandbox | KernelSandbox> | null = null;
+  /** Where kernelspecs are looked up as the runs' environment sees them. */
+  #kernelEnv: NodeJS.ProcessEnv = {};
+  #python: string | null = null;
   #template: ForkTemplate | null = null;
   #starting: Promise<void> | null = null;
   #stopping = false;
@@ -200,8 +217,29 @@ export class LocalExecutor implements Executor {
       },
       this.#template,
     );
-    this.#pool = new SandboxPool({
-      sandbox: this.#sandbox,
+    const binDir = locateJupyterServer().binDir;
+    this.#python = binDir === null ? null : join(binDir, 'python');
+    this.#kernelEnv = {
+      ...runEnvironment(process.env, {
+        home: '/nonexistent',
+        pathFirst: planned.pathFirst,
+        ...(this.#options.passEnv ? { passNames: this.#options.passEnv } : {}),
+        ...(this.#options.runEnv ? { explicit: this.#options.runEnv } : {}),
+      }),
+      ...(process.env.NES_JUPYTER_BIN ? { NES_JUPYTER_BIN: process.env.NES_JUPYTER_BIN } : {}),
+    };
+    const direct = (this.#options.kernelServer ?? 'none') === 'none' && socketPathsFit(workDir);
+    if (!direct && (this.#options.kernelServer ?? 'none') === 'none') {
+      this.#log('warn', `${workDir} is too long a path for kernel sockets: runs use a server`);
+    }
+    const sandbox = this.#sandbox;
+    this.#pool = new SandboxPool<RunSandbox | KernelSandbox>({
+      launch: async (name) => {
+        const spec = direct ? this.#directSpec(name) : null;
+        if (spec !== null) return KernelSandbox.start(sandbox, spec, this.#python);
+        return await (await RunSandbox.start(sandbox)).startKernelOrStop(name);
+      },
+      names: async () => availableKernels(this.#kernelEnv),
       sizes: this.#options.warmKernels ?? { [DEFAULT_KERNEL]: 2 },
       onError: (message) => this.#log('warn', message),
     });
@@ -211,12 +249,23 @@ export class LocalExecutor implements Executor {
     this.#log('info', `local executor ready in ${Math.round(performance.now() - t0)} ms`);
   }
 
+  /** The spec of kernel `name` when it starts without a server (kernel-sandbox.ts). */
+  #directSpec(name: string): KernelSpec | null {
+    let spec: KernelSpec | null;
+    try {
+      spec = findKernelSpec(kernelSpecName(name), this.#kernelEnv);
+    } catch {
+      return null; // a malformed kernel.json: the server reports it
+    }
+    return spec !== null && startsWithoutServer(spec) ? spec : null;
+  }
+
   /** Whether runs are sandboxed, and how (for the start-up banner, health and tests). */
   get sandboxStatus(): SandboxStatus | null {
     return this.#status;
   }
 
-  get pool(): SandboxPool | null {
+  get pool(): SandboxPool<RunSandbox | KernelSandbox> | null {
     return this.#pool;
   }
 
@@ -393,6 +442,9 @@ export class LocalExecutor implements Executor {
         void this.#giveSandbox(local, message.kernelName);
         return;
       }
+      case 'stop_kernel':
+        void local.sandbox?.stop();
+        return;
       case 'event':
         this.#onRunEvent(local, message.event);
         return;
@@ -419,7 +471,7 @@ export class LocalExecutor implements Executor {
    * one; without a kernel when the name is unknown, so the engine reports the kernels there are.
    */
   async #giveSandbox(local: LocalRun, kernelName: string): Promise<void> {
-    let sandbox: RunSandbox | null = null;
+    let sandbox: RunSandbox | KernelSandbox | null = null;
     try {
       sandbox = (await this.#pool?.take(kernelName)) ?? null;
       if (sandbox === null && this.#sandbox !== null && !this.#stopping) {
@@ -445,6 +497,12 @@ export class LocalExecutor implements Executor {
         stream: 'runner',
         text: `warn: ${this.#status.detail}`,
       });
+    }
+    if (sandbox instanceof KernelSandbox) {
+      this.#send(local, { type: 'kernel', kernelId: null, direct: sandbox.direct });
+      // The kernel's end is seen here (its sandbox's process), and only here.
+      void sandbox.exited.then((exit) => this.#send(local, { type: 'kernel_exit', ...exit }));
+      return;
     }
     this.#send(local, {
       type: 'kernel',

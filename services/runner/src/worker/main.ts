@@ -7,7 +7,7 @@
 import { EXIT_INFRA } from '@nes/run-contract';
 import { quietServicesDebug } from '../quiet-console.ts';
 import type { ParentMessage, WorkerMessage } from './protocol.ts';
-import { type KernelReply, runWorkerSpec } from './run.ts';
+import { type KernelExit, type KernelReply, runWorkerSpec } from './run.ts';
 
 function send(message: WorkerMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -27,6 +27,12 @@ async function main(): Promise<number> {
   quietServicesDebug();
   // A warm worker loads now what its run will need: the GCS client only for a gs:// store.
   if (process.env.NES_STORE?.startsWith('gs://')) await import('@nes/stores');
+  // ZeroMQ (a native module) for a kernel reached directly in the run's sandbox.
+  await import('zeromq');
+  let kernelExited: (exit: KernelExit) => void = () => undefined;
+  const kernelExit = new Promise<KernelExit>((resolve) => {
+    kernelExited = resolve;
+  });
   const stop = new AbortController();
   const parentPid = process.ppid;
   let running = false;
@@ -59,7 +65,10 @@ async function main(): Promise<number> {
         kernelReply?.({
           kernelId: message.kernelId,
           ...(message.jupyter ? { jupyter: message.jupyter } : {}),
+          ...(message.direct ? { direct: message.direct } : {}),
         });
+      } else if (message.type === 'kernel_exit') {
+        kernelExited({ how: message.how, stderrTail: message.stderrTail });
       }
     });
     void send({ type: 'ready' });
@@ -77,6 +86,7 @@ async function main(): Promise<number> {
           void send({ type: 'need_kernel', kernelName });
         }),
       signal: stop.signal,
+      kernelExit,
     });
     await send({ type: 'result', result: outcome.result });
     return outcome.exitCode;

@@ -11,6 +11,10 @@
  *   child  -> parent  { type: 'need_kernel', kernelName }  the notebook is fetched and prepared
  *   parent -> child   { type: 'kernel', kernelId, jupyter? } a pre-started kernel (null: start one),
  *                                                        on its own server when `jupyter` is given
+ *                     { type: 'kernel', direct }         or a kernel in the run's sandbox, reached
+ *                                                        over ZeroMQ at `direct.endpoints`
+ *   parent -> child   { type: 'kernel_exit', how, stderrTail }  that direct kernel is gone
+ *   child  -> parent  { type: 'stop_kernel' }              end the direct kernel now
  *   child  -> parent  { type: 'event', event }             the engine's RunEvents, in order
  *   child  -> parent  { type: 'output', stream, text }     cell stream output (capped)
  *   parent -> child   { type: 'cancel' }                   stop, save as cancelled
@@ -22,6 +26,8 @@
  */
 import type { WorkerResult as ContractWorkerResult } from '@nes/run-contract';
 import type { AutosavePolicy, RunEvent } from '../execution-types.ts';
+import type { KernelSpec } from '../kernelspecs.ts';
+import type { KernelEndpoints } from '../local-kernel.ts';
 import type { RunResults } from '../results.ts';
 
 export interface WorkerRunSpec {
@@ -69,6 +75,16 @@ export interface JupyterEndpoint {
 }
 
 /**
+ * A kernel the executor launched inside the run's sandbox, with no Jupyter Server: its spec and
+ * where its sockets are (`ipc://` paths in the run's directory, as the worker sees them). Its end
+ * is reported by the executor (`kernel_exit`), which watches the sandbox.
+ */
+export interface DirectKernel {
+  spec: KernelSpec;
+  endpoints: KernelEndpoints;
+}
+
+/**
  * The run's end, as the run contract defines it, with what the notebook recorded (nes.record,
  * nes.exit, scrapbook; null when it never ran).
  */
@@ -76,12 +92,14 @@ export type WorkerResult = ContractWorkerResult & { results?: RunResults | null 
 
 export type ParentMessage =
   | { type: 'run'; spec: WorkerRunSpec }
-  | { type: 'kernel'; kernelId: string | null; jupyter?: JupyterEndpoint }
+  | { type: 'kernel'; kernelId: string | null; jupyter?: JupyterEndpoint; direct?: DirectKernel }
+  | { type: 'kernel_exit'; how: string; stderrTail: string }
   | { type: 'cancel' };
 
 export type WorkerMessage =
   | { type: 'ready' }
   | { type: 'need_kernel'; kernelName: string }
+  | { type: 'stop_kernel' }
   | { type: 'event'; event: RunEvent }
   | { type: 'output'; stream: 'stdout' | 'stderr'; text: string }
   | { type: 'result'; result: WorkerResult };

@@ -21,12 +21,15 @@ import {
   sourceOptionsFromEnv,
 } from '@nes/sources';
 import { isStoreError, LocalStore, openStore, RunArtifacts } from '@nes/stores/local';
-import { executeNotebook } from '../execute.ts';
+import { DEFAULT_START_TIMEOUT_MS, executeNotebook } from '../execute.ts';
 import type { NotebookSink, RunEvent, RunFailure } from '../execution-types.ts';
+import type { KernelClient } from '../kernel-client.ts';
+import { type KernelProcess, LocalKernel } from '../local-kernel.ts';
 import { storeOutputSink } from '../output-sink.ts';
 import { prepareRun } from '../prepare-run.ts';
 import { collectResults, resultsDocument } from '../results.ts';
 import {
+  type DirectKernel,
   type JupyterEndpoint,
   MAX_FORWARDED_OUTPUT_BYTES,
   type WorkerMessage,
@@ -40,6 +43,14 @@ export interface KernelReply {
   kernelId: string | null;
   /** The server that kernel is on (else the spec's). */
   jupyter?: JupyterEndpoint;
+  /** A kernel in the run's sandbox, reached without a server (then no kernelId or jupyter). */
+  direct?: DirectKernel;
+}
+
+/** How the executor saw a direct kernel end. */
+export interface KernelExit {
+  how: string;
+  stderrTail: string;
 }
 
 interface WorkerIo {
@@ -48,6 +59,8 @@ interface WorkerIo {
   requestKernel(kernelName: string): Promise<KernelReply>;
   /** Aborted when the run must stop (cancel, or the parent went away). */
   signal: AbortSignal;
+  /** Settles when the executor reports that the run's direct kernel is gone. */
+  kernelExit: Promise<KernelExit>;
 }
 
 interface WorkerOutcome {
@@ -178,16 +191,18 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
   // 4. A kernel: the parent's pre-started one when it has one.
   let kernelId: string | null = null;
   let jupyter: JupyterEndpoint | undefined = spec.jupyter;
+  let direct: DirectKernel | undefined;
   if (!io.signal.aborted) {
     try {
       const reply = await io.requestKernel(kernelName);
       kernelId = reply.kernelId;
       if (reply.jupyter) jupyter = reply.jupyter;
+      direct = reply.direct;
     } catch (error) {
       log('warn', `no pre-started kernel (${messageOf(error)}): starting one`);
     }
   }
-  if (jupyter === undefined) {
+  if (jupyter === undefined && direct === undefined) {
     const reason = io.signal.aborted ? messageOf(io.signal.reason) : 'no Jupyter Server';
     return await end(
       {
@@ -215,12 +230,16 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
     notebook: prepared,
     sink,
     kernelName,
-    jupyter: {
-      url: jupyter.url,
-      token: jupyter.token,
-      ...(jupyter.rootDir !== undefined ? { rootDir: jupyter.rootDir } : {}),
-      ...(kernelId !== null ? { kernelId } : {}),
-    },
+    ...(direct !== undefined
+      ? { kernel: attachDirect(direct, io) }
+      : {
+          jupyter: {
+            url: (jupyter as JupyterEndpoint).url,
+            token: (jupyter as JupyterEndpoint).token,
+            ...(jupyter?.rootDir !== undefined ? { rootDir: jupyter.rootDir } : {}),
+            ...(kernelId !== null ? { kernelId } : {}),
+          },
+        }),
     ...(spec.timeoutSeconds !== null
       ? {
           deadlineMs: Math.max(0, spec.timeoutSeconds * 1000 - elapsedMs),
@@ -259,6 +278,26 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
     },
     { kernel: kernelName, source },
   );
+}
+
+/**
+ * The run's kernel in its sandbox, over ZeroMQ: the executor launched it and watches it, so its
+ * end is the executor's report, and ending it is asking the executor.
+ */
+function attachDirect(direct: DirectKernel, io: WorkerIo): Promise<KernelClient> {
+  let tail = '';
+  const kernelProcess: KernelProcess = {
+    exited: io.kernelExit.then((exit) => {
+      tail = exit.stderrTail;
+      return exit.how;
+    }),
+    kill: () => io.send({ type: 'stop_kernel' }),
+    stderrTail: () => tail,
+  };
+  const signal = AbortSignal.any([io.signal, AbortSignal.timeout(DEFAULT_START_TIMEOUT_MS)]);
+  const kernel = LocalKernel.attach(direct.spec, direct.endpoints, kernelProcess, signal);
+  kernel.catch(() => undefined); // the engine awaits it and reports its failure
+  return kernel;
 }
 
 /** The parameters exactly as submitted (see WorkerRunSpec.parametersJson). */

@@ -1,8 +1,9 @@
 /**
- * One run's place to execute: a private directory, a Jupyter Server of its own started inside
- * the sandbox (bubblewrap, see bubblewrap.ts) and one kernel on it. The local executor pre-starts
- * a few (sandbox-pool.ts) so a run still starts on a warm kernel; each serves exactly one run and
- * is destroyed with it (processes killed, directory removed).
+ * One run's place to execute with a Jupyter Server: a private directory, a Jupyter Server of its
+ * own started inside the sandbox (bubblewrap, see bubblewrap.ts) and one kernel on it. The local
+ * executor uses it for kernels that need the server (kernelspecs with another provisioner,
+ * non-IPython kernels); IPython kernels start without one (kernel-sandbox.ts). Each serves
+ * exactly one run and is destroyed with it (processes killed, directory removed).
  *
  * A server per run, not one shared: a run's output is buffered by its own server, so a notebook
  * that floods its server exhausts only itself; and the server's token opens nothing but the run's
@@ -38,6 +39,43 @@ export interface RunSandboxOptions {
   nice?: number;
 }
 
+/** A run's private directory, made and owned for the sandbox, and the environment of its code. */
+export interface RunDirectory {
+  id: string;
+  /** On the host. */
+  dir: string;
+  /** As the run sees it: /home/run in the sandbox, the host path unsandboxed. */
+  inside: string;
+  env: Record<string, string>;
+  /** Gives a path in it to the sandbox's user (when runs switch users). */
+  own: (path: string) => void;
+}
+
+export function makeRunDirectory(options: RunSandboxOptions): RunDirectory {
+  // The executor's pid first: a later start removes only directories whose executor is gone.
+  const id = `${process.pid}-${randomBytes(8).toString('hex')}`;
+  const dir = join(options.baseDir, id);
+  mkdirSync(dir, { mode: 0o700 });
+  const user = options.plan?.user ?? null;
+  const own = (path: string) => {
+    if (user !== null) chownSync(path, user.uid, user.gid);
+  };
+  own(dir);
+  const plan = options.plan;
+  const inside = plan === null ? dir : RUN_DIR_INSIDE;
+  const env = runEnvironment(options.sourceEnv, {
+    home: inside,
+    pathFirst: options.pathFirst,
+    ...(options.passEnv ? { passNames: options.passEnv } : {}),
+    explicit: {
+      // Unsandboxed, /tmp is the host's: keep the run's temporary files in its directory.
+      ...(plan === null ? { TMPDIR: dir } : {}),
+      ...options.env,
+    },
+  });
+  return { id, dir, inside, env, own };
+}
+
 export interface SandboxEndpoint {
   url: string;
   token: string;
@@ -58,29 +96,9 @@ export class RunSandbox {
 
   /** A private directory and a Jupyter Server inside the sandbox, ready for a kernel. */
   static async start(options: RunSandboxOptions): Promise<RunSandbox> {
-    // The executor's pid first: a later start removes only directories whose executor is gone.
-    const id = `${process.pid}-${randomBytes(8).toString('hex')}`;
-    const dir = join(options.baseDir, id);
-    mkdirSync(dir, { mode: 0o700 });
-    const user = options.plan?.user ?? null;
-    const own = (path: string) => {
-      if (user !== null) chownSync(path, user.uid, user.gid);
-    };
-    own(dir);
+    const { id, dir, inside, env, own } = makeRunDirectory(options);
     const plan = options.plan;
     const nice = options.nice ?? 0;
-    // The directory as the run sees it: the same path unsandboxed, /home/run in the sandbox.
-    const inside = plan === null ? dir : RUN_DIR_INSIDE;
-    const env = runEnvironment(options.sourceEnv, {
-      home: inside,
-      pathFirst: options.pathFirst,
-      ...(options.passEnv ? { passNames: options.passEnv } : {}),
-      explicit: {
-        // Unsandboxed, /tmp is the host's: keep the run's temporary files in its directory.
-        ...(plan === null ? { TMPDIR: dir } : {}),
-        ...options.env,
-      },
-    });
     let server: PrivateJupyterServer;
     try {
       server = await startJupyterServer({
@@ -137,6 +155,17 @@ export class RunSandbox {
     const model = await startKernel(this.endpoint, name, '', AbortSignal.timeout(60_000));
     this.#kernel = { id: model.id, name };
     return model.id;
+  }
+
+  /** Starts the run's one kernel; stops the sandbox when that fails. */
+  async startKernelOrStop(name: string): Promise<this> {
+    try {
+      await this.startKernel(name);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+    return this;
   }
 
   /** Whether the kernel is still there and not dead (a pooled one may have died waiting). */

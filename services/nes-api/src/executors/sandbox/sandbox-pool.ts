@@ -1,68 +1,63 @@
 /**
- * Warm run sandboxes, a few per kernelspec, so a run attaches to a ready kernel (inside its own
- * sandbox and server) instead of waiting for both to start. Each sandbox serves one run: `take`
- * hands it over for good (the executor destroys it when the run ends) and a replacement starts
- * in the background. A sandbox whose kernel died while it waited is destroyed, never handed out.
+ * Warm run sandboxes, a few per kernelspec, so a run gets a kernel already started (inside its
+ * own sandbox) instead of waiting for one. Each sandbox serves one run: `take` hands it over for
+ * good (the executor destroys it when the run ends) and a replacement starts in the background.
+ * A sandbox whose kernel died while it waited is destroyed, never handed out.
+ *
+ * What a sandbox is (a kernel reached directly, kernel-sandbox.ts, or a Jupyter Server with its
+ * kernel, run-sandbox.ts) is the launcher's business.
  */
-import { RunSandbox, type RunSandboxOptions } from './run-sandbox.ts';
 
-export interface SandboxPoolOptions {
-  sandbox: RunSandboxOptions;
+export interface PooledSandbox {
+  readonly id: string;
+  readonly dir: string;
+  /** The sandbox's outermost process. */
+  readonly pid: number;
+  alive(): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+export interface SandboxPoolOptions<S extends PooledSandbox> {
+  /** A new sandbox with a kernel of this name (started, or starting). */
+  launch: (name: string) => Promise<S>;
+  /** Kernelspec names the runs' kernel environment has (what runs will see). */
+  names: () => Promise<string[]>;
   /** Ready sandboxes to keep per kernelspec name; names the environment lacks are ignored. */
   sizes: Record<string, number>;
   onError?: (message: string) => void;
 }
 
-export class SandboxPool {
-  readonly #options: SandboxPoolOptions;
-  readonly #ready = new Map<string, RunSandbox[]>();
+export class SandboxPool<S extends PooledSandbox> {
+  readonly #options: SandboxPoolOptions<S>;
+  readonly #ready = new Map<string, S[]>();
   readonly #starting = new Map<string, number>();
   readonly #pending = new Set<Promise<unknown>>();
   #names: Set<string> | null = null;
   #closed = false;
 
-  constructor(options: SandboxPoolOptions) {
+  constructor(options: SandboxPoolOptions<S>) {
     this.#options = options;
   }
 
-  /**
-   * Starts one sandbox to learn which kernelspecs exist inside it (what runs will see), keeps it
-   * warm for the first configured kernel, and starts filling the rest.
-   */
+  /** Learns which kernelspecs exist and starts filling the pool. */
   async start(): Promise<string[]> {
-    const first = await RunSandbox.start(this.#options.sandbox);
-    let names: string[];
-    try {
-      names = await first.kernelNames();
-    } catch (error) {
-      await first.stop();
-      throw error;
-    }
+    const names = await this.#options.names();
     this.#names = new Set(names);
-    const warmFirst = Object.entries(this.#options.sizes).find(
-      ([name, size]) => size > 0 && this.#names?.has(name),
-    )?.[0];
-    if (warmFirst === undefined) {
-      await first.stop();
-    } else {
-      this.#track(warmFirst, this.#warm(first, warmFirst));
-    }
     for (const name of Object.keys(this.#options.sizes)) this.#refill(name);
     return names;
   }
 
-  /** Kernelspec names inside the sandbox, as of the last look. */
+  /** Kernelspec names, as of the last look. */
   get names(): string[] {
     return [...(this.#names ?? [])].sort();
   }
 
-  /** Asks a ready sandbox again (a kernelspec installed since shows up); null if none is ready. */
+  /** Looks again (a kernelspec installed since shows up); null if that fails. */
   async refreshNames(): Promise<string[] | null> {
-    const any = [...this.#ready.values()].flat()[0];
-    if (any === undefined) return null;
     try {
-      const names = await any.kernelNames();
+      const names = await this.#options.names();
       this.#names = new Set(names);
+      for (const name of Object.keys(this.#options.sizes)) this.#refill(name);
       return names;
     } catch {
       return null;
@@ -75,7 +70,7 @@ export class SandboxPool {
   }
 
   /** The ready sandboxes of a kernel name, to look at (benchmarks measure their processes). */
-  ready(name: string): readonly RunSandbox[] {
+  ready(name: string): readonly S[] {
     return [...(this.#ready.get(name) ?? [])];
   }
 
@@ -84,34 +79,22 @@ export class SandboxPool {
    * alive, else one started for the caller. Null when no such kernelspec exists (the run then
    * fails with the engine's clear error) or the pool is closed.
    */
-  async take(name: string): Promise<RunSandbox | null> {
+  async take(name: string): Promise<S | null> {
     if (this.#closed) return null;
     if (this.#names !== null && !this.#names.has(name)) return null;
     const ready = this.#ready.get(name) ?? [];
     while (ready.length > 0) {
-      const sandbox = ready.shift() as RunSandbox;
+      const sandbox = ready.shift() as S;
       this.#refill(name);
       if (await sandbox.alive()) return sandbox;
       void sandbox.stop();
     }
     this.#refill(name);
-    const fresh = await RunSandbox.start(this.#options.sandbox);
-    try {
-      await fresh.startKernel(name);
-    } catch (error) {
-      await fresh.stop();
-      throw error;
-    }
-    return fresh;
+    return await this.#options.launch(name);
   }
 
-  async #warm(sandbox: RunSandbox, name: string): Promise<void> {
-    try {
-      await sandbox.startKernel(name);
-    } catch (error) {
-      await sandbox.stop();
-      throw error;
-    }
+  async #warm(name: string): Promise<void> {
+    const sandbox = await this.#options.launch(name);
     if (this.#closed) {
       await sandbox.stop();
       return;
@@ -140,12 +123,7 @@ export class SandboxPool {
     const want = this.#options.sizes[name] ?? 0;
     if (this.#closed || want <= 0 || (this.#names !== null && !this.#names.has(name))) return;
     const have = (this.#ready.get(name)?.length ?? 0) + (this.#starting.get(name) ?? 0);
-    for (let i = have; i < want; i += 1) {
-      this.#track(
-        name,
-        RunSandbox.start(this.#options.sandbox).then((sandbox) => this.#warm(sandbox, name)),
-      );
-    }
+    for (let i = have; i < want; i += 1) this.#track(name, this.#warm(name));
   }
 
   /** Destroys every pooled sandbox (and waits for those still starting); later `take`s get null. */

@@ -442,3 +442,86 @@ def test_a_forked_kernel_exits_when_the_server_that_asked_is_gone(template, tmp_
     finally:
         if server.poll() is None:
             server.kill()
+
+
+LAUNCHER = os.path.join(os.path.dirname(HERE), "nes_kernel_fork", "launch.py")
+
+
+def launched_kernel(tmp_path, env):
+    """A kernel started by launch.py (as in a run's sandbox) on a connection file of ipc
+    sockets in tmp_path; returns (launcher process, client, connection file)."""
+    from jupyter_client import BlockingKernelClient
+    from jupyter_client.connect import write_connection_file
+
+    connection_file, _ = write_connection_file(
+        str(tmp_path / "kernel.json"), transport="ipc", ip=str(tmp_path / "k"),
+        shell_port=1, iopub_port=2, stdin_port=3, control_port=4, hb_port=5,
+    )
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
+    launcher = subprocess.Popen(
+        [sys.executable, "-I", "-S", LAUNCHER, "--", *argv],
+        cwd=str(tmp_path), env=env, stderr=subprocess.PIPE, text=True,
+    )
+    kc = BlockingKernelClient(connection_file=connection_file)
+    kc.load_connection_file()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=30)
+    return launcher, kc
+
+
+def test_the_launcher_forks_the_kernel_and_ends_with_it(template, tmp_path):
+    _, _, socket_path = template
+    env = {**os.environ, "NES_FORK_SERVER": socket_path}
+    launcher, kc = launched_kernel(tmp_path, env)
+    try:
+        probe = evaluate(kc, '{"ppid": __import__("os").getppid(), "numpy": "numpy" in '
+                             '__import__("sys").modules, "env": "NES_FORK_SERVER" in '
+                             '__import__("os").environ}')
+        # A child of the template (not of the launcher), with the template's imports, and the
+        # template's address is not in its environment.
+        assert probe == {"ppid": template[0].pid, "numpy": True, "env": False}
+        # Interrupted on the control channel, as the runner does without a server.
+        msg_id = kc.execute("import time; time.sleep(600)")
+        while True:  # the cell is running once its execute_input is published
+            msg = kc.get_iopub_msg(timeout=30)
+            if msg["msg_type"] == "execute_input" and msg["parent_header"]["msg_id"] == msg_id:
+                break
+        kc.control_channel.send(kc.session.msg("interrupt_request", {}))
+        answer = kc.get_shell_msg(timeout=30)
+        assert answer["content"]["ename"] == "KeyboardInterrupt"
+        os.kill(evaluate(kc, '__import__("os").getpid()'), signal.SIGKILL)
+        assert launcher.wait(30) == -signal.SIGKILL
+    finally:
+        kc.stop_channels()
+        if launcher.poll() is None:
+            launcher.kill()
+
+
+def test_the_launcher_starts_normally_without_a_template_or_with_a_hash_seed(template, tmp_path):
+    _, _, socket_path = template
+    cases = [
+        ({"NES_FORK_SERVER": str(tmp_path / "absent.sock")}, "starting the kernel normally"),
+        ({"NES_FORK_SERVER": socket_path, "PYTHONHASHSEED": "7"}, "PYTHONHASHSEED is set"),
+    ]
+    for i, (extra, why) in enumerate(cases):
+        case = tmp_path / str(i)
+        case.mkdir()
+        env = {k: v for k, v in os.environ.items() if k != "NES_FORK_SERVER"}
+        launcher, kc = launched_kernel(case, {**env, **extra})
+        try:
+            probe = evaluate(kc, '{"pid": __import__("os").getpid(), "seed": '
+                                 '__import__("os").environ.get("PYTHONHASHSEED"), "hash": '
+                                 'hash("nes")}')
+            # The launcher became the kernel (same process).
+            assert probe["pid"] == launcher.pid
+            if "PYTHONHASHSEED" in extra:
+                expected = subprocess.run(
+                    [sys.executable, "-c", "print(hash('nes'))"],
+                    env={**env, "PYTHONHASHSEED": "7"}, capture_output=True, text=True,
+                ).stdout.strip()
+                assert probe["hash"] == int(expected)
+        finally:
+            kc.shutdown()
+            kc.stop_channels()
+            launcher.wait(30)
+        assert why in launcher.stderr.read()
