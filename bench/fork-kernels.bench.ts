@@ -139,6 +139,7 @@ function idleKernelPss(pid: number): { forked: number[]; started: number[] } {
     if (forked) out.forked.push(pssKb(kpid));
     // (launch.py, the bare Python that asks for a forked kernel, names the kernel's argv too)
     else if (
+      /python[\d.]*$/.test(info.argv[0] ?? '') &&
       info.argv.some((a) => a.includes('ipykernel_launcher')) &&
       !info.argv.some((a) => a.endsWith('launch.py'))
     ) {

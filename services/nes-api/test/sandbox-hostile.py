@@ -89,11 +89,13 @@ attempt("read the admin token", lambda: read(P["adminTokenFile"]))
 try:
     from ipykernel.connect import get_connection_file
 
-    own_file = os.path.basename(get_connection_file())
+    own_file = get_connection_file()
 except Exception:  # noqa: BLE001
     own_file = None
 for path in P["connectionFiles"]:
-    if os.path.basename(path) == own_file:
+    # Host paths (which do not exist in here) are tried; the kernel's own file, as it sees it,
+    # is skipped.
+    if own_file and os.path.exists(path) and os.path.samefile(path, own_file):
         continue
     attempt(f"open {path} for writing", lambda path=path: os.close(os.open(path, os.O_WRONLY | os.O_APPEND)) or "opened")
     attempt(f"read {path}", lambda path=path: read(path)[:80])

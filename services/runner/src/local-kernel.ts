@@ -131,6 +131,12 @@ export interface KernelProcess {
   stderrTail(): string;
   /** Keeps this process alive until the kernel is gone (a launched child is unref'd). */
   hold?(): void;
+  /**
+   * The kernel's owner sees to its end once its client is done (the local executor's sandbox):
+   * `shutdown` asks the kernel to shut down and returns on its answer instead of waiting for it
+   * to exit, so the kernel's own shutdown is not the run's time.
+   */
+  ownerEndsIt?: boolean;
 }
 
 /** Where an already running kernel's sockets are (ZeroMQ endpoints) and how it signs messages. */
@@ -441,7 +447,13 @@ export class LocalKernel implements KernelClient {
   async shutdown(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    if (!this.#hasExited) {
+    if (!this.#hasExited && this.#process.ownerEndsIt) {
+      await Promise.race([
+        this.#request(this.#control, 'shutdown_request', { restart: false }, true),
+        this.#exited,
+        delay(SHUTDOWN_WAIT_MS),
+      ]);
+    } else if (!this.#hasExited) {
       this.#process.hold?.();
       try {
         this.#send(this.#control, requestHeader('shutdown_request', this.#session), {

@@ -1,15 +1,21 @@
 /** Attaching a run to a pre-started kernel, and the worker process protocol. */
 import assert from 'node:assert/strict';
-import { fork } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { serializeNotebook } from '@nes/notebook';
-import { WORKER_ENTRY } from '../src/index.ts';
+import {
+  findKernelSpec,
+  type KernelSpec,
+  locateJupyterServer,
+  WORKER_ENTRY,
+} from '../src/index.ts';
 import { getKernel, JupyterApiError, startKernel } from '../src/jupyter-api.ts';
 import { type PrivateJupyterServer, startJupyterServer } from '../src/jupyter-server.ts';
-import type { WorkerMessage, WorkerRunSpec } from '../src/worker/protocol.ts';
+import type { DirectKernel, WorkerMessage, WorkerRunSpec } from '../src/worker/protocol.ts';
 import { runWorkerSpec } from '../src/worker/run.ts';
 import { code, notebook } from './support/notebooks.ts';
 import { runCells } from './support/run.ts';
@@ -149,5 +155,122 @@ describe('the input kept once per run, as nes-run keeps it', () => {
     assert.match(changed.result.error?.evalue ?? '', /already holds another notebook/);
     assert.equal(kernelsAsked.length, 2, 'the changed notebook never reached a kernel');
     assert.equal(readFileSync(kept, 'utf8'), first, 'the kept input is untouched');
+  });
+});
+
+/**
+ * A kernel launched by the parent and handed over by its sockets (the local executor's kernels
+ * in their sandboxes): here a plain ipykernel on `ipc` sockets in a temporary directory.
+ */
+describe('worker process with a direct kernel', () => {
+  function launchIpcKernel(dir: string): { kernel: ChildProcess; direct: DirectKernel } {
+    const key = randomUUID();
+    const connectionFile = join(dir, 'kernel.json');
+    writeFileSync(
+      connectionFile,
+      JSON.stringify({
+        transport: 'ipc',
+        ip: join(dir, 'k'),
+        shell_port: 1,
+        iopub_port: 2,
+        stdin_port: 3,
+        control_port: 4,
+        hb_port: 5,
+        key,
+        signature_scheme: 'hmac-sha256',
+      }),
+    );
+    const python = join(locateJupyterServer().binDir as string, 'python');
+    const kernel = spawn(python, ['-m', 'ipykernel_launcher', '-f', connectionFile], {
+      cwd: dir,
+      stdio: 'ignore',
+    });
+    const spec = findKernelSpec('python3') as KernelSpec;
+    const socket = (port: number) => `ipc://${join(dir, `k-${port}`)}`;
+    return {
+      kernel,
+      direct: {
+        spec: { ...spec, interruptMode: 'message' },
+        endpoints: {
+          shell: socket(1),
+          iopub: socket(2),
+          control: socket(4),
+          key,
+          signatureScheme: 'hmac-sha256',
+        },
+      },
+    };
+  }
+
+  async function runWith(cells: string[]): Promise<{
+    messages: WorkerMessage[];
+    exitCode: number | null;
+    kernelExit: Promise<string>;
+  }> {
+    const dir = mkdtempSync(join(tmpdir(), 'nes-worker-direct-'));
+    const input = join(dir, 'nb.ipynb');
+    writeFileSync(input, serializeNotebook(notebook(cells.map((source) => code(source)))));
+    const { kernel, direct } = launchIpcKernel(dir);
+    const kernelExit = new Promise<string>((resolve) =>
+      kernel.once('exit', (code, signal) =>
+        resolve(signal ? `signal ${signal}` : `exit code ${code}`),
+      ),
+    );
+    const child = fork(WORKER_ENTRY, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const messages: WorkerMessage[] = [];
+    const spec: WorkerRunSpec = {
+      runId: 'd1',
+      notebook: input,
+      ref: null,
+      commitSha: null,
+      parametersJson: '{}',
+      kernel: 'python3',
+      store: join(dir, 'store'),
+      timeoutSeconds: 120,
+      localRoots: [dir],
+    };
+    child.on('message', (raw) => {
+      const message = raw as WorkerMessage;
+      messages.push(message);
+      if (message.type === 'ready') child.send({ type: 'run', spec });
+      if (message.type === 'need_kernel') {
+        child.send({ type: 'kernel', kernelId: null, direct });
+        // The parent watches the kernel and tells the worker when it is gone.
+        void kernelExit.then((how) => {
+          if (child.connected) child.send({ type: 'kernel_exit', how, stderrTail: '' });
+        });
+      }
+      if (message.type === 'stop_kernel') kernel.kill('SIGKILL');
+    });
+    const exitCode = await new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => resolve(code)),
+    );
+    return { messages, exitCode, kernelExit };
+  }
+
+  test('asked for at once, attached over ipc, asked to shut down at the end', async () => {
+    const { messages, exitCode, kernelExit } = await runWith(['print(6 * 7)']);
+    assert.equal(exitCode, 0);
+    const result = messages.find((m) => m.type === 'result');
+    assert.ok(result?.type === 'result');
+    assert.equal(result.result.status, 'succeeded', JSON.stringify(result.result.error));
+    assert.ok(messages.some((m) => m.type === 'output' && m.text === '42\n'));
+    // The run names its kernel: it is asked for before anything else is sent.
+    assert.equal(messages[1]?.type, 'need_kernel');
+    // The worker only asked it to shut down; it exits by itself.
+    assert.equal(await kernelExit, 'exit code 0');
+  });
+
+  test('a direct kernel that dies fails the run as kernel_died', async () => {
+    const { messages, kernelExit } = await runWith([
+      'x = 1',
+      'import os, signal; os.kill(os.getpid(), signal.SIGKILL)',
+      'print("never")',
+    ]);
+    assert.equal(await kernelExit, 'signal SIGKILL');
+    const result = messages.find((m) => m.type === 'result');
+    assert.ok(result?.type === 'result');
+    assert.equal(result.result.status, 'failed');
+    assert.equal(result.result.error?.class, 'kernel_died', JSON.stringify(result.result.error));
   });
 });

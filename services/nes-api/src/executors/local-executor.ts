@@ -128,6 +128,12 @@ interface Warm {
 }
 
 const STDERR_TAIL = 4096;
+/**
+ * After a run whose worker finished cleanly (having asked its kernel to shut down), how long
+ * the kernel has to exit by itself before its sandbox is ended (jupyter_client's
+ * shutdown_wait_time).
+ */
+const KERNEL_EXIT_GRACE_MS = 5000;
 /** How long the kernel names seen in a sandbox are trusted (see `kernels`). */
 const KERNEL_NAMES_TTL_MS = 10_000;
 
@@ -148,6 +154,8 @@ export class LocalExecutor implements Executor {
     this.#log(level, message, fields),
   );
   readonly #warm: Warm[] = [];
+  /** Sandboxes of finished runs, ending (their kernels' graceful exits). */
+  readonly #retiring = new Set<RunSandbox | KernelSandbox>();
   #kernelNames: { names: string[]; at: number } | null = null;
   #sandbox: RunSandboxOptions | null = null;
   #status: SandboxStatus | null = null;
@@ -555,8 +563,18 @@ export class LocalExecutor implements Executor {
   ): Promise<void> {
     for (const timer of local.killTimers) clearTimeout(timer);
     local.state = 'finished';
-    // Everything the run's code started dies with its sandbox, and its directory goes.
-    await local.sandbox?.stop();
+    const sandbox = local.sandbox;
+    if (sandbox instanceof RunSandbox) {
+      // Everything the run's code started dies with its sandbox, and its directory goes.
+      await sandbox.stop();
+    } else if (sandbox !== null) {
+      // The same, once the run is reported: a kernel asked to shut down exits in its own time
+      // (its atexit handlers run), not the run's; within a grace, then it is killed.
+      this.#retiring.add(sandbox);
+      void sandbox
+        .stop(local.result !== null && !this.#stopping ? KERNEL_EXIT_GRACE_MS : 0)
+        .finally(() => this.#retiring.delete(sandbox));
+    }
     const time = new Date().toISOString();
     const result = local.result;
     if (result) {
@@ -652,6 +670,7 @@ export class LocalExecutor implements Executor {
       if (warm.child.connected) warm.child.disconnect();
       warm.child.kill('SIGTERM');
     }
+    await Promise.all([...this.#retiring].map((sandbox) => sandbox.stop()));
     await this.#pool?.close();
     await this.#template?.stop();
   }

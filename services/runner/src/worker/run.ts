@@ -47,6 +47,12 @@ export interface KernelReply {
   direct?: DirectKernel;
 }
 
+/** The parent's answer, and the direct kernel being attached (a promise, so never unwrapped). */
+interface AskedKernel {
+  reply: KernelReply | null;
+  kernel?: Promise<KernelClient>;
+}
+
 /** How the executor saw a direct kernel end. */
 export interface KernelExit {
   how: string;
@@ -59,8 +65,9 @@ interface WorkerIo {
   requestKernel(kernelName: string): Promise<KernelReply>;
   /** Aborted when the run must stop (cancel, or the parent went away). */
   signal: AbortSignal;
-  /** Settles when the executor reports that the run's direct kernel is gone. */
-  kernelExit: Promise<KernelExit>;
+  /** Settles when the executor reports that the run's direct kernel is gone (parents that hand
+   * over direct kernels must give it: it is how their death is seen). */
+  kernelExit?: Promise<KernelExit>;
 }
 
 interface WorkerOutcome {
@@ -87,12 +94,33 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
       event: { type: 'log', time: new Date().toISOString(), level, message },
     });
   };
+  // The kernel is asked for at once when the run names it (every run the service submits does):
+  // the sandbox is handed over and its kernel attached while the notebook is fetched and
+  // prepared. Otherwise it is asked for once the notebook says which.
+  const askKernel = (name: string): Promise<AskedKernel> =>
+    io.requestKernel(name).then(
+      (reply) => ({
+        reply,
+        ...(reply.direct ? { kernel: attachDirect(reply.direct, io) } : {}),
+      }),
+      (error: unknown) => {
+        log('warn', `no pre-started kernel (${messageOf(error)}): starting one`);
+        return { reply: null };
+      },
+    );
+  let asked = spec.kernel !== null && !io.signal.aborted ? askKernel(spec.kernel) : null;
   const artifacts = new RunArtifacts(await openStore(spec.store), spec.runId);
+  let executing = false;
   const end = async (
     result: Omit<WorkerResult, 'durationMs'>,
     extra: { kernel: string | null; source: ResolvedSource | null },
   ): Promise<WorkerOutcome> => {
     const full: WorkerResult = { ...result, durationMs: Math.round(performance.now() - started) };
+    // A kernel asked for early and never used (the notebook could not be read or prepared).
+    if (!executing && asked !== null) {
+      const unused = (await asked).kernel;
+      await unused?.then((kernel) => kernel.shutdown()).catch(() => undefined);
+    }
     await writeRecords(artifacts, spec, full, { ...extra, startedAt, logLines });
     return {
       result: full,
@@ -191,16 +219,11 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
   // 4. A kernel: the parent's pre-started one when it has one.
   let kernelId: string | null = null;
   let jupyter: JupyterEndpoint | undefined = spec.jupyter;
-  let direct: DirectKernel | undefined;
-  if (!io.signal.aborted) {
-    try {
-      const reply = await io.requestKernel(kernelName);
-      kernelId = reply.kernelId;
-      if (reply.jupyter) jupyter = reply.jupyter;
-      direct = reply.direct;
-    } catch (error) {
-      log('warn', `no pre-started kernel (${messageOf(error)}): starting one`);
-    }
+  if (asked === null && !io.signal.aborted) asked = askKernel(kernelName);
+  const { reply, kernel: direct } = asked === null ? { reply: null } : await asked;
+  if (reply !== null) {
+    kernelId = reply.kernelId;
+    if (reply.jupyter) jupyter = reply.jupyter;
   }
   if (jupyter === undefined && direct === undefined) {
     const reason = io.signal.aborted ? messageOf(io.signal.reason) : 'no Jupyter Server';
@@ -226,12 +249,13 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
   const elapsedMs = performance.now() - started;
   const sink = outputSink(artifacts);
   let forwarded = 0;
+  executing = true;
   const executed = await executeNotebook({
     notebook: prepared,
     sink,
     kernelName,
     ...(direct !== undefined
-      ? { kernel: attachDirect(direct, io) }
+      ? { kernel: direct }
       : {
           jupyter: {
             url: (jupyter as JupyterEndpoint).url,
@@ -287,12 +311,14 @@ export async function runWorkerSpec(spec: WorkerRunSpec, io: WorkerIo): Promise<
 function attachDirect(direct: DirectKernel, io: WorkerIo): Promise<KernelClient> {
   let tail = '';
   const kernelProcess: KernelProcess = {
-    exited: io.kernelExit.then((exit) => {
+    exited: (io.kernelExit ?? new Promise<KernelExit>(() => undefined)).then((exit) => {
       tail = exit.stderrTail;
       return exit.how;
     }),
     kill: () => io.send({ type: 'stop_kernel' }),
     stderrTail: () => tail,
+    // The executor gives the kernel time to exit after the worker is done, then ends the sandbox.
+    ownerEndsIt: true,
   };
   const signal = AbortSignal.any([io.signal, AbortSignal.timeout(DEFAULT_START_TIMEOUT_MS)]);
   const kernel = LocalKernel.attach(direct.spec, direct.endpoints, kernelProcess, signal);

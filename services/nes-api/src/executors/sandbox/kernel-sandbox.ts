@@ -67,6 +67,7 @@ export class KernelSandbox {
   readonly #sandboxed: boolean;
   #exit: KernelExit | null = null;
   #stopped: Promise<void> | null = null;
+  #endGrace: (() => void) | null = null;
 
   private constructor(
     id: string,
@@ -178,9 +179,25 @@ export class KernelSandbox {
     return this.#exit === null && this.#stopped === null;
   }
 
-  /** Kills everything of the run and removes its files (its sockets with them). */
-  stop(): Promise<void> {
+  /**
+   * Kills everything of the run and removes its files (its sockets with them): after up to
+   * `graceMs` for a kernel that was asked to shut down to exit by itself. A later call without a
+   * grace cuts a running one short.
+   */
+  stop(graceMs = 0): Promise<void> {
+    if (graceMs === 0) this.#endGrace?.();
     this.#stopped ??= (async () => {
+      if (this.#exit === null && graceMs > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => this.#endGrace?.(), graceMs);
+          this.#endGrace = () => {
+            clearTimeout(timer);
+            this.#endGrace = null;
+            resolve();
+          };
+          void this.exited.then(() => this.#endGrace?.());
+        });
+      }
       if (this.#exit === null) {
         if (this.#sandboxed) {
           // bwrap's init dies with it, and with the init every process of the sandbox's pid

@@ -14,7 +14,8 @@ export interface PooledSandbox {
   /** The sandbox's outermost process. */
   readonly pid: number;
   alive(): Promise<boolean>;
-  stop(): Promise<void>;
+  /** Ends it, after up to `graceMs` for its kernel to exit by itself. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export interface SandboxPoolOptions<S extends PooledSandbox> {
@@ -83,13 +84,17 @@ export class SandboxPool<S extends PooledSandbox> {
     if (this.#closed) return null;
     if (this.#names !== null && !this.#names.has(name)) return null;
     const ready = this.#ready.get(name) ?? [];
+    // Replacements start after the caller has its sandbox (starting one costs a process spawn).
+    const refillSoon = () => setImmediate(() => this.#refill(name));
     while (ready.length > 0) {
       const sandbox = ready.shift() as S;
-      this.#refill(name);
-      if (await sandbox.alive()) return sandbox;
+      if (await sandbox.alive()) {
+        refillSoon();
+        return sandbox;
+      }
       void sandbox.stop();
     }
-    this.#refill(name);
+    refillSoon();
     return await this.#options.launch(name);
   }
 
