@@ -128,6 +128,8 @@ interface Warm {
 }
 
 const STDERR_TAIL = 4096;
+/** Longest wait, after a worker's exit, for the messages still in its channel. */
+const IPC_DRAIN_MS = 5000;
 /**
  * After a run whose worker finished cleanly (having asked its kernel to shut down), how long
  * the kernel has to exit by itself before its sandbox is ended (jupyter_client's
@@ -430,7 +432,15 @@ export class LocalExecutor implements Executor {
     child.on('message', (message: WorkerMessage) => this.#onMessage(local, message));
     child.once('exit', (code, signal) => {
       local.stderrTail = warm.stderrTail.text;
-      void this.#onExit(local, code, signal);
+      // Its last messages (the result) can still be in the channel when its exit is seen: the
+      // channel closes once they are read.
+      const drained = child.connected
+        ? new Promise<void>((resolve) => {
+            child.once('disconnect', resolve);
+            setTimeout(resolve, IPC_DRAIN_MS).unref();
+          })
+        : Promise.resolve();
+      void drained.then(() => this.#onExit(local, code, signal));
     });
     this.#send(local, { type: 'run', spec });
     if (local.cancelRequested) this.#requestStop(local);
