@@ -19,6 +19,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type DirectKernel, KERNEL_LAUNCHER, type KernelSpec } from '@nes/runner';
 import { bubblewrapCommand } from './bubblewrap.ts';
@@ -211,7 +212,9 @@ export class KernelSandbox {
         }
         await this.exited;
       }
-      rmSync(this.dir, { recursive: true, force: true });
+      // In the thread pool: the service's event loop serves the API meanwhile. What cannot be
+      // removed now is removed at the executor's next start (its pid is in the name).
+      await rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
     })();
     return this.#stopped;
   }

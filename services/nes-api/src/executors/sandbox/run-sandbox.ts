@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chownSync, mkdirSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import {
   getKernel,
@@ -183,7 +184,9 @@ export class RunSandbox {
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
       await this.#server.stop().catch(() => undefined);
-      rmSync(this.dir, { recursive: true, force: true });
+      // In the thread pool: the service's event loop serves the API meanwhile. What cannot be
+      // removed now is removed at the executor's next start (its pid is in the name).
+      await rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
     })();
     return this.#stopped;
   }
