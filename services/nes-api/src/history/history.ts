@@ -184,42 +184,53 @@ export class HistoryQueries {
     };
   }
 
-  /** The answer from the runs themselves: exact, and what a label filter needs. */
+  /**
+   * The answer from the runs themselves: exact, and what a label filter needs. The window's
+   * runs are read once (a materialized CTE) and every aggregate is computed from that copy.
+   */
   async fromRuns(query: HistoryQuery, now = new Date()): Promise<NotebookHistory> {
     const params = [query.notebook, JSON.stringify(query.labels), query.since.toISOString()];
-    const [days, durations, failures, lastSuccess, commits, recent] = await Promise.all([
+    // One scan of the window's runs (materialized once), every aggregate computed from it.
+    const [aggregates, lastSuccess, recent] = await Promise.all([
       this.#db.query(
-        `SELECT date_trunc('day', created_at AT TIME ZONE 'UTC') AS day, status, count(*)::int AS n,
-                percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))
-                  FILTER (WHERE status = 'succeeded' AND started_at IS NOT NULL) AS p50
-           FROM runs WHERE ${SCOPE} GROUP BY 1, 2 ORDER BY 1`,
-        params,
-      ),
-      this.#db.query(
-        `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at)) AS p50,
-                percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at)) AS p95
-           FROM runs WHERE ${SCOPE} AND status = 'succeeded' AND started_at IS NOT NULL`,
-        params,
-      ),
-      this.#db.query(
-        `SELECT coalesce(error ->> 'class', 'unknown') AS class, count(*)::int AS n
-           FROM runs WHERE ${SCOPE} AND status IN ('failed', 'timed_out')
-           GROUP BY 1 ORDER BY 2 DESC`,
+        `WITH w AS MATERIALIZED (
+           SELECT status, created_at, commit_sha, error ->> 'class' AS class,
+                  (created_at AT TIME ZONE 'UTC')::date::text AS day,
+                  CASE WHEN started_at IS NOT NULL THEN extract(epoch FROM finished_at - started_at) END AS seconds
+             FROM runs WHERE ${SCOPE})
+         SELECT
+           (SELECT coalesce(json_agg(d ORDER BY d.day), '[]') FROM (
+              SELECT day, status, count(*)::int AS n,
+                     percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds)
+                       FILTER (WHERE status = 'succeeded') AS p50
+                FROM w GROUP BY 1, 2) d) AS days,
+           (SELECT json_build_object(
+                     'p50', percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
+                     'p95', percentile_cont(0.95) WITHIN GROUP (ORDER BY seconds))
+              FROM w WHERE status = 'succeeded' AND seconds IS NOT NULL) AS durations,
+           (SELECT coalesce(json_agg(f ORDER BY f.n DESC), '[]') FROM (
+              SELECT coalesce(class, 'unknown') AS class, count(*)::int AS n
+                FROM w WHERE status IN ('failed', 'timed_out') GROUP BY 1) f) AS failures,
+           (SELECT coalesce(json_agg(c ORDER BY c.last_at DESC), '[]') FROM (
+              SELECT commit_sha, count(*)::int AS n,
+                     count(*) FILTER (WHERE status = 'succeeded')::int AS ok,
+                     min(created_at) AS first_at, max(created_at) AS last_at
+                FROM w GROUP BY commit_sha ORDER BY max(created_at) DESC LIMIT 20) c) AS commits`,
         params,
       ),
       this.#lastSuccess(query),
-      this.#db.query(
-        `SELECT commit_sha, count(*)::int AS n, count(*) FILTER (WHERE status = 'succeeded')::int AS ok,
-                min(created_at) AS first_at, max(created_at) AS last_at
-           FROM runs WHERE ${SCOPE} GROUP BY commit_sha ORDER BY max(created_at) DESC LIMIT 20`,
-        params,
-      ),
       this.#recent(params),
     ]);
+    const row0 = aggregates[0] ?? {};
+    const parsed = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
+    const days = parsed(row0.days) as Array<Record<string, unknown>>;
+    const durations = [(parsed(row0.durations) ?? {}) as Record<string, unknown>];
+    const failures = parsed(row0.failures) as Array<Record<string, unknown>>;
+    const commits = parsed(row0.commits) as Array<Record<string, unknown>>;
     const totals: Record<string, number> = {};
     const byDay = new Map<string, NotebookHistory['days'][number]>();
     for (const row of days) {
-      const day = iso(row.day).slice(0, 10);
+      const day = row.day as string;
       const entry = byDay.get(day) ?? { day, counts: {}, p50Seconds: null };
       entry.counts[row.status as string] = Number(row.n);
       if (row.status === 'succeeded') entry.p50Seconds = num(row.p50);
