@@ -88,11 +88,13 @@ export class HistoryQueries {
             GROUP BY 1, 2, 3, 5`,
           window,
         ),
+        // The 20 commits that ran last: a commit seen only on the first, partial day ran before
+        // every one of these, so it can only fill the list when there are fewer.
         this.#db.query(
           `SELECT commit_sha, sum(runs)::int AS n, sum(succeeded)::int AS ok,
                   min(first_at) AS first_at, max(last_at) AS last_at
              FROM run_history_commits WHERE notebook = $1 AND day >= $2::date
-            GROUP BY commit_sha ORDER BY max(last_at) DESC LIMIT 21`,
+            GROUP BY commit_sha ORDER BY max(last_at) DESC LIMIT 20`,
           rollup,
         ),
         this.#db.query(
