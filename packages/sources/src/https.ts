@@ -4,7 +4,7 @@
  * reached (address-guard.ts); redirects are followed by hand, at most MAX_REDIRECTS, never from
  * https to http.
  */
-import { Agent, fetch as undiciFetch } from 'undici';
+import type { Agent } from 'undici';
 import { type AllowList, checkUrlHost, guardedLookup, parseAllowList } from './address-guard.ts';
 import { SourceError } from './errors.ts';
 import { tooLarge } from './github.ts';
@@ -35,19 +35,28 @@ const MAX_REDIRECTS = 5;
 const agents = new Map<string, Agent>();
 
 /**
+ * undici is loaded on the first request, not with this module: loading it costs ~30 MB of
+ * memory and ~0.1 s, which a run whose notebook is a local file would pay for nothing.
+ */
+const loadUndici = () => import('undici');
+let undici: ReturnType<typeof loadUndici> | null = null;
+
+/**
  * `fetch` whose connections reach only addresses the allow-list permits (public ones, and what
  * `allowText` names): the address connected to is the address checked. Also what the service
  * delivers notifications with.
  */
 export function guardedFetch(allowText: string, allow: AllowList): typeof fetch {
-  let agent = agents.get(allowText);
-  if (agent === undefined) {
-    agent = new Agent({ connect: { lookup: guardedLookup(allow) } });
-    agents.set(allowText, agent);
-  }
-  const dispatcher = agent;
-  return ((input: string, init: RequestInit) =>
-    undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof fetch;
+  return (async (input: string, init: RequestInit) => {
+    undici ??= loadUndici();
+    const { Agent, fetch: undiciFetch } = await undici;
+    let agent = agents.get(allowText);
+    if (agent === undefined) {
+      agent = new Agent({ connect: { lookup: guardedLookup(allow) } });
+      agents.set(allowText, agent);
+    }
+    return await undiciFetch(input, { ...(init as object), dispatcher: agent });
+  }) as unknown as typeof fetch;
 }
 
 export async function readHttpsNotebook(url: string, options: SourceOptions): Promise<HttpsFile> {

@@ -2,6 +2,7 @@
 /** nes-run: execute a notebook, papermill-compatible. See docs/runner-cli.md. */
 import { Console } from 'node:console';
 import module from 'node:module';
+import v8 from 'node:v8';
 
 // Before the CLI is loaded: on an older Node, one line saying what is needed, not a stack trace.
 const [major = 0] = process.versions.node.split('.').map(Number);
@@ -15,6 +16,13 @@ if (major < 22) {
 // Node's on-disk compile cache (NODE_COMPILE_CACHE, else a directory under the temp dir): a cold
 // nes-run otherwise spends a good part of its start compiling its modules, every time.
 module.enableCompileCache?.();
+
+// A run passes every byte its notebook prints through this process, mostly as short-lived
+// strings of up to 1 MiB. V8's default heap policy lets that garbage pile up to several times
+// what is live before collecting (a notebook printing 1 GB peaked near 300 MB); sized for
+// memory, the heap is collected sooner (about 200 MB), at no measurable cost in speed. The flag
+// is read at each GC, so setting it now takes effect.
+v8.setFlagsFromString('--optimize-for-size');
 
 // stdout carries only the notebook (OUTPUT -) or JSON events (--json): libraries that log with
 // console.* (Jupyter's client logs through console.debug) write to stderr instead.
