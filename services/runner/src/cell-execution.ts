@@ -4,11 +4,12 @@
  * kernel is interrupted and given a moment to report (its KeyboardInterrupt lands in the cell).
  */
 import type { KernelMessage } from '@jupyterlab/services';
-import type { KernelClient, KernelDeath } from './kernel-client.ts';
+import type { ExecuteRequest, KernelClient, KernelDeath } from './kernel-client.ts';
 
 export type CellOutcome =
   | { kind: 'reply'; reply: KernelMessage.IExecuteReplyMsg }
-  | { kind: 'died'; death: KernelDeath }
+  /** `reply`: the cell's reply, when it came before the death (the cell itself completed). */
+  | { kind: 'died'; death: KernelDeath; reply?: KernelMessage.IExecuteReplyMsg }
   | { kind: 'timeout' }
   | { kind: 'stopped' }
   | { kind: 'lost'; message: string };
@@ -21,6 +22,30 @@ interface ExecuteCodeOptions {
   stop: AbortSignal;
   /** Called synchronously with the execute request's msg_id, before any reply can arrive. */
   onRequest: (msgId: string) => void;
+  /** The cell's request, when it was sent ahead (see execute.ts); else it is sent now. */
+  sent?: ExecuteRequest | undefined;
+  /** Interrupts the kernel (default: session.interrupt()). */
+  interrupt?: () => Promise<void>;
+}
+
+/** The execute request of a cell: its code as nbclient sends it. */
+export function requestCell(
+  session: KernelClient,
+  code: string,
+  allowErrors: boolean,
+  gated = false,
+): ExecuteRequest {
+  return session.requestExecute(
+    {
+      code,
+      silent: false,
+      store_history: true,
+      // No front end can answer input(): the kernel raises at once instead of waiting forever.
+      allow_stdin: false,
+      stop_on_error: !allowErrors,
+    },
+    { gated },
+  );
 }
 
 /** How long an interrupted kernel gets to finish the cell before the run moves on. */
@@ -40,15 +65,9 @@ export async function executeCode(
   code: string,
   options: ExecuteCodeOptions,
 ): Promise<CellOutcome> {
-  if (session.death) return { kind: 'died', death: session.death };
-  const future = session.requestExecute({
-    code,
-    silent: false,
-    store_history: true,
-    // No front end can answer input(): the kernel raises at once instead of waiting forever.
-    allow_stdin: false,
-    stop_on_error: !options.allowErrors,
-  });
+  // A cell sent ahead goes on: its reply may have come before the death (it completed).
+  if (session.death && !options.sent) return { kind: 'died', death: session.death };
+  const future = options.sent ?? requestCell(session, code, options.allowErrors);
   options.onRequest(future.msgId);
 
   const cleanups: Array<() => void> = [];
@@ -59,9 +78,14 @@ export async function executeCode(
       message: error instanceof Error ? error.message : String(error),
     }),
   );
-  const died = session.died.then((death): CellOutcome => ({ kind: 'died', death }));
+  let earlyReply: KernelMessage.IExecuteReplyMsg | undefined;
+  const died = session.died.then(
+    (death): CellOutcome =>
+      earlyReply ? { kind: 'died', death, reply: earlyReply } : { kind: 'died', death },
+  );
   const replied = new Promise<CellOutcome>((resolve) => {
     future.onReply((reply) => {
+      earlyReply = reply;
       const timer = setTimeout(() => resolve({ kind: 'reply', reply }), IOPUB_IDLE_GRACE_MS);
       timer.unref();
       cleanups.push(() => clearTimeout(timer));
@@ -93,8 +117,12 @@ export async function executeCode(
       outcome = await Promise.race([died, delay(1000, outcome)]);
     }
     if (outcome.kind === 'timeout' || outcome.kind === 'stopped') {
-      await session.interrupt().catch(() => undefined);
-      await Promise.race([settled, died, delay(INTERRUPT_GRACE_MS, null)]);
+      await (options.interrupt ?? (() => session.interrupt()))().catch(() => undefined);
+      const after = await Promise.race([settled, died, delay(INTERRUPT_GRACE_MS, null)]);
+      // A cell sent ahead that the kernel had begun before the stop, and finished: completed.
+      if (options.sent && after?.kind === 'reply' && after.reply.content.status === 'ok') {
+        return after;
+      }
     }
     return outcome;
   } finally {

@@ -27,9 +27,22 @@ export interface KernelClient {
   readonly died: Promise<KernelDeath>;
   readonly death: KernelDeath | null;
   readonly info: Promise<KernelMessage.IInfoReply>;
-  requestExecute(content: KernelMessage.IExecuteRequestMsg['content']): ExecuteRequest;
+  /**
+   * Sends an execute request. `gated`: a request sent ahead of the cell running now; only for a
+   * kernel whose `gated` is true, which aborts it (reply status `aborted`, nothing run) once a
+   * cell has failed with stop_on_error or `closeGate` was called (request-gate.ts).
+   */
+  requestExecute(
+    content: KernelMessage.IExecuteRequestMsg['content'],
+    options?: { gated?: boolean },
+  ): ExecuteRequest;
+  /** The kernel runs the request gate: cells may be sent ahead. Absent: it does not. */
+  readonly gated?: boolean;
+  /** From now on the kernel aborts every gated request instead of running it. */
+  closeGate?(): void;
   /** Every IOPub message, in order. */
   onIOPub(handler: (msg: KernelMessage.IIOPubMessage) => void): void;
+  /** Interrupts the running cell; the run ends after an interrupt, so the gate closes first. */
   interrupt(): Promise<void>;
   /** Ends the kernel and closes the connection. Never throws. */
   shutdown(): Promise<void>;

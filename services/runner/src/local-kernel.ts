@@ -53,6 +53,7 @@ import {
   type KernelSpec,
   needsProvisioner,
 } from './kernelspecs.ts';
+import { GATED_METADATA, requestGateCode } from './request-gate.ts';
 import { STREAM_CHUNKING } from './stream-chunking.ts';
 
 /** jupyter_client's KernelManager.shutdown_wait_time. */
@@ -66,6 +67,10 @@ const STDERR_TAIL_BYTES = 8192;
  * waits here unread when a cell prints faster than the run takes its output in.
  */
 const IOPUB_QUEUE_MESSAGES = 16;
+
+/** After the kernel's exit, how long its sockets must stay quiet before it is declared dead. */
+const DRAIN_QUIET_MS = 50;
+const DRAIN_MAX_MS = 1000;
 
 const YIELD_EVERY_BYTES = 1024 * 1024;
 const YIELD_EVERY_MESSAGES = 256;
@@ -204,6 +209,9 @@ export class LocalKernel implements KernelClient {
   #exited: Promise<void>;
   #hasExited = false;
   #closing = false;
+  #gated = false;
+  #gateClosed = false;
+  #lastMessageAt = 0;
 
   private constructor(
     spec: KernelSpec,
@@ -224,10 +232,10 @@ export class LocalKernel implements KernelClient {
     });
     this.#exited = kernelProcess.exited.then((how) => {
       this.#hasExited = true;
-      this.#die(
-        'dead',
-        how.startsWith('could not') ? `the kernel ${how}` : `the kernel died (${how})`,
-      );
+      const detail = how.startsWith('could not') ? `the kernel ${how}` : `the kernel died (${how})`;
+      // What the kernel sent before it died is still to be read (the exit can be seen first):
+      // read it, so the run knows which cell it was in (cells may have been sent ahead).
+      void this.#drained().then(() => this.#die('dead', detail));
     });
     void this.#receive(this.#shell, 'shell');
     void this.#receive(this.#control, 'control');
@@ -389,22 +397,60 @@ export class LocalKernel implements KernelClient {
     };
     await raceAbort(Promise.race([nudge(), failed]), signal);
     const info = await this.info;
-    if (isPythonKernel(info)) await this.#chunkPythonStreams();
+    if (isPythonKernel(info)) await this.#setUpPython(info);
   }
 
-  /** Python kernels: keep stream messages small (python/stream_chunking.py). Best effort. */
-  async #chunkPythonStreams(): Promise<void> {
-    const request = this.requestExecute({
-      code: STREAM_CHUNKING,
-      silent: true,
-      store_history: false,
-      allow_stdin: false,
-      stop_on_error: false,
-    });
-    await Promise.race([request.done.catch(() => undefined), this.died]);
+  /**
+   * Python kernels: keep stream messages small (python/stream_chunking.py), and on an ipykernel
+   * this process launched, install the request gate (python/request_gate.py; its stop file is in
+   * the private connection directory). Both best effort: a kernel without the gate gets its
+   * cells one at a time.
+   */
+  async #setUpPython(info: KernelMessage.IInfoReply): Promise<void> {
+    const silently = (code: string) =>
+      this.requestExecute({
+        code,
+        silent: true,
+        store_history: false,
+        allow_stdin: false,
+        stop_on_error: false,
+      }).done.catch(() => null);
+    const chunking = silently(STREAM_CHUNKING);
+    const stopFile = this.#stopFile;
+    const gate =
+      info.implementation === 'ipython' && stopFile !== null
+        ? silently(requestGateCode(stopFile))
+        : null;
+    const [, gateReply] = await Promise.race([
+      Promise.all([chunking, gate]),
+      this.died.then(() => [null, null] as const),
+    ]);
+    this.#gated = gateReply?.content.status === 'ok';
   }
 
-  requestExecute(content: KernelMessage.IExecuteRequestMsg['content']): ExecuteRequest {
+  get #stopFile(): string | null {
+    return this.#connectionDir === null ? null : join(this.#connectionDir, 'stop');
+  }
+
+  get gated(): boolean {
+    return this.#gated;
+  }
+
+  closeGate(): void {
+    const stopFile = this.#stopFile;
+    if (!this.#gated || this.#gateClosed || stopFile === null) return;
+    this.#gateClosed = true;
+    try {
+      writeFileSync(stopFile, '');
+    } catch {
+      // the directory is gone: shutdown has begun, nothing more will be sent
+    }
+  }
+
+  requestExecute(
+    content: KernelMessage.IExecuteRequestMsg['content'],
+    options: { gated?: boolean } = {},
+  ): ExecuteRequest {
     const header = requestHeader('execute_request', this.#session);
     let pending!: Pending;
     const done = new Promise<KernelMessage.IExecuteReplyMsg>((resolve) => {
@@ -417,12 +463,14 @@ export class LocalKernel implements KernelClient {
       };
     });
     this.#pending.set(header.msg_id, pending);
-    this.#send(this.#shell, header, content);
+    this.#send(this.#shell, header, content, options.gated && this.#gated ? GATED_METADATA : {});
     return {
       msgId: header.msg_id,
       done,
       onReply: (handler) => {
         pending.onReply = handler;
+        // A request sent ahead may have its reply before anyone asks for it.
+        if (pending.reply) handler(pending.reply as KernelMessage.IExecuteReplyMsg);
       },
     };
   }
@@ -433,6 +481,8 @@ export class LocalKernel implements KernelClient {
 
   async interrupt(): Promise<void> {
     if (this.#hasExited) return;
+    // Before the signal: a cell sent ahead that the kernel has not begun must not begin now.
+    this.closeGate();
     if (this.spec.interruptMode === 'message' || this.#process.interrupt === undefined) {
       await Promise.race([
         this.#request(this.#control, 'interrupt_request', {}, true),
@@ -477,6 +527,17 @@ export class LocalKernel implements KernelClient {
     }
   }
 
+  /** Once no message has arrived for DRAIN_QUIET_MS (at most DRAIN_MAX_MS). */
+  async #drained(): Promise<void> {
+    const giveUpAt = performance.now() + DRAIN_MAX_MS;
+    await delay(DRAIN_QUIET_MS);
+    while (performance.now() < giveUpAt) {
+      const quiet = performance.now() - this.#lastMessageAt;
+      if (quiet >= DRAIN_QUIET_MS) return;
+      await delay(DRAIN_QUIET_MS - quiet);
+    }
+  }
+
   #die(reason: KernelDeath['reason'], detail: string): void {
     if (this.#death || this.#closing) return;
     this.#death = { reason, detail };
@@ -488,10 +549,15 @@ export class LocalKernel implements KernelClient {
     return text ? `:\n${text.split('\n').slice(-20).join('\n')}` : '';
   }
 
-  #send(socket: Dealer, header: KernelMessage.IHeader, content: object): void {
+  #send(
+    socket: Dealer,
+    header: KernelMessage.IHeader,
+    content: object,
+    metadata: object = {},
+  ): void {
     // zeromq allows one send in progress per socket: chain them. Sends queue in ZeroMQ until the
     // kernel is connected; a send that fails means the socket was closed (only shutdown does).
-    const frames = encodeMessage(this.#signer, header, content);
+    const frames = encodeMessage(this.#signer, header, content, metadata);
     const previous = this.#sending.get(socket) ?? Promise.resolve();
     const sent = previous.then(() => socket.send(frames)).catch(() => undefined);
     this.#sending.set(socket, sent);
@@ -523,6 +589,7 @@ export class LocalKernel implements KernelClient {
     let pendingMessages = 0;
     try {
       for await (const frames of socket) {
+        this.#lastMessageAt = performance.now();
         // A message already queued is handed over without a turn of the event loop, so under a
         // flood of output this loop would never yield: timers (cell timeouts, autosaves) would
         // not fire, and the memory of received messages is only released by finalizers that
