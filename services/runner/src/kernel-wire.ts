@@ -9,7 +9,13 @@
  * file's `key`; an empty key means unsigned messages (signature ""). A message whose signature
  * does not match is dropped, as jupyter_client drops it: it did not come from the kernel.
  */
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import {
+  createHmac,
+  createSecretKey,
+  type KeyObject,
+  randomUUID,
+  timingSafeEqual,
+} from 'node:crypto';
 import type { KernelMessage } from '@jupyterlab/services';
 
 export const DELIMITER = '<IDS|MSG>';
@@ -23,25 +29,26 @@ export type Channel = 'shell' | 'control' | 'iopub' | 'stdin';
 export type JupyterMessage = KernelMessage.IMessage;
 
 export class MessageSigner {
-  readonly #key: Buffer;
+  /** Null for an empty key. A KeyObject made once: a Buffer key is re-imported on every HMAC. */
+  readonly #key: KeyObject | null;
   readonly #algorithm: string;
 
   constructor(key: string, scheme = 'hmac-sha256') {
     const match = /^hmac-(.+)$/.exec(scheme);
     if (!match?.[1]) throw new Error(`unsupported signature_scheme ${scheme}`);
     this.#algorithm = match[1];
-    this.#key = Buffer.from(key, 'utf8');
+    this.#key = key === '' ? null : createSecretKey(Buffer.from(key, 'utf8'));
   }
 
   sign(frames: readonly (Buffer | string)[]): string {
-    if (this.#key.length === 0) return '';
+    if (this.#key === null) return '';
     const hmac = createHmac(this.#algorithm, this.#key);
     for (const frame of frames) hmac.update(frame);
     return hmac.digest('hex');
   }
 
   verify(signature: Buffer, frames: readonly Buffer[]): boolean {
-    if (this.#key.length === 0) return true;
+    if (this.#key === null) return true;
     const expected = Buffer.from(this.sign(frames), 'utf8');
     return expected.length === signature.length && timingSafeEqual(expected, signature);
   }
