@@ -48,7 +48,9 @@ describe('notifications', () => {
       'GET /v1/runs': () => json({ runs: [], nextCursor: null }),
     });
     const view = renderApp('/', admin.fetch);
-    expect(await within(nav()).findByRole('link', { name: 'Notifications' })).toBeTruthy();
+    expect(
+      await within(nav()).findByRole('link', { name: 'Notifications' }, { timeout: 15_000 }),
+    ).toBeTruthy();
     view.unmount();
     const reader = fakeFetch({ 'GET /v1/runs': () => json({ runs: [], nextCursor: null }) });
     renderApp('/', reader.fetch);
@@ -69,7 +71,8 @@ describe('notifications', () => {
       },
     });
     renderApp('/notifications', fetch);
-    await screen.findByText('No subscriptions yet.');
+    // The page is loaded on first visit (a lazy chunk): slow on a loaded machine.
+    await screen.findByText('No subscriptions yet.', undefined, { timeout: 15_000 });
     const form = screen.getByRole('form', { name: 'New subscription' });
     fireEvent.click(within(form).getByRole('button', { name: 'Create subscription' }));
     expect((await within(form).findByRole('alert')).textContent).toMatch(/name/);
@@ -83,6 +86,7 @@ describe('notifications', () => {
     expect(requests.some((r) => r.method === 'POST')).toBe(false);
 
     fireEvent.change(within(form).getByLabelText(/labels/), { target: { value: 'team=data' } });
+    fireEvent.change(within(form).getByLabelText(/schedule/), { target: { value: 'sch_daily' } });
     fireEvent.click(within(form).getByRole('checkbox', { name: 'succeeded' }));
     fireEvent.click(within(form).getByRole('checkbox', { name: 'timed out' }));
     fireEvent.click(within(form).getByRole('button', { name: 'Create subscription' }));
@@ -95,12 +99,14 @@ describe('notifications', () => {
       events: ['failed', 'succeeded'],
       target: { kind: 'webhook', url: 'https://hooks.example.com/nes' },
       labels: { team: 'data' },
+      scheduleId: 'sch_daily',
     });
     fireEvent.click(screen.getByRole('button', { name: 'Done' }));
     await waitFor(() => expect(screen.queryByRole('textbox', { name: 'Secret' })).toBeNull());
     expect(document.body.textContent).not.toContain('whsec_the-new-secret');
     const row = await screen.findByRole('row', { name: 'Subscription etl failures' });
     expect(row.textContent).toContain('team=data');
+    expect(row.textContent).toContain('schedule sch_daily');
     expect(row.textContent).toContain('https://hooks.example.com/nes');
   });
 
@@ -141,7 +147,7 @@ describe('notifications', () => {
       },
     });
     renderApp('/notifications', fetch);
-    const log = await screen.findByRole('table', { name: 'Deliveries' });
+    const log = await screen.findByRole('table', { name: 'Deliveries' }, { timeout: 15_000 });
     const row = await within(log).findByRole('row', { name: 'Delivery 7' });
     expect(row.textContent).toContain('503');
     expect(row.textContent).toContain('run-r_abc-failed');
@@ -188,7 +194,7 @@ describe('notifications', () => {
         apiError(422, 'invalid_target', 'target.url: 169.254.169.254 is a link-local address'),
     });
     const view = renderApp('/notifications', admin.fetch);
-    const form = await screen.findByRole('form', { name: 'New subscription' });
+    const form = await screen.findByRole('form', { name: 'New subscription' }, { timeout: 15_000 });
     fireEvent.change(within(form).getByLabelText('Name'), { target: { value: 'x' } });
     fireEvent.change(within(form).getByLabelText('URL'), {
       target: { value: 'http://169.254.169.254/' },
@@ -203,6 +209,8 @@ describe('notifications', () => {
         apiError(403, 'forbidden', 'this token lacks the "admin" scope'),
     });
     renderApp('/notifications', fetch);
-    expect(await screen.findByText(/lacks the "admin" scope/)).toBeTruthy();
+    expect(
+      await screen.findByText(/lacks the "admin" scope/, undefined, { timeout: 15_000 }),
+    ).toBeTruthy();
   });
 });

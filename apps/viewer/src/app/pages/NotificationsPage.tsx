@@ -103,6 +103,8 @@ function CreateForm(props: { onCreated: (answer: CreatedSubscription) => void })
   const [url, setUrl] = useState('');
   const [notebook, setNotebook] = useState('');
   const [labels, setLabels] = useState('');
+  const [sweepId, setSweepId] = useState('');
+  const [scheduleId, setScheduleId] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
@@ -123,6 +125,8 @@ function CreateForm(props: { onCreated: (answer: CreatedSubscription) => void })
           target: { kind, url: url.trim() },
           ...(notebook.trim() ? { notebook: notebook.trim() } : {}),
           ...(Object.keys(selector.labels).length > 0 ? { labels: selector.labels } : {}),
+          ...(sweepId.trim() ? { sweepId: sweepId.trim() } : {}),
+          ...(scheduleId.trim() ? { scheduleId: scheduleId.trim() } : {}),
         }),
       );
       setName('');
@@ -216,6 +220,28 @@ function CreateForm(props: { onCreated: (answer: CreatedSubscription) => void })
               placeholder="team=data env=prod"
               value={labels}
               onChange={(e) => setLabels(e.target.value)}
+            />
+          </label>
+        </div>
+        <div className="form-row">
+          <label className="field grow">
+            <span>Only runs of sweep (optional)</span>
+            <input
+              className="input mono"
+              name="sweep"
+              placeholder="sweep id"
+              value={sweepId}
+              onChange={(e) => setSweepId(e.target.value)}
+            />
+          </label>
+          <label className="field grow">
+            <span>Only runs of schedule (optional)</span>
+            <input
+              className="input mono"
+              name="schedule"
+              placeholder="schedule id"
+              value={scheduleId}
+              onChange={(e) => setScheduleId(e.target.value)}
             />
           </label>
         </div>
