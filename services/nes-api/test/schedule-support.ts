@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { resolveSource } from '@nes/sources';
 import type { SqlRunStore } from '../src/db/index.ts';
 import type { Run, RunStatus } from '../src/runs/run-model.ts';
-import type { ScheduleSpec } from '../src/schedules/schedule-model.ts';
+import { SCHEDULE_DEFAULTS, type ScheduleSpec } from '../src/schedules/schedule-model.ts';
 import { ScheduleStore } from '../src/schedules/schedule-store.ts';
 import { initialPosition } from '../src/schedules/tick-plan.ts';
 import { type FreshnessEvent, Ticker, type TickerOptions } from '../src/schedules/ticker.ts';
@@ -50,30 +50,17 @@ export function scheduleSpec(
   overrides: Partial<ScheduleSpec> & { notebook: string },
 ): ScheduleSpec {
   return {
+    ...SCHEDULE_DEFAULTS,
     name: `s-${Math.random().toString(36).slice(2, 10)}`,
-    ref: null,
-    kernel: null,
     parameters: {
       ds: '{{ ds }}',
       start: '{{ data_interval_start }}',
       end: '{{ data_interval_end }}',
     },
     cron: '0 0 * * *',
-    timezone: 'UTC',
     startDate: '2026-01-01T00:00:00Z',
-    endDate: null,
     catchup: 'all',
     maxActiveRuns: 1000,
-    timeoutSeconds: null,
-    resources: null,
-    image: null,
-    labels: {},
-    preconditions: [],
-    preconditionTimeoutSeconds: 3600,
-    pokeIntervalSeconds: 60,
-    rerunOnPush: false,
-    pushPathPrefix: null,
-    freshnessSlaSeconds: null,
     ...overrides,
   };
 }
