@@ -347,7 +347,7 @@ function renderPhases(p: Phases, runs: number): string {
     '| phase | time | share |',
     '| --- | --- | --- |',
     row(
-      "process start to the kernel's launch (Node itself: " + `${p.nodeStart.toFixed(2)} s)`,
+      `process start to the kernel's launch (Node itself: ${p.nodeStart.toFixed(2)} s)`,
       p.toLaunch,
     ),
     row('kernel start (launch to kernel_info answered and IOPub connected)', p.kernel),

@@ -249,10 +249,19 @@ class NotebookRun {
     } finally {
       if (this.#deadlineTimer) clearTimeout(this.#deadlineTimer);
     }
+    // The kernel is stopped while the notebook is saved (the kernel's own exit takes a good part
+    // of a short run; papermill too stops it before its last write). The kernel first: a server
+    // stopped while it restarts a dead kernel waits out its grace.
+    const stopped = (async () => {
+      await (session as KernelClient | null)?.shutdown();
+      await (server as PrivateJupyterServer | null)?.stop();
+    })().then(
+      () => null,
+      (stopError: unknown) => ({ stopError }),
+    );
     error = await this.#finish(error);
-    // The kernel first: a server stopped while it restarts a dead kernel waits out its grace.
-    await (session as KernelClient | null)?.shutdown();
-    await (server as PrivateJupyterServer | null)?.stop();
+    const stopFailed = await stopped;
+    if (stopFailed) throw stopFailed.stopError;
     const summary: RunSummary = {
       status: error ? STATUS_BY_CLASS[error.class] : 'succeeded',
       error,
