@@ -3,7 +3,8 @@
  * driven through simulated minutes by a fake clock, and the API answering over real HTTP
  * meanwhile.
  *
- *   node bench/schedules.bench.ts [--schedules N] [--minutes M] [--batch B] [--keep-queued] [--no-write]
+ *   node bench/schedules.bench.ts [--schedules N] [--minutes M] [--batch B] [--database-share S]
+ *                                 [--keep-queued] [--no-write]
  *
  * N schedules (default 1000) with `* * * * *`; M simulated minutes (default 60; 1440 is a day).
  * Each simulated minute the clock moves to the next minute and one ticker pass runs (the pass a
@@ -14,7 +15,8 @@
  * queued runs, which no real deployment has). Measured:
  * - tick lag: for every run, the wall time from the start of the pass in which its date fell due
  *   to the moment its run was stored (everything a real minute would see: the tick, claims,
- *   resolving the notebook, rendering, the run insert); p50, p99, max;
+ *   resolving the notebook, rendering, the run insert); p50, p99, max, and the p99 of the last
+ *   tenth of the minutes against the first tenth (the database holds the day's runs by then);
  * - API latency: GET /v1/runs?limit=20 and GET /v1/schedules/{id} over HTTP, one request every
  *   50 ms: with the ticker idle before the day (the anchor), during passes, and idle again after
  *   the day (the same requests on a database holding the day's runs); p50 and p99, and ratios.
@@ -44,7 +46,8 @@ const { values } = parseArgs({
   options: {
     schedules: { type: 'string', default: '1000' },
     minutes: { type: 'string', default: '60' },
-    batch: { type: 'string', default: '100' },
+    batch: { type: 'string', default: '50' },
+    'database-share': { type: 'string' },
     'keep-queued': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
   },
@@ -52,6 +55,8 @@ const { values } = parseArgs({
 const N = Number(values.schedules);
 const MINUTES = Number(values.minutes);
 const BATCH = Number(values.batch);
+/** The ticker's share of the database's time; default: the ticker's own default. */
+const SHARE = values['database-share'] === undefined ? undefined : Number(values['database-share']);
 const FINISH = !values['keep-queued'];
 const TOKEN = 'nes_bench_schedules_token_0123456789';
 
@@ -91,11 +96,18 @@ async function main(): Promise<void> {
     let now = new Date('2026-01-01T00:00:00Z');
     let passStart = 0;
     const lags: number[] = [];
+    /** Each run's tick lag by the simulated minute it belongs to (does the lag grow over the day?). */
+    const lagsByMinute: number[][] = [];
+    let minute = 0;
     /** Runs stored and not yet finished by the stand-in executor. */
     let unfinished: string[] = [];
     const scheduler = {
       submitted(run: { id: string }) {
-        lags.push(performance.now() - passStart);
+        const lag = performance.now() - passStart;
+        lags.push(lag);
+        const ofMinute = lagsByMinute[minute] ?? [];
+        ofMinute.push(lag);
+        lagsByMinute[minute] = ofMinute;
         unfinished.push(run.id);
       },
       cancel: async (id: string) => store.getRun(id),
@@ -111,7 +123,12 @@ async function main(): Promise<void> {
       artifacts,
       sourceOptions: { localRoots: [nbDir] },
       resolve: (nb, options) => resolveSource(nb, options),
-      options: { clock: () => now, batch: BATCH, intervalMs: 3_600_000 },
+      options: {
+        clock: () => now,
+        batch: BATCH,
+        intervalMs: 3_600_000,
+        ...(SHARE === undefined ? {} : { databaseShare: SHARE }),
+      },
       log: (level, message) => {
         if (level === 'error') process.stderr.write(`ticker: ${message}\n`);
       },
@@ -196,6 +213,7 @@ async function main(): Promise<void> {
     const started = performance.now();
     const passes: number[] = [];
     for (let m = 1; m <= MINUTES; m++) {
+      minute = m;
       now = new Date(Date.parse('2026-01-01T00:00:00Z') + m * 60_000);
       passStart = performance.now();
       ticking = true;
@@ -216,6 +234,15 @@ async function main(): Promise<void> {
     await store.close();
 
     lags.sort((a, b) => a - b);
+    // The first and the last tenth of the simulated minutes: the database grows in between.
+    const tenth = Math.max(1, Math.floor(MINUTES / 10));
+    const lagsOf = (from: number, to: number) =>
+      lagsByMinute
+        .slice(from, to + 1)
+        .flat()
+        .sort((a, b) => a - b);
+    const early = lagsOf(1, tenth);
+    const late = lagsOf(MINUTES - tenth + 1, MINUTES);
     passes.sort((a, b) => a - b);
     const expected = N * MINUTES;
     const ratio = (a: number, b: number) => (a / b).toFixed(2);
@@ -233,6 +260,12 @@ async function main(): Promise<void> {
       ['tick lag p50', ms(percentile(lags, 50)), '', ''],
       ['tick lag p99', ms(percentile(lags, 99)), '', ''],
       ['tick lag max', ms(lags.at(-1) ?? Number.NaN), '', ''],
+      [
+        `tick lag p99, last ${tenth} vs first ${tenth} minutes`,
+        ms(percentile(late, 99)),
+        ms(percentile(early, 99)),
+        ratio(percentile(late, 99), percentile(early, 99)),
+      ],
       [
         'API GET p50 (during passes vs idle before)',
         ms(percentile(busy, 50)),
@@ -284,7 +317,7 @@ async function main(): Promise<void> {
         `## Schedules benchmark (bench/schedules.bench.ts --schedules ${N} --minutes ${MINUTES})
 
 Measured on ${new Date().toISOString().slice(0, 10)}: ${cpu.length} CPU(s), ${cpu[0]?.model ?? 'unknown model'}, ${(totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, Node ${process.version}; load average ${loadStart.toFixed(1)} at start, ${loadEnd.toFixed(1)} at end (the machine was shared).
-Embedded database (PGlite), one ticker (the service's wiring, batches of ${BATCH}), a fake clock
+Embedded database (PGlite), one ticker (the service's wiring, batches of ${BATCH}${SHARE === undefined ? '' : `, database share ${SHARE}`}), a fake clock
 moved one minute per pass, runs stored but not executed; ${FINISH ? "between passes a stand-in executor marks the minute's runs succeeded" : 'runs stay queued (--keep-queued)'}. Tick lag: from the start of the pass in which a date fell due to its run being
 stored. "wall time / simulated minute" against the real minute it stands for: below 1 means the
 ticker keeps up. The API anchor is the same requests with the ticker idle.

@@ -78,8 +78,14 @@ export interface TickerOptions {
   misfireGraceMs?: number;
   /** How long a claimed date is held by this replica; default 60 s. */
   leaseMs?: number;
-  /** Schedules per tick transaction and dates per dispatch claim; default 100. */
+  /** Schedules per tick step and dates per dispatch batch (one statement each); default 50. */
   batch?: number;
+  /**
+   * The most of the database's time a pass takes while it runs (0-1]: after each stretch of work
+   * the ticker rests in proportion, so requests find the database free. Default 0.5 on the
+   * embedded database (one connection for everything), 1 on PostgreSQL (a pool).
+   */
+  databaseShare?: number;
   /** How often freshness is evaluated (clock time); default 30 s. */
   freshnessEveryMs?: number;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
@@ -96,6 +102,8 @@ interface PassResult {
 export class Ticker {
   readonly #o: Required<Omit<TickerOptions, 'check' | 'freshness'>> &
     Pick<TickerOptions, 'check' | 'freshness'>;
+  /** When the ticker last handed the database back (performance.now()). */
+  #workSince = 0;
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<PassResult> | null = null;
   #stopped = true;
@@ -108,8 +116,9 @@ export class Ticker {
       intervalMs: 1000,
       misfireGraceMs: 5 * 60_000,
       leaseMs: 60_000,
-      batch: 100,
+      batch: 50,
       freshnessEveryMs: 30_000,
+      databaseShare: options.schedules.db.driver === 'pglite' ? 0.5 : 1,
       log: () => {},
       ...options,
     };
@@ -164,11 +173,12 @@ export class Ticker {
     const result: PassResult = { created: 0, submitted: 0, waiting: 0, ticked: false };
     const { schedules: store, batch } = this.#o;
     const now = this.#o.clock();
+    this.#workSince = performance.now();
     // One pass is one moment: a schedule is read once, its active runs counted once, and a
     // notebook at a ref resolved once per pass, however many of its dates are due in it.
     const pass: PassMemo = { schedules: new Map(), active: new Map(), sources: new Map() };
     for (;;) {
-      await store.idle();
+      await this.#yield();
       const tick = await store.tick(
         now,
         batch,
@@ -189,7 +199,7 @@ export class Ticker {
     // Dates from elsewhere: backfills, manual triggers, pushes, waiting preconditions, and claims
     // another replica let lapse.
     for (;;) {
-      await store.idle();
+      await this.#yield();
       const claimed = await store.claimDates(now, batch, this.#o.leaseMs);
       if (claimed.length === 0) break;
       const progressed = await this.#dispatch(claimed, now, pass, result);
@@ -200,6 +210,21 @@ export class Ticker {
       await this.#freshness(now);
     }
     return result;
+  }
+
+  /**
+   * Before each statement: the ticker rests long enough for its work to stay within its share of
+   * the time (databaseShare), then requests already waiting for the database go first.
+   */
+  async #yield(): Promise<void> {
+    const share = Math.min(1, Math.max(0.01, this.#o.databaseShare));
+    if (share < 1) {
+      const worked = performance.now() - this.#workSince;
+      const rest = Math.min(MAX_REST_MS, (worked * (1 - share)) / share);
+      if (rest >= 1) await new Promise((resolve) => setTimeout(resolve, rest));
+    }
+    await this.#o.schedules.idle();
+    this.#workSince = performance.now();
   }
 
   /** Dispatches one claimed batch; answers whether any date moved on (was not deferred). */
@@ -243,7 +268,7 @@ export class Ticker {
 
     let runs: Run[];
     try {
-      await store.idle();
+      await this.#yield();
       runs = await this.#o.submit(
         ready.map(({ date, spec }) => {
           const key = `nes-schedule/${date.scheduleId}/${date.logicalDate}/${date.attempt}`;
@@ -262,7 +287,7 @@ export class Ticker {
       );
       return progressed;
     }
-    await store.idle();
+    await this.#yield();
     const settled = await store.settleSubmitted(
       ready.map(({ date, spec }, i) => ({
         date,
@@ -437,6 +462,9 @@ async function freshnessOf(
     lateSeconds: late,
   };
 }
+
+/** The longest rest between two statements of a pass (a slow statement must not stall it). */
+const MAX_REST_MS = 100;
 
 /** What one pass reads once and keeps (see #pass). */
 interface PassMemo {
