@@ -281,7 +281,7 @@ interface Phases {
   modules: number;
   /** Kernel ready to the final save written (the cells and the save). */
   executeSave: number;
-  /** Final save to the kernel stopped. */
+  /** Final save to the kernel stopped (its shutdown began with the save). */
   stop: number;
   total: number;
 }
@@ -363,7 +363,7 @@ function renderPhases(p: Phases, runs: number): string {
       false,
     ),
     row('kernel ready to the final save written (executing, saving)', p.executeSave),
-    row('stopping the kernel (shutdown_request until it exits)', p.stop),
+    row("the kernel's exit after the save (it is asked to stop as the save begins)", p.stop),
     row('the rest (exit)', rest),
     row('total', p.total),
   ].join('\n');

@@ -612,11 +612,11 @@ class NotebookRun {
       };
     });
     try {
-      return await Promise.race([
-        began,
-        request.done.then((reply) => reply.content.status !== 'aborted'),
-        session.died.then(() => false),
-      ]);
+      // Its reply says it (not its completion, which waits for an idle status IOPub may drop).
+      const replied = new Promise<boolean>((resolve) => {
+        request.onReply((reply) => resolve(reply.content.status !== 'aborted'));
+      });
+      return await Promise.race([began, replied, session.died.then(() => false)]);
     } finally {
       this.#onAheadBegan = null;
     }
