@@ -4,29 +4,95 @@
  * queries (30 days and a year, from the per-day rollup; with a label filter, from the runs) and a
  * numeric result's trend within 200 ms.
  *
- *   node bench/history.bench.ts [--runs 100000] [--repeat 7]
+ *   node bench/history.bench.ts [--runs 100000] [--repeat 7] [--label-sets 1,10,100,1000]
  *
  * Prints a table: median and worst of `--repeat` timed calls after one warm-up, beside the
  * 200 ms target and the ratio to it. The runs are inserted with SQL (generate_series), the same
  * columns the service writes; the rollup's triggers count them as they would the service's.
+ *
+ * With --label-sets, a second table measures where adding up label sets' rollups stops paying
+ * (MAX_ROLLUP_LABEL_SETS in history.ts): for each count K, a notebook whose `--runs` runs carry K
+ * distinct label sets (plus one where every run has its own), a filter matching all of them,
+ * answered from the rollups and from the runs, over 30 days and a year.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRunStore } from '../services/nes-api/src/db/index.ts';
-import { HistoryQueries } from '../services/nes-api/src/history/history.ts';
+import { HistoryQueries, MAX_ROLLUP_LABEL_SETS } from '../services/nes-api/src/history/history.ts';
 
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '100000' },
     repeat: { type: 'string', default: '7' },
+    'label-sets': { type: 'string' },
   },
 });
 const RUNS = Number(values.runs);
 const REPEAT = Number(values.repeat);
 const TARGET_MS = 200;
 const NOTEBOOK = 'github://acme/etl/daily.ipynb';
+const DAY_MS = 86_400_000;
+
+/** Median and worst of REPEAT timed calls after one warm-up, in ms. */
+async function time(call: () => Promise<unknown>): Promise<{ median: number; worst: number }> {
+  await call();
+  const times: number[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    const start = performance.now();
+    await call();
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return { median: times[Math.floor(times.length / 2)] as number, worst: times.at(-1) as number };
+}
+
+/** The label-set sweep: rollups added up vs the runs, per count of matching label sets. */
+async function labelSetSweep(counts: number[]): Promise<void> {
+  console.log('');
+  console.log(
+    `## A filter matching K label sets (${RUNS} runs over a year; threshold now ${MAX_ROLLUP_LABEL_SETS})`,
+  );
+  console.log('');
+  console.log('| K label sets | window | from the rollups | from the runs | rollups / runs |');
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const k of counts) {
+    const dir = await mkdtemp(join(tmpdir(), 'nes-history-sets-'));
+    const store = await createRunStore({ dataDir: dir });
+    try {
+      // K = 0 stands for "every run its own set" (a label carrying a date).
+      const set = k === 0 ? `'d' || g` : `(g % ${k})::text`;
+      await store.db.exec(`
+        INSERT INTO runs (id, status, notebook, labels, created_at, started_at, finished_at, error)
+        SELECT 'r' || g, CASE WHEN g % 10 = 0 THEN 'failed' ELSE 'succeeded' END, '${NOTEBOOK}',
+               jsonb_build_object('env', 'prod', 'set', ${set}),
+               now() - ((${RUNS} - g) * interval '315 seconds'),
+               now() - ((${RUNS} - g) * interval '315 seconds') + interval '2 seconds',
+               now() - ((${RUNS} - g) * interval '315 seconds') + (30 + (g % 60)) * interval '1 second',
+               CASE WHEN g % 10 = 0 THEN '{"class": "cell_error"}'::jsonb END
+          FROM generate_series(1, ${RUNS}) AS g;
+        ANALYZE runs;
+      `);
+      const history = new HistoryQueries(store.db);
+      for (const days of [30, 366]) {
+        const query = () => ({
+          notebook: NOTEBOOK,
+          labels: { env: 'prod' },
+          since: new Date(Date.now() - days * DAY_MS),
+        });
+        const rollup = await time(() => history.fromRollup(query()));
+        const runs = await time(() => history.fromRuns(query()));
+        console.log(
+          `| ${k === 0 ? `${RUNS} (one a run)` : k} | ${days} days | ${rollup.median.toFixed(0)} ms | ${runs.median.toFixed(0)} ms | ${(rollup.median / runs.median).toFixed(2)}x |`,
+        );
+      }
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
 
 const dir = await mkdtemp(join(tmpdir(), 'nes-history-bench-'));
 const store = await createRunStore({ dataDir: dir });
@@ -53,7 +119,6 @@ try {
   `);
   const loadSeconds = (performance.now() - t0) / 1000;
   const history = new HistoryQueries(store.db);
-  const day = 86_400_000;
   const cases: Array<[string, () => Promise<unknown>]> = [
     [
       'history, 30 days',
@@ -61,7 +126,7 @@ try {
         history.notebook({
           notebook: NOTEBOOK,
           labels: {},
-          since: new Date(Date.now() - 30 * day),
+          since: new Date(Date.now() - 30 * DAY_MS),
         }),
     ],
     [
@@ -70,7 +135,7 @@ try {
         history.notebook({
           notebook: NOTEBOOK,
           labels: { env: 'prod' },
-          since: new Date(Date.now() - 30 * day),
+          since: new Date(Date.now() - 30 * DAY_MS),
         }),
     ],
     [
@@ -79,17 +144,17 @@ try {
         history.notebook({
           notebook: NOTEBOOK,
           labels: {},
-          since: new Date(Date.now() - 366 * day),
+          since: new Date(Date.now() - 366 * DAY_MS),
         }),
     ],
     [
-      // A label filter is answered from the runs themselves (no rollup per label set).
+      // Two label sets (env=prod, env=dev) in the notebook: the env=prod set's rollup.
       'history, a year, label env=prod',
       () =>
         history.notebook({
           notebook: NOTEBOOK,
           labels: { env: 'prod' },
-          since: new Date(Date.now() - 366 * day),
+          since: new Date(Date.now() - 366 * DAY_MS),
         }),
     ],
     [
@@ -99,16 +164,7 @@ try {
   ];
   const rows: string[] = [];
   for (const [name, call] of cases) {
-    await call();
-    const times: number[] = [];
-    for (let i = 0; i < REPEAT; i++) {
-      const start = performance.now();
-      await call();
-      times.push(performance.now() - start);
-    }
-    times.sort((a, b) => a - b);
-    const median = times[Math.floor(times.length / 2)] as number;
-    const worst = times.at(-1) as number;
+    const { median, worst } = await time(call);
     const verdict = median <= TARGET_MS ? 'met' : 'MISSED';
     rows.push(
       `| ${name} | ${median.toFixed(0)} ms | ${worst.toFixed(0)} ms | ${TARGET_MS} ms | ${(median / TARGET_MS).toFixed(2)}x | ${verdict} |`,
@@ -133,3 +189,5 @@ try {
   await store.close();
   await rm(dir, { recursive: true, force: true });
 }
+if (values['label-sets'] !== undefined)
+  await labelSetSweep(values['label-sets'].split(',').map(Number));

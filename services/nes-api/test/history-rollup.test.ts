@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import type { NotebookHistory } from '@nes/client';
 import type { SqlRunStore } from '../src/db/index.ts';
 import { RELATIVE_ACCURACY } from '../src/history/duration-sketch.ts';
-import { HistoryQueries } from '../src/history/history.ts';
+import { HistoryQueries, MAX_ROLLUP_LABEL_SETS } from '../src/history/history.ts';
 import type { RunStatus } from '../src/runs/run-model.ts';
 import { pgliteDriver, postgresDriver, spec } from './run-store-support.ts';
 
@@ -60,7 +60,15 @@ async function bulkInsert(store: SqlRunStore, now: number, rand: () => number): 
           ? `'{"class": "timeout"}'`
           : 'NULL';
     const sha = rand() < 0.1 ? 'NULL' : `'c${Math.floor(rand() * 6)}'`;
-    const labels = `'{"env": "${rand() < 0.5 ? 'prod' : 'dev'}"}'`;
+    // Label sets: env alone, env with a team, and none at all.
+    const env = rand() < 0.5 ? 'prod' : 'dev';
+    const pick = rand();
+    const labels =
+      pick < 0.15
+        ? `'{}'`
+        : pick < 0.55
+          ? `'{"env": "${env}"}'`
+          : `'{"team": "${rand() < 0.5 ? 'data' : 'web'}", "env": "${env}"}'`;
     rows.push(
       `('bulk${i}', '${status}', '${notebook}', ${sha}, ${labels}, '${new Date(created).toISOString()}', ${started}, ${finished}, ${error})`,
     );
@@ -75,8 +83,10 @@ async function bulkInsert(store: SqlRunStore, now: number, rand: () => number): 
 async function driveRuns(store: SqlRunStore, rand: () => number): Promise<void> {
   const ends: RunStatus[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
   for (let i = 0; i < 40; i++) {
+    const labels: Record<string, string> =
+      i % 3 === 0 ? { env: 'prod', team: 'data' } : { env: 'prod' };
     const { run } = await store.createRun(
-      spec({ notebook: NB, commitSha: i % 7 === 0 ? null : `c${i % 3}`, labels: { env: 'prod' } }),
+      spec({ notebook: NB, commitSha: i % 7 === 0 ? null : `c${i % 3}`, labels }),
     );
     const end = ends[i % ends.length] as RunStatus;
     if (end === 'cancelled' && i % 8 === 2) {
@@ -100,7 +110,7 @@ async function driveRuns(store: SqlRunStore, rand: () => number): Promise<void> 
     // A rerun of a failed run: a new run of the same notebook and commit that succeeds.
     if (end === 'failed') {
       const { run: again } = await store.createRun(
-        spec({ notebook: NB, commitSha: run.commitSha, labels: { env: 'prod' } }),
+        spec({ notebook: NB, commitSha: run.commitSha, labels }),
       );
       await store.transition(again.id, 'starting');
       await store.transition(again.id, 'succeeded');
@@ -136,7 +146,39 @@ const FROM_RUNS = {
               FROM runs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
   rollupCommits: `SELECT notebook, day::text AS day, commit_sha, runs, succeeded, first_at, last_at
                     FROM run_history_commits ORDER BY 1, 2, 3`,
+  labelSets: `SELECT notebook, labels, count(*)::int AS runs FROM runs GROUP BY 1, 2 ORDER BY 1, 2`,
+  rollupLabelSets: `SELECT notebook, labels, runs FROM run_label_sets ORDER BY 1, 2`,
+  labelDays: `SELECT notebook, labels, (created_at AT TIME ZONE 'UTC')::date::text AS day, status,
+                     nes_failure_class(status, error) AS failure_class, count(*)::int AS runs,
+                     coalesce(jsonb_object_agg(bucket::text, n) FILTER (WHERE bucket IS NOT NULL), '{}') AS durations
+                FROM (SELECT *, nes_duration_bucket(status, started_at, finished_at) AS bucket,
+                             count(*) OVER (PARTITION BY notebook, labels, (created_at AT TIME ZONE 'UTC')::date, status,
+                               nes_failure_class(status, error), nes_duration_bucket(status, started_at, finished_at)) AS n
+                        FROM runs) r
+               GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`,
+  rollupLabelDays: `SELECT d.notebook, s.labels, d.day::text AS day, d.status, d.failure_class, d.runs, d.durations
+                      FROM run_history_label_days d
+                      JOIN run_label_sets s USING (notebook, label_set)
+                     ORDER BY 1, 2, 3, 4, 5`,
+  labelCommits: `SELECT notebook, labels, (created_at AT TIME ZONE 'UTC')::date::text AS day,
+                        coalesce(commit_sha, '') AS commit_sha, count(*)::int AS runs,
+                        count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded,
+                        min(created_at) AS first_at, max(created_at) AS last_at
+                   FROM runs GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
+  rollupLabelCommits: `SELECT c.notebook, s.labels, c.day::text AS day, c.commit_sha, c.runs, c.succeeded,
+                              c.first_at, c.last_at
+                         FROM run_history_label_commits c
+                         JOIN run_label_sets s USING (notebook, label_set)
+                        ORDER BY 1, 2, 3, 4`,
 };
+
+/** Rows with their JSON columns as plain objects (jsonb_object_agg may repeat keys). */
+function plain(rows: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
+  return rows.map((r) => ({
+    ...r,
+    durations: r.durations === undefined ? undefined : { ...(r.durations as object) },
+  }));
+}
 
 /** The rollup tables hold exactly what the runs add up to. */
 async function assertInStep(store: SqlRunStore, when: string): Promise<void> {
@@ -152,6 +194,22 @@ async function assertInStep(store: SqlRunStore, when: string): Promise<void> {
     await store.db.query(FROM_RUNS.rollupCommits),
     await store.db.query(FROM_RUNS.commits),
     `commit rollup ${when}`,
+  );
+  // Per label set: every set with runs is there (and no other), with its own rollup.
+  assert.deepEqual(
+    await store.db.query(FROM_RUNS.rollupLabelSets),
+    await store.db.query(FROM_RUNS.labelSets),
+    `label sets ${when}`,
+  );
+  assert.deepEqual(
+    plain(await store.db.query(FROM_RUNS.rollupLabelDays)),
+    plain(await store.db.query(FROM_RUNS.labelDays)),
+    `label set day rollup ${when}`,
+  );
+  assert.deepEqual(
+    await store.db.query(FROM_RUNS.rollupLabelCommits),
+    await store.db.query(FROM_RUNS.labelCommits),
+    `label set commit rollup ${when}`,
   );
 }
 
@@ -227,20 +285,104 @@ for (const make of [pgliteDriver, postgresDriver]) {
             what,
           );
         }
-        // A label filter is answered from the runs, exactly.
-        const prod = await history.notebook({
+        // With a label filter, from the matching label sets' rollups: equality on one label, on
+        // two, a selector matching no set, and a set of runs whose labels moved.
+        const selectors: Array<Record<string, string>> = [
+          { env: 'prod' },
+          { env: 'dev' },
+          { team: 'data' },
+          { env: 'prod', team: 'data' },
+          { env: 'staging' },
+          { team: 'data', env: 'nowhere' },
+        ];
+        const compareLabelled = async (when: string) => {
+          for (const labels of selectors) {
+            for (const [what, since] of [
+              ['all of it', new Date(now - 400 * DAY)],
+              ['mid-day start', new Date(now - 6.37 * DAY)],
+              ['midnight start', new Date(midnight)],
+            ] as const) {
+              const query = { notebook: NB, labels, since };
+              const fromRollup = await history.fromRollup(query, new Date(now));
+              assertSameHistory(
+                fromRollup,
+                await history.fromRuns(query, new Date(now)),
+                `${JSON.stringify(labels)}, ${what}, ${when}`,
+              );
+              // A few sets match each selector: notebook() answers from their rollups.
+              assert.deepEqual(await history.notebook(query, new Date(now)), fromRollup);
+            }
+          }
+        };
+        await compareLabelled('as submitted');
+        const prod = await history.fromRollup({
           notebook: NB,
-          labels: { env: 'prod' },
+          labels: { env: 'prod', team: 'data' },
           since: new Date(now - 400 * DAY),
         });
-        const direct = await history.fromRuns({
-          notebook: NB,
-          labels: { env: 'prod' },
-          since: new Date(now - 400 * DAY),
-        });
-        assert.deepEqual(prod.totals, direct.totals);
-        assert.equal(prod.durationSeconds.p50, direct.durationSeconds.p50);
-        assert.ok((prod.totals.succeeded ?? 0) > 0);
+        assert.ok((prod.totals.succeeded ?? 0) > 0 && (prod.totals.cancelled ?? 0) > 0);
+        assert.ok(prod.failureClasses.length > 0 && prod.commits.length > 0);
+
+        // The service never relabels a run, but a statement that does moves it between sets;
+        // the last run of a set deleted takes the set with it.
+        await store.db.query(
+          `UPDATE runs SET labels = '{"env": "dev", "team": "data"}' WHERE id LIKE 'bulk%' AND id LIKE '%7'`,
+        );
+        await store.db.query(`UPDATE runs SET labels = '{"env": "qa"}' WHERE id = 'bulk2'`);
+        await assertInStep(store, 'after labels moved');
+        await compareLabelled('after labels moved');
+        await store.db.query(`DELETE FROM runs WHERE id = 'bulk2'`);
+        await assertInStep(store, 'after the last run of a set was deleted');
+        assert.deepEqual(
+          await store.db.query(`SELECT 1 FROM run_label_sets WHERE labels = '{"env": "qa"}'`),
+          [],
+        );
+        const before2 = await store.db.query(FROM_RUNS.rollupLabelDays);
+        await assert.rejects(
+          store.db.transaction(async (tx) => {
+            await tx.query(
+              `UPDATE runs SET labels = '{"env": "x"}', status = 'failed' WHERE id = 'bulk1'`,
+            );
+            throw new Error('roll back');
+          }),
+          /roll back/,
+        );
+        assert.deepEqual(await store.db.query(FROM_RUNS.rollupLabelDays), before2);
+      } finally {
+        await store.close();
+        await driver.dispose();
+      }
+    });
+
+    test('a filter matching more label sets than pay to add up is answered from the runs', async () => {
+      const driver = await make();
+      const store = await driver.open();
+      try {
+        // Every run its own label set (a label carrying a date), all with env=prod.
+        const count = MAX_ROLLUP_LABEL_SETS + 5;
+        await store.db.query(
+          `INSERT INTO runs (id, status, notebook, labels, created_at, started_at, finished_at)
+           SELECT 'dated' || g, 'succeeded', $1,
+                  jsonb_build_object('env', 'prod', 'date', 'd' || g),
+                  now() - g * interval '1 hour', now() - g * interval '1 hour',
+                  now() - g * interval '1 hour' + (g * 1.37) * interval '1 second'
+             FROM generate_series(1, ${count}) AS g`,
+          [NB],
+        );
+        const history = new HistoryQueries(store.db);
+        const now = new Date();
+        const since = new Date(now.getTime() - 30 * DAY);
+        const many = { notebook: NB, labels: { env: 'prod' }, since };
+        const viaRuns = await history.fromRuns(many, now);
+        assert.equal(viaRuns.totals.succeeded, count);
+        // The exact percentiles, which the rollup's sketch would only approach.
+        assert.deepEqual(await history.notebook(many, now), viaRuns);
+        assert.notDeepEqual(
+          (await history.fromRollup(many, now)).durationSeconds,
+          viaRuns.durationSeconds,
+        );
+        const one = { notebook: NB, labels: { date: 'd7' }, since };
+        assert.deepEqual(await history.notebook(one, now), await history.fromRollup(one, now));
       } finally {
         await store.close();
         await driver.dispose();

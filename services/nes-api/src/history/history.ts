@@ -4,13 +4,15 @@
  * the trend of a numeric result. Optionally narrowed by labels (all must match). The answers'
  * shapes are the HTTP API's (@nes/client).
  *
- * Without a label filter the window is read from the per-day rollup that triggers keep in step
- * with every run change (migration 0009), plus the runs of the window's first, partial day: a
- * year is ~365 rows per status, not 100,000 runs. Counts, failure classes and commits are exact;
+ * The window is read from the per-day rollup that triggers keep in step with every run change
+ * (migrations 0009 and 0011), plus the runs of the window's first, partial day: a year is ~365
+ * rows per status, not 100,000 runs. Without a label filter the notebook's rollup is read; with
+ * one, the rollups of the notebook's label sets (a run's whole labels) that the filter matches,
+ * added up (every run is in exactly one set). Counts, failure classes and commits are exact;
  * duration percentiles come from the rollup's logarithmic histograms (DurationSketch) and are
- * within 1% of the exact ones. With a label filter every answer is computed from the runs
- * themselves (indexed by notebook and time), exactly: a rollup per label set could not answer
- * every selector.
+ * within 1% of the exact ones. When more than MAX_ROLLUP_LABEL_SETS label sets match (a label
+ * carrying a date or a run id makes every run its own set), reading their rollups costs more than
+ * reading the runs, and every answer is computed from the runs themselves, exactly.
  */
 import type { NotebookHistory, ResultPoint } from '@nes/client';
 import type { Database } from '../db/database.ts';
@@ -24,6 +26,37 @@ export interface HistoryQuery {
 }
 
 const SCOPE = 'notebook = $1 AND labels @> $2::jsonb AND created_at >= $3';
+
+/**
+ * Up to this many label sets matching a filter, history with that filter is read from their
+ * rollups; beyond it, from the runs. Measured with bench/history.bench.ts --label-sets
+ * (docs/history.md): the rollup's cost grows with sets x days, the runs' with runs in the window.
+ */
+export const MAX_ROLLUP_LABEL_SETS = 200;
+
+/**
+ * The rollup rows from `fromDay` on of a notebook (no label filter) or of its label sets that a
+ * filter matches: the FROM and WHERE clauses and their parameters.
+ */
+function rollupSource(
+  notebook: string,
+  fromDay: string,
+  labels: Record<string, string>,
+): { days: string; commits: string; params: string[] } {
+  if (Object.keys(labels).length === 0)
+    return {
+      days: 'run_history_days WHERE notebook = $1 AND day >= $2::date',
+      commits: 'run_history_commits WHERE notebook = $1 AND day >= $2::date',
+      params: [notebook, fromDay],
+    };
+  const sets = `label_set IN (SELECT label_set FROM run_label_sets
+                               WHERE notebook = $1 AND labels @> $3::jsonb)`;
+  return {
+    days: `run_history_label_days WHERE notebook = $1 AND day >= $2::date AND ${sets}`,
+    commits: `run_history_label_commits WHERE notebook = $1 AND day >= $2::date AND ${sets}`,
+    params: [notebook, fromDay, JSON.stringify(labels)],
+  };
+}
 
 function iso(value: unknown): string {
   return value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();
@@ -62,29 +95,40 @@ export class HistoryQueries {
   }
 
   async notebook(query: HistoryQuery, now = new Date()): Promise<NotebookHistory> {
-    return Object.keys(query.labels).length === 0
-      ? this.fromRollup(query, now)
-      : this.fromRuns(query, now);
+    if (Object.keys(query.labels).length === 0) return this.fromRollup(query, now);
+    const sets = await this.#db.query(
+      `SELECT count(*)::int AS n FROM (
+         SELECT 1 FROM run_label_sets WHERE notebook = $1 AND labels @> $2::jsonb LIMIT $3) s`,
+      [query.notebook, JSON.stringify(query.labels), MAX_ROLLUP_LABEL_SETS + 1],
+    );
+    return Number(sets[0]?.n) > MAX_ROLLUP_LABEL_SETS
+      ? this.fromRuns(query, now)
+      : this.fromRollup(query, now);
   }
 
-  /** The answer from the day rollup and the first day's runs (no label filter). */
+  /**
+   * The answer from the day rollup (the notebook's, or its matching label sets') and the first
+   * day's runs.
+   */
   async fromRollup(query: HistoryQuery, now = new Date()): Promise<NotebookHistory> {
     // Whole UTC days from `boundary` on come from the rollup; [since, boundary) from the runs.
     const boundary = new Date(Math.ceil(query.since.getTime() / 86_400_000) * 86_400_000);
-    const window = [query.notebook, query.since.toISOString(), boundary.toISOString()];
-    const rollup = [query.notebook, boundary.toISOString().slice(0, 10)];
+    const labels = JSON.stringify(query.labels);
+    const window = [query.notebook, query.since.toISOString(), boundary.toISOString(), labels];
+    const source = rollupSource(query.notebook, boundary.toISOString().slice(0, 10), query.labels);
     const [dayRows, firstDayRuns, commitRows, firstDayCommits, lastSuccess, recent] =
       await Promise.all([
         this.#db.query(
           `SELECT day::text AS day, status, failure_class, runs, durations
-             FROM run_history_days WHERE notebook = $1 AND day >= $2::date`,
-          rollup,
+             FROM ${source.days}`,
+          source.params,
         ),
         this.#db.query(
           `SELECT (created_at AT TIME ZONE 'UTC')::date::text AS day, status,
                   nes_failure_class(status, error) AS failure_class, count(*)::int AS runs,
                   nes_duration_bucket(status, started_at, finished_at) AS bucket
              FROM runs WHERE notebook = $1 AND created_at >= $2 AND created_at < $3
+              AND labels @> $4::jsonb
             GROUP BY 1, 2, 3, 5`,
           window,
         ),
@@ -93,20 +137,21 @@ export class HistoryQueries {
         this.#db.query(
           `SELECT commit_sha, sum(runs)::int AS n, sum(succeeded)::int AS ok,
                   min(first_at) AS first_at, max(last_at) AS last_at
-             FROM run_history_commits WHERE notebook = $1 AND day >= $2::date
+             FROM ${source.commits}
             GROUP BY commit_sha ORDER BY max(last_at) DESC LIMIT 20`,
-          rollup,
+          source.params,
         ),
         this.#db.query(
           `SELECT coalesce(commit_sha, '') AS commit_sha, count(*)::int AS n,
                   count(*) FILTER (WHERE status = 'succeeded')::int AS ok,
                   min(created_at) AS first_at, max(created_at) AS last_at
              FROM runs WHERE notebook = $1 AND created_at >= $2 AND created_at < $3
+              AND labels @> $4::jsonb
             GROUP BY 1`,
           window,
         ),
         this.#lastSuccess(query),
-        this.#recent([query.notebook, '{}', query.since.toISOString()]),
+        this.#recent([query.notebook, labels, query.since.toISOString()]),
       ]);
     const totals: Record<string, number> = {};
     const failureClasses = new Map<string, number>();
@@ -187,7 +232,7 @@ export class HistoryQueries {
   }
 
   /**
-   * The answer from the runs themselves: exact, and what a label filter needs. The window's
+   * The answer from the runs themselves: exact, and what a filter matching many label sets needs. The window's
    * runs are read once (a materialized CTE) and every aggregate is computed from that copy.
    */
   async fromRuns(query: HistoryQuery, now = new Date()): Promise<NotebookHistory> {
