@@ -116,11 +116,22 @@ export class HistoryQueries {
     const labels = JSON.stringify(query.labels);
     const window = [query.notebook, query.since.toISOString(), boundary.toISOString(), labels];
     const source = rollupSource(query.notebook, boundary.toISOString().slice(0, 10), query.labels);
-    const [dayRows, firstDayRuns, commitRows, firstDayCommits, lastSuccess, recent] =
+    const [dayRows, dayHistograms, firstDayRuns, commitRows, firstDayCommits, lastSuccess, recent] =
       await Promise.all([
+        // Added up in the database (over label sets): a row a day and status, and one
+        // histogram a day, cost less to hand over than the rollup's rows one by one.
         this.#db.query(
-          `SELECT day::text AS day, status, failure_class, runs, durations
-             FROM ${source.days}`,
+          `SELECT day::text AS day, status, failure_class, sum(runs)::int AS runs
+             FROM ${source.days} GROUP BY 1, 2, 3`,
+          source.params,
+        ),
+        this.#db.query(
+          `SELECT day::text AS day, jsonb_object_agg(bucket, n) AS durations FROM (
+             SELECT d.day, b.key AS bucket, sum(b.value::int)::int AS n
+               FROM (SELECT day, durations FROM ${source.days} AND status = 'succeeded') d,
+                    jsonb_each_text(d.durations) AS b
+              GROUP BY 1, 2) h
+            GROUP BY 1`,
           source.params,
         ),
         this.#db.query(
@@ -178,15 +189,12 @@ export class HistoryQueries {
         all.add(Number(row.bucket), Number(row.runs));
       }
     }
-    for (const row of dayRows) {
-      const sketch = add(
-        row.day as string,
-        row.status as string,
-        row.failure_class as string,
-        Number(row.runs),
-      );
+    for (const row of dayRows)
+      add(row.day as string, row.status as string, row.failure_class as string, Number(row.runs));
+    for (const row of dayHistograms) {
+      const sketch = byDay.get(row.day as string)?.sketch;
       for (const [bucket, count] of Object.entries(row.durations as Record<string, number>)) {
-        sketch.add(Number(bucket), Number(count));
+        sketch?.add(Number(bucket), Number(count));
         all.add(Number(bucket), Number(count));
       }
     }
