@@ -24,6 +24,8 @@ CREATE TABLE run_label_sets (
   runs      integer NOT NULL,
   PRIMARY KEY (notebook, label_set)
 );
+-- A filter matched among many sets (a label carrying a date) without reading them all.
+CREATE INDEX run_label_sets_labels ON run_label_sets USING gin (labels jsonb_path_ops);
 
 -- run_history_days and run_history_commits (migration 0009), by label set as well.
 CREATE TABLE run_history_label_days (
