@@ -37,25 +37,37 @@ const SCOPE = 'notebook = $1 AND labels @> $2::jsonb AND created_at >= $3';
 export const MAX_ROLLUP_LABEL_SETS = 100;
 
 /**
- * The rollup rows from `fromDay` on of a notebook (no label filter) or of its label sets that a
- * filter matches: the FROM and WHERE clauses and their parameters.
+ * The rollup from `fromDay` on of a notebook (no label filter) or of its label sets that a filter
+ * matches: the FROM and WHERE clauses of its day rows and commit rows, a query for each day's
+ * histogram of succeeded runs' durations, and their parameters.
  */
 function rollupSource(
   notebook: string,
   fromDay: string,
   labels: Record<string, string>,
-): { days: string; commits: string; params: string[] } {
+): { days: string; commits: string; histograms: string; params: string[] } {
   if (Object.keys(labels).length === 0)
     return {
       days: 'run_history_days WHERE notebook = $1 AND day >= $2::date',
       commits: 'run_history_commits WHERE notebook = $1 AND day >= $2::date',
+      // Succeeded runs have one row a day (no failure class): its histogram as it is.
+      histograms: `SELECT day::text AS day, durations FROM run_history_days
+                    WHERE notebook = $1 AND day >= $2::date AND status = 'succeeded'`,
       params: [notebook, fromDay],
     };
   const sets = `label_set IN (SELECT label_set FROM run_label_sets
                                WHERE notebook = $1 AND labels @> $3::jsonb)`;
+  const days = `run_history_label_days WHERE notebook = $1 AND day >= $2::date AND ${sets}`;
   return {
-    days: `run_history_label_days WHERE notebook = $1 AND day >= $2::date AND ${sets}`,
+    days,
     commits: `run_history_label_commits WHERE notebook = $1 AND day >= $2::date AND ${sets}`,
+    // The sets' histograms added up a day in the database: one histogram a day handed over.
+    histograms: `SELECT day::text AS day, jsonb_object_agg(bucket, n) AS durations FROM (
+                   SELECT d.day, b.key AS bucket, sum(b.value::int)::int AS n
+                     FROM (SELECT day, durations FROM ${days} AND status = 'succeeded') d,
+                          jsonb_each_text(d.durations) AS b
+                    GROUP BY 1, 2) h
+                  GROUP BY 1`,
     params: [notebook, fromDay, JSON.stringify(labels)],
   };
 }
@@ -120,22 +132,13 @@ export class HistoryQueries {
     const source = rollupSource(query.notebook, boundary.toISOString().slice(0, 10), query.labels);
     const [dayRows, dayHistograms, firstDayRuns, commitRows, firstDayCommits, lastSuccess, recent] =
       await Promise.all([
-        // Added up in the database (over label sets): a row a day and status, and one
-        // histogram a day, cost less to hand over than the rollup's rows one by one.
+        // A row a day and status (added up over label sets).
         this.#db.query(
           `SELECT day::text AS day, status, failure_class, sum(runs)::int AS runs
              FROM ${source.days} GROUP BY 1, 2, 3`,
           source.params,
         ),
-        this.#db.query(
-          `SELECT day::text AS day, jsonb_object_agg(bucket, n) AS durations FROM (
-             SELECT d.day, b.key AS bucket, sum(b.value::int)::int AS n
-               FROM (SELECT day, durations FROM ${source.days} AND status = 'succeeded') d,
-                    jsonb_each_text(d.durations) AS b
-              GROUP BY 1, 2) h
-            GROUP BY 1`,
-          source.params,
-        ),
+        this.#db.query(source.histograms, source.params),
         this.#db.query(
           `SELECT (created_at AT TIME ZONE 'UTC')::date::text AS day, status,
                   nes_failure_class(status, error) AS failure_class, count(*)::int AS runs,
