@@ -10,7 +10,7 @@
  */
 import type { GitHubClient } from '@nes/sources';
 
-export interface PushCommit {
+interface PushCommit {
   id?: string;
   added?: string[];
   modified?: string[];
@@ -38,9 +38,9 @@ export type PushChanges =
  * The fewest commits a push event may have been cut to: a list this long may be a cut one. (The
  * push webhook documents 2048; GitHub's event timeline and older deliveries stop at 20.)
  */
-export const PAYLOAD_COMMITS_CAP = 20;
+const PAYLOAD_COMMITS_CAP = 20;
 /** A comparison whose files were cut is walked commit by commit up to this many commits. */
-export const WALK_COMMITS_MAX = 250;
+const WALK_COMMITS_MAX = 250;
 
 const ZERO_SHA = /^0+$/;
 
