@@ -38,36 +38,39 @@ export const MAX_ROLLUP_LABEL_SETS = 100;
 
 /**
  * The rollup from `fromDay` on of a notebook (no label filter) or of its label sets that a filter
- * matches: the FROM and WHERE clauses of its day rows and commit rows, a query for each day's
- * histogram of succeeded runs' durations, and their parameters.
+ * matches: a query for its day rows (day, status, failure class, runs, and the histogram of
+ * succeeded runs' durations), the FROM and WHERE clauses of its commit rows, and their parameters.
  */
 function rollupSource(
   notebook: string,
   fromDay: string,
   labels: Record<string, string>,
-): { days: string; commits: string; histograms: string; params: string[] } {
+): { days: string; commits: string; params: string[] } {
   if (Object.keys(labels).length === 0)
     return {
-      days: 'run_history_days WHERE notebook = $1 AND day >= $2::date',
+      days: `SELECT day::text AS day, status, failure_class, runs, durations
+               FROM run_history_days WHERE notebook = $1 AND day >= $2::date`,
       commits: 'run_history_commits WHERE notebook = $1 AND day >= $2::date',
-      // Succeeded runs have one row a day (no failure class): its histogram as it is.
-      histograms: `SELECT day::text AS day, durations FROM run_history_days
-                    WHERE notebook = $1 AND day >= $2::date AND status = 'succeeded'`,
       params: [notebook, fromDay],
     };
   const sets = `label_set IN (SELECT label_set FROM run_label_sets
                                WHERE notebook = $1 AND labels @> $3::jsonb)`;
   const days = `run_history_label_days WHERE notebook = $1 AND day >= $2::date AND ${sets}`;
   return {
-    days,
+    // Added up over the sets in the database, which costs less than handing over every set's
+    // rows: the counts a day and status, then each day's histograms added up bucket by bucket
+    // (rows of no runs that only carry the day's histogram).
+    days: `SELECT day::text AS day, status, failure_class, sum(runs)::int AS runs,
+                  '{}'::jsonb AS durations
+             FROM ${days} GROUP BY 1, 2, 3
+           UNION ALL
+           SELECT day::text, 'succeeded', '', 0, jsonb_object_agg(bucket, n) FROM (
+             SELECT d.day, b.key AS bucket, sum(b.value::int)::int AS n
+               FROM (SELECT day, durations FROM ${days} AND status = 'succeeded') d,
+                    jsonb_each_text(d.durations) AS b
+              GROUP BY 1, 2) h
+            GROUP BY 1`,
     commits: `run_history_label_commits WHERE notebook = $1 AND day >= $2::date AND ${sets}`,
-    // The sets' histograms added up a day in the database: one histogram a day handed over.
-    histograms: `SELECT day::text AS day, jsonb_object_agg(bucket, n) AS durations FROM (
-                   SELECT d.day, b.key AS bucket, sum(b.value::int)::int AS n
-                     FROM (SELECT day, durations FROM ${days} AND status = 'succeeded') d,
-                          jsonb_each_text(d.durations) AS b
-                    GROUP BY 1, 2) h
-                  GROUP BY 1`,
     params: [notebook, fromDay, JSON.stringify(labels)],
   };
 }
@@ -130,15 +133,9 @@ export class HistoryQueries {
     const labels = JSON.stringify(query.labels);
     const window = [query.notebook, query.since.toISOString(), boundary.toISOString(), labels];
     const source = rollupSource(query.notebook, boundary.toISOString().slice(0, 10), query.labels);
-    const [dayRows, dayHistograms, firstDayRuns, commitRows, firstDayCommits, lastSuccess, recent] =
+    const [dayRows, firstDayRuns, commitRows, firstDayCommits, lastSuccess, recent] =
       await Promise.all([
-        // A row a day and status (added up over label sets).
-        this.#db.query(
-          `SELECT day::text AS day, status, failure_class, sum(runs)::int AS runs
-             FROM ${source.days} GROUP BY 1, 2, 3`,
-          source.params,
-        ),
-        this.#db.query(source.histograms, source.params),
+        this.#db.query(source.days, source.params),
         this.#db.query(
           `SELECT (created_at AT TIME ZONE 'UTC')::date::text AS day, status,
                   nes_failure_class(status, error) AS failure_class, count(*)::int AS runs,
@@ -194,12 +191,15 @@ export class HistoryQueries {
         all.add(Number(row.bucket), Number(row.runs));
       }
     }
-    for (const row of dayRows)
-      add(row.day as string, row.status as string, row.failure_class as string, Number(row.runs));
-    for (const row of dayHistograms) {
-      const sketch = byDay.get(row.day as string)?.sketch;
+    for (const row of dayRows) {
+      const sketch = add(
+        row.day as string,
+        row.status as string,
+        row.failure_class as string,
+        Number(row.runs),
+      );
       for (const [bucket, count] of Object.entries(row.durations as Record<string, number>)) {
-        sketch?.add(Number(bucket), Number(count));
+        sketch.add(Number(bucket), Number(count));
         all.add(Number(bucket), Number(count));
       }
     }
