@@ -31,8 +31,8 @@ const SCOPE = 'notebook = $1 AND labels @> $2::jsonb AND created_at >= $3';
  * Up to this many label sets matching a filter, history with that filter is read from their
  * rollups; beyond it, from the runs. Measured with bench/history.bench.ts --label-sets
  * (docs/history.md): the rollup's cost grows with sets x days, the runs' with runs in the
- * window; with 100,000 runs a year the rollups stop paying for a year's window between 200 and
- * 400 sets, and for 30 days (where both take tens of milliseconds) near 60.
+ * window; with 100,000 runs a year the rollups stop paying for a year's window between 100 and
+ * 200 sets, and for 30 days (where both take tens of milliseconds) from a few tens.
  */
 export const MAX_ROLLUP_LABEL_SETS = 100;
 
