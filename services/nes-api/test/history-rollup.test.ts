@@ -1,10 +1,12 @@
 /**
- * The per-day history rollup (migration 0009) on both drivers: after bulk inserts, single
- * submits, every kind of transition (cancelled while queued or running, failures with and without
- * a class, time-outs), reruns, a delete and a rolled-back transition, the rollup tables equal the
- * same aggregates computed from the runs, and the history read from the rollup equals the one
- * computed from the runs for windows that start mid-day, at midnight and before the first run:
- * counts, failure classes and commits exactly, duration percentiles within 1%.
+ * The per-day history rollups, the notebook's (migration 0009) and per label set (0011), on both
+ * drivers: after bulk inserts, single submits, every kind of transition (cancelled while queued
+ * or running, failures with and without a class, time-outs), reruns, deletes, label changes and
+ * rolled-back transitions, the rollup tables equal the same aggregates computed from the runs,
+ * and the history read from the rollups, with and without label filters, equals the one computed
+ * from the runs for windows that start mid-day, at midnight and before the first run: counts,
+ * failure classes and commits exactly, duration percentiles within 1%. A filter matching more
+ * label sets than MAX_ROLLUP_LABEL_SETS is answered from the runs.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

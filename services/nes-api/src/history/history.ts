@@ -245,8 +245,9 @@ export class HistoryQueries {
   }
 
   /**
-   * The answer from the runs themselves: exact, and what a filter matching many label sets needs. The window's
-   * runs are read once (a materialized CTE) and every aggregate is computed from that copy.
+   * The answer from the runs themselves: exact, and what a filter matching many label sets
+   * needs. The window's runs are read once (a materialized CTE) and every aggregate is computed
+   * from that copy.
    */
   async fromRuns(query: HistoryQuery, now = new Date()): Promise<NotebookHistory> {
     const params = [query.notebook, JSON.stringify(query.labels), query.since.toISOString()];
