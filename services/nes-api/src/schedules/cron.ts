@@ -48,6 +48,22 @@ export class CronClock {
       throw new CronError(`cron ${JSON.stringify(expression)} never fires`);
   }
 
+  /**
+   * The clock of a schedule's cron and time zone, shared: a clock is immutable, and building one
+   * (parsing, checking the zone) costs more than the ticker's whole plan for a schedule, which
+   * it makes for every due schedule on every pass.
+   */
+  static of(expression: string, timezone: string): CronClock {
+    const key = `${timezone}\u0000${expression}`;
+    let clock = CLOCKS.get(key);
+    if (clock === undefined) {
+      clock = new CronClock(expression, timezone);
+      if (CLOCKS.size >= CLOCKS_KEPT) CLOCKS.clear();
+      CLOCKS.set(key, clock);
+    }
+    return clock;
+  }
+
   /** The first fire time strictly after `after`, or null when there is none. */
   next(after: Date): Date | null {
     return this.#cron.nextRun(after);
@@ -81,9 +97,18 @@ export class CronClock {
   }
 }
 
+/** Clocks by time zone and cron (CronClock.of); emptied when full. */
+const CLOCKS = new Map<string, CronClock>();
+const CLOCKS_KEPT = 10_000;
+
+/** Zones known to be valid: building a formatter to check one is slow. */
+const KNOWN_ZONES = new Set<string>();
+
 function checkTimezone(timezone: string): void {
+  if (KNOWN_ZONES.has(timezone)) return;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: timezone });
+    KNOWN_ZONES.add(timezone);
   } catch {
     throw new CronError(
       `unknown time zone ${JSON.stringify(timezone)} (an IANA name, e.g. Europe/Berlin)`,

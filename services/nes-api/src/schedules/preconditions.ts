@@ -38,7 +38,7 @@ async function check(
       return (await ctx.objectExists(uri)) ? null : `waiting for object ${uri}`;
     }
     case 'dependsOnPast': {
-      const clock = new CronClock(schedule.cron, schedule.timezone);
+      const clock = CronClock.of(schedule.cron, schedule.timezone);
       const previous = clock.atOrBefore(new Date(dates.logicalDate.getTime() - 1));
       // The first date of a schedule has no past to depend on (Airflow's rule too).
       if (previous === null || previous < new Date(schedule.startDate)) return null;

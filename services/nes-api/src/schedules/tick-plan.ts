@@ -38,7 +38,7 @@ function position(
 }
 
 export function planTick(schedule: Schedule, now: Date, misfireGraceMs: number): TickPlan {
-  const clock = new CronClock(schedule.cron, schedule.timezone);
+  const clock = CronClock.of(schedule.cron, schedule.timezone);
   const end = schedule.endDate === null ? null : new Date(schedule.endDate);
   let cursor: Date | null = schedule.cursorDate === null ? null : new Date(schedule.cursorDate);
   const dates: TickPlan['dates'] = [];

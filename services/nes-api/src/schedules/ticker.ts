@@ -443,7 +443,7 @@ async function freshnessOf(
   latestSucceededLogicalDate: string | null;
   lateSeconds: number;
 }> {
-  const clock = new CronClock(schedule.cron, schedule.timezone);
+  const clock = CronClock.of(schedule.cron, schedule.timezone);
   const latest = await store.latestSucceeded(schedule.id);
   const expected =
     latest === null
