@@ -27,14 +27,12 @@ import {
 import { KernelSandbox } from '../src/executors/sandbox/kernel-sandbox.ts';
 import type { RunSandboxOptions } from '../src/executors/sandbox/run-sandbox.ts';
 import { planSandbox } from '../src/executors/sandbox/sandbox-plan.ts';
-import { Spawner } from '../src/executors/sandbox/spawner.ts';
 
 const baseDir = mkdtempSync(join(tmpdir(), 'nes-ksb-'));
 const forking = process.getuid?.() === 0;
 let plan: SandboxPlan | null;
 let pathFirst: string[];
 let template: ForkTemplate | null = null;
-let spawner: Spawner | null = null;
 let spec: KernelSpec;
 const python = join(locateJupyterServer().binDir as string, 'python');
 const open: Array<{ kernel: LocalKernel | null; sandbox: KernelSandbox }> = [];
@@ -49,9 +47,6 @@ before(async () => {
   }
   spec = findKernelSpec('python3') as KernelSpec;
   assert.ok(spec);
-  // As the executor launches them: from the spawner process.
-  spawner = await Spawner.start();
-  assert.ok(spawner, 'the spawner started');
 });
 
 after(async () => {
@@ -60,7 +55,6 @@ after(async () => {
     await sandbox.stop();
   }
   await template?.stop();
-  spawner?.close();
   rmSync(baseDir, { recursive: true, force: true });
 });
 
@@ -71,7 +65,7 @@ function options(fork: boolean): RunSandboxOptions {
 
 /** A sandboxed kernel and a client attached to it as the worker attaches. */
 async function started(fork: boolean): Promise<{ kernel: LocalKernel; sandbox: KernelSandbox }> {
-  const sandbox = await KernelSandbox.start(options(fork), spec, python, spawner);
+  const sandbox = KernelSandbox.start(options(fork), spec, python);
   const entry: { kernel: LocalKernel | null; sandbox: KernelSandbox } = { kernel: null, sandbox };
   open.push(entry);
   let tail = '';

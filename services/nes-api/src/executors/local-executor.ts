@@ -51,7 +51,6 @@ import { lowerPriority } from './sandbox/priority.ts';
 import { RunSandbox, type RunSandboxOptions } from './sandbox/run-sandbox.ts';
 import { planSandbox, type SandboxSettings, type SandboxStatus } from './sandbox/sandbox-plan.ts';
 import { SandboxPool } from './sandbox/sandbox-pool.ts';
-import { Spawner } from './sandbox/spawner.ts';
 import { UpdateListeners } from './update-listeners.ts';
 
 export interface LocalExecutorOptions {
@@ -167,7 +166,6 @@ export class LocalExecutor implements Executor {
   #kernelEnv: NodeJS.ProcessEnv = {};
   #python: string | null = null;
   #template: ForkTemplate | null = null;
-  #spawner: Spawner | null = null;
   #starting: Promise<void> | null = null;
   #stopping = false;
 
@@ -245,13 +243,10 @@ export class LocalExecutor implements Executor {
       this.#log('warn', `${workDir} is too long a path for kernel sockets: runs use a server`);
     }
     const sandbox = this.#sandbox;
-    if (direct) this.#spawner = await Spawner.start();
     this.#pool = new SandboxPool<RunSandbox | KernelSandbox>({
       launch: async (name) => {
         const spec = direct ? this.#directSpec(name) : null;
-        if (spec !== null) {
-          return await KernelSandbox.start(sandbox, spec, this.#python, this.#spawner);
-        }
+        if (spec !== null) return KernelSandbox.start(sandbox, spec, this.#python);
         return await (await RunSandbox.start(sandbox)).startKernelOrStop(name);
       },
       names: async () => availableKernels(this.#kernelEnv),
@@ -687,7 +682,6 @@ export class LocalExecutor implements Executor {
     }
     await Promise.all([...this.#retiring].map((sandbox) => sandbox.stop()));
     await this.#pool?.close();
-    this.#spawner?.close();
     await this.#template?.stop();
   }
 }

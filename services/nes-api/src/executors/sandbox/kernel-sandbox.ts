@@ -16,6 +16,7 @@
  * Why not a server per run: its start (a Python and jupyter_server's imports per run) was most of
  * a run's start on a small machine; see ARCHITECTURE.md ("Forked kernels without a server").
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -24,7 +25,6 @@ import { type DirectKernel, KERNEL_LAUNCHER, type KernelSpec } from '@nes/runner
 import { bubblewrapCommand } from './bubblewrap.ts';
 import { lowerPriority, nicedCommand } from './priority.ts';
 import { makeRunDirectory, type RunSandboxOptions } from './run-sandbox.ts';
-import { type ProcessExit, type SpawnedProcess, type Spawner, spawnHere } from './spawner.ts';
 
 /** Socket files `k-1` (shell) ... `k-5` (heartbeat) in the run's directory. */
 const SOCKET_PREFIX = 'k';
@@ -32,10 +32,14 @@ const PORTS = { shell: 1, iopub: 2, stdin: 3, control: 4, hb: 5 } as const;
 const CONNECTION_FILE = '.nes-kernel.json';
 /** A Unix socket path holds 107 bytes (sun_path). */
 const MAX_SOCKET_PATH = 107;
+const STDERR_TAIL = 8192;
 /** Time an unsandboxed kernel has to end on SIGTERM before SIGKILL. */
 const STOP_GRACE_MS = 1000;
 
-export type KernelExit = ProcessExit;
+export interface KernelExit {
+  how: string;
+  stderrTail: string;
+}
 
 /**
  * Whether kernel `spec` runs without a server here: an IPython kernel (ipykernel answers
@@ -60,7 +64,7 @@ export class KernelSandbox {
   readonly direct: DirectKernel;
   /** Settles when the kernel (and so the sandbox) is gone. */
   readonly exited: Promise<KernelExit>;
-  readonly #process: SpawnedProcess;
+  readonly #child: ChildProcess;
   readonly #sandboxed: boolean;
   #exit: KernelExit | null = null;
   #stopped: Promise<void> | null = null;
@@ -70,31 +74,34 @@ export class KernelSandbox {
     id: string,
     dir: string,
     direct: DirectKernel,
-    spawned: SpawnedProcess,
+    child: ChildProcess,
     sandboxed: boolean,
   ) {
     this.id = id;
     this.dir = dir;
     this.direct = direct;
-    this.#process = spawned;
+    this.#child = child;
     this.#sandboxed = sandboxed;
-    this.exited = spawned.exited.then((exit) => {
-      this.#exit = exit;
-      return exit;
+    let tail = '';
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      tail = (tail + chunk).slice(-STDERR_TAIL);
+    });
+    this.exited = new Promise<KernelExit>((resolve) => {
+      const done = (how: string) => {
+        this.#exit ??= { how, stderrTail: tail };
+        resolve(this.#exit);
+      };
+      child.once('exit', (code, signal) => done(signal ? `signal ${signal}` : `exit code ${code}`));
+      child.once('error', (error) => done(`could not be started: ${error.message}`));
     });
   }
 
   /**
-   * Launches kernel `spec` in a new sandbox, from `spawner` when there is one. Returns once it is
-   * launched: the kernel becomes ready while the sandbox waits in the pool (the worker's client
-   * waits for it, as for any kernel start).
+   * Launches kernel `spec` in a new sandbox. Returns at once: the kernel becomes ready while the
+   * sandbox waits in the pool (the worker's client waits for it, as for any kernel start).
    */
-  static async start(
-    options: RunSandboxOptions,
-    spec: KernelSpec,
-    python: string | null,
-    spawner: Spawner | null = null,
-  ): Promise<KernelSandbox> {
+  static start(options: RunSandboxOptions, spec: KernelSpec, python: string | null): KernelSandbox {
     const { id, dir, inside, env, own } = makeRunDirectory(options);
     try {
       const key = randomUUID();
@@ -137,10 +144,14 @@ export class KernelSandbox {
       const nice = options.nice ?? 0;
       const command =
         plan === null ? launch : nicedCommand(nice, bubblewrapCommand(plan, { dir, ...launch }));
-      // Unsandboxed, its own process group: stopping it reaches what it started.
-      const request = { ...command, cwd: dir, env, detached: plan === null };
-      const spawned = spawner !== null ? await spawner.spawn(request) : spawnHere(request);
-      if (plan === null && spawned.pid > 0) lowerPriority(spawned.pid, nice);
+      const child = spawn(command.file, command.args, {
+        cwd: dir,
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        // Unsandboxed, its own process group: stopping it reaches what it started.
+        detached: plan === null,
+      });
+      if (plan === null && child.pid !== undefined) lowerPriority(child.pid, nice);
       const socket = (port: number) => `ipc://${join(dir, `${SOCKET_PREFIX}-${port}`)}`;
       const direct: DirectKernel = {
         spec: { ...spec, interruptMode: 'message' },
@@ -152,7 +163,7 @@ export class KernelSandbox {
           signatureScheme: 'hmac-sha256',
         },
       };
-      return new KernelSandbox(id, dir, direct, spawned, plan !== null);
+      return new KernelSandbox(id, dir, direct, child, plan !== null);
     } catch (error) {
       rmSync(dir, { recursive: true, force: true });
       throw error;
@@ -161,7 +172,7 @@ export class KernelSandbox {
 
   /** The sandbox's outermost process (bwrap, or the kernel's launcher when unsandboxed). */
   get pid(): number {
-    return this.#process.pid;
+    return this.#child.pid ?? -1;
   }
 
   /** Whether the kernel is still there (a pooled one may have died waiting). */
@@ -192,7 +203,7 @@ export class KernelSandbox {
         if (this.#sandboxed) {
           // bwrap's init dies with it, and with the init every process of the sandbox's pid
           // namespace (a forked kernel too, though the template is its parent).
-          this.#process.kill('SIGKILL');
+          this.#child.kill('SIGKILL');
         } else {
           this.#signalGroup('SIGTERM');
           const timer = setTimeout(() => this.#signalGroup('SIGKILL'), STOP_GRACE_MS);
@@ -209,6 +220,10 @@ export class KernelSandbox {
   }
 
   #signalGroup(signal: NodeJS.Signals): void {
-    this.#process.kill(signal, true);
+    try {
+      process.kill(-(this.#child.pid ?? 0), signal);
+    } catch {
+      // already gone
+    }
   }
 }
