@@ -17,6 +17,7 @@ import {
   ServerConnection,
 } from '@jupyterlab/services';
 import WebSocket from 'ws';
+import { raceAbort } from './abort.ts';
 import {
   getKernel,
   JupyterApiError,
@@ -290,20 +291,5 @@ export class KernelSession implements KernelClient {
       }
     }
     this.kernel.dispose();
-  }
-}
-
-async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return await promise;
-  signal.throwIfAborted();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([promise, aborted]);
-  } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
   }
 }

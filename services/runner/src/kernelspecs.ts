@@ -25,17 +25,20 @@ function kernelSearchPath(env: NodeJS.ProcessEnv = process.env): string[] {
   return dirs;
 }
 
+/** The names in `dir`; none when it is missing or unreadable (most search directories are). */
+function dirEntries(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 /** Kernel names with a kernel.json in any search directory, sorted. */
 export function availableKernels(env: NodeJS.ProcessEnv = process.env): string[] {
   const names = new Set<string>();
   for (const dir of kernelSearchPath(env)) {
-    let entries: string[];
-    try {
-      entries = readdirSync(dir);
-    } catch {
-      continue;
-    }
-    for (const name of entries) {
+    for (const name of dirEntries(dir)) {
       try {
         if (statSync(join(dir, name, 'kernel.json')).isFile()) names.add(name.toLowerCase());
       } catch {
@@ -70,13 +73,7 @@ export function findKernelSpec(
 ): KernelSpec | null {
   const wanted = name.toLowerCase();
   for (const dir of kernelSearchPath(env)) {
-    let entries: string[];
-    try {
-      entries = readdirSync(dir);
-    } catch {
-      continue;
-    }
-    const entry = entries.find((candidate) => candidate.toLowerCase() === wanted);
+    const entry = dirEntries(dir).find((candidate) => candidate.toLowerCase() === wanted);
     if (entry === undefined) continue;
     const resourceDir = join(dir, entry);
     let raw: Record<string, unknown>;

@@ -31,6 +31,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import type { KernelMessage } from '@jupyterlab/services';
 import type { Dealer, Subscriber } from 'zeromq';
+import { raceAbort } from './abort.ts';
 import {
   type ExecuteRequest,
   isPythonKernel,
@@ -708,19 +709,4 @@ async function freePorts(count: number): Promise<number[]> {
 
 function delay<T = void>(ms: number, value?: T): Promise<T> {
   return new Promise((resolve) => setTimeout(() => resolve(value as T), ms).unref());
-}
-
-async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return await promise;
-  signal.throwIfAborted();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([promise, aborted]);
-  } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
-  }
 }

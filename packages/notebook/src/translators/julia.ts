@@ -1,7 +1,7 @@
 /** Julia. */
 import {
   baseSyntax,
-  floatWithSpecials,
+  floatWithNanInf,
   type LanguageTranslator,
   lineComment,
   type ValueSyntax,
@@ -10,7 +10,7 @@ import {
 const juliaSyntax: ValueSyntax = {
   ...baseSyntax,
   none: () => 'nothing',
-  float: floatWithSpecials({ nan: 'NaN', infinity: 'Inf', negativeInfinity: '-Inf' }),
+  float: floatWithNanInf,
   list: (items) => `[${items.join(', ')}]`,
   dict: (entries) =>
     `Dict(${entries.map(([key, value]) => `${juliaSyntax.string(key)} => ${value}`).join(', ')})`,

@@ -2,7 +2,7 @@
 import { doubleQuotedEscaped, singleQuotedEscaped } from './string-escapes.ts';
 import {
   baseSyntax,
-  floatWithSpecials,
+  floatWithNanInf,
   type LanguageTranslator,
   lineComment,
   type ValueSyntax,
@@ -12,7 +12,7 @@ const matlabSyntax: ValueSyntax = {
   ...baseSyntax,
   none: () => 'NaN',
   string: (text) => doubleQuotedEscaped(text, '""'),
-  float: floatWithSpecials({ nan: 'NaN', infinity: 'Inf', negativeInfinity: '-Inf' }),
+  float: floatWithNanInf,
   list: (items) => `{${items.join(', ')}}`,
   dict: (entries) => {
     const keys = entries.map(([key]) => singleQuotedEscaped(key)).join(', ');

@@ -1,7 +1,7 @@
 /** R (also the `sparkrkernel` kernel). Lists and named lists are both R `list(...)`. */
 import {
   baseSyntax,
-  floatWithSpecials,
+  floatWithNanInf,
   type LanguageTranslator,
   lineComment,
   type ValueSyntax,
@@ -11,7 +11,7 @@ const rSyntax: ValueSyntax = {
   ...baseSyntax,
   none: () => 'NULL',
   bool: (value) => (value ? 'TRUE' : 'FALSE'),
-  float: floatWithSpecials({ nan: 'NaN', infinity: 'Inf', negativeInfinity: '-Inf' }),
+  float: floatWithNanInf,
   list: (items) => `list(${items.join(', ')})`,
   dict: (entries) =>
     `list(${entries.map(([key, value]) => `${rSyntax.string(key)} = ${value}`).join(', ')})`,

@@ -108,6 +108,13 @@ export function floatWithSpecials(specials: {
   };
 }
 
+/** Floats in the languages that spell the IEEE specials `NaN`, `Inf` and `-Inf`: R, Julia, MATLAB. */
+export const floatWithNanInf = floatWithSpecials({
+  nan: 'NaN',
+  infinity: 'Inf',
+  negativeInfinity: '-Inf',
+});
+
 /** Several JVM/.NET languages suffix integers outside the 32-bit range with `L`. */
 export function intWithLongSuffix(value: bigint): string {
   return value > 2147483647n || value < -2147483648n ? `${value}L` : value.toString();
