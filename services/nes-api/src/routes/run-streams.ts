@@ -38,6 +38,27 @@ export const runStreamRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
     tokens.stop();
     for (const close of open) close();
   });
+  /**
+   * Ties an open stream to the app and to its token (either ending ends it), and runs `tick`
+   * every heartbeat until the stream closes; then releases all of it and calls `release`.
+   */
+  const keepOpen = (live: {
+    end: () => void;
+    onClose: (listener: () => void) => void;
+    tokenId: string | undefined;
+    tick: () => void;
+    release: () => void;
+  }) => {
+    const heartbeat = setInterval(live.tick, ctx.heartbeatMs);
+    open.add(live.end);
+    const unwatch = tokens.add(live.tokenId, live.end);
+    live.onClose(() => {
+      open.delete(live.end);
+      unwatch();
+      live.release();
+      clearInterval(heartbeat);
+    });
+  };
 
   app.get(
     '/v1/runs/:id/events',
@@ -82,18 +103,15 @@ export const runStreamRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
         if (message.type === 'run') stream.send('run', toApiRun(message.run, ctx.config.publicUrl));
         pump();
       });
-      const heartbeat = setInterval(() => {
-        stream.comment('heartbeat');
-        pump();
-      }, ctx.heartbeatMs);
-      const end = () => stream.close();
-      open.add(end);
-      const unwatch = tokens.add(request.token?.id, end);
-      stream.onClose(() => {
-        open.delete(end);
-        unwatch();
-        unsubscribe();
-        clearInterval(heartbeat);
+      keepOpen({
+        end: () => stream.close(),
+        onClose: (listener) => stream.onClose(listener),
+        tokenId: request.token?.id,
+        tick: () => {
+          stream.comment('heartbeat');
+          pump();
+        },
+        release: unsubscribe,
       });
       pump();
     },
@@ -121,15 +139,12 @@ export const runStreamRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
         if (!labels.every(([k, v]) => message.run.labels[k] === v)) return;
         stream.send('run', toApiRun(message.run, ctx.config.publicUrl));
       });
-      const heartbeat = setInterval(() => stream.comment('heartbeat'), ctx.heartbeatMs);
-      const end = () => stream.close();
-      open.add(end);
-      const unwatch = tokens.add(request.token?.id, end);
-      stream.onClose(() => {
-        open.delete(end);
-        unwatch();
-        unsubscribe();
-        clearInterval(heartbeat);
+      keepOpen({
+        end: () => stream.close(),
+        onClose: (listener) => stream.onClose(listener),
+        tokenId: request.token?.id,
+        tick: () => stream.comment('heartbeat'),
+        release: unsubscribe,
       });
     },
   );
@@ -195,16 +210,15 @@ export const runStreamRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (a
         },
       );
       const unsubscribe = services.bus.subscribeRun(run.id, () => pump());
-      const heartbeat = setInterval(pump, ctx.heartbeatMs);
-      const end = () => reply.raw.end();
-      open.add(end);
-      const unwatch = tokens.add(request.token?.id, end);
-      reply.raw.on('close', () => {
-        open.delete(end);
-        unwatch();
-        closed = true;
-        unsubscribe();
-        clearInterval(heartbeat);
+      keepOpen({
+        end: () => reply.raw.end(),
+        onClose: (listener) => reply.raw.on('close', listener),
+        tokenId: request.token?.id,
+        tick: pump,
+        release: () => {
+          closed = true;
+          unsubscribe();
+        },
       });
       pump();
     },
