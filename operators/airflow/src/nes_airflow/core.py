@@ -116,34 +116,30 @@ def idempotency_key(task: Mapping[str, str], try_number: int) -> str:
     return "airflow-" + hashlib.sha256(material.encode()).hexdigest()[:48]
 
 
+def _json_object(value: Any, what: str) -> Optional[dict]:
+    """A templated field that holds a JSON object: a mapping, or its JSON text; None when empty."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"{what} must be a JSON object: {exc}") from None
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what} must be a JSON object, not {type(value).__name__}")
+    return dict(value)
+
+
 def normalize_parameters(parameters: Any) -> dict:
     """Parameters after templating: a dict, or a JSON object as text (``'{{ params | tojson }}'``)."""
-    if parameters is None or parameters == "":
-        return {}
-    if isinstance(parameters, str):
-        try:
-            parameters = json.loads(parameters)
-        except ValueError as exc:
-            raise ValueError(f"parameters must be a JSON object: {exc}") from None
-    if not isinstance(parameters, Mapping):
-        raise ValueError(f"parameters must be a JSON object, not {type(parameters).__name__}")
-    out = dict(parameters)
+    out = _json_object(parameters, "parameters") or {}
     json.dumps(out)  # fails early on values NES cannot receive
     return out
 
 
 def normalize_resources(resources: Any) -> Optional[dict]:
     """``nes_resources`` after templating: a dict, None, or a JSON object as text."""
-    if resources is None or resources == "":
-        return None
-    if isinstance(resources, str):
-        try:
-            resources = json.loads(resources)
-        except ValueError as exc:
-            raise ValueError(f"nes_resources must be a JSON object: {exc}") from None
-    if not isinstance(resources, Mapping):
-        raise ValueError(f"nes_resources must be a JSON object, not {type(resources).__name__}")
-    return dict(resources)
+    return _json_object(resources, "nes_resources")
 
 
 # ---------------------------------------------------------------------------------------------
