@@ -77,49 +77,46 @@ if [ -x node_modules/.bin/tslab ] && [ ! -d .tools/py/share/jupyter/kernels/tsla
     --binary "$ROOT/node_modules/.bin/tslab" >&2
 fi
 
+# Installs Debian package $1 ($2 says what for) when running as root with apt-get (updating the
+# package lists only if the first try fails); otherwise says what is missing (the rest) and goes on.
+debian_package() {
+  package=$1 purpose=$2
+  shift 2
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing $purpose (apt-get install $package)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends "$package" >&2 \
+      || { apt-get update >&2 && apt-get install -y --no-install-recommends "$package" >&2; }
+  else
+    echo "setup: $*" >&2
+  fi
+}
+
 # PostgreSQL server binaries for the run store's tests: test/servers/postgres starts a throwaway
 # cluster with them (as the `postgres` user the package creates). Skipped when they are there or
 # when NES_TEST_DATABASE_URL names a server to use instead.
 if [ -z "${NES_TEST_DATABASE_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
   && ! command -v initdb >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing PostgreSQL (apt-get install postgresql)" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y --no-install-recommends postgresql >&2 \
-      || { apt-get update >&2 && apt-get install -y --no-install-recommends postgresql >&2; }
-  else
-    echo "setup: PostgreSQL server binaries not found; install the postgresql package" \
-      "or set NES_TEST_DATABASE_URL, else the run store's PostgreSQL tests fail" >&2
-  fi
+  debian_package postgresql "PostgreSQL" \
+    "PostgreSQL server binaries not found; install the postgresql package" \
+    "or set NES_TEST_DATABASE_URL, else the run store's PostgreSQL tests fail"
 fi
 
 # Chromium for the viewer's browser tests (Debian's package, driven by playwright-core; nothing
 # downloads a browser). Skipped when a chromium binary is there or NES_CHROMIUM names one.
 if [ -z "${NES_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Chromium for the viewer's browser tests (apt-get install chromium)" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y --no-install-recommends chromium >&2 \
-      || { apt-get update >&2 && apt-get install -y --no-install-recommends chromium >&2; }
-  else
-    echo "setup: chromium not found; install Debian's chromium package or set NES_CHROMIUM," \
-      "else the viewer's browser tests fail" >&2
-  fi
+  debian_package chromium "Chromium for the viewer's browser tests" \
+    "chromium not found; install Debian's chromium package or set NES_CHROMIUM," \
+    "else the viewer's browser tests fail"
 fi
 
 # bubblewrap: the local executor runs every notebook in a sandbox made with it (docs/security.md),
 # and as root it runs them as the unprivileged user nes-sandbox. Without it the service still
 # starts (NES_SANDBOX=auto) but warns that runs are not isolated; the sandbox tests need it.
 if ! command -v bwrap >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing bubblewrap for the run sandbox (apt-get install bubblewrap)" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y --no-install-recommends bubblewrap >&2 \
-      || { apt-get update >&2 && apt-get install -y --no-install-recommends bubblewrap >&2; }
-  else
-    echo "setup: bwrap not found; install the bubblewrap package, else runs of the local" \
-      "executor are not sandboxed and the sandbox tests fail" >&2
-  fi
+  debian_package bubblewrap "bubblewrap for the run sandbox" \
+    "bwrap not found; install the bubblewrap package, else runs of the local" \
+    "executor are not sandboxed and the sandbox tests fail"
 fi
 if [ "$(id -u)" = 0 ] && ! getent passwd nes-sandbox >/dev/null 2>&1 && command -v useradd >/dev/null 2>&1; then
   useradd --system --user-group --no-create-home --home-dir /nonexistent \
@@ -129,14 +126,8 @@ fi
 # Docker for the image tier of the tests (test/images: both images built and run as the
 # manifests run them). Skipped when a Docker engine is there or NES_SKIP_IMAGES=1.
 if [ "${NES_SKIP_IMAGES:-}" != 1 ] && ! command -v dockerd >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Docker for the image tests (apt-get install docker.io)" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y --no-install-recommends docker.io >&2 \
-      || { apt-get update >&2 && apt-get install -y --no-install-recommends docker.io >&2; }
-  else
-    echo "setup: no Docker engine; install docker.io (the image tests need one, as root)" >&2
-  fi
+  debian_package docker.io "Docker for the image tests" \
+    "no Docker engine; install docker.io (the image tests need one, as root)"
 fi
 
 # The viewer's production build (apps/viewer/dist), which the API serves. Rebuilt when the
