@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from nes_kernel_fork.protocol import LineReader, send  # noqa: E402
+from nes_kernel_fork.protocol import ForkRefused, LineReader, request_fork  # noqa: E402
 
 SOCKET_VARIABLE = "NES_FORK_SERVER"
 
@@ -48,21 +48,7 @@ def _forked(path: str, argv: "list[str]") -> "tuple[socket.socket, LineReader, i
     # The forked kernel watches this process (ipykernel's parent poller): if it goes, so does
     # the kernel, even where no pid namespace ends with it (an unsandboxed run).
     env["JPY_PARENT_PID"] = str(os.getpid())
-    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    try:
-        connection.settimeout(10.0)
-        connection.connect(path)
-        send(connection, {"op": "fork", "argv": argv, "env": env, "cwd": os.getcwd()}, [0, 1, 2])
-        reader = LineReader(connection)
-        answer = reader.read()
-        if answer is None:
-            raise OSError("the template closed the connection")
-        if not answer.get("ok"):
-            raise OSError(str(answer.get("error", "refused")))
-        return connection, reader, int(answer["pid"])
-    except BaseException:
-        connection.close()
-        raise
+    return request_fork(path, argv, env, os.getcwd(), [0, 1, 2])
 
 
 def main(args: "list[str]") -> None:
@@ -82,7 +68,7 @@ def main(args: "list[str]") -> None:
         _start_normally(args, "PYTHONHASHSEED is set")
     try:
         connection, reader, pid = _forked(path, args)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, ForkRefused) as error:
         _start_normally(args, str(error))
         return
 

@@ -49,3 +49,29 @@ class LineReader:
     def take_fds(self) -> "list[int]":
         fds, self.fds = self.fds, []
         return fds
+
+
+class ForkRefused(Exception):
+    """The template answered a fork request with an error, or closed the connection."""
+
+
+def request_fork(path: str, argv: "list[str]", env: dict, cwd: str, stdio: "list[int]",
+                 timeout: float = 10.0) -> "tuple[socket.socket, LineReader, int]":
+    """Asks the template at `path` for a kernel running `argv` with `stdio` as its stdin, stdout
+    and stderr: the open connection (which later carries the exit), its reader and the kernel's
+    pid. Raises OSError, ValueError or ForkRefused, and closes the connection if it does."""
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        connection.settimeout(timeout)
+        connection.connect(path)
+        send(connection, {"op": "fork", "argv": argv, "env": env, "cwd": cwd}, stdio)
+        reader = LineReader(connection)
+        answer = reader.read()
+        if answer is None:
+            raise ForkRefused("the template closed the connection")
+        if not answer.get("ok"):
+            raise ForkRefused(str(answer.get("error", "refused")))
+        return connection, reader, int(answer["pid"])
+    except BaseException:
+        connection.close()
+        raise

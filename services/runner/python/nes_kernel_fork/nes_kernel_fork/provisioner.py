@@ -24,13 +24,9 @@ from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Unicode
 
-from .protocol import LineReader, send
+from .protocol import ForkRefused, LineReader, request_fork, send
 
 SOCKET_VARIABLE = "NES_FORK_SERVER"
-
-
-class ForkRefused(Exception):
-    pass
 
 
 class ForkedKernelProcess:
@@ -101,21 +97,7 @@ class ForkedKernelProcess:
 def fork_kernel(path: str, cmd: "list[str]", env: dict, cwd: str, stdio: "list[int]",
                 timeout: float = 10.0) -> ForkedKernelProcess:
     """Asks the template at `path` for a kernel running `cmd`; raises OSError or ForkRefused."""
-    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    try:
-        connection.settimeout(timeout)
-        connection.connect(path)
-        send(connection, {"op": "fork", "argv": cmd, "env": env, "cwd": cwd}, stdio)
-        reader = LineReader(connection)
-        answer = reader.read()
-        if answer is None:
-            raise ForkRefused("the template closed the connection")
-        if not answer.get("ok"):
-            raise ForkRefused(str(answer.get("error", "refused")))
-        return ForkedKernelProcess(connection, reader, int(answer["pid"]))
-    except BaseException:
-        connection.close()
-        raise
+    return ForkedKernelProcess(*request_fork(path, cmd, env, cwd, stdio, timeout))
 
 
 def template_status(path: str, timeout: float = 5.0) -> dict:
