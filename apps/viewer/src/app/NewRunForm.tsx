@@ -9,6 +9,7 @@ import { type FormEvent, useEffect, useMemo, useState } from 'react';
 import { useLocation } from 'wouter';
 import { describeError, getText, useApi, useLoad } from './api.tsx';
 import { FormError, Loading } from './components.tsx';
+import { TextField } from './form.tsx';
 import { notebookName, shortSha } from './lib/format.ts';
 import { buildFields, fieldProblems, type ParameterField } from './lib/parameter-form.ts';
 import { parseLabelFilter } from './lib/run-list.ts';
@@ -235,59 +236,52 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
             />
           ) : source === 'github' ? (
             <div className="form-row">
-              <label className="field grow">
-                <span>Repository</span>
-                <input
-                  className="input mono"
-                  name="repository"
-                  placeholder="owner/repo"
-                  value={repo}
-                  onChange={(e) => setRepo(e.target.value)}
-                />
-              </label>
-              <label className="field grow">
-                <span>Notebook path in the repository</span>
-                <input
-                  className="input mono"
-                  name="path"
-                  placeholder="reports/daily.ipynb"
-                  value={repoPath}
-                  onChange={(e) => setRepoPath(e.target.value)}
-                />
-              </label>
-              <label className="field">
-                <span>Branch, tag or commit</span>
-                <input
-                  className="input mono"
-                  name="ref"
-                  placeholder="default branch"
-                  value={ref}
-                  onChange={(e) => setRef(e.target.value)}
-                />
-              </label>
+              <TextField
+                label="Repository"
+                grow
+                mono
+                name="repository"
+                placeholder="owner/repo"
+                value={repo}
+                onChange={setRepo}
+              />
+              <TextField
+                label="Notebook path in the repository"
+                grow
+                mono
+                name="path"
+                placeholder="reports/daily.ipynb"
+                value={repoPath}
+                onChange={setRepoPath}
+              />
+              <TextField
+                label="Branch, tag or commit"
+                mono
+                name="ref"
+                placeholder="default branch"
+                value={ref}
+                onChange={setRef}
+              />
             </div>
           ) : (
             <div className="form-row">
-              <label className="field grow">
-                <span>Notebook</span>
-                <input
-                  className="input mono"
-                  name="notebook"
-                  placeholder="github://owner/repo/path.ipynb, a GitHub blob URL, gs://bucket/path.ipynb or a local path"
-                  value={notebook}
-                  onChange={(e) => setNotebook(e.target.value)}
-                />
-              </label>
-              <label className="field">
-                <span>Ref</span>
-                <input
-                  className="input mono"
-                  name="ref"
-                  placeholder="default branch"
-                  value={ref}
-                  onChange={(e) => setRef(e.target.value)}
-                />
-              </label>
+              <TextField
+                label="Notebook"
+                grow
+                mono
+                name="notebook"
+                placeholder="github://owner/repo/path.ipynb, a GitHub blob URL, gs://bucket/path.ipynb or a local path"
+                value={notebook}
+                onChange={setNotebook}
+              />
+              <TextField
+                label="Ref"
+                mono
+                name="ref"
+                placeholder="default branch"
+                value={ref}
+                onChange={setRef}
+              />
             </div>
           )}
         </div>
@@ -324,29 +318,26 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
               />
             </fieldset>
             <div className="form-row">
-              <label className="field grow">
-                <span>Labels</span>
-                <input
-                  className="input mono"
-                  name="labels"
-                  placeholder="team=data env=dev"
-                  value={labels}
-                  aria-invalid={Boolean(labelParse.error) || undefined}
-                  onChange={(e) => setLabels(e.target.value)}
-                />
-              </label>
-              <label className="field">
-                <span>Time limit (seconds)</span>
-                <input
-                  className="input mono"
-                  name="timeoutSeconds"
-                  inputMode="numeric"
-                  placeholder="none"
-                  value={timeout}
-                  aria-invalid={Boolean(timeoutProblem) || undefined}
-                  onChange={(e) => setTimeoutText(e.target.value)}
-                />
-              </label>
+              <TextField
+                label="Labels"
+                grow
+                mono
+                name="labels"
+                placeholder="team=data env=dev"
+                value={labels}
+                invalid={Boolean(labelParse.error)}
+                onChange={setLabels}
+              />
+              <TextField
+                label="Time limit (seconds)"
+                mono
+                name="timeoutSeconds"
+                inputMode="numeric"
+                placeholder="none"
+                value={timeout}
+                invalid={Boolean(timeoutProblem)}
+                onChange={setTimeoutText}
+              />
             </div>
             {labelParse.error ? <p className="field-error">{labelParse.error}</p> : null}
             {timeoutProblem ? <p className="field-error">{timeoutProblem}</p> : null}
@@ -574,36 +565,28 @@ function SweepFields(props: {
             </label>
           ) : (
             <>
-              <label className="field">
-                <span>First day</span>
-                <input
-                  className="input"
-                  type="date"
-                  value={sweep.start}
-                  onChange={(e) => props.onChange({ start: e.target.value })}
-                />
-              </label>
-              <label className="field">
-                <span>Last day</span>
-                <input
-                  className="input"
-                  type="date"
-                  value={sweep.end}
-                  onChange={(e) => props.onChange({ end: e.target.value })}
-                />
-              </label>
+              <TextField
+                label="First day"
+                type="date"
+                value={sweep.start}
+                onChange={(start) => props.onChange({ start })}
+              />
+              <TextField
+                label="Last day"
+                type="date"
+                value={sweep.end}
+                onChange={(end) => props.onChange({ end })}
+              />
             </>
           )}
-          <label className="field">
-            <span>At most at once</span>
-            <input
-              className="input mono"
-              inputMode="numeric"
-              placeholder="no limit"
-              value={sweep.maxConcurrency}
-              onChange={(e) => props.onChange({ maxConcurrency: e.target.value })}
-            />
-          </label>
+          <TextField
+            label="At most at once"
+            mono
+            inputMode="numeric"
+            placeholder="no limit"
+            value={sweep.maxConcurrency}
+            onChange={(maxConcurrency) => props.onChange({ maxConcurrency })}
+          />
         </div>
       ) : null}
       {sweep.mode !== 'single' && props.runs !== null ? (

@@ -13,10 +13,19 @@ import {
   type NotificationTargetKind,
   type Subscription,
 } from '@nes/client';
-import { type FormEvent, useEffect, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { Link } from 'wouter';
-import { describeError, useApi, useLoad, useTitle } from '../api.tsx';
-import { ErrorView, FormError, Loading, SecretShownOnce } from '../components.tsx';
+import { useApi, useLoad, useTitle } from '../api.tsx';
+import { ErrorView, Loading, SecretShownOnce } from '../components.tsx';
+import {
+  CheckboxSet,
+  ConfirmButton,
+  CreatePanel,
+  RowError,
+  TableHead,
+  TextField,
+  useAction,
+} from '../form.tsx';
 import { formatDate, shortRunId } from '../lib/format.ts';
 import { parseLabelFilter } from '../lib/run-list.ts';
 
@@ -105,19 +114,15 @@ function CreateForm(props: { onCreated: (answer: CreatedSubscription) => void })
   const [labels, setLabels] = useState('');
   const [sweepId, setSweepId] = useState('');
   const [scheduleId, setScheduleId] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, setError, run } = useAction();
 
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
+  const submit = () => {
     if (name.trim() === '') return setError('Give the subscription a name: what it is for.');
     if (events.length === 0) return setError('Choose at least one event.');
     if (url.trim() === '') return setError('Give the URL to deliver to.');
     const selector = parseLabelFilter(labels);
     if (selector.error) return setError(selector.error);
-    setBusy(true);
-    setError(null);
-    try {
+    return run(async () => {
       props.onCreated(
         await client.createSubscription({
           name: name.trim(),
@@ -131,128 +136,100 @@ function CreateForm(props: { onCreated: (answer: CreatedSubscription) => void })
       );
       setName('');
       setUrl('');
-    } catch (err) {
-      setError(describeError(err).message);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
-  const toggle = (type: NotificationEventType) =>
-    setEvents((current) =>
-      current.includes(type) ? current.filter((e) => e !== type) : [...current, type],
-    );
-
   return (
-    <form className="panel" aria-label="New subscription" onSubmit={submit}>
-      <header className="panel-header">
-        <h2>New subscription</h2>
-      </header>
-      <div className="panel-body">
-        <div className="form-row">
-          <label className="field grow">
-            <span>Name</span>
-            <input
-              className="input"
-              name="name"
-              maxLength={100}
-              placeholder="etl failures…"
-              value={name}
-              onChange={(e) => setName(e.target.value)}
-            />
-          </label>
-          <label className="field">
-            <span>Target</span>
-            <select
-              className="input"
-              name="kind"
-              value={kind}
-              onChange={(e) => setKind(e.target.value as NotificationTargetKind)}
-            >
-              <option value="webhook">Webhook (signed JSON)</option>
-              <option value="slack">Slack incoming webhook</option>
-            </select>
-          </label>
-          <label className="field grow">
-            <span>URL</span>
-            <input
-              className="input mono"
-              name="url"
-              type="url"
-              maxLength={2000}
-              placeholder="https://hooks.example.com/nes"
-              value={url}
-              onChange={(e) => setUrl(e.target.value)}
-            />
-          </label>
-        </div>
-        <fieldset className="fieldset">
-          <legend>Events</legend>
-          {NOTIFICATION_EVENT_TYPES.map((type) => (
-            <label key={type} className="checkbox">
-              <input
-                type="checkbox"
-                name="event"
-                value={type}
-                checked={events.includes(type)}
-                onChange={() => toggle(type)}
-              />{' '}
-              {EVENT_TEXT[type]}
-            </label>
-          ))}
-        </fieldset>
-        <div className="form-row">
-          <label className="field grow">
-            <span>Only runs of notebook (optional)</span>
-            <input
-              className="input mono"
-              name="notebook"
-              placeholder="github://org/repo/etl.ipynb"
-              value={notebook}
-              onChange={(e) => setNotebook(e.target.value)}
-            />
-          </label>
-          <label className="field grow">
-            <span>Only runs with labels (optional)</span>
-            <input
-              className="input mono"
-              name="labels"
-              placeholder="team=data env=prod"
-              value={labels}
-              onChange={(e) => setLabels(e.target.value)}
-            />
-          </label>
-        </div>
-        <div className="form-row">
-          <label className="field grow">
-            <span>Only runs of sweep (optional)</span>
-            <input
-              className="input mono"
-              name="sweep"
-              placeholder="sweep id"
-              value={sweepId}
-              onChange={(e) => setSweepId(e.target.value)}
-            />
-          </label>
-          <label className="field grow">
-            <span>Only runs of schedule (optional)</span>
-            <input
-              className="input mono"
-              name="schedule"
-              placeholder="schedule id"
-              value={scheduleId}
-              onChange={(e) => setScheduleId(e.target.value)}
-            />
-          </label>
-        </div>
-        <FormError message={error} />
-        <div className="form-actions">
-          <button type="submit" className="btn primary" disabled={busy}>
-            {busy ? 'Creating…' : 'Create subscription'}
-          </button>
-        </div>
+    <CreatePanel
+      title="New subscription"
+      submitLabel="Create subscription"
+      busy={busy}
+      error={error}
+      onSubmit={submit}
+    >
+      <div className="form-row">
+        <TextField
+          label="Name"
+          name="name"
+          grow
+          maxLength={100}
+          placeholder="etl failures…"
+          value={name}
+          onChange={setName}
+        />
+        <label className="field">
+          <span>Target</span>
+          <select
+            className="input"
+            name="kind"
+            value={kind}
+            onChange={(e) => setKind(e.target.value as NotificationTargetKind)}
+          >
+            <option value="webhook">Webhook (signed JSON)</option>
+            <option value="slack">Slack incoming webhook</option>
+          </select>
+        </label>
+        <TextField
+          label="URL"
+          name="url"
+          type="url"
+          grow
+          mono
+          maxLength={2000}
+          placeholder="https://hooks.example.com/nes"
+          value={url}
+          onChange={setUrl}
+        />
       </div>
-    </form>
+      <CheckboxSet
+        legend="Events"
+        name="event"
+        options={NOTIFICATION_EVENT_TYPES}
+        chosen={events}
+        onChange={setEvents}
+        text={(type) => EVENT_TEXT[type]}
+      />
+      <div className="form-row">
+        <TextField
+          label="Only runs of notebook (optional)"
+          name="notebook"
+          grow
+          mono
+          placeholder="github://org/repo/etl.ipynb"
+          value={notebook}
+          onChange={setNotebook}
+        />
+        <TextField
+          label="Only runs with labels (optional)"
+          name="labels"
+          grow
+          mono
+          placeholder="team=data env=prod"
+          value={labels}
+          onChange={setLabels}
+        />
+      </div>
+      <div className="form-row">
+        <TextField
+          label="Only runs of sweep (optional)"
+          name="sweep"
+          grow
+          mono
+          placeholder="sweep id"
+          value={sweepId}
+          onChange={setSweepId}
+        />
+        <TextField
+          label="Only runs of schedule (optional)"
+          name="schedule"
+          grow
+          mono
+          placeholder="schedule id"
+          value={scheduleId}
+          onChange={setScheduleId}
+        />
+      </div>
+    </CreatePanel>
   );
 }
 
@@ -277,18 +254,7 @@ function SubscriptionTable(props: {
   return (
     <div className="table-wrap">
       <table className="files-table tokens-table" aria-label="Subscriptions">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>Events</th>
-            <th>Runs</th>
-            <th>Target</th>
-            <th>Created</th>
-            <th>
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead columns={['Name', 'Events', 'Runs', 'Target', 'Created']} actions />
         <tbody>
           {props.subscriptions.map((s) => (
             <SubscriptionRow
@@ -313,17 +279,9 @@ function SubscriptionRow(props: {
 }) {
   const { client } = useApi();
   const s = props.subscription;
-  const [confirming, setConfirming] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   const remove = async () => {
-    setError(null);
-    try {
-      await client.deleteSubscription(s.id);
-      setConfirming(false);
-      props.onDeleted();
-    } catch (err) {
-      setError(describeError(err).message);
-    }
+    await client.deleteSubscription(s.id);
+    props.onDeleted();
   };
   return (
     <tr data-subscription-id={s.id} aria-label={`Subscription ${s.name}`}>
@@ -346,25 +304,7 @@ function SubscriptionRow(props: {
         >
           Deliveries
         </button>{' '}
-        {confirming ? (
-          <span className="confirm">
-            <button type="button" className="btn small danger" onClick={remove}>
-              Yes, delete {s.name}
-            </button>{' '}
-            <button type="button" className="btn small subtle" onClick={() => setConfirming(false)}>
-              Keep
-            </button>
-          </span>
-        ) : (
-          <button type="button" className="btn small" onClick={() => setConfirming(true)}>
-            Delete
-          </button>
-        )}
-        {error ? (
-          <div className="field-error" role="alert">
-            {error}
-          </div>
-        ) : null}
+        <ConfirmButton verb="Delete" what={s.name} onConfirm={remove} />
       </td>
     </tr>
   );
@@ -413,20 +353,18 @@ function DeliveryLog(props: {
       ) : (
         <div className="table-wrap">
           <table className="files-table" aria-label="Deliveries">
-            <thead>
-              <tr>
-                <th>Event</th>
-                <th>Status</th>
-                <th>Attempts</th>
-                <th>Last answer</th>
-                <th>Run</th>
-                <th>Subscription</th>
-                <th>Created</th>
-                <th>
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead
+              columns={[
+                'Event',
+                'Status',
+                'Attempts',
+                'Last answer',
+                'Run',
+                'Subscription',
+                'Created',
+              ]}
+              actions
+            />
             <tbody>
               {log.data.map((d) => (
                 <DeliveryRow
@@ -454,19 +392,7 @@ function DeliveryRow(props: { delivery: Delivery; subscription: string; onChange
   const { client } = useApi();
   const d = props.delivery;
   const [attempts, setAttempts] = useState<Delivery['log'] | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const act = async (what: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await what();
-    } catch (err) {
-      setError(describeError(err).message);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, run: act } = useAction();
   const toggleAttempts = () =>
     attempts
       ? setAttempts(null)
@@ -515,11 +441,7 @@ function DeliveryRow(props: { delivery: Delivery; subscription: string; onChange
               Redeliver
             </button>
           )}
-          {error ? (
-            <div className="field-error" role="alert">
-              {error}
-            </div>
-          ) : null}
+          <RowError message={error} />
         </td>
       </tr>
       {attempts ? (
@@ -529,15 +451,7 @@ function DeliveryRow(props: { delivery: Delivery; subscription: string; onChange
               <span className="muted small">Not attempted yet.</span>
             ) : (
               <table className="files-table" aria-label={`Attempts of delivery ${d.id}`}>
-                <thead>
-                  <tr>
-                    <th>#</th>
-                    <th>Time</th>
-                    <th>Status code</th>
-                    <th>Duration</th>
-                    <th>Error</th>
-                  </tr>
-                </thead>
+                <TableHead columns={['#', 'Time', 'Status code', 'Duration', 'Error']} />
                 <tbody>
                   {attempts.map((a) => (
                     <tr key={a.attempt}>

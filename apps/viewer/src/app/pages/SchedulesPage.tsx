@@ -8,6 +8,7 @@ import { useState } from 'react';
 import { Link } from 'wouter';
 import { describeError, useApi, useLoad, useNow, useTitle } from '../api.tsx';
 import { ErrorView, Loading, Section, Time } from '../components.tsx';
+import { TableHead } from '../form.tsx';
 import { formatDate, shortSha } from '../lib/format.ts';
 
 const STATE_TEXT: Record<ScheduleDateState, string> = {
@@ -41,18 +42,7 @@ export default function SchedulesPage() {
         </p>
       ) : (
         <table className="table">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Cron</th>
-              <th>State</th>
-              <th>Next due</th>
-              <th>Notebook</th>
-              <th>
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Name', 'Cron', 'State', 'Next due', 'Notebook']} actions />
           <tbody>
             {list.data.schedules.map((s) => (
               <tr key={s.id}>

@@ -5,16 +5,26 @@
  * the admin scope the API refuses the listing and the page says so.
  */
 import type { ApiToken, CreatedToken, TokenScope } from '@nes/client';
-import { type FormEvent, useState } from 'react';
-import { describeError, useApi, useLoad, useTitle } from '../api.tsx';
-import { ErrorView, FormError, Loading, SecretShownOnce } from '../components.tsx';
+import { useState } from 'react';
+import { useApi, useLoad, useTitle } from '../api.tsx';
+import { ErrorView, Loading, SecretShownOnce } from '../components.tsx';
+import {
+  CheckboxSet,
+  ConfirmButton,
+  CreatePanel,
+  TableHead,
+  TextField,
+  useAction,
+} from '../form.tsx';
 import { formatDate } from '../lib/format.ts';
 
-const SCOPES: Array<{ scope: TokenScope; what: string }> = [
-  { scope: 'read', what: 'runs, events, notebooks, logs, the store' },
-  { scope: 'submit', what: 'read, and submit, rerun, cancel runs and sweeps' },
-  { scope: 'admin', what: 'everything, tokens included' },
-];
+/** What each scope allows, in the order the form lists them. */
+const SCOPE_TEXT: Record<TokenScope, string> = {
+  read: 'runs, events, notebooks, logs, the store',
+  submit: 'read, and submit, rerun, cancel runs and sweeps',
+  admin: 'everything, tokens included',
+};
+const SCOPES = Object.keys(SCOPE_TEXT) as TokenScope[];
 
 const EXPIRIES: Array<{ label: string; days: number | null }> = [
   { label: 'Never', days: null },
@@ -64,89 +74,66 @@ function CreateForm(props: { onCreated: (token: CreatedToken) => void }) {
   const [name, setName] = useState('');
   const [scopes, setScopes] = useState<TokenScope[]>(['read']);
   const [days, setDays] = useState<number | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, setError, run } = useAction();
 
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
+  const submit = () => {
     if (name.trim() === '') return setError('Give the token a name: what or who it is for.');
     if (scopes.length === 0) return setError('Choose at least one scope.');
-    setBusy(true);
-    setError(null);
-    try {
+    return run(async () => {
       const expiresAt =
         days === null ? null : new Date(Date.now() + days * 86_400_000).toISOString();
       props.onCreated(await client.createToken({ name: name.trim(), scopes, expiresAt }));
       setName('');
-    } catch (err) {
-      setError(describeError(err).message);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
-  const toggle = (scope: TokenScope) =>
-    setScopes((current) =>
-      current.includes(scope) ? current.filter((s) => s !== scope) : [...current, scope],
-    );
-
   return (
-    <form className="panel" aria-label="New token" onSubmit={submit}>
-      <header className="panel-header">
-        <h2>New token</h2>
-      </header>
-      <div className="panel-body">
-        <div className="form-row">
-          <label className="field grow">
-            <span>Name</span>
-            <input
-              className="input"
-              name="name"
-              maxLength={100}
-              placeholder="airflow-prod, alice laptop…"
-              value={name}
-              onChange={(e) => setName(e.target.value)}
-            />
-          </label>
-          <label className="field">
-            <span>Expires</span>
-            <select
-              className="input"
-              name="expires"
-              value={days === null ? '' : String(days)}
-              onChange={(e) => setDays(e.target.value === '' ? null : Number(e.target.value))}
-            >
-              {EXPIRIES.map((option) => (
-                <option key={option.label} value={option.days === null ? '' : String(option.days)}>
-                  {option.label}
-                </option>
-              ))}
-            </select>
-          </label>
-        </div>
-        <fieldset className="fieldset">
-          <legend>Scopes</legend>
-          {SCOPES.map(({ scope, what }) => (
-            <label key={scope} className="checkbox">
-              <input
-                type="checkbox"
-                name="scope"
-                value={scope}
-                checked={scopes.includes(scope)}
-                onChange={() => toggle(scope)}
-              />{' '}
-              <strong>{scope}</strong> <span className="muted small">({what})</span>
-            </label>
-          ))}
-        </fieldset>
-        <FormError message={error} />
-        <div className="form-actions">
-          <button type="submit" className="btn primary" disabled={busy}>
-            {busy ? 'Creating…' : 'Create token'}
-          </button>
-        </div>
+    <CreatePanel
+      title="New token"
+      submitLabel="Create token"
+      busy={busy}
+      error={error}
+      onSubmit={submit}
+    >
+      <div className="form-row">
+        <TextField
+          label="Name"
+          name="name"
+          grow
+          maxLength={100}
+          placeholder="airflow-prod, alice laptop…"
+          value={name}
+          onChange={setName}
+        />
+        <label className="field">
+          <span>Expires</span>
+          <select
+            className="input"
+            name="expires"
+            value={days === null ? '' : String(days)}
+            onChange={(e) => setDays(e.target.value === '' ? null : Number(e.target.value))}
+          >
+            {EXPIRIES.map((option) => (
+              <option key={option.label} value={option.days === null ? '' : String(option.days)}>
+                {option.label}
+              </option>
+            ))}
+          </select>
+        </label>
       </div>
-    </form>
+      <CheckboxSet
+        legend="Scopes"
+        name="scope"
+        options={SCOPES}
+        chosen={scopes}
+        onChange={setScopes}
+        text={(scope) => (
+          <>
+            <strong>{scope}</strong> <span className="muted small">({SCOPE_TEXT[scope]})</span>
+          </>
+        )}
+      />
+    </CreatePanel>
   );
 }
 
@@ -170,19 +157,10 @@ function TokenTable(props: { tokens: ApiToken[]; onRevoked: () => void }) {
   return (
     <div className="table-wrap">
       <table className="files-table tokens-table" aria-label="Tokens">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>Scopes</th>
-            <th>State</th>
-            <th>Created</th>
-            <th>Expires</th>
-            <th>Last used</th>
-            <th>
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead
+          columns={['Name', 'Scopes', 'State', 'Created', 'Expires', 'Last used']}
+          actions
+        />
         <tbody>
           {props.tokens.map((token) => (
             <TokenRow key={token.id} token={token} onRevoked={props.onRevoked} />
@@ -196,17 +174,9 @@ function TokenTable(props: { tokens: ApiToken[]; onRevoked: () => void }) {
 function TokenRow(props: { token: ApiToken; onRevoked: () => void }) {
   const { client } = useApi();
   const { token } = props;
-  const [confirming, setConfirming] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   const revoke = async () => {
-    setError(null);
-    try {
-      await client.revokeToken(token.id);
-      setConfirming(false);
-      props.onRevoked();
-    } catch (err) {
-      setError(describeError(err).message);
-    }
+    await client.revokeToken(token.id);
+    props.onRevoked();
   };
   return (
     <tr data-token-id={token.id} aria-label={`Token ${token.name}`}>
@@ -223,24 +193,8 @@ function TokenRow(props: { token: ApiToken; onRevoked: () => void }) {
       <td className="small">{token.expiresAt ? formatDate(token.expiresAt) : 'never'}</td>
       <td className="small">{token.lastUsedAt ? formatDate(token.lastUsedAt) : 'never'}</td>
       <td>
-        {token.state !== 'active' ? null : confirming ? (
-          <span className="confirm">
-            <button type="button" className="btn small danger" onClick={revoke}>
-              Yes, revoke {token.name}
-            </button>{' '}
-            <button type="button" className="btn small subtle" onClick={() => setConfirming(false)}>
-              Keep
-            </button>
-          </span>
-        ) : (
-          <button type="button" className="btn small" onClick={() => setConfirming(true)}>
-            Revoke
-          </button>
-        )}
-        {error ? (
-          <div className="field-error" role="alert">
-            {error}
-          </div>
+        {token.state === 'active' ? (
+          <ConfirmButton verb="Revoke" what={token.name} onConfirm={revoke} />
         ) : null}
       </td>
     </tr>
