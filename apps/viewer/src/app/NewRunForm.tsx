@@ -181,6 +181,17 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
     setNotebook(uri);
     setRef(pickedRef ?? '');
   };
+  // The same ref field under both ways of naming a notebook: a GitHub one or a typed URI.
+  const refField = (label: string) => (
+    <TextField
+      label={label}
+      mono
+      name="ref"
+      placeholder="default branch"
+      value={ref}
+      onChange={setRef}
+    />
+  );
 
   return (
     <form className="panel new-run" aria-label="New run" onSubmit={submit} noValidate>
@@ -254,14 +265,7 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
                 value={repoPath}
                 onChange={setRepoPath}
               />
-              <TextField
-                label="Branch, tag or commit"
-                mono
-                name="ref"
-                placeholder="default branch"
-                value={ref}
-                onChange={setRef}
-              />
+              {refField('Branch, tag or commit')}
             </div>
           ) : (
             <div className="form-row">
@@ -274,14 +278,7 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
                 value={notebook}
                 onChange={setNotebook}
               />
-              <TextField
-                label="Ref"
-                mono
-                name="ref"
-                placeholder="default branch"
-                value={ref}
-                onChange={setRef}
-              />
+              {refField('Ref')}
             </div>
           )}
         </div>

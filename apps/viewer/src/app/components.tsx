@@ -2,7 +2,7 @@
 import type { RunStatus } from '@nes/client';
 import { type ReactNode, useState } from 'react';
 import { describeError } from './api.tsx';
-import { formatDateZone, formatRelative } from './lib/format.ts';
+import { formatDateZone, formatRelative, shortSha } from './lib/format.ts';
 
 const STATUS_TEXT: Record<RunStatus, string> = {
   queued: 'Queued',
@@ -231,5 +231,16 @@ export function SecretShownOnce(props: {
         </div>
       </div>
     </section>
+  );
+}
+
+/** " @abc1234" after a ref, the full commit on hover; nothing without a commit. */
+export function CommitSha(props: { sha: string | null | undefined }) {
+  if (!props.sha) return null;
+  return (
+    <span className="sha" title={props.sha}>
+      {' '}
+      @{shortSha(props.sha)}
+    </span>
   );
 }

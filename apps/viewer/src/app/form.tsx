@@ -63,6 +63,25 @@ export function TextField(props: {
   );
 }
 
+/** What a created token or subscription is called: required, at most 100 characters (the API's limit). */
+export function NameField(props: {
+  value: string;
+  onChange(value: string): void;
+  placeholder: string;
+}) {
+  return (
+    <TextField
+      label="Name"
+      name="name"
+      grow
+      maxLength={100}
+      placeholder={props.placeholder}
+      value={props.value}
+      onChange={props.onChange}
+    />
+  );
+}
+
 /** A fieldset of checkboxes choosing a subset of `options`, kept in the order they were ticked. */
 export function CheckboxSet<T extends string>(props: {
   legend: string;

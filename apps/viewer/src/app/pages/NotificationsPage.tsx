@@ -21,6 +21,7 @@ import {
   CheckboxSet,
   ConfirmButton,
   CreatePanel,
+  NameField,
   RowError,
   TableHead,
   TextField,
@@ -148,15 +149,7 @@ function CreateForm(props: { onCreated: (answer: CreatedSubscription) => void })
       onSubmit={submit}
     >
       <div className="form-row">
-        <TextField
-          label="Name"
-          name="name"
-          grow
-          maxLength={100}
-          placeholder="etl failures…"
-          value={name}
-          onChange={setName}
-        />
+        <NameField placeholder="etl failures…" value={name} onChange={setName} />
         <label className="field">
           <span>Target</span>
           <select

@@ -9,6 +9,7 @@ import { Link } from 'wouter';
 import { authorCellNumbers } from '../../notebook/index.ts';
 import { useNow, useTitle } from '../api.tsx';
 import {
+  CommitSha,
   ErrorView,
   Labels,
   Loading,
@@ -179,12 +180,7 @@ function RunView(props: { run: Run; live: ReturnType<typeof useRun> }) {
           <dt>Ref</dt>
           <dd className="mono">
             {run.ref ?? '-'}
-            {run.commitSha ? (
-              <span className="sha" title={run.commitSha}>
-                {' '}
-                @{shortSha(run.commitSha)}
-              </span>
-            ) : null}
+            <CommitSha sha={run.commitSha} />
           </dd>
         </div>
         <div>

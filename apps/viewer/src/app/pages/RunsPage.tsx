@@ -8,6 +8,7 @@ import { Fragment, memo, useCallback, useRef, useState } from 'react';
 import { Link, useLocation, useSearchParams } from 'wouter';
 import { describeError, useApi, useNow, useTitle } from '../api.tsx';
 import {
+  CommitSha,
   ErrorView,
   Labels,
   Loading,
@@ -24,7 +25,6 @@ import {
   notebookName,
   notebookOrigin,
   shortRunId,
-  shortSha,
 } from '../lib/format.ts';
 import {
   groupSweeps,
@@ -506,12 +506,7 @@ function RefText(props: { run: Run }) {
   return (
     <>
       {run.ref ?? ''}
-      {run.commitSha ? (
-        <span className="sha" title={run.commitSha}>
-          {' '}
-          @{shortSha(run.commitSha)}
-        </span>
-      ) : null}
+      <CommitSha sha={run.commitSha} />
     </>
   );
 }

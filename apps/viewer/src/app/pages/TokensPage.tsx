@@ -12,6 +12,7 @@ import {
   CheckboxSet,
   ConfirmButton,
   CreatePanel,
+  NameField,
   TableHead,
   TextField,
   useAction,
@@ -96,15 +97,7 @@ function CreateForm(props: { onCreated: (token: CreatedToken) => void }) {
       onSubmit={submit}
     >
       <div className="form-row">
-        <TextField
-          label="Name"
-          name="name"
-          grow
-          maxLength={100}
-          placeholder="airflow-prod, alice laptop…"
-          value={name}
-          onChange={setName}
-        />
+        <NameField placeholder="airflow-prod, alice laptop…" value={name} onChange={setName} />
         <label className="field">
           <span>Expires</span>
           <select
