@@ -7,13 +7,14 @@
  * the Python environment that holds it; otherwise the repository's `.tools/py/bin` (made by
  * `npm run setup`); otherwise `jupyter-server` on PATH.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KillOnExit } from './exit-kill.ts';
 import { getStatus, JupyterApiError, type ServerEndpoint } from './jupyter-api.ts';
 
 export const CONFIG_FILE = fileURLToPath(
@@ -111,16 +112,8 @@ const STDERR_TAIL_BYTES = 8192;
 const STOP_GRACE_MS = 5000;
 const POLL_MS = 25;
 
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function killAllOnExit(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of running) child.kill('SIGTERM');
-  });
-}
+/** Servers started and not yet stopped: ended if this process exits without stopping them. */
+const running = new KillOnExit((child) => child.kill('SIGTERM'));
 
 async function freePort(): Promise<number> {
   return await new Promise((resolve, reject) => {
@@ -207,7 +200,6 @@ async function startOnce(options: StartServerOptions, port: number): Promise<Pri
     relay?.server.close();
   });
   running.add(child);
-  killAllOnExit();
   child.unref();
   (child.stderr as { unref?: () => void } | null)?.unref?.();
 

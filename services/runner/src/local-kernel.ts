@@ -32,6 +32,7 @@ import { delimiter, dirname, join } from 'node:path';
 import type { KernelMessage } from '@jupyterlab/services';
 import type { Dealer, Subscriber } from 'zeromq';
 import { raceAbort } from './abort.ts';
+import { KillOnExit } from './exit-kill.ts';
 import {
   type ExecuteRequest,
   isPythonKernel,
@@ -98,16 +99,7 @@ interface LocalKernelOptions {
 }
 
 /** Kernels launched and not yet stopped: killed if this process exits without stopping them. */
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function killAllOnExit(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of running) killGroup(child, 'SIGKILL');
-  });
-}
+const running = new KillOnExit((child) => killGroup(child, 'SIGKILL'));
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
@@ -350,7 +342,6 @@ export class LocalKernel implements KernelClient {
       detached: true,
     });
     running.add(child);
-    killAllOnExit();
     const kernelProcess = childKernelProcess(child);
     child.unref();
     (child.stderr as { unref?: () => void } | null)?.unref?.();
