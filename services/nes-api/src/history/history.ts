@@ -170,37 +170,34 @@ export class HistoryQueries {
     const failureClasses = new Map<string, number>();
     const byDay = new Map<string, { counts: Record<string, number>; sketch: DurationSketch }>();
     const all = new DurationSketch();
-    const add = (day: string, status: string, failureClass: string, runs: number) => {
+    // Counts one row (a day, a status, a failure class, how many runs) everywhere it counts;
+    // returns what adds the row's durations to its day's sketch and to the whole window's.
+    const add = (row: Record<string, unknown>) => {
+      const day = row.day as string;
+      const status = row.status as string;
+      const failureClass = row.failure_class as string;
+      const runs = Number(row.runs);
       const entry = byDay.get(day) ?? { counts: {}, sketch: new DurationSketch() };
       byDay.set(day, entry);
       entry.counts[status] = (entry.counts[status] ?? 0) + runs;
       totals[status] = (totals[status] ?? 0) + runs;
       if (failureClass !== '')
         failureClasses.set(failureClass, (failureClasses.get(failureClass) ?? 0) + runs);
-      return entry.sketch;
+      return (bucket: number, count: number) => {
+        entry.sketch.add(bucket, count);
+        all.add(bucket, count);
+      };
     };
     for (const row of firstDayRuns) {
-      const sketch = add(
-        row.day as string,
-        row.status as string,
-        row.failure_class as string,
-        Number(row.runs),
-      );
+      const addDurations = add(row);
       if (row.bucket !== null && row.bucket !== undefined) {
-        sketch.add(Number(row.bucket), Number(row.runs));
-        all.add(Number(row.bucket), Number(row.runs));
+        addDurations(Number(row.bucket), Number(row.runs));
       }
     }
     for (const row of dayRows) {
-      const sketch = add(
-        row.day as string,
-        row.status as string,
-        row.failure_class as string,
-        Number(row.runs),
-      );
+      const addDurations = add(row);
       for (const [bucket, count] of Object.entries(row.durations as Record<string, number>)) {
-        sketch.add(Number(bucket), Number(count));
-        all.add(Number(bucket), Number(count));
+        addDurations(Number(bucket), Number(count));
       }
     }
     // The first day's commits merged with the rollup's; the 20 that ran last.
