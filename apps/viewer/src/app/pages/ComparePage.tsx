@@ -9,6 +9,7 @@ import { Link, useLocation, useSearchParams } from 'wouter';
 import { authorCellNumbers, type NotebookJson } from '../../notebook/index.ts';
 import { useApi, useLoad, useNow, useTitle } from '../api.tsx';
 import { ErrorView, Loading, StatusBadge } from '../components.tsx';
+import { TableHead } from '../form.tsx';
 import {
   elapsedMs,
   formatDate,
@@ -145,13 +146,7 @@ function Comparison(props: { a: string; b: string }) {
           <p className="panel-body muted">Both runs used the notebook's defaults.</p>
         ) : (
           <table className="diff-table" aria-label="Parameter differences">
-            <thead>
-              <tr>
-                <th>Parameter</th>
-                <th>A</th>
-                <th>B</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Parameter', 'A', 'B']} />
             <tbody>
               {diff.map((row) => (
                 <tr

@@ -5,10 +5,11 @@
  * (the last two successes unless others are picked), and the full comparison on /compare.
  */
 import type { NotebookHistory } from '@nes/client';
-import { type ReactElement, useState } from 'react';
+import { type ReactElement, type ReactNode, useState } from 'react';
 import { Link, useSearchParams } from 'wouter';
 import { useApi, useLoad, useTitle } from '../api.tsx';
 import { ErrorView, Loading, Section, StatusBadge } from '../components.tsx';
+import { TableHead } from '../form.tsx';
 import { formatDate, formatDuration, notebookName, shortRunId, shortSha } from '../lib/format.ts';
 import { cellDurationChanges } from '../lib/notebook-cells.ts';
 import { useNotebook } from '../use-notebook.ts';
@@ -42,6 +43,25 @@ export default function HistoryPage() {
   const history = loaded.data;
   if (!history) return <Loading what="the history" />;
   return <HistoryView history={history} days={days} />;
+}
+
+/** Rows of a monospaced name and what it counts (failure classes, commits). */
+function KeyValueTable(props: {
+  label: string;
+  rows: Array<{ key: string; head: ReactNode; value: ReactNode }>;
+}) {
+  return (
+    <table className="kv-table" aria-label={props.label}>
+      <tbody>
+        {props.rows.map((row) => (
+          <tr key={row.key}>
+            <th className="mono">{row.head}</th>
+            <td>{row.value}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
 }
 
 function HistoryView(props: { history: NotebookHistory; days: number }) {
@@ -127,32 +147,25 @@ function HistoryView(props: { history: NotebookHistory; days: number }) {
         {history.failureClasses.length === 0 ? (
           <p className="muted">No failures in this window.</p>
         ) : (
-          <table className="kv-table" aria-label="Failure classes">
-            <tbody>
-              {history.failureClasses.map((f) => (
-                <tr key={f.class}>
-                  <th className="mono">{f.class}</th>
-                  <td>{f.count}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <KeyValueTable
+            label="Failure classes"
+            rows={history.failureClasses.map((f) => ({
+              key: f.class,
+              head: f.class,
+              value: f.count,
+            }))}
+          />
         )}
       </Section>
       <Section title="Commits" id="commits">
-        <table className="kv-table" aria-label="Commits">
-          <tbody>
-            {history.commits.map((c) => (
-              <tr key={c.commitSha ?? 'none'}>
-                <th className="mono">{c.commitSha ? shortSha(c.commitSha) : '(no commit)'}</th>
-                <td>
-                  {c.runs} runs, {c.succeeded} succeeded; {formatDate(c.firstAt)} to{' '}
-                  {formatDate(c.lastAt)}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <KeyValueTable
+          label="Commits"
+          rows={history.commits.map((c) => ({
+            key: c.commitSha ?? 'none',
+            head: c.commitSha ? shortSha(c.commitSha) : '(no commit)',
+            value: `${c.runs} runs, ${c.succeeded} succeeded; ${formatDate(c.firstAt)} to ${formatDate(c.lastAt)}`,
+          }))}
+        />
       </Section>
       <CellChanges recent={history.recent} />
       <Section
@@ -243,15 +256,7 @@ function CellChanges(props: { recent: NotebookHistory['recent'] }) {
               : `${slower} cell${slower === 1 ? '' : 's'} got slower (10% and 100 ms or more).`}
           </p>
           <table className="files-table cell-changes" aria-label="Cell durations">
-            <thead>
-              <tr>
-                <th>Cell</th>
-                <th>Source</th>
-                <th>Earlier</th>
-                <th>Later</th>
-                <th>Change</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Cell', 'Source', 'Earlier', 'Later', 'Change']} />
             <tbody>
               {changes.map((change, i) => (
                 <tr

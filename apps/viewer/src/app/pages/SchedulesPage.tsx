@@ -6,9 +6,9 @@
 import type { Schedule, ScheduleDate, ScheduleDateState } from '@nes/client';
 import { useState } from 'react';
 import { Link } from 'wouter';
-import { describeError, useApi, useLoad, useNow, useTitle } from '../api.tsx';
+import { useApi, useLoad, useNow, useTitle } from '../api.tsx';
 import { ErrorView, Loading, Section, Time } from '../components.tsx';
-import { TableHead } from '../form.tsx';
+import { TableHead, useAction } from '../form.tsx';
 import { formatDate, shortSha } from '../lib/format.ts';
 
 const STATE_TEXT: Record<ScheduleDateState, string> = {
@@ -78,20 +78,16 @@ export default function SchedulesPage() {
 /** Pause or resume, and run the latest ended date now. */
 function Actions(props: { schedule: Schedule; onChange: () => void }) {
   const { client } = useApi();
-  const [busy, setBusy] = useState(false);
-  const [message, setMessage] = useState<string | null>(null);
-  const act = async (what: () => Promise<string>) => {
-    setBusy(true);
-    setMessage(null);
-    try {
-      setMessage(await what());
+  const { busy, error, run } = useAction();
+  const [done, setDone] = useState<string | null>(null);
+  const act = (what: () => Promise<string>) => {
+    setDone(null);
+    return run(async () => {
+      setDone(await what());
       props.onChange();
-    } catch (error) {
-      setMessage(describeError(error).message);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
+  const message = error ?? done;
   const s = props.schedule;
   const actions: Array<{ label: string; run: () => Promise<string> }> = [
     s.paused
