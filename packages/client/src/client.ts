@@ -139,13 +139,7 @@ export class NesClient {
   // Runs
 
   async submitRun(request: SubmitRunRequest, options: SubmitOptions = {}): Promise<Run> {
-    const key = options.idempotencyKey;
-    return this.#json<Run>('POST', '/v1/runs', {
-      body: request,
-      headers: key ? { 'Idempotency-Key': key } : {},
-      retryable: Boolean(key),
-      signal: options.signal,
-    });
+    return this.#create<Run>('/v1/runs', request, options);
   }
 
   async getRun(id: string, options: CallOptions = {}): Promise<Run> {
@@ -291,13 +285,7 @@ export class NesClient {
 
   /** A new run with the same notebook, commit SHA, parameters and kernel; `overrides` win. */
   async rerun(id: string, overrides: RerunRequest = {}, options: SubmitOptions = {}): Promise<Run> {
-    const key = options.idempotencyKey;
-    return this.#json<Run>('POST', `/v1/runs/${seg(id)}/rerun`, {
-      body: overrides,
-      headers: key ? { 'Idempotency-Key': key } : {},
-      retryable: Boolean(key),
-      signal: options.signal,
-    });
+    return this.#create<Run>(`/v1/runs/${seg(id)}/rerun`, overrides, options);
   }
 
   /** A notebook's history over the last `days` (default 30), optionally by labels. */
@@ -439,13 +427,7 @@ export class NesClient {
   }
 
   async submitSweep(request: SubmitSweepRequest, options: SubmitOptions = {}): Promise<Sweep> {
-    const key = options.idempotencyKey;
-    return this.#json<Sweep>('POST', '/v1/sweeps', {
-      body: request,
-      headers: key ? { 'Idempotency-Key': key } : {},
-      retryable: Boolean(key),
-      signal: options.signal,
-    });
+    return this.#create<Sweep>('/v1/sweeps', request, options);
   }
 
   async getSweep(id: string, options: CallOptions = {}): Promise<Sweep> {
@@ -587,6 +569,17 @@ export class NesClient {
   }
 
   // Plumbing
+
+  /** A POST that creates something: retried only when an idempotency key makes that safe. */
+  async #create<T>(path: string, body: unknown, options: SubmitOptions): Promise<T> {
+    const key = options.idempotencyKey;
+    return this.#json<T>('POST', path, {
+      body,
+      headers: key ? { 'Idempotency-Key': key } : {},
+      retryable: Boolean(key),
+      signal: options.signal,
+    });
+  }
 
   async #json<T>(method: string, path: string, options: RequestOptions): Promise<T> {
     const res = await this.#send(method, path, options);
