@@ -215,13 +215,12 @@ export class HistoryQueries {
         lastAt: seen && seen.lastAt > lastAt ? seen.lastAt : lastAt,
       });
     }
-    const judged = (totals.succeeded ?? 0) + (totals.failed ?? 0) + (totals.timed_out ?? 0);
     return {
       notebook: query.notebook,
       labels: query.labels,
       since: query.since.toISOString(),
       totals,
-      successRate: judged === 0 ? null : (totals.succeeded ?? 0) / judged,
+      successRate: successRate(totals),
       durationSeconds: { p50: all.percentile(0.5), p95: all.percentile(0.95) },
       days: [...byDay.entries()]
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -295,14 +294,13 @@ export class HistoryQueries {
       byDay.set(day, entry);
       totals[row.status as string] = (totals[row.status as string] ?? 0) + Number(row.n);
     }
-    const judged = (totals.succeeded ?? 0) + (totals.failed ?? 0) + (totals.timed_out ?? 0);
     const last = lastSuccess[0];
     return {
       notebook: query.notebook,
       labels: query.labels,
       since: query.since.toISOString(),
       totals,
-      successRate: judged === 0 ? null : (totals.succeeded ?? 0) / judged,
+      successRate: successRate(totals),
       durationSeconds: { p50: num(durations[0]?.p50), p95: num(durations[0]?.p95) },
       days: [...byDay.values()],
       failureClasses: failures.map((row) => ({ class: row.class as string, count: Number(row.n) })),
@@ -358,4 +356,13 @@ export class HistoryQueries {
       value: Number(row.value),
     }));
   }
+}
+
+/**
+ * Succeeded over the runs that were judged (succeeded, failed, timed out: not the cancelled or
+ * the unfinished); null when none was.
+ */
+function successRate(totals: Record<string, number>): number | null {
+  const judged = (totals.succeeded ?? 0) + (totals.failed ?? 0) + (totals.timed_out ?? 0);
+  return judged === 0 ? null : (totals.succeeded ?? 0) / judged;
 }
