@@ -9,7 +9,7 @@ import { type FormEvent, useEffect, useMemo, useState } from 'react';
 import { useLocation } from 'wouter';
 import { describeError, getText, useApi, useLoad } from './api.tsx';
 import { FormError, Loading } from './components.tsx';
-import { TextField } from './form.tsx';
+import { FormActions, TextField } from './form.tsx';
 import { notebookName, shortSha } from './lib/format.ts';
 import { buildFields, fieldProblems, type ParameterField } from './lib/parameter-form.ts';
 import { parseLabelFilter } from './lib/run-list.ts';
@@ -349,8 +349,7 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
             ) : null}
           </>
         ) : null}
-        <FormError message={error} />
-        <div className="form-actions">
+        <FormActions error={error}>
           <button
             type="submit"
             className="btn primary"
@@ -372,7 +371,7 @@ export function NewRunForm(props: { onClose(): void; initialNotebook?: string })
               {missing}
             </span>
           ) : null}
-        </div>
+        </FormActions>
       </div>
     </form>
   );

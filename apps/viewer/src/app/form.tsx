@@ -136,14 +136,23 @@ export function CreatePanel(props: {
       </header>
       <div className="panel-body">
         {props.children}
-        <FormError message={props.error} />
-        <div className="form-actions">
+        <FormActions error={props.error}>
           <button type="submit" className="btn primary" disabled={props.busy}>
             {props.busy ? 'Creating…' : props.submitLabel}
           </button>
-        </div>
+        </FormActions>
       </div>
     </form>
+  );
+}
+
+/** Under a form's fields: what went wrong with the last submit, then the submit button and its hints. */
+export function FormActions(props: { error: string | null; children: ReactNode }) {
+  return (
+    <>
+      <FormError message={props.error} />
+      <div className="form-actions">{props.children}</div>
+    </>
   );
 }
 

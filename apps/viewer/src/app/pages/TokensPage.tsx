@@ -14,7 +14,6 @@ import {
   CreatePanel,
   NameField,
   TableHead,
-  TextField,
   useAction,
 } from '../form.tsx';
 import { formatDate } from '../lib/format.ts';

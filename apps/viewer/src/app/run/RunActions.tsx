@@ -6,7 +6,8 @@ import { type InspectResult, isTerminal, type Run } from '@nes/client';
 import { type FormEvent, type ReactNode, useState } from 'react';
 import { Link, useLocation } from 'wouter';
 import { describeError, useApi, useLoad } from '../api.tsx';
-import { ErrorView, FormError, Loading, StatusBadge } from '../components.tsx';
+import { ErrorView, Loading, StatusBadge } from '../components.tsx';
+import { FormActions } from '../form.tsx';
 import {
   compactParameters,
   elapsedMs,
@@ -119,8 +120,7 @@ function CancelConfirm(props: { run: Run; onDone(run: Run): void; onClose(): voi
           : 'It has not started yet. '}
         The notebook so far is kept; the run ends as cancelled and cannot be resumed.
       </p>
-      <FormError message={error} />
-      <div className="form-actions">
+      <FormActions error={error}>
         <button type="button" className="btn danger" onClick={cancel} disabled={busy}>
           {busy ? 'Cancelling…' : 'Yes, cancel the run'}
         </button>
@@ -129,7 +129,7 @@ function CancelConfirm(props: { run: Run; onDone(run: Run): void; onClose(): voi
         <button type="button" className="btn subtle" onClick={props.onClose} autoFocus>
           Keep running
         </button>
-      </div>
+      </FormActions>
     </Popover>
   );
 }
@@ -190,8 +190,7 @@ function RerunForm(props: { run: Run; onClose(): void }) {
             onChange={form.change}
           />
         ) : null}
-        <FormError message={error} />
-        <div className="form-actions">
+        <FormActions error={error}>
           <button
             type="submit"
             className="btn primary"
@@ -205,7 +204,7 @@ function RerunForm(props: { run: Run; onClose(): void }) {
           <button type="button" className="btn subtle" onClick={props.onClose}>
             Close
           </button>
-        </div>
+        </FormActions>
       </form>
     </Popover>
   );
