@@ -30,6 +30,7 @@ import {
   type TransitionPatch,
 } from '../runs/run-store.ts';
 import type { Database, Row } from './database.ts';
+import { iso, isoOrNull } from './row-values.ts';
 
 const ACTIVE: RunStatus[] = ['queued', 'starting', 'running'];
 
@@ -780,14 +781,6 @@ function decodeCursor(cursor: string): string {
 
 function jsonOrNull(value: unknown): string | null {
   return value === null || value === undefined ? null : JSON.stringify(value);
-}
-
-function iso(value: unknown): string {
-  return (value instanceof Date ? value : new Date(String(value))).toISOString();
-}
-
-function isoOrNull(value: unknown): string | null {
-  return value === null || value === undefined ? null : iso(value);
 }
 
 function toRun(row: Row): Run {

@@ -16,6 +16,7 @@
  */
 import type { NotebookHistory, ResultPoint } from '@nes/client';
 import type { Database } from '../db/database.ts';
+import { iso } from '../db/row-values.ts';
 import { DurationSketch } from './duration-sketch.ts';
 
 export interface HistoryQuery {
@@ -73,10 +74,6 @@ function rollupSource(
     commits: `run_history_label_commits WHERE notebook = $1 AND day >= $2::date AND ${sets}`,
     params: [notebook, fromDay, JSON.stringify(labels)],
   };
-}
-
-function iso(value: unknown): string {
-  return value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();
 }
 
 function num(value: unknown): number | null {

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Database, Row } from '../db/database.ts';
+import { iso, isoOrNull } from '../db/row-values.ts';
 import type {
   Delivery,
   DeliveryAttempt,
@@ -258,14 +259,6 @@ export class OutboxStore {
     );
     return Number(rows[0]?.n ?? 0);
   }
-}
-
-function iso(value: unknown): string {
-  return value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();
-}
-
-function isoOrNull(value: unknown): string | null {
-  return value === null || value === undefined ? null : iso(value);
 }
 
 function toSubscription(row: Row): StoredSubscription {

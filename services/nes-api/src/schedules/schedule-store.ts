@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseParametersJson, stringifyParametersJson } from '@nes/notebook';
 import type { Database, Row } from '../db/database.ts';
+import { iso, isoOrNull } from '../db/row-values.ts';
 import type {
   DatePhase,
   DateTrigger,
@@ -635,14 +636,6 @@ function nameTaken(error: unknown, name: string): unknown {
   if (e.code === '23505' || /schedules_name_key/.test(e.message ?? ''))
     return new ScheduleNameTakenError(`a schedule named ${JSON.stringify(name)} already exists`);
   return error;
-}
-
-function iso(value: unknown): string {
-  return (value instanceof Date ? value : new Date(String(value))).toISOString();
-}
-
-function isoOrNull(value: unknown): string | null {
-  return value === null || value === undefined ? null : iso(value);
 }
 
 function toSchedule(row: Row): Schedule {
