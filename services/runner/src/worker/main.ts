@@ -41,6 +41,10 @@ async function main(): Promise<number> {
     if (!running) process.exit(0);
     stop.abort(new Error(why));
     kernelReply?.({ kernelId: null });
+    // A kernel reached directly lives in a sandbox that dies with the executor (bubblewrap's
+    // --die-with-parent), and nobody is left to report its end: it is gone now. Without this
+    // the cancel would wait on a kernel that can no longer answer.
+    kernelExited({ how: why, stderrTail: '' });
   };
   process.on('disconnect', () => parentGone('the executor went away'));
   // Backstop for an IPC channel that outlives its parent (it should not).
