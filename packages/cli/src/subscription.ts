@@ -9,6 +9,7 @@ import {
   NOTIFICATION_EVENT_TYPES,
   type NotificationEventType,
   type Subscription,
+  subscriptionSelection,
 } from '@nes/client';
 import type { Argv } from 'yargs';
 import { EXIT_SUCCEEDED, usageError } from './exit.ts';
@@ -97,7 +98,7 @@ export async function subscription(
               s.id,
               s.name,
               s.events.join(','),
-              selection(s),
+              subscriptionSelection(s),
               `${s.target.kind} ${s.target.url}`,
               s.createdAt,
             ]),
@@ -113,7 +114,7 @@ export async function subscription(
           `${[
             `${s.id}  ${s.name}`,
             `events:  ${s.events.join(', ')}`,
-            `runs:    ${selection(s)}`,
+            `runs:    ${subscriptionSelection(s)}`,
             `target:  ${s.target.kind} ${s.target.url}`,
             `created: ${s.createdAt}${s.enabled ? '' : ' (disabled)'}`,
           ].join('\n')}\n`,
@@ -201,18 +202,8 @@ function createRequest(a: Record<string, unknown>) {
 }
 
 /** Which runs a subscription is about, in one phrase. */
-function selection(s: Subscription): string {
-  const parts = [
-    s.notebook ? `notebook ${s.notebook}` : null,
-    ...Object.entries(s.labels).map(([k, v]) => `${k}=${v}`),
-    s.sweepId ? `sweep ${s.sweepId}` : null,
-    s.scheduleId ? `schedule ${s.scheduleId}` : null,
-  ].filter((p) => p !== null);
-  return parts.length === 0 ? 'all runs' : parts.join(' ');
-}
-
 function describe(s: Subscription): string {
-  return `${s.events.join(', ')} of ${selection(s)} to ${s.target.kind} ${s.target.url}`;
+  return `${s.events.join(', ')} of ${subscriptionSelection(s)} to ${s.target.kind} ${s.target.url}`;
 }
 
 function deliveriesTable(deliveries: Delivery[]): string {

@@ -84,3 +84,14 @@ export interface ListDeliveriesFilter {
   /** 1-500, default 100. */
   limit?: number;
 }
+
+/** Which runs a subscription follows, in words ("notebook a.ipynb env=prod", or "all runs"). */
+export function subscriptionSelection(s: Subscription): string {
+  const parts = [
+    s.notebook ? `notebook ${s.notebook}` : null,
+    ...Object.entries(s.labels).map(([k, v]) => `${k}=${v}`),
+    s.sweepId ? `sweep ${s.sweepId}` : null,
+    s.scheduleId ? `schedule ${s.scheduleId}` : null,
+  ].filter((p) => p !== null);
+  return parts.length === 0 ? 'all runs' : parts.join(' ');
+}

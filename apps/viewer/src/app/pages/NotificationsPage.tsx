@@ -12,6 +12,7 @@ import {
   type NotificationEventType,
   type NotificationTargetKind,
   type Subscription,
+  subscriptionSelection,
 } from '@nes/client';
 import { useEffect, useState } from 'react';
 import { Link } from 'wouter';
@@ -227,16 +228,6 @@ function CreateForm(props: { onCreated: (answer: CreatedSubscription) => void })
 }
 
 /** Which runs a subscription is about, in one phrase. */
-function selection(s: Subscription): string {
-  const parts = [
-    s.notebook ? `notebook ${s.notebook}` : null,
-    ...Object.entries(s.labels).map(([k, v]) => `${k}=${v}`),
-    s.sweepId ? `sweep ${s.sweepId}` : null,
-    s.scheduleId ? `schedule ${s.scheduleId}` : null,
-  ].filter((p) => p !== null);
-  return parts.length === 0 ? 'all runs' : parts.join(' ');
-}
-
 function SubscriptionTable(props: {
   subscriptions: Subscription[];
   logOf: string | null;
@@ -283,7 +274,7 @@ function SubscriptionRow(props: {
         <div className="mono small muted">{s.id}</div>
       </td>
       <td className="small">{s.events.map((e) => EVENT_TEXT[e]).join(', ')}</td>
-      <td className="mono small">{selection(s)}</td>
+      <td className="mono small">{subscriptionSelection(s)}</td>
       <td className="small">
         {s.target.kind} <span className="mono">{s.target.url}</span>
       </td>
