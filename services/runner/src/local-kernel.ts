@@ -62,6 +62,8 @@ import { STREAM_CHUNKING } from './stream-chunking.ts';
 const SHUTDOWN_WAIT_MS = 5000;
 /** How often kernel_info is asked again while IOPub has not delivered anything yet. */
 const NUDGE_INTERVAL_MS = 50;
+/** How long a kernel_info_request waits for its answer before it is sent again. */
+const INFO_RETRY_MS = 1000;
 const STDERR_TAIL_BYTES = 8192;
 /**
  * Messages a socket queues before it stops reading from the kernel (ZeroMQ's receive high-water
@@ -369,6 +371,21 @@ export class LocalKernel implements KernelClient {
     return this.#info;
   }
 
+  /**
+   * kernel_info, asked again every INFO_RETRY_MS until answered (as jupyter_client's
+   * wait_for_ready does): a request sent while the kernel is starting can be lost, when the
+   * connection first reaches whatever else held that port for a moment.
+   */
+  async #answeredInfo(): Promise<KernelMessage.IInfoReply> {
+    for (;;) {
+      const asked = this.#request(this.#shell, 'kernel_info_request', {}, true);
+      const reply = await Promise.race([asked, delay(INFO_RETRY_MS).then(() => null)]);
+      if (reply !== null) return reply.content as KernelMessage.IInfoReply;
+      if (this.#death) throw new Error(`the kernel is gone: ${this.#death.detail}`);
+      if (this.#closing) throw new Error('the kernel is being shut down');
+    }
+  }
+
   /** The kernel answers on shell and its IOPub messages reach this process. */
   async #ready(signal: AbortSignal | undefined): Promise<void> {
     const failed = this.died.then((death) => {
@@ -379,11 +396,13 @@ export class LocalKernel implements KernelClient {
       else this.#iopubWaiters.push(resolve);
     });
     const nudge = async () => {
-      await this.info;
+      this.#info ??= this.#answeredInfo();
+      await this.#info;
       while (!this.#iopubSeen && !this.#death) {
         await Promise.race([iopub, delay(NUDGE_INTERVAL_MS)]);
         if (!this.#iopubSeen) {
-          await this.#request(this.#shell, 'kernel_info_request', {}, true);
+          const asked = this.#request(this.#shell, 'kernel_info_request', {}, true);
+          await Promise.race([asked, delay(INFO_RETRY_MS)]);
         }
       }
     };
